@@ -1,0 +1,50 @@
+"""Shared writer for benchmark results: ``benchmarks/results/<name>.json`` as BENCHMARKS.md says."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _memory_gb() -> float:
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return round(pages / 1024**3, 1)
+    except (ValueError, OSError):
+        return 0.0
+
+
+def write_result(name: str, figures: dict[str, Any], notes: str, *, quick: bool = False) -> Path:
+    """Write one benchmark's figures; a ``--quick`` run goes to ``<name>.quick.json`` instead."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / (f"{name}.quick.json" if quick else f"{name}.json")
+    body = {
+        "benchmark": name,
+        "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": _commit(),
+        "machine": {"cores": os.cpu_count() or 0, "memory_gb": _memory_gb()},
+        "figures": figures,
+        "notes": notes,
+    }
+    path.write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
+    return path
