@@ -22,7 +22,10 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 # (module, attribute, command name): each sub-app lives beside the code it drives.
-SUBCOMMANDS: list[tuple[str, str, str]] = []
+SUBCOMMANDS: list[tuple[str, str, str]] = [
+    ("ssmas.core.commands", "db_app", "db"),
+    ("ssmas.core.commands", "keys_app", "keys"),
+]
 
 
 def _register_subcommands() -> None:

@@ -1,0 +1,43 @@
+"""Core tables: API keys and the audit log. Products declare their own tables on ``Base``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ssmas.core.db.base import Base, JsonType, UtcDateTime, utcnow
+
+
+class ApiKey(Base):
+    """One API key: the public ``prefix`` finds the row, ``secret_hash`` proves the secret."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    prefix: Mapped[str] = mapped_column(sa.String(16), unique=True, index=True)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64))
+    scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class AuditEntry(Base):
+    """One audited action: who (``actor``) did what (``action``) to which ``target``."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    action: Mapped[str] = mapped_column(sa.String(100), index=True)
+    target: Mapped[str] = mapped_column(sa.String(300))
+    details: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
