@@ -1,0 +1,1 @@
+"""Small real servers for tests: they listen on loopback ports and record what they receive."""
