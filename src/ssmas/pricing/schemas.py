@@ -1,0 +1,193 @@
+"""Request and response models of ``/v2/predict``, ``/v2/predict/batch`` and ``/v2/floor``.
+
+Seed 003's ``PredictionRequest`` with its validation: hour 0-23, day of week 1-7 (ISO: 1 is
+Monday, 6 and 7 the weekend, as in the seed's ``is_weekend``), country tier 1-3, known device /
+format / inventory type, scores within range, unknown fields refused. :func:`error_details`
+turns a pydantic ``ValidationError`` into one clear sentence per problem for the 4xx body.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
+
+from ssmas.pricing.variants import Variant
+
+DeviceCategory = Literal["mobile", "tablet", "desktop"]
+AdFormat = Literal["banner", "video", "native", "interstitial"]
+InventoryType = Literal["premium", "standard", "remnant"]
+FloorReason = Literal["dynamic", "control", "disabled", "fallback"]
+
+DEVICE_CATEGORIES: tuple[str, ...] = get_args(DeviceCategory)
+AD_FORMATS: tuple[str, ...] = get_args(AdFormat)
+INVENTORY_TYPES: tuple[str, ...] = get_args(InventoryType)
+MAX_BATCH = 1000
+INVALID_REQUEST = "invalid_request"
+
+# Inclusive bounds shown in error messages; they mirror the Field constraints below.
+RANGES: dict[str, tuple[float, float | None]] = {
+    "hour_of_day": (0, 23),
+    "day_of_week": (1, 7),
+    "country_tier": (1, 3),
+    "user_engagement_score": (0, 1),
+    "device_performance_score": (0, None),
+    "historical_ctr_avg": (0, 1),
+    "data_points": (0, None),
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "device_category": DEVICE_CATEGORIES,
+    "format": AD_FORMATS,
+    "inventory_type": INVENTORY_TYPES,
+}
+
+Hour = Annotated[int, Field(ge=0, le=23, strict=True)]
+IsoDay = Annotated[int, Field(ge=1, le=7, strict=True)]
+Tier = Annotated[int, Field(ge=1, le=3, strict=True)]
+Share = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Label = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class PredictRequest(BaseModel):
+    """One impression opportunity, as the ad server knows it before the auction."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    impression_id: str = Field(min_length=1, max_length=128)
+    hour_of_day: Hour
+    day_of_week: IsoDay
+    country_tier: Tier
+    device_category: DeviceCategory
+    format: AdFormat
+    inventory_type: InventoryType
+    bidder: Label | None = None
+    demand_channel: Label | None = None
+    domain: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    user_engagement_score: Share | None = None
+    device_performance_score: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
+    historical_ctr_avg: Share | None = None
+
+
+class ConfidenceInterval(BaseModel):
+    """Bounds of the 80% prediction interval, in EUR CPM."""
+
+    lower: float
+    upper: float
+
+
+class PredictResponse(BaseModel):
+    """Predicted clearing CPM (EUR) for one impression, and who predicted it."""
+
+    impression_id: str
+    predicted_cpm: float
+    confidence_interval: ConfidenceInterval
+    model_version: str
+    variant: Variant = "champion"
+    prediction_timestamp: datetime
+    latency_ms: float
+    fallback: bool = False
+
+
+class FloorRequest(PredictRequest):
+    """An impression to floor; ``data_points`` overrides the history count of its domain."""
+
+    publisher_id: Label | None = None
+    data_points: Annotated[int, Field(ge=0, strict=True)] | None = None
+
+
+class FloorResponse(BaseModel):
+    """The floor sent to the auction (``None`` = unfloored) with its inputs, for the log."""
+
+    impression_id: str
+    floor: float | None
+    reason: FloorReason
+    predicted_cpm: float | None
+    confidence_factor: float
+    competition_multiplier: float
+    control: bool
+    model_version: str
+    variant: Variant = "champion"
+    fallback: bool = False
+    decision_timestamp: datetime
+    latency_ms: float
+
+
+class BatchPredictRequest(RootModel[list[PredictRequest]]):
+    """A JSON array of 1 to 1000 prediction requests."""
+
+    root: Annotated[list[PredictRequest], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class BatchPredictResponse(RootModel[list[PredictResponse]]):
+    """Responses in the order of the requests."""
+
+
+class BatchFloorRequest(RootModel[list[FloorRequest]]):
+    """A JSON array of 1 to 1000 floor requests."""
+
+    root: Annotated[list[FloorRequest], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class BatchFloorResponse(RootModel[list[FloorResponse]]):
+    """Floor decisions in the order of the requests."""
+
+
+class ErrorDetail(BaseModel):
+    """One problem in a request: where (``field``) and what, in a sentence."""
+
+    field: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """The 4xx body: ``{"error": code, "message": ..., "details": [...]}``."""
+
+    error: str
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+def error_details(exc: ValidationError) -> list[ErrorDetail]:
+    """One :class:`ErrorDetail` per pydantic error, worded for an API client."""
+    return [_detail(err) for err in exc.errors(include_url=False)]
+
+
+def error_response(exc: ValidationError) -> ErrorResponse:
+    """The 4xx body for a rejected request; the message joins the details."""
+    details = error_details(exc)
+    message = "; ".join(d.message for d in details) or "invalid request"
+    return ErrorResponse(error=INVALID_REQUEST, message=message, details=details)
+
+
+def _detail(err: Any) -> ErrorDetail:
+    loc = tuple(err.get("loc", ()))
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    name = next((p for p in reversed(loc) if isinstance(p, str)), "")
+    kind, got = err.get("type", ""), err.get("input")
+    if kind == "missing":
+        return ErrorDetail(field=path, message=f"missing required field: {path}")
+    if kind == "extra_forbidden":
+        return ErrorDetail(field=path, message=f"unknown field: {path}")
+    if kind == "too_long" and not name:
+        return ErrorDetail(field="", message=f"batch size cannot exceed {MAX_BATCH} items")
+    if kind == "too_short" and not name:
+        return ErrorDetail(field="", message="batch must contain at least 1 item")
+    if kind == "list_type" and not name:
+        return ErrorDetail(field="", message="batch body must be a JSON array of requests")
+    if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
+        lo, hi = RANGES.get(name, (None, None))
+        if lo is not None and hi is not None:
+            bounds = f"between {lo:g} and {hi:g}"
+        else:
+            bounds = f"at least {lo:g}" if lo is not None else str(err.get("msg", "")).lower()
+        return ErrorDetail(field=path, message=f"{path} must be {bounds} (got {got!r})")
+    if kind == "literal_error" and name in CHOICES:
+        options = ", ".join(CHOICES[name])
+        return ErrorDetail(field=path, message=f"{path} must be one of: {options} (got {got!r})")
+    if kind.startswith("int_"):
+        return ErrorDetail(field=path, message=f"{path} must be an integer (got {got!r})")
+    if kind in {"float_type", "float_parsing", "finite_number"}:
+        return ErrorDetail(field=path, message=f"{path} must be a finite number (got {got!r})")
+    text = str(err.get("msg", "invalid value"))
+    return ErrorDetail(field=path, message=f"{path}: {text}" if path else text)
