@@ -1,0 +1,250 @@
+"""The scale-out bus: Redis Streams with consumer groups, scripted in Lua where it must be atomic.
+
+A topic is a stream whose entry ids are ``<offset>-0``; a group is a stream consumer group
+created at id 0 (so it starts at the oldest retained entry). Redis keeps who holds what and how
+often it was delivered (the pending entries list); two sorted sets per group keep when held
+entries become visible again (one lease per consumed batch, one score per redelivered or nacked
+entry), because XAUTOCLAIM's idle clock cannot express a per-delivery visibility timeout or a
+nack delay. Idempotency keys are ``SET NX EX`` strings.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ssmas.core.bus import redis_lua
+from ssmas.core.bus.arguments import (
+    as_deliveries,
+    check_consume_args,
+    check_key,
+    check_label,
+    check_limit,
+    check_offset,
+    check_seconds,
+    check_topic,
+    split_item,
+)
+from ssmas.core.bus.base import (
+    BusClosed,
+    Delivery,
+    InvalidBusInput,
+    Message,
+    PublishItem,
+    dlq_topic,
+    poll,
+)
+from ssmas.core.bus.codec import (
+    encode_headers,
+    encode_payload,
+    new_message_id,
+    stored_message,
+    to_micros,
+)
+
+if TYPE_CHECKING:
+    import redis as redis_py
+
+DEFAULT_PREFIX = "ssmas:bus"
+_FIELD_ORDER = ["i", "k", "p", "h", "t"]
+DEFAULT_KEY_TTL_S = 7 * 24 * 3600
+TRIM_CHUNK = 1000
+
+
+def to_message(topic: str, entry_id: str, fields: Mapping[str, str]) -> Message:
+    """A ``Message`` from one stream entry (id ``<offset>-0`` and its fields)."""
+    offset = int(entry_id.split("-", 1)[0])
+    key = fields["k"] or None
+    published_us = int(fields["t"])
+    return stored_message(topic, fields["i"], key, fields["p"], fields["h"], published_us, offset)
+
+
+def from_flat(topic: str, entry_id: str, flat: Sequence[str]) -> Message:
+    """Like ``to_message`` for the flat field list Lua returns, written ``i k p h t`` in order."""
+    if flat[::2] != _FIELD_ORDER:
+        return to_message(topic, entry_id, dict(zip(flat[::2], flat[1::2], strict=True)))
+    offset = int(entry_id.split("-", 1)[0])
+    return stored_message(topic, flat[1], flat[3] or None, flat[5], flat[7], int(flat[9]), offset)
+
+
+class RedisBus:
+    """``Bus`` on Redis Streams; ``key_ttl_s`` bounds how long an idempotency key is kept."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_deliveries: int = 5,
+        prefix: str = DEFAULT_PREFIX,
+        key_ttl_s: int = DEFAULT_KEY_TTL_S,
+    ) -> None:
+        try:
+            import redis as redis_py
+        except ImportError:  # pragma: no cover - redis is a core dependency today
+            raise InvalidBusInput("the Redis bus needs the 'redis' package: pip install redis")
+        if max_deliveries < 1:
+            raise InvalidBusInput("max_deliveries must be at least 1")
+        if key_ttl_s < 1:
+            raise InvalidBusInput("key_ttl_s must be at least 1")
+        self.max_deliveries = max_deliveries
+        self._prefix = prefix
+        self._key_ttl_s = key_ttl_s
+        self._client: redis_py.Redis = redis_py.Redis.from_url(url, decode_responses=True)
+        self._publish = self._client.register_script(redis_lua.PUBLISH)
+        self._consume = self._client.register_script(redis_lua.CONSUME)
+        self._nack = self._client.register_script(redis_lua.NACK)
+        self._first_since = self._client.register_script(redis_lua.FIRST_SINCE)
+        self._trim_chunk = self._client.register_script(redis_lua.TRIM_CHUNK)
+        self._closed = False
+
+    def _stream(self, topic: str) -> str:
+        # Every operation names a stream first, so this is where a closed bus refuses work.
+        if self._closed:
+            raise BusClosed("bus is closed")
+        return f"{self._prefix}:s:{topic}"
+
+    def _meta(self, topic: str) -> str:
+        return f"{self._prefix}:m:{topic}"
+
+    def _key_prefix(self, topic: str) -> str:
+        return f"{self._prefix}:k:{topic}:"
+
+    def _group_keys(self, topic: str, group: str) -> list[str]:
+        """Keys the consume and nack scripts touch: stream, deadlines, errors, DLQ stream and
+        meta, batch leases."""
+        dead = dlq_topic(topic)
+        return [
+            self._stream(topic),
+            f"{self._prefix}:v:{topic}:{group}",
+            f"{self._prefix}:e:{topic}:{group}",
+            self._stream(dead),
+            self._meta(dead),
+            f"{self._prefix}:l:{topic}:{group}",
+        ]
+
+    def publish(
+        self,
+        topic: str,
+        payload: Mapping[str, Any],
+        *,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        check_topic(topic)
+        item = [new_message_id(), check_key(key) or "", encode_payload(payload)]
+        return self._append(topic, [*item, encode_headers(headers)])[0]
+
+    def publish_batch(self, topic: str, items: Sequence[PublishItem]) -> list[str]:
+        check_topic(topic)
+        flat: list[str] = []
+        for item in items:
+            key, payload = split_item(item)
+            flat += [new_message_id(), check_key(key) or "", encode_payload(payload), "{}"]
+        return self._append(topic, flat) if flat else []
+
+    def _append(self, topic: str, flat: list[str]) -> list[str]:
+        keys = [self._stream(topic), self._meta(topic)]
+        ids = self._publish(keys=keys, args=[self._key_prefix(topic), self._key_ttl_s, *flat])
+        return [str(i) for i in ids]
+
+    def consume(
+        self,
+        topic: str,
+        group: str,
+        consumer: str,
+        *,
+        max_messages: int = 1,
+        visibility_timeout_s: float = 30.0,
+        wait_s: float = 0.0,
+    ) -> list[Delivery]:
+        check_topic(topic)
+        check_label("group", group)
+        check_label("consumer", consumer)
+        check_consume_args(max_messages, visibility_timeout_s, wait_s)
+        keys = self._group_keys(topic, group)
+        hold_ms = max(1, round(visibility_timeout_s * 1000))
+        args = [group, consumer, max_messages, hold_ms, self.max_deliveries, topic]
+
+        def claim() -> list[Delivery]:
+            due, first, last = self._consume(keys=keys, args=args)
+            out = [
+                Delivery(from_flat(topic, eid, flat), group, consumer, n, f"{eid}:{n}")
+                for eid, n, flat in due
+            ]
+            if first:
+                fresh = self._client.xrange(keys[0], min=first, max=last)
+                out += [
+                    Delivery(to_message(topic, eid, fields), group, consumer, 1, f"{eid}:1")
+                    for eid, fields in fresh
+                ]
+            return out
+
+        return poll(claim, wait_s)
+
+    def ack(self, deliveries: Delivery | Sequence[Delivery]) -> None:
+        by_group: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for d in as_deliveries(deliveries):
+            by_group[(d.message.topic, d.group)].append(f"{d.message.offset}-0")
+        if not by_group:
+            return
+        with self._client.pipeline(transaction=True) as pipe:
+            for (topic, group), ids in by_group.items():
+                stream, vis, err, *_ = self._group_keys(topic, group)
+                pipe.xack(stream, group, *ids)
+                pipe.zrem(vis, *ids)
+                pipe.hdel(err, *ids)
+            pipe.execute()
+
+    def nack(self, delivery: Delivery, *, error: str | None = None, delay_s: float = 0.0) -> None:
+        delay_ms = round(check_seconds("delay_s", delay_s) * 1000)
+        topic = delivery.message.topic
+        entry = f"{delivery.message.offset}-0"
+        if delivery.receipt != f"{entry}:{delivery.attempt}":
+            return
+        args = [
+            delivery.group,
+            entry,
+            delivery.attempt,
+            delay_ms,
+            self.max_deliveries,
+            error or "",
+            topic,
+        ]
+        self._nack(keys=self._group_keys(topic, delivery.group), args=args)
+
+    def replay(
+        self,
+        topic: str,
+        *,
+        since: datetime | None = None,
+        from_offset: int | None = None,
+        limit: int = 1000,
+    ) -> list[Message]:
+        check_topic(topic)
+        start = check_offset(from_offset)
+        check_limit(limit)
+        stream = self._stream(topic)
+        if since is not None:
+            found = self._first_since(keys=[stream], args=[to_micros(since, "since"), start])
+            if int(found) < 0:
+                return []
+            start = int(found)
+        entries = self._client.xrange(stream, min=f"{start}-0", count=limit)
+        return [to_message(topic, eid, fields) for eid, fields in entries]
+
+    def trim(self, topic: str, *, before: datetime) -> int:
+        check_topic(topic)
+        cutoff = to_micros(before, "before")
+        args = [cutoff, self._key_prefix(topic), TRIM_CHUNK]
+        dropped = 0
+        while True:
+            n = int(self._trim_chunk(keys=[self._stream(topic)], args=args))
+            dropped += n
+            if n < TRIM_CHUNK:
+                return dropped
+
+    def close(self) -> None:
+        self._closed = True
+        self._client.close()

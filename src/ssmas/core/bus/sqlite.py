@@ -1,0 +1,363 @@
+"""The embedded bus: one SQLite file in WAL mode, shared safely by several processes.
+
+Messages sit in one table keyed by (topic, offset). A group keeps a cursor (the highest offset it
+has been handed) and one in-flight row per message it holds but has not acked; claiming happens
+under ``BEGIN IMMEDIATE`` so two consumers never take the same message.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ssmas.core.bus.arguments import (
+    as_deliveries,
+    check_consume_args,
+    check_key,
+    check_label,
+    check_limit,
+    check_offset,
+    check_seconds,
+    check_topic,
+    split_item,
+)
+from ssmas.core.bus.base import (
+    BusClosed,
+    Delivery,
+    InvalidBusInput,
+    Message,
+    PublishItem,
+    dlq_topic,
+    poll,
+)
+from ssmas.core.bus.codec import (
+    dead_letter_headers,
+    encode_headers,
+    encode_payload,
+    new_message_id,
+    stored_message,
+    to_micros,
+)
+from ssmas.core.bus.sqlite_schema import connect, create_tables
+
+_COLUMNS = "seq, id, key, payload, headers, published_us"
+Row = tuple[int, str, str | None, str, str, int]
+Pending = tuple[str | None, str, str, str]  # key, payload JSON, headers JSON, id
+
+
+def now_us() -> int:
+    """Wall-clock microseconds since the epoch."""
+    return time.time_ns() // 1000
+
+
+def to_message(topic: str, row: Row) -> Message:
+    seq, message_id, key, payload, headers, published_us = row
+    return stored_message(topic, message_id, key, payload, headers, published_us, seq)
+
+
+class SqliteBus:
+    """``Bus`` on one SQLite file (or ``:memory:`` for a single process)."""
+
+    def __init__(
+        self, path: str | Path, *, max_deliveries: int = 5, busy_timeout_s: float = 30.0
+    ) -> None:
+        if max_deliveries < 1:
+            raise InvalidBusInput("max_deliveries must be at least 1")
+        self.max_deliveries = max_deliveries
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = connect(path, busy_timeout_s)
+        with self._write() as conn:
+            create_tables(conn)
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._conn is None:
+                raise BusClosed("bus is closed")
+            yield self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._read() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def publish(
+        self,
+        topic: str,
+        payload: Mapping[str, Any],
+        *,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        check_topic(topic)
+        body, extra = encode_payload(payload), encode_headers(headers)
+        pending = (check_key(key), body, extra, new_message_id())
+        with self._write() as conn:
+            return self._append(conn, topic, [pending])[0]
+
+    def publish_batch(self, topic: str, items: Sequence[PublishItem]) -> list[str]:
+        check_topic(topic)
+        pending: list[Pending] = []
+        for item in items:
+            key, payload = split_item(item)
+            pending.append((check_key(key), encode_payload(payload), "{}", new_message_id()))
+        if not pending:
+            return []
+        with self._write() as conn:
+            return self._append(conn, topic, pending)
+
+    def _append(self, conn: sqlite3.Connection, topic: str, pending: list[Pending]) -> list[str]:
+        sql = "SELECT last_offset FROM bus_topics WHERE topic = ?"
+        row = conn.execute(sql, (topic,)).fetchone()
+        last = int(row[0]) if row else 0
+        stamp = now_us()
+        ids: list[str] = []
+        rows: list[tuple[str, int, str, str | None, str, str, int]] = []
+        seen: dict[str, str] = {}
+        for key, payload, headers, message_id in pending:
+            if key is not None:
+                known = seen.get(key) or self._id_of_key(conn, topic, key)
+                if known:
+                    ids.append(known)
+                    continue
+                seen[key] = message_id
+            last += 1
+            rows.append((topic, last, message_id, key, payload, headers, stamp))
+            ids.append(message_id)
+        conn.executemany("INSERT INTO bus_messages VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.execute(
+            "INSERT INTO bus_topics VALUES (?, ?) "
+            "ON CONFLICT (topic) DO UPDATE SET last_offset = excluded.last_offset",
+            (topic, last),
+        )
+        return ids
+
+    @staticmethod
+    def _id_of_key(conn: sqlite3.Connection, topic: str, key: str) -> str | None:
+        sql = "SELECT id FROM bus_messages WHERE topic = ? AND key = ?"
+        row = conn.execute(sql, (topic, key)).fetchone()
+        return str(row[0]) if row else None
+
+    def consume(
+        self,
+        topic: str,
+        group: str,
+        consumer: str,
+        *,
+        max_messages: int = 1,
+        visibility_timeout_s: float = 30.0,
+        wait_s: float = 0.0,
+    ) -> list[Delivery]:
+        check_topic(topic)
+        check_label("group", group)
+        check_label("consumer", consumer)
+        check_consume_args(max_messages, visibility_timeout_s, wait_s)
+        hold_us = int(visibility_timeout_s * 1_000_000)
+        return poll(lambda: self._claim(topic, group, consumer, max_messages, hold_us), wait_s)
+
+    def _has_work(self, topic: str, group: str, now: int) -> bool:
+        """A cheap read (no write lock) so idle consumers do not queue on the writer lock."""
+        sql = (
+            "SELECT EXISTS (SELECT 1 FROM bus_inflight WHERE topic = ?1 AND grp = ?2"
+            " AND visible_us <= ?3) OR EXISTS (SELECT 1 FROM bus_messages WHERE topic = ?1"
+            " AND seq > COALESCE((SELECT cursor FROM bus_groups WHERE topic = ?1 AND grp = ?2), 0))"
+        )
+        with self._read() as conn:
+            return bool(conn.execute(sql, (topic, group, now)).fetchone()[0])
+
+    def _claim(
+        self, topic: str, group: str, consumer: str, limit: int, hold_us: int
+    ) -> list[Delivery]:
+        if not self._has_work(topic, group, now_us()):
+            return []
+        with self._write() as conn:
+            now = now_us()
+            conn.execute("INSERT OR IGNORE INTO bus_groups VALUES (?, ?, 0)", (topic, group))
+            out = self._claim_due(conn, topic, group, consumer, limit, now, now + hold_us)
+            redelivered = len(out)
+            if len(out) < limit:
+                out.extend(self._claim_new(conn, topic, group, consumer, limit - len(out)))
+            self._hold_new(conn, topic, group, consumer, out[redelivered:], now + hold_us)
+        return out
+
+    def _claim_due(
+        self,
+        conn: sqlite3.Connection,
+        topic: str,
+        group: str,
+        consumer: str,
+        limit: int,
+        now: int,
+        visible_us: int,
+    ) -> list[Delivery]:
+        """Hand out again what timed out or was nacked; dead-letter what used its last try."""
+        due = conn.execute(
+            "SELECT seq, attempt, last_error FROM bus_inflight WHERE topic = ? AND grp = ?"
+            " AND visible_us <= ? ORDER BY visible_us LIMIT ?",
+            (topic, group, now, limit),
+        ).fetchall()
+        attempts: dict[int, int] = {}
+        for seq, attempt, error in due:
+            if attempt >= self.max_deliveries:
+                self._dead_letter(conn, topic, group, seq, attempt, error)
+            else:
+                attempts[seq] = attempt + 1
+        conn.executemany(
+            "UPDATE bus_inflight SET consumer = ?, attempt = ?, visible_us = ?"
+            " WHERE topic = ? AND grp = ? AND seq = ?",
+            [(consumer, n, visible_us, topic, group, seq) for seq, n in attempts.items()],
+        )
+        out = []
+        for row in self._rows(conn, topic, list(attempts)):
+            n = attempts[row[0]]
+            out.append(Delivery(to_message(topic, row), group, consumer, n, f"{row[0]}:{n}"))
+        return out
+
+    @staticmethod
+    def _rows(conn: sqlite3.Connection, topic: str, seqs: list[int]) -> list[Row]:
+        if not seqs:
+            return []
+        marks = ",".join("?" * len(seqs))
+        sql = f"SELECT {_COLUMNS} FROM bus_messages WHERE topic = ? AND seq IN ({marks})"
+        sql += " ORDER BY seq"
+        return conn.execute(sql, (topic, *seqs)).fetchall()
+
+    def _claim_new(
+        self, conn: sqlite3.Connection, topic: str, group: str, consumer: str, limit: int
+    ) -> list[Delivery]:
+        cursor = conn.execute(
+            "SELECT cursor FROM bus_groups WHERE topic = ? AND grp = ?", (topic, group)
+        ).fetchone()[0]
+        rows: list[Row] = conn.execute(
+            f"SELECT {_COLUMNS} FROM bus_messages WHERE topic = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (topic, cursor, limit),
+        ).fetchall()
+        return [Delivery(to_message(topic, r), group, consumer, 1, f"{r[0]}:1") for r in rows]
+
+    @staticmethod
+    def _hold_new(
+        conn: sqlite3.Connection,
+        topic: str,
+        group: str,
+        consumer: str,
+        fresh: list[Delivery],
+        visible_us: int,
+    ) -> None:
+        if not fresh:
+            return
+        conn.executemany(
+            "INSERT INTO bus_inflight VALUES (?, ?, ?, ?, 1, ?, NULL)",
+            [(topic, group, d.message.offset, consumer, visible_us) for d in fresh],
+        )
+        conn.execute(
+            "UPDATE bus_groups SET cursor = ? WHERE topic = ? AND grp = ?",
+            (fresh[-1].message.offset, topic, group),
+        )
+
+    def _dead_letter(
+        self,
+        conn: sqlite3.Connection,
+        topic: str,
+        group: str,
+        seq: int,
+        attempts: int,
+        error: str | None,
+    ) -> None:
+        conn.execute(
+            "DELETE FROM bus_inflight WHERE topic = ? AND grp = ? AND seq = ?", (topic, group, seq)
+        )
+        rows = self._rows(conn, topic, [seq])
+        if not rows:
+            return
+        _, message_id, _, payload, headers, _ = rows[0]
+        extra = dead_letter_headers(
+            json.loads(headers),
+            message=(topic, message_id, seq),
+            group=group,
+            attempts=attempts,
+            error=error,
+        )
+        dead = (None, payload, encode_headers(extra), f"{message_id}/{group}")
+        self._append(conn, dlq_topic(topic), [dead])
+
+    def ack(self, deliveries: Delivery | Sequence[Delivery]) -> None:
+        batch = as_deliveries(deliveries)
+        if not batch:
+            return
+        with self._write() as conn:
+            conn.executemany(
+                "DELETE FROM bus_inflight WHERE topic = ? AND grp = ? AND seq = ?",
+                [(d.message.topic, d.group, d.message.offset) for d in batch],
+            )
+
+    def nack(self, delivery: Delivery, *, error: str | None = None, delay_s: float = 0.0) -> None:
+        delay_us = int(check_seconds("delay_s", delay_s) * 1_000_000)
+        topic, seq, group = delivery.message.topic, delivery.message.offset, delivery.group
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT attempt, last_error FROM bus_inflight WHERE topic = ? AND grp = ?"
+                " AND seq = ?",
+                (topic, group, seq),
+            ).fetchone()
+            if row is None or f"{seq}:{row[0]}" != delivery.receipt:
+                return
+            last_error = error or row[1]
+            if row[0] >= self.max_deliveries:
+                self._dead_letter(conn, topic, group, seq, row[0], last_error)
+                return
+            conn.execute(
+                "UPDATE bus_inflight SET visible_us = ?, last_error = ?"
+                " WHERE topic = ? AND grp = ? AND seq = ?",
+                (now_us() + delay_us, last_error, topic, group, seq),
+            )
+
+    def replay(
+        self,
+        topic: str,
+        *,
+        since: datetime | None = None,
+        from_offset: int | None = None,
+        limit: int = 1000,
+    ) -> list[Message]:
+        check_topic(topic)
+        start_us = to_micros(since, "since") if since is not None else 0
+        with self._read() as conn:
+            rows: list[Row] = conn.execute(
+                f"SELECT {_COLUMNS} FROM bus_messages WHERE topic = ? AND seq >= ?"
+                " AND published_us >= ? ORDER BY seq LIMIT ?",
+                (topic, check_offset(from_offset), start_us, check_limit(limit)),
+            ).fetchall()
+        return [to_message(topic, row) for row in rows]
+
+    def trim(self, topic: str, *, before: datetime) -> int:
+        check_topic(topic)
+        cutoff = to_micros(before, "before")
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM bus_inflight WHERE topic = ?1 AND seq IN (SELECT seq FROM"
+                " bus_messages WHERE topic = ?1 AND published_us < ?2)",
+                (topic, cutoff),
+            )
+            dropped = conn.execute(
+                "DELETE FROM bus_messages WHERE topic = ? AND published_us < ?", (topic, cutoff)
+            ).rowcount
+        return int(dropped)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
