@@ -25,6 +25,8 @@ console = Console(stderr=True)
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("ssmas.core.commands", "db_app", "db"),
     ("ssmas.core.commands", "keys_app", "keys"),
+    ("ssmas.server", "serve_app", "serve"),
+    ("ssmas.server", "up_app", "up"),
 ]
 
 

@@ -1,0 +1,97 @@
+"""The FastAPI app factory: platform endpoints, product routers, auth, limits, errors, metrics.
+
+``create_app(platform)`` serves an existing ``Platform`` (the caller closes it);
+``create_app(settings=...)`` builds one when the app starts and closes it when the app stops.
+Product routers come from ``ssmas.bootstrap.ROUTER_MODULES`` plus any passed in ``routers``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from types import ModuleType
+
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+
+from ssmas import __version__, bootstrap
+from ssmas.bootstrap import Platform, build_platform
+from ssmas.core.api import system
+from ssmas.core.api.auth import KeyVerifier
+from ssmas.core.api.errors import install_error_handlers
+from ssmas.core.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from ssmas.core.api.openapi import install_openapi
+from ssmas.core.ratelimit import rate_limiter_from_settings
+from ssmas.settings import Settings, get_settings
+
+__all__ = ["create_app", "load_router_modules"]
+
+SetupHook = Callable[[Platform], Callable[[], object] | None]
+
+
+def load_router_modules(
+    specs: Sequence[tuple[str, str]],
+) -> list[tuple[APIRouter, SetupHook | None]]:
+    """Import each ``(module, attribute)`` and return its router and optional ``setup`` hook."""
+    loaded: list[tuple[APIRouter, SetupHook | None]] = []
+    for module_name, attribute in specs:
+        module: ModuleType = importlib.import_module(module_name)
+        router = getattr(module, attribute)
+        if not isinstance(router, APIRouter):
+            raise TypeError(f"{module_name}.{attribute} is not a FastAPI APIRouter")
+        hook = getattr(module, "setup", None)
+        loaded.append((router, hook if callable(hook) else None))
+    return loaded
+
+
+def create_app(
+    platform: Platform | None = None,
+    *,
+    settings: Settings | None = None,
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """Build the API app; nothing is opened until the app's lifespan starts."""
+    if platform is not None and settings is not None and settings is not platform.settings:
+        raise ValueError("pass either a platform or settings, not both")
+    app_settings = platform.settings if platform is not None else settings or get_settings()
+    products = load_router_modules(bootstrap.ROUTER_MODULES)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            running = platform
+            if running is None:
+                running = await run_in_threadpool(build_platform, app_settings)
+                stack.callback(running.close)
+            limiter = rate_limiter_from_settings(app_settings)
+            stack.push_async_callback(limiter.close)
+            app.state.platform = running
+            app.state.rate_limiter = limiter
+            app.state.key_verifier = KeyVerifier(running.session_factory)
+            for _router, hook in products:
+                if hook is not None:
+                    teardown = await run_in_threadpool(hook, running)
+                    if callable(teardown):
+                        stack.callback(teardown)
+            yield
+
+    app = FastAPI(
+        title="SSMAS AI platform",
+        version=__version__,
+        description="Pricing, AdOps, assistant and campaigns on one operational core.",
+        lifespan=lifespan,
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=app_settings.max_body_bytes),
+        ],
+    )
+    install_error_handlers(app)
+    install_openapi(app)
+    app.include_router(system.router)
+    for router, _hook in products:
+        app.include_router(router)
+    for router in routers:
+        app.include_router(router)
+    return app

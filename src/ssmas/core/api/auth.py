@@ -1,0 +1,167 @@
+"""API-key authentication, per-key rate limiting and scope checks as FastAPI dependencies.
+
+A key comes in ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``. ``KeyVerifier`` checks it
+against the database and remembers the answer for a short TTL (keyed by the key's SHA-256), so
+the hot path costs no database round trip; a revoked key therefore stops working within that TTL.
+Every authenticated request then takes a token from the key's bucket (429 + ``Retry-After`` when
+empty). Routes declare ``key: ApiKeyDep`` or ``Depends(require_scope("pricing:read"))``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from ssmas.core.api.errors import ApiError
+from ssmas.core.db import UnitOfWork
+from ssmas.core.ratelimit import RateLimiter
+from ssmas.core.security.keys import ApiKeyRecord, has_scope, validate_scopes, verify_api_key
+
+__all__ = ["ApiKeyDep", "KeyVerifier", "authenticate", "require_scope"]
+
+MAX_KEY_LENGTH = 512
+_log = structlog.get_logger(__name__)
+_MISSING = object()
+
+
+class KeyVerifier:
+    """Verify raw API keys against the database, caching answers in-process.
+
+    Valid keys are remembered for ``ttl_s``, unknown ones for ``negative_ttl_s`` (shorter, so a
+    key created a moment ago is not refused for long); at most ``max_entries`` are kept.
+    """
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        ttl_s: float = 30.0,
+        negative_ttl_s: float = 2.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._session_factory = session_factory
+        self._ttl_s = ttl_s
+        self._negative_ttl_s = negative_ttl_s
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, ApiKeyRecord | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    async def verify(self, raw: str) -> ApiKeyRecord | None:
+        """The key's record if it is valid and unrevoked, else None."""
+        digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
+        cached = self._lookup(digest)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        record = await run_in_threadpool(self._verify_in_db, raw)
+        self._store(digest, record)
+        return record
+
+    def forget(self) -> None:
+        """Drop every cached answer (after revoking a key, to make it take effect now)."""
+        with self._lock:
+            self._entries.clear()
+
+    def _verify_in_db(self, raw: str) -> ApiKeyRecord | None:
+        with UnitOfWork(self._session_factory) as uow:
+            record = verify_api_key(uow.session, raw, touch=True)
+            uow.commit()
+        return record
+
+    def _lookup(self, digest: str) -> object:
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return _MISSING
+            if entry[0] <= self._clock():
+                del self._entries[digest]
+                return _MISSING
+            self._entries.move_to_end(digest)
+            return entry[1]
+
+    def _store(self, digest: str, record: ApiKeyRecord | None) -> None:
+        ttl = self._ttl_s if record is not None else self._negative_ttl_s
+        with self._lock:
+            self._entries[digest] = (self._clock() + ttl, record)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+
+
+def _unauthorized(code: str, message: str) -> ApiError:
+    return ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _raw_key(request: Request) -> str | None:
+    # Read directly rather than through FastAPI security dependencies: each dependency costs
+    # tens of microseconds per request; ssmas.core.api.openapi documents the schemes instead.
+    headers = request.headers
+    raw = headers.get("x-api-key")
+    if raw:
+        return raw
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
+
+
+async def authenticate(request: Request) -> ApiKeyRecord:
+    """The caller's key record; 401 when missing or invalid, 429 when over its rate limit."""
+    raw = _raw_key(request)
+    if not raw:
+        if request.headers.get("authorization"):
+            raise _unauthorized("invalid_api_key", "Authorization must be 'Bearer <api key>'")
+        raise _unauthorized(
+            "missing_api_key", "send an API key in 'X-API-Key' or 'Authorization: Bearer'"
+        )
+    verifier: KeyVerifier = request.app.state.key_verifier
+    try:
+        record = await verifier.verify(raw) if len(raw) <= MAX_KEY_LENGTH else None
+    except SQLAlchemyError as exc:
+        _log.warning("api_key_check_failed", error=type(exc).__name__)
+        raise ApiError(503, "unavailable", "the API key cannot be checked right now") from exc
+    if record is None or record.revoked:
+        raise _unauthorized("invalid_api_key", "the API key is unknown, revoked or malformed")
+
+    limiter: RateLimiter = request.app.state.rate_limiter
+    decision = await limiter.hit(f"apikey:{record.id}")
+    if not decision.allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"rate limit of {limiter.rate:g}/s (burst {limiter.burst}) exceeded for this key",
+            headers={"Retry-After": decision.retry_after_header},
+        )
+    structlog.contextvars.bind_contextvars(api_key=record.prefix)
+    return record
+
+
+ApiKeyDep = Annotated[ApiKeyRecord, Depends(authenticate)]
+"""The authenticated caller's key (any scope)."""
+
+
+def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, ApiKeyRecord]]:
+    """A dependency giving the caller's key if it grants ``scope``, else 403.
+
+    A malformed scope fails at definition time (``InvalidScopeError``), not per request.
+    """
+    validate_scopes([scope])
+
+    async def key_with_scope(key: ApiKeyDep) -> ApiKeyRecord:
+        if not has_scope(key, scope):
+            raise ApiError(403, "forbidden", f"this API key lacks the scope {scope!r}")
+        return key
+
+    key_with_scope.__name__ = f"require_{scope.replace(':', '_').replace('*', 'all')}"
+    return key_with_scope

@@ -1,0 +1,157 @@
+"""Every API error as one JSON shape: ``{"error": code, "message": ..., "request_id": ...}``.
+
+Products raise subclasses of ``DomainError`` (a code, a human message, a 4xx status); the app
+maps them, Starlette/FastAPI HTTP errors and validation errors to that shape. Validation errors
+keep their field details under ``"details"`` but never echo the submitted values back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+__all__ = [
+    "ApiError",
+    "DomainError",
+    "error_response",
+    "install_error_handlers",
+    "status_code_name",
+]
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken; products subclass it (``class FloorTooLow(...)``).
+
+    ``code`` is a stable machine-readable slug, ``message`` is for people, ``status`` the HTTP
+    status the API answers with (a 4xx: the caller can fix it).
+    """
+
+    code: str = "domain_error"
+    status: int = 400
+
+    def __init__(self, code: str | None = None, message: str = "", status: int | None = None):
+        self.code = code or type(self).code
+        self.message = message or self.code.replace("_", " ")
+        self.status = status if status is not None else type(self).status
+        super().__init__(self.message)
+
+
+class ApiError(DomainError):
+    """An error raised by the API layer itself (auth, limits), optionally with headers."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(code, message, status)
+        self.headers = dict(headers or {})
+
+
+def status_code_name(status: int) -> str:
+    """The error code used for a bare HTTP status (``404`` → ``not_found``)."""
+    if status in _CODES:
+        return _CODES[status]
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+def _request_id(request: Request) -> str | None:
+    rid = request.scope.get("state", {}).get("request_id")
+    return rid if isinstance(rid, str) else None
+
+
+def error_response(
+    request: Request,
+    status_code: int,
+    code: str,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """The one error body shape; ``extra`` keys (e.g. ``details``) are added beside it."""
+    body: dict[str, Any] = {"error": code, "message": message, "request_id": _request_id(request)}
+    body.update(extra)
+    return JSONResponse(body, status_code=status_code, headers=dict(headers or {}))
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for err in exc.errors():
+        details.append(
+            {
+                "loc": [str(part) for part in err.get("loc", ())],
+                "type": str(err.get("type", "")),
+                "msg": str(err.get("msg", "")),
+            }
+        )
+    return details
+
+
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = exc.headers if isinstance(exc, ApiError) else None
+    return error_response(request, exc.status, exc.code, exc.message, headers=headers)
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return error_response(
+        request,
+        exc.status_code,
+        status_code_name(exc.status_code),
+        detail,
+        headers=exc.headers,
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = _validation_details(exc)
+    if any(d["type"] == "json_invalid" for d in details):
+        return error_response(
+            request, 400, "invalid_json", "request body is not valid JSON", details=details
+        )
+    fields = sorted({".".join(d["loc"]) for d in details})
+    return error_response(
+        request,
+        422,
+        "validation_error",
+        f"invalid input: {', '.join(fields)}" if fields else "invalid input",
+        details=details,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the JSON error handlers on ``app`` (500s are handled by the context middleware)."""
+    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)

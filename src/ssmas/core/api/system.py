@@ -1,0 +1,88 @@
+"""Platform endpoints every deployment has: liveness, readiness, metrics and an auth ping."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from ssmas import __version__
+from ssmas.core import metrics
+from ssmas.core.api.auth import ApiKeyDep
+from ssmas.core.api.deps import PlatformDep
+from ssmas.core.api.errors import error_response
+
+router = APIRouter()
+
+READY_CHECK_TIMEOUT_S = 3.0
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class Pong(BaseModel):
+    pong: bool
+    key: str
+
+
+@router.get("/health", tags=["platform"], response_model=Health)
+async def health() -> Health:
+    """Liveness: the process answers. Touches no dependency."""
+    return Health(status="ok", version=__version__)
+
+
+async def _run_check(check: Callable[[], object]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(asyncio.to_thread(check), READY_CHECK_TIMEOUT_S)
+    except TimeoutError:
+        outcome: dict[str, Any] = {
+            "ok": False,
+            "error": f"timed out after {READY_CHECK_TIMEOUT_S}s",
+        }
+    except Exception as exc:
+        outcome = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    else:
+        outcome = {"ok": True}
+    outcome["ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return outcome
+
+
+@router.get("/ready", tags=["platform"], responses={503: {"description": "a check failed"}})
+async def ready(request: Request, platform: PlatformDep) -> JSONResponse:
+    """Readiness: database, bus, cache (and any product checks) answer; 503 with details if not."""
+    checks = platform.readiness_checks()
+    names = list(checks)
+    results = await asyncio.gather(*(_run_check(checks[name]) for name in names))
+    detail = dict(zip(names, results, strict=True))
+    failed = [name for name, result in detail.items() if not result["ok"]]
+    if failed:
+        return error_response(
+            request,
+            503,
+            "not_ready",
+            "failing checks: " + ", ".join(failed),
+            status="unavailable",
+            checks=detail,
+        )
+    return JSONResponse({"status": "ready", "checks": detail})
+
+
+@router.get("/metrics", tags=["platform"], response_class=Response)
+async def prometheus_metrics() -> Response:
+    """Prometheus text exposition of the platform registry."""
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)
+
+
+@router.get("/v1/ping", tags=["platform"], response_model=Pong)
+async def ping(key: ApiKeyDep) -> Pong:
+    """Answers any valid key: checks authentication and rate limiting end to end."""
+    return Pong(pong=True, key=key.name)

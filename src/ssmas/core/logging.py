@@ -1,0 +1,106 @@
+"""Structured logging: one JSON event per line on stderr, ISO UTC timestamps, context merged.
+
+``configure_logging`` sets up structlog and routes the standard library's loggers (uvicorn,
+SQLAlchemy, alembic) through the same renderer, so every line of a process has one shape.
+Context bound with ``structlog.contextvars`` (request ids, message ids, incident ids) is merged
+into every event. Request bodies and personal data are never passed to a logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, TextIO
+
+import structlog
+from structlog.typing import Processor
+
+from ssmas.settings import Settings
+
+__all__ = ["configure_logging", "get_logger"]
+
+_NOISY_LOGGERS = ("uvicorn.access", "httpx", "httpcore")
+
+
+class _NamedPrintLogger(structlog.PrintLogger):
+    """A print logger that remembers the name it was asked for (``get_logger(__name__)``)."""
+
+    def __init__(self, file: TextIO, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class _NamedPrintLoggerFactory:
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _NamedPrintLogger:
+        return _NamedPrintLogger(self._file, str(args[0]) if args else "ssmas")
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def _renderer(json_lines: bool) -> Processor:
+    if json_lines:
+        return structlog.processors.JSONRenderer()
+    return structlog.dev.ConsoleRenderer(colors=False)
+
+
+def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
+    """Configure structlog and stdlib logging from ``settings.log_level`` / ``settings.log_json``.
+
+    Safe to call more than once (the last call wins); ``stream`` defaults to stderr.
+    """
+    level = logging.getLevelName(settings.log_level.upper())
+    if not isinstance(level, int):
+        raise ValueError(f"unknown log level {settings.log_level!r}")
+    out = stream if stream is not None else sys.stderr
+    renderer = _renderer(settings.log_json)
+    shared = _shared_processors()
+
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=_NamedPrintLoggerFactory(out),
+        cache_logger_on_first_use=False,
+    )
+
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    for name in ("uvicorn", "uvicorn.error"):
+        # uvicorn installs its own handlers when given a log config; ours take over instead.
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+
+
+def get_logger(name: str | None = None, **initial: Any) -> Any:
+    """A structlog logger, optionally with bound values (``get_logger(__name__, product="x")``)."""
+    # Values stay on the lazy proxy, so a module-level logger follows later configuration.
+    return structlog.get_logger(name, **initial) if name else structlog.get_logger(**initial)
