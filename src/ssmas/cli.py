@@ -27,6 +27,8 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("ssmas.core.commands", "keys_app", "keys"),
     ("ssmas.server", "serve_app", "serve"),
     ("ssmas.server", "up_app", "up"),
+    ("ssmas.server", "worker_app", "worker"),
+    ("ssmas.demo", "demo_app", "demo"),
 ]
 
 
@@ -48,3 +50,7 @@ def version() -> None:
 
 
 _register_subcommands()
+
+
+if __name__ == "__main__":
+    app()

@@ -38,6 +38,7 @@ __all__ = [
     "start_workers",
     "up_app",
     "up_command",
+    "worker_app",
 ]
 
 WorkerLoop = Callable[[Platform, threading.Event], None]
@@ -126,8 +127,19 @@ def start_workers(
     return threads
 
 
-def run_up(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """The whole platform in one process: the API plus every registered ``WORKERS`` loop."""
+def run_up(
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    extra_workers: Sequence[tuple[str, str]] = (),
+    on_ready: Callable[[Platform], None] | None = None,
+) -> None:
+    """The whole platform in one process: the API plus every registered ``WORKERS`` loop.
+
+    ``extra_workers`` adds loops for this run only (the demo's scenarios); ``on_ready`` runs
+    once the platform is built, before the server starts (the demo prints its login key there).
+    """
     configure_logging(settings)
     platform = build_platform(settings)
     stop = threading.Event()
@@ -144,7 +156,9 @@ def run_up(settings: Settings, host: str | None = None, port: int | None = None)
         # it, so the workers are stopped and the platform closed instead of dying mid-way.
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, on_signal)
-        threads = start_workers(platform, stop, WORKERS)
+        if on_ready is not None:
+            on_ready(platform)
+        threads = start_workers(platform, stop, [*WORKERS, *extra_workers])
         server.run()
     finally:
         for sig, handler in previous.items():
@@ -181,3 +195,43 @@ def serve_command(
 def up_command(host: HostOption = None, port: PortOption = None) -> None:
     """Run the API and every background worker in one process."""
     run_up(get_settings(), host=host, port=port)
+
+
+worker_app = typer.Typer(
+    name="worker", help="Run one product's background workers.", add_completion=False
+)
+
+
+def product_workers(product: str) -> list[tuple[str, str]]:
+    """The ``WORKERS`` entries that belong to ``product`` (by module path)."""
+    return [spec for spec in WORKERS if spec[0].split(".")[1:2] == [product]]
+
+
+@worker_app.callback(invoke_without_command=True)
+def worker_command(
+    product: Annotated[str, typer.Argument(help="pricing, adops, assistant, campaigns or ops.")],
+) -> None:
+    """Run one product's background workers until interrupted (no HTTP server)."""
+    specs = product_workers(product)
+    if not specs:
+        known = sorted({spec[0].split(".")[1] for spec in WORKERS})
+        typer.echo(
+            f"error: no workers registered for {product!r} (known: {', '.join(known) or 'none'})",
+            err=True,
+        )
+        raise typer.Exit(2)
+    settings = get_settings()
+    configure_logging(settings)
+    platform = build_platform(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _s, _f: stop.set())
+    threads = start_workers(platform, stop, specs)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(_WORKER_JOIN_S)
+        platform.close()

@@ -1,0 +1,80 @@
+"""``ssmas demo``: the whole platform on the embedded default, with every product's scenario.
+
+The demo creates (once) an API key with every scope, keeps it in ``<data_dir>/demo_api_key``
+so the dashboard login stays the same across runs, prints it, then runs ``ssmas up`` with the
+scenario loops that products register in ``DEMO_SCENARIOS``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+
+from ssmas.bootstrap import Platform
+from ssmas.core.security import create_api_key, verify_api_key
+from ssmas.server import run_up
+from ssmas.settings import Settings, get_settings
+
+__all__ = ["DEMO_SCENARIOS", "demo_app", "ensure_demo_key"]
+
+# (module, attribute) of each product's demo loop ``run(platform, stop)``.
+DEMO_SCENARIOS: list[tuple[str, str]] = []
+
+_console = Console()
+
+
+def _key_path(settings: Settings) -> Path:
+    return settings.data_dir / "demo_api_key"
+
+
+def ensure_demo_key(platform: Platform) -> str:
+    """Return the demo's API key, creating and storing it on the first run."""
+    path = _key_path(platform.settings)
+    if path.exists():
+        raw = path.read_text().strip()
+        with platform.uow() as uow:
+            if verify_api_key(uow.session, raw) is not None:
+                return raw
+    with platform.uow() as uow:
+        raw, _record = create_api_key(uow.session, "demo", ["*"])
+        uow.commit()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(raw + "\n")
+    os.chmod(path, 0o600)
+    return raw
+
+
+demo_app = typer.Typer(
+    name="demo", help="Run the platform with every product's demo scenario.", add_completion=False
+)
+
+
+@demo_app.callback(invoke_without_command=True)
+def demo_command(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to bind.")] = None,
+) -> None:
+    """Run the platform with every product's demo scenario; the dashboard on port 8000."""
+    settings = get_settings()
+    settings.ensure_dirs()
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+
+    def announce(platform: Platform) -> None:
+        key = ensure_demo_key(platform)
+        _console.print(
+            Panel.fit(
+                f"Dashboard: [bold]http://{bind_host}:{bind_port}/[/bold]\n"
+                f"API key (log in with it; also in {_key_path(settings)}):\n[bold]{key}[/bold]\n"
+                f"Scenarios: {', '.join(m for m, _ in DEMO_SCENARIOS) or 'platform only'}\n"
+                "Stop with Ctrl-C.",
+                title="SSMAS demo",
+            )
+        )
+
+    run_up(settings, host=host, port=port, extra_workers=DEMO_SCENARIOS, on_ready=announce)

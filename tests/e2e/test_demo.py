@@ -1,0 +1,49 @@
+"""``ssmas demo`` as a newcomer runs it: a real process serving the dashboard and the API."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from ssmas.cli import app
+from tests.e2e.test_serve import free_port, server_env, wait_healthy
+
+
+def test_demo_serves_dashboard_and_api_with_its_printed_key(tmp_path: Path) -> None:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ssmas.cli", "demo", "--port", str(port)],
+        env=server_env(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base, proc)
+        key = (data_dir / "demo_api_key").read_text().strip()
+        assert key.startswith("ssmas_")
+        login = httpx.get(f"{base}/", follow_redirects=True, timeout=5.0)
+        assert login.status_code == 200
+        assert "API key" in login.text
+        ping = httpx.get(f"{base}/v1/ping", headers={"X-API-Key": key}, timeout=5.0)
+        assert ping.status_code == 200
+        assert httpx.get(f"{base}/v1/ping", timeout=5.0).status_code == 401
+        ready = httpx.get(f"{base}/ready", timeout=5.0)
+        assert ready.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
+    assert key in out.decode(errors="replace")
+
+
+def test_worker_for_an_unknown_product_exits_2() -> None:
+    result = CliRunner().invoke(app, ["worker", "nosuchproduct"])
+    assert result.exit_code == 2
+    assert "no workers registered" in result.output
