@@ -223,5 +223,7 @@ def test_a_lost_session_sends_the_refreshing_page_to_login(
     sign_in(page, base, key)
     expect(page.locator("#health-status")).to_be_visible()
     page.context.clear_cookies()
+    # htmx loads with `defer`: on a busy machine the page can be visible before it has run.
+    page.wait_for_function("typeof window.htmx !== 'undefined'")
     page.evaluate("htmx.ajax('GET', '/dashboard/health', '#health')")
     expect(page).to_have_url(f"{base}/login")
