@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck install browser clean bench
+.PHONY: demo test lint typecheck install system-deps clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,9 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-browser:
-	@test -x /usr/bin/chromium || (apt-get update -q && apt-get install -y -q chromium chromium-driver) \
-	  || echo "chromium not installed: browser tests will be skipped"
+# Debian packages the tests use: Chromium (browser tests) and Tesseract with Spanish data (OCR).
+SYSTEM_PACKAGES := chromium tesseract-ocr tesseract-ocr-spa tesseract-ocr-eng
+system-deps:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing) \
+	    || echo "could not install:$$missing (tests that need them will say so)"; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -25,7 +32,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-test: $(STAMP) browser lint typecheck
+test: $(STAMP) system-deps lint typecheck
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
