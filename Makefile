@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian packages the tests use: Chromium (browser tests) and Tesseract with Spanish data (OCR).
-SYSTEM_PACKAGES := chromium tesseract-ocr tesseract-ocr-spa tesseract-ocr-eng
+# Debian packages the tests use: Chromium (browser tests), Tesseract with Spanish data (OCR),
+# espeak-ng (speaks test audio for the speech-to-text path).
+SYSTEM_PACKAGES := chromium tesseract-ocr tesseract-ocr-spa tesseract-ocr-eng espeak-ng
 system-deps:
 	@missing=""; \
 	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
