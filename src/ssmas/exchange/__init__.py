@@ -1,0 +1,56 @@
+"""The ad exchange world that pricing and adops run against.
+
+Public services:
+
+* world and auctions: ``build_world``, ``run_auctions`` (replay logged bids under new floors);
+* batch: ``SimulationConfig``, ``simulate_to_lake`` (Parquet lake), ``simulate_frame`` (in
+  memory), ``connect_lake`` (DuckDB views), ``aggregate_day``;
+* live: ``run_live`` (metrics on ``metrics.adops``), ``LiveExchange`` (step minute by minute);
+* faults and knobs: ``make_fault``, ``inject_fault``, ``change_control``, ``open_stores``,
+  ``MemoryControlPlane``, ``ControlState``.
+"""
+
+from __future__ import annotations
+
+from ssmas.exchange.auction import AuctionOutcome, run_auctions
+from ssmas.exchange.control_plane import ControlPlane, ControlVersion, MemoryControlPlane
+from ssmas.exchange.faults import FAULT_KINDS, Fault, FaultError, make_fault, parse_scenario
+from ssmas.exchange.knobs import ControlPlaneError, ControlState
+from ssmas.exchange.lake import aggregate_day
+from ssmas.exchange.lake import connect as connect_lake
+from ssmas.exchange.live import LiveExchange, run_live
+from ssmas.exchange.metrics import TOPIC as METRICS_TOPIC
+from ssmas.exchange.params import WorldParams
+from ssmas.exchange.services import change_control, inject_fault, open_stores, parse_volume
+from ssmas.exchange.simulate import SimulationConfig, simulate_frame, simulate_to_lake
+from ssmas.exchange.world import World, build_world
+
+__all__ = [
+    "FAULT_KINDS",
+    "METRICS_TOPIC",
+    "AuctionOutcome",
+    "ControlPlane",
+    "ControlPlaneError",
+    "ControlState",
+    "ControlVersion",
+    "Fault",
+    "FaultError",
+    "LiveExchange",
+    "MemoryControlPlane",
+    "SimulationConfig",
+    "World",
+    "WorldParams",
+    "aggregate_day",
+    "build_world",
+    "change_control",
+    "connect_lake",
+    "inject_fault",
+    "make_fault",
+    "open_stores",
+    "parse_scenario",
+    "parse_volume",
+    "run_auctions",
+    "run_live",
+    "simulate_frame",
+    "simulate_to_lake",
+]
