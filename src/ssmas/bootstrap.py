@@ -33,6 +33,7 @@ ReadinessCheck = Callable[[], object]
 # (module, attribute) of each product's APIRouter, mounted by ssmas.core.api.create_app.
 ROUTER_MODULES: list[tuple[str, str]] = [
     ("ssmas.web.routes", "router"),
+    ("ssmas.assistant.routes", "router"),
 ]
 
 _READINESS_TOPIC = "ssmas.readiness"

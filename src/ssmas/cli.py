@@ -29,6 +29,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("ssmas.server", "up_app", "up"),
     ("ssmas.server", "worker_app", "worker"),
     ("ssmas.demo", "demo_app", "demo"),
+    ("ssmas.assistant.commands", "assistant_app", "assistant"),
     ("ssmas.exchange.commands", "exchange_app", "exchange"),
 ]
 

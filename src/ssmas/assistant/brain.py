@@ -1,0 +1,100 @@
+"""What the text pipeline asks of the assistant's intelligence, as one small port.
+
+``Brain`` bundles language/intent/sentiment (NLU), the escalation decision and the reply; the
+pipeline knows nothing else of them. ``channel_message`` holds the channel's own fixed lines
+(handoff, media fallbacks) in Spanish and English.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from ssmas.assistant.escalation import HANDOFF_MESSAGES
+
+if TYPE_CHECKING:
+    from ssmas.assistant.context import ContextWindow
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """NLU output for one message."""
+
+    language: str
+    intent: str
+    confidence: float
+    sentiment: str = "neutral"
+    sentiment_score: float = 0.0
+    negative_score: float = 0.0
+    out_of_scope: bool = False
+
+
+@dataclass(frozen=True)
+class EscalationCall:
+    """The seed's escalation decision (escalate at a score of 50 or more)."""
+
+    escalate: bool
+    score: int
+    reasons: list[str] = field(default_factory=list)
+    priority: str = "medium"
+    department: str = "general"
+
+
+class Brain(Protocol):
+    """Understands a message, decides on escalation and writes the reply."""
+
+    def understand(self, text: str, hint_language: str | None) -> Understanding: ...
+
+    def judge(
+        self, text: str, understanding: Understanding, window: ContextWindow
+    ) -> EscalationCall: ...
+
+    def reply(self, text: str, understanding: Understanding, window: ContextWindow) -> str: ...
+
+
+_MESSAGES: dict[str, dict[str, str]] = {
+    "handoff": HANDOFF_MESSAGES,
+    "audio_unsupported_language": {
+        "es": "Lo siento, todavía no puedo escuchar notas de voz en español. "
+        "¿Podrías escribirme tu consulta?",
+        "en": "Sorry, I can't listen to voice notes in this language yet. "
+        "Could you type your question?",
+    },
+    "audio_not_understood": {
+        "es": "Lo siento, no he podido entender la nota de voz. ¿Podrías escribirme tu consulta?",
+        "en": "Sorry, I couldn't make out your voice note. Could you type your question?",
+    },
+    "media_not_found": {
+        "es": "No he podido descargar el archivo que enviaste. ¿Podrías enviarlo de nuevo?",
+        "en": "I couldn't download the file you sent. Could you send it again?",
+    },
+    "media_unreadable": {
+        "es": "He recibido tu archivo, pero no he podido leerlo. ¿Podrías describirme el "
+        "problema por escrito?",
+        "en": "I got your file but couldn't read it. Could you describe the problem in writing?",
+    },
+    "unsupported": {
+        "es": "Por ahora solo puedo leer texto, fotos, documentos y notas de voz.",
+        "en": "For now I can only read text, photos, documents and voice notes.",
+    },
+}
+
+AUDIO_REASONS = {
+    "unsupported_language": "audio_unsupported_language",
+    "no_engine": "audio_unsupported_language",
+}
+
+
+def channel_message(name: str, language: str | None) -> str:
+    """A fixed channel line in ``language`` (Spanish when the language is unknown)."""
+    lines = _MESSAGES[name]
+    return lines.get(language or "es", lines["es"])
+
+
+def media_error_message(error: str, language: str | None, *, audio: bool) -> str:
+    """The reply for a media failure code from ``MediaInfo.error``."""
+    if audio:
+        return channel_message(AUDIO_REASONS.get(error, "audio_not_understood"), language)
+    if error == "media_not_found":
+        return channel_message("media_not_found", language)
+    return channel_message("media_unreadable", language)

@@ -1,0 +1,226 @@
+"""Human takeover: the agent queue with priorities and SLA deadlines, takeover and hand-back.
+
+A conversation leaves the bot when the escalation score says so (``open_handoff``, state
+``handoff``) or when an agent takes it (``take_over``/``agent_reply``, state ``human``); in both
+states the bot stays silent. ``hand_back`` returns it to the bot and closes the handoff.
+Notifications carry ids, priority and reasons only, never the customer's number or words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ssmas.assistant.tables import (
+    STATE_BOT,
+    STATE_HANDOFF,
+    STATE_HUMAN,
+    ChatMessage,
+    Conversation,
+    Handoff,
+)
+from ssmas.core.api import DomainError
+from ssmas.core.notify import Notification
+
+PRIORITY_RANK = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
+SLA_MINUTES = {"urgent": 5, "high": 15, "medium": 60, "low": 240}
+SEVERITY = {"urgent": "critical", "high": "warning", "medium": "info", "low": "info"}
+
+HANDOFF_QUEUED = "queued"
+HANDOFF_ASSIGNED = "assigned"
+HANDOFF_CLOSED = "closed"
+
+
+class ConversationNotFound(DomainError):
+    code = "conversation_not_found"
+    status = 404
+
+
+class ConversationNotOwned(DomainError):
+    code = "conversation_not_owned"
+    status = 409
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One open handoff as the agent console lists it."""
+
+    handoff_id: int
+    conversation_id: int
+    state: str
+    priority: str
+    department: str
+    score: int
+    reasons: list[str]
+    opened_at: datetime
+    sla_due_at: datetime
+    agent: str | None
+    breached: bool
+
+
+def sla_deadline(priority: str, opened_at: datetime) -> datetime:
+    return opened_at + timedelta(minutes=SLA_MINUTES.get(priority, SLA_MINUTES["medium"]))
+
+
+def open_handoff_of(session: Session, conversation_id: int) -> Handoff | None:
+    query = sa.select(Handoff).where(
+        Handoff.conversation_id == conversation_id, Handoff.state != HANDOFF_CLOSED
+    )
+    return session.scalars(query.order_by(Handoff.id.desc())).first()
+
+
+def open_handoff(
+    session: Session,
+    conversation: Conversation,
+    *,
+    score: int,
+    reasons: list[str],
+    priority: str,
+    department: str,
+    now: datetime,
+) -> tuple[Handoff, bool]:
+    """Queue the conversation for an agent; ``(handoff, False)`` when one is already open."""
+    existing = open_handoff_of(session, conversation.id)
+    if existing is not None:
+        return existing, False
+    priority = priority if priority in PRIORITY_RANK else "medium"
+    row = Handoff(
+        conversation_id=conversation.id,
+        state=HANDOFF_QUEUED,
+        priority=priority,
+        priority_rank=PRIORITY_RANK[priority],
+        department=department,
+        score=score,
+        reasons=list(reasons),
+        opened_at=now,
+        sla_due_at=sla_deadline(priority, now),
+    )
+    session.add(row)
+    if conversation.state == STATE_BOT:
+        conversation.state = STATE_HANDOFF
+    session.flush()
+    return row, True
+
+
+def _conversation(session: Session, conversation_id: int) -> Conversation:
+    row = session.get(Conversation, conversation_id, with_for_update=True)
+    if row is None:
+        raise ConversationNotFound(message=f"no conversation {conversation_id}")
+    return row
+
+
+def take_over(session: Session, conversation_id: int, agent: str, now: datetime) -> Conversation:
+    """``agent`` owns the conversation; the bot goes silent. Another agent's ownership is kept."""
+    conversation = _conversation(session, conversation_id)
+    if conversation.state == STATE_HUMAN and conversation.agent not in (None, agent):
+        raise ConversationNotOwned(message=f"conversation is owned by {conversation.agent}")
+    handoff = open_handoff_of(session, conversation_id)
+    if handoff is None:
+        handoff, _ = open_handoff(
+            session,
+            conversation,
+            score=0,
+            reasons=["agent takeover"],
+            priority="medium",
+            department="general",
+            now=now,
+        )
+    handoff.state, handoff.agent = HANDOFF_ASSIGNED, agent
+    handoff.assigned_at = handoff.assigned_at or now
+    conversation.state, conversation.agent = STATE_HUMAN, agent
+    return conversation
+
+
+def hand_back(session: Session, conversation_id: int, agent: str, now: datetime) -> Conversation:
+    """Return the conversation to the bot and close its handoff."""
+    conversation = _conversation(session, conversation_id)
+    if conversation.state == STATE_HUMAN and conversation.agent not in (None, agent):
+        raise ConversationNotOwned(message=f"conversation is owned by {conversation.agent}")
+    handoff = open_handoff_of(session, conversation_id)
+    if handoff is not None:
+        handoff.state, handoff.closed_at = HANDOFF_CLOSED, now
+    conversation.state, conversation.agent = STATE_BOT, None
+    return conversation
+
+
+def note_agent_response(session: Session, conversation_id: int, now: datetime) -> None:
+    """Stop the SLA clock of the open handoff at the agent's first reply."""
+    handoff = open_handoff_of(session, conversation_id)
+    if handoff is not None and handoff.first_response_at is None:
+        handoff.first_response_at = now
+
+
+def agent_queue(session: Session, now: datetime, limit: int = 200) -> list[QueueEntry]:
+    """Open handoffs, most urgent first, then by SLA deadline."""
+    query = (
+        sa.select(Handoff)
+        .where(Handoff.state != HANDOFF_CLOSED)
+        .order_by(Handoff.priority_rank, Handoff.sla_due_at, Handoff.id)
+        .limit(limit)
+    )
+    return [
+        QueueEntry(
+            handoff_id=row.id,
+            conversation_id=row.conversation_id,
+            state=row.state,
+            priority=row.priority,
+            department=row.department,
+            score=row.score,
+            reasons=list(row.reasons or []),
+            opened_at=row.opened_at,
+            sla_due_at=row.sla_due_at,
+            agent=row.agent,
+            breached=row.first_response_at is None and row.sla_due_at < now,
+        )
+        for row in session.scalars(query)
+    ]
+
+
+def due_breaches(session: Session, now: datetime) -> list[Handoff]:
+    """Open handoffs past their SLA without an agent reply, not yet notified (marks them)."""
+    query = sa.select(Handoff).where(
+        Handoff.state != HANDOFF_CLOSED,
+        Handoff.first_response_at.is_(None),
+        Handoff.breach_notified_at.is_(None),
+        Handoff.sla_due_at < now,
+    )
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.breach_notified_at = now
+    return rows
+
+
+def escalation_notification(handoff: Handoff, *, breached: bool = False) -> Notification:
+    """The notifier message for a new (or SLA-breached) handoff; no personal data."""
+    title = (
+        f"WhatsApp escalation SLA breached: conversation {handoff.conversation_id}"
+        if breached
+        else f"WhatsApp escalation ({handoff.priority}): conversation {handoff.conversation_id}"
+    )
+    return Notification(
+        title=title,
+        body="; ".join(handoff.reasons or []),
+        severity="critical" if breached else SEVERITY.get(handoff.priority, "info"),  # type: ignore[arg-type]
+        source="ssmas.assistant",
+        dedup_key=f"assistant-handoff-{handoff.id}",
+        fields={
+            "conversation_id": handoff.conversation_id,
+            "handoff_id": handoff.id,
+            "priority": handoff.priority,
+            "department": handoff.department,
+            "score": handoff.score,
+            "sla_due_at": handoff.sla_due_at.isoformat(),
+        },
+    )
+
+
+def last_inbound(session: Session, conversation_id: int) -> ChatMessage | None:
+    query = (
+        sa.select(ChatMessage)
+        .where(ChatMessage.conversation_id == conversation_id, ChatMessage.direction == "in")
+        .order_by(ChatMessage.id.desc())
+    )
+    return session.scalars(query).first()

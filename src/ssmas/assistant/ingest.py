@@ -1,0 +1,172 @@
+"""The router worker: split a stored webhook delivery into the text, media and status queues.
+
+Each message goes to its queue keyed by its WhatsApp id (statuses by id and status), so a
+delivery Meta sends twice, or a router retried after a crash, stores nothing twice. Messages of
+a type the assistant does not know are logged and dead-lettered; a delivery that cannot be
+parsed at all goes to ``assistant.inbound.dlq`` whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from ssmas.assistant.events import (
+    TOPIC_INBOUND,
+    TOPIC_MEDIA,
+    TOPIC_STATUS,
+    TOPIC_TEXT,
+    MediaMessageEvent,
+    StatusEvent,
+    TextMessageEvent,
+    seal,
+    unseal_bytes,
+)
+from ssmas.assistant.whatsapp.models import (
+    Event,
+    InboundMessage,
+    PayloadError,
+    StatusUpdate,
+    iter_events,
+    parse_webhook,
+)
+from ssmas.core.bus import Bus, dlq_topic
+from ssmas.core.bus.base import HEADER_ERROR, HEADER_TOPIC
+from ssmas.core.security import PiiCipher
+
+log = structlog.get_logger(__name__)
+
+
+class DeliveryUnreadable(ValueError):
+    """A stored delivery is not a WhatsApp envelope (it is dead-lettered)."""
+
+
+@dataclass
+class Split:
+    """One delivery's events by destination queue."""
+
+    texts: list[TextMessageEvent] = field(default_factory=list)
+    media: list[MediaMessageEvent] = field(default_factory=list)
+    statuses: list[StatusEvent] = field(default_factory=list)
+    unknown: list[tuple[str, str]] = field(default_factory=list)  # (message id, type)
+
+
+def _readable_text(message: InboundMessage) -> str:
+    """What the text pipeline reads for a non-media message."""
+    if message.type == "location":
+        parts = (message.location_name, message.location_address)
+        return " — ".join(p for p in parts if p)
+    if message.type == "reaction":
+        return message.reaction_emoji or ""
+    return message.text or ""
+
+
+def split_events(events: Iterable[Event]) -> Split:
+    """Route parsed events: statuses, media to read first, everything else to the text queue.
+
+    A message of a type nobody knows is listed in ``unknown`` (to dead-letter) and also goes to
+    the text queue as ``unsupported``, so the customer hears what we can read.
+    """
+    out = Split()
+    for event in events:
+        if isinstance(event, StatusUpdate):
+            first = event.errors[0] if event.errors else None
+            out.statuses.append(
+                StatusEvent(
+                    message_id=event.message_id,
+                    status=event.status,
+                    timestamp=event.timestamp,
+                    recipient=event.recipient_id,
+                    error_code=first.code if first else None,
+                    error_title=first.title if first else None,
+                )
+            )
+            continue
+        common: dict[str, Any] = {
+            "message_id": event.message_id,
+            "business_id": event.phone_number_id or "",
+            "phone": event.from_number,
+            "name": event.contact_name,
+            "timestamp": event.timestamp,
+        }
+        if event.is_media and event.media_id is not None:
+            out.media.append(
+                MediaMessageEvent(
+                    **common,
+                    kind=event.type,
+                    media_id=event.media_id,
+                    mime_type=event.mime_type or "",
+                    caption=event.caption,
+                    filename=event.filename,
+                    voice=bool(event.voice),
+                )
+            )
+            continue
+        kind = event.type if event.is_supported else "unsupported"
+        if not event.is_supported and event.type != "unsupported":
+            out.unknown.append((event.message_id, event.type))
+        out.texts.append(
+            TextMessageEvent(
+                **common,
+                kind=kind,
+                text=_readable_text(event),
+                context_id=event.context_message_id,
+                reply_id=event.reply_id,
+            )
+        )
+    return out
+
+
+def split_delivery(body: bytes) -> Split:
+    """Parse raw webhook bytes and route them; raises ``DeliveryUnreadable``."""
+    try:
+        envelope = parse_webhook(body)
+    except PayloadError as exc:
+        raise DeliveryUnreadable(f"{exc.code}: {exc.message}") from exc
+    return split_events(iter_events(envelope))
+
+
+class Router:
+    """Consumes ``assistant.inbound`` and fans out; safe to run again on the same delivery."""
+
+    def __init__(self, bus: Bus, cipher: PiiCipher) -> None:
+        self.bus = bus
+        self.cipher = cipher
+
+    def route(self, payload: dict[str, Any]) -> Split:
+        try:
+            split = split_delivery(unseal_bytes(self.cipher, payload))
+        except ValueError as exc:
+            reason = exc.args[0] if isinstance(exc, DeliveryUnreadable) else type(exc).__name__
+            self._dead_letter(TOPIC_INBOUND, payload, str(reason)[:300])
+            log.warning("delivery_dead_lettered", reason=str(reason)[:120])
+            return Split()
+        if split.texts:
+            items = [(e.message_id, seal(self.cipher, e)) for e in split.texts]
+            self.bus.publish_batch(TOPIC_TEXT, items)
+        if split.media:
+            items = [(e.message_id, seal(self.cipher, e)) for e in split.media]
+            self.bus.publish_batch(TOPIC_MEDIA, items)
+        if split.statuses:
+            status_items = [
+                (f"{e.message_id}:{e.status}", seal(self.cipher, e)) for e in split.statuses
+            ]
+            self.bus.publish_batch(TOPIC_STATUS, status_items)
+        for message_id, kind in split.unknown:
+            log.warning("unknown_message_type", type=kind[:40])
+            self._dead_letter(
+                TOPIC_TEXT,
+                {"message_id": message_id, "type": kind},
+                f"unknown type {kind[:40]!r}",
+                key=message_id,
+            )
+        return split
+
+    def _dead_letter(
+        self, topic: str, payload: dict[str, Any], reason: str, *, key: str | None = None
+    ) -> None:
+        headers = {HEADER_ERROR: reason, HEADER_TOPIC: topic}
+        self.bus.publish(dlq_topic(topic), payload, key=key, headers=headers)

@@ -1,0 +1,260 @@
+"""A business's FAQ and TF-IDF retrieval over it, per language.
+
+An FAQ file is JSON: ``{"business": ..., "entries": [{"id", "intents", "questions": {lang:
+[...]}, "answer": {lang: text}}]}``. A business's own file lives at
+``<data_dir>/assistant/faq/<business_id>.json``; without one the shipped publisher-network FAQ
+(``assistant/data/faq.json``) answers. Retrieval compares the message with every question
+variant (word and character n-grams, accents folded) and scores an entry by its best variant.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion
+
+from ssmas.settings import Settings
+
+MIN_SCORE = 0.3
+STOPWORDS = {
+    "es": frozenset(
+        [
+            "el",
+            "la",
+            "los",
+            "las",
+            "de",
+            "que",
+            "y",
+            "en",
+            "un",
+            "una",
+            "por",
+            "para",
+            "con",
+            "no",
+            "es",
+            "se",
+            "su",
+            "al",
+            "lo",
+            "como",
+            "más",
+            "pero",
+            "sus",
+            "le",
+            "ya",
+            "o",
+            "este",
+            "si",
+            "porque",
+            "esta",
+            "entre",
+            "cuando",
+            "muy",
+            "sin",
+            "sobre",
+            "también",
+            "me",
+            "hasta",
+            "hay",
+            "donde",
+            "quien",
+            "desde",
+            "todo",
+            "nos",
+            "durante",
+            "puedes",
+            "tu",
+            "te",
+            "mi",
+            "ti",
+        ]
+    ),
+    "en": frozenset(
+        [
+            "the",
+            "of",
+            "and",
+            "to",
+            "in",
+            "is",
+            "you",
+            "that",
+            "it",
+            "he",
+            "was",
+            "for",
+            "on",
+            "are",
+            "as",
+            "with",
+            "his",
+            "they",
+            "at",
+            "be",
+            "this",
+            "have",
+            "from",
+            "or",
+            "one",
+            "had",
+            "by",
+            "but",
+            "not",
+            "what",
+            "all",
+            "were",
+            "we",
+            "when",
+            "your",
+            "can",
+            "there",
+            "an",
+            "which",
+            "their",
+            "if",
+            "do",
+            "will",
+            "each",
+            "how",
+            "our",
+            "please",
+        ]
+    ),
+}
+
+
+_STOP = sorted(STOPWORDS["es"] | STOPWORDS["en"])
+
+
+class FaqError(ValueError):
+    """An FAQ file that is not valid JSON or lacks the fields above."""
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    id: str
+    questions: dict[str, tuple[str, ...]]
+    answers: dict[str, str]
+    intents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FaqHit:
+    entry: FaqEntry
+    score: float
+    language: str
+
+    @property
+    def answer(self) -> str:
+        return self.entry.answers.get(self.language) or next(iter(self.entry.answers.values()))
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+
+
+def _entries(data: Any) -> list[FaqEntry]:
+    try:
+        return [
+            FaqEntry(
+                id=str(item["id"]),
+                questions={lang: tuple(qs) for lang, qs in item["questions"].items()},
+                answers=dict(item["answer"]),
+                intents=tuple(item.get("intents", ())),
+            )
+            for item in data["entries"]
+        ]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise FaqError(f"FAQ entry is missing {exc}") from None
+
+
+class _Index:
+    """Vectors of one language's question variants, with the entry each belongs to."""
+
+    def __init__(self, entries: list[FaqEntry], language: str) -> None:
+        self.owners: list[int] = []
+        texts: list[str] = []
+        for i, entry in enumerate(entries):
+            for q in entry.questions.get(language, ()):
+                if q:
+                    texts.append(_fold(q))
+                    self.owners.append(i)
+        self.vectorizer = FeatureUnion(
+            [
+                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words=_STOP)),
+                (
+                    "chars",
+                    TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True),
+                ),
+            ]
+        )
+        self.matrix = self.vectorizer.fit_transform(texts) if texts else None
+
+    def scores(self, text: str, n_entries: int) -> np.ndarray:
+        best = np.zeros(n_entries)
+        if self.matrix is None:
+            return best
+        query = self.vectorizer.transform([_fold(text)])
+        # Each half of the union is L2-normalised, so the dot product lies in [0, 2].
+        sims = (self.matrix @ query.T).toarray().ravel() / 2.0
+        np.maximum.at(best, np.array(self.owners), sims)
+        return best
+
+
+class KnowledgeBase:
+    """``search(text, language)``: best FAQ entries; ``for_intent``: the entry tied to an intent."""
+
+    def __init__(self, entries: list[FaqEntry], business: str = "") -> None:
+        self.entries = entries
+        self.business = business
+        self._indexes: dict[str, _Index] = {}
+
+    @classmethod
+    def from_json(cls, raw: str) -> KnowledgeBase:
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise FaqError(f"FAQ is not JSON: {exc.msg}") from None
+        if not isinstance(data, dict):
+            raise FaqError("FAQ must be a JSON object with 'entries'")
+        return cls(_entries(data), str(data.get("business", "")))
+
+    @classmethod
+    def shipped(cls) -> KnowledgeBase:
+        raw = resources.files("ssmas.assistant.data").joinpath("faq.json").read_text("utf-8")
+        return cls.from_json(raw)
+
+    @classmethod
+    def for_business(cls, settings: Settings, business_id: str) -> KnowledgeBase:
+        own = Path(settings.data_dir) / "assistant" / "faq" / f"{business_id}.json"
+        return cls.from_json(own.read_text("utf-8")) if own.is_file() else cls.shipped()
+
+    def _index(self, language: str) -> _Index:
+        if language not in self._indexes:
+            self._indexes[language] = _Index(self.entries, language)
+        return self._indexes[language]
+
+    def search(self, text: str, language: str, k: int = 3) -> list[FaqHit]:
+        scores = self._index(language).scores(text, len(self.entries))
+        order = np.argsort(-scores)[:k]
+        return [FaqHit(self.entries[i], float(scores[i]), language) for i in order if scores[i] > 0]
+
+    def best(self, text: str, language: str, min_score: float = MIN_SCORE) -> FaqHit | None:
+        hits = self.search(text, language, k=1)
+        return hits[0] if hits and hits[0].score >= min_score else None
+
+    def for_intent(self, intent: str, language: str) -> FaqHit | None:
+        for entry in self.entries:
+            if intent in entry.intents:
+                return FaqHit(entry, 1.0, language)
+        return None

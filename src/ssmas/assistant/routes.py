@@ -1,0 +1,118 @@
+"""The assistant's HTTP surface: the WhatsApp webhook and the agent API.
+
+Agent API (``assistant:read`` to look, ``assistant:write`` to act): list conversations, read one
+(audited), take over, reply as an agent, hand back to the bot, and the escalation queue.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from ssmas.assistant.console import Console
+from ssmas.assistant.runtime import channel_cipher, channel_settings
+from ssmas.assistant.webhook import router as webhook_router
+from ssmas.bootstrap import Platform
+from ssmas.core.api import PlatformDep, require_scope
+from ssmas.core.db import utcnow
+from ssmas.core.security import ApiKeyRecord
+
+router = APIRouter()
+router.include_router(webhook_router)
+
+api = APIRouter(prefix="/assistant", tags=["assistant"])
+ReadKey = Annotated[ApiKeyRecord, Depends(require_scope("assistant:read"))]
+WriteKey = Annotated[ApiKeyRecord, Depends(require_scope("assistant:write"))]
+
+
+class AgentAction(BaseModel):
+    agent: str = Field(min_length=1, max_length=200)
+
+
+class AgentReply(AgentAction):
+    text: str = Field(min_length=1, max_length=4096)
+
+
+def _console(platform: Platform) -> Console:
+    return Console(platform.session_factory, channel_cipher(platform), platform.bus, platform.cache)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@api.get("/conversations")
+async def list_conversations(
+    platform: PlatformDep,
+    _key: ReadKey,
+    state: Annotated[str | None, Query(pattern="^(bot|handoff|human)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    rows = await run_in_threadpool(_console(platform).conversations, state=state, limit=limit)
+    return [{**row.__dict__, "last_activity_at": _iso(row.last_activity_at)} for row in rows]
+
+
+@api.get("/conversations/{conversation_id}")
+async def read_conversation(
+    conversation_id: int, platform: PlatformDep, key: ReadKey
+) -> dict[str, Any]:
+    summary, messages = await run_in_threadpool(
+        _console(platform).conversation, conversation_id, actor=f"apikey:{key.name}"
+    )
+    return {
+        **summary.__dict__,
+        "last_activity_at": _iso(summary.last_activity_at),
+        "messages": [{**m.__dict__, "created_at": _iso(m.created_at)} for m in messages],
+    }
+
+
+@api.post("/conversations/{conversation_id}/takeover")
+async def take_over(
+    conversation_id: int, body: AgentAction, platform: PlatformDep, _key: WriteKey
+) -> dict[str, Any]:
+    row = await run_in_threadpool(
+        _console(platform).take_over, conversation_id, body.agent, utcnow()
+    )
+    return {"id": row.id, "state": row.state, "agent": row.agent}
+
+
+@api.post("/conversations/{conversation_id}/reply", status_code=202)
+async def reply(
+    conversation_id: int, body: AgentReply, platform: PlatformDep, _key: WriteKey
+) -> JSONResponse:
+    message_id = await run_in_threadpool(
+        _console(platform).reply, conversation_id, body.agent, body.text, utcnow()
+    )
+    return JSONResponse({"message_id": message_id, "state": "queued"}, status_code=202)
+
+
+@api.post("/conversations/{conversation_id}/handback")
+async def hand_back(
+    conversation_id: int, body: AgentAction, platform: PlatformDep, _key: WriteKey
+) -> dict[str, Any]:
+    row = await run_in_threadpool(
+        _console(platform).hand_back, conversation_id, body.agent, utcnow()
+    )
+    return {"id": row.id, "state": row.state, "agent": row.agent}
+
+
+@api.get("/handoffs")
+async def handoff_queue(platform: PlatformDep, _key: ReadKey) -> list[dict[str, Any]]:
+    entries = await run_in_threadpool(_console(platform).queue, utcnow())
+    return [
+        {**e.__dict__, "opened_at": _iso(e.opened_at), "sla_due_at": _iso(e.sla_due_at)}
+        for e in entries
+    ]
+
+
+router.include_router(api)
+
+
+def setup(platform: Platform) -> None:
+    """Read the channel settings once at start-up (fails fast on a bad environment)."""
+    channel_settings(platform)

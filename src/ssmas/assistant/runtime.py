@@ -1,0 +1,174 @@
+"""The assistant's composition root: one ``AssistantRuntime`` per platform, built on demand.
+
+The webhook needs only the channel settings and the PII cipher (``channel_settings``,
+``channel_cipher``); workers need the whole runtime (``build_runtime``): context store, Graph
+client, outbox, media reader, brain, notifier and the text pipeline. Nothing here connects at
+import time; ``runtime_for(platform)`` builds once and ``release(platform)`` closes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+
+from ssmas.assistant.brain import Brain
+from ssmas.assistant.context import ContextStore
+from ssmas.assistant.media import MediaReader, ObjectStore, PocketSphinxEnglish, TesseractOcr
+from ssmas.assistant.media.ocr import OcrEngine
+from ssmas.assistant.media.speech import SpeechToText
+from ssmas.assistant.outbox import Outbox
+from ssmas.assistant.pipeline import TextPipeline
+from ssmas.assistant.whatsapp.client import GraphClient
+from ssmas.assistant.whatsapp.config import WhatsAppSettings
+from ssmas.bootstrap import Platform
+from ssmas.core.db import utcnow
+from ssmas.core.notify import LogNotifier, Notifier
+from ssmas.core.security import PiiCipher, pii_cipher_from_settings
+from ssmas.settings import Settings
+
+_lock = threading.Lock()
+_settings: dict[int, tuple[Platform, WhatsAppSettings, PiiCipher]] = {}
+_runtimes: dict[int, AssistantRuntime] = {}
+
+
+@dataclass
+class AssistantRuntime:
+    """Everything an assistant worker uses, built from one platform."""
+
+    platform: Platform
+    wa: WhatsAppSettings
+    cipher: PiiCipher
+    contexts: ContextStore
+    client: GraphClient
+    outbox: Outbox
+    media: MediaReader
+    brain: Brain
+    notifier: Notifier
+    pipeline: TextPipeline
+    clock: Callable[[], datetime]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _channel(platform: Platform) -> tuple[Platform, WhatsAppSettings, PiiCipher]:
+    key = id(platform)
+    with _lock:
+        found = _settings.get(key)
+        if found is None or found[0] is not platform:
+            found = (platform, WhatsAppSettings(), pii_cipher_from_settings(platform.settings))
+            _settings[key] = found
+        return found
+
+
+def channel_settings(platform: Platform) -> WhatsAppSettings:
+    """The WhatsApp settings this platform's process uses (read once from the environment)."""
+    return _channel(platform)[1]
+
+
+def channel_cipher(platform: Platform) -> PiiCipher:
+    """The PII cipher of this platform (from ``SSMAS_PII_KEY``, or derived in dev and test)."""
+    return _channel(platform)[2]
+
+
+def use_channel_settings(platform: Platform, wa: WhatsAppSettings) -> None:
+    """Make ``wa`` the channel settings of ``platform`` (tests, the demo)."""
+    with _lock:
+        _settings[id(platform)] = (platform, wa, pii_cipher_from_settings(platform.settings))
+
+
+def build_runtime(
+    platform: Platform,
+    *,
+    wa: WhatsAppSettings | None = None,
+    brain: Brain | None = None,
+    notifier: Notifier | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    transport: httpx.BaseTransport | None = None,
+    ocr: OcrEngine | None = None,
+    speech: SpeechToText | None = None,
+    send_lease_s: float | None = None,
+) -> AssistantRuntime:
+    """Wire the assistant for ``platform``; ``brain`` defaults to the trained NLU + responder."""
+    if wa is not None:
+        use_channel_settings(platform, wa)
+    wa = channel_settings(platform)
+    cipher = channel_cipher(platform)
+    if brain is None:
+        brain = load_brain(wa.brain, platform.settings)
+    contexts = ContextStore(
+        platform.cache,
+        cipher,
+        max_turns=wa.context_turns,
+        token_budget=wa.context_token_budget,
+        ttl_s=wa.context_ttl_s,
+    )
+    client = GraphClient(wa, transport=transport)
+    lease = send_lease_s if send_lease_s is not None else wa.send_lease_s
+    outbox = Outbox(platform.session_factory, client, cipher, wa, clock, lease_s=lease)
+    media = MediaReader(
+        client,
+        ObjectStore(platform.settings.data_dir / "media"),
+        ocr or TesseractOcr(),
+        speech or PocketSphinxEnglish(),
+    )
+    notifier = notifier or LogNotifier()
+    pipeline = TextPipeline(
+        platform.session_factory,
+        cipher,
+        contexts,
+        brain,
+        outbox,
+        client,
+        platform.bus,
+        notifier,
+        wa,
+        clock,
+    )
+    return AssistantRuntime(
+        platform, wa, cipher, contexts, client, outbox, media, brain, notifier, pipeline, clock
+    )
+
+
+def load_brain(spec: str, settings: Settings) -> Brain:
+    """The brain named ``module:attribute`` (a callable taking the settings), or the trained one."""
+    if not spec:
+        from ssmas.assistant.seed_brain import brain_from_settings
+
+        return brain_from_settings(settings)
+    module_name, _, attribute = spec.partition(":")
+    factory = getattr(importlib.import_module(module_name), attribute or "brain_from_settings")
+    brain: Brain = factory(settings)
+    return brain
+
+
+def runtime_for(platform: Platform) -> AssistantRuntime:
+    """The platform's shared runtime, built on first use."""
+    with _lock:
+        found = _runtimes.get(id(platform))
+        if found is not None and found.platform is platform:
+            return found
+    runtime = build_runtime(platform)
+    with _lock:
+        _runtimes[id(platform)] = runtime
+    return runtime
+
+
+def install_runtime(runtime: AssistantRuntime) -> None:
+    """Make ``runtime`` the one ``runtime_for`` returns for its platform."""
+    with _lock:
+        _runtimes[id(runtime.platform)] = runtime
+
+
+def release(platform: Platform) -> None:
+    """Close and forget the platform's runtime and channel settings."""
+    with _lock:
+        runtime = _runtimes.pop(id(platform), None)
+        _settings.pop(id(platform), None)
+    if runtime is not None:
+        runtime.close()

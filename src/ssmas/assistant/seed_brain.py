@@ -1,0 +1,152 @@
+"""The production ``Brain``: the trained NLU, the seed's escalation score, the offline responder,
+and — when an LLM endpoint is configured — a context-aware prompt with the seed's model choice,
+a deadline and a fall back to the offline reply.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from dataclasses import dataclass
+
+import structlog
+
+from ssmas.assistant.brain import EscalationCall, Understanding
+from ssmas.assistant.context import ContextWindow
+from ssmas.assistant.escalation import score_escalation
+from ssmas.assistant.knowledge import KnowledgeBase
+from ssmas.assistant.nlu import NLU, NluResult, load_nlu
+from ssmas.assistant.respond import check_reply, compose_reply
+from ssmas.core.llm import LLM, ChatMessage, LLMError, llm_from_settings
+from ssmas.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+LANGUAGE_CONFIDENCE_MIN = 0.6
+TECHNICAL_INTENTS = frozenset({"passcode_forgotten", "technical_issue", "integration"})
+LANGUAGE_NAMES = {"es": "Spanish", "en": "English"}
+
+
+def complexity(text: str) -> float:
+    """0..1: longer messages with more questions and clauses count as more complex."""
+    words = len(text.split())
+    questions = text.count("?")
+    return min(1.0, words / 60 + 0.2 * questions + 0.1 * text.count(","))
+
+
+def select_model_tier(text: str, understanding: Understanding) -> str:
+    """The seed's model selection: complex technical → strongest, service → cheapest, else
+    balanced. Tiers map to model names through the LLM provider's configuration."""
+    if understanding.intent in TECHNICAL_INTENTS and complexity(text) > 0.8:
+        return "complex"
+    if not understanding.out_of_scope:
+        return "service"
+    return "balanced"
+
+
+@dataclass
+class SeedBrain:
+    """NLU + escalation + replies; ``llm`` is optional and never on the critical path."""
+
+    nlu: NLU
+    knowledge: KnowledgeBase
+    llm: LLM | None = None
+    llm_deadline_s: float = 3.0
+    tier_models: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="llm")
+
+    def understand(self, text: str, hint_language: str | None) -> Understanding:
+        result = self.nlu.analyse(text)
+        if hint_language and result.language_confidence < LANGUAGE_CONFIDENCE_MIN:
+            result = self.nlu.analyse(text, language=hint_language)
+        return Understanding(
+            language=result.language,
+            intent=result.intent,
+            confidence=result.intent_confidence,
+            sentiment=result.sentiment,
+            sentiment_score=result.sentiment_score,
+            negative_score=result.negative_score,
+            out_of_scope=result.out_of_scope,
+        )
+
+    def judge(self, text: str, u: Understanding, window: ContextWindow) -> EscalationCall:
+        history = [t.text for t in window.turns if t.role == "user"]
+        decision = score_escalation(
+            text,
+            context_length=window.length,
+            ai_confidence=u.confidence,
+            sentiment=u.sentiment,
+            negative_score=u.negative_score,
+            intent=u.intent,
+            history=history,
+        )
+        return EscalationCall(
+            decision.escalate,
+            decision.score,
+            list(decision.reasons),
+            decision.priority,
+            decision.department,
+        )
+
+    def reply(self, text: str, u: Understanding, window: ContextWindow) -> str:
+        offline = compose_reply(text, _nlu_result(u), self.knowledge).text
+        if self.llm is None:
+            return offline
+        future = self._pool.submit(self._llm_reply, text, u, window, offline)
+        try:
+            answer = future.result(timeout=self.llm_deadline_s)
+        except concurrent.futures.TimeoutError:
+            log.info("llm_reply_timeout", deadline_s=self.llm_deadline_s)
+            return offline
+        except LLMError as exc:
+            log.info("llm_reply_failed", error=type(exc).__name__)
+            return offline
+        if not answer or check_reply(answer, u.language):
+            return offline
+        return answer
+
+    def _llm_reply(self, text: str, u: Understanding, window: ContextWindow, draft: str) -> str:
+        assert self.llm is not None
+        language = LANGUAGE_NAMES.get(u.language, "Spanish")
+        system = (
+            "You are the customer-service assistant of an ad-tech platform on WhatsApp. "
+            f"Answer in {language}, in at most three short sentences, without asking for or "
+            "repeating personal data. If unsure, say a person from the team will help.\n"
+            f"Detected intent: {u.intent} (confidence {u.confidence:.2f}).\n"
+            f"A vetted answer you may adapt: {draft}"
+        )
+        messages = [ChatMessage(role="system", content=system)]
+        if window.summary:
+            messages.append(
+                ChatMessage(
+                    role="system", content=f"Previous conversation summary:\n{window.summary}"
+                )
+            )
+        for turn in window.turns:
+            role = "user" if turn.role == "user" else "assistant"
+            messages.append(ChatMessage(role=role, content=turn.text))
+        messages.append(ChatMessage(role="user", content=text))
+        tier = select_model_tier(text, u)
+        model = (self.tier_models or {}).get(tier)
+        return self.llm.complete(
+            messages, model=model, max_tokens=300, temperature=0.2
+        ).text.strip()
+
+
+def _nlu_result(u: Understanding) -> NluResult:
+    return NluResult(
+        language=u.language,
+        intent=u.intent,
+        intent_confidence=u.confidence,
+        out_of_scope=u.out_of_scope,
+        sentiment=u.sentiment,
+        sentiment_score=u.sentiment_score,
+        negative_score=u.negative_score,
+    )
+
+
+def brain_from_settings(settings: Settings) -> SeedBrain:
+    """The trained NLU (trained on first use), the shipped FAQ, and the LLM if configured."""
+    llm = llm_from_settings(settings, max_retries=0) if settings.llm_base_url else None
+    return SeedBrain(load_nlu(settings), KnowledgeBase.shipped(), llm=llm)

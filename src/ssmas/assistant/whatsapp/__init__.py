@@ -1,0 +1,1 @@
+"""WhatsApp Cloud API channel: payload models (``models``), and the webhook and send client."""

@@ -1,0 +1,258 @@
+"""Bus subscriptions of the assistant, and a process entry point that runs them.
+
+``assistant_subscriptions(platform)`` gives the router, text, media, status and outbound
+consumers for ``ssmas.core.worker.run_worker``; ``run(platform, stop)`` is the loop ``ssmas up``
+starts (it also sweeps SLA deadlines). ``python -m ssmas.assistant.workers --queues text`` runs a
+standalone worker process on the environment's settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+
+import structlog
+from sqlalchemy.orm import Session
+
+from ssmas.assistant.events import (
+    TOPIC_INBOUND,
+    TOPIC_MEDIA,
+    TOPIC_OUTBOUND,
+    TOPIC_STATUS,
+    TOPIC_TEXT,
+    MediaMessageEvent,
+    OutboundRequest,
+    StatusEvent,
+    TextMessageEvent,
+    seal,
+    unseal,
+)
+from ssmas.assistant.handoff import due_breaches, escalation_notification
+from ssmas.assistant.ingest import Router
+from ssmas.assistant.runtime import AssistantRuntime, runtime_for
+from ssmas.assistant.store import add_outbound, apply_status, find_conversation, outbound_by_wa_id
+from ssmas.assistant.tables import Conversation
+from ssmas.assistant.whatsapp.client import CODE_WINDOW_CLOSED
+from ssmas.bootstrap import Platform
+from ssmas.core.bus import Delivery
+from ssmas.core.db import UnitOfWork
+from ssmas.core.worker import Subscription, run_worker
+
+log = structlog.get_logger(__name__)
+
+QUEUES = ("inbound", "text", "media", "status", "outbound")
+SLA_SWEEP_S = 30.0
+SPANISH_PREFIXES = (
+    "34",
+    "52",
+    "54",
+    "56",
+    "57",
+    "51",
+    "58",
+    "593",
+    "502",
+    "503",
+    "504",
+    "505",
+    "506",
+    "507",
+    "591",
+    "595",
+    "598",
+    "53",
+    "1809",
+    "1829",
+    "1849",
+)
+
+
+def guess_language(phone: str) -> str:
+    """Spanish for Spain and Latin American country codes, English otherwise (a first guess)."""
+    return "es" if phone.startswith(SPANISH_PREFIXES) else "en"
+
+
+class AssistantHandlers:
+    """The handler of each assistant queue, bound to one runtime."""
+
+    def __init__(self, runtime: AssistantRuntime) -> None:
+        self.rt = runtime
+        self.router = Router(runtime.platform.bus, runtime.cipher)
+
+    def inbound(self, delivery: Delivery) -> None:
+        self.router.route(delivery.message.payload)
+
+    def text(self, delivery: Delivery) -> None:
+        event = TextMessageEvent.model_validate(unseal(self.rt.cipher, delivery.message.payload))
+        self.rt.pipeline.handle(event)
+
+    def media(self, delivery: Delivery) -> None:
+        event = MediaMessageEvent.model_validate(unseal(self.rt.cipher, delivery.message.payload))
+        language = self._language_of(event)
+        read = self.rt.media.read(event, language)
+        text = "\n".join(part for part in (event.caption, read.text) if part)
+        follow = TextMessageEvent(
+            message_id=event.message_id,
+            business_id=event.business_id,
+            phone=event.phone,
+            name=event.name,
+            kind=event.kind,
+            text=text,
+            timestamp=event.timestamp,
+            media=read.info,
+        )
+        self.rt.platform.bus.publish(TOPIC_TEXT, seal(self.rt.cipher, follow), key=event.message_id)
+
+    def _language_of(self, event: MediaMessageEvent) -> str:
+        with UnitOfWork(self.rt.platform.session_factory) as uow:
+            found = find_conversation(uow.session, self.rt.cipher, event.business_id, event.phone)
+            if found is not None and found.language:
+                return found.language
+        return guess_language(event.phone)
+
+    def status(self, delivery: Delivery) -> None:
+        event = StatusEvent.model_validate(unseal(self.rt.cipher, delivery.message.payload))
+        now = self.rt.clock()
+        fallback_id: int | None = None
+        with UnitOfWork(self.rt.platform.session_factory) as uow:
+            changed = apply_status(
+                uow.session,
+                wa_id=event.message_id,
+                status=event.status,
+                status_at=event.timestamp,
+                error_code=event.error_code,
+                now=now,
+            )
+            if changed and event.status == "failed" and event.error_code == CODE_WINDOW_CLOSED:
+                fallback_id = self._queue_template(uow.session, event.message_id, now)
+            uow.commit()
+        if fallback_id is not None:
+            request = OutboundRequest(message_id=fallback_id, requested_at=now)
+            self.rt.platform.bus.publish(
+                TOPIC_OUTBOUND, request.model_dump(mode="json"), key=f"out{fallback_id}"
+            )
+
+    def _queue_template(self, session: Session, wa_id: str, now: datetime) -> int | None:
+        """A free-text message that failed with 131047 is followed by the re-engagement
+        template (once: the status only turns ``failed`` once)."""
+        original = outbound_by_wa_id(session, wa_id)
+        if original is None or original.kind == "template":
+            return None
+        conversation = session.get(Conversation, original.conversation_id)
+        if conversation is None:
+            return None
+        row = add_outbound(
+            session,
+            self.rt.cipher,
+            conversation,
+            text=self.rt.cipher.decrypt(original.body_enc),
+            author="system",
+            kind="template",
+            now=now,
+            language=original.language,
+            meta={"fallback_for": original.id},
+        )
+        return row.id
+
+    def outbound(self, delivery: Delivery) -> None:
+        request = OutboundRequest.model_validate(delivery.message.payload)
+        self.rt.outbox.deliver(request.message_id)
+
+    def sweep_sla(self) -> int:
+        """Notify handoffs past their SLA without an agent reply; returns how many."""
+        with UnitOfWork(self.rt.platform.session_factory) as uow:
+            breaches = due_breaches(uow.session, self.rt.clock())
+            uow.commit()
+        for handoff in breaches:
+            try:
+                self.rt.notifier.send(escalation_notification(handoff, breached=True))
+            except Exception as exc:
+                log.warning("sla_notify_failed", handoff_id=handoff.id, error=str(exc))
+        return len(breaches)
+
+
+def assistant_subscriptions(
+    platform: Platform,
+    *,
+    runtime: AssistantRuntime | None = None,
+    queues: Sequence[str] = QUEUES,
+    visibility_timeout_s: float | None = None,
+) -> list[Subscription]:
+    """The assistant's consumers (only ``queues``); visibility defaults per queue."""
+    handlers = AssistantHandlers(runtime or runtime_for(platform))
+    table = {
+        "inbound": Subscription(TOPIC_INBOUND, "assistant-router", handlers.inbound, 100, 30.0),
+        "text": Subscription(TOPIC_TEXT, "assistant-text", handlers.text, 20, 30.0),
+        "media": Subscription(TOPIC_MEDIA, "assistant-media", handlers.media, 4, 300.0),
+        "status": Subscription(TOPIC_STATUS, "assistant-status", handlers.status, 200, 30.0),
+        "outbound": Subscription(TOPIC_OUTBOUND, "assistant-outbound", handlers.outbound, 20, 30.0),
+    }
+    unknown = set(queues) - set(table)
+    if unknown:
+        raise ValueError(f"unknown assistant queues: {sorted(unknown)}; choose from {QUEUES}")
+    subs = [table[name] for name in queues]
+    if visibility_timeout_s is not None:
+        subs = [
+            Subscription(s.topic, s.group, s.handler, s.batch_size, visibility_timeout_s)
+            for s in subs
+        ]
+    return subs
+
+
+def run(platform: Platform, stop: threading.Event) -> None:
+    """Every assistant consumer plus the SLA sweep, until ``stop`` is set (for ``ssmas up``)."""
+    runtime = runtime_for(platform)
+    handlers = AssistantHandlers(runtime)
+
+    def sweep() -> None:
+        while not stop.wait(SLA_SWEEP_S):
+            try:
+                handlers.sweep_sla()
+            except Exception:
+                log.exception("sla_sweep_failed")
+
+    sweeper = threading.Thread(target=sweep, name="assistant-sla", daemon=True)
+    sweeper.start()
+    run_worker(platform.bus, assistant_subscriptions(platform, runtime=runtime), stop)
+    sweeper.join(5)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ssmas.assistant.workers``: a worker process on the environment's settings."""
+    import signal
+
+    from ssmas.bootstrap import build_platform
+    from ssmas.core.logging import configure_logging
+    from ssmas.settings import get_settings
+
+    parser = argparse.ArgumentParser(description="Run assistant queue consumers.")
+    parser.add_argument("--queues", default=",".join(QUEUES))
+    parser.add_argument("--visibility-timeout", type=float, default=None)
+    parser.add_argument("--send-lease", type=float, default=None)
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings)
+    platform = build_platform(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    from ssmas.assistant.runtime import build_runtime, install_runtime
+
+    runtime = build_runtime(platform, send_lease_s=args.send_lease)
+    install_runtime(runtime)
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    try:
+        subs = assistant_subscriptions(
+            platform, runtime=runtime, queues=queues, visibility_timeout_s=args.visibility_timeout
+        )
+        run_worker(platform.bus, subs, stop)
+    finally:
+        runtime.close()
+        platform.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

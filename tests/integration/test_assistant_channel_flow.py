@@ -1,0 +1,281 @@
+"""Webhook in → queues → text pipeline → reply recorded by the Graph API fake (real HTTP).
+
+Real SQLite database and bus, the real app and workers' handlers; only the brain is scripted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from ssmas.assistant.handoff import agent_queue
+from ssmas.assistant.tables import ChatMessage, Conversation, DeliveryStatus, Handoff
+from ssmas.assistant.whatsapp.graph_fake import ScriptRule
+from ssmas.assistant.workers import AssistantHandlers
+from ssmas.core.api import create_app
+from ssmas.core.db import UnitOfWork
+from ssmas.core.security import create_api_key
+from ssmas.settings import Settings
+from tests.integration.assistant_channel_support import (
+    Channel,
+    open_channel,
+    sample_bytes,
+    sample_clock,
+    signature,
+    text_delivery,
+)
+
+URL = "/whatsapp/webhook"
+PHONE = "16505550001"
+
+
+@pytest.fixture()
+def channel(settings: Settings) -> Iterator[Channel]:
+    with open_channel(settings) as opened:
+        yield opened
+
+
+@pytest.fixture()
+def client(channel: Channel) -> Iterator[TestClient]:
+    with TestClient(create_app(channel.platform)) as test_client:
+        yield test_client
+
+
+def deliver(client: TestClient, body: bytes) -> None:
+    response = client.post(URL, content=body, headers={"x-hub-signature-256": signature(body)})
+    assert response.status_code == 200, response.text
+
+
+def texts_to(channel: Channel, phone: str) -> list[str]:
+    return [
+        s["body"]["text"]["body"] for s in channel.fake.state.sent_to(phone) if s["type"] == "text"
+    ]
+
+
+def test_text_gets_one_reply_in_its_language_and_is_marked_read(
+    client: TestClient, channel: Channel
+) -> None:
+    deliver(client, text_delivery(PHONE, "Hi, where is my order?", "wamid.a1"))
+    channel.drain()
+    sent = channel.fake.state.sent_to(PHONE)
+    assert len(sent) == 1
+    assert sent[0]["body"]["text"]["body"].startswith("[en] answer about order_status")
+    assert sent[0]["body"]["context"] == {"message_id": "wamid.a1"}
+    assert channel.fake.state.reads == ["wamid.a1"]
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        rows = uow.session.scalars(sa.select(ChatMessage).order_by(ChatMessage.id)).all()
+        assert [(r.direction, r.state) for r in rows] == [("in", "done"), ("out", "sent")]
+        assert rows[1].wa_id == sent[0]["wa_id"]
+        # bodies and phone numbers are encrypted at rest
+        assert "order" not in rows[0].body_enc
+        conversation = uow.session.scalars(sa.select(Conversation)).one()
+        assert PHONE not in conversation.phone_enc and PHONE not in conversation.phone_index
+
+
+def test_same_delivery_twice_and_in_another_batch_gives_one_reply(
+    client: TestClient, channel: Channel
+) -> None:
+    body = sample_bytes("02_text_en_batch_two_messages.json")
+    deliver(client, body)
+    deliver(client, body)
+    channel.drain()
+    # Meta re-sends one of the messages inside a different delivery
+    data = json.loads(body)
+    value = data["entry"][0]["changes"][0]["value"]
+    value["messages"] = value["messages"][:1]
+    deliver(client, json.dumps(data).encode())
+    channel.drain()
+    sent = channel.fake.state.sent_to("16505551234")
+    assert len(sent) == 2  # one reply per WhatsApp message, not per delivery
+
+
+def test_escalation_queues_a_handoff_notifies_and_silences_the_bot(
+    settings: Settings,
+) -> None:
+    clock = sample_clock("01_text_es_complaint.json")
+    with (
+        open_channel(settings, clock=clock) as channel,
+        TestClient(create_app(channel.platform)) as client,
+    ):
+        deliver(client, sample_bytes("01_text_es_complaint.json"))
+        channel.drain()
+        phone = "5215512345678"
+        assert texts_to(channel, phone) == [
+            "Te estoy conectando con uno de nuestros especialistas. En breve te contactarán."
+        ]
+        with UnitOfWork(channel.platform.session_factory) as uow:
+            handoff = uow.session.scalars(sa.select(Handoff)).one()
+            assert (handoff.priority, handoff.department, handoff.score) == (
+                "high",
+                "billing",
+                85,
+            )
+            assert handoff.sla_due_at - handoff.opened_at == timedelta(minutes=15)
+            state = uow.session.scalars(sa.select(Conversation.state)).one()
+            assert state == "handoff"
+        assert len(channel.notifier.sent) == 1
+        note = channel.notifier.sent[0]
+        assert note.fields["priority"] == "high" and phone not in note.model_dump_json()
+        # the customer writes again: stored, but the bot says nothing
+        follow = text_delivery(
+            phone, "¿hola?", "wamid.follow", at=sample_clock("01_text_es_complaint.json")()
+        )
+        deliver(client, follow)
+        channel.drain()
+        assert len(channel.fake.state.sent_to(phone)) == 1
+
+
+def test_agent_takes_over_replies_and_hands_back(client: TestClient, channel: Channel) -> None:
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        raw, _ = create_api_key(uow.session, "agent-console", ["assistant:write", "assistant:read"])
+        reader, _ = create_api_key(uow.session, "reader", ["assistant:read"])
+        uow.commit()
+    auth = {"x-api-key": raw}
+    deliver(client, text_delivery(PHONE, "where is my order", "wamid.b1"))
+    channel.drain()
+    conv_id = client.get("/assistant/conversations", headers=auth).json()[0]["id"]
+    denied = client.post(
+        f"/assistant/conversations/{conv_id}/takeover",
+        json={"agent": "eva"},
+        headers={"x-api-key": reader},
+    )
+    assert denied.status_code == 403
+    taken = client.post(
+        f"/assistant/conversations/{conv_id}/takeover", json={"agent": "eva"}, headers=auth
+    )
+    assert taken.json() == {"id": conv_id, "state": "human", "agent": "eva"}
+    deliver(client, text_delivery(PHONE, "hello? anyone?", "wamid.b2"))
+    channel.drain()
+    assert len(channel.fake.state.sent_to(PHONE)) == 1  # the bot stayed silent
+    reply = client.post(
+        f"/assistant/conversations/{conv_id}/reply",
+        json={"agent": "eva", "text": "Hi, Eva here. Your order ships today."},
+        headers=auth,
+    )
+    assert reply.status_code == 202
+    channel.drain()
+    assert texts_to(channel, PHONE)[-1] == "Hi, Eva here. Your order ships today."
+    other = client.post(
+        f"/assistant/conversations/{conv_id}/handback", json={"agent": "bob"}, headers=auth
+    )
+    assert other.status_code == 409 and other.json()["error"] == "conversation_not_owned"
+    back = client.post(
+        f"/assistant/conversations/{conv_id}/handback", json={"agent": "eva"}, headers=auth
+    )
+    assert back.json()["state"] == "bot"
+    deliver(client, text_delivery(PHONE, "thanks, one more question", "wamid.b3"))
+    channel.drain()
+    assert len(channel.fake.state.sent_to(PHONE)) == 3
+    detail = client.get(f"/assistant/conversations/{conv_id}", headers=auth).json()
+    authors = [m["author"] for m in detail["messages"]]
+    assert authors == ["user", "bot", "user", "agent", "user", "bot"]
+    assert client.get("/assistant/conversations/999", headers=auth).status_code == 404
+    assert client.get("/assistant/handoffs", headers=auth).json() == []
+
+
+def test_outside_the_24_hour_window_a_template_goes_out(
+    client: TestClient, channel: Channel
+) -> None:
+    old = datetime.now(UTC) - timedelta(days=2)
+    deliver(client, text_delivery(PHONE, "where is my order", "wamid.old", at=old))
+    channel.drain()
+    sent = channel.fake.state.sent_to(PHONE)
+    assert [s["type"] for s in sent] == ["template"]
+    assert sent[0]["body"]["template"]["name"] == "reengagement"
+
+
+def test_131047_falls_back_to_template_and_131056_500_are_retried(
+    client: TestClient, channel: Channel
+) -> None:
+    channel.fake.state.script(ScriptRule(code=131047, to=PHONE))
+    deliver(client, text_delivery(PHONE, "where is my order", "wamid.c1"))
+    channel.drain()
+    assert [s["type"] for s in channel.fake.state.sent_to(PHONE)] == ["template"]
+    other = "16505550002"
+    channel.fake.state.script(ScriptRule(code=131056, to=other, times=2))
+    channel.fake.state.script(ScriptRule(code=500, to=other))
+    deliver(client, text_delivery(other, "where is my order", "wamid.c2"))
+    channel.drain()
+    assert [s["type"] for s in channel.fake.state.sent_to(other)] == ["text"]
+
+
+def test_statuses_apply_in_order_even_when_delivered_backwards(
+    client: TestClient, channel: Channel
+) -> None:
+    body = json.loads(sample_bytes("11_statuses_sent_delivered_read.json"))
+    statuses = body["entry"][0]["changes"][0]["value"]["statuses"]
+    for status in reversed(statuses):  # read, delivered, sent: each in its own delivery
+        single = json.loads(json.dumps(body))
+        single["entry"][0]["changes"][0]["value"]["statuses"] = [status]
+        deliver(client, json.dumps(single).encode())
+        channel.drain()
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        row = uow.session.get(DeliveryStatus, statuses[0]["id"])
+        assert row is not None and row.status == "read"
+
+
+def test_failed_131047_status_sends_the_template_once(client: TestClient, channel: Channel) -> None:
+    deliver(client, text_delivery(PHONE, "where is my order", "wamid.d1"))
+    channel.drain()
+    bot_wa_id = channel.fake.state.sent_to(PHONE)[0]["wa_id"]
+    failed = json.loads(sample_bytes("12_status_failed_131047.json"))
+    failed["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = bot_wa_id
+    body = json.dumps(failed).encode()
+    deliver(client, body)
+    deliver(client, body + b" ")  # a second, different delivery of the same status
+    channel.drain()
+    assert [s["type"] for s in channel.fake.state.sent_to(PHONE)] == ["text", "template"]
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        row = uow.session.get(DeliveryStatus, bot_wa_id)
+        assert row is not None and (row.status, row.error_code) == ("failed", 131047)
+
+
+def test_context_carries_previous_turns(client: TestClient, channel: Channel) -> None:
+    deliver(client, text_delivery(PHONE, "hi", "wamid.e1"))
+    channel.drain()
+    deliver(client, text_delivery(PHONE, "where is my order", "wamid.e2"))
+    channel.drain()
+    replies = texts_to(channel, PHONE)
+    assert replies[0].endswith("(turns 0)") and replies[1].endswith("(turns 2)")
+
+
+def test_sla_breach_is_notified_once(settings: Settings) -> None:
+    now = [datetime.now(UTC)]
+    with (
+        open_channel(settings, clock=lambda: now[0]) as channel,
+        TestClient(create_app(channel.platform)) as client,
+    ):
+        deliver(client, text_delivery(PHONE, "I want a refund, call your manager", "wamid.s1"))
+        channel.drain()
+        handlers = AssistantHandlers(channel.runtime)
+        assert handlers.sweep_sla() == 0
+        now[0] += timedelta(minutes=16)  # past the 15-minute SLA of a high-priority handoff
+        assert handlers.sweep_sla() == 1
+        assert handlers.sweep_sla() == 0
+        breached = channel.notifier.sent[-1]
+        assert breached.severity == "critical" and "SLA breached" in breached.title
+        with UnitOfWork(channel.platform.session_factory) as uow:
+            [entry] = agent_queue(uow.session, now[0])
+            assert entry.breached and entry.priority == "high"
+
+
+def test_a_long_silence_starts_a_new_session_with_a_fresh_context(settings: Settings) -> None:
+    now = [datetime.now(UTC)]
+    with (
+        open_channel(settings, clock=lambda: now[0], session_idle_s=3600) as channel,
+        TestClient(create_app(channel.platform)) as client,
+    ):
+        deliver(client, text_delivery(PHONE, "hi", "wamid.n1", at=now[0]))
+        channel.drain()
+        now[0] += timedelta(hours=2)
+        deliver(client, text_delivery(PHONE, "where is my order", "wamid.n2", at=now[0]))
+        channel.drain()
+        assert texts_to(channel, PHONE)[-1].endswith("(turns 0)")
+        with UnitOfWork(channel.platform.session_factory) as uow:
+            sessions = uow.session.scalars(sa.select(ChatMessage.session_no)).all()
+            assert sorted(sessions) == [1, 1, 2, 2]

@@ -1,0 +1,153 @@
+"""The assistant's repository on real PostgreSQL and SQLite, and its context cache on Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from ssmas.assistant.context import ContextStore
+from ssmas.assistant.store import (
+    Turn,
+    add_outbound,
+    apply_status,
+    claim_outbound,
+    delivery_status,
+    get_or_create_conversation,
+    record_inbound,
+)
+from ssmas.core.cache import RedisCache
+from ssmas.core.db import UnitOfWork, make_engine, make_session_factory, upgrade
+from ssmas.core.security import PiiCipher
+from ssmas.settings import Settings
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CIPHER = PiiCipher.from_secret("store-test")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def factory(request: pytest.FixtureRequest, settings: Settings) -> Iterator[sessionmaker[Session]]:
+    url = (
+        request.getfixturevalue("pg_url")
+        if request.param == "postgres"
+        else (settings.resolved_database_url)
+    )
+    upgrade(url)
+    engine = make_engine(url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def new_phone() -> str:
+    import uuid
+
+    return "34" + str(uuid.uuid4().int)[:9]
+
+
+def test_conversation_found_by_blind_index_and_inbound_stored_once(
+    factory: sessionmaker[Session],
+) -> None:
+    phone = new_phone()
+    with UnitOfWork(factory) as uow:
+        conv = get_or_create_conversation(
+            uow.session, CIPHER, business_id="b", phone=phone, name="Ana", now=T0
+        )
+        again = get_or_create_conversation(
+            uow.session, CIPHER, business_id="b", phone=phone, name=None, now=T0
+        )
+        assert again.id == conv.id
+        wa_id = f"wamid.{phone}"
+        first, created = record_inbound(
+            uow.session,
+            CIPHER,
+            conv,
+            wa_id=wa_id,
+            kind="text",
+            text="hola",
+            wa_timestamp=T0,
+            now=T0,
+        )
+        second, created_again = record_inbound(
+            uow.session,
+            CIPHER,
+            conv,
+            wa_id=wa_id,
+            kind="text",
+            text="hola",
+            wa_timestamp=T0,
+            now=T0,
+        )
+        assert created and not created_again and first.id == second.id
+        uow.commit()
+
+
+def test_only_one_claim_wins_and_a_stale_claim_is_taken_over(
+    factory: sessionmaker[Session],
+) -> None:
+    with UnitOfWork(factory) as uow:
+        conv = get_or_create_conversation(
+            uow.session, CIPHER, business_id="b", phone=new_phone(), name=None, now=T0
+        )
+        message_id = add_outbound(uow.session, CIPHER, conv, text="hi", author="bot", now=T0).id
+        uow.commit()
+    claims = []
+    for offset in (0, 5, 31):
+        with UnitOfWork(factory) as uow:
+            claims.append(
+                claim_outbound(
+                    uow.session, message_id, now=T0 + timedelta(seconds=offset), lease_s=30
+                )
+            )
+            uow.commit()
+    assert claims == [True, False, True]
+
+
+def test_status_moves_forward_only_and_failed_is_final(factory: sessionmaker[Session]) -> None:
+    wa_id = f"wamid.out.{new_phone()}"
+    outcomes = []
+    for status in ("read", "sent", "delivered", "failed", "read", "sent"):
+        with UnitOfWork(factory) as uow:
+            outcomes.append(
+                apply_status(
+                    uow.session, wa_id=wa_id, status=status, status_at=T0, error_code=None, now=T0
+                )
+            )
+            uow.commit()
+    assert outcomes == [True, False, False, True, False, False]
+    with UnitOfWork(factory) as uow:
+        row = delivery_status(uow.session, wa_id)
+        assert row is not None and row.status == "failed"
+        assert not apply_status(
+            uow.session, wa_id=wa_id, status="deleted", status_at=T0, error_code=None, now=T0
+        )
+
+
+@pytest.mark.redis
+def test_context_window_lives_in_redis(redis_url: str, factory: sessionmaker[Session]) -> None:
+    cache = RedisCache(redis_url)
+    store = ContextStore(cache, CIPHER, max_turns=3, token_budget=500, ttl_s=60)
+    with UnitOfWork(factory) as uow:
+        conv = get_or_create_conversation(
+            uow.session, CIPHER, business_id="b", phone=new_phone(), name=None, now=T0
+        )
+        for i in range(4):
+            record_inbound(
+                uow.session,
+                CIPHER,
+                conv,
+                wa_id=f"w{conv.id}-{i}",
+                kind="text",
+                text=f"mensaje {i}",
+                wa_timestamp=T0,
+                now=T0,
+            )
+        uow.commit()
+        window = store.load(uow.session, conv)  # a miss: rebuilt from the database
+    assert [t.text for t in window.turns] == ["mensaje 1", "mensaje 2", "mensaje 3"]
+    assert "mensaje 0" in window.summary
+    store.extend(window, Turn(role="bot", text="respuesta", at=T0))
+    again = ContextStore(RedisCache(redis_url), CIPHER).cached(conv.id)
+    assert again is not None and [t.text for t in again.turns][-1] == "respuesta"
+    cache.close()

@@ -1,0 +1,53 @@
+"""``ssmas assistant classify`` / ``train-nlu``: JSON out, and bad input exits 2 with one line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ssmas.assistant.commands import assistant_app
+from ssmas.settings import get_settings
+
+
+@pytest.fixture()
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("SSMAS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SSMAS_SHARED_DATA", str(tmp_path / "no-corpora"))
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["classify", "  "], "error: TEXT is empty"),
+        (["classify", "hola", "--language", "fr"], "error: --language must be es or en"),
+        (["classify", "hola"], "error: no NLU model and no corpus to train one"),
+        (["train-nlu", "--no-register"], "error: NLU corpus not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(runner: CliRunner, args: list[str], message: str) -> None:
+    result = runner.invoke(assistant_app, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_classify_prints_json(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.integration.test_assistant_nlu import SHARED, _cut_corpora
+
+    if not (SHARED / "intents").is_dir():
+        pytest.skip(f"shared NLU corpora not found at {SHARED}")
+    root = _cut_corpora(Path(get_settings().data_dir).parent / "corpora")
+    monkeypatch.setenv("SSMAS_SHARED_DATA", str(root))
+    result = runner.invoke(assistant_app, ["classify", "Pon una alarma a las siete"])
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["language"] == "es" and body["intent"] == "alarm:set_alarm"
+    assert set(body) >= {"intent_confidence", "out_of_scope", "sentiment", "sentiment_score"}
