@@ -23,7 +23,9 @@ from ssmas.settings import Settings, get_settings
 __all__ = ["DEMO_SCENARIOS", "demo_app", "ensure_demo_key"]
 
 # (module, attribute) of each product's demo loop ``run(platform, stop)``.
-DEMO_SCENARIOS: list[tuple[str, str]] = []
+DEMO_SCENARIOS: list[tuple[str, str]] = [
+    ("ssmas.assistant.demo", "run_demo"),
+]
 
 _console = Console()
 
@@ -60,10 +62,12 @@ def demo_command(
     port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to bind.")] = None,
 ) -> None:
     """Run the platform with every product's demo scenario; the dashboard on port 8000."""
-    settings = get_settings()
+    base = get_settings()
+    bind_host = host or base.host
+    bind_port = port or base.port
+    # Scenarios find the API through platform.settings, so it carries the bound address.
+    settings = base.model_copy(update={"host": bind_host, "port": bind_port})
     settings.ensure_dirs()
-    bind_host = host or settings.host
-    bind_port = port or settings.port
 
     def announce(platform: Platform) -> None:
         key = ensure_demo_key(platform)

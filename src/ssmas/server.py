@@ -44,7 +44,9 @@ __all__ = [
 WorkerLoop = Callable[[Platform, threading.Event], None]
 
 # (module, attribute) of each product's background loop, started by `ssmas up`.
-WORKERS: list[tuple[str, str]] = []
+WORKERS: list[tuple[str, str]] = [
+    ("ssmas.assistant.workers", "run"),
+]
 
 _log = structlog.get_logger(__name__)
 _WORKER_JOIN_S = 10.0

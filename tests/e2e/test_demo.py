@@ -17,9 +17,12 @@ from tests.e2e.test_serve import free_port, server_env, wait_healthy
 def test_demo_serves_dashboard_and_api_with_its_printed_key(tmp_path: Path) -> None:
     port = free_port()
     data_dir = tmp_path / "data"
+    env = server_env(data_dir)
+    # The demo serves the WhatsApp Graph API fake; keep it off the default port.
+    env["SSMAS_WHATSAPP_GRAPH_URL"] = f"http://127.0.0.1:{free_port()}/v23.0"
     proc = subprocess.Popen(
         [sys.executable, "-m", "ssmas.cli", "demo", "--port", str(port)],
-        env=server_env(data_dir),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
