@@ -34,6 +34,7 @@ ReadinessCheck = Callable[[], object]
 ROUTER_MODULES: list[tuple[str, str]] = [
     ("ssmas.web.routes", "router"),
     ("ssmas.assistant.routes", "router"),
+    ("ssmas.assistant.web", "router"),
 ]
 
 _READINESS_TOPIC = "ssmas.readiness"

@@ -1,0 +1,240 @@
+"""The assistant's dashboard pages: live conversations, the agent console, the escalation queue
+and the daily analytics report with its plots.
+
+Every page needs a signed-in user; decrypted personal data is shown only with ``assistant:read``
+and agent actions (forms posting back here, audited by ``Console``) need ``assistant:write``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+
+from ssmas.assistant import analytics
+from ssmas.assistant.console import Console
+from ssmas.assistant.runtime import channel_cipher
+from ssmas.core.api.errors import DomainError
+from ssmas.core.db import utcnow
+from ssmas.web import WebUser, WebUserDep, login_redirect, register_page, render_page
+from ssmas.web.access import platform_of, same_origin
+from ssmas.web.rendering import SECURITY_HEADERS
+
+GROUP = "assistant"
+BASE = "/dashboard/assistant"
+router = APIRouter(include_in_schema=False)
+register_page(GROUP, "Live conversations", f"{BASE}/conversations")
+register_page(GROUP, "Escalation queue", f"{BASE}/queue")
+register_page(GROUP, "Analytics", f"{BASE}/analytics")
+
+_env = Environment(
+    loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+def _fragment(name: str, **context: Any) -> Markup:
+    return Markup(_env.get_template(name).render(**context))
+
+
+def granted(user: WebUser, scope: str) -> bool:
+    """Same rule as API keys: ``*``/``admin`` grant all, ``res:*`` or ``res`` grant ``res:x``."""
+    scopes = set(user.scopes)
+    resource = scope.partition(":")[0]
+    return bool(scopes & {"*", "admin", scope, f"{resource}:*", resource})
+
+
+def _console(request: Request) -> Console:
+    platform = platform_of(request)
+    return Console(platform.session_factory, channel_cipher(platform), platform.bus, platform.cache)
+
+
+def _forbidden(request: Request, user: WebUser, title: str, scope: str) -> Response:
+    body = f"Your API key lacks the scope {scope}."
+    return render_page(request, user, group=GROUP, title=title, body=body, status_code=403)
+
+
+def _actor(user: WebUser) -> str:
+    return f"web:{user.name}"
+
+
+@router.get(f"{BASE}/conversations")
+async def conversations_page(request: Request, user: WebUserDep) -> Response:
+    if user is None:
+        return login_redirect(request)
+    rows = await _rows_markup(request, user)
+    body = _fragment("conversations.html", rows=rows)
+    return render_page(request, user, group=GROUP, title="Live conversations", body=body)
+
+
+async def _rows_markup(request: Request, user: WebUser) -> Markup:
+    listing = await run_in_threadpool(_console(request).conversations, limit=200)
+    return _fragment("_rows.html", conversations=listing, show_pii=granted(user, "assistant:read"))
+
+
+@router.get(f"{BASE}/conversations/rows")
+async def conversation_rows(request: Request, user: WebUserDep) -> Response:
+    if user is None:
+        return login_redirect(request)
+    markup = await _rows_markup(request, user)
+    return Response(str(markup), media_type="text/html", headers=SECURITY_HEADERS)
+
+
+async def _conversation_view(
+    request: Request, user: WebUser, conversation_id: int, *, error: str = "", status: int = 200
+) -> Response:
+    title = f"Conversation {conversation_id}"
+    if not granted(user, "assistant:read"):
+        return _forbidden(request, user, title, "assistant:read")
+    try:
+        summary, messages = await run_in_threadpool(
+            _console(request).conversation, conversation_id, actor=_actor(user)
+        )
+    except DomainError as exc:
+        return render_page(
+            request, user, group=GROUP, title=title, body=exc.message, status_code=exc.status
+        )
+    body = _fragment(
+        "conversation.html",
+        summary=summary,
+        messages=messages,
+        error=error,
+        can_write=granted(user, "assistant:write"),
+    )
+    return render_page(request, user, group=GROUP, title=title, body=body, status_code=status)
+
+
+@router.get(BASE + "/conversations/{conversation_id}")
+async def conversation_page(conversation_id: int, request: Request, user: WebUserDep) -> Response:
+    if user is None:
+        return login_redirect(request)
+    return await _conversation_view(request, user, conversation_id)
+
+
+async def _act(
+    request: Request, user: WebUser | None, conversation_id: int, action: str, text: str = ""
+) -> Response:
+    if user is None:
+        return login_redirect(request)
+    if not same_origin(request):
+        return Response("cross-site request refused", status_code=403)
+    if not granted(user, "assistant:write"):
+        return _forbidden(request, user, f"Conversation {conversation_id}", "assistant:write")
+    console, agent, now = _console(request), _actor(user), utcnow()
+    try:
+        if action == "takeover":
+            await run_in_threadpool(console.take_over, conversation_id, agent, now)
+        elif action == "handback":
+            await run_in_threadpool(console.hand_back, conversation_id, agent, now)
+        else:
+            if not text.strip() or len(text) > 4096:
+                return await _conversation_view(
+                    request,
+                    user,
+                    conversation_id,
+                    error="Write a reply (1-4096 characters).",
+                    status=400,
+                )
+            await run_in_threadpool(console.reply, conversation_id, agent, text.strip(), now)
+    except DomainError as exc:
+        return await _conversation_view(
+            request, user, conversation_id, error=exc.message, status=exc.status
+        )
+    return RedirectResponse(f"{BASE}/conversations/{conversation_id}", status_code=303)
+
+
+@router.post(BASE + "/conversations/{conversation_id}/takeover")
+async def takeover_action(conversation_id: int, request: Request, user: WebUserDep) -> Response:
+    return await _act(request, user, conversation_id, "takeover")
+
+
+@router.post(BASE + "/conversations/{conversation_id}/handback")
+async def handback_action(conversation_id: int, request: Request, user: WebUserDep) -> Response:
+    return await _act(request, user, conversation_id, "handback")
+
+
+@router.post(BASE + "/conversations/{conversation_id}/reply")
+async def reply_action(
+    conversation_id: int,
+    request: Request,
+    user: WebUserDep,
+    text: Annotated[str, Form(max_length=8192)] = "",
+) -> Response:
+    return await _act(request, user, conversation_id, "reply", text)
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h {rest // 60:02d}m" if hours else f"{rest // 60}m {rest % 60:02d}s"
+
+
+@router.get(f"{BASE}/queue")
+async def queue_page(request: Request, user: WebUserDep) -> Response:
+    if user is None:
+        return login_redirect(request)
+    now = utcnow()
+    entries = await run_in_threadpool(_console(request).queue, now)
+    rows = [{**e.__dict__, "left": _span(e.sla_due_at - now)} for e in entries]
+    body = _fragment("queue.html", entries=rows)
+    return render_page(request, user, group=GROUP, title="Escalation queue", body=body)
+
+
+def _day(value: str | None) -> date | None:
+    if not value:
+        return utcnow().date()
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+
+
+async def _report(request: Request, day: date) -> analytics.DailyReport:
+    platform = platform_of(request)
+    return await run_in_threadpool(
+        analytics.daily_report, platform.session_factory, channel_cipher(platform), day
+    )
+
+
+DayQuery = Annotated[str | None, Query(max_length=10)]
+
+
+@router.get(f"{BASE}/analytics")
+async def analytics_page(request: Request, user: WebUserDep, day: DayQuery = None) -> Response:
+    if user is None:
+        return login_redirect(request)
+    chosen = _day(day)
+    if chosen is None:
+        body = "The day must be written YYYY-MM-DD."
+        return render_page(
+            request, user, group=GROUP, title="Analytics", body=body, status_code=400
+        )
+    report = await _report(request, chosen)
+    body = _fragment("analytics.html", r=report, show_pii=granted(user, "assistant:read"))
+    return render_page(request, user, group=GROUP, title="Analytics", body=body)
+
+
+@router.get(BASE + "/analytics/{plot}.png")
+async def analytics_plot(
+    plot: str, request: Request, user: WebUserDep, day: DayQuery = None
+) -> Response:
+    if user is None:
+        return login_redirect(request)
+    chosen = _day(day)
+    if plot not in ("sentiment", "clusters"):
+        return JSONResponse({"error": "not_found", "message": "no such plot"}, status_code=404)
+    if chosen is None:
+        message = "the day must be written YYYY-MM-DD"
+        return JSONResponse({"error": "bad_day", "message": message}, status_code=400)
+    report = await _report(request, chosen)
+    if plot == "sentiment":
+        png = await run_in_threadpool(analytics.sentiment_png, report.sentiment)
+    else:
+        png = await run_in_threadpool(analytics.clusters_png, report.clustering)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
