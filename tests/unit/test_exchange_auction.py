@@ -46,7 +46,7 @@ def test_negative_floors_are_refused() -> None:
         clear(top, np.array([-0.1], np.float32), np.zeros(1, np.int8))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     st.lists(
         st.lists(st.floats(0.125, 50.0, width=32) | st.just(0.0), min_size=1, max_size=6),

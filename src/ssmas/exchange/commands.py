@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -31,7 +31,7 @@ err = Console(stderr=True)
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"error: {message}", markup=False, highlight=False)
+    typer.echo(f"error: {message}", err=True)  # one line, never wrapped
     raise typer.Exit(code=2)
 
 
@@ -93,10 +93,11 @@ def simulate(
     aggregate: bool = typer.Option(True, help="Build hourly_stats and daily_metrics after."),
 ) -> None:
     """Simulate days of traffic into the Parquet lake, with a progress bar."""
+    from ssmas.exchange.faults import parse_scenario
     from ssmas.exchange.lake import aggregate_day
-    from ssmas.exchange.seasonality import day_factor
     from ssmas.exchange.services import parse_volume
-    from ssmas.exchange.simulate import SimulationConfig, _world, simulate_to_lake
+    from ssmas.exchange.simulate import SimulationConfig, expected_rows, simulate_to_lake
+    from ssmas.exchange.world import build_world
 
     first = _parse_date(start)
     if days < 1:
@@ -105,9 +106,7 @@ def simulate(
         _fail("--workers must be at least 1")
     with _clean_errors():
         volume = parse_volume(impressions_per_day)
-        world, _, _ = _world(seed, 40)
-        from ssmas.exchange.faults import parse_scenario
-
+        world = build_world(seed)
         faults = tuple(parse_scenario(world, spec, day=first) for spec in scenario)
         config = SimulationConfig(
             start=first,
@@ -118,9 +117,6 @@ def simulate(
             workers=workers,
         )
     root = _writable_dir(out_dir)
-    from datetime import timedelta
-
-    expected = sum(volume * day_factor(first + timedelta(days=d), first) for d in range(days))
     columns = (
         TextColumn("[bold]simulate"),
         BarColumn(),
@@ -129,7 +125,7 @@ def simulate(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=False) as progress, _clean_errors():
-        task = progress.add_task("rows", total=expected)
+        task = progress.add_task("rows", total=expected_rows(config))
         report = simulate_to_lake(
             config, root, progress=lambda rows, _at: progress.advance(task, rows)
         )
@@ -258,3 +254,22 @@ def _print_versions(versions: list[Any], emit: Callable[[str], None]) -> None:
     emit(json.dumps(current.state.model_dump(mode="json"), sort_keys=True))
     for v in versions:
         emit(f"v{v.version} {v.created_at.isoformat()} {v.actor}: {v.reason}")
+
+
+@exchange_app.command()
+def plots(
+    out_dir: Path = typer.Option(Path("docs/img"), "--out", help="Where the PNGs go."),
+    reference: Path = typer.Option(
+        Path("../shared/data/ipinyou/train.txt"), help="Real iPinYou prices (train.txt)."
+    ),
+    seed: int = typer.Option(42, help="World and traffic seed."),
+) -> None:
+    """Draw the realism plots of docs/exchange.md (prices, floor sweep, seasonality)."""
+    from ssmas.exchange.plots import render_realism_plots
+
+    root = _writable_dir(out_dir)
+    with _clean_errors():
+        result = render_realism_plots(root, reference, seed=seed)
+    out.print(f"KS vs iPinYou {result['ks']:.4f} on {result['impressions']:,} impressions")
+    for path in result["paths"].values():
+        out.print(str(path))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,6 @@ class LiveReport:
     minutes: int = 0
     points: int = 0
     last_minute: datetime | None = None
-    fault_ids: set[str] = field(default_factory=set)
 
 
 def floor_minute(at: datetime) -> datetime:
@@ -122,6 +122,7 @@ def run_loop(
     stop = stop_event or threading.Event()
     tick = 60.0 / speed
     report = LiveReport()
+    deadline = time.monotonic()
     while (minutes is None or report.minutes < minutes) and not stop.is_set():
         _, points = exchange.step()
         publish(points)
@@ -130,7 +131,8 @@ def run_loop(
         report.last_minute = exchange.minute - timedelta(minutes=1)
         if on_minute is not None:
             on_minute(exchange.minute)
-        if stop.wait(tick):
+        deadline += tick  # keep the pace even when a step takes part of the tick
+        if stop.wait(max(0.0, deadline - time.monotonic())):
             break
     return report
 

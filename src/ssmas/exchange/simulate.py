@@ -177,6 +177,15 @@ def hour_starts(config: SimulationConfig) -> list[datetime]:
     return [first + timedelta(hours=h) for h in range(count)]
 
 
+def expected_rows(config: SimulationConfig) -> float:
+    """Expected number of requests the run will write (for progress bars)."""
+    total = 0.0
+    for at in hour_starts(config):
+        minutes = expected_minute_volume(config.impressions_per_day, at.date(), config.start)
+        total += float(minutes[at.hour * 60 : at.hour * 60 + 60].sum())
+    return total
+
+
 def simulate_to_lake(
     config: SimulationConfig, out: Path, progress: Progress | None = None
 ) -> SimulationReport:
