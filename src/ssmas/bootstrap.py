@@ -35,6 +35,7 @@ ROUTER_MODULES: list[tuple[str, str]] = [
     ("ssmas.web.routes", "router"),
     ("ssmas.assistant.routes", "router"),
     ("ssmas.assistant.web", "router"),
+    ("ssmas.pricing.api", "router"),
 ]
 
 _READINESS_TOPIC = "ssmas.readiness"

@@ -31,6 +31,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("ssmas.demo", "demo_app", "demo"),
     ("ssmas.assistant.commands", "assistant_app", "assistant"),
     ("ssmas.exchange.commands", "exchange_app", "exchange"),
+    ("ssmas.pricing.commands", "pricing_app", "pricing"),
 ]
 
 

@@ -1,0 +1,170 @@
+"""What the pricing service answers: one :class:`Scored` row, a :class:`Priced` batch (columns),
+and the shapes they take on the way out (response JSON, the capture row).
+
+Kept apart from the service so routes, floors and capture share them without the scoring
+machinery; bodies are built as plain dicts and serialised once (no response-model copy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ssmas.pricing.schemas import PredictRequest
+from ssmas.pricing.variants import Variant
+
+FloatArray = npt.NDArray[np.float64]
+FallbackReason = Literal["no_model", "timeout", "circuit_open", "error", "overloaded"]
+NO_MODEL_VERSION = "none"
+
+
+@dataclass(slots=True)
+class Scored:
+    """The price of one impression and who gave it."""
+
+    point: float
+    lower: float
+    upper: float
+    version: str
+    variant: Variant
+    fallback: bool
+    reason: FallbackReason | None = None
+    data_points: int = 0
+
+
+@dataclass
+class Priced:
+    """A priced batch as columns (cheap to fill, round and serialise for 1000 rows)."""
+
+    point: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+    history: npt.NDArray[np.int64]
+    fallback: npt.NDArray[np.bool_]
+    variant: list[Variant]
+    version: list[str]
+
+    @classmethod
+    def empty(cls, n: int) -> Priced:
+        return cls(
+            np.zeros(n),
+            np.zeros(n),
+            np.zeros(n),
+            np.zeros(n, dtype=np.int64),
+            np.zeros(n, dtype=np.bool_),
+            ["champion"] * n,
+            [NO_MODEL_VERSION] * n,
+        )
+
+    def __len__(self) -> int:
+        return int(self.point.size)
+
+    def set_variant(self, idx: npt.NDArray[np.intp], variant: Variant, version: str) -> None:
+        for i in idx.tolist():
+            self.variant[i] = variant
+            self.version[i] = version
+
+    def row(self, i: int) -> Scored:
+        """Row ``i`` as a :class:`Scored` (fallback reasons are not kept per row)."""
+        return Scored(
+            float(self.point[i]),
+            float(self.lower[i]),
+            float(self.upper[i]),
+            self.version[i],
+            self.variant[i],
+            bool(self.fallback[i]),
+            None,
+            int(self.history[i]),
+        )
+
+
+REQUEST_COLUMNS = (
+    "hour_of_day",
+    "day_of_week",
+    "country_tier",
+    "device_category",
+    "format",
+    "inventory_type",
+    "bidder",
+    "demand_channel",
+    "domain",
+    "user_engagement_score",
+    "device_performance_score",
+    "historical_ctr_avg",
+)
+
+
+def request_columns(requests: Sequence[PredictRequest]) -> dict[str, list[Any]]:
+    """Validated requests as columns, for the encoder's vectorised (training) path."""
+    return {name: [getattr(r, name) for r in requests] for name in REQUEST_COLUMNS}
+
+
+def capture_row(
+    request: PredictRequest, scored: Scored, at: datetime, latency_ms: float
+) -> dict[str, Any]:
+    """The ``pricing_captures`` row of one prediction."""
+    return {
+        "captured_at": at,
+        "impression_id": request.impression_id,
+        "variant": scored.variant,
+        "model_version": scored.version,
+        "fallback": scored.fallback,
+        "request": request.model_dump(mode="json", exclude_none=True),
+        "predicted_cpm": scored.point,
+        "lower": scored.lower,
+        "upper": scored.upper,
+        "latency_ms": latency_ms,
+    }
+
+
+def prediction_body(
+    impression_id: str, scored: Scored, timestamp: str, latency_ms: float
+) -> dict[str, Any]:
+    """The ``PredictResponse`` JSON of one scored request (built as a dict: no model copy)."""
+    return {
+        "impression_id": impression_id,
+        "predicted_cpm": round(scored.point, 4),
+        "confidence_interval": {
+            "lower": round(scored.lower, 4),
+            "upper": round(scored.upper, 4),
+        },
+        "model_version": scored.version,
+        "variant": scored.variant,
+        "prediction_timestamp": timestamp,
+        "latency_ms": round(latency_ms, 3),
+        "fallback": scored.fallback,
+    }
+
+
+def batch_bodies(
+    requests: Sequence[PredictRequest], priced: Priced, timestamp: str, latency_ms: float
+) -> list[dict[str, Any]]:
+    """``PredictResponse`` JSON of every row of a batch, in request order."""
+    point = np.round(priced.point, 4).tolist()
+    lower = np.round(priced.lower, 4).tolist()
+    upper = np.round(priced.upper, 4).tolist()
+    fallback = priced.fallback.tolist()
+    latency = round(latency_ms, 3)
+    return [
+        {
+            "impression_id": r.impression_id,
+            "predicted_cpm": point[i],
+            "confidence_interval": {"lower": lower[i], "upper": upper[i]},
+            "model_version": priced.version[i],
+            "variant": priced.variant[i],
+            "prediction_timestamp": timestamp,
+            "latency_ms": latency,
+            "fallback": fallback[i],
+        }
+        for i, r in enumerate(requests)
+    ]
+
+
+def utc_timestamp() -> str:
+    """Now, ISO 8601 UTC with a ``Z`` suffix."""
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,280 @@
+"""``ssmas pricing``: train, simulate floors, retrain, promote / roll back, list models, drift.
+
+Commands translate arguments, call a service and print the outcome; bad input exits with code 2
+and a one-line message on stderr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from ssmas.core.registry import ModelVersionInfo
+    from ssmas.settings import Settings
+
+__all__ = ["pricing_app", "train_demo_model"]
+
+pricing_app = typer.Typer(
+    name="pricing",
+    help="Predictive yield: CPM model training, floor simulation, retraining, model registry.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+LakeOpt = typer.Option(..., "--lake", help="Lake root directory (written by ssmas exchange).")
+FromOpt = typer.Option(..., "--from", help="First day, YYYY-MM-DD (UTC).")
+ToOpt = typer.Option(..., "--to", help="Last day, YYYY-MM-DD (UTC), inclusive.")
+
+
+def train_demo_model(
+    settings: Settings, *, days: int = 3, impressions_per_day: int = 200_000
+) -> ModelVersionInfo:
+    """Simulate a small history, train the first model on it and register it (the demo's)."""
+    from ssmas.pricing.demo_model import train_demo_model as run
+
+    return run(settings, days=days, impressions_per_day=impressions_per_day)
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"error: {message}", markup=False, highlight=False)
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def _clean_errors() -> Iterator[None]:
+    from ssmas.core.registry import RegistryError
+
+    try:
+        yield
+    except (ValueError, RegistryError, FileNotFoundError) as exc:
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
+@contextmanager
+def _progress(title: str) -> Iterator[Any]:
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(title)
+        yield lambda message: progress.update(task, description=f"{title}: {message}")
+
+
+def _day(text: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"bad {flag} {text!r}: use YYYY-MM-DD")
+
+
+def _settings() -> Any:
+    from ssmas.settings import get_settings
+
+    return get_settings()
+
+
+def _registry() -> Any:
+    from ssmas.core.registry import registry_from_settings
+
+    return registry_from_settings(_settings())
+
+
+def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        table.add_row(key, f"{value:,.4f}" if abs(value) < 1e5 else f"{value:,.0f}")
+    return table
+
+
+@pricing_app.command()
+def train(
+    lake: Path = LakeOpt,
+    start: str = FromOpt,
+    end: str = ToOpt,
+    rounds: int = typer.Option(60, min=1, max=5000, help="Boosting rounds."),
+    threads: int = typer.Option(1, min=1, max=64, help="XGBoost / DuckDB threads."),
+    seed: int = typer.Option(0, help="Random seed."),
+    train_fraction: float = typer.Option(1.0, help="Share of training rows used, (0, 1]."),
+    register: bool = typer.Option(True, help="Register the model in the MLflow registry."),
+) -> None:
+    """Train a CPM model on the lake's days and register it (champion first, then challenger)."""
+    from ssmas.pricing.train import train_from_lake
+
+    first, last = _day(start, "--from"), _day(end, "--to")
+    with _clean_errors(), _progress("train") as say:
+        result = train_from_lake(
+            lake,
+            first,
+            last,
+            registry=_registry() if register else None,
+            params={"num_boost_round": rounds},
+            seed=seed,
+            threads=threads,
+            train_fraction=train_fraction,
+            progress=say,
+        )
+    out.print(_metrics_table(f"CPM model on {first} → {last} ({result.split_kind} split)",
+                             result.metrics))  # fmt: skip
+    if result.info is not None:
+        out.print(f"registered pricing-cpm v{result.info.version} as {result.alias}")
+
+
+@pricing_app.command("simulate-floors")
+def simulate_floors_command(
+    lake: Path = LakeOpt,
+    start: str = FromOpt,
+    end: str = ToOpt,
+    version: str | None = typer.Option(
+        None, help="Registered model (number or alias); default: train one on these days."
+    ),
+    control_share: float = typer.Option(0.1, help="Unfloored control share, [0, 1)."),
+    boot: int = typer.Option(2000, min=100, max=100_000, help="Bootstrap replicates."),
+    rounds: int = typer.Option(60, min=1, max=5000, help="Boosting rounds (fresh model)."),
+    out_dir: Path | None = typer.Option(
+        None, "--out", help="Default: <data_dir>/pricing/floorsim."
+    ),
+) -> None:
+    """Replay the last day under no / best static / seed dynamic / tuned dynamic floors."""
+    from ssmas.pricing.floorsim import simulate_floors
+    from ssmas.pricing.floorsim_output import (
+        floorsim_dir,
+        render_control,
+        render_table,
+        write_report,
+    )
+    from ssmas.pricing.model import load_from_registry
+    from ssmas.pricing.train import train_from_lake
+
+    first, last = _day(start, "--from"), _day(end, "--to")
+    if not 0.0 <= control_share < 1.0:
+        _fail(f"--control-share must be in [0, 1), got {control_share}")
+    with _clean_errors(), _progress("simulate-floors") as say:
+        if version is not None:
+            model = load_from_registry(_registry(), version)
+        else:
+            say("training a model on the same days (the last one is held out)")
+            fresh = train_from_lake(lake, first, last, params={"num_boost_round": rounds})
+            if fresh.split_kind != "days":
+                _fail("a fresh model needs at least 3 days (train, calibration, held-out day)")
+            model = fresh.model
+        say("replaying the held-out day")
+        report = simulate_floors(lake, first, last, model, control_share=control_share, n_boot=boot)
+        json_path, png_path = write_report(report, out_dir or floorsim_dir(_settings()))
+    out.print(render_table(report))
+    control = render_control(report)
+    if control is not None:
+        out.print(control)
+    out.print(f"wrote {json_path} and {png_path}")
+
+
+@pricing_app.command()
+def retrain(
+    lake: Path = LakeOpt,
+    force: bool = typer.Option(False, "--force", help="Retrain whatever the drift."),
+    window_days: int = typer.Option(2, min=1, max=60, help="Freshest days to train on."),
+    min_improvement: float = typer.Option(0.0, help="Relative RMSE gain needed to promote."),
+    rounds: int = typer.Option(60, min=1, max=5000, help="Boosting rounds."),
+) -> None:
+    """Run the retraining workflow once: drift → retrain → evaluate → promote if better."""
+    from ssmas.bootstrap import build_platform
+    from ssmas.pricing.retrain import RetrainConfig, RetrainDeps, run_retrain
+
+    if not 0.0 <= min_improvement < 1.0:
+        _fail(f"--min-improvement must be in [0, 1), got {min_improvement}")
+    settings = _settings()
+    with _clean_errors(), _progress("retrain") as say:
+        config = RetrainConfig(
+            lake=lake,
+            window_days=window_days,
+            min_improvement=min_improvement,
+            params={"num_boost_round": rounds},
+        )
+        say("checking drift")
+        platform = build_platform(settings)
+        try:
+            deps = RetrainDeps(_registry(), platform.session_factory, platform.bus)
+            decision = run_retrain(deps, config, force=force)
+        finally:
+            platform.close()
+    out.print(f"[bold]{decision.outcome}[/bold] ({decision.action}): {decision.reason}")
+
+
+@pricing_app.command()
+def promote(version: int = typer.Argument(..., min=1, help="Version to make champion.")) -> None:
+    """Make a registered version the champion."""
+    from ssmas.pricing.model import MODEL_NAME
+
+    with _clean_errors():
+        info = _registry().promote(MODEL_NAME, version)
+    out.print(f"pricing-cpm v{info.version} is now champion")
+
+
+@pricing_app.command()
+def rollback() -> None:
+    """Put back the champion the last promotion replaced."""
+    from ssmas.pricing.model import MODEL_NAME
+
+    with _clean_errors():
+        info = _registry().rollback(MODEL_NAME)
+    out.print(f"rolled back: pricing-cpm v{info.version} is champion again")
+
+
+@pricing_app.command()
+def models() -> None:
+    """Registered versions with their aliases and held-out metrics."""
+    from ssmas.pricing.model import MODEL_NAME
+
+    with _clean_errors():
+        versions = _registry().list_versions(MODEL_NAME)
+    table = Table(title="pricing-cpm versions")
+    for column in ("version", "aliases", "created (UTC)", "test RMSE", "vs segment", "80% cover"):
+        table.add_column(column, justify="right" if column != "aliases" else "left")
+    for v in versions:
+        m = v.metrics
+
+        def fmt(key: str, pattern: str, m: dict[str, float] = m) -> str:
+            return format(m[key], pattern) if key in m else "-"
+
+        table.add_row(
+            str(v.version),
+            ", ".join(v.aliases) or "-",
+            f"{v.created_at:%Y-%m-%d %H:%M}",
+            fmt("test_rmse", ".4f"),
+            fmt("rmse_ratio_vs_segment_baseline", ".3f"),
+            fmt("interval80_coverage", ".1%"),
+        )
+    out.print(table if versions else "no pricing model registered yet")
+
+
+@pricing_app.command()
+def drift(
+    lake: Path = LakeOpt,
+    day: str = typer.Option(..., help="Day to compare with the training baseline, YYYY-MM-DD."),
+    version: str = typer.Option("champion", help="Model whose baseline to use."),
+    rows: int = typer.Option(200_000, min=100, help="Sampled auctions."),
+) -> None:
+    """Drift of a lake day against a model's training baseline (KS / TVD, PSI, seed levels)."""
+    from ssmas.pricing.model import load_from_registry
+    from ssmas.pricing.retrain import check_drift
+
+    when = _day(day, "--day")
+    with _clean_errors():
+        model = load_from_registry(_registry(), version)
+        report = check_drift(model, lake, when, rows=rows)
+    table = Table(title=f"Drift of {when} against pricing-cpm v{model.version}")
+    for column in ("feature", "statistic", "score", "PSI", "level"):
+        table.add_column(column, justify="left" if column == "feature" else "right")
+    for f in report.features:
+        table.add_row(f.name, f.statistic, f"{f.score:.3f}", f"{f.psi:.3f}", f.level)
+    out.print(table)
+    out.print(f"global score {report.score:.3f}: [bold]{report.level}[/bold] → {report.action}")

@@ -1,0 +1,206 @@
+"""Model monitoring from captured traffic: feature drift over time and realised-CPM error.
+
+Drift: the captured requests of a window are encoded with the champion's own feature encoder
+and compared, feature by feature, with the training baselines stored in its feature schema
+(KS for numbers, total variation for categories, PSI beside them; levels on the statistic:
+``<= 0.3 OK``, ``> 0.3 INFO``, ``> 0.5 WARNING``, ``> 0.7 CRITICAL``). Each computation is kept in
+``pricing_drift_reports`` (the history the dashboard plots) and exported as Prometheus gauges.
+Realised error: posted outcomes joined to the predictions that priced them, per variant.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+
+from ssmas.core import metrics
+from ssmas.pricing import serving_store as store
+from ssmas.pricing.drift import compute_drift
+from ssmas.pricing.features import FeatureEncoder
+from ssmas.pricing.schemas import PredictRequest
+from ssmas.pricing.serving import PricingService
+
+MIN_ROWS = 50
+_log = structlog.get_logger(__name__)
+
+DRIFT_SCORE = metrics.gauge(
+    "pricing", "drift_score", "ratio", "Global drift score (mean KS / TVD) of the last window"
+)
+FEATURE_DRIFT = metrics.gauge(
+    "pricing", "feature_drift_score", "ratio", "Drift score (KS / TVD) per feature", ("feature",)
+)
+FEATURE_PSI = metrics.gauge(
+    "pricing", "feature_psi", "ratio", "Population stability index per feature", ("feature",)
+)
+DRIFT_ROWS = metrics.gauge(
+    "pricing", "drift_window_rows", "count", "Captured rows in the last drift window"
+)
+REALISED_MAE = metrics.gauge(
+    "pricing", "realised_mae", "eur", "Mean |realised - predicted| CPM per variant", ("variant",)
+)
+REALISED_BIAS = metrics.gauge(
+    "pricing", "realised_bias", "eur", "Mean (realised - predicted) CPM per variant", ("variant",)
+)
+
+
+def encode_captured(rows: list[dict[str, Any]], encoder: FeatureEncoder) -> np.ndarray:
+    """Captured request JSON as the encoder's float32 matrix (invalid rows are skipped)."""
+    requests = []
+    for row in rows:
+        try:
+            requests.append(PredictRequest.model_validate(row["request"]))
+        except ValidationError:
+            continue
+    return encoder.encode_requests(requests)
+
+
+class Monitor:
+    """Computes drift and realised error from the serving tables of one database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        service: PricingService,
+        *,
+        min_rows: int = MIN_ROWS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.service = service
+        self.min_rows = min_rows
+        self.clock = clock
+
+    def drift(self, window_s: float, *, save: bool = True) -> dict[str, Any]:
+        """Drift of the last ``window_s`` of captured traffic against the champion's baselines.
+
+        Returns ``{"available": False, "reason": ...}`` when it cannot be computed (no model,
+        a model without baselines, too few captured rows).
+        """
+        end = self.clock()
+        start = end - timedelta(seconds=window_s)
+        slot = self.service.slot("champion")
+        if slot is None:
+            return {"available": False, "reason": "no champion model is loaded"}
+        encoder = slot.scorer.encoder
+        schema = encoder.schema
+        if not schema.baselines:
+            return {
+                "available": False,
+                "reason": f"model v{slot.version} has no training baselines",
+            }
+        rows = store.read_captures(self.engine, start, end)
+        matrix = encode_captured(rows, encoder)
+        if matrix.shape[0] < self.min_rows:
+            return {
+                "available": False,
+                "reason": f"{matrix.shape[0]} captured requests in the window; "
+                f"drift needs at least {self.min_rows}",
+                "n_rows": int(matrix.shape[0]),
+            }
+        report = compute_drift(schema.baselines, matrix, schema.feature_names)
+        DRIFT_SCORE.set(report.score)
+        DRIFT_ROWS.set(report.n_rows)
+        for feature in report.features:
+            FEATURE_DRIFT.labels(feature.name).set(feature.score)
+            FEATURE_PSI.labels(feature.name).set(feature.psi)
+        body = report.model_dump(mode="json")
+        if save:
+            store.insert_rows(
+                self.engine,
+                store.drift_reports,
+                [
+                    {
+                        "computed_at": end,
+                        "window_start": start,
+                        "window_end": end,
+                        "model_version": slot.version,
+                        "n_rows": report.n_rows,
+                        "score": report.score,
+                        "level": report.level,
+                        "report": body,
+                    }
+                ],
+            )
+        return {
+            "available": True,
+            "computed_at": end.isoformat(),
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+            "model_version": slot.version,
+            **body,
+        }
+
+    def timeline(self, limit: int = 48) -> list[dict[str, Any]]:
+        """Stored drift reports, oldest first: global score, level and score per feature."""
+        return [
+            {
+                "computed_at": row["computed_at"].isoformat(),
+                "model_version": row["model_version"],
+                "n_rows": row["n_rows"],
+                "score": row["score"],
+                "level": row["level"],
+                "features": {f["name"]: f["score"] for f in row["report"].get("features", [])},
+            }
+            for row in store.recent_drift_reports(self.engine, limit=limit)
+        ]
+
+    def realised(self, window_s: float) -> dict[str, Any]:
+        """Realised-CPM error per variant over outcomes received in the last ``window_s``."""
+        end = self.clock()
+        rows = store.read_outcomes(self.engine, end - timedelta(seconds=window_s), end)
+        variants: dict[str, Any] = {}
+        for name in sorted({str(r["variant"] or "unmatched") for r in rows}):
+            mine = [r for r in rows if str(r["variant"] or "unmatched") == name]
+            paired = [
+                (r["clearing_cpm"], r["predicted_cpm"])
+                for r in mine
+                if r["filled"] and r["clearing_cpm"] is not None and r["predicted_cpm"] is not None
+            ]
+            entry: dict[str, Any] = {
+                "outcomes": len(mine),
+                "filled": sum(1 for r in mine if r["filled"]),
+                "revenue_eur": round(sum(r["revenue_eur"] for r in mine), 6),
+                "paired": len(paired),
+                "mae_eur": None,
+                "rmse_eur": None,
+                "bias_eur": None,
+            }
+            if paired:
+                err = np.array([y - p for y, p in paired], dtype=np.float64)
+                entry.update(
+                    mae_eur=round(float(np.mean(np.abs(err))), 4),
+                    rmse_eur=round(float(np.sqrt(np.mean(err**2))), 4),
+                    bias_eur=round(float(np.mean(err)), 4),
+                )
+                REALISED_MAE.labels(name).set(entry["mae_eur"])
+                REALISED_BIAS.labels(name).set(entry["bias_eur"])
+            variants[name] = entry
+        return {"window_s": window_s, "variants": variants}
+
+    def run(self, stop: threading.Event, interval_s: float, window_s: float) -> None:
+        """Compute drift and realised error every ``interval_s`` until ``stop`` is set."""
+        while not stop.wait(interval_s):
+            try:
+                self.drift(window_s)
+                self.realised(window_s)
+            except Exception as exc:  # the monitor must outlive a bad window
+                _log.warning("pricing_monitor_failed", error=repr(exc)[:300])
+
+    def start(self, stop: threading.Event, interval_s: float, window_s: float) -> threading.Thread:
+        """Run :meth:`run` on a daemon thread (nothing when ``interval_s`` is 0)."""
+        thread = threading.Thread(
+            target=self.run,
+            args=(stop, interval_s, window_s),
+            name="ssmas-pricing-monitor",
+            daemon=True,
+        )
+        if interval_s > 0:
+            thread.start()
+        return thread

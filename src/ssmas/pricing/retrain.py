@@ -1,0 +1,253 @@
+"""The retraining workflow: seed 003's Step Functions machine as one Python function.
+
+``CheckDataDrift`` → ``EvaluateDriftLevel`` (> 0.7 retrain now, > 0.5 schedule, else monitor) →
+``TriggerRetraining`` (a challenger on the freshest ``window_days`` of the lake) →
+``EvaluateNewModel`` (challenger **and** champion scored on the same held-out blocks of that
+window) → ``DecideDeployment`` (promote only if the challenger's RMSE is lower by at least
+``min_improvement``) → record the decision (table + bus events). A scheduled retraining runs
+when :func:`run_retrain_loop` finds it due; ``force`` skips the drift gate.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session, sessionmaker
+
+from ssmas.core.bus.base import Bus
+from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry
+from ssmas.exchange.lake import raw_days
+from ssmas.pricing.dataset import LakeError, LakeReader
+from ssmas.pricing.decisions import RetrainDecision, Trigger, pending_schedule, record_decision
+from ssmas.pricing.demo_model import demo_lake_dir
+from ssmas.pricing.drift import DriftReport, compute_drift
+from ssmas.pricing.model import MODEL_NAME, PricingModel, load_from_registry
+from ssmas.pricing.train import FEATURE_COLUMNS, evaluate_on_lake, train_from_lake
+
+if TYPE_CHECKING:
+    from ssmas.bootstrap import Platform
+
+Clock = Callable[[], datetime]
+_log = structlog.get_logger(__name__)
+
+
+class RetrainConfig(BaseModel):
+    """Where the data is and how cautious the workflow is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lake: Path
+    window_days: int = Field(default=2, ge=1, le=60)
+    schedule_delay_h: float = Field(default=6.0, ge=0.0)
+    min_improvement: float = Field(default=0.0, ge=0.0, lt=1.0)
+    drift_rows: int = Field(default=200_000, ge=100)
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int = 0
+    threads: int = Field(default=1, ge=1)
+
+
+@dataclass
+class RetrainDeps:
+    """The adapters the workflow uses; built from a ``Platform`` or by a test."""
+
+    registry: ModelRegistry
+    sessions: sessionmaker[Session]
+    bus: Bus | None = None
+    clock: Clock = lambda: datetime.now(UTC)
+
+
+def check_drift(
+    model: PricingModel, lake: Path, day: date, *, rows: int = 200_000, seed: int = 0
+) -> DriftReport:
+    """Drift of ``day``'s traffic (a seeded sample of auctions) against the model's baselines."""
+    reader = LakeReader(lake, day, day)
+    try:
+        sample = reader.sample("all", rows, FEATURE_COLUMNS, seed=seed)
+    finally:
+        reader.close()
+    if sample.num_rows == 0:
+        raise LakeError(f"no auctions on {day} to check for drift")
+    matrix = model.encoder.encode_frame(sample)
+    return compute_drift(model.schema.baselines, matrix, model.schema.feature_names)
+
+
+def _window(lake: Path, days: int) -> list[date]:
+    available = raw_days(lake) if lake.exists() else []
+    if not available:
+        raise LakeError(f"no impressions in the lake at {lake}")
+    return available[-days:]
+
+
+def run_retrain(
+    deps: RetrainDeps,
+    config: RetrainConfig,
+    *,
+    force: bool = False,
+    trigger: Trigger = "command",
+) -> RetrainDecision:
+    """One pass of the workflow; the decision is recorded and returned."""
+    now = deps.clock()
+    window = _window(config.lake, config.window_days)
+    champion_info = deps.registry.get_version_by_alias(MODEL_NAME, CHAMPION)
+    if champion_info is None:
+        result = _train(deps, config, window, alias=CHAMPION, trigger=trigger)
+        assert result.info is not None
+        decision = RetrainDecision(
+            decided_at=now,
+            trigger=trigger,
+            action="bootstrap",
+            outcome="bootstrapped",
+            challenger_version=result.info.version,
+            challenger_rmse=result.metrics["test_rmse"],
+            promoted=True,
+            reason="no champion: the first model becomes champion",
+            details={"window": [d.isoformat() for d in window], "metrics": result.metrics},
+        )
+        return record_decision(deps.sessions, deps.bus, decision)
+    champion = load_from_registry(deps.registry, CHAMPION)
+    drift = check_drift(champion, config.lake, window[-1], rows=config.drift_rows, seed=config.seed)
+    base = RetrainDecision(
+        decided_at=now,
+        trigger="forced" if force and trigger == "command" else trigger,
+        drift_score=drift.score,
+        drift_level=drift.level,
+        action="retrain_now" if force else drift.action,
+        outcome="monitoring",
+        champion_version=champion_info.version,
+        reason="",
+        details={
+            "window": [d.isoformat() for d in window],
+            "drift_day": window[-1].isoformat(),
+            "features": {f.name: round(f.score, 4) for f in drift.features},
+        },
+    )
+    if base.action == "monitor_only":
+        reason = f"drift {drift.score:.3f} ({drift.level}) is below the retraining thresholds"
+        return record_decision(deps.sessions, deps.bus, base.model_copy(update={"reason": reason}))
+    if base.action == "schedule_retraining":
+        due = now + timedelta(hours=config.schedule_delay_h)
+        update = {
+            "outcome": "scheduled",
+            "scheduled_for": due,
+            "reason": f"drift {drift.score:.3f} ({drift.level}): retraining due {due:%F %R} UTC",
+        }
+        return record_decision(deps.sessions, deps.bus, base.model_copy(update=update))
+    return _challenge(deps, config, window, champion, base)
+
+
+def _train(
+    deps: RetrainDeps, config: RetrainConfig, window: list[date], *, alias: str, trigger: str
+) -> Any:
+    return train_from_lake(
+        config.lake,
+        window[0],
+        window[-1],
+        registry=deps.registry,
+        params=config.params,
+        seed=config.seed,
+        threads=config.threads,
+        alias=alias,
+        split="blocks",
+        tags={"trigger": trigger, "workflow": "retrain"},
+    )
+
+
+def _challenge(
+    deps: RetrainDeps,
+    config: RetrainConfig,
+    window: list[date],
+    champion: PricingModel,
+    base: RetrainDecision,
+) -> RetrainDecision:
+    result = _train(deps, config, window, alias=CHALLENGER, trigger=base.trigger)
+    assert result.info is not None
+    reader = LakeReader(config.lake, window[0], window[-1], split="blocks")
+    try:
+        champion_metrics = evaluate_on_lake(champion, reader, "test")
+    finally:
+        reader.close()
+    challenger_rmse = float(result.metrics["test_rmse"])
+    champion_rmse = float(champion_metrics["rmse"])
+    better = challenger_rmse < champion_rmse * (1.0 - config.min_improvement)
+    verdict = "better" if better else "not better"
+    reason = (
+        f"challenger v{result.info.version} RMSE {challenger_rmse:.4f} vs champion "
+        f"v{champion.version} {champion_rmse:.4f} on the freshest held-out blocks: {verdict}"
+    )
+    if better:
+        deps.registry.promote(MODEL_NAME, result.info.version)
+    details = {
+        **base.details,
+        "challenger_metrics": result.metrics,
+        "champion_metrics": champion_metrics,
+        "min_improvement": config.min_improvement,
+    }
+    decision = base.model_copy(
+        update={
+            "outcome": "promoted" if better else "kept_champion",
+            "challenger_version": result.info.version,
+            "challenger_rmse": challenger_rmse,
+            "champion_rmse": champion_rmse,
+            "promoted": better,
+            "reason": reason,
+            "details": details,
+        }
+    )
+    return record_decision(deps.sessions, deps.bus, decision)
+
+
+def config_from_env(data_dir: Path) -> RetrainConfig:
+    """Loop configuration: ``SSMAS_PRICING_LAKE`` (default ``<data_dir>/lake``, else the demo
+    lake) and ``SSMAS_PRICING_RETRAIN_WINDOW_DAYS``."""
+    lake_env = os.environ.get("SSMAS_PRICING_LAKE")
+    lake = Path(lake_env) if lake_env else data_dir / "lake"
+    if not lake_env and not lake.exists():
+        lake = demo_lake_dir(data_dir)
+    window = int(os.environ.get("SSMAS_PRICING_RETRAIN_WINDOW_DAYS", "2"))
+    return RetrainConfig(lake=lake, window_days=window)
+
+
+def due_trigger(
+    deps: RetrainDeps, last_check: datetime | None, interval: timedelta
+) -> Trigger | None:
+    """What the loop should run now: a due scheduled retraining, a periodic check, or nothing."""
+    now = deps.clock()
+    pending = pending_schedule(deps.sessions)
+    if pending is not None and pending.scheduled_for is not None and pending.scheduled_for <= now:
+        return "scheduled"
+    if last_check is None or now - last_check >= interval:
+        return "schedule"
+    return None
+
+
+def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
+    """Background worker (``ssmas.server.WORKERS``): check drift every
+    ``SSMAS_PRICING_RETRAIN_INTERVAL_S`` (default 3600 s) and run due scheduled retrainings."""
+    from ssmas.core.registry import registry_from_settings
+
+    interval = timedelta(seconds=float(os.environ.get("SSMAS_PRICING_RETRAIN_INTERVAL_S", "3600")))
+    deps = RetrainDeps(
+        registry_from_settings(platform.settings), platform.session_factory, platform.bus
+    )
+    last_check: datetime | None = None
+    while not stop.wait(5.0 if last_check is not None else 1.0):
+        trigger = due_trigger(deps, last_check, interval)
+        if trigger is None:
+            continue
+        last_check = deps.clock()
+        try:
+            config = config_from_env(platform.settings.data_dir)
+            decision = run_retrain(deps, config, force=trigger == "scheduled", trigger=trigger)
+            _log.info("pricing.retrain", outcome=decision.outcome, reason=decision.reason)
+        except (LakeError, ValueError) as exc:
+            _log.info("pricing.retrain_skipped", reason=str(exc))
+        except Exception:  # a worker must survive one bad pass
+            _log.exception("pricing.retrain_failed")

@@ -1,0 +1,265 @@
+"""Per-variant serving figures: Prometheus metrics, a live summary and recent predictions.
+
+Every answer updates ``ssmas_pricing_predictions_total{variant,fallback}``, the latency and
+predicted-CPM histograms per variant, and a small in-process summary (counts, sums and the last
+few thousand latencies for exact recent percentiles) that ``GET /v2/models`` and the dashboard
+show. Recent predictions are remembered by impression id (bounded, oldest forgotten first) so
+that an outcome posted later is matched to the variant and price that served it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ssmas.core import metrics
+from ssmas.pricing.variants import Variant, VariantSplit
+
+if TYPE_CHECKING:
+    from ssmas.pricing.answers import Scored
+
+CPM_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 25.0)
+LATENCY_WINDOW = 4096
+VARIANTS: tuple[Variant, ...] = ("champion", "challenger")
+
+PREDICTIONS = metrics.counter(
+    "pricing", "predictions", "Impressions priced", labels=("variant", "fallback")
+)
+FALLBACKS = metrics.counter("pricing", "fallbacks", "Fallback answers by cause", labels=("reason",))
+LATENCY = metrics.histogram(
+    "pricing", "prediction_latency", "Time to price one call (single or batch)", ("variant",)
+)
+PREDICTED = metrics.histogram(
+    "pricing", "predicted_cpm", "Predicted CPM", ("variant",), unit="eur", buckets=CPM_BUCKETS
+)
+REALISED = metrics.histogram(
+    "pricing",
+    "realised_cpm",
+    "Clearing CPM reported",
+    ("variant",),
+    unit="eur",
+    buckets=CPM_BUCKETS,
+)
+ABS_ERROR = metrics.histogram(
+    "pricing",
+    "realised_abs_error",
+    "|realised - predicted| CPM of filled impressions",
+    ("variant",),
+    unit="eur",
+    buckets=CPM_BUCKETS,
+)
+REVENUE = metrics.counter("pricing", "revenue_eur", "Revenue reported in outcomes", ("variant",))
+OUTCOMES = metrics.counter("pricing", "outcomes", "Outcomes received", labels=("variant", "filled"))
+FLOOR_DECISIONS = metrics.counter(
+    "pricing", "floor_decisions", "Floor decisions sent", labels=("reason", "variant")
+)
+MODEL_INFO = metrics.gauge(
+    "pricing", "model_version", "info", "1 for the version serving each variant", ("variant",)
+)
+SPLIT = metrics.gauge(
+    "pricing", "challenger_share", "ratio", "Share of impressions assigned to the challenger"
+)
+
+
+def observe_many(child: Any, values: np.ndarray) -> None:
+    """Add many observations to a histogram child in one pass per bucket.
+
+    ``prometheus_client`` has no bulk observe; this fills the same per-bucket counters and sum
+    that ``observe`` does, and falls back to ``observe`` per value if those internals moved.
+    """
+    bounds = getattr(child, "_upper_bounds", None)
+    buckets = getattr(child, "_buckets", None)
+    total = getattr(child, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values.tolist():
+            child.observe(value)
+        return
+    counts = np.bincount(
+        np.searchsorted(np.asarray(bounds), values, side="left"), minlength=len(bounds)
+    )
+    for i, count in enumerate(counts.tolist()[: len(buckets)]):
+        if count:
+            buckets[i].inc(count)
+    total.inc(float(values.sum()))
+
+
+@dataclass
+class VariantSummary:
+    """Running sums for one variant since the process started."""
+
+    version: str | None = None
+    requests: int = 0
+    fallbacks: int = 0
+    predicted_sum: float = 0.0
+    outcomes: int = 0
+    filled: int = 0
+    realised_sum: float = 0.0
+    abs_error_sum: float = 0.0
+    errors: int = 0
+    revenue_eur: float = 0.0
+    latencies_ms: np.ndarray = field(default_factory=lambda: np.full(LATENCY_WINDOW, np.nan))
+    latency_cursor: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        recent = self.latencies_ms[~np.isnan(self.latencies_ms)]
+        pct = (
+            {f"p{q}": round(float(np.percentile(recent, q)), 3) for q in (50, 90, 99)}
+            if recent.size
+            else {"p50": None, "p90": None, "p99": None}
+        )
+        priced = self.requests or 1
+        return {
+            "version": self.version,
+            "requests": self.requests,
+            "fallbacks": self.fallbacks,
+            "mean_predicted_cpm": round(self.predicted_sum / priced, 4) if self.requests else None,
+            "outcomes": self.outcomes,
+            "filled": self.filled,
+            "mean_realised_cpm": round(self.realised_sum / self.filled, 4) if self.filled else None,
+            "mae_eur": round(self.abs_error_sum / self.errors, 4) if self.errors else None,
+            "revenue_eur": round(self.revenue_eur, 6),
+            "latency_ms": pct,
+        }
+
+
+class ServingStats:
+    """Metrics and summaries of one serving process (updated from the event loop)."""
+
+    def __init__(self, remember_last: int) -> None:
+        self._capacity = remember_last
+        self._recent: OrderedDict[str, tuple[Variant, str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.summary: dict[Variant, VariantSummary] = {v: VariantSummary() for v in VARIANTS}
+        self.fallback_reasons: dict[str, int] = {}
+        # labels() costs a lock and a tuple per call: keep the children.
+        self._served = {
+            (v, fb): PREDICTIONS.labels(v, "true" if fb else "false")
+            for v in VARIANTS
+            for fb in (False, True)
+        }
+        self._latency = {v: LATENCY.labels(v) for v in VARIANTS}
+        self._predicted = {v: PREDICTED.labels(v) for v in VARIANTS}
+
+    def set_model(self, variant: Variant, version: str | None) -> None:
+        self.summary[variant].version = version
+        MODEL_INFO.labels(variant).set(0.0 if version is None else 1.0)
+
+    def set_split(self, split: VariantSplit) -> None:
+        SPLIT.set(split.challenger_share if split.challenger_enabled else 0.0)
+
+    def fallback(self, reason: str) -> None:
+        self.fallback_reasons[reason] = self.fallback_reasons.get(reason, 0) + 1
+        FALLBACKS.labels(reason).inc()
+
+    def served(self, scored: Sequence[Scored], elapsed_s: float) -> None:
+        """Count one call's answers and its latency for each variant it touched."""
+        touched: set[Variant] = set()
+        for s in scored:
+            summary = self.summary[s.variant]
+            summary.requests += 1
+            summary.predicted_sum += s.point
+            if s.fallback:
+                summary.fallbacks += 1
+            self._served[(s.variant, s.fallback)].inc()
+            self._predicted[s.variant].observe(s.point)
+            touched.add(s.variant)
+        for variant in touched:
+            summary = self.summary[variant]
+            summary.latencies_ms[summary.latency_cursor % LATENCY_WINDOW] = elapsed_s * 1000.0
+            summary.latency_cursor += 1
+            self._latency[variant].observe(elapsed_s)
+
+    def floors(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Count floor decisions by reason and variant (rows as logged)."""
+        for row in rows:
+            FLOOR_DECISIONS.labels(row["reason"], row["variant"]).inc()
+
+    def served_many(
+        self,
+        variants: list[Variant],
+        points: np.ndarray,
+        fallback: np.ndarray,
+        elapsed_s: float,
+    ) -> None:
+        """:meth:`served` for a batch given as columns (one metric update per group)."""
+        is_challenger = np.fromiter((v == "challenger" for v in variants), bool, len(variants))
+        for variant, mask in (("champion", ~is_challenger), ("challenger", is_challenger)):
+            n = int(mask.sum())
+            if not n:
+                continue
+            summary = self.summary[variant]  # type: ignore[index]
+            values = points[mask]
+            fell_back = int(fallback[mask].sum())
+            summary.requests += n
+            summary.fallbacks += fell_back
+            summary.predicted_sum += float(values.sum())
+            if fell_back:
+                self._served[(variant, True)].inc(fell_back)  # type: ignore[index]
+            if n - fell_back:
+                self._served[(variant, False)].inc(n - fell_back)  # type: ignore[index]
+            observe_many(self._predicted[variant], values)  # type: ignore[index]
+            summary.latencies_ms[summary.latency_cursor % LATENCY_WINDOW] = elapsed_s * 1000.0
+            summary.latency_cursor += 1
+            self._latency[variant].observe(elapsed_s)  # type: ignore[index]
+
+    def remember_many(
+        self, ids: list[str], variants: list[Variant], versions: list[str], points: list[float]
+    ) -> None:
+        if self._capacity <= 0:
+            return
+        recent = self._recent
+        with self._lock:
+            for key, variant, version, point in zip(ids, variants, versions, points, strict=True):
+                recent[key] = (variant, version, point)
+            while len(recent) > self._capacity:
+                recent.popitem(last=False)
+
+    def remember(self, impression_id: str, variant: Variant, version: str, point: float) -> None:
+        if self._capacity <= 0:
+            return
+        recent = self._recent
+        with self._lock:
+            recent[impression_id] = (variant, version, point)
+            if len(recent) > self._capacity:
+                recent.popitem(last=False)
+
+    def recall(self, impression_id: str) -> tuple[Variant, str, float] | None:
+        with self._lock:
+            return self._recent.get(impression_id)
+
+    def outcome(
+        self,
+        variant: Variant | None,
+        predicted: float | None,
+        realised: float | None,
+        revenue: float,
+    ) -> None:
+        """Account one realised outcome to the variant that priced it (``unmatched`` if none)."""
+        label = variant or "unmatched"
+        OUTCOMES.labels(label, "true" if realised is not None else "false").inc()
+        REVENUE.labels(label).inc(revenue)
+        if variant is None:
+            return
+        summary = self.summary[variant]
+        summary.outcomes += 1
+        summary.revenue_eur += revenue
+        if realised is None:
+            return
+        summary.filled += 1
+        summary.realised_sum += realised
+        REALISED.labels(variant).observe(realised)
+        if predicted is not None:
+            summary.errors += 1
+            summary.abs_error_sum += abs(realised - predicted)
+            ABS_ERROR.labels(variant).observe(abs(realised - predicted))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "variants": {v: s.as_dict() for v, s in self.summary.items()},
+            "fallback_reasons": dict(self.fallback_reasons),
+        }

@@ -1,0 +1,33 @@
+// Pricing drift page: global and per-feature drift score over time with uPlot (no inline script).
+(function () {
+  "use strict";
+  var box = document.getElementById("drift-chart");
+  if (!box || typeof uPlot === "undefined") { return; }
+  var palette = ["#1d2430", "#2f5bea", "#d9822b", "#1d8a4e", "#c0362c", "#7a4fd6", "#0f8b8d",
+    "#b5179e", "#8c6d1f", "#5d6878", "#e36414", "#3a86ff", "#6a994e", "#9d0208", "#457b9d",
+    "#f4a261", "#2a9d8f", "#264653"];
+
+  function draw(feed) {
+    if (!feed.t || feed.t.length < 1) { return; }
+    var names = Object.keys(feed.features);
+    var series = [{}, { label: "global", stroke: palette[0], width: 3 }];
+    var data = [feed.t, feed.score];
+    names.forEach(function (name, i) {
+      series.push({ label: name, stroke: palette[(i + 1) % palette.length], width: 1, show: i < 6 });
+      data.push(feed.features[name]);
+    });
+    box.innerHTML = "";
+    new uPlot({
+      width: Math.max(box.clientWidth, 280), height: 300,
+      scales: { x: { time: true }, y: { range: [0, 1] } },
+      series: series,
+      axes: [{}, { label: "score (KS / TVD)", size: 60 }]
+    }, data, box);
+    box.setAttribute("data-points", String(feed.t.length));
+  }
+
+  fetch(box.getAttribute("data-source"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+    .then(function (r) { return r.ok ? r.json() : null; })
+    .then(function (feed) { if (feed) { draw(feed); } })
+    .catch(function () { /* keep the empty state */ });
+})();

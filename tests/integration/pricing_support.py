@@ -1,0 +1,93 @@
+"""Helpers for the pricing tests: a small simulated lake, a drifted day, a ready MLflow database.
+
+Lakes and the MLflow template are built once per test session (module-level cache) and copied
+into each test's directory, so tests pay the simulation and MLflow's schema migration once.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ssmas.core.registry import ModelRegistry, registry_from_settings
+from ssmas.exchange import lake as lake_layout
+from ssmas.exchange.simulate import SimulationConfig, simulate_to_lake
+from ssmas.settings import Settings
+
+START = date(2026, 3, 2)  # a Monday
+CLEAN_DAYS = 3
+PER_DAY = 8_000
+DRIFT_DAY = date(2026, 3, 7)  # a Saturday
+_cache: dict[str, Path] = {}
+
+
+def clean_lake(base: Path) -> Path:
+    """Three simulated days (Mon-Wed, 8k requests a day), built once per session."""
+    if "lake" not in _cache:
+        root = base / "pricing-lake"
+        simulate_to_lake(SimulationConfig(START, CLEAN_DAYS, PER_DAY, seed=7), root)
+        _cache["lake"] = root
+    return _cache["lake"]
+
+
+def copy_lake(base: Path, dest: Path) -> Path:
+    shutil.copytree(clean_lake(base), dest)
+    return dest
+
+
+def write_drifted_day(lake: Path, *, source: date = START + timedelta(days=2)) -> date:
+    """Copy ``source`` to :data:`DRIFT_DAY` with a shifted audience and 1.5x prices.
+
+    New domains, tier-3 desktop traffic, video remnant inventory, disengaged users and a
+    weekend day: the feature distributions move far from training (drift WARNING), and the
+    price relation moves with them (the old model is wrong on it).
+    """
+    shift = DRIFT_DAY - source
+    for path in sorted(lake_layout.day_dir(lake, lake_layout.RAW, source).glob("hour=*/*.parquet")):
+        table = pq.read_table(path)
+        n = table.num_rows
+        columns = {name: table.column(name) for name in table.column_names}
+        ts = table.column("ts").cast(pa.int64()).to_numpy() + shift.days * 86_400_000
+        columns["ts"] = pa.array(ts, pa.int64()).cast(table.schema.field("ts").type)
+        columns["day_of_week"] = pa.array(np.full(n, 6, dtype=np.int8))
+        domain = pc.binary_join_element_wise(
+            "drift-", pc.cast(table.column("domain"), pa.string()), ""
+        )
+        columns["domain"] = domain.dictionary_encode()
+        columns["country_tier"] = pa.array(np.full(n, 3, dtype=np.int8))
+        for name, value in (("device_category", "desktop"), ("format", "video"),
+                            ("inventory_type", "remnant")):  # fmt: skip
+            columns[name] = pa.array([value] * n).dictionary_encode()
+        for name, factor in (("user_engagement_score", 0.2), ("historical_ctr_avg", 0.1),
+                             ("device_performance_score", 0.3)):  # fmt: skip
+            columns[name] = pc.multiply(table.column(name), pa.scalar(factor, pa.float32()))
+        for name in ("top_bid_cpm", "second_bid_cpm", "clearing_cpm", "floor_cpm"):
+            columns[name] = pc.multiply(table.column(name), pa.scalar(1.5, pa.float32()))
+        hour = path.parent.name
+        out = lake_layout.day_dir(lake, lake_layout.RAW, DRIFT_DAY) / hour / path.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table(columns), out)
+    return DRIFT_DAY
+
+
+def mlflow_template(base: Path) -> Path:
+    """A data directory whose MLflow database is already migrated (built once)."""
+    if "mlflow" not in _cache:
+        root = base / "mlflow-template"
+        registry = registry_from_settings(Settings(profile="test", data_dir=root))
+        registry.list_versions("warm-up")
+        _cache["mlflow"] = root
+    return _cache["mlflow"]
+
+
+def fresh_registry(base: Path, settings: Settings) -> ModelRegistry:
+    """An empty registry in ``settings.data_dir``, from the migrated template."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(mlflow_template(base) / "mlflow.db", settings.data_dir / "mlflow.db")
+    return registry_from_settings(settings)

@@ -1,0 +1,117 @@
+"""``ssmas pricing`` commands on a real lake and registry; bad input exits 2 with one line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ssmas.cli import app
+from ssmas.settings import Settings, get_settings
+
+from .pricing_support import START, clean_lake, fresh_registry
+
+pytestmark = pytest.mark.slow
+FROM, TO = START.isoformat(), (START + timedelta(days=2)).isoformat()
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return clean_lake(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    root = tmp_path / "data"
+    fresh_registry(tmp_path.parent, Settings(profile="test", data_dir=root))
+    monkeypatch.setenv("SSMAS_DATA_DIR", str(root))
+    monkeypatch.setenv("SSMAS_PROFILE", "test")
+    get_settings.cache_clear()
+    yield root
+    get_settings.cache_clear()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["pricing", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--lake", "{lake}", "--from", "2026-3-x", "--to", TO], "bad --from"),
+        (["train", "--lake", "{lake}", "--from", TO, "--to", FROM], "before"),
+        (["train", "--lake", "{missing}", "--from", FROM, "--to", TO], "no lake"),
+        (
+            ["train", "--lake", "{lake}", "--from", FROM, "--to", TO, "--train-fraction", "0"],
+            "train fraction",
+        ),
+        (
+            [
+                "simulate-floors",
+                "--lake",
+                "{lake}",
+                "--from",
+                FROM,
+                "--to",
+                TO,
+                "--control-share",
+                "1.5",
+            ],
+            "control-share",
+        ),
+        (
+            ["simulate-floors", "--lake", "{lake}", "--from", TO, "--to", TO, "--version", "1"],
+            "version",
+        ),
+        (
+            ["simulate-floors", "--lake", "{lake}", "--from", FROM, "--to", FROM, "--rounds", "5"],
+            "at least 3 days",
+        ),
+        (["promote", "7"], "pricing-cpm"),
+        (["rollback"], "pricing-cpm"),
+        (["drift", "--lake", "{lake}", "--day", TO], "champion"),
+        (["drift", "--lake", "{lake}", "--day", "yesterday"], "bad --day"),
+        (["retrain", "--lake", "{missing}"], "no impressions"),
+        (["retrain", "--lake", "{lake}", "--min-improvement", "2"], "min-improvement"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    args: list[str], message: str, lake: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    argv = [a.format(lake=lake, missing=tmp_path / "missing") for a in args]
+    code, _, stderr = run(*argv)
+    assert code == 2, stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], stderr
+    assert "Traceback" not in stderr
+
+
+def test_train_list_promote_rollback_drift_and_floors(lake: Path, data_dir: Path) -> None:
+    code, out, err = run("train", "--lake", str(lake), "--from", FROM, "--to", TO, "--rounds", "30")
+    assert code == 0, err
+    assert "rmse_ratio_vs_segment_baseline" in out and "v1 as champion" in out
+    code, out, err = run("train", "--lake", str(lake), "--from", FROM, "--to", TO, "--rounds", "5")
+    assert code == 0 and "v2 as challenger" in out, err
+
+    code, out, _ = run("models")
+    assert code == 0 and "champion" in out and "challenger" in out
+
+    assert run("promote", "2")[1].strip() == "pricing-cpm v2 is now champion"
+    assert "v1 is champion again" in run("rollback")[1]
+
+    code, out, err = run("drift", "--lake", str(lake), "--day", TO, "--rows", "2000")
+    assert code == 0, err
+    assert "domain_cpm_te" in out and "global score" in out and "OK" in out
+
+    code, out, err = run(
+        "simulate-floors", "--lake", str(lake), "--from", FROM, "--to", TO,
+        "--version", "champion", "--boot", "200",
+    )  # fmt: skip
+    assert code == 0, err
+    assert all(word in out for word in ("static", "seed", "tuned", "Control share"))
+    floorsim = data_dir / "pricing" / "floorsim"
+    assert (floorsim / f"{TO}.png").exists() and (floorsim / "latest.json").exists()

@@ -1,0 +1,195 @@
+"""The retraining workflow end to end: real lake, real MLflow registry, real database and bus."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ssmas.bootstrap import Platform, build_platform
+from ssmas.core.registry import ModelRegistry
+from ssmas.pricing.decisions import (
+    TOPIC_DECIDED,
+    TOPIC_PROMOTED,
+    RetrainDecision,
+    recent_decisions,
+    record_decision,
+)
+from ssmas.pricing.model import MODEL_NAME
+from ssmas.pricing.retrain import RetrainConfig, RetrainDeps, due_trigger, run_retrain
+from ssmas.pricing.train import train_from_lake
+from ssmas.settings import Settings
+
+from .pricing_support import START, copy_lake, fresh_registry, write_drifted_day
+
+pytestmark = pytest.mark.slow
+T0 = datetime(2026, 3, 8, 9, 0, tzinfo=UTC)
+FAST = {"num_boost_round": 40}
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture()
+def platform(tmp_path: Path) -> Iterator[Platform]:
+    p = build_platform(Settings(profile="test", data_dir=tmp_path / "data"))
+    yield p
+    p.close()
+
+
+@pytest.fixture()
+def registry(tmp_path: Path, platform: Platform) -> ModelRegistry:
+    return fresh_registry(tmp_path.parent, platform.settings)
+
+
+def _champion(registry: ModelRegistry, lake: Path) -> int:
+    result = train_from_lake(lake, START, START + timedelta(days=2), registry=registry, params=FAST)
+    assert result.info is not None and result.alias == "champion"
+    return result.info.version
+
+
+def _topic(platform: Platform, topic: str) -> list[dict[str, object]]:
+    return [dict(m.payload) for m in platform.bus.replay(topic)]
+
+
+def test_drifted_day_schedules_then_retrains_and_promotes(
+    tmp_path: Path, platform: Platform, registry: ModelRegistry
+) -> None:
+    lake = copy_lake(tmp_path.parent, tmp_path / "lake")
+    champion = _champion(registry, lake)
+    write_drifted_day(lake)
+    clock = Clock(T0)
+    deps = RetrainDeps(registry, platform.session_factory, platform.bus, clock)
+    config = RetrainConfig(lake=lake, window_days=2, schedule_delay_h=6, params=FAST)
+
+    scheduled = run_retrain(deps, config, trigger="schedule")
+    assert scheduled.drift_level in {"WARNING", "CRITICAL"}
+    assert scheduled.drift_score is not None and scheduled.drift_score > 0.5
+    assert scheduled.outcome == "scheduled"
+    assert scheduled.scheduled_for == T0 + timedelta(hours=6)
+    assert due_trigger(deps, last_check=T0, interval=timedelta(hours=24)) is None
+
+    clock.now = T0 + timedelta(hours=7)
+    trigger = due_trigger(deps, last_check=T0, interval=timedelta(hours=24))
+    assert trigger == "scheduled"
+    decision = run_retrain(deps, config, force=True, trigger=trigger)
+
+    assert decision.trigger == "scheduled"
+    assert decision.outcome == "promoted" and decision.promoted
+    assert decision.champion_version == champion
+    assert decision.challenger_rmse is not None and decision.champion_rmse is not None
+    assert decision.challenger_rmse < decision.champion_rmse
+    assert registry.get_version_by_alias(MODEL_NAME, "champion").version == (  # type: ignore[union-attr]
+        decision.challenger_version
+    )
+    stored = recent_decisions(platform.session_factory)
+    assert [d.outcome for d in stored] == ["promoted", "scheduled"]
+    assert stored[0].details["champion_metrics"]["rows"] > 0
+    assert [p["outcome"] for p in _topic(platform, TOPIC_DECIDED)] == ["scheduled", "promoted"]
+    promoted = _topic(platform, TOPIC_PROMOTED)
+    assert promoted == [
+        {
+            "model_version": decision.challenger_version,
+            "previous_version": champion,
+            "decision_id": decision.id,
+            "decided_at": promoted[0]["decided_at"],
+            "reason": decision.reason,
+        }
+    ]
+    # Nothing is due any more: the scheduled run has happened.
+    assert due_trigger(deps, last_check=clock.now, interval=timedelta(hours=24)) is None
+
+
+def test_a_worse_challenger_keeps_the_champion(
+    tmp_path: Path, platform: Platform, registry: ModelRegistry
+) -> None:
+    lake = copy_lake(tmp_path.parent, tmp_path / "lake")
+    champion = _champion(registry, lake)
+    deps = RetrainDeps(registry, platform.session_factory, platform.bus, Clock(T0))
+    weak = RetrainConfig(lake=lake, params={"num_boost_round": 1, "max_depth": 1})
+
+    monitored = run_retrain(deps, weak)
+    assert monitored.outcome == "monitoring" and monitored.drift_level == "OK"
+    decision = run_retrain(deps, weak, force=True)
+
+    assert decision.trigger == "forced"
+    assert decision.outcome == "kept_champion" and not decision.promoted
+    assert decision.challenger_rmse is not None and decision.champion_rmse is not None
+    assert decision.challenger_rmse >= decision.champion_rmse
+    assert registry.get_version_by_alias(MODEL_NAME, "champion").version == champion  # type: ignore[union-attr]
+    challenger = registry.get_version_by_alias(MODEL_NAME, "challenger")
+    assert challenger is not None and challenger.version == decision.challenger_version
+    assert _topic(platform, TOPIC_PROMOTED) == []
+    assert [d.outcome for d in recent_decisions(platform.session_factory)] == [
+        "kept_champion",
+        "monitoring",
+    ]
+
+
+def test_an_empty_registry_bootstraps_a_champion(
+    tmp_path: Path, platform: Platform, registry: ModelRegistry
+) -> None:
+    lake = copy_lake(tmp_path.parent, tmp_path / "lake")
+    deps = RetrainDeps(registry, platform.session_factory, platform.bus, Clock(T0))
+    decision = run_retrain(deps, RetrainConfig(lake=lake, params=FAST))
+    assert decision.outcome == "bootstrapped" and decision.promoted
+    info = registry.get_version_by_alias(MODEL_NAME, "champion")
+    assert info is not None and info.version == decision.challenger_version
+
+
+@pytest.mark.postgres
+def test_decisions_are_recorded_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    settings = Settings(profile="test", data_dir=tmp_path / "data", database_url=pg_url)
+    platform = build_platform(settings)
+    try:
+        decision = RetrainDecision(
+            decided_at=T0,
+            trigger="command",
+            drift_score=0.61,
+            drift_level="WARNING",
+            action="schedule_retraining",
+            outcome="scheduled",
+            scheduled_for=T0 + timedelta(hours=6),
+            reason="test",
+            details={"features": {"day_of_week": 1.0}},
+        )
+        stored = record_decision(platform.session_factory, platform.bus, decision)
+        loaded = recent_decisions(platform.session_factory)
+        assert loaded == [stored]
+        assert loaded[0].scheduled_for == T0 + timedelta(hours=6)
+    finally:
+        platform.close()
+
+
+def test_the_worker_loop_bootstraps_a_champion_and_stops(
+    tmp_path: Path, platform: Platform, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from ssmas.pricing.retrain import run_retrain_loop
+
+    lake = copy_lake(tmp_path.parent, tmp_path / "lake")
+    monkeypatch.setenv("SSMAS_PRICING_LAKE", str(lake))
+    monkeypatch.setenv("SSMAS_PRICING_RETRAIN_INTERVAL_S", "86400")
+    stop = threading.Event()
+    worker = threading.Thread(target=run_retrain_loop, args=(platform, stop), daemon=True)
+    worker.start()
+    try:
+        for _ in range(600):
+            if recent_decisions(platform.session_factory):
+                break
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    [decision] = recent_decisions(platform.session_factory)
+    assert decision.outcome == "bootstrapped" and decision.trigger == "schedule"
+    assert registry.get_version_by_alias(MODEL_NAME, "champion") is not None
