@@ -24,6 +24,7 @@ __all__ = ["DEMO_SCENARIOS", "demo_app", "ensure_demo_key"]
 
 # (module, attribute) of each product's demo loop ``run(platform, stop)``.
 DEMO_SCENARIOS: list[tuple[str, str]] = [
+    ("ssmas.exchange.demo", "run_demo"),
     ("ssmas.assistant.demo", "run_demo"),
 ]
 

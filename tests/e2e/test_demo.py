@@ -11,6 +11,8 @@ import httpx
 from typer.testing import CliRunner
 
 from ssmas.cli import app
+from ssmas.core.bus import open_bus
+from ssmas.core.worker import wait_until
 from tests.e2e.test_serve import free_port, server_env, wait_healthy
 
 
@@ -39,6 +41,14 @@ def test_demo_serves_dashboard_and_api_with_its_printed_key(tmp_path: Path) -> N
         assert httpx.get(f"{base}/v1/ping", timeout=5.0).status_code == 401
         ready = httpx.get(f"{base}/ready", timeout=5.0)
         assert ready.status_code == 200
+        # The live exchange feeds the other products through the bus.
+        bus = open_bus(str(data_dir / "bus.db"))
+        try:
+            assert wait_until(lambda: bool(bus.replay("metrics.adops", limit=1)), 90.0)
+            point = bus.replay("metrics.adops", limit=1)[0].payload
+        finally:
+            bus.close()
+        assert point
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
