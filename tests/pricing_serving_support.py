@@ -7,10 +7,12 @@ The frame has the request columns of ``/v2/predict`` and a clearing CPM that dep
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from ssmas.pricing.model import PricingModel, train_model
@@ -110,3 +112,27 @@ def frame_requests(table: pa.Table, limit: int | None = None) -> list[dict[str, 
     return [
         {k: (int(v) if isinstance(v, (np.integer,)) else v) for k, v in r.items()} for r in rows
     ]
+
+
+class BlockingScorer:
+    """A model that cannot answer until the test releases it (a hung model, no clock involved)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.version = "9"
+        self.metrics: dict[str, float] = {}
+        self.encoder = inner.encoder
+        self.release = threading.Event()
+        self.finished = threading.Event()
+        self.calls = 0
+
+    def predict_matrix(self, x: npt.NDArray[np.float32]) -> Any:
+        self.calls += 1
+        self.release.wait(10)
+        self.finished.set()
+        return self.inner.predict_matrix(x)
+
+
+class BrokenScorer(BlockingScorer):
+    def predict_matrix(self, x: npt.NDArray[np.float32]) -> Any:
+        raise RuntimeError("model file corrupt")

@@ -16,7 +16,7 @@ from ssmas.pricing import serving_store as store
 from ssmas.pricing.capture import sampled
 from ssmas.pricing.serving_runtime import ServingRuntime, runtime_for
 from ssmas.settings import Settings
-from tests.pricing_serving_support import request_body, small_model
+from tests.pricing_serving_support import BlockingScorer, request_body, small_model
 
 
 @dataclass
@@ -198,8 +198,6 @@ def test_models_lists_serving_state_and_live_stats(served: Api) -> None:
 
 
 def test_hung_model_answers_fallback_over_http(served: Api) -> None:
-    from tests.unit.test_pricing_serving import BlockingScorer
-
     blocking = BlockingScorer(small_model())
     served.runtime.service.install("champion", blocking)
     try:

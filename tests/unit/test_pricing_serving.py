@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
 import pytest
 
 from ssmas.pricing.answers import batch_bodies, prediction_body
@@ -15,35 +12,11 @@ from ssmas.pricing.schemas import PredictRequest
 from ssmas.pricing.scoring_guard import ScoringGuard
 from ssmas.pricing.serving import PricingService, ServingConfig
 from ssmas.pricing.variants import VariantSplit
-from tests.pricing_serving_support import request_body, small_model
+from tests.pricing_serving_support import BlockingScorer, BrokenScorer, request_body, small_model
 
 
 def req(impression_id: str = "imp-1", **overrides: Any) -> PredictRequest:
     return PredictRequest.model_validate(request_body(impression_id, **overrides))
-
-
-class BlockingScorer:
-    """A model that cannot answer until the test releases it (a hung model, no clock involved)."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.version = "9"
-        self.metrics: dict[str, float] = {}
-        self.encoder = inner.encoder
-        self.release = threading.Event()
-        self.finished = threading.Event()
-        self.calls = 0
-
-    def predict_matrix(self, x: npt.NDArray[np.float32]) -> Any:
-        self.calls += 1
-        self.release.wait(10)
-        self.finished.set()
-        return self.inner.predict_matrix(x)
-
-
-class BrokenScorer(BlockingScorer):
-    def predict_matrix(self, x: npt.NDArray[np.float32]) -> Any:
-        raise RuntimeError("model file corrupt")
 
 
 def service(**config: Any) -> PricingService:

@@ -10,10 +10,13 @@
   function draw(feed) {
     if (!feed.t || feed.t.length < 1) { return; }
     var names = Object.keys(feed.features);
+    // Show the five features drifting most in the latest report; the legend toggles the rest.
+    var last = function (name) { var v = feed.features[name]; return v[v.length - 1] || 0; };
+    var top = names.slice().sort(function (a, b) { return last(b) - last(a); }).slice(0, 5);
     var series = [{}, { label: "global", stroke: palette[0], width: 3 }];
     var data = [feed.t, feed.score];
     names.forEach(function (name, i) {
-      series.push({ label: name, stroke: palette[(i + 1) % palette.length], width: 1, show: i < 6 });
+      series.push({ label: name, stroke: palette[(i + 1) % palette.length], width: 1, show: top.indexOf(name) >= 0 });
       data.push(feed.features[name]);
     });
     box.innerHTML = "";
