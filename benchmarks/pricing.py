@@ -13,7 +13,7 @@
 * the full day: a 50M-row day (generated once with ``ssmas exchange simulate`` and kept under
   --cache) goes lake → features → train → evaluate → register in a child process that reports
   its own wall time and peak RSS. --quick does the same with a 1M-row day; --day-only reruns
-  just this part and merges it into the last results file.
+  just this part and merges it into the last results file (--skip-day keeps the last one).
 """
 
 from __future__ import annotations
@@ -196,13 +196,15 @@ def day_figures(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         ),
         "day_interval80_coverage": round(day["metrics"]["interval80_coverage"], 4),
         "day_stage_s": {k: round(v, 1) for k, v in day["timings"].items()},
-        "day_generate_s": round(generate_s, 1),
     }
+    if generate_s > 0:
+        figures["day_generate_s"] = round(generate_s, 1)
     note = (
         f"{DAY_NOTE} {day_volume} requests, one day, so the in-hour block split (minutes 0-39 "
         f"train, 40-49 calibration, 50-59 test); training on a {fraction:.0%} id-hash sample "
         "of the training rows streamed from DuckDB into a QuantileDMatrix, calibration and "
-        "test on every row, registration in MLflow; generation not timed. Load average "
+        "test on every row, registration in MLflow; generation (ssmas exchange simulate, kept "
+        "under --cache between runs) not timed. Load average "
         f"{os.getloadavg()[0]:.1f} at the end of the day run."
     )
     return figures, note
@@ -227,12 +229,12 @@ def main() -> None:
         return
     notes: list[str] = []
     figures: dict[str, Any] = {}
+    previous = HERE / "results" / ("pricing.quick.json" if args.quick else "pricing.json")
+    last = json.loads(previous.read_text()) if previous.exists() else None
     if args.day_only:
-        previous = HERE / "results" / ("pricing.quick.json" if args.quick else "pricing.json")
-        if previous.exists():
-            body = json.loads(previous.read_text())
-            figures = {k: v for k, v in body["figures"].items() if not k.startswith("day_")}
-            notes.append(body["notes"].split(DAY_NOTE)[0].strip())
+        if last is not None:
+            figures = {k: v for k, v in last["figures"].items() if not k.startswith("day_")}
+            notes.append(last["notes"].split(DAY_NOTE)[0].strip())
     else:
         load_before = os.getloadavg()[0]
         volume = args.history_volume or (150_000 if args.quick else 1_000_000)
@@ -253,6 +255,9 @@ def main() -> None:
         day, note = day_figures(args)
         figures.update(day)
         notes.append(note)
+    elif last is not None and DAY_NOTE in last["notes"]:  # keep the last full-day figures
+        figures.update({k: v for k, v in last["figures"].items() if k.startswith("day_")})
+        notes.append(DAY_NOTE + last["notes"].split(DAY_NOTE, 1)[1])
     table = Table(title="pricing benchmark" + (" (quick)" if args.quick else ""))
     table.add_column("figure")
     table.add_column("value", justify="right")
