@@ -7,6 +7,7 @@ Product routers come from ``ssmas.bootstrap.ROUTER_MODULES`` plus any passed in 
 
 from __future__ import annotations
 
+import gc
 import importlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -21,6 +22,7 @@ from ssmas.bootstrap import Platform, build_platform
 from ssmas.core.api import system
 from ssmas.core.api.auth import KeyVerifier
 from ssmas.core.api.errors import install_error_handlers
+from ssmas.core.api.lean import LeanDispatchMiddleware, collect_lean_routes
 from ssmas.core.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from ssmas.core.api.openapi import install_openapi
 from ssmas.core.ratelimit import rate_limiter_from_settings
@@ -51,8 +53,17 @@ def create_app(
     *,
     settings: Settings | None = None,
     routers: Sequence[APIRouter] = (),
+    lean: bool = True,
+    freeze_gc: bool = False,
 ) -> FastAPI:
-    """Build the API app; nothing is opened until the app's lifespan starts."""
+    """Build the API app; nothing is opened until the app's lifespan starts.
+
+    ``lean=False`` serves lean routes (``ssmas.core.api.lean``) through FastAPI's own routing.
+    ``freeze_gc=True`` (servers, not tests) moves everything alive once start-up is done into
+    the collector's permanent generation (``gc.freeze``): the hundreds of thousands of objects
+    the imports and models leave are then never walked again, which takes the multi-millisecond
+    full collections out of request latency.
+    """
     if platform is not None and settings is not None and settings is not platform.settings:
         raise ValueError("pass either a platform or settings, not both")
     app_settings = platform.settings if platform is not None else settings or get_settings()
@@ -75,6 +86,9 @@ def create_app(
                     teardown = await run_in_threadpool(hook, running)
                     if callable(teardown):
                         stack.callback(teardown)
+            if freeze_gc:
+                gc.collect()
+                gc.freeze()
             yield
 
     app = FastAPI(
@@ -82,11 +96,15 @@ def create_app(
         version=__version__,
         description="Pricing, AdOps, assistant and campaigns on one operational core.",
         lifespan=lifespan,
+        # Our metrics are Prometheus (ssmas.core.metrics); FastAPI's OpenTelemetry bridge would
+        # otherwise look up the global providers (and the environment) on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         middleware=[
             Middleware(RequestContextMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=app_settings.max_body_bytes),
         ],
     )
+
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(system.router)
@@ -94,4 +112,8 @@ def create_app(
         app.include_router(router)
     for router in routers:
         app.include_router(router)
+    if lean:
+        # Appended, so innermost: the request-context and body-limit middleware still wrap it.
+        table = collect_lean_routes(app.routes)
+        app.user_middleware.append(Middleware(LeanDispatchMiddleware, table=table))
     return app

@@ -7,15 +7,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from ssmas import __version__
 from ssmas.core import metrics
-from ssmas.core.api.auth import ApiKeyDep
 from ssmas.core.api.deps import PlatformDep
 from ssmas.core.api.errors import error_response
+from ssmas.core.api.lean import lean_route
+from ssmas.core.security.keys import ApiKeyRecord
 
 router = APIRouter()
 
@@ -82,7 +84,7 @@ async def prometheus_metrics() -> Response:
     return Response(body, media_type=content_type)
 
 
-@router.get("/v1/ping", tags=["platform"], response_model=Pong)
-async def ping(key: ApiKeyDep) -> Pong:
+@lean_route(router, "GET", "/v1/ping", tags=["platform"], response_model=Pong)
+async def ping(request: Request, key: ApiKeyRecord) -> Response:
     """Answers any valid key: checks authentication and rate limiting end to end."""
-    return Pong(pong=True, key=key.name)
+    return Response(orjson.dumps({"pong": True, "key": key.name}), media_type="application/json")

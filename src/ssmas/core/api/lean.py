@@ -1,0 +1,138 @@
+"""Lean endpoints: hot routes answered without FastAPI's per-request machinery.
+
+On every request FastAPI walks its route tree, solves the dependency graph and runs the answer
+through its response handling; for a small hot endpoint that costs more than the endpoint's own
+work. A lean endpoint is ``async def endpoint(request, key) -> Response`` registered with
+:func:`lean_route`. It is served two ways from one implementation:
+
+- ``LeanDispatchMiddleware`` (inside the request-context and body-limit middleware, so request
+  ids, metrics, the access log and the body limit still apply) answers an exact
+  ``(method, path)`` match with a dictionary lookup: it authenticates the key with the same
+  ``authenticate`` every route uses, checks the scope, calls the endpoint and renders any
+  ``DomainError`` (``ApiError`` included) in the one JSON error shape;
+- it is also an ordinary FastAPI route, so OpenAPI documents it (pass ``response_model``,
+  ``responses`` and ``openapi_extra`` as to ``router.api_route``), and it keeps answering the
+  same way if the dispatch is off (``create_app(..., lean=False)``).
+
+Endpoints read their own body (``await request.body()``) and validate it themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ssmas.core.api.auth import authenticate, require_scope
+from ssmas.core.api.errors import ApiError, DomainError, error_response, status_code_name
+from ssmas.core.api.middleware import BodyTooLarge
+from ssmas.core.security.keys import ApiKeyRecord, has_scope, validate_scopes
+
+__all__ = ["LeanDispatchMiddleware", "LeanEndpoint", "collect_lean_routes", "lean_route"]
+
+LeanEndpoint = Callable[[Request, ApiKeyRecord], Awaitable[Response]]
+_LEAN_ATTRIBUTE = "__ssmas_lean__"
+
+
+class _Lean:
+    """What the dispatcher needs to serve one endpoint."""
+
+    __slots__ = ("endpoint", "route", "scope")
+
+    def __init__(self, endpoint: LeanEndpoint, scope: str | None) -> None:
+        self.endpoint = endpoint
+        self.scope = scope
+        self.route: APIRoute | None = None  # set when collected, for metrics and logs
+
+    async def __call__(self, request: Request) -> Response:
+        key = await authenticate(request)
+        if self.scope is not None and not has_scope(key, self.scope):
+            raise ApiError(403, "forbidden", f"this API key lacks the scope {self.scope!r}")
+        return await self.endpoint(request, key)
+
+
+def lean_route(
+    router: APIRouter,
+    method: str,
+    path: str,
+    *,
+    scope: str | None = None,
+    **route_kwargs: Any,
+) -> Callable[[LeanEndpoint], LeanEndpoint]:
+    """Register ``endpoint`` on ``router`` as a documented FastAPI route and a lean route.
+
+    ``scope`` is the API-key scope required (any valid key when None). ``path`` must be a
+    fixed path (no ``{parameters}``): the dispatcher matches it exactly.
+    """
+    if "{" in path:
+        raise ValueError(f"lean routes take fixed paths, not templates: {path!r}")
+    if scope is not None:
+        validate_scopes([scope])
+    dependency = require_scope(scope) if scope is not None else authenticate
+
+    def register(endpoint: LeanEndpoint) -> LeanEndpoint:
+        async def via_fastapi(request: Request, key: ApiKeyRecord = Depends(dependency)) -> Any:
+            return await endpoint(request, key)
+
+        via_fastapi.__name__ = endpoint.__name__
+        via_fastapi.__doc__ = endpoint.__doc__
+        setattr(via_fastapi, _LEAN_ATTRIBUTE, _Lean(endpoint, scope))
+        router.add_api_route(path, via_fastapi, methods=[method.upper()], **route_kwargs)
+        return endpoint
+
+    return register
+
+
+def _walk(routes: Iterable[Any], prefix: str) -> Iterable[tuple[str, APIRoute]]:
+    for route in routes:
+        nested = getattr(route, "original_router", None)
+        if isinstance(nested, APIRouter):
+            context = getattr(route, "include_context", None)
+            yield from _walk(nested.routes, prefix + str(getattr(context, "prefix", "") or ""))
+        elif isinstance(route, APIRoute):
+            yield prefix, route
+
+
+def collect_lean_routes(routes: Iterable[Any]) -> dict[tuple[str, str], _Lean]:
+    """``(method, full path) → handler`` for every lean route in a route tree."""
+    table: dict[tuple[str, str], _Lean] = {}
+    for prefix, route in _walk(routes, ""):
+        lean = getattr(route.endpoint, _LEAN_ATTRIBUTE, None)
+        if isinstance(lean, _Lean):
+            lean.route = route
+            for method in route.methods or ():
+                table[(method, prefix + route.path)] = lean
+    return table
+
+
+class LeanDispatchMiddleware:
+    """Answer lean routes by exact ``(method, path)``; pass everything else to the app."""
+
+    def __init__(self, app: ASGIApp, table: dict[tuple[str, str], _Lean]) -> None:
+        self.app = app
+        self.table = table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lean = self.table.get((scope.get("method", ""), scope.get("path", "")))
+        if lean is None or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = lean.route
+        request = Request(scope, receive, send)
+        try:
+            response = await lean(request)
+        except DomainError as exc:
+            headers = exc.headers if isinstance(exc, ApiError) else None
+            response = error_response(request, exc.status, exc.code, exc.message, headers=headers)
+        except StarletteHTTPException as exc:
+            if isinstance(exc, BodyTooLarge):
+                raise  # the body-limit middleware answers it
+            code = status_code_name(exc.status_code)
+            detail = exc.detail if isinstance(exc.detail, str) else code
+            response = error_response(request, exc.status_code, code, detail, headers=exc.headers)
+        await response(scope, receive, send)
