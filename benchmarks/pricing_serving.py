@@ -62,27 +62,7 @@ def _post(path: str, port: int, key: str, body: bytes) -> bytes:
 
 def open_loop(port: int, requests: list[bytes], rate: float, duration: float) -> dict[str, Any]:
     """One connection per request body, each serving every n-th slot of the schedule."""
-    conns = len(requests)
-    total = int(rate * duration)
-    start = time.perf_counter() + 0.2
-    schedule = [start + i / rate for i in range(total)]
-    results: list[list[tuple[float, float, int]]] = [[] for _ in range(conns)]
-    threads = [
-        threading.Thread(
-            target=house_load._connection_loop,
-            args=("127.0.0.1", port, requests[n], schedule[n::conns], results[n]),
-            daemon=True,
-        )
-        for n in range(conns)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return {
-        "elapsed_s": time.perf_counter() - start,
-        "results": [r for per in results for r in per],
-    }
+    return house_load.open_loop("127.0.0.1", port, requests, rate, duration)
 
 
 def closed_loop(port: int, requests: list[bytes], duration: float) -> dict[str, Any]:
