@@ -9,7 +9,6 @@ import pytest
 
 from ssmas.core.llm import (
     LLM,
-    Backoff,
     ChatMessage,
     LLMBadResponse,
     LLMRejected,
@@ -18,6 +17,7 @@ from ssmas.core.llm import (
     OpenAICompatibleLLM,
     ToolSpec,
 )
+from ssmas.core.retry import RetryPolicy
 from tests.fakes.openai_server import (
     FakeOpenAIServer,
     completion_body,
@@ -52,8 +52,11 @@ def make_llm(
         model="fake-model",
         timeout_s=timeout_s,
         max_retries=max_retries,
-        backoff=Backoff(base_s=0.25, cap_s=1.0, max_retry_after_s=30, rng=random.Random(0)),
+        retry=RetryPolicy(
+            max_attempts=max_retries + 1, base_s=0.25, cap_s=1.0, max_retry_after_s=30
+        ),
         sleep=sleeps,
+        rng=random.Random(0),
     )
 
 
@@ -93,7 +96,8 @@ def test_server_error_then_success_is_retried(api: FakeOpenAIServer) -> None:
     with make_llm(api, sleeps) as llm:
         assert llm.complete(HELLO).text == "third time"
     assert len(api.requests) == 3
-    assert len(sleeps) == 2 and 0.125 <= sleeps[0] <= 0.25 and 0.25 <= sleeps[1] <= 0.5
+    rng = random.Random(0)  # the same draws as the client's: full jitter under 0.25 s, 0.5 s
+    assert sleeps == [rng.uniform(0, 0.25), rng.uniform(0, 0.5)]
 
 
 def test_429_retry_after_is_honoured(api: FakeOpenAIServer) -> None:

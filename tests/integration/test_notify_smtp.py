@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -61,9 +62,9 @@ def test_mail_is_delivered_with_auth_and_content(smtp: SmtpSink) -> None:
 def test_temporary_failure_is_retried(smtp: SmtpSink) -> None:
     smtp.fail_next("MAIL", 451, "try again later")
     sleeps = Sleeps()
-    notifier(smtp, sleeps, backoff_s=0.5).send(ALERT)
+    notifier(smtp, sleeps, backoff_s=0.5, rng=random.Random(3)).send(ALERT)
     assert len(smtp.mails) == 1
-    assert smtp.connections == 2 and sleeps == [0.5]
+    assert smtp.connections == 2 and sleeps == [random.Random(3).uniform(0, 0.5)]
 
 
 def test_permanent_failure_is_not_retried(smtp: SmtpSink) -> None:

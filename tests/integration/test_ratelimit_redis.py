@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from ssmas.bootstrap import build_platform
 from ssmas.core.api import create_app
-from ssmas.core.ratelimit import RedisRateLimiter
+from ssmas.core.ratelimit import MemoryRateLimiter, RedisRateLimiter, open_rate_limiter
 from ssmas.core.security.keys import create_api_key
 from ssmas.settings import Settings
 
@@ -85,6 +85,37 @@ def test_redis_down_fails_open(redis_url: str) -> None:
             await limiter.close()
 
     asyncio.run(scenario())
+
+
+def test_blocking_and_async_hits_share_the_bucket(redis_url: str) -> None:
+    async def scenario() -> None:
+        limiter = RedisRateLimiter(redis_url, rate=0.01, burst=3)
+        try:
+            assert limiter.hit_now("mixed").allowed
+            assert (await limiter.hit("mixed")).allowed
+            assert limiter.hit_now("mixed").allowed
+            refused = limiter.hit_now("mixed")
+            assert not refused.allowed and refused.retry_after_s > 0
+            assert not (await limiter.hit("mixed")).allowed
+        finally:
+            await limiter.close()  # both connection pools
+
+    asyncio.run(scenario())
+
+
+def test_a_fallback_limits_while_redis_is_down() -> None:
+    fallback = MemoryRateLimiter(rate=0.01, burst=2)
+    limiter = open_rate_limiter(
+        "redis", rate=0.01, burst=2, redis_url="redis://127.0.0.1:1/0", local_fallback=True
+    )
+    assert isinstance(limiter, RedisRateLimiter) and limiter.fallback is not None
+    own = RedisRateLimiter("redis://127.0.0.1:1/0", rate=0.01, burst=2, fallback=fallback)
+    try:
+        assert [own.hit_now("k").allowed for _ in range(3)] == [True, True, False]
+        assert [limiter.hit_now("k").allowed for _ in range(3)] == [True, True, False]
+    finally:
+        own.close_now()
+        limiter.close_now()
 
 
 def test_bad_cost_is_refused(redis_url: str) -> None:

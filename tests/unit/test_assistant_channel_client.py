@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,10 @@ from ssmas.assistant.whatsapp.client import (
     PairRateLimited,
     WindowClosed,
 )
-from ssmas.assistant.whatsapp.config import WhatsAppSettings
+from ssmas.settings import WhatsAppSettings
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "whatsapp"
+SEED = 11
 SEND = json.loads((SAMPLES / "20_send_text_request_response.json").read_text())
 
 
@@ -52,7 +54,12 @@ def client_for(script: Script, sleeps: list[float] | None = None, **overrides: A
         graph_url="https://graph.example/v23.0", access_token="tok", **overrides
     )
     pauses = sleeps if sleeps is not None else []
-    return GraphClient(settings, transport=httpx.MockTransport(script), sleep=pauses.append)
+    return GraphClient(
+        settings,
+        transport=httpx.MockTransport(script),
+        sleep=pauses.append,
+        rng=random.Random(SEED),
+    )
 
 
 def test_text_payload_matches_the_sample_request() -> None:
@@ -114,7 +121,8 @@ def test_server_errors_and_transport_failures_are_retried_with_growing_backoff()
     client = client_for(script, sleeps, retry_backoff_s=1.0)
     assert client.send_text("1", "hi").wa_id
     assert len(script.requests) == 4
-    assert len(sleeps) == 3 and sleeps[0] <= 1.0 < sleeps[2] <= 4.0
+    rng = random.Random(SEED)  # full jitter under 1, 2 and 4 seconds
+    assert sleeps == [rng.uniform(0, 1.0), rng.uniform(0, 2.0), rng.uniform(0, 4.0)]
 
 
 def test_window_closed_is_raised_at_once() -> None:
@@ -128,7 +136,7 @@ def test_pair_rate_limit_backs_off_then_succeeds_or_gives_up() -> None:
     sleeps: list[float] = []
     script = Script(graph_error(131056), ok())
     assert client_for(script, sleeps, pair_limit_backoff_s=2.0).send_text("1", "hi").wa_id
-    assert 1.0 <= sleeps[0] <= 2.0
+    assert sleeps == [random.Random(SEED).uniform(0, 2.0)]  # its own, longer backoff base
     script = Script(*[graph_error(131056)] * 4)
     with pytest.raises(PairRateLimited) as caught:
         client_for(script).send_text("1", "hi")
@@ -161,3 +169,57 @@ def test_pacer_holds_each_recipient_and_the_number_to_their_rates() -> None:
     before = now[0]
     pacer.wait("late")
     assert 1 / 80 <= now[0] - before <= 1 / 80 + 0.002
+
+
+def test_retry_after_is_waited_exactly() -> None:
+    sleeps: list[float] = []
+    busy = httpx.Response(429, headers={"Retry-After": "3"}, json={"error": {"code": 4}})
+    assert client_for(Script(busy, ok()), sleeps).send_text("1", "hi").wa_id
+    assert sleeps == [3.0]
+
+
+def test_transport_failures_end_as_a_retryable_graph_error() -> None:
+    def boom() -> httpx.Response:
+        raise httpx.ConnectError("refused")
+
+    sleeps: list[float] = []
+    script = Script(boom, boom)
+    with pytest.raises(GraphError) as caught:
+        client_for(script, sleeps, send_attempts=2).send_text("1", "hi")
+    assert (caught.value.status, caught.value.retryable, len(script.requests)) == (0, True, 2)
+    assert len(sleeps) == 1
+
+
+def test_no_retry_starts_after_the_elapsed_budget() -> None:
+    sleeps: list[float] = []
+    script = Script(httpx.Response(503, headers={"Retry-After": "5"}), ok())
+    with pytest.raises(GraphError) as caught:
+        client_for(script, sleeps, retry_max_elapsed_s=4.0).send_text("1", "hi")
+    assert caught.value.status == 503 and caught.value.retryable
+    assert len(script.requests) == 1 and sleeps == []
+
+
+def test_media_download_is_retried_then_size_checked() -> None:
+    script = Script(httpx.Response(502), httpx.Response(200, content=b"x" * 10))
+    client = client_for(script)
+    assert client.download("https://lookaside.example/media/1") == b"x" * 10
+    script = Script(httpx.Response(200, content=b"x" * 10))
+    with pytest.raises(GraphError, match="too large"):
+        client_for(script).download("https://lookaside.example/media/1", max_bytes=5)
+    script = Script(httpx.Response(404, json={"error": {"message": "gone", "code": 100}}))
+    with pytest.raises(GraphError) as caught:
+        client_for(script).download("https://lookaside.example/media/1")
+    assert (caught.value.status, caught.value.retryable) == (404, False)
+
+
+def test_pacer_keys_hide_the_phone_number() -> None:
+    pacer = Pacer(
+        number_rate=80, recipient_rate=1, recipient_burst=1, number_id="42", key_secret=b"k"
+    )
+    key = pacer.recipient_key("34612345678")
+    assert key.startswith("42:to:") and "34612345678" not in key
+    assert key == pacer.recipient_key("34612345678") != pacer.recipient_key("34612345679")
+    other = Pacer(
+        number_rate=80, recipient_rate=1, recipient_burst=1, number_id="42", key_secret=b"j"
+    )
+    assert other.recipient_key("34612345678") != key

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from ssmas.assistant.context import ContextStore, ContextWindow, estimate_tokens, prune
 from ssmas.assistant.store import Turn
 from ssmas.core.cache import MemoryCache
@@ -58,3 +60,57 @@ def test_store_extends_prunes_and_seals_the_cached_window() -> None:
     assert other.cached(1) is None  # unreadable entries count as a miss
     store.forget(1)
     assert store.cached(1) is None
+
+
+def sample_window(cid: int = 1, texts: tuple[str, ...] = ("hola", "¿y mi pago?")) -> ContextWindow:
+    turns = [turn(i, text, intent="faq") for i, text in enumerate(texts)]
+    return ContextWindow(cid, 1, "bot", "es", "user: antes", turns)
+
+
+def test_each_read_is_a_fresh_window_callers_may_change() -> None:
+    store = ContextStore(MemoryCache(), PiiCipher.from_secret("unit-test-secret"))
+    store.save(sample_window())
+    first = store.cached(1)
+    assert first == sample_window()
+    assert first is not None
+    first.state = "human"
+    first.turns.append(turn(9, "changed locally"))
+    assert store.cached(1) == sample_window()  # the cached entry did not change
+
+
+def test_entries_written_elsewhere_are_opened_not_served_from_the_memo() -> None:
+    cache, cipher = MemoryCache(), PiiCipher.from_secret("unit-test-secret")
+    here, there = ContextStore(cache, cipher), ContextStore(cache, cipher)  # two processes
+    here.save(sample_window())
+    assert there.cached(1) == sample_window()
+    there.save(sample_window(texts=("hola", "otra pregunta")))
+    newer = here.cached(1)
+    assert newer is not None and newer.turns[-1].text == "otra pregunta"
+    there.forget(1)
+    assert here.cached(1) is None
+
+
+def test_an_entry_moved_to_another_conversation_key_is_refused() -> None:
+    cache, cipher = MemoryCache(), PiiCipher.from_secret("unit-test-secret")
+    store = ContextStore(cache, cipher)
+    store.save(sample_window(cid=1))
+    sealed = cache.get(ContextStore.key(1))
+    assert sealed is not None
+    cache.set(ContextStore.key(2), sealed)
+    assert ContextStore(cache, cipher).cached(2) is None
+    assert store.cached(2) is None
+
+
+def test_the_memo_is_bounded_and_can_be_off() -> None:
+    cache, cipher = MemoryCache(), PiiCipher.from_secret("unit-test-secret")
+    store = ContextStore(cache, cipher, memo_size=2)
+    for cid in (1, 2, 3):
+        store.save(sample_window(cid=cid))
+    assert list(store._memo) == [2, 3]  # the oldest went first
+    assert store.cached(1) == sample_window(cid=1)  # opened from the cache, then remembered
+    assert list(store._memo) == [3, 1]
+    unmemoised = ContextStore(cache, cipher, memo_size=0)
+    unmemoised.save(sample_window(cid=4))
+    assert unmemoised.cached(4) == sample_window(cid=4) and unmemoised._memo == {}
+    with pytest.raises(ValueError):
+        ContextStore(cache, cipher, memo_size=-1)

@@ -1,15 +1,12 @@
-"""OpenAI schema mapping, response parsing and retry timing, without any I/O."""
+"""OpenAI schema mapping and response parsing, without any I/O (retry timing: test_retry)."""
 
 from __future__ import annotations
 
 import json
-import random
-from datetime import UTC, datetime
 
 import pytest
 
 from ssmas.core.llm import (
-    Backoff,
     ChatMessage,
     LLMBadResponse,
     OfflineLLM,
@@ -18,7 +15,6 @@ from ssmas.core.llm import (
     ToolSpec,
     llm_from_settings,
 )
-from ssmas.core.llm.backoff import retry_after_seconds
 from ssmas.core.llm.openai_schema import build_request, parse_completion
 from ssmas.settings import Settings
 
@@ -88,24 +84,6 @@ def test_parse_text_and_tool_calls() -> None:
 def test_malformed_bodies_raise_bad_response(raw: object) -> None:
     with pytest.raises(LLMBadResponse):
         parse_completion(raw, requested_model="m", provider="p")
-
-
-def test_retry_after_parsing() -> None:
-    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
-    assert retry_after_seconds("3", now) == 3.0
-    assert retry_after_seconds("Wed, 01 Jan 2025 12:00:10 GMT", now) == 10.0
-    assert retry_after_seconds("Wed, 01 Jan 2025 11:00:00 GMT", now) == 0.0
-    assert retry_after_seconds("soon", now) is None
-    assert retry_after_seconds(None) is None
-
-
-def test_backoff_grows_is_capped_and_jittered() -> None:
-    backoff = Backoff(base_s=1.0, cap_s=4.0, rng=random.Random(1))
-    delays = [backoff.delay(n) for n in range(5)]
-    for n, d in enumerate(delays):
-        ceiling = min(4.0, 2.0**n)
-        assert ceiling / 2 <= d <= ceiling
-    assert backoff.delay(0, retry_after=7.0) == 7.0
 
 
 def test_factory_picks_by_settings() -> None:

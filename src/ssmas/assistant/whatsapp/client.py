@@ -1,13 +1,19 @@
 """WhatsApp Cloud API client: send text, buttons, lists, templates; mark read; fetch media.
 
-Sends are paced (per business number, 80/s by default, and per recipient), retried with
-exponential backoff on 5xx, 429 and transport errors, and map Meta's error codes to exceptions:
-131047 (the 24-hour window is closed) → ``WindowClosed`` at once, so the caller can send a
-template; 131056 (pair rate limit) is backed off and retried, then ``PairRateLimited``.
+Sends are paced per business number (80/s by default) and per recipient by token buckets that
+live where the platform's rate limits live (``pacing_backend``: in process, or in Redis and
+then shared by every process and host sending for the number). Requests are retried through
+``ssmas.core.retry`` (exponential backoff with full jitter, ``Retry-After`` honoured) on
+transport errors, 5xx, 429 and Meta's transient codes, and Meta's error codes map to
+exceptions: 131047 (the 24-hour window is closed) → ``WindowClosed`` at once, so the caller can
+send a template; 131056 (pair rate limit) is backed off from ``pair_limit_backoff_s`` and
+retried, then ``PairRateLimited``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -16,8 +22,9 @@ from typing import Any
 
 import httpx
 
-from ssmas.assistant.whatsapp.config import WhatsAppSettings
-from ssmas.core.ratelimit import MemoryRateLimiter
+from ssmas.core.ratelimit import MemoryRateLimiter, SyncRateLimiter, open_rate_limiter
+from ssmas.core.retry import Attempt, Retrier, Retry, RetryPolicy, retry_after_seconds
+from ssmas.settings import WhatsAppSettings
 
 CODE_WINDOW_CLOSED = 131047
 CODE_PAIR_RATE_LIMIT = 131056
@@ -61,8 +68,17 @@ class MediaLocation:
     file_size: int | None
 
 
+PACING_PREFIX = "ssmas:wa-pace:"
+
+
 class Pacer:
-    """Blocks until a send to ``recipient`` fits both the per-number and the per-recipient rate."""
+    """Blocks until a send to ``recipient`` fits both the per-number and the per-recipient rate.
+
+    The buckets are ``number_limiter`` and ``recipient_limiter`` when given (Redis ones make the
+    limits hold across processes), else in-process ones. Keys name the business number; a
+    recipient's key is an HMAC of the phone number under ``key_secret``, so no phone number is
+    written to a shared store.
+    """
 
     def __init__(
         self,
@@ -72,16 +88,64 @@ class Pacer:
         recipient_burst: int,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        number_limiter: SyncRateLimiter | None = None,
+        recipient_limiter: SyncRateLimiter | None = None,
+        number_id: str = "",
+        key_secret: bytes = b"",
     ) -> None:
         burst = max(1, int(number_rate))
-        self._number = MemoryRateLimiter(rate=number_rate, burst=burst, clock=clock)
-        self._recipient = MemoryRateLimiter(rate=recipient_rate, burst=recipient_burst, clock=clock)
+        self._number = number_limiter or MemoryRateLimiter(
+            rate=number_rate, burst=burst, clock=clock
+        )
+        self._recipient = recipient_limiter or MemoryRateLimiter(
+            rate=recipient_rate, burst=recipient_burst, clock=clock
+        )
         self._sleep = sleep
+        self._number_key = f"{number_id}:number"
+        self._recipient_prefix = f"{number_id}:to:"
+        self._key_secret = key_secret or b"ssmas-whatsapp-pacing"
+
+    @classmethod
+    def from_settings(
+        cls, settings: WhatsAppSettings, *, sleep: Callable[[float], None] = time.sleep
+    ) -> Pacer:
+        """Buckets on ``settings.pacing_backend``: Redis (shared; limited in process while Redis
+        is unreachable) or memory (this process only)."""
+        backend = settings.pacing_backend or "memory"
+
+        def limiter(rate: float, burst: int) -> SyncRateLimiter:
+            return open_rate_limiter(
+                backend,
+                rate=rate,
+                burst=burst,
+                redis_url=settings.pacing_redis_url,
+                prefix=PACING_PREFIX,
+                local_fallback=True,
+            )
+
+        number_rate = settings.send_rate_per_s
+        return cls(
+            number_rate=number_rate,
+            recipient_rate=settings.recipient_rate_per_s,
+            recipient_burst=settings.recipient_burst,
+            sleep=sleep,
+            number_limiter=limiter(number_rate, settings.number_burst),
+            recipient_limiter=limiter(settings.recipient_rate_per_s, settings.recipient_burst),
+            number_id=settings.phone_number_id,
+            key_secret=settings.app_secret_bytes,
+        )
+
+    def recipient_key(self, recipient: str) -> str:
+        digest = hmac.new(self._key_secret, recipient.encode("utf-8"), hashlib.sha256)
+        return self._recipient_prefix + digest.hexdigest()[:32]
 
     def wait(self, recipient: str) -> float:
         """Take one token from both buckets, sleeping as needed; returns seconds slept."""
         slept = 0.0
-        for limiter, key in ((self._recipient, f"to:{recipient}"), (self._number, "number")):
+        for limiter, key in (
+            (self._recipient, self.recipient_key(recipient)),
+            (self._number, self._number_key),
+        ):
             while True:
                 decision = limiter.hit_now(key)
                 if decision.allowed:
@@ -91,6 +155,11 @@ class Pacer:
                 self._sleep(pause)
                 slept += pause
         return slept
+
+    def close(self) -> None:
+        """Release the buckets' connections (Redis)."""
+        self._number.close_now()
+        self._recipient.close_now()
 
 
 def _error_of(response: httpx.Response) -> tuple[int | None, str]:
@@ -115,16 +184,19 @@ class GraphClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         pacer: Pacer | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
-        self._sleep = sleep
-        self._backoff_s = settings.retry_backoff_s
-        self._pacer = pacer or Pacer(
-            number_rate=settings.send_rate_per_s,
-            recipient_rate=settings.recipient_rate_per_s,
-            recipient_burst=settings.recipient_burst,
-            sleep=sleep,
+        policy = RetryPolicy(
+            max_attempts=max(1, settings.send_attempts),
+            base_s=settings.retry_backoff_s,
+            cap_s=settings.retry_cap_s,
+            max_elapsed_s=settings.retry_max_elapsed_s,
+            max_retry_after_s=settings.retry_max_elapsed_s,
         )
+        self._retrier = Retrier(policy, sleep=sleep, rng=rng)
+        self._owns_pacer = pacer is None
+        self._pacer = pacer or Pacer.from_settings(settings, sleep=sleep)
         self._http = httpx.Client(
             base_url=settings.graph_url.rstrip("/") + "/",
             headers={"Authorization": f"Bearer {settings.access_token}"},
@@ -134,6 +206,8 @@ class GraphClient:
 
     def close(self) -> None:
         self._http.close()
+        if self._owns_pacer:
+            self._pacer.close()
 
     # -- sending -------------------------------------------------------------------------
 
@@ -228,72 +302,71 @@ class GraphClient:
 
     def download(self, url: str, *, max_bytes: int = 100 * 1024 * 1024) -> bytes:
         """The bytes at a media URL (same bearer token), refusing anything over ``max_bytes``."""
-        for attempt in range(self.settings.send_attempts):
-            try:
-                response = self._http.get(url)
-            except httpx.TransportError as exc:
-                if attempt + 1 >= self.settings.send_attempts:
-                    raise GraphError(str(exc), status=0, code=None, retryable=True) from exc
-                self._pause(attempt)
-                continue
-            if response.status_code == 200:
-                if len(response.content) > max_bytes:
-                    raise GraphError("media too large", status=413, code=None, retryable=False)
-                return response.content
-            retryable = response.status_code >= 500 or response.status_code == 429
-            if not retryable or attempt + 1 >= self.settings.send_attempts:
-                code, message = _error_of(response)
-                raise GraphError(
-                    f"media download failed: {message}",
-                    status=response.status_code,
-                    code=code,
-                    retryable=retryable,
-                )
-            self._pause(attempt)
-        raise AssertionError("unreachable")
+        final = self._retrier.run(lambda: self._http.get(url), self._verdict)
+        response = self._response(final)
+        if response.status_code == 200:
+            if len(response.content) > max_bytes:
+                raise GraphError("media too large", status=413, code=None, retryable=False)
+            return response.content
+        code, message = _error_of(response)
+        raise GraphError(
+            f"media download failed: {message}",
+            status=response.status_code,
+            code=code,
+            retryable=_retryable(response.status_code, code),
+        )
 
     # -- transport -----------------------------------------------------------------------
 
-    def _pause(self, attempt: int, base: float | None = None) -> None:
-        delay = (base if base is not None else self._backoff_s) * (2**attempt)
-        self._sleep(delay * (0.5 + random.random() / 2))
+    def _verdict(self, attempt: Attempt[httpx.Response]) -> Retry | None:
+        """Which outcomes to try again: transport errors, 5xx, 429, Meta's transient codes,
+        and the pair rate limit (from its own, longer backoff base)."""
+        if attempt.error is not None:
+            return Retry() if isinstance(attempt.error, httpx.TransportError) else None
+        response = attempt.result
+        if response is None or response.status_code < 300:
+            return None
+        code, _ = _error_of(response)
+        if code == CODE_WINDOW_CLOSED:
+            return None
+        if code == CODE_PAIR_RATE_LIMIT:
+            return Retry(base_s=self.settings.pair_limit_backoff_s)
+        if _retryable(response.status_code, code):
+            return Retry(after_s=retry_after_seconds(response.headers.get("Retry-After")))
+        return None
+
+    @staticmethod
+    def _response(final: Attempt[httpx.Response]) -> httpx.Response:
+        """The last response, or the last transport error as a retryable ``GraphError``."""
+        if isinstance(final.error, httpx.TransportError):
+            raise GraphError(str(final.error), status=0, code=None, retryable=True) from final.error
+        return final.unwrap()
 
     def _request(
         self, method: str, path: str, body: dict[str, Any] | None, *, recipient: str | None
     ) -> dict[str, Any]:
-        attempts = max(1, self.settings.send_attempts)
-        for attempt in range(attempts):
-            last = attempt + 1 >= attempts
+        def attempt() -> httpx.Response:
             if recipient is not None:
                 self._pacer.wait(recipient)
-            try:
-                response = self._http.request(method, path, json=body)
-            except httpx.TransportError as exc:
-                if last:
-                    raise GraphError(str(exc), status=0, code=None, retryable=True) from exc
-                self._pause(attempt)
-                continue
-            if response.status_code < 300:
-                answer = response.json()
-                return answer if isinstance(answer, dict) else {}
-            code, message = _error_of(response)
-            if code == CODE_WINDOW_CLOSED:
-                raise WindowClosed(message, status=response.status_code, code=code, retryable=False)
-            if code == CODE_PAIR_RATE_LIMIT:
-                if last:
-                    raise PairRateLimited(
-                        message, status=response.status_code, code=code, retryable=True
-                    )
-                self._pause(attempt, self.settings.pair_limit_backoff_s)
-                continue
-            retryable = response.status_code >= 500 or response.status_code == 429
-            retryable = retryable or code in RETRYABLE_CODES
-            if not retryable or last:
-                raise GraphError(
-                    message or f"HTTP {response.status_code}",
-                    status=response.status_code,
-                    code=code,
-                    retryable=retryable,
-                )
-            self._pause(attempt)
-        raise AssertionError("unreachable")
+            return self._http.request(method, path, json=body)
+
+        response = self._response(self._retrier.run(attempt, self._verdict))
+        if response.status_code < 300:
+            answer = response.json()
+            return answer if isinstance(answer, dict) else {}
+        code, message = _error_of(response)
+        status = response.status_code
+        if code == CODE_WINDOW_CLOSED:
+            raise WindowClosed(message, status=status, code=code, retryable=False)
+        if code == CODE_PAIR_RATE_LIMIT:
+            raise PairRateLimited(message, status=status, code=code, retryable=True)
+        raise GraphError(
+            message or f"HTTP {status}",
+            status=status,
+            code=code,
+            retryable=_retryable(status, code),
+        )
+
+
+def _retryable(status: int, code: int | None) -> bool:
+    return status >= 500 or status == 429 or code in RETRYABLE_CODES

@@ -5,7 +5,6 @@ Pick one with ``llm_from_settings``; code against the ``LLM`` protocol.
 
 from __future__ import annotations
 
-from ssmas.core.llm.backoff import Backoff
 from ssmas.core.llm.factory import llm_from_settings
 from ssmas.core.llm.messages import (
     ChatMessage,
@@ -25,7 +24,6 @@ from ssmas.core.llm.protocol import LLM
 
 __all__ = [
     "LLM",
-    "Backoff",
     "ChatMessage",
     "Completion",
     "LLMBadResponse",

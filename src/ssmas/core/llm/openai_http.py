@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from ssmas.core.llm.backoff import Backoff, is_retryable_status, retry_after_seconds
 from ssmas.core.llm.messages import (
     ChatMessage,
     Completion,
     LLMBadResponse,
-    LLMError,
     LLMRejected,
     LLMTimeout,
     LLMUnavailable,
     ToolSpec,
 )
 from ssmas.core.llm.openai_schema import build_request, parse_completion
+from ssmas.core.retry import Retrier, RetryPolicy, http_verdict, is_retryable_status
 
 
 class OpenAICompatibleLLM:
     """Chat completions over HTTP with per-request timeouts and bounded retries.
 
-    Retries (up to ``max_retries`` after the first try) on timeouts, connection errors, 429 and
-    5xx, waiting ``Retry-After`` when the server sends it (giving up at once if it asks for more
-    than ``backoff.max_retry_after_s``), otherwise an exponential backoff with jitter. Other 4xx
+    Retries (``ssmas.core.retry``; up to ``max_retries`` after the first try, or as ``retry``
+    says) on timeouts, connection errors, 408/409/425/429 and 5xx, waiting ``Retry-After`` when
+    the server sends it (giving up at once if it asks for more than
+    ``retry.max_retry_after_s``), otherwise an exponential backoff with full jitter. Other 4xx
     raise ``LLMRejected`` straight away; an unparseable body raises ``LLMBadResponse``.
     """
 
@@ -41,8 +42,9 @@ class OpenAICompatibleLLM:
         timeout_s: float = 10.0,
         max_retries: int = 2,
         *,
-        backoff: Backoff | None = None,
+        retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if max_retries < 0:
@@ -52,9 +54,9 @@ class OpenAICompatibleLLM:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.timeout_s = timeout_s
-        self.max_retries = max_retries
-        self.backoff = backoff or Backoff()
-        self._sleep = sleep
+        self.retry = retry or RetryPolicy(max_attempts=max_retries + 1)
+        self.max_retries = self.retry.max_attempts - 1
+        self._retrier = Retrier(self.retry, sleep=sleep, rng=rng)
         headers = {"Accept": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -89,41 +91,33 @@ class OpenAICompatibleLLM:
 
     def _post_with_retries(self, body: dict[str, Any]) -> Any:
         url = f"{self.base_url}/chat/completions"
-        last_error: LLMError = LLMUnavailable("no attempt made")
-        for attempt in range(self.max_retries + 1):
-            retry_after: float | None = None
+        final = self._retrier.run(lambda: self._client.post(url, json=body), http_verdict)
+        if isinstance(final.error, httpx.TimeoutException):
+            raise LLMTimeout(
+                f"no answer from {self.base_url} within {self.timeout_s:g}s "
+                f"({type(final.error).__name__})"
+            ) from final.error
+        if isinstance(final.error, httpx.TransportError):
+            raise LLMUnavailable(f"cannot reach {self.base_url}: {final.error}") from final.error
+        response = final.unwrap()
+        if response.is_success:
             try:
-                response = self._client.post(url, json=body)
-            except httpx.TimeoutException as exc:
-                last_error = LLMTimeout(
-                    f"no answer from {self.base_url} within {self.timeout_s:g}s "
-                    f"({type(exc).__name__})"
-                )
-            except httpx.TransportError as exc:
-                last_error = LLMUnavailable(f"cannot reach {self.base_url}: {exc}")
-            else:
-                if response.is_success:
-                    try:
-                        return response.json()
-                    except ValueError:
-                        raise LLMBadResponse(
-                            f"HTTP {response.status_code} body is not JSON: {response.text[:200]!r}"
-                        )
-                if not is_retryable_status(response.status_code):
-                    raise LLMRejected(
-                        f"HTTP {response.status_code} from {self.base_url}: {response.text[:300]}",
-                        response.status_code,
-                    )
-                last_error = LLMUnavailable(
-                    f"HTTP {response.status_code} from {self.base_url} after {attempt + 1} "
-                    f"attempt(s): {response.text[:200]}"
-                )
-                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-                if retry_after is not None and retry_after > self.backoff.max_retry_after_s:
-                    raise LLMUnavailable(
-                        f"{self.base_url} asked to retry after {retry_after:g}s, "
-                        f"more than the {self.backoff.max_retry_after_s:g}s allowed"
-                    )
-            if attempt < self.max_retries:
-                self._sleep(self.backoff.delay(attempt, retry_after))
-        raise last_error
+                return response.json()
+            except ValueError:
+                raise LLMBadResponse(
+                    f"HTTP {response.status_code} body is not JSON: {response.text[:200]!r}"
+                ) from None
+        if not is_retryable_status(response.status_code):
+            raise LLMRejected(
+                f"HTTP {response.status_code} from {self.base_url}: {response.text[:300]}",
+                response.status_code,
+            )
+        if final.stopped == "retry_after":
+            raise LLMUnavailable(
+                f"{self.base_url} asked to retry after {final.retry_after_s:g}s, "
+                f"more than the {self.retry.max_retry_after_s:g}s allowed"
+            )
+        raise LLMUnavailable(
+            f"HTTP {response.status_code} from {self.base_url} after {final.number} "
+            f"attempt(s): {response.text[:200]}"
+        )

@@ -10,26 +10,17 @@ from urllib.parse import urlsplit
 import httpx
 
 from ssmas.core.notify.notification import NotifyError
-
-
-def _retryable(status: int) -> bool:
-    return status in {408, 425, 429} or status >= 500
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
+from ssmas.core.retry import Retrier, RetryPolicy, http_verdict
 
 
 class HttpDelivery:
-    """POSTs bytes to a URL; retries timeouts, connection errors, 429 and 5xx.
+    """POSTs bytes to a URL; retries timeouts, connection errors, 408/409/425/429 and 5xx.
 
-    Waits ``Retry-After`` seconds when given (up to ``max_retry_after_s``), otherwise
-    ``backoff_base_s * 2**attempt`` capped at ``backoff_cap_s``, with jitter. Other non-2xx
-    answers raise ``NotifyError`` at once. Error messages name the host only, never the full URL,
-    because webhook URLs often embed their secret.
+    Retries go through ``ssmas.core.retry``: ``Retry-After`` seconds when given (giving up at
+    once beyond ``max_retry_after_s``), otherwise a full-jitter backoff under
+    ``backoff_base_s * 2**attempt`` capped at ``backoff_cap_s``. Other non-2xx answers raise
+    ``NotifyError`` at once. Error messages name the host only, never the full URL, because
+    webhook URLs often embed their secret.
     """
 
     def __init__(
@@ -50,11 +41,13 @@ class HttpDelivery:
         self.target = target
         self.timeout_s = timeout_s
         self.max_retries = max_retries
-        self.backoff_base_s = backoff_base_s
-        self.backoff_cap_s = backoff_cap_s
-        self.max_retry_after_s = max_retry_after_s
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        self.policy = RetryPolicy(
+            max_attempts=max_retries + 1,
+            base_s=backoff_base_s,
+            cap_s=backoff_cap_s,
+            max_retry_after_s=max_retry_after_s,
+        )
+        self._retrier = Retrier(self.policy, sleep=sleep, rng=rng)
         self._client = httpx.Client(timeout=httpx.Timeout(timeout_s), transport=transport)
 
     def close(self) -> None:
@@ -62,35 +55,24 @@ class HttpDelivery:
 
     def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> httpx.Response:
         host = urlsplit(url).netloc or url
-        last = NotifyError("no attempt made", target=self.target, retryable=True)
-        for attempt in range(self.max_retries + 1):
-            wait: float | None = None
-            try:
-                response = self._client.post(url, content=content, headers=headers)
-            except httpx.TimeoutException:
-                last = NotifyError(
-                    f"{host} did not answer within {self.timeout_s:g}s",
-                    target=self.target,
-                    retryable=True,
-                )
-            except httpx.TransportError as exc:
-                last = NotifyError(
-                    f"cannot reach {host}: {type(exc).__name__}", target=self.target, retryable=True
-                )
-            else:
-                if response.is_success:
-                    return response
-                detail = f"HTTP {response.status_code} from {host}: {response.text[:200]}"
-                if not _retryable(response.status_code):
-                    raise NotifyError(detail, target=self.target)
-                last = NotifyError(detail, target=self.target, retryable=True)
-                wait = _retry_after(response.headers.get("Retry-After"))
-                if wait is not None and wait > self.max_retry_after_s:
-                    raise last
-            if attempt < self.max_retries:
-                self._sleep(wait if wait is not None else self._backoff(attempt))
-        raise last
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling: float = min(self.backoff_cap_s, self.backoff_base_s * 2.0**attempt)
-        return ceiling * (0.5 + 0.5 * self._rng.random())
+        final = self._retrier.run(
+            lambda: self._client.post(url, content=content, headers=headers), http_verdict
+        )
+        error = final.error
+        if isinstance(error, httpx.TimeoutException):
+            raise NotifyError(
+                f"{host} did not answer within {self.timeout_s:g}s",
+                target=self.target,
+                retryable=True,
+            ) from error
+        if isinstance(error, httpx.TransportError):
+            raise NotifyError(
+                f"cannot reach {host}: {type(error).__name__}", target=self.target, retryable=True
+            ) from error
+        response = final.unwrap()
+        if response.is_success:
+            return response
+        detail = f"HTTP {response.status_code} from {host}: {response.text[:200]}"
+        # http_verdict retried it: a retryable failure that outlasted the policy
+        retryable = final.stopped != "done"
+        raise NotifyError(detail, target=self.target, retryable=retryable)

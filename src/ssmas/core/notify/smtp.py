@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import smtplib
 import ssl
 import time
@@ -11,8 +12,15 @@ from email.utils import formatdate, make_msgid
 from typing import Literal
 
 from ssmas.core.notify.notification import Notification, NotifyError
+from ssmas.core.retry import Attempt, Retrier, Retry, RetryPolicy
 
 Security = Literal["none", "starttls", "ssl"]
+
+
+def _retry_temporary(attempt: Attempt[dict[str, tuple[int, bytes]]]) -> Retry | None:
+    """Retry what ``_deliver`` marks retryable: disconnects, timeouts, 4xx replies."""
+    error = attempt.error
+    return Retry() if isinstance(error, NotifyError) and error.retryable else None
 
 
 def build_email(
@@ -44,7 +52,8 @@ def build_email(
 
 
 class SmtpNotifier:
-    """Sends each notification as an e-mail; retries disconnects, timeouts and 4xx replies."""
+    """Sends each notification as an e-mail; retries disconnects, timeouts and 4xx replies
+    (``ssmas.core.retry``: full-jitter backoff under ``backoff_s * 2**attempt``)."""
 
     def __init__(
         self,
@@ -61,6 +70,7 @@ class SmtpNotifier:
         backoff_s: float = 1.0,
         subject_prefix: str = "[SSMAS]",
         sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         if not recipients:
             raise ValueError("SmtpNotifier needs at least one recipient")
@@ -72,7 +82,8 @@ class SmtpNotifier:
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.subject_prefix = subject_prefix
-        self._sleep = sleep
+        policy = RetryPolicy(max_attempts=max_retries + 1, base_s=backoff_s, cap_s=60 * backoff_s)
+        self._retrier = Retrier(policy, sleep=sleep, rng=rng)
 
     def send(self, notification: Notification) -> None:
         message = build_email(
@@ -81,21 +92,9 @@ class SmtpNotifier:
             recipients=self.recipients,
             subject_prefix=self.subject_prefix,
         )
-        last = NotifyError("no attempt made", target="smtp", retryable=True)
-        for attempt in range(self.max_retries + 1):
-            try:
-                refused = self._deliver(message)
-            except NotifyError as exc:
-                if not exc.retryable:
-                    raise
-                last = exc
-            else:
-                if refused:
-                    raise NotifyError(f"recipients refused: {sorted(refused)}", target="smtp")
-                return
-            if attempt < self.max_retries:
-                self._sleep(self.backoff_s * 2**attempt)
-        raise last
+        refused = self._retrier.call(lambda: self._deliver(message), _retry_temporary)
+        if refused:
+            raise NotifyError(f"recipients refused: {sorted(refused)}", target="smtp")
 
     def _connect(self) -> smtplib.SMTP:
         if self.security == "ssl":

@@ -36,6 +36,19 @@ class RateLimiter(Protocol):
     async def close(self) -> None: ...
 
 
+class SyncRateLimiter(Protocol):
+    """The blocking form of the port, for threads outside an event loop (both adapters have it).
+
+    ``close_now`` releases the connections ``hit_now`` opened."""
+
+    rate: float
+    burst: int
+
+    def hit_now(self, key: str, cost: float = 1.0) -> RateDecision: ...
+
+    def close_now(self) -> None: ...
+
+
 def check_limits(rate: float, burst: int) -> None:
     """Refuse buckets that could never admit a request."""
     if not rate > 0:

@@ -38,5 +38,8 @@ class MemoryRateLimiter:
         return self.hit_now(key, cost)
 
     async def close(self) -> None:
+        self.close_now()
+
+    def close_now(self) -> None:
         with self._lock:
             self._buckets.clear()

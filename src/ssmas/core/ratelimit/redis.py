@@ -2,18 +2,26 @@
 
 The script uses the Redis server clock (``TIME``), so buckets agree across hosts with skewed
 clocks. If Redis is unreachable the limiter fails open (the request passes) and logs a warning
-at most every ten seconds: an outage of the limiter must not become an outage of the API.
+at most every ten seconds: an outage of the limiter must not become an outage of the API. With a
+``fallback`` limiter it asks that one instead (e.g. an in-process bucket: each process then
+keeps its own limit until Redis is back).
+
+``hit`` is for event loops (``redis.asyncio``); ``hit_now`` blocks (a synchronous client, opened
+on first use), for worker threads; both run the same script on the same buckets.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
+import redis
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from ssmas.core.ratelimit.bucket import RateDecision, check_cost, check_limits
+from ssmas.core.ratelimit.bucket import RateDecision, SyncRateLimiter, check_cost, check_limits
 
 _log = structlog.get_logger(__name__)
 
@@ -51,30 +59,77 @@ class RedisRateLimiter:
     """Token buckets under ``<prefix><key>`` in Redis; the connection opens on first hit."""
 
     def __init__(
-        self, url: str, *, rate: float, burst: int, prefix: str = "ssmas:ratelimit:"
+        self,
+        url: str,
+        *,
+        rate: float,
+        burst: int,
+        prefix: str = "ssmas:ratelimit:",
+        fallback: SyncRateLimiter | None = None,
     ) -> None:
         check_limits(rate, burst)
         self.rate = rate
         self.burst = burst
         self.prefix = prefix
+        self.url = url
+        self.fallback = fallback
         self._client = Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
         self._script = self._client.register_script(_TAKE)
+        self._sync_client: redis.Redis | None = None
+        self._sync_script: Any = None
+        self._sync_lock = threading.Lock()
         self._last_warning = 0.0
+
+    def _args(self, cost: float) -> list[str | int]:
+        return [repr(self.rate), self.burst, repr(cost)]
+
+    def _unavailable(self, key: str, cost: float, exc: Exception) -> RateDecision:
+        self._warn(exc)
+        if self.fallback is not None:
+            return self.fallback.hit_now(key, cost)
+        return RateDecision(allowed=True, remaining=float(self.burst))
+
+    @staticmethod
+    def _decision(raw: list[bytes]) -> RateDecision:
+        allowed, left, wait = (float(part) for part in raw)
+        return RateDecision(allowed=allowed == 1.0, remaining=left, retry_after_s=wait)
 
     async def hit(self, key: str, cost: float = 1.0) -> RateDecision:
         check_cost(cost, self.burst)
         try:
-            raw = await self._script(
-                keys=[self.prefix + key], args=[repr(self.rate), self.burst, repr(cost)]
-            )
+            raw = await self._script(keys=[self.prefix + key], args=self._args(cost))
         except (RedisError, OSError) as exc:
-            self._warn(exc)
-            return RateDecision(allowed=True, remaining=float(self.burst))
-        allowed, left, wait = (float(part) for part in raw)
-        return RateDecision(allowed=allowed == 1.0, remaining=left, retry_after_s=wait)
+            return self._unavailable(key, cost, exc)
+        return self._decision(raw)
+
+    def hit_now(self, key: str, cost: float = 1.0) -> RateDecision:
+        """The blocking ``hit``, on a synchronous connection pool shared by the threads."""
+        check_cost(cost, self.burst)
+        try:
+            raw = self._sync()(keys=[self.prefix + key], args=self._args(cost))
+        except (RedisError, OSError) as exc:
+            return self._unavailable(key, cost, exc)
+        return self._decision(raw)
+
+    def _sync(self) -> Any:
+        with self._sync_lock:
+            if self._sync_script is None:
+                self._sync_client = redis.Redis.from_url(
+                    self.url, socket_connect_timeout=1.0, socket_timeout=1.0
+                )
+                self._sync_script = self._sync_client.register_script(_TAKE)
+            return self._sync_script
 
     async def close(self) -> None:
+        self.close_now()
         await self._client.aclose()  # type: ignore[attr-defined]
+
+    def close_now(self) -> None:
+        """Close the synchronous connections (``close`` closes both kinds)."""
+        with self._sync_lock:
+            client, self._sync_client, self._sync_script = self._sync_client, None, None
+        if client is not None:
+            client.close()
 
     def _warn(self, exc: Exception) -> None:
         now = time.monotonic()
