@@ -2,14 +2,18 @@
 
 The demo creates (once) an API key with every scope, keeps it in ``<data_dir>/demo_api_key``
 so the dashboard login stays the same across runs, prints it, then runs ``ssmas up`` with the
-scenario loops that products register in ``DEMO_SCENARIOS``.
+scenario loops that products register in ``DEMO_SCENARIOS``: the live exchange, pricing (a first
+model, then dynamic floors on the live exchange's auctions against an unfloored control share)
+and the assistant's simulated customers.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlparse
 
 import typer
 from rich.console import Console
@@ -25,6 +29,7 @@ __all__ = ["DEMO_SCENARIOS", "demo_app", "ensure_demo_key"]
 # (module, attribute) of each product's demo loop ``run(platform, stop)``.
 DEMO_SCENARIOS: list[tuple[str, str]] = [
     ("ssmas.exchange.demo", "run_demo"),
+    ("ssmas.pricing.demo", "run_demo"),
     ("ssmas.assistant.demo", "run_demo"),
 ]
 
@@ -52,6 +57,24 @@ def ensure_demo_key(platform: Platform) -> str:
     return raw
 
 
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def move_graph_fake(settings: Settings, bind_port: int) -> Settings:
+    """Settings whose local WhatsApp Graph API fake (served by the assistant's scenario) is not
+    on the dashboard's port; the fake's default, 8765, moves to a free port when they clash."""
+    graph = urlparse(settings.whatsapp.graph_url)
+    if graph.hostname not in ("127.0.0.1", "localhost") or graph.port != bind_port:
+        return settings
+    url = graph._replace(netloc=f"{graph.hostname}:{_free_port(graph.hostname)}").geturl()
+    os.environ["SSMAS_WHATSAPP_GRAPH_URL"] = url  # the assistant's own settings read it too
+    whatsapp = settings.whatsapp.model_copy(update={"graph_url": url})
+    return settings.model_copy(update={"whatsapp": whatsapp})
+
+
 demo_app = typer.Typer(
     name="demo", help="Run the platform with every product's demo scenario.", add_completion=False
 )
@@ -68,6 +91,7 @@ def demo_command(
     bind_port = port or base.port
     # Scenarios find the API through platform.settings, so it carries the bound address.
     settings = base.model_copy(update={"host": bind_host, "port": bind_port})
+    settings = move_graph_fake(settings, bind_port)
     settings.ensure_dirs()
 
     def announce(platform: Platform) -> None:

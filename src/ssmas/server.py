@@ -46,6 +46,7 @@ WorkerLoop = Callable[[Platform, threading.Event], None]
 # (module, attribute) of each product's background loop, started by `ssmas up`.
 WORKERS: list[tuple[str, str]] = [
     ("ssmas.assistant.workers", "run"),
+    ("ssmas.pricing.retrain", "run_retrain_loop"),
 ]
 
 _log = structlog.get_logger(__name__)
@@ -56,7 +57,7 @@ def create_app_from_env() -> FastAPI:
     """The uvicorn factory: environment settings, JSON logging, the full app."""
     settings = get_settings()
     configure_logging(settings)
-    return create_app(settings=settings)
+    return create_app(settings=settings, freeze_gc=True)
 
 
 def export_settings(settings: Settings) -> None:
@@ -89,7 +90,8 @@ def serve(
         raise ValueError(f"workers must be >= 1, got {workers}")
     configure_logging(settings)
     if workers == 1:
-        uvicorn.Server(_config(create_app(settings=settings), settings, host, port)).run()
+        app = create_app(settings=settings, freeze_gc=True)
+        uvicorn.Server(_config(app, settings, host, port)).run()
         return
     export_settings(settings)
     # Worker processes share counters through files (prometheus_client multiprocess mode).
@@ -148,7 +150,7 @@ def run_up(
     threads: list[threading.Thread] = []
     previous: dict[signal.Signals, object] = {}
     try:
-        server = uvicorn.Server(_config(create_app(platform), settings, host, port))
+        server = uvicorn.Server(_config(create_app(platform, freeze_gc=True), settings, host, port))
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
             _log.info("shutdown_signal", signal=signal.Signals(signum).name)

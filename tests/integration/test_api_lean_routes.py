@@ -1,4 +1,4 @@
-"""Lean routes answer exactly like FastAPI routes: auth, scopes, limits, errors, ids, metrics, docs."""
+"""Lean routes answer like FastAPI routes: auth, scopes, limits, errors, ids, metrics, docs."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The exchange's part of ``ssmas demo``: the live simulator feeding the other products.
 
 One simulated minute per real second (speed 60), metric points published on ``metrics.adops``,
-the control plane read every minute so remediations show in the next minutes of metrics.
+the control plane read every minute so remediations show in the next minutes of metrics. The
+auctions take their floors from whatever the pricing demo installs in the platform's
+:func:`~ssmas.exchange.live.floor_slot` (the ad units' own floors until then).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import threading
 import structlog
 
 from ssmas.bootstrap import Platform
-from ssmas.exchange.live import run_live
+from ssmas.exchange.live import floor_slot, run_live
 
 log = structlog.get_logger("ssmas.exchange.demo")
 
@@ -27,5 +29,6 @@ def run_demo(platform: Platform, stop: threading.Event) -> None:
         speed=DEMO_SPEED,
         stop_event=stop,
         impressions_per_day=DEMO_IMPRESSIONS_PER_DAY,
+        floors=floor_slot(platform),
     )
     log.info("exchange_demo_stopped", report=str(report))

@@ -4,6 +4,11 @@ Every minute the simulator reads the control plane and the injected faults from 
 simulates that minute's traffic and publishes one ``metrics.adops`` message per entity (publisher,
 partner, exchange). A remediation written to the control plane therefore shows in the next
 published minute: the closed loop the AdOps agents act on.
+
+Another product can price the auctions: a :class:`LiveFloorProvider` installed in the process's
+:func:`floor_slot` gives each minute's floors before the auctions clear (it sees the ad units'
+own floors and may keep them) and is shown the cleared block afterwards. The exchange never
+imports that product; a provider that raises leaves the ad units' floors in force.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+import structlog
 
 from ssmas.exchange.conditions import capacity_per_unit, resolve_conditions
 from ssmas.exchange.control_plane import ControlPlane
@@ -27,6 +34,7 @@ from ssmas.exchange.faults import Fault
 from ssmas.exchange.injector import FaultInjector
 from ssmas.exchange.metrics import TOPIC, block_metrics, metric_points
 from ssmas.exchange.seasonality import expected_minute_volume
+from ssmas.exchange.traffic import Requests
 from ssmas.exchange.world import World, build_world
 
 if TYPE_CHECKING:
@@ -37,6 +45,59 @@ if TYPE_CHECKING:
 LIVE_STREAM = 2
 DEFAULT_LIVE_VOLUME = 10_000_000.0  # requests a day: enough for stable per-minute metrics
 Publish = Callable[[list[dict[str, Any]]], None]
+_log = structlog.get_logger(__name__)
+
+
+class LiveFloorProvider(Protocol):
+    """Prices the live exchange's auctions, one simulated minute at a time."""
+
+    def floors(
+        self, world: World, at: datetime, requests: Requests, unit_floors: np.ndarray
+    ) -> np.ndarray:
+        """The floor (EUR CPM, >= 0) of each request; ``unit_floors`` are the ad units' own."""
+        ...
+
+    def settle(self, world: World, at: datetime, block: Block) -> None:
+        """The minute's cleared auctions (the requests are the ones :meth:`floors` priced)."""
+        ...
+
+
+class FloorSlot:
+    """Where at most one :class:`LiveFloorProvider` plugs into a process's live exchange."""
+
+    def __init__(self) -> None:
+        self._provider: LiveFloorProvider | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def provider(self) -> LiveFloorProvider | None:
+        return self._provider
+
+    def install(self, provider: LiveFloorProvider) -> None:
+        """Price the auctions with ``provider`` from the next simulated minute on."""
+        with self._lock:
+            self._provider = provider
+
+    def remove(self, provider: LiveFloorProvider) -> None:
+        """Back to the ad units' own floors, if ``provider`` is still the one installed."""
+        with self._lock:
+            if self._provider is provider:
+                self._provider = None
+
+
+_slots: dict[int, FloorSlot] = {}
+_slots_lock = threading.Lock()
+
+
+def floor_slot(owner: object) -> FloorSlot:
+    """The floor slot of ``owner`` (the process's platform), created on first use."""
+    key = id(owner)
+    with _slots_lock:
+        slot = _slots.get(key)
+        if slot is None:
+            slot = _slots[key] = FloorSlot()
+            weakref.finalize(owner, _slots.pop, key, None)
+        return slot
 
 
 @dataclass
@@ -63,6 +124,7 @@ class LiveExchange:
         start: datetime,
         impressions_per_day: float = DEFAULT_LIVE_VOLUME,
         faults: Callable[[datetime], list[Fault]] | None = None,
+        floors: FloorSlot | None = None,
     ) -> None:
         if not impressions_per_day > 0:
             raise ValueError("impressions per day must be positive")
@@ -74,6 +136,7 @@ class LiveExchange:
         self._unit_capacity = capacity_per_unit(impressions_per_day)
         self._faults = faults or (lambda _at: [])
         self._injector = FaultInjector(world, plane, [], sim_time=False)
+        self._floors = floors
         self.minute = self._start
 
     def step(self) -> tuple[Block, list[dict[str, Any]]]:
@@ -89,12 +152,41 @@ class LiveExchange:
         index = at.hour * 60 + at.minute
         key = (LIVE_STREAM, at.date().toordinal(), index)
         rng = np.random.default_rng(np.random.SeedSequence(self.world.seed, spawn_key=key))
+        provider = self._floors.provider if self._floors is not None else None
+        floor_fn = None
+        if provider is not None:
+            floor_fn = self._priced_by(provider, at, np.asarray(conditions.floors, np.float32))
         block = simulate_block(
-            self.world, self._table, at, [conditions], expected[index : index + 1], rng
+            self.world, self._table, at, [conditions], expected[index : index + 1], rng, floor_fn
         )
+        if provider is not None:
+            try:
+                provider.settle(self.world, at, block)
+            except Exception:  # the exchange keeps running whatever the provider does
+                _log.exception("live_floor_settle_failed")
         points = metric_points(block_metrics(self.world, block))
         self.minute = at + timedelta(minutes=1)
         return block, points
+
+    def _priced_by(
+        self, provider: LiveFloorProvider, at: datetime, unit_floors: np.ndarray
+    ) -> Callable[[Requests], np.ndarray]:
+        def floor_fn(requests: Requests) -> np.ndarray:
+            own: np.ndarray = np.asarray(unit_floors[requests.unit], dtype=np.float32)
+            try:
+                floors = np.asarray(
+                    provider.floors(self.world, at, requests, own.copy()), dtype=np.float32
+                )
+            except Exception:
+                _log.exception("live_floor_provider_failed")
+                return own
+            if floors.shape != own.shape:
+                _log.warning("live_floor_provider_bad_shape", got=floors.shape, want=own.shape)
+                return own
+            # A bad value (negative, NaN) falls back to the ad unit's floor, never breaks clearing.
+            return np.asarray(np.where(np.isfinite(floors) & (floors >= 0), floors, own))
+
+        return floor_fn
 
 
 def bus_publisher(bus: Bus) -> Publish:
@@ -146,8 +238,10 @@ def run_live(
     seed: int = 42,
     impressions_per_day: float = DEFAULT_LIVE_VOLUME,
     start: datetime | None = None,
+    floors: FloorSlot | None = None,
 ) -> LiveReport:
-    """Run the live exchange for the platform: database control plane, metrics on the bus."""
+    """Run the live exchange for the platform: database control plane, metrics on the bus;
+    ``floors`` lets another product price the auctions (see :func:`floor_slot`)."""
     from ssmas.core.bus import bus_from_settings
     from ssmas.exchange.control_store_sql import open_sql_stores
 
@@ -161,6 +255,7 @@ def run_live(
             start=start or datetime.now(UTC),
             impressions_per_day=impressions_per_day,
             faults=_store_faults(fault_store),
+            floors=floors,
         )
         clock = LiveClock(settings.data_dir)
         return run_loop(

@@ -209,23 +209,49 @@ def retrain(
     out.print(f"[bold]{decision.outcome}[/bold] ({decision.action}): {decision.reason}")
 
 
+def _announce(event: str, version: int) -> None:
+    """Publish the model event running servers hot-reload on; a bus failure only warns."""
+    from ssmas.core.bus import bus_from_settings
+    from ssmas.core.bus.base import BusError
+    from ssmas.pricing.hot_reload import publish_model_event
+    from ssmas.pricing.model import MODEL_NAME
+
+    try:
+        bus = bus_from_settings(_settings())
+        try:
+            publish_model_event(bus, event, model=MODEL_NAME, version=version, actor="cli")
+        finally:
+            bus.close()
+    except (BusError, OSError) as exc:
+        err.print(
+            f"warning: model event not published ({exc}); servers reload within their poll "
+            "interval",
+            markup=False,
+            highlight=False,
+        )
+
+
 @pricing_app.command()
 def promote(version: int = typer.Argument(..., min=1, help="Version to make champion.")) -> None:
-    """Make a registered version the champion."""
+    """Make a registered version the champion (running servers reload it at once)."""
+    from ssmas.pricing.hot_reload import MODEL_PROMOTED
     from ssmas.pricing.model import MODEL_NAME
 
     with _clean_errors():
         info = _registry().promote(MODEL_NAME, version)
+    _announce(MODEL_PROMOTED, info.version)
     out.print(f"pricing-cpm v{info.version} is now champion")
 
 
 @pricing_app.command()
 def rollback() -> None:
-    """Put back the champion the last promotion replaced."""
+    """Put back the champion the last promotion replaced (running servers reload it at once)."""
+    from ssmas.pricing.hot_reload import MODEL_ROLLED_BACK
     from ssmas.pricing.model import MODEL_NAME
 
     with _clean_errors():
         info = _registry().rollback(MODEL_NAME)
+    _announce(MODEL_ROLLED_BACK, info.version)
     out.print(f"rolled back: pricing-cpm v{info.version} is champion again")
 
 

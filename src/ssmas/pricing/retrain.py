@@ -5,7 +5,9 @@
 ``EvaluateNewModel`` (challenger **and** champion scored on the same held-out blocks of that
 window) → ``DecideDeployment`` (promote only if the challenger's RMSE is lower by at least
 ``min_improvement``) → record the decision (table + bus events). A scheduled retraining runs
-when :func:`run_retrain_loop` finds it due; ``force`` skips the drift gate.
+when :func:`run_retrain_loop` finds it due; ``force`` skips the drift gate. Every change of the
+registry's aliases is announced on ``pricing.models`` (:func:`publish_model_event`), so running
+servers load the new champion or challenger at once.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
-from ssmas.core.bus.base import Bus
+from ssmas.core.bus.base import Bus, BusError
 from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry
 from ssmas.exchange.lake import raw_days
 from ssmas.pricing.dataset import LakeError, LakeReader
 from ssmas.pricing.decisions import RetrainDecision, Trigger, pending_schedule, record_decision
 from ssmas.pricing.demo_model import demo_lake_dir
 from ssmas.pricing.drift import DriftReport, compute_drift
+from ssmas.pricing.hot_reload import CHALLENGER_CHANGED, MODEL_PROMOTED, publish_model_event
 from ssmas.pricing.model import MODEL_NAME, PricingModel, load_from_registry
 from ssmas.pricing.train import FEATURE_COLUMNS, evaluate_on_lake, train_from_lake
 
@@ -37,6 +40,10 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 _log = structlog.get_logger(__name__)
+ACTOR = "retrain-workflow"
+# One first-model training at a time in a process: the demo holds it while it trains its
+# champion, so the worker does not bootstrap a second one from the same lake meanwhile.
+TRAINING_LOCK = threading.Lock()
 
 
 class RetrainConfig(BaseModel):
@@ -62,6 +69,16 @@ class RetrainDeps:
     sessions: sessionmaker[Session]
     bus: Bus | None = None
     clock: Clock = lambda: datetime.now(UTC)
+
+    def announce(self, event: str, version: int | str) -> None:
+        """Tell serving processes the aliases moved; a bus failure is logged, not raised (they
+        also poll the registry)."""
+        if self.bus is None:
+            return
+        try:
+            publish_model_event(self.bus, event, model=MODEL_NAME, version=version, actor=ACTOR)
+        except BusError as exc:
+            _log.warning("pricing.model_event_not_published", event=event, error=str(exc)[:300])
 
 
 def check_drift(
@@ -100,6 +117,7 @@ def run_retrain(
     if champion_info is None:
         result = _train(deps, config, window, alias=CHAMPION, trigger=trigger)
         assert result.info is not None
+        deps.announce(MODEL_PROMOTED, result.info.version)
         decision = RetrainDecision(
             decided_at=now,
             trigger=trigger,
@@ -184,6 +202,7 @@ def _challenge(
     )
     if better:
         deps.registry.promote(MODEL_NAME, result.info.version)
+    deps.announce(MODEL_PROMOTED if better else CHALLENGER_CHANGED, result.info.version)
     details = {
         **base.details,
         "challenger_metrics": result.metrics,
@@ -228,22 +247,44 @@ def due_trigger(
     return None
 
 
+def _interval_s(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        _log.warning("pricing.retrain_bad_setting", setting=name, value=raw, used=default)
+        return default
+    return value
+
+
 def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
     """Background worker (``ssmas.server.WORKERS``): check drift every
-    ``SSMAS_PRICING_RETRAIN_INTERVAL_S`` (default 3600 s) and run due scheduled retrainings."""
+    ``SSMAS_PRICING_RETRAIN_INTERVAL_S`` (default 3600 s) and run due scheduled retrainings.
+
+    Idle, it costs one small query every 5 s (is a scheduled retraining due?). Without a lake
+    or a model it logs why it skipped the pass and waits for the next one; no pass error stops
+    it. While the demo trains its first model (:data:`TRAINING_LOCK`), passes wait.
+    """
     from ssmas.core.registry import registry_from_settings
 
-    interval = timedelta(seconds=float(os.environ.get("SSMAS_PRICING_RETRAIN_INTERVAL_S", "3600")))
+    interval = timedelta(seconds=_interval_s("SSMAS_PRICING_RETRAIN_INTERVAL_S", 3600.0))
+    # The registry client is created on first use, so no MLflow database appears before a lake.
     deps = RetrainDeps(
         registry_from_settings(platform.settings), platform.session_factory, platform.bus
     )
     last_check: datetime | None = None
     while not stop.wait(5.0 if last_check is not None else 1.0):
-        trigger = due_trigger(deps, last_check, interval)
-        if trigger is None:
-            continue
-        last_check = deps.clock()
         try:
+            trigger = due_trigger(deps, last_check, interval)
+        except Exception:  # the database may be briefly unavailable: try again later
+            _log.exception("pricing.retrain_check_failed")
+            continue
+        if trigger is None or not TRAINING_LOCK.acquire(blocking=False):
+            continue
+        try:
+            last_check = deps.clock()
             config = config_from_env(platform.settings.data_dir)
             decision = run_retrain(deps, config, force=trigger == "scheduled", trigger=trigger)
             _log.info("pricing.retrain", outcome=decision.outcome, reason=decision.reason)
@@ -251,3 +292,5 @@ def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
             _log.info("pricing.retrain_skipped", reason=str(exc))
         except Exception:  # a worker must survive one bad pass
             _log.exception("pricing.retrain_failed")
+        finally:
+            TRAINING_LOCK.release()

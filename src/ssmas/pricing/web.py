@@ -1,10 +1,11 @@
-"""Pricing dashboard pages: models and traffic, drift over time, floor simulation and settings.
+"""Pricing dashboard pages: models and traffic, drift over time, floors (live and simulated).
 
-Three pages under ``/dashboard/pricing/`` (registered in the sidebar), one HTMX fragment (the
-live serving panel, refreshed every 5 s), one JSON feed for the drift chart, the simulation's
-PNG and the page script. Everything reads the running serving side (``ServingRuntime``), the
-serving tables and the files the floor simulation writes under the data directory; a missing
-piece shows an empty state that says how to produce it.
+Three pages under ``/dashboard/pricing/`` (registered in the sidebar), two HTMX fragments (the
+live serving panel and the demo's live floors against control, refreshed every 5 s), one JSON
+feed for the drift chart, the simulation's PNG and the page script. Everything reads the running
+serving side (``ServingRuntime``), the serving tables and the files the floor simulation and the
+demo write under the data directory; a missing piece shows an empty state that says how to
+produce it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ GROUP = "pricing"
 PAGES = {
     "models": ("Models & traffic", "/dashboard/pricing/models"),
     "drift": ("Drift", "/dashboard/pricing/drift"),
-    "floors": ("Floor simulation", "/dashboard/pricing/floors"),
+    "floors": ("Floors", "/dashboard/pricing/floors"),
 }
 METRIC_ORDER = ("valid_rmse", "valid_mae", "valid_r2", "train_rows", "valid_rows")
 
@@ -170,6 +171,12 @@ async def drift_script() -> Response:
     return FileResponse(SCRIPT, media_type="text/javascript")
 
 
+def _live_floors(request: Request) -> dict[str, Any] | None:
+    from ssmas.pricing.demo import read_live_floors
+
+    return read_live_floors(request.app.state.platform.settings)
+
+
 def _floor_state(request: Request) -> dict[str, Any]:
     from ssmas.pricing.floorsim_output import LABELS, floorsim_dir, latest_report
 
@@ -179,6 +186,7 @@ def _floor_state(request: Request) -> dict[str, Any]:
     except (OSError, ValueError):
         report = None
     return {
+        "live": _live_floors(request),
         "report": report,
         "labels": LABELS,
         "has_plot": (floorsim_dir(platform.settings) / "latest.png").exists(),
@@ -193,6 +201,15 @@ async def floors_page(request: Request, user: WebUserDep) -> Response:
     state = await run_in_threadpool(_floor_state, request)
     body = _html("pricing_floors.html", **state)
     return render_page(request, user, group=GROUP, title=PAGES["floors"][0], body=body)
+
+
+@web_router.get("/dashboard/pricing/floors/live")
+async def floors_live(request: Request, user: WebUserDep) -> Response:
+    if user is None:
+        return login_redirect(request)
+    live = await run_in_threadpool(_live_floors, request)
+    html = _html("pricing_live_floors.html", live=live)
+    return Response(html, media_type="text/html", headers=SECURITY_HEADERS)
 
 
 @web_router.get("/dashboard/pricing/floors.png")

@@ -1,0 +1,563 @@
+"""Pricing's part of ``ssmas demo``: a first model, dynamic floors on the live exchange, and
+their revenue against the unfloored control share.
+
+:func:`run_demo` (registered in ``ssmas.demo.DEMO_SCENARIOS``):
+
+1. waits for this process's serving runtime (the API's ``/v2`` side, started with the app);
+2. makes sure there is a champion: an earlier run's, else :func:`train_demo_model` on a small
+   simulated history (about 30 s), announced on ``pricing.models`` so servers load it;
+3. gives every publisher without a stored floor configuration the demo's
+   (:data:`DEMO_FLOOR_CONFIG`: 10% control share);
+4. installs a :class:`DemoFloorProvider` in the live exchange's floor slot: every simulated
+   minute its requests are priced by the serving runtime (``score_many``, the champion /
+   challenger split and fallback of ``/v2/floor/batch``) and floored by ``decide`` under each
+   publisher's configuration, the code ``/v2/floor`` runs; control impressions go unfloored;
+5. settles each minute's auctions into a :class:`FloorLedger`: auctions, fills and revenue of
+   the floored and the control impressions, as Prometheus counters, a ``pricing.live_floors``
+   bus event every few simulated minutes and ``<data_dir>/pricing/live_floors.json`` (read by
+   the dashboard's floors page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import structlog
+
+from ssmas.core import metrics
+from ssmas.core.bus.base import Bus, BusError
+from ssmas.exchange import catalog
+from ssmas.exchange.engine import STATUS_OK, Block
+from ssmas.exchange.live import floor_slot
+from ssmas.exchange.traffic import Requests
+from ssmas.exchange.world import World, build_world
+from ssmas.pricing.floors import PublisherFloorConfig
+from ssmas.pricing.schemas import MAX_BATCH, FloorRequest
+from ssmas.settings import Settings
+
+if TYPE_CHECKING:
+    from ssmas.bootstrap import Platform
+    from ssmas.core.registry import ModelVersionInfo
+    from ssmas.pricing.serving_runtime import ServingRuntime
+
+__all__ = [
+    "DEMO_FLOOR_CONFIG",
+    "LIVE_TOPIC",
+    "DemoFloorProvider",
+    "DemoOptions",
+    "FloorLedger",
+    "ensure_champion",
+    "live_floors_path",
+    "read_live_floors",
+    "run_demo",
+    "run_pricing_demo",
+]
+
+LIVE_TOPIC = "pricing.live_floors"
+ACTOR = "demo"
+# The seed's formula floors at ~1x the expected price and never below 0.5 EUR, which on this
+# exchange earns no more than no floor at all (docs/pricing.md). The demo keeps the formula and
+# bounds it the way a publisher would: multiplier at most 0.7, minimum 0.10 EUR.
+DEMO_FLOOR_CONFIG = PublisherFloorConfig(min_floor=0.1, multiplier_max=0.7, control_share=0.1)
+GROUPS: tuple[str, ...] = ("floored", "control", "fallback", "unpriced")
+FLOORED, CONTROL, FALLBACK, UNPRICED = range(4)
+CAPTURE_SHARE = 0.01  # of the demo's predictions kept in pricing_captures (drift monitor)
+BOOT_MINUTES = 10  # minutes of history before an uplift interval is given
+_log = structlog.get_logger(__name__)
+
+AUCTIONS = metrics.counter(
+    "pricing", "live_auctions", "Live exchange auctions priced by the demo", labels=("group",)
+)
+FILLED = metrics.counter(
+    "pricing", "live_filled", "Live exchange auctions filled", labels=("group",)
+)
+REVENUE = metrics.counter(
+    "pricing", "live_revenue_eur", "Live exchange revenue (EUR)", labels=("group",)
+)
+RPM = metrics.gauge(
+    "pricing",
+    "live_revenue_per_mille",
+    "eur",
+    "Revenue per 1000 auctions since the demo started",
+    labels=("group",),
+)
+UPLIFT = metrics.gauge(
+    "pricing", "live_floor_uplift", "ratio", "Floored over control revenue per auction, minus 1"
+)
+
+
+def live_floors_path(settings: Settings) -> Path:
+    """The demo's running floored-vs-control figures (JSON, rewritten every few minutes)."""
+    return settings.data_dir / "pricing" / "live_floors.json"
+
+
+def read_live_floors(settings: Settings) -> dict[str, Any] | None:
+    """The last figures the demo wrote, or None when it never ran on this data directory."""
+    try:
+        body = json.loads(live_floors_path(settings).read_text())
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """Knobs of :func:`run_pricing_demo` (tests shrink them)."""
+
+    history_days: int = 3
+    impressions_per_day: int = 200_000
+    runtime_wait_s: float = 60.0
+    publish_every_min: int = 5
+    floor_config: PublisherFloorConfig = DEMO_FLOOR_CONFIG
+
+
+# -- the ledger -------------------------------------------------------------------------------
+
+
+class FloorLedger:
+    """Floored vs control figures of the live auctions: totals, the current window, and the
+    last day of minutes for a bootstrap interval of the uplift."""
+
+    def __init__(self, *, keep_minutes: int = 1440, seed: int = 0) -> None:
+        self.started = datetime.now(UTC)
+        self.totals = np.zeros((len(GROUPS), 4))  # auctions, filled, revenue EUR, floor sum
+        self.window = np.zeros((len(GROUPS), 4))
+        self.window_minutes = 0
+        self.window_start: datetime | None = None
+        self.minutes = 0
+        self.last_minute: datetime | None = None
+        self._history: deque[tuple[float, float, float, float]] = deque(maxlen=keep_minutes)
+        self._rng = np.random.default_rng(seed)
+        self._lock = threading.Lock()
+
+    def add(self, at: datetime, figures: np.ndarray) -> None:
+        """One minute's ``(groups, 4)`` figures."""
+        with self._lock:
+            self.totals += figures
+            self.window += figures
+            self.window_start = self.window_start or at
+            self.window_minutes += 1
+            self.minutes += 1
+            self.last_minute = at
+            f, c = figures[FLOORED], figures[CONTROL]
+            self._history.append((f[0], f[2], c[0], c[2]))
+        for g, name in enumerate(GROUPS):
+            AUCTIONS.labels(name).inc(figures[g, 0])
+            FILLED.labels(name).inc(figures[g, 1])
+            REVENUE.labels(name).inc(figures[g, 2])
+
+    @staticmethod
+    def group_figures(figures: np.ndarray) -> dict[str, dict[str, float | None]]:
+        out: dict[str, dict[str, float | None]] = {}
+        for g, name in enumerate(GROUPS):
+            auctions, filled, revenue, floor_sum = (float(v) for v in figures[g])
+            out[name] = {
+                "auctions": int(auctions),
+                "filled": int(filled),
+                "fill_rate": filled / auctions if auctions else None,
+                "revenue_eur": round(revenue, 6),
+                "revenue_per_impression_eur": revenue / auctions if auctions else None,
+                "rpm_eur": 1000.0 * revenue / auctions if auctions else None,
+                "mean_floor_eur": floor_sum / auctions if auctions else None,
+            }
+        return out
+
+    @staticmethod
+    def uplift(figures: np.ndarray) -> float | None:
+        """Floored over control revenue per auction, minus one (None without both groups)."""
+        f, c = figures[FLOORED], figures[CONTROL]
+        if f[0] <= 0 or c[0] <= 0 or c[2] <= 0:
+            return None
+        return float((f[2] / f[0]) / (c[2] / c[0]) - 1.0)
+
+    def uplift_interval(self, n_boot: int = 400) -> tuple[float, float] | None:
+        """95% bootstrap interval of the uplift, resampling whole minutes (paired groups)."""
+        with self._lock:
+            rows = np.array(self._history, dtype=np.float64)
+        if rows.shape[0] < BOOT_MINUTES:
+            return None
+        idx = self._rng.integers(0, rows.shape[0], size=(n_boot, rows.shape[0]))
+        sums = rows[idx].sum(axis=1)  # (n_boot, 4)
+        ok = (sums[:, 0] > 0) & (sums[:, 2] > 0) & (sums[:, 3] > 0)
+        if not ok.all():
+            return None
+        ratio = (sums[:, 1] / sums[:, 0]) / (sums[:, 3] / sums[:, 2]) - 1.0
+        low, high = np.quantile(ratio, [0.025, 0.975])
+        return float(low), float(high)
+
+    def snapshot(self, **extra: Any) -> dict[str, Any]:
+        """Everything the dashboard and the bus event show, as JSON-ready values."""
+        with self._lock:
+            totals, window = self.totals.copy(), self.window.copy()
+            window_start, window_minutes = self.window_start, self.window_minutes
+            minutes, last = self.minutes, self.last_minute
+        uplift = self.uplift(totals)
+        interval = self.uplift_interval()
+        groups = self.group_figures(totals)
+        UPLIFT.set(uplift if uplift is not None else 0.0)
+        for name in ("floored", "control"):
+            RPM.labels(name).set(groups[name]["rpm_eur"] or 0.0)
+        return {
+            "started_at": self.started.isoformat(),
+            "updated_at": datetime.now(UTC).isoformat(),
+            "minutes": minutes,
+            "interval_after_minutes": BOOT_MINUTES,
+            "last_minute": last.isoformat() if last else None,
+            "totals": groups,
+            "uplift_pct": None if uplift is None else round(100.0 * uplift, 3),
+            "uplift_ci95_pct": None
+            if interval is None
+            else [round(100.0 * interval[0], 3), round(100.0 * interval[1], 3)],
+            "window": {
+                "start": window_start.isoformat() if window_start else None,
+                "minutes": window_minutes,
+                "groups": self.group_figures(window),
+                "uplift_pct": None if (w := self.uplift(window)) is None else round(100.0 * w, 3),
+            },
+            **extra,
+        }
+
+    def reset_window(self) -> None:
+        with self._lock:
+            self.window[:] = 0.0
+            self.window_minutes = 0
+            self.window_start = None
+
+
+# -- the provider -----------------------------------------------------------------------------
+
+
+class DemoFloorProvider:
+    """Prices the live exchange's minutes with the serving runtime and settles the outcome."""
+
+    def __init__(
+        self,
+        runtime: ServingRuntime,
+        ledger: FloorLedger,
+        *,
+        publish: Callable[[dict[str, Any]], None],
+        publish_every_min: int = 5,
+    ) -> None:
+        self.runtime = runtime
+        self.ledger = ledger
+        self._publish = publish
+        self._every = max(1, publish_every_min)
+        self._loop = asyncio.new_event_loop()
+        self._busy = threading.Lock()  # held while pricing a minute; close() waits for it
+        self._pending: tuple[Requests, np.ndarray, np.ndarray] | None = None
+        self._world_key: int | None = None
+        self._publisher_ids: list[str] = []
+        self._domains: list[str] = []
+        self._default_floors = np.zeros(0, dtype=np.float32)
+
+    def _learn_world(self, world: World) -> None:
+        if self._world_key == id(world):
+            return
+        self._publisher_ids = world.publisher_ids()
+        self._domains = [p.domain for p in world.publishers]
+        self._default_floors = np.array([u.default_floor for u in world.ad_units], np.float32)
+        self._world_key = id(world)
+
+    def requests(self, world: World, at: datetime, req: Requests) -> list[FloorRequest]:
+        """The minute's requests as ``/v2/floor`` bodies (one impression id per request)."""
+        self._learn_world(world)
+        prefix = f"live-{at:%Y%m%d%H%M}-"
+        devices, formats, inventory = catalog.DEVICES, catalog.FORMATS, catalog.INVENTORY_TYPES
+        pubs, domains = self._publisher_ids, self._domains
+        columns = zip(
+            req.hour.tolist(),
+            req.dow.tolist(),
+            req.tier.tolist(),
+            req.device.tolist(),
+            req.fmt.tolist(),
+            req.inventory.tolist(),
+            req.publisher.tolist(),
+            req.engagement.tolist(),
+            req.performance.tolist(),
+            req.ctr.tolist(),
+            strict=True,
+        )
+        # Validated like any body (pydantic-core builds them faster than model_construct does).
+        return [
+            FloorRequest(
+                impression_id=f"{prefix}{i}",
+                hour_of_day=hour,
+                day_of_week=dow,
+                country_tier=tier,
+                device_category=devices[device],
+                format=formats[fmt],
+                inventory_type=inventory[inv],
+                domain=domains[pub],
+                publisher_id=pubs[pub],
+                user_engagement_score=min(max(eng, 0.0), 1.0),
+                device_performance_score=max(perf, 0.0),
+                historical_ctr_avg=min(max(ctr, 0.0), 1.0),
+            )
+            for i, (hour, dow, tier, device, fmt, inv, pub, eng, perf, ctr) in enumerate(columns)
+        ]
+
+    def floors(
+        self, world: World, at: datetime, requests: Requests, unit_floors: np.ndarray
+    ) -> np.ndarray:
+        """The floor of each request: dynamic, 0 for control, the ad unit's own otherwise."""
+        with self._busy:
+            if self._loop.is_closed():
+                return unit_floors
+            return self._floors(world, at, requests, unit_floors)
+
+    def _floors(
+        self, world: World, at: datetime, requests: Requests, unit_floors: np.ndarray
+    ) -> np.ndarray:
+        from ssmas.pricing.answers import capture_row
+        from ssmas.pricing.capture import sample_mask
+        from ssmas.pricing.floor_serving import decide
+        from ssmas.pricing.serving_stats import FLOOR_DECISIONS
+        from ssmas.pricing.serving_store import captures
+
+        reqs = self.requests(world, at, requests)
+        n = len(reqs)
+        floors = unit_floors.astype(np.float32, copy=True)
+        groups = np.full(n, UNPRICED, dtype=np.int8)
+        if n == 0:
+            self._pending = (requests, groups, floors)
+            return floors
+        runtime = self.runtime
+        service = runtime.service
+        configs = {pid: runtime.floors.get(pid) for pid in {r.publisher_id for r in reqs}}
+        scored: list[Any] = []
+        started = time.perf_counter()
+        for lo in range(0, n, MAX_BATCH):
+            chunk = reqs[lo : lo + MAX_BATCH]
+            t0 = time.perf_counter()
+            priced = self._loop.run_until_complete(service.score_many(chunk))
+            service.stats.served_many(
+                priced.variant, priced.point, priced.fallback, time.perf_counter() - t0
+            )
+            scored.extend(priced.row(i) for i in range(len(priced)))
+        reasons: Counter[tuple[str, str]] = Counter()
+        for i, (req, s) in enumerate(zip(reqs, scored, strict=True)):
+            decision = decide(req, s, configs[req.publisher_id])
+            reasons[(decision.reason, s.variant)] += 1
+            if decision.reason == "dynamic":
+                floors[i], groups[i] = decision.floor, FLOORED
+            elif decision.reason == "control":
+                floors[i], groups[i] = 0.0, CONTROL
+            elif decision.reason == "fallback":
+                floors[i], groups[i] = decision.floor, FALLBACK
+        for (reason, variant), count in reasons.items():
+            FLOOR_DECISIONS.labels(reason, variant).inc(count)
+        # An ad unit floor set in the control plane (an operator, an injected fault) stays in
+        # force: AdOps' closed loop on floors keeps working under dynamic pricing.
+        overridden = unit_floors != self._default_floors[requests.unit]
+        floors[overridden] = unit_floors[overridden]
+        groups[overridden] = UNPRICED
+        writer = runtime.writer
+        chosen = np.flatnonzero(sample_mask([r.impression_id for r in reqs], CAPTURE_SHARE))
+        if chosen.size:
+            latency_ms = (time.perf_counter() - started) * 1000.0 / n
+            now = datetime.now(UTC)
+            rows = [capture_row(reqs[i], scored[i], now, latency_ms) for i in chosen.tolist()]
+            writer.add_many(captures, rows)
+        self._pending = (requests, groups, floors)
+        return floors
+
+    def settle(self, world: World, at: datetime, block: Block) -> None:
+        """Account the minute's auctions to their groups; publish every few minutes."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending[0] is not block.requests:
+            return  # the exchange cleared a minute this provider did not price
+        _, groups, floors = pending
+        auctioned = block.status == STATUS_OK
+        filled = block.outcome.filled & auctioned
+        clearing = np.where(auctioned, block.outcome.clearing_cpm, 0.0).astype(np.float64)
+        figures = np.zeros((len(GROUPS), 4))
+        for g in range(len(GROUPS)):
+            mask = (groups == g) & auctioned
+            figures[g] = (
+                mask.sum(),
+                (filled & mask).sum(),
+                clearing[mask].sum() / 1000.0,
+                floors[mask].astype(np.float64).sum(),
+            )
+        self.ledger.add(at, figures)
+        if self.ledger.window_minutes >= self._every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Publish the current window and the running totals, then start a new window."""
+        if self.ledger.window_minutes == 0:
+            return
+        self._publish(self.ledger.snapshot())
+        self.ledger.reset_window()
+
+    def close(self) -> None:
+        """Release the event loop once no minute is being priced."""
+        with self._busy:
+            self._loop.close()
+
+
+# -- the scenario -----------------------------------------------------------------------------
+
+
+def ensure_champion(
+    platform: Platform,
+    stop: threading.Event,
+    options: DemoOptions = DemoOptions(),
+) -> tuple[ModelVersionInfo, float | None]:
+    """The registry's champion, trained on a simulated history when there is none yet.
+
+    Returns the champion and the seconds its training took (None when it already existed).
+    Raises :class:`~ssmas.pricing.demo_model.TrainingStopped` once ``stop`` is set.
+    """
+    from ssmas.core.registry import CHAMPION, registry_from_settings
+    from ssmas.pricing.demo_model import TrainingStopped, train_demo_model
+    from ssmas.pricing.hot_reload import MODEL_PROMOTED, publish_model_event
+    from ssmas.pricing.model import MODEL_NAME
+    from ssmas.pricing.retrain import TRAINING_LOCK
+
+    settings = platform.settings
+    with TRAINING_LOCK:
+        if stop.is_set():
+            raise TrainingStopped("stopped before the demo model was looked up")
+        registry = registry_from_settings(settings)
+        existing = registry.get_version_by_alias(MODEL_NAME, CHAMPION)
+        if existing is not None:
+            _log.info("pricing_demo_champion_exists", version=existing.version)
+            return existing, None
+        started = time.perf_counter()
+        info = train_demo_model(
+            settings,
+            days=options.history_days,
+            impressions_per_day=options.impressions_per_day,
+            progress=lambda message: _log.info("pricing_demo_training", step=message),
+            stop=stop,
+        )
+        seconds = time.perf_counter() - started
+    _log.info("pricing_demo_model_trained", version=info.version, seconds=round(seconds, 1))
+    try:
+        publish_model_event(
+            platform.bus, MODEL_PROMOTED, model=MODEL_NAME, version=info.version, actor=ACTOR
+        )
+    except BusError as exc:
+        _log.warning("pricing_demo_event_not_published", error=str(exc)[:300])
+    return info, seconds
+
+
+def ensure_floor_configs(
+    runtime: ServingRuntime, world: World, config: PublisherFloorConfig
+) -> int:
+    """Store ``config`` for every publisher that has none; returns how many were set."""
+    now = datetime.now(UTC)
+    count = 0
+    for publisher_id in world.publisher_ids():
+        if runtime.floors.stored(publisher_id) is None:
+            runtime.floors.put(publisher_id, config, at=now, actor=ACTOR)
+            count += 1
+    return count
+
+
+def _wait_runtime(
+    platform: Platform, stop: threading.Event, wait_s: float
+) -> ServingRuntime | None:
+    from ssmas.pricing.serving_runtime import runtime_for
+
+    deadline = time.monotonic() + wait_s
+    while not stop.is_set():
+        runtime = runtime_for(platform)
+        if runtime is not None or time.monotonic() >= deadline:
+            return runtime
+        stop.wait(0.2)
+    return None
+
+
+def _publisher(bus: Bus, path: Path) -> Callable[[dict[str, Any]], None]:
+    def publish(snapshot: dict[str, Any]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(snapshot, indent=1))
+        tmp.replace(path)
+        key = f"live-floors:{snapshot['started_at']}:{snapshot['minutes']}"
+        try:
+            bus.publish(LIVE_TOPIC, snapshot, key=key)
+        except BusError as exc:
+            _log.warning("pricing_demo_live_event_failed", error=str(exc)[:300])
+
+    return publish
+
+
+def run_pricing_demo(
+    platform: Platform, stop: threading.Event, options: DemoOptions = DemoOptions()
+) -> DemoFloorProvider | None:
+    """The scenario with explicit options; returns the provider it ran (None if stopped
+    before pricing started)."""
+    from ssmas.pricing.demo_model import TrainingStopped
+    from ssmas.pricing.serving_runtime import build_runtime
+
+    runtime = _wait_runtime(platform, stop, options.runtime_wait_s)
+    if stop.is_set():
+        return None
+    own = None
+    if runtime is None:  # no API in this process (e.g. a worker): run a serving side here
+        _log.info("pricing_demo_own_runtime")
+        runtime = own = build_runtime(platform)
+        own.start()
+    provider: DemoFloorProvider | None = None
+    slot = floor_slot(platform)
+    try:
+        try:
+            info, seconds = ensure_champion(platform, stop, options)
+        except TrainingStopped:
+            return None
+        runtime.loader.refresh()
+        world = build_world(42)
+        configured = ensure_floor_configs(runtime, world, options.floor_config)
+        ledger = FloorLedger()
+        path = live_floors_path(platform.settings)
+        base_publish = _publisher(platform.bus, path)
+        extra = {
+            "champion_version": str(info.version),
+            "trained_seconds": None if seconds is None else round(seconds, 1),
+            "floor_config": options.floor_config.model_dump(),
+        }
+
+        def publish(snapshot: dict[str, Any]) -> None:
+            base_publish({**snapshot, **extra})
+
+        provider = DemoFloorProvider(
+            runtime, ledger, publish=publish, publish_every_min=options.publish_every_min
+        )
+        slot.install(provider)
+        _log.info(
+            "pricing_demo_floors_live",
+            champion=info.version,
+            trained_seconds=extra["trained_seconds"],
+            publishers_configured=configured,
+        )
+        stop.wait()
+        return provider
+    finally:
+        if provider is not None:
+            slot.remove(provider)
+            try:
+                provider.flush()
+            except OSError as exc:
+                _log.warning("pricing_demo_flush_failed", error=str(exc)[:300])
+        if own is not None:
+            own.close()
+
+
+def run_demo(platform: Platform, stop: threading.Event) -> None:
+    """``ssmas demo``'s pricing scenario (see the module docstring) until ``stop`` is set."""
+    provider = run_pricing_demo(platform, stop)
+    if provider is not None:
+        provider.close()

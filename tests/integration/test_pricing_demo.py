@@ -1,0 +1,263 @@
+"""Pricing in ``ssmas demo``, the retraining worker and the model events of the CLI.
+
+Real SQLite database and bus, real MLflow registry, the real live exchange and serving runtime.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import structlog
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from ssmas.bootstrap import Platform, build_platform
+from ssmas.cli import app
+from ssmas.core.api import create_app
+from ssmas.core.bus import bus_from_settings
+from ssmas.core.registry import CHAMPION, ModelRegistry
+from ssmas.core.worker import wait_until
+from ssmas.demo import DEMO_SCENARIOS, move_graph_fake
+from ssmas.exchange.live import FloorSlot, floor_slot, run_live
+from ssmas.pricing.demo import (
+    DEMO_FLOOR_CONFIG,
+    LIVE_TOPIC,
+    DemoFloorProvider,
+    DemoOptions,
+    ensure_champion,
+    read_live_floors,
+    run_pricing_demo,
+)
+from ssmas.pricing.hot_reload import MODEL_EVENTS_TOPIC, MODEL_PROMOTED, MODEL_ROLLED_BACK
+from ssmas.pricing.model import MODEL_NAME, save_to_registry
+from ssmas.pricing.retrain import RetrainConfig, RetrainDeps, run_retrain
+from ssmas.pricing.serving_runtime import runtime_for
+from ssmas.server import WORKERS, product_workers, start_workers
+from ssmas.settings import Settings, get_settings
+from tests.integration.test_pricing_api import make_key
+from tests.pricing_serving_support import small_model
+
+from .pricing_support import copy_lake, fresh_registry
+
+pytestmark = pytest.mark.slow
+EVENING = datetime(2026, 3, 4, 18, 0, tzinfo=UTC)  # busy hours: more auctions per minute
+
+
+def model_events(settings: Settings, group: str) -> list[dict[str, Any]]:
+    bus = bus_from_settings(settings)
+    try:
+        got = bus.consume(MODEL_EVENTS_TOPIC, group, group, max_messages=100)
+        bus.ack(got)
+        return [dict(d.message.payload) for d in got]
+    finally:
+        bus.close()
+
+
+@pytest.fixture()
+def platform(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+    monkeypatch.setenv("SSMAS_PRICING_DRIFT_INTERVAL_S", "0")
+    monkeypatch.setenv("SSMAS_PRICING_RELOAD_INTERVAL_S", "0")
+    built = build_platform(settings.model_copy(update={"rate_limit_burst": 10_000}))
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def test_demo_trains_a_champion_and_floors_the_live_exchange_against_control(
+    tmp_path: Path, settings: Settings, platform: Platform
+) -> None:
+    fresh_registry(tmp_path, settings)  # a migrated, empty MLflow database (saves its start)
+    assert ("ssmas.pricing.demo", "run_demo") in DEMO_SCENARIOS
+    options = DemoOptions(history_days=3, impressions_per_day=8_000, publish_every_min=2)
+    stop, exchange_stop = threading.Event(), threading.Event()
+    ran: dict[str, DemoFloorProvider | None] = {}
+    with TestClient(create_app(platform)) as client:
+        runtime = runtime_for(platform)
+        assert runtime is not None
+        demo = threading.Thread(
+            target=lambda: ran.setdefault("provider", run_pricing_demo(platform, stop, options))
+        )
+        demo.start()
+        exchange = threading.Thread(
+            target=run_live,
+            args=(settings,),
+            kwargs={
+                "speed": 1200.0,
+                "stop_event": exchange_stop,
+                "impressions_per_day": 2_000_000,
+                "start": EVENING,
+                "floors": floor_slot(platform),
+            },
+        )
+        exchange.start()
+        try:
+
+            def priced_enough() -> bool:
+                live = read_live_floors(settings)
+                return bool(
+                    live
+                    and live["minutes"] >= 12
+                    and live["totals"]["control"]["filled"] > 0
+                    and live["totals"]["floored"]["filled"] > 0
+                )
+
+            assert wait_until(priced_enough, 240.0), read_live_floors(settings)
+            # The dashboard's floors page shows the same figures.
+            login = client.post(
+                "/login", data={"api_key": make_key(platform, ["*"])["X-API-Key"]},
+                follow_redirects=False,
+            )  # fmt: skip
+            assert login.status_code == 303
+            page = client.get("/dashboard/pricing/floors")
+            fragment = client.get("/dashboard/pricing/floors/live")
+        finally:
+            stop.set()
+            exchange_stop.set()
+            demo.join(30)
+            exchange.join(30)
+    assert not demo.is_alive() and not exchange.is_alive()
+    provider = ran["provider"]
+    assert provider is not None
+    provider.close()
+    assert floor_slot(platform).provider is None  # the exchange is back on its own floors
+
+    live = read_live_floors(settings)
+    assert live is not None
+    floored, control = live["totals"]["floored"], live["totals"]["control"]
+    assert floored["auctions"] > 0 and control["auctions"] > 0
+    assert floored["revenue_eur"] > 0 and control["revenue_eur"] > 0
+    assert floored["rpm_eur"] > 0 and control["rpm_eur"] > 0
+    assert floored["mean_floor_eur"] >= DEMO_FLOOR_CONFIG.min_floor
+    assert control["mean_floor_eur"] == 0.0  # control impressions are unfloored
+    share = control["auctions"] / (control["auctions"] + floored["auctions"])
+    assert 0.03 < share < 0.2  # the 10% control share, sticky by impression id
+    assert live["uplift_pct"] is not None and live["champion_version"] == "1"
+    assert live["trained_seconds"] is not None and live["trained_seconds"] > 0
+    assert live["floor_config"]["control_share"] == DEMO_FLOOR_CONFIG.control_share
+
+    # The figures went out on the bus too, and the new champion was announced.
+    events = [m.payload for m in platform.bus.replay(LIVE_TOPIC, limit=1000)]
+    assert events and events[-1]["totals"]["control"]["auctions"] > 0
+    promoted = [e for e in model_events(settings, "t-demo") if e["event"] == MODEL_PROMOTED]
+    assert promoted and promoted[0]["version"] == "1" and promoted[0]["actor"] == "demo"
+    stored = runtime.floors.stored("pub-001")
+    assert stored is not None and stored.control_share == DEMO_FLOOR_CONFIG.control_share
+
+    assert page.status_code == 200 and "Live floors vs control" in page.text
+    assert 'data-group="control"' in fragment.text and 'data-group="floored"' in fragment.text
+
+    # A second start keeps the champion: no retraining.
+    info, seconds = ensure_champion(platform, threading.Event(), options)
+    assert (str(info.version), seconds) == ("1", None)
+
+
+@pytest.mark.usefixtures("platform")  # the control plane's tables
+def test_a_broken_provider_leaves_the_exchange_on_its_own_floors(settings: Settings) -> None:
+    class Broken:
+        settled = 0
+
+        def floors(self, *_args: Any) -> Any:
+            raise RuntimeError("boom")
+
+        def settle(self, *_args: Any) -> None:
+            self.settled += 1
+
+    slot = FloorSlot()
+    broken = Broken()
+    slot.install(broken)
+    report = run_live(settings, speed=100_000.0, minutes=3, start=EVENING, floors=slot)
+    assert report.minutes == 3 and report.points > 0 and broken.settled == 3
+    slot.remove(broken)
+    assert slot.provider is None
+
+
+def test_retrain_worker_is_registered_and_waits_quietly_without_lake_or_model(
+    settings: Settings, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSMAS_PRICING_LAKE", str(settings.data_dir / "no-lake"))
+    spec = ("ssmas.pricing.retrain", "run_retrain_loop")
+    assert spec in WORKERS and product_workers("pricing") == [spec]
+    stop = threading.Event()
+    with structlog.testing.capture_logs() as logs:
+        threads = start_workers(platform, stop, [spec])
+
+        def skipped() -> bool:
+            return any(e["event"] == "pricing.retrain_skipped" for e in logs)
+
+        assert wait_until(skipped, 30.0), logs
+        assert threads[0].is_alive()
+        stop.set()
+        threads[0].join(15)
+    assert not threads[0].is_alive()
+    assert not any(e["event"] in ("worker_crashed", "pricing.retrain_failed") for e in logs)
+    assert not (settings.data_dir / "mlflow.db").exists()  # nothing to do: no registry created
+
+
+def test_retraining_bootstrap_announces_the_new_champion(
+    tmp_path: Path, settings: Settings, platform: Platform
+) -> None:
+    registry = fresh_registry(tmp_path, settings)
+    lake = copy_lake(tmp_path.parent, tmp_path / "lake")
+    deps = RetrainDeps(registry, platform.session_factory, platform.bus)
+    config = RetrainConfig(lake=lake, window_days=2, params={"num_boost_round": 10})
+    decision = run_retrain(deps, config)
+    assert decision.outcome == "bootstrapped"
+    events = model_events(settings, "t-retrain")
+    assert [(e["event"], e["version"], e["actor"]) for e in events] == [
+        (MODEL_PROMOTED, str(decision.challenger_version), "retrain-workflow")
+    ]
+
+
+@pytest.fixture()
+def cli_registry(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ModelRegistry]:
+    registry = fresh_registry(tmp_path, settings)
+    first = save_to_registry(registry, small_model(0))
+    save_to_registry(registry, small_model(1))
+    registry.promote(MODEL_NAME, first.version)
+    monkeypatch.setenv("SSMAS_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("SSMAS_PROFILE", "test")
+    get_settings.cache_clear()
+    yield registry
+    get_settings.cache_clear()
+
+
+def test_cli_promote_and_rollback_publish_model_events(
+    settings: Settings, cli_registry: ModelRegistry
+) -> None:
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    result = CliRunner().invoke(app, ["pricing", "promote", "2"])
+    assert result.exit_code == 0, result.output
+    assert "v2 is now champion" in result.stdout
+    result = CliRunner().invoke(app, ["pricing", "rollback"])
+    assert result.exit_code == 0, result.output
+    events = model_events(settings, "t-cli")
+    assert [(e["event"], e["model"], e["version"], e["actor"]) for e in events] == [
+        (MODEL_PROMOTED, MODEL_NAME, "2", "cli"),
+        (MODEL_ROLLED_BACK, MODEL_NAME, "1", "cli"),
+    ]
+    assert all(datetime.fromisoformat(e["at"]) >= since for e in events)
+    champion = cli_registry.get_version_by_alias(MODEL_NAME, CHAMPION)
+    assert champion is not None and champion.version == 1
+    # A refused promotion changes nothing and announces nothing.
+    result = CliRunner().invoke(app, ["pricing", "promote", "9"])
+    assert result.exit_code == 2
+    assert model_events(settings, "t-cli") == []
+
+
+def test_demo_moves_the_graph_fake_off_the_dashboard_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SSMAS_WHATSAPP_GRAPH_URL", "http://127.0.0.1:8765/v23.0")
+    base = Settings(profile="test")
+    assert move_graph_fake(base, 8000) is base  # no clash: unchanged
+    moved = move_graph_fake(base, 8765)
+    url = urlparse(moved.whatsapp.graph_url)
+    assert url.port not in (None, 8765) and url.path == "/v23.0"
+    assert Settings(profile="test").whatsapp.graph_url == moved.whatsapp.graph_url
