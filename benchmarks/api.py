@@ -212,19 +212,15 @@ def _create_key(data_dir: Path) -> str:
 
 
 def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited early with code {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-                if _read_response(sock, b"")[0] == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("server did not become healthy in time")
+    sys.path.insert(0, str(ROOT / "src"))
+    from ssmas.core.health import ServerExited, wait_healthy
+
+    try:
+        healthy = wait_healthy(f"http://127.0.0.1:{port}", timeout_s=timeout_s, proc=proc)
+    except ServerExited as exc:
+        raise SystemExit(str(exc)) from exc
+    if not healthy:
+        raise SystemExit("server did not become healthy in time")
 
 
 def _generator_cmd(port: int, key: str, rate: float, duration: float, conns: int) -> list[str]:

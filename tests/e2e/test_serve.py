@@ -9,13 +9,13 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from ssmas.bootstrap import build_platform
+from ssmas.core.health import wait_healthy as core_wait_healthy
 from ssmas.core.security.keys import create_api_key
 from ssmas.settings import Settings
 
@@ -46,17 +46,8 @@ def server_env(data_dir: Path) -> dict[str, str]:
 
 
 def wait_healthy(base: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early with code {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not become healthy in time")
+    if not core_wait_healthy(base, timeout_s=STARTUP_TIMEOUT_S, proc=proc):
+        raise AssertionError("server did not become healthy in time")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> int:

@@ -8,18 +8,16 @@ the real webhook, prints the transcript, and keeps the fake up until the demo st
 from __future__ import annotations
 
 import threading
-import time
 from urllib.parse import urlparse
 
-import httpx
 import structlog
 from rich.console import Console
 from rich.table import Table
 
 from ssmas.assistant.demo_customers import run_demo_customers
-from ssmas.assistant.whatsapp.config import WhatsAppSettings
 from ssmas.assistant.whatsapp.graph_fake import start_graph_fake
 from ssmas.bootstrap import Platform
+from ssmas.core.health import wait_healthy
 
 log = structlog.get_logger("ssmas.assistant.demo")
 
@@ -27,25 +25,13 @@ log = structlog.get_logger("ssmas.assistant.demo")
 REPLY_TIMEOUT_S = 240.0
 
 
-def _wait_for_api(base: str, stop: threading.Event, timeout_s: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not stop.is_set():
-        try:
-            if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
-                return True
-        except httpx.TransportError:
-            pass
-        stop.wait(0.25)
-    return False
-
-
 def run_demo(platform: Platform, stop: threading.Event) -> None:
     """Play the demo customers once, then keep the Graph API fake serving until ``stop``."""
-    graph = urlparse(WhatsAppSettings().graph_url)
+    graph = urlparse(platform.settings.whatsapp.graph_url)
     fake = start_graph_fake(host=graph.hostname or "127.0.0.1", port=graph.port or 8765)
     try:
         api = f"http://{platform.settings.host}:{platform.settings.port}"
-        if not _wait_for_api(api, stop):
+        if not wait_healthy(api, stop=stop, interval_s=0.25):
             return
         report = run_demo_customers(api, fake.url, reply_timeout_s=REPLY_TIMEOUT_S)
         table = Table(title="Assistant demo: WhatsApp customers through the real webhook")
