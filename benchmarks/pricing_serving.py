@@ -10,7 +10,9 @@ imported, with keep-alive connections and latency from each request's scheduled 
 3. closed-loop maximum throughput at batch 1 of ours and of the same booster served by
    ``mlflow models serve --env-manager local`` (the registered ``mlflow.xgboost`` model, fed the
    already-encoded feature row) → ``mlflow_serve_throughput_ratio`` (ours / theirs);
-4. the server restarted with the model made slow (``SSMAS_PRICING_INJECTED_DELAY_MS``) →
+4. in process (no HTTP): ``inplace_predict`` rows/s → ``inprocess_rows_per_s``, and the
+   server-side work of one 1000-row batch body → ``inprocess_batch1000_ms``;
+5. the server restarted with the model made slow (``SSMAS_PRICING_INJECTED_DELAY_MS``) →
    ``fallback_p99_ms``, to compare with the timeout.
 
     .venv/bin/python benchmarks/pricing_serving.py [--quick]
@@ -44,6 +46,7 @@ NAME = "pricing_serving"
 TARGET_P99_MS = 3.0
 TARGET_BATCH_P99_MS = 15.0
 TARGET_RATIO = 5.0
+TARGET_ROWS_PER_S = 1_000_000
 TIMEOUT_MS = 50.0
 SLOW_MS = 200.0
 
@@ -193,6 +196,57 @@ def prepare(data_dir: Path, rows: int) -> dict[str, Any]:
         "train_rows": int(metrics["train_rows"]),
         "prepare_s": round(train_s, 1),
         "valid_rmse": round(metrics["valid_rmse"], 4),
+        **inprocess(model, impressions, bodies[:1000], 200_000 if rows < 100_000 else 1_000_000),
+    }
+
+
+def inprocess(model: Any, impressions: Any, batch: list[Any], rows: int) -> dict[str, Any]:
+    """In-process figures, free of HTTP and of the machine's queueing.
+
+    ``inprocess_rows_per_s``: ``inplace_predict`` on the day's own encoded rows (tiled to
+    ``rows``), best of 1 and 2 XGBoost threads. ``inprocess_batch1000_ms``: the median server
+    work of one 1000-row ``/v2/predict/batch`` body (decode, encode, score, answer JSON).
+    """
+    import numpy as np
+    import orjson
+
+    from ssmas.pricing.answers import Priced, batch_bodies, utc_timestamp
+    from ssmas.pricing.api import PREDICT_BATCH
+    from ssmas.pricing.model import request_view
+
+    encoded = np.ascontiguousarray(model.encoder.encode_frame(request_view(impressions)))
+    x = np.ascontiguousarray(np.resize(encoded, (rows, encoded.shape[1])))
+    rates = {}
+    for threads in (1, 2):
+        model.set_threads(threads)
+        model.predict_point(x[:1000])
+        best = 0.0
+        for _ in range(3):
+            started = time.perf_counter()
+            model.predict_point(x)
+            best = max(best, rows / (time.perf_counter() - started))
+        rates[threads] = best
+    model.set_threads(1)
+    raw = json.dumps(batch).encode()
+
+    def one_batch() -> bytes:
+        reqs = PREDICT_BATCH.parse(raw)
+        features, history = model.encoder.encode_batch(reqs)
+        priced = Priced.empty(len(reqs))
+        priced.point, priced.lower, priced.upper = model.predict_matrix(features)
+        priced.history = history
+        return orjson.dumps(batch_bodies(reqs, priced, utc_timestamp(), 1.0))
+
+    times = []
+    for _ in range(60):
+        started = time.perf_counter()
+        one_batch()
+        times.append(time.perf_counter() - started)
+    return {
+        "inprocess_rows_per_s": round(max(rates.values())),
+        "inprocess_rows_per_s_1thread": round(rates[1]),
+        "inprocess_rows_per_s_2threads": round(rates[2]),
+        "inprocess_batch1000_ms": round(sorted(times)[len(times) // 2] * 1000, 3),
     }
 
 
@@ -326,6 +380,7 @@ def measure(quick: bool) -> tuple[dict[str, Any], str]:
             peer.wait(lambda p: house_load._wait_healthy(peer_port, p, 300.0))
 
             _drive(single, port, 200.0, warm)  # warm-up: the model earns the inline path
+            _drive(batch, port, 20.0, max(warm, 1.5))  # and its batches (20 fast calls)
             predict = _summary(_drive(single, port, 1000.0, duration))
             batched = _summary(_drive(batch, port, 20.0, duration))
             ours_max = _drive({**single, "bodies": single["bodies"][:4]}, port, 0, duration, True)
@@ -363,6 +418,10 @@ def measure(quick: bool) -> tuple[dict[str, Any], str]:
         "duration_s": duration,
         "train_rows": prep["train_rows"],
         "valid_rmse": prep["valid_rmse"],
+        "inprocess_rows_per_s": prep["inprocess_rows_per_s"],
+        "inprocess_rows_per_s_1thread": prep["inprocess_rows_per_s_1thread"],
+        "inprocess_rows_per_s_2threads": prep["inprocess_rows_per_s_2threads"],
+        "inprocess_batch1000_ms": prep["inprocess_batch1000_ms"],
         "load_avg_1m_before": round(load_before, 2),
         "load_avg_1m_after": round(os.getloadavg()[0], 2),
     }
@@ -379,10 +438,16 @@ def measure(quick: bool) -> tuple[dict[str, Any], str]:
         "(mlflow.xgboost flavor) fed the already-encoded 17-feature row (dataframe_split), so "
         "the peer does less work per request than we do. Fallback: a second server of ours "
         f"with a {SLOW_MS:g} ms delay injected into every model call and a {TIMEOUT_MS:g} ms "
-        "timeout, 100 req/s over the 10 connections. The three servers start together and "
+        "timeout, 100 req/s over the 10 connections. Before measuring, 200 req/s singles and "
+        "20 batches/s warm our server up (a model earns the inline path after 20 fast calls, "
+        "singles and batches separately). The three servers start together and "
         "idle while another is measured. The machine (2 cores) is shared with other work "
         "(load_avg_1m_*): when it is oversubscribed, a server gets a fraction of a core and "
-        "latency is queueing for the CPU, not serving."
+        "latency is queueing for the CPU, not serving. In-process (parent process, before the "
+        "servers start): inprocess_rows_per_s is inplace_predict on the day's encoded rows "
+        "tiled to 1M (200k with --quick), best of 1 and 2 threads; inprocess_batch1000_ms is "
+        "the median server-side work of one 1000-row batch body (msgspec decode, columnar "
+        "encoding, scoring, orjson answer), without HTTP or queueing."
     )
     return figures, notes
 
@@ -420,6 +485,7 @@ def main() -> None:
         ("batch1000 p99", figures["batch1000_p99_ms"], TARGET_BATCH_P99_MS, "ms", "<="),
         ("throughput vs MLflow", figures["mlflow_serve_throughput_ratio"], TARGET_RATIO, "x", ">="),
         ("fallback p99", figures["fallback_p99_ms"], TIMEOUT_MS * 1.2, "ms", "<="),
+        ("in-process rows/s", figures["inprocess_rows_per_s"], TARGET_ROWS_PER_S, "", ">="),
     ]
     for label, value, target, unit, op in checks:
         met = value is not None and (value <= target if op == "<=" else value >= target)

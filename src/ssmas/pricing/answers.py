@@ -2,7 +2,8 @@
 and the shapes they take on the way out (response JSON, the capture row).
 
 Kept apart from the service so routes, floors and capture share them without the scoring
-machinery; bodies are built as plain dicts and serialised once (no response-model copy).
+machinery; bodies are built as plain dicts and serialised once with ``orjson`` (no
+response-model copy).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from ssmas.pricing.schemas import PredictRequest
+from ssmas.pricing.fastpath import as_dict
+from ssmas.pricing.schemas import Impression
 from ssmas.pricing.variants import Variant
 
 FloatArray = npt.NDArray[np.float64]
@@ -83,29 +85,8 @@ class Priced:
         )
 
 
-REQUEST_COLUMNS = (
-    "hour_of_day",
-    "day_of_week",
-    "country_tier",
-    "device_category",
-    "format",
-    "inventory_type",
-    "bidder",
-    "demand_channel",
-    "domain",
-    "user_engagement_score",
-    "device_performance_score",
-    "historical_ctr_avg",
-)
-
-
-def request_columns(requests: Sequence[PredictRequest]) -> dict[str, list[Any]]:
-    """Validated requests as columns, for the encoder's vectorised (training) path."""
-    return {name: [getattr(r, name) for r in requests] for name in REQUEST_COLUMNS}
-
-
 def capture_row(
-    request: PredictRequest, scored: Scored, at: datetime, latency_ms: float
+    request: Impression, scored: Scored, at: datetime, latency_ms: float
 ) -> dict[str, Any]:
     """The ``pricing_captures`` row of one prediction."""
     return {
@@ -114,7 +95,7 @@ def capture_row(
         "variant": scored.variant,
         "model_version": scored.version,
         "fallback": scored.fallback,
-        "request": request.model_dump(mode="json", exclude_none=True),
+        "request": as_dict(request),
         "predicted_cpm": scored.point,
         "lower": scored.lower,
         "upper": scored.upper,
@@ -142,7 +123,7 @@ def prediction_body(
 
 
 def batch_bodies(
-    requests: Sequence[PredictRequest], priced: Priced, timestamp: str, latency_ms: float
+    requests: Sequence[Impression], priced: Priced, timestamp: str, latency_ms: float
 ) -> list[dict[str, Any]]:
     """``PredictResponse`` JSON of every row of a batch, in request order."""
     point = np.round(priced.point, 4).tolist()

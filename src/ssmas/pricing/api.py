@@ -1,34 +1,38 @@
 """The pricing HTTP API (``/v2``, seed 003's contract): predictions, floors and outcomes.
 
-Hot path: raw body → ``validate_json`` → ``encode_request`` → the champion or challenger scored
-on the scoring thread under the timeout (fallback otherwise) → a JSON body built as a dict.
-Scopes: ``pricing:read`` to price, ``pricing:write`` to post outcomes; the admin routes (models,
-publisher floor configs, monitoring) are in ``ssmas.pricing.api_admin``. The module's ``setup``
-hook (from ``ssmas.pricing.serving_runtime``) starts the serving side with the app.
+Hot path: the five routes below are lean routes (``ssmas.core.api.lean``: exact-path dispatch,
+the platform's key check and scope, no FastAPI dependency solving or response handling), each
+built by :func:`hot_route` around its work: the body decoded by ``msgspec`` (pydantic words
+every refusal: 400 / 415 / 422), the work, an ``orjson`` body. They stay documented FastAPI
+routes (request and response schemas in ``/docs``). Scopes: ``pricing:read`` to price,
+``pricing:write`` to post outcomes; the admin routes (models, publisher floor configs,
+monitoring) are in ``ssmas.pricing.api_admin``. The module's ``setup`` hook (from
+``ssmas.pricing.serving_runtime``) starts the serving side with the app.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, RootModel, TypeAdapter, model_validator
-from pydantic_core import to_json
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from ssmas.core.api import ApiError, authenticate
-from ssmas.core.api.openapi import SECURITY_SCHEMES
-from ssmas.core.security.keys import has_scope
+from ssmas.core.api.lean import lean_route
+from ssmas.core.security.keys import ApiKeyRecord
 from ssmas.pricing import serving_store as store
 from ssmas.pricing.answers import Scored, batch_bodies, prediction_body, utc_timestamp
 from ssmas.pricing.api_admin import admin_router
+from ssmas.pricing.fastpath import FAST_FLOOR, FAST_FLOOR_BATCH, FAST_PREDICT, FAST_PREDICT_BATCH
 from ssmas.pricing.floor_serving import decide, decision_row, floor_body
 from ssmas.pricing.floors import PublisherFloorConfig
-from ssmas.pricing.request_bodies import BodyRejected, body_doc, read_json
+from ssmas.pricing.request_bodies import BodyRejected, JsonBody, body_doc
 from ssmas.pricing.schemas import (
     MAX_BATCH,
     BatchFloorRequest,
@@ -36,8 +40,10 @@ from ssmas.pricing.schemas import (
     BatchPredictRequest,
     BatchPredictResponse,
     ErrorResponse,
+    FloorImpression,
     FloorRequest,
     FloorResponse,
+    Impression,
     PredictRequest,
     PredictResponse,
 )
@@ -53,11 +59,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "empty or malformed JSON"),
         (401, "missing or invalid API key"),
         (403, "the key lacks the scope"),
+        (413, "the body is too large"),
         (415, "the body is not JSON"),
         (422, "the body breaks the contract (one sentence per field)"),
         (429, "rate limited"),
     )
 }
+T = TypeVar("T")
 
 
 class Outcome(BaseModel):
@@ -91,54 +99,73 @@ class OutcomeReceipt(BaseModel):
     unmatched: int
 
 
-PREDICT = TypeAdapter(PredictRequest)
-PREDICT_BATCH = TypeAdapter(BatchPredictRequest)
-FLOOR = TypeAdapter(FloorRequest)
-FLOOR_BATCH = TypeAdapter(BatchFloorRequest)
-OUTCOMES = TypeAdapter(OutcomeBatch)
 OBJECT = "a JSON object"
 ARRAY = f"a JSON array of 1 to {MAX_BATCH} objects"
+PREDICT = JsonBody[Impression](TypeAdapter(PredictRequest), expected=OBJECT, fast=FAST_PREDICT)
+PREDICT_BATCH = JsonBody[Sequence[Impression]](
+    TypeAdapter(BatchPredictRequest), expected=ARRAY, fast=FAST_PREDICT_BATCH, root=True
+)
+FLOOR = JsonBody[FloorImpression](TypeAdapter(FloorRequest), expected=OBJECT, fast=FAST_FLOOR)
+FLOOR_BATCH = JsonBody[Sequence[FloorImpression]](
+    TypeAdapter(BatchFloorRequest), expected=ARRAY, fast=FAST_FLOOR_BATCH, root=True
+)
+OUTCOMES = JsonBody[list[Outcome]](TypeAdapter(OutcomeBatch), expected=ARRAY, root=True)
 
 
 def _json(body: Any) -> Response:
-    return Response(to_json(body), media_type="application/json")
-
-
-async def authorize(request: Request, scope: str) -> None:
-    """The platform's key check, called directly (FastAPI resolves no dependency per request).
-
-    Same answers as ``Depends(require_scope(scope))``: 401 without a valid key, 429 over its
-    rate limit, 403 without the scope; the hot routes save the dependency machinery's cost.
-    """
-    key = await authenticate(request)
-    if not has_scope(key, scope):
-        raise ApiError(403, "forbidden", f"this API key lacks the scope {scope!r}")
-
-
-def documented(adapter: TypeAdapter[Any]) -> dict[str, Any]:
-    """OpenAPI of a hot route: its JSON body and the API-key security it checks itself."""
-    return {**body_doc(adapter), "security": [{name: []} for name in SECURITY_SCHEMES]}
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 router = APIRouter(tags=["pricing"])
+Work = Callable[[ServingRuntime, T, float], Awaitable[Response]]
 
 
-@router.post(
+def hot_route(
+    path: str, body: JsonBody[T], *, scope: str, response_model: Any, summary: str
+) -> Callable[[Work[T]], Work[T]]:
+    """Serve ``work`` at ``POST path`` as a lean route needing ``scope``.
+
+    The endpoint reads ``body`` (the 4xx answer on refusal) and calls ``work(runtime, payload,
+    started)``, ``started`` being the ``perf_counter`` after the key check (the ``latency_ms``
+    the answers report).
+    """
+
+    def register(work: Work[T]) -> Work[T]:
+        async def endpoint(request: Request, _key: ApiKeyRecord) -> Response:
+            runtime = runtime_of(request)
+            started = time.perf_counter()
+            try:
+                payload = await body.read(request)
+            except BodyRejected as rejected:
+                return rejected.response(request)
+            return await work(runtime, payload, started)
+
+        endpoint.__name__ = work.__name__
+        endpoint.__doc__ = work.__doc__
+        lean_route(
+            router,
+            "POST",
+            path,
+            scope=scope,
+            response_model=response_model,
+            responses=ERRORS,
+            openapi_extra=body_doc(body.adapter),
+            summary=summary,
+        )(endpoint)
+        return work
+
+    return register
+
+
+@hot_route(
     "/v2/predict",
+    PREDICT,
+    scope=READ,
     response_model=PredictResponse,
-    responses=ERRORS,
-    openapi_extra=documented(PREDICT),
     summary="Predicted CPM of one impression",
 )
-async def predict(request: Request) -> Response:
+async def predict(runtime: ServingRuntime, req: Impression, started: float) -> Response:
     """Predicted clearing CPM (EUR) with its 80% interval, variant and model version."""
-    await authorize(request, READ)
-    runtime = runtime_of(request)
-    started = time.perf_counter()
-    try:
-        req = await read_json(request, PREDICT, expected=OBJECT)
-    except BodyRejected as rejected:
-        return rejected.response(request)
     service = runtime.service
     scored = await service.score_one(req)
     elapsed = time.perf_counter() - started
@@ -146,31 +173,31 @@ async def predict(request: Request) -> Response:
     return _json(prediction_body(req.impression_id, scored, utc_timestamp(), elapsed * 1000.0))
 
 
-@router.post(
+@hot_route(
     "/v2/predict/batch",
+    PREDICT_BATCH,
+    scope=READ,
     response_model=BatchPredictResponse,
-    responses=ERRORS,
-    openapi_extra=documented(PREDICT_BATCH),
     summary="Predicted CPM of up to 1000 impressions",
 )
-async def predict_batch(request: Request) -> Response:
+async def predict_batch(
+    runtime: ServingRuntime, reqs: Sequence[Impression], started: float
+) -> Response:
     """One prediction per request, in the order of the requests."""
-    await authorize(request, READ)
-    runtime = runtime_of(request)
-    started = time.perf_counter()
-    try:
-        reqs = (await read_json(request, PREDICT_BATCH, expected=ARRAY)).root
-    except BodyRejected as rejected:
-        return rejected.response(request)
     service = runtime.service
     priced = await service.score_many(reqs)
     elapsed = time.perf_counter() - started
-    service.record_many(reqs, priced, elapsed)
-    return _json(batch_bodies(reqs, priced, utc_timestamp(), elapsed * 1000.0))
+
+    async def record() -> None:  # async: on the event loop, no thread
+        service.record_many(reqs, priced, elapsed)
+
+    body = orjson.dumps(batch_bodies(reqs, priced, utc_timestamp(), elapsed * 1000.0))
+    # Metrics, the outcome memory and the capture sample: after the answer is sent.
+    return Response(body, media_type="application/json", background=BackgroundTask(record))
 
 
 async def _configs(
-    runtime: ServingRuntime, reqs: Sequence[FloorRequest]
+    runtime: ServingRuntime, reqs: Sequence[FloorImpression]
 ) -> dict[str | None, PublisherFloorConfig]:
     wanted = {r.publisher_id for r in reqs}
     found: dict[str | None, PublisherFloorConfig] = {}
@@ -189,7 +216,7 @@ async def _configs(
 
 def _floors(
     runtime: ServingRuntime,
-    reqs: Sequence[FloorRequest],
+    reqs: Sequence[FloorImpression],
     scored: Sequence[Scored],
     configs: dict[str | None, PublisherFloorConfig],
     elapsed_s: float,
@@ -206,22 +233,15 @@ def _floors(
     return bodies
 
 
-@router.post(
+@hot_route(
     "/v2/floor",
+    FLOOR,
+    scope=READ,
     response_model=FloorResponse,
-    responses=ERRORS,
-    openapi_extra=documented(FLOOR),
     summary="Dynamic floor for one impression",
 )
-async def floor(request: Request) -> Response:
+async def floor(runtime: ServingRuntime, req: FloorImpression, started: float) -> Response:
     """The seed's dynamic floor from the predicted CPM, under the publisher's configuration."""
-    await authorize(request, READ)
-    runtime = runtime_of(request)
-    started = time.perf_counter()
-    try:
-        req = await read_json(request, FLOOR, expected=OBJECT)
-    except BodyRejected as rejected:
-        return rejected.response(request)
     configs = await _configs(runtime, (req,))
     scored = await runtime.service.score_one(req)
     elapsed = time.perf_counter() - started
@@ -229,22 +249,17 @@ async def floor(request: Request) -> Response:
     return _json(_floors(runtime, (req,), (scored,), configs, elapsed)[0])
 
 
-@router.post(
+@hot_route(
     "/v2/floor/batch",
+    FLOOR_BATCH,
+    scope=READ,
     response_model=BatchFloorResponse,
-    responses=ERRORS,
-    openapi_extra=documented(FLOOR_BATCH),
     summary="Dynamic floors for up to 1000 impressions",
 )
-async def floor_batch(request: Request) -> Response:
+async def floor_batch(
+    runtime: ServingRuntime, reqs: Sequence[FloorImpression], started: float
+) -> Response:
     """One floor decision per request, in the order of the requests."""
-    await authorize(request, READ)
-    runtime = runtime_of(request)
-    started = time.perf_counter()
-    try:
-        reqs = (await read_json(request, FLOOR_BATCH, expected=ARRAY)).root
-    except BodyRejected as rejected:
-        return rejected.response(request)
     configs = await _configs(runtime, reqs)
     priced = await runtime.service.score_many(reqs)
     elapsed = time.perf_counter() - started
@@ -253,21 +268,15 @@ async def floor_batch(request: Request) -> Response:
     return _json(_floors(runtime, reqs, scored, configs, elapsed))
 
 
-@router.post(
+@hot_route(
     "/v2/outcomes",
+    OUTCOMES,
+    scope=WRITE,
     response_model=OutcomeReceipt,
-    responses=ERRORS,
-    openapi_extra=documented(OUTCOMES),
     summary="Report what priced impressions cleared at",
 )
-async def outcomes(request: Request) -> Response:
+async def outcomes(runtime: ServingRuntime, items: list[Outcome], _started: float) -> Response:
     """Realised CPM and revenue per impression, matched to the variant and price that served it."""
-    await authorize(request, WRITE)
-    runtime = runtime_of(request)
-    try:
-        items = (await read_json(request, OUTCOMES, expected=ARRAY)).root
-    except BodyRejected as rejected:
-        return rejected.response(request)
     stats = runtime.service.stats
     now = datetime.now(UTC)
     rows, matched = [], 0

@@ -30,7 +30,7 @@ from ssmas.pricing.frames import (
     optional_column,
     take_rows,
 )
-from ssmas.pricing.schemas import AD_FORMATS, INVENTORY_TYPES, PredictRequest
+from ssmas.pricing.schemas import AD_FORMATS, INVENTORY_TYPES, Impression
 
 FEATURE_VERSION = 1
 FEATURE_NAMES: tuple[str, ...] = (
@@ -155,13 +155,16 @@ class FeatureEncoder:
         self._eng, self._perf, self._ctr = (schema.defaults[k] for k in SEED_DEFAULTS)
         self._domain = {d: (v, float(np.log1p(te.counts.get(d, 0)))) for d, v in te.values.items()}
         self._counts = te.counts
+        # Domain -> (target encoding, log count, count): one lookup per request in a batch.
+        self._domain_rows = {d: (*pair, te.counts.get(d, 0)) for d, pair in self._domain.items()}
+        self._domain_row_missing = (*self._domain_missing, 0)
         self._hour_cat = HOUR_CATEGORY_BY_HOUR.astype(float).tolist()
         self._prime = PRIME_TIME_BY_HOUR.astype(float).tolist()
         self._weekend = WEEKEND_BY_DAY.astype(float).tolist()
         self._eu = EU_BY_TIER.astype(float).tolist()
 
     # -- one request ------------------------------------------------------------------------
-    def row(self, r: PredictRequest) -> list[float]:
+    def row(self, r: Impression) -> list[float]:
         """The feature values of one request, as Python floats in schema order."""
         h, d, t = r.hour_of_day, r.day_of_week, r.country_tier
         codes = self._codes
@@ -191,17 +194,64 @@ class FeatureEncoder:
             self._ctr if ctr is None else ctr,
         ]
 
-    def encode_request(self, request: PredictRequest) -> FloatMatrix:
+    def encode_request(self, request: Impression) -> FloatMatrix:
         """One request as a float32 vector of ``n_features`` values (the serving fast path)."""
         return np.array(self.row(request), dtype=np.float32)
 
-    def encode_requests(self, requests: Sequence[PredictRequest]) -> FloatMatrix:
+    def encode_requests(self, requests: Sequence[Impression]) -> FloatMatrix:
         """Several requests as a ``(len, n_features)`` float32 matrix, row by row."""
         if not requests:
             return np.empty((0, self.n_features), dtype=np.float32)
         flat = chain.from_iterable(self.row(r) for r in requests)
         values = np.fromiter(flat, dtype=np.float32, count=len(requests) * self.n_features)
         return values.reshape(len(requests), self.n_features)
+
+    def encode_records(self, requests: Sequence[Impression]) -> FloatMatrix:
+        """:meth:`encode_requests` column by column (the batch fast path, identical values).
+
+        One list comprehension per feature over the validated requests and table lookups for
+        the calendar features; like :meth:`encode_frame` the result is column-major.
+        """
+        return self.encode_batch(requests)[0]
+
+    def encode_batch(
+        self, requests: Sequence[Impression]
+    ) -> tuple[FloatMatrix, npt.NDArray[np.int64]]:
+        """:meth:`encode_records` and the :meth:`domain_count` of each request, in one pass."""
+        n = len(requests)
+        out = np.empty((self.n_features, n), dtype=np.float32)
+        if not n:
+            return out.T, np.zeros(0, dtype=np.int64)
+        hour = np.array([r.hour_of_day for r in requests], dtype=np.intp)
+        day = np.array([r.day_of_week for r in requests], dtype=np.intp)
+        tier = np.array([r.country_tier for r in requests], dtype=np.intp)
+        codes = self._codes
+        fmt, inv = codes["format"], codes["inventory_type"]
+        bidder, channel = codes["bidder"], codes["demand_channel"]
+        domains, missing = self._domain_rows, self._domain_row_missing
+        found = [
+            missing if r.domain is None else domains.get(normalise_domain(r.domain), missing)
+            for r in requests
+        ]
+        eng, perf, ctr = self._eng, self._perf, self._ctr
+        out[0] = hour
+        out[1] = day
+        out[2] = WEEKEND_BY_DAY[day]
+        out[3] = PRIME_TIME_BY_HOUR[hour]
+        out[4] = HOUR_CATEGORY_BY_HOUR[hour]
+        out[5] = tier
+        out[6] = EU_BY_TIER[tier]
+        out[7] = [DEVICE_CODES[r.device_category] for r in requests]
+        out[8] = [fmt.get(r.format, NAN) for r in requests]
+        out[9] = [inv.get(r.inventory_type, NAN) for r in requests]
+        out[10] = [bidder.get(r.bidder, NAN) for r in requests]
+        out[11] = [channel.get(r.demand_channel, NAN) for r in requests]
+        out[12] = [f[0] for f in found]
+        out[13] = [f[1] for f in found]
+        out[14] = [eng if (v := r.user_engagement_score) is None else v for r in requests]
+        out[15] = [perf if (v := r.device_performance_score) is None else v for r in requests]
+        out[16] = [ctr if (v := r.historical_ctr_avg) is None else v for r in requests]
+        return out.T, np.array([f[2] for f in found], dtype=np.int64)
 
     def domain_count(self, domain: str | None) -> int:
         """Training rows seen for ``domain`` (the floor's confidence history); 0 if unknown."""

@@ -29,7 +29,7 @@ from ssmas.pricing.floors import (
     decide_floor,
     fallback_decision,
 )
-from ssmas.pricing.schemas import FloorRequest
+from ssmas.pricing.schemas import FloorImpression
 
 
 class FloorConfigs:
@@ -76,7 +76,7 @@ class FloorConfigs:
             self._cache[publisher_id] = (self._clock() + self._ttl_s, config)
 
 
-def decide(request: FloorRequest, scored: Scored, config: PublisherFloorConfig) -> FloorDecision:
+def decide(request: FloorImpression, scored: Scored, config: PublisherFloorConfig) -> FloorDecision:
     """The floor for one served price under the publisher's config."""
     history = request.data_points if request.data_points is not None else scored.data_points
     if not scored.fallback:
@@ -98,7 +98,7 @@ def decide(request: FloorRequest, scored: Scored, config: PublisherFloorConfig) 
 
 
 def floor_body(
-    request: FloorRequest,
+    request: FloorImpression,
     scored: Scored,
     decision: FloorDecision,
     timestamp: str,
@@ -122,7 +122,7 @@ def floor_body(
 
 
 def decision_row(
-    request: FloorRequest, scored: Scored, decision: FloorDecision, at: datetime
+    request: FloorImpression, scored: Scored, decision: FloorDecision, at: datetime
 ) -> dict[str, Any]:
     """The ``pricing_floor_decisions`` row of one decision (every decision is logged)."""
     return {

@@ -116,16 +116,48 @@ def _depth(left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]) -> int:
 
 
 class RowScorer:
-    """Point (never below zero) and 80% interval for one row, as ``predict_matrix`` gives them."""
+    """Point (never below zero) and 80% interval for one row, as ``predict_matrix`` gives them.
+
+    The interval of one point is plain float arithmetic (the same IEEE operations numpy does on
+    a 1-element array, so the same bits) when the model's interval is the one training fits:
+    normalised by the spread, no per-group bounds. Anything else goes through
+    ``predict_interval``.
+    """
 
     def __init__(self, model: Any, walker: TreeWalker) -> None:
+        from ssmas.pricing.model import MIN_SPREAD
+
         self.model = model
         self.walker = walker
+        iv = model.intervals
+        self._scalar = bool(getattr(iv, "normalized_", False)) and not getattr(
+            iv, "group_bounds_", None
+        )
+        if self._scalar:
+            self._low, self._high = (float(b) for b in iv.bounds_)
+            self._min_spread = max(MIN_SPREAD, float(iv.min_spread))
+            self._clip = None if iv.clip_lower is None else float(iv.clip_lower)
+
+    def predict_one(self, row: npt.NDArray[np.float32]) -> tuple[float, float, float]:
+        """Point, lower and upper bound of one encoded row, as Python floats."""
+        point = max(self.walker.predict(row), 0.0)
+        if not self._scalar:
+            _p, low, high = self._interval(np.array([point]))
+            return point, float(low[0]), float(high[0])
+        scale = max(point, self._min_spread)
+        lower, upper = point + self._low * scale, point + self._high * scale
+        if self._clip is not None:
+            lower, upper = max(lower, self._clip), max(upper, self._clip)
+        return point, lower, upper
 
     def predict_row(self, row: npt.NDArray[np.float32]) -> Prediction:
+        """:meth:`predict_one` as 1-element arrays (the shape of ``predict_matrix``)."""
+        point, lower, upper = self.predict_one(row)
+        return np.array([point]), np.array([lower]), np.array([upper])
+
+    def _interval(self, point: FloatArray) -> Prediction:
         from ssmas.pricing.model import spread_of
 
-        point = np.array([max(self.walker.predict(row), 0.0)])
         lower, upper = self.model.intervals.predict_interval(point, spread=spread_of(point))
         return point, lower, upper
 

@@ -9,7 +9,7 @@ turns a pydantic ``ValidationError`` into one clear sentence per problem for the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
@@ -67,6 +67,47 @@ class PredictRequest(BaseModel):
     user_engagement_score: Share | None = None
     device_performance_score: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
     historical_ctr_avg: Share | None = None
+
+
+class Impression(Protocol):
+    """What serving reads of a request: a :class:`PredictRequest` or the hot path's
+    ``msgspec`` twin (``ssmas.pricing.fastpath``), validated to the same contract."""
+
+    @property
+    def impression_id(self) -> str: ...
+    @property
+    def hour_of_day(self) -> int: ...
+    @property
+    def day_of_week(self) -> int: ...
+    @property
+    def country_tier(self) -> int: ...
+    @property
+    def device_category(self) -> DeviceCategory: ...
+    @property
+    def format(self) -> AdFormat: ...
+    @property
+    def inventory_type(self) -> InventoryType: ...
+    @property
+    def bidder(self) -> str | None: ...
+    @property
+    def demand_channel(self) -> str | None: ...
+    @property
+    def domain(self) -> str | None: ...
+    @property
+    def user_engagement_score(self) -> float | None: ...
+    @property
+    def device_performance_score(self) -> float | None: ...
+    @property
+    def historical_ctr_avg(self) -> float | None: ...
+
+
+class FloorImpression(Impression, Protocol):
+    """A floor request as serving reads it (:class:`FloorRequest` or its ``msgspec`` twin)."""
+
+    @property
+    def publisher_id(self) -> str | None: ...
+    @property
+    def data_points(self) -> int | None: ...
 
 
 class ConfidenceInterval(BaseModel):

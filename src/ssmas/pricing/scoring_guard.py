@@ -12,7 +12,9 @@ response, but the hand-off costs more than scoring one row. So a model earns the
   ``probe_interval_s`` probes the model (guarded); a probe in time closes the circuit again.
 
 The one case the timeout cannot cover is a model that turns slow while ``inline``: that first
-slow call is answered late, and every call after it is guarded.
+slow call is answered late, and every call after it is guarded. A served model has two guards:
+one for single rows (``timeout_ms``), which is also the model's circuit for batches, and one
+that decides whether batches (``batch_timeout_ms``) run inline; a batch timeout opens both.
 """
 
 from __future__ import annotations

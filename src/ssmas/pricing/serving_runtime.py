@@ -10,6 +10,7 @@ Configuration comes from ``SSMAS_PRICING_*`` (:class:`~ssmas.pricing.serving.Ser
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class ServingRuntime:
 
     def start(self) -> None:
         """Start capture writes, model loading / hot reload and the periodic drift check."""
+        self.service.on_install = freeze_new_objects
         self.writer.start()
         if self.config.load_models:
             self.threads.append(self.loader.start(self.stop, self.platform.bus))
@@ -65,6 +67,22 @@ class ServingRuntime:
                 thread.join(5.0)
         self.writer.close()
         self.service.close()
+
+
+def freeze_new_objects() -> bool:
+    """In a process that froze its heap (``create_app(..., freeze_gc=True)``: servers), freeze
+    what a model install added too; returns whether it did.
+
+    Models load on the loader thread, usually after the app's start-up freeze: left alone, the
+    booster, schema and MLflow's objects would be walked by every full collection, a pause of
+    the event loop in the middle of requests. The collection before the freeze only walks
+    objects not frozen yet. A process that does not freeze (tests) is left alone.
+    """
+    if gc.get_freeze_count() == 0:
+        return False
+    gc.collect()
+    gc.freeze()
+    return True
 
 
 def build_runtime(platform: Platform, config: ServingConfig | None = None) -> ServingRuntime:

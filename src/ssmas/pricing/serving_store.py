@@ -8,6 +8,7 @@ Functions take an ``Engine`` and run Core statements (bulk inserts, windowed rea
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -90,14 +91,27 @@ drift_reports = sa.Table(
 )
 
 Row = dict[str, Any]
+INSERT_CHUNK = 50  # rows per executemany: ~1 ms of GIL-held work for capture rows
 
 
-def insert_rows(engine: Engine, table: sa.Table, rows: Sequence[Row]) -> int:
-    """Insert ``rows`` in one transaction (executemany); returns how many were written."""
+def insert_rows(
+    engine: Engine, table: sa.Table, rows: Sequence[Row], *, chunk: int = INSERT_CHUNK
+) -> int:
+    """Insert ``rows`` in one transaction, ``chunk`` rows per executemany; returns the count.
+
+    The capture writer calls this from a background thread of the serving process, and
+    SQLAlchemy's per-row parameter processing holds the GIL (~15 µs a capture row): a thousand
+    rows in one call would keep the event loop waiting for up to the interpreter's switch
+    interval (5 ms) again and again. Between chunks the thread sleeps for zero seconds, which
+    hands the GIL to a waiting request at once.
+    """
     if not rows:
         return 0
     with engine.begin() as conn:
-        conn.execute(table.insert(), list(rows))
+        for start in range(0, len(rows), chunk):
+            if start:
+                time.sleep(0)  # let the event loop run between chunks
+            conn.execute(table.insert(), list(rows[start : start + chunk]))
     return len(rows)
 
 
