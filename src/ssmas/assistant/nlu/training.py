@@ -21,7 +21,9 @@ from ssmas.assistant.nlu.classifier import TextClassifier
 from ssmas.assistant.nlu.corpora import OUT_OF_SCOPE, Corpus
 from ssmas.assistant.nlu.features import Encoder
 from ssmas.assistant.nlu.language import LanguageDetector
-from ssmas.assistant.nlu.sentiment import TOKEN_PATTERN, normalise_tweet
+from ssmas.assistant.nlu.sentiment import normalise_tweet
+from ssmas.assistant.nlu.sentiment_model import META_C, NBSVM_C, SVC_C, TweetSentimentModel
+from ssmas.assistant.nlu.tweet_groups import group_split
 from ssmas.settings import Settings
 
 Progress = Callable[[str], None]
@@ -73,7 +75,8 @@ class Splits:
             en=(en_train, en_val),
             banking_val=parts[0][1],
             es=corpora.split(es),
-            tweets=corpora.split(corpora.tweets_es(root)),
+            # Near-duplicate tweets (retweets, campaigns) stay on one side of the split.
+            tweets=group_split(corpora.tweets_es(root)),
             clinc_oos_val=clinc_val.where(y == OUT_OF_SCOPE for y in clinc_val.labels),
         )
 
@@ -83,7 +86,8 @@ def accuracy(predicted: list[str], truth: list[str]) -> float:
 
 
 def sentiment_figures(model: TextClassifier, val: Corpus) -> dict[str, float]:
-    """Three-class accuracy, and negative-vs-positive accuracy on the polar tweets."""
+    """Three-class accuracy, and negative-vs-positive accuracy on the polar tweets (the
+    sentiment model's binary part decides between the two)."""
     texts = [normalise_tweet(t) for t in val.texts]
     proba = model.predict_proba(texts)
     classes = model.classes_
@@ -151,13 +155,16 @@ def fit_bundle(splits: Splits, encoder: Encoder | None, progress: Progress) -> N
 
     progress("sentiment (Spanish)")
     tw_train, tw_val = splits.tweets
-    sentiment_es = TextClassifier(C=0.2, tfidf={"token_pattern": TOKEN_PATTERN})
+    sentiment_es = TweetSentimentModel()
     sentiment_es.fit([normalise_tweet(t) for t in tw_train.texts], tw_train.labels)
     metrics |= sentiment_figures(sentiment_es, tw_val)
     params = {
         "embeddings": encoder is not None,
         "intent_C": 0.5,
-        "sentiment_C": 0.2,
+        "sentiment_svc_C": SVC_C,
+        "sentiment_nbsvm_C": NBSVM_C,
+        "sentiment_meta_C": META_C,
+        "sentiment_split": "grouped near-duplicates",
         "oos_threshold": INTENT_OOS_THRESHOLD,
         "seed": corpora.SEED,
         "val_fraction": corpora.VAL_FRACTION,
