@@ -7,6 +7,7 @@ Different salts give independent splits (the floor control group uses its own sa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from typing import Literal
@@ -36,8 +37,10 @@ def hash_units(keys: Iterable[str], salt: str) -> npt.NDArray[np.float64]:
     return np.frombuffer(raw, dtype=">u8").astype(np.float64) / _SCALE
 
 
+@functools.lru_cache(maxsize=64)
 def _person(salt: str) -> bytes:
     # BLAKE2b's personalisation string (<= 16 bytes) separates the salts' hash families.
+    # Cached: there are a handful of salts, and the serving path asks once per request.
     return hashlib.blake2b(salt.encode("utf-8"), digest_size=16).digest()
 
 
