@@ -151,3 +151,50 @@ def test_context_window_lives_in_redis(redis_url: str, factory: sessionmaker[Ses
     again = ContextStore(RedisCache(redis_url), CIPHER).cached(conv.id)
     assert again is not None and [t.text for t in again.turns][-1] == "respuesta"
     cache.close()
+
+
+def test_batch_writes_create_once_skip_seen_ids_and_claim_replies(
+    factory: sessionmaker[Session],
+) -> None:
+    from ssmas.assistant.store import (
+        NewInbound,
+        NewReply,
+        conversations_for,
+        insert_inbound_many,
+        insert_replies_many,
+        seen_wa_ids,
+    )
+    from ssmas.assistant.tables import ChatMessage
+
+    old, new = new_phone(), new_phone()
+    with UnitOfWork(factory) as uow:
+        existing = get_or_create_conversation(
+            uow.session, CIPHER, business_id="b", phone=old, name=None, now=T0
+        )
+        uow.commit()
+    with UnitOfWork(factory) as uow:
+        customers = [("b", old, None), ("b", new, "Eva"), ("b", new, "Eva")]
+        found = conversations_for(uow.session, CIPHER, customers, now=T0)
+        assert [(c.id == existing.id, created) for c, created in found[:1]] == [(True, False)]
+        (first_new, created), (again_new, created_again) = found[1], found[2]
+        assert created and created_again and first_new.id == again_new.id
+        assert CIPHER.decrypt(first_new.phone_enc) == new
+        rows = [
+            NewInbound(c.id, 1, f"wamid.{c.id}.{new}", "text", "hola", T0, state="done")
+            for c, _ in found[:2]
+        ]
+        stored = insert_inbound_many(uow.session, CIPHER, rows, now=T0)
+        assert set(stored) == {r.wa_id for r in rows}
+        # the same message ids again: nothing stored, nothing raised
+        assert insert_inbound_many(uow.session, CIPHER, rows, now=T0) == {}
+        assert seen_wa_ids(uow.session, [rows[0].wa_id, "wamid.never"]) == {rows[0].wa_id}
+        replies = [NewReply(r.conversation_id, 1, stored[r.wa_id], "hi", "es") for r in rows]
+        reply_ids = insert_replies_many(uow.session, CIPHER, replies, now=T0)
+        assert insert_replies_many(uow.session, CIPHER, replies[:1], now=T0) == {}
+        uow.commit()
+    with UnitOfWork(factory) as uow:
+        for reply_to, reply_id in reply_ids.items():
+            row = uow.session.get(ChatMessage, reply_id)
+            assert row is not None and row.reply_to_id == reply_to
+            assert (row.state, row.attempts, row.claimed_at) == ("sending", 1, T0)
+            assert CIPHER.decrypt(row.body_enc) == "hi"

@@ -8,7 +8,7 @@ parsed at all goes to ``assistant.inbound.dlq`` whole.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,33 +137,43 @@ class Router:
         self.cipher = cipher
 
     def route(self, payload: dict[str, Any]) -> Split:
-        try:
-            split = split_delivery(unseal_bytes(self.cipher, payload))
-        except ValueError as exc:
-            reason = exc.args[0] if isinstance(exc, DeliveryUnreadable) else type(exc).__name__
-            self._dead_letter(TOPIC_INBOUND, payload, str(reason)[:300])
-            log.warning("delivery_dead_lettered", reason=str(reason)[:120])
-            return Split()
-        if split.texts:
-            items = [(e.message_id, seal(self.cipher, e)) for e in split.texts]
-            self.bus.publish_batch(TOPIC_TEXT, items)
-        if split.media:
-            items = [(e.message_id, seal(self.cipher, e)) for e in split.media]
-            self.bus.publish_batch(TOPIC_MEDIA, items)
-        if split.statuses:
-            status_items = [
-                (f"{e.message_id}:{e.status}", seal(self.cipher, e)) for e in split.statuses
-            ]
-            self.bus.publish_batch(TOPIC_STATUS, status_items)
-        for message_id, kind in split.unknown:
-            log.warning("unknown_message_type", type=kind[:40])
-            self._dead_letter(
-                TOPIC_TEXT,
-                {"message_id": message_id, "type": kind},
-                f"unknown type {kind[:40]!r}",
-                key=message_id,
-            )
-        return split
+        return self.route_many([payload])[0]
+
+    def route_many(self, payloads: Sequence[dict[str, Any]]) -> list[Split]:
+        """Split many stored deliveries; their events go out in one publish per queue."""
+        splits: list[Split] = []
+        for payload in payloads:
+            try:
+                split = split_delivery(unseal_bytes(self.cipher, payload))
+            except ValueError as exc:
+                reason = exc.args[0] if isinstance(exc, DeliveryUnreadable) else type(exc).__name__
+                self._dead_letter(TOPIC_INBOUND, payload, str(reason)[:300])
+                log.warning("delivery_dead_lettered", reason=str(reason)[:120])
+                split = Split()
+            splits.append(split)
+        texts = [(e.message_id, seal(self.cipher, e)) for sp in splits for e in sp.texts]
+        if texts:
+            self.bus.publish_batch(TOPIC_TEXT, texts)
+        media = [(e.message_id, seal(self.cipher, e)) for sp in splits for e in sp.media]
+        if media:
+            self.bus.publish_batch(TOPIC_MEDIA, media)
+        statuses = [
+            (f"{e.message_id}:{e.status}", seal(self.cipher, e))
+            for sp in splits
+            for e in sp.statuses
+        ]
+        if statuses:
+            self.bus.publish_batch(TOPIC_STATUS, statuses)
+        for split in splits:
+            for message_id, kind in split.unknown:
+                log.warning("unknown_message_type", type=kind[:40])
+                self._dead_letter(
+                    TOPIC_TEXT,
+                    {"message_id": message_id, "type": kind},
+                    f"unknown type {kind[:40]!r}",
+                    key=message_id,
+                )
+        return splits
 
     def _dead_letter(
         self, topic: str, payload: dict[str, Any], reason: str, *, key: str | None = None

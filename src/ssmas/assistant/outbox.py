@@ -1,23 +1,31 @@
 """Deliver stored outbound messages to WhatsApp, once.
 
-A message is sent only by the worker that claims it (``store.claim_outbound``); a claim older
-than the lease belongs to a worker that died mid-send and is taken over. Outside the 24-hour
-window (or when WhatsApp answers 131047) a template goes out instead of free text. Retryable
-failures hand the claim back and raise, so the bus delivers the work again later.
+A message is sent only by the worker that claims it (``store.claim_outbound``, or the text
+pipeline, which stores its replies already claimed); a claim older than the lease belongs to a
+worker that died mid-send and is taken over. Outside the 24-hour window (or when WhatsApp
+answers 131047) a template goes out instead of free text. Retryable failures hand the claim back
+and raise, so the bus delivers the work again later.
+
+``send_claimed`` sends many claimed messages at once: concurrently on a small thread pool (the
+Graph client's pooled keep-alive connections and its pacer are thread-safe, so the per-number
+and per-recipient limits still hold), then one transaction records them sent, then the
+mark-as-read calls go out (best effort).
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from ssmas.assistant.store import claim_outbound, mark_failed, mark_sent
+from ssmas.assistant.store import claim_outbound, mark_failed, mark_sent, mark_sent_many
 from ssmas.assistant.tables import OUT_PENDING, OUT_SENDING, ChatMessage, Conversation
 from ssmas.assistant.whatsapp.client import GraphClient, GraphError, SendResult, WindowClosed
 from ssmas.assistant.whatsapp.config import WhatsAppSettings
@@ -34,7 +42,10 @@ class SendDeferred(RuntimeError):
 
 
 @dataclass(frozen=True)
-class _Job:
+class SendJob:
+    """What sending one claimed outbound row needs, read or known beforehand."""
+
+    message_id: int
     to: str
     text: str
     kind: str
@@ -54,23 +65,105 @@ class Outbox:
     settings: WhatsAppSettings
     clock: Callable[[], datetime]
     lease_s: float = 30.0
+    concurrency: int = 16
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def close(self) -> None:
+        """Stop the send threads (waits for sends under way)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="outbox")
+            return self._pool
+
+    def send_claimed(
+        self, jobs: Sequence[SendJob], *, mark_read: bool = False
+    ) -> dict[int, str | Exception]:
+        """Send rows this worker has claimed; returns per message id ``"sent"``, ``"failed"``
+        (given up, recorded) or the ``SendDeferred`` to raise (handed back as pending)."""
+        if not jobs:
+            return {}
+        if len(jobs) == 1:
+            outcomes = [self._attempt(jobs[0])]
+        else:
+            outcomes = list(self._threads().map(self._attempt, jobs))
+        states: dict[int, str | Exception] = {}
+        sent: list[tuple[int, str, dict[str, Any]]] = []
+        for job, result, _ in outcomes:
+            if result is not None:
+                sent.append((job.message_id, result[0].wa_id, result[1]))
+                states[job.message_id] = "sent"
+        if sent:
+            with UnitOfWork(self.session_factory) as uow:
+                mark_sent_many(uow.session, sent, now=self.clock())
+                uow.commit()
+        for job, _, exc in outcomes:
+            if exc is None:
+                continue
+            retry = isinstance(exc, SendDeferred) or (isinstance(exc, GraphError) and exc.retryable)
+            self._settle_failure(job.message_id, exc, retry)
+            states[job.message_id] = SendDeferred(str(exc)) if retry else "failed"
+        if mark_read:
+            read = [job.reply_to for job, result, _ in outcomes if result and job.reply_to]
+            if len(read) == 1:
+                self._mark_read(read[0])
+            elif read:
+                list(self._threads().map(self._mark_read, read))
+        return states
+
+    def _attempt(
+        self, job: SendJob
+    ) -> tuple[SendJob, tuple[SendResult, dict[str, Any]] | None, Exception | None]:
+        try:
+            return job, self._send(job), None
+        except (SendDeferred, GraphError) as exc:
+            return job, None, exc
+
+    def _mark_read(self, wa_id: str) -> None:
+        try:
+            self.client.mark_read(wa_id)
+        except GraphError as exc:
+            log.info("mark_read_failed", code=exc.code, status=exc.status)
 
     def deliver(self, message_id: int) -> str:
         """Send ``message_id`` if it is still unsent; returns its state afterwards.
 
         When another worker holds a fresh claim, wait for it to finish or for its lease to
         lapse (it died) and take over; so a redelivered message never drops its reply.
+
+        A takeover is the one place a reply can go out twice: the worker that held the claim
+        may have died after the Graph API accepted the message and before recording it. Nothing
+        here can tell (the Graph API has no lookup by our key), so the choice is explicit: send
+        again rather than risk never answering, and log ``send_takeover`` with the row id, the
+        attempt number and how long the claim had been held.
         """
         deadline = time.monotonic() + self.lease_s + 1.0
         while True:
             now = self.clock()
             with UnitOfWork(self.session_factory) as uow:
+                before = uow.session.get(ChatMessage, message_id)
+                prior = (before.state, before.claimed_at) if before is not None else None
                 claimed = claim_outbound(uow.session, message_id, now=now, lease_s=self.lease_s)
                 uow.commit()
                 row = uow.session.get(ChatMessage, message_id, populate_existing=True)
                 if row is None:
                     return "missing"
                 if claimed:
+                    if prior is not None and prior[0] == OUT_SENDING:
+                        held = (now - prior[1]).total_seconds() if prior[1] else None
+                        log.warning(
+                            "send_takeover",
+                            message_id=message_id,
+                            attempt=row.attempts,
+                            claim_held_s=held,
+                            risk="the previous sender may have been accepted: possible duplicate",
+                        )
                     job = self._job(uow.session, row, now)
                     break
                 if row.state != OUT_SENDING or time.monotonic() > deadline:
@@ -89,13 +182,14 @@ class Outbox:
             uow.commit()
         return "sent"
 
-    def _job(self, session: Session, row: ChatMessage, now: datetime) -> _Job:
+    def _job(self, session: Session, row: ChatMessage, now: datetime) -> SendJob:
         conversation = session.get(Conversation, row.conversation_id)
         assert conversation is not None
         reply_to = session.get(ChatMessage, row.reply_to_id) if row.reply_to_id else None
         last = conversation.last_inbound_at
         window = timedelta(hours=self.settings.window_hours)
-        return _Job(
+        return SendJob(
+            message_id=row.id,
             to=self.cipher.decrypt(conversation.phone_enc),
             text=self.cipher.decrypt(row.body_enc),
             kind=row.kind,
@@ -105,13 +199,13 @@ class Outbox:
             meta=dict(row.meta or {}),
         )
 
-    def _template(self, job: _Job, why: str) -> tuple[SendResult, dict[str, Any]]:
+    def _template(self, job: SendJob, why: str) -> tuple[SendResult, dict[str, Any]]:
         name = self.settings.reengagement_template
         language = TEMPLATE_LANGUAGES.get(job.language, job.language)
         result = self.client.send_template(job.to, name, language)
         return result, {"template": name, "template_reason": why}
 
-    def _send(self, job: _Job) -> tuple[SendResult, dict[str, Any]]:
+    def _send(self, job: SendJob) -> tuple[SendResult, dict[str, Any]]:
         if job.kind == "template" or not job.window_open:
             return self._template(job, "template" if job.kind == "template" else "window_closed")
         try:

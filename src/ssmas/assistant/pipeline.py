@@ -1,18 +1,28 @@
 """The text worker: context → NLU → escalation → reply → send, once per WhatsApp message.
 
-Two short transactions bracket the thinking: the first finds (or creates) the conversation and
-drops messages already handled; the second stores the message, the decision and the reply
-together, so a worker killed anywhere leaves either nothing (the bus redelivers and it starts
-again) or a stored reply that the redelivery sends (``Outbox`` makes that send happen once).
-While a human owns the conversation the bot stores messages and says nothing.
+Messages come in batches (one bus consume). A batch is cut into rounds with at most one message
+per customer, in arrival order, so each message still sees the context its predecessor left.
+Per round, two short transactions bracket the thinking: the first finds (or creates) the
+conversations and drops messages already handled; the second stores every message, decision
+and reply together, the reply already claimed for sending (``sending``, with the claim time),
+so a worker killed anywhere leaves either nothing (the bus redelivers and it starts again) or a
+stored reply that the redelivery sends once its claim lapses (``Outbox``). Then the replies go
+out concurrently over the Graph client's pooled keep-alive connections, and a third
+transaction records them sent. While a human owns the conversation the bot stores messages and
+says nothing.
+
+A brain may offer ``prepare(items)`` (``items``: ``(text, language hint)`` pairs of the round)
+to do its work for the whole round at once (one vectorisation instead of one per message);
+``understand`` and ``reply`` are still called per message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,14 +36,16 @@ from ssmas.assistant.brain import (
 from ssmas.assistant.context import ContextStore, ContextWindow
 from ssmas.assistant.events import TOPIC_ESCALATION, EscalationEvent, TextMessageEvent
 from ssmas.assistant.handoff import escalation_notification, open_handoff
-from ssmas.assistant.outbox import Outbox
+from ssmas.assistant.outbox import Outbox, SendJob
 from ssmas.assistant.store import (
+    NewInbound,
+    NewReply,
     Turn,
-    add_outbound,
-    find_conversation,
-    get_or_create_conversation,
-    record_inbound,
+    conversations_for,
+    insert_inbound_many,
+    insert_replies_many,
     reply_of,
+    seen_wa_ids,
 )
 from ssmas.assistant.tables import (
     IN_DONE,
@@ -41,9 +53,10 @@ from ssmas.assistant.tables import (
     OUT_SENDING,
     STATE_BOT,
     ChatMessage,
+    Conversation,
     Handoff,
 )
-from ssmas.assistant.whatsapp.client import GraphClient, GraphError
+from ssmas.assistant.whatsapp.client import GraphClient
 from ssmas.assistant.whatsapp.config import WhatsAppSettings
 from ssmas.core.bus import Bus
 from ssmas.core.db import UnitOfWork
@@ -74,6 +87,38 @@ class _Plan:
 
 
 @dataclass
+class _Item:
+    """One message of a round on its way through the pipeline."""
+
+    index: int
+    event: TextMessageEvent
+    conversation_id: int = 0
+    window: ContextWindow | None = None
+    plan: _Plan | None = None
+    reply_id: int | None = None
+    handoff: Handoff | None = None
+    job: SendJob | None = None
+    outcome: Outcome | None = None
+    error: Exception | None = None
+    turns: list[Turn] = field(default_factory=list)
+
+
+def rounds(events: Sequence[TextMessageEvent]) -> list[list[int]]:
+    """Indexes of ``events`` in rounds: each round holds at most one message per customer, and
+    a customer's messages keep their order across rounds."""
+    out: list[list[int]] = []
+    depth: dict[tuple[str, str], int] = {}
+    for i, event in enumerate(events):
+        who = (event.business_id, event.phone)
+        n = depth.get(who, 0)
+        depth[who] = n + 1
+        if n == len(out):
+            out.append([])
+        out[n].append(i)
+    return out
+
+
+@dataclass
 class TextPipeline:
     """Handles ``TextMessageEvent``s; idempotent per WhatsApp message id."""
 
@@ -89,30 +134,87 @@ class TextPipeline:
     clock: Callable[[], datetime]
 
     def handle(self, event: TextMessageEvent) -> Outcome:
-        now = self.clock()
-        with UnitOfWork(self.session_factory) as uow:
-            conversation = get_or_create_conversation(
-                uow.session,
-                self.cipher,
-                business_id=event.business_id,
-                phone=event.phone,
-                name=event.name,
-                now=now,
+        """One message (raises what handling it raised)."""
+        [result] = self.handle_batch([event])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def handle_batch(self, events: Sequence[TextMessageEvent]) -> list[Outcome | Exception]:
+        """Every message of ``events``: its ``Outcome``, or the exception that stopped it (the
+        caller gives that delivery back to the bus; the others are done)."""
+        results: list[Outcome | Exception] = [RuntimeError("not handled")] * len(events)
+        for indexes in rounds(events):
+            items = [_Item(i, events[i]) for i in indexes]
+            try:
+                self._round(items)
+            except Exception as exc:  # a database failure: the whole round is given back
+                log.warning("pipeline_round_failed", size=len(items), error=type(exc).__name__)
+                for item in items:
+                    if item.outcome is None and item.error is None:
+                        item.error = exc
+            for item in items:
+                results[item.index] = item.outcome or item.error or RuntimeError("no outcome")
+        return results
+
+    def _round(self, items: list[_Item]) -> None:
+        fresh = self._open(items)
+        prepare = getattr(self.brain, "prepare", None)
+        if callable(prepare):
+            prepare(
+                [(item.event.text, item.window.language if item.window else None) for item in fresh]
             )
-            if conversation.last_activity_at < now - timedelta(
-                seconds=self.settings.session_idle_s
-            ):
-                conversation.session_no += 1
-                self.contexts.forget(conversation.id)
-            conversation.last_activity_at = now
-            seen = uow.session.query(ChatMessage.id).filter(ChatMessage.wa_id == event.message_id)
-            duplicate = seen.first() is not None
+        thought: list[_Item] = []
+        for item in fresh:
+            assert item.window is not None
+            try:
+                item.plan = self._think(item.event, item.window)
+            except Exception as exc:  # this message is retried; the others go on
+                log.warning("pipeline_think_failed", error=type(exc).__name__)
+                item.error = exc
+                continue
+            thought.append(item)
+        if not thought:
+            return
+        self._commit(thought)
+        for item in thought:
+            if item.outcome is None and item.window is not None:
+                self.contexts.extend(item.window, *item.turns)
+            if item.handoff is not None:
+                self._announce(item.handoff, self.clock())
+        self._send(thought)
+
+    def _open(self, items: list[_Item]) -> list[_Item]:
+        """Transaction 1: conversations found or created, activity stamped, duplicates
+        resumed; returns the items still to handle, each with its context window."""
+        now = self.clock()
+        idle = timedelta(seconds=self.settings.session_idle_s)
+        with UnitOfWork(self.session_factory) as uow:
+            customers = [(i.event.business_id, i.event.phone, i.event.name) for i in items]
+            found = conversations_for(uow.session, self.cipher, customers, now=now)
+            for item, (conversation, _) in zip(items, found, strict=True):
+                if conversation.last_activity_at < now - idle:
+                    conversation.session_no += 1
+                    self.contexts.forget(conversation.id)
+                conversation.last_activity_at = now
+                item.conversation_id = conversation.id
+            seen = seen_wa_ids(uow.session, [item.event.message_id for item in items])
             uow.commit()
-            if duplicate:
-                return self._resume(uow.session, conversation.id, event.message_id)
-            window = self.contexts.load(uow.session, conversation)
-        plan = self._think(event, window)
-        return self._commit(event, plan, window)
+            fresh: list[_Item] = []
+            for item, (conversation, created) in zip(items, found, strict=True):
+                if item.event.message_id in seen:
+                    item.outcome = self._resume(
+                        uow.session, item.conversation_id, item.event.message_id
+                    )
+                elif created:  # nothing to read back: a new customer has no history
+                    item.window = ContextWindow(
+                        conversation.id, conversation.session_no, conversation.state
+                    )
+                    fresh.append(item)
+                else:
+                    item.window = self.contexts.load(uow.session, conversation)
+                    fresh.append(item)
+        return fresh
 
     def _think(self, event: TextMessageEvent, window: ContextWindow) -> _Plan:
         """Everything that needs no database: understanding, decision and reply text."""
@@ -144,42 +246,61 @@ class TextPipeline:
             )
         return _Plan(understanding, decision, self.brain.reply(event.text, understanding, window))
 
-    def _commit(self, event: TextMessageEvent, plan: _Plan, window: ContextWindow) -> Outcome:
+    def _commit(self, items: list[_Item]) -> None:
+        """Transaction 2: every message, decision and reply of the round, replies claimed."""
         now = self.clock()
-        u = plan.understanding
-        handoff: Handoff | None = None
+        window_span = timedelta(hours=self.settings.window_hours)
         with UnitOfWork(self.session_factory) as uow:
             s = uow.session
-            conversation = find_conversation(s, self.cipher, event.business_id, event.phone)
-            assert conversation is not None
-            inbound, created = record_inbound(
-                s,
-                self.cipher,
-                conversation,
-                wa_id=event.message_id,
-                kind=event.kind,
-                text=event.text,
-                wa_timestamp=event.timestamp,
-                now=now,
-                meta=_inbound_meta(event),
-            )
-            if not created:  # another worker got here first
-                uow.commit()
-                return self._resume(s, conversation.id, event.message_id)
-            if u is not None:
-                inbound.language, inbound.intent = u.language, u.intent
-                inbound.confidence, inbound.sentiment = u.confidence, u.sentiment
-                conversation.language = u.language
-            inbound.state = IN_DONE
-            conversation.turns += 1
-            last = conversation.last_inbound_at
-            if last is None or event.timestamp > last:
-                conversation.last_inbound_at = event.timestamp
-            reply: ChatMessage | None = None
-            # The state may have changed while we were thinking (an agent took over).
-            if plan.reply is not None and conversation.state == STATE_BOT:
+            ids = [item.conversation_id for item in items]
+            query = sa.select(Conversation).where(Conversation.id.in_(ids))
+            conversations = {c.id: c for c in s.scalars(query)}
+            inbound: list[NewInbound] = []
+            for item in items:
+                event, plan = item.event, item.plan
+                assert plan is not None
+                u = plan.understanding
+                conversation = conversations[item.conversation_id]
+                inbound.append(
+                    NewInbound(
+                        conversation_id=conversation.id,
+                        session_no=conversation.session_no,
+                        wa_id=event.message_id,
+                        kind=event.kind,
+                        text=event.text,
+                        wa_timestamp=event.timestamp,
+                        state=IN_DONE,
+                        language=u.language if u is not None else None,
+                        intent=u.intent if u is not None else None,
+                        confidence=u.confidence if u is not None else None,
+                        sentiment=u.sentiment if u is not None else None,
+                        meta=_inbound_meta(event),
+                    )
+                )
+            stored = insert_inbound_many(s, self.cipher, inbound, now=now)
+            replies: list[NewReply] = []
+            replying: list[tuple[_Item, int]] = []
+            for item in items:
+                event, plan = item.event, item.plan
+                assert plan is not None
+                inbound_id = stored.get(event.message_id)
+                if inbound_id is None:  # another worker got here first
+                    continue
+                u = plan.understanding
+                conversation = conversations[item.conversation_id]
+                if u is not None:
+                    conversation.language = u.language
+                conversation.turns += 1
+                last = conversation.last_inbound_at
+                if last is None or event.timestamp > last:
+                    conversation.last_inbound_at = event.timestamp
+                intent = u.intent if u is not None else None
+                item.turns = [_turn("user", event.text, now, intent, event.kind)]
+                # The state may have changed while we were thinking (an agent took over).
+                if plan.reply is None or conversation.state != STATE_BOT:
+                    continue
                 if plan.decision is not None and plan.decision.escalate:
-                    handoff, _ = open_handoff(
+                    item.handoff, _ = open_handoff(
                         s,
                         conversation,
                         score=plan.decision.score,
@@ -188,33 +309,57 @@ class TextPipeline:
                         department=plan.decision.department,
                         now=now,
                     )
-                reply = add_outbound(
-                    s,
-                    self.cipher,
-                    conversation,
-                    text=plan.reply,
-                    author="bot",
-                    now=now,
-                    reply_to=inbound,
-                    language=u.language if u is not None else conversation.language,
+                language = u.language if u is not None else conversation.language
+                replies.append(
+                    NewReply(
+                        conversation.id, conversation.session_no, inbound_id, plan.reply, language
+                    )
+                )
+                replying.append((item, inbound_id))
+            reply_ids = insert_replies_many(s, self.cipher, replies, now=now)
+            for (item, inbound_id), reply in zip(replying, replies, strict=True):
+                item.reply_id = reply_ids.get(inbound_id)
+                if item.reply_id is None:
+                    continue
+                conversation = conversations[item.conversation_id]
+                item.turns.append(_turn("bot", reply.text, now, None, "text"))
+                last_in = conversation.last_inbound_at
+                item.job = SendJob(
+                    message_id=item.reply_id,
+                    to=item.event.phone,
+                    text=reply.text,
+                    kind="text",
+                    reply_to=item.event.message_id,
+                    language=reply.language or "es",
+                    window_open=last_in is not None and now - last_in < window_span,
+                    meta={},
                 )
             uow.commit()
-            conversation_id, state = conversation.id, conversation.state
-            turns = [_turn(inbound.author, event.text, now, inbound.intent, event.kind)]
-            if reply is not None:
-                turns.append(_turn("bot", plan.reply or "", now, None, "text"))
-            reply_id = reply.id if reply is not None else None
-        window.state = state
-        if u is not None:
-            window.language = u.language
-        self.contexts.extend(window, *turns)
-        if handoff is not None:
-            self._announce(handoff, now)
-        if reply_id is None:
-            return Outcome("silent", conversation_id)
-        self.outbox.deliver(reply_id)
-        self._mark_read(event.message_id)
-        return Outcome("escalated" if handoff else "replied", conversation_id, reply_id)
+            for item in items:
+                if item.event.message_id not in stored:
+                    item.outcome = self._resume(s, item.conversation_id, item.event.message_id)
+                    continue
+                assert item.window is not None
+                item.window.state = conversations[item.conversation_id].state
+                if item.plan is not None and item.plan.understanding is not None:
+                    item.window.language = item.plan.understanding.language
+
+    def _send(self, items: list[_Item]) -> None:
+        """The round's replies, concurrently; then one transaction records them."""
+        jobs = [item.job for item in items if item.outcome is None and item.job is not None]
+        states = self.outbox.send_claimed(jobs, mark_read=True) if jobs else {}
+        for item in items:
+            if item.outcome is not None or item.error is not None:
+                continue
+            if item.reply_id is None:
+                item.outcome = Outcome("silent", item.conversation_id)
+                continue
+            state = states.get(item.reply_id)
+            if isinstance(state, Exception):
+                item.error = state  # retried on redelivery (the reply is pending again)
+                continue
+            action = "escalated" if item.handoff is not None else "replied"
+            item.outcome = Outcome(action, item.conversation_id, item.reply_id)
 
     def _resume(self, session: Session, conversation_id: int, wa_id: str) -> Outcome:
         """A message seen before: finish sending its reply if a crash interrupted it."""
@@ -242,12 +387,6 @@ class TextPipeline:
             self.notifier.send(escalation_notification(handoff))
         except Exception as exc:  # a notifier outage must not lose the conversation
             log.warning("escalation_notify_failed", handoff_id=handoff.id, error=str(exc))
-
-    def _mark_read(self, wa_id: str) -> None:
-        try:
-            self.client.mark_read(wa_id)
-        except GraphError as exc:
-            log.info("mark_read_failed", code=exc.code, status=exc.status)
 
 
 def _turn(role: str, text: str, at: datetime, intent: str | None, kind: str) -> Turn:

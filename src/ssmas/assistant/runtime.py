@@ -53,6 +53,7 @@ class AssistantRuntime:
     clock: Callable[[], datetime]
 
     def close(self) -> None:
+        self.outbox.close()
         self.client.close()
 
 

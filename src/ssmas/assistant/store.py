@@ -3,6 +3,11 @@
 Idempotency lives here: ``record_inbound`` returns the existing row for a WhatsApp message id seen
 before, ``claim_outbound`` lets exactly one worker send a pending reply (or take over a send
 whose worker died), and ``apply_status`` moves a delivery status forward only.
+
+The text pipeline writes whole rounds at once: ``conversations_for`` (one SELECT, one
+``INSERT … ON CONFLICT DO NOTHING`` for new customers), ``insert_inbound_many`` (dedup by
+message id stays atomic: ON CONFLICT on the unique ``wa_id``), ``insert_replies_many`` (replies
+stored already claimed) and ``mark_sent_many``; on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -90,6 +95,164 @@ def get_or_create_conversation(
     return row
 
 
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL)."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def conversations_for(
+    session: Session,
+    cipher: PiiCipher,
+    customers: Sequence[tuple[str, str, str | None]],
+    *,
+    now: datetime,
+) -> list[tuple[Conversation, bool]]:
+    """The conversation of each ``(business_id, phone, name)`` and whether this call created it:
+    one SELECT for those that exist, one INSERT (ON CONFLICT DO NOTHING: safe under races) for
+    the rest, one SELECT to load what was inserted."""
+    keys = [(business, cipher.blind_index(phone)) for business, phone, _ in customers]
+
+    def load(wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Conversation]:
+        query = sa.select(Conversation).where(
+            sa.tuple_(Conversation.business_id, Conversation.phone_index).in_(list(set(wanted)))
+        )
+        return {(c.business_id, c.phone_index): c for c in session.scalars(query)}
+
+    found = load(keys)
+    created: set[int] = set()
+    missing: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for key, (_, phone, name) in zip(keys, customers, strict=True):
+        if key not in found and key not in missing:
+            missing[key] = (phone, name)
+    if missing:
+        rows = [
+            {
+                "business_id": business,
+                "phone_index": index,
+                "phone_enc": cipher.encrypt(phone),
+                "name_enc": cipher.encrypt(name) if name else None,
+                "state": STATE_BOT,
+                "session_no": 1,
+                "turns": 0,
+                "last_activity_at": now,
+                "created_at": now,
+            }
+            for (business, index), (phone, name) in missing.items()
+        ]
+        table = Conversation.__table__
+        stmt = (
+            _insert(session)(table)
+            .on_conflict_do_nothing(index_elements=["business_id", "phone_index"])
+            .returning(table.c.id)
+        )
+        created = {int(row[0]) for row in session.execute(stmt, rows)}
+        found.update(load(list(missing)))
+    return [(found[key], found[key].id in created) for key in keys]
+
+
+@dataclass(frozen=True)
+class NewInbound:
+    """An inbound message to store (``insert_inbound_many``)."""
+
+    conversation_id: int
+    session_no: int
+    wa_id: str
+    kind: str
+    text: str
+    wa_timestamp: datetime
+    state: str = IN_RECEIVED
+    language: str | None = None
+    intent: str | None = None
+    confidence: float | None = None
+    sentiment: str | None = None
+    meta: dict[str, Any] | None = None
+
+
+def insert_inbound_many(
+    session: Session, cipher: PiiCipher, rows: Sequence[NewInbound], *, now: datetime
+) -> dict[str, int]:
+    """Store inbound messages in one statement; returns ``wa_id -> id`` of those stored now
+    (a message id already stored is skipped: ON CONFLICT DO NOTHING on the unique ``wa_id``)."""
+    if not rows:
+        return {}
+    table = ChatMessage.__table__
+    values: list[dict[str, Any]] = [
+        {
+            "conversation_id": r.conversation_id,
+            "wa_id": r.wa_id,
+            "direction": "in",
+            "author": "user",
+            "kind": r.kind,
+            "body_enc": cipher.encrypt(r.text),
+            "state": r.state,
+            "reply_to_id": None,
+            "session_no": r.session_no,
+            "language": r.language,
+            "intent": r.intent,
+            "confidence": r.confidence,
+            "sentiment": r.sentiment,
+            "attempts": 0,
+            "wa_timestamp": r.wa_timestamp,
+            "created_at": now,
+            "meta": r.meta or {},
+        }
+        for r in rows
+    ]
+    stmt = (
+        _insert(session)(table)
+        .on_conflict_do_nothing(index_elements=["wa_id"])
+        .returning(table.c.wa_id, table.c.id)
+    )
+    return {str(wa_id): int(row_id) for wa_id, row_id in session.execute(stmt, values)}
+
+
+@dataclass(frozen=True)
+class NewReply:
+    """A bot reply to store already claimed for sending (``insert_replies_many``)."""
+
+    conversation_id: int
+    session_no: int
+    reply_to_id: int
+    text: str
+    language: str | None
+
+
+def insert_replies_many(
+    session: Session, cipher: PiiCipher, rows: Sequence[NewReply], *, now: datetime
+) -> dict[int, int]:
+    """Store bot replies in state ``sending`` (claimed now, first attempt) in one statement;
+    returns ``reply_to_id -> id`` (one reply per inbound: a second one is skipped)."""
+    if not rows:
+        return {}
+    table = ChatMessage.__table__
+    values: list[dict[str, Any]] = [
+        {
+            "conversation_id": r.conversation_id,
+            "wa_id": None,
+            "direction": "out",
+            "author": "bot",
+            "kind": "text",
+            "body_enc": cipher.encrypt(r.text),
+            "state": OUT_SENDING,
+            "reply_to_id": r.reply_to_id,
+            "session_no": r.session_no,
+            "language": r.language,
+            "attempts": 1,
+            "claimed_at": now,
+            "created_at": now,
+            "meta": {},
+        }
+        for r in rows
+    ]
+    stmt = (
+        _insert(session)(table)
+        .on_conflict_do_nothing(index_elements=["reply_to_id"])
+        .returning(table.c.reply_to_id, table.c.id)
+    )
+    return {int(reply_to): int(row_id) for reply_to, row_id in session.execute(stmt, values)}
+
+
 def record_inbound(
     session: Session,
     cipher: PiiCipher,
@@ -143,25 +306,38 @@ def add_outbound(
     reply_to: ChatMessage | None = None,
     language: str | None = None,
     meta: dict[str, Any] | None = None,
+    claimed_at: datetime | None = None,
 ) -> ChatMessage:
-    """Queue an outbound message (state ``pending``); one bot reply per inbound at most."""
+    """Queue an outbound message (state ``pending``); one bot reply per inbound at most.
+
+    With ``claimed_at`` the row is stored already claimed by the caller (``sending``, first
+    attempt), as ``claim_outbound`` would leave it, saving a transaction."""
     row = ChatMessage(
         conversation_id=conversation.id,
         direction="out",
         author=author,
         kind=kind,
         body_enc=cipher.encrypt(text),
-        state=OUT_PENDING,
+        state=OUT_PENDING if claimed_at is None else OUT_SENDING,
+        claimed_at=claimed_at,
         reply_to_id=reply_to.id if reply_to is not None else None,
         session_no=conversation.session_no,
         language=language,
-        attempts=0,
+        attempts=0 if claimed_at is None else 1,
         created_at=now,
         meta=meta or {},
     )
     session.add(row)
     session.flush()
     return row
+
+
+def seen_wa_ids(session: Session, wa_ids: Sequence[str]) -> set[str]:
+    """Which of ``wa_ids`` are already stored (one query)."""
+    if not wa_ids:
+        return set()
+    query = sa.select(ChatMessage.wa_id).where(ChatMessage.wa_id.in_(list(wa_ids)))
+    return {str(w) for w in session.scalars(query)}
 
 
 def reply_of(session: Session, inbound_id: int) -> ChatMessage | None:
@@ -198,6 +374,23 @@ def mark_sent(
         return
     row.state, row.wa_id, row.sent_at = OUT_SENT, wa_id, now
     row.meta = {**(row.meta or {}), **meta}
+
+
+def mark_sent_many(
+    session: Session, sent: Sequence[tuple[int, str, dict[str, Any]]], *, now: datetime
+) -> None:
+    """``mark_sent`` for many ``(message id, wa_id, meta)``: one executemany for the rows
+    without new meta (the usual case)."""
+    plain = [
+        {"id": message_id, "state": OUT_SENT, "wa_id": wa_id, "sent_at": now}
+        for message_id, wa_id, meta in sent
+        if not meta
+    ]
+    if plain:
+        session.execute(sa.update(ChatMessage), plain)
+    for message_id, wa_id, meta in sent:
+        if meta:
+            mark_sent(session, message_id, wa_id=wa_id, now=now, meta=meta)
 
 
 def mark_failed(

@@ -9,8 +9,10 @@ standalone worker process on the environment's settings.
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 import structlog
@@ -43,6 +45,7 @@ from ssmas.core.worker import Subscription, run_worker
 log = structlog.get_logger(__name__)
 
 QUEUES = ("inbound", "text", "media", "status", "outbound")
+TEXT_BATCH = 100
 SLA_SWEEP_S = 30.0
 SPANISH_PREFIXES = (
     "34",
@@ -84,9 +87,32 @@ class AssistantHandlers:
     def inbound(self, delivery: Delivery) -> None:
         self.router.route(delivery.message.payload)
 
+    def inbound_batch(self, deliveries: Sequence[Delivery]) -> list[BaseException | None]:
+        """Route a batch of deliveries (one publish per queue); all or nothing."""
+        self.router.route_many([d.message.payload for d in deliveries])
+        return [None] * len(deliveries)
+
     def text(self, delivery: Delivery) -> None:
         event = TextMessageEvent.model_validate(unseal(self.rt.cipher, delivery.message.payload))
         self.rt.pipeline.handle(event)
+
+    def text_batch(self, deliveries: Sequence[Delivery]) -> list[BaseException | None]:
+        """The text pipeline over a batch; a message that cannot be read fails alone."""
+        errors: list[BaseException | None] = [None] * len(deliveries)
+        events: list[TextMessageEvent] = []
+        positions: list[int] = []
+        for i, delivery in enumerate(deliveries):
+            try:
+                payload = unseal(self.rt.cipher, delivery.message.payload)
+                events.append(TextMessageEvent.model_validate(payload))
+            except ValueError as exc:  # pydantic's ValidationError and PiiDecryptError too
+                errors[i] = exc
+                continue
+            positions.append(i)
+        for i, result in zip(positions, self.rt.pipeline.handle_batch(events), strict=True):
+            if isinstance(result, Exception):
+                errors[i] = result
+        return errors
 
     def media(self, delivery: Delivery) -> None:
         event = MediaMessageEvent.model_validate(unseal(self.rt.cipher, delivery.message.payload))
@@ -183,8 +209,12 @@ def assistant_subscriptions(
     """The assistant's consumers (only ``queues``); visibility defaults per queue."""
     handlers = AssistantHandlers(runtime or runtime_for(platform))
     table = {
-        "inbound": Subscription(TOPIC_INBOUND, "assistant-router", handlers.inbound, 100, 30.0),
-        "text": Subscription(TOPIC_TEXT, "assistant-text", handlers.text, 20, 30.0),
+        "inbound": Subscription(
+            TOPIC_INBOUND, "assistant-router", handlers.inbound, 200, 30.0, handlers.inbound_batch
+        ),
+        "text": Subscription(
+            TOPIC_TEXT, "assistant-text", handlers.text, TEXT_BATCH, 30.0, handlers.text_batch
+        ),
         "media": Subscription(TOPIC_MEDIA, "assistant-media", handlers.media, 4, 300.0),
         "status": Subscription(TOPIC_STATUS, "assistant-status", handlers.status, 200, 30.0),
         "outbound": Subscription(TOPIC_OUTBOUND, "assistant-outbound", handlers.outbound, 20, 30.0),
@@ -194,10 +224,7 @@ def assistant_subscriptions(
         raise ValueError(f"unknown assistant queues: {sorted(unknown)}; choose from {QUEUES}")
     subs = [table[name] for name in queues]
     if visibility_timeout_s is not None:
-        subs = [
-            Subscription(s.topic, s.group, s.handler, s.batch_size, visibility_timeout_s)
-            for s in subs
-        ]
+        subs = [replace(s, visibility_timeout_s=visibility_timeout_s) for s in subs]
     return subs
 
 
@@ -231,7 +258,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--queues", default=",".join(QUEUES))
     parser.add_argument("--visibility-timeout", type=float, default=None)
     parser.add_argument("--send-lease", type=float, default=None)
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="lower this process's CPU priority by N (0-19), so on a shared host the webhook's "
+        "acknowledgements get the CPU first and a burst waits in the queue",
+    )
     args = parser.parse_args(argv)
+    if not 0 <= args.nice <= 19:
+        parser.error("--nice must be between 0 and 19")
+    if args.nice:
+        os.nice(args.nice)
     settings = get_settings()
     configure_logging(settings)
     platform = build_platform(settings)

@@ -4,10 +4,20 @@ A product registers ``Subscription``s (topic, consumer group, handler). ``run_wo
 them in a loop: a handler that returns acks the delivery; one that raises is nacked with the
 error text, so the bus redelivers it later and dead-letters it after its maximum deliveries.
 Handlers must be idempotent: delivery is at least once.
+
+A subscription may instead give a ``batch_handler``: it gets the whole consumed batch and
+returns one entry per delivery, ``None`` (done, acked) or the exception that failed it (nacked);
+if it raises, the whole batch is nacked. The acks of a batch go to the bus in one call.
+
+When every subscription is empty the loop waits for the bus to change (``wait_for_change``,
+which the SQLite bus answers from ``PRAGMA data_version`` within ~2 ms of another process's
+commit), re-polling at least every ``idle_poll_s`` for redeliveries whose timeout ran out;
+a bus without it is polled every ``idle_sleep_s``.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import threading
@@ -22,6 +32,7 @@ from ssmas.core.bus.base import Bus, Delivery
 log = structlog.get_logger("ssmas.worker")
 
 Handler = Callable[[Delivery], None]
+BatchHandler = Callable[[Sequence[Delivery]], Sequence[BaseException | None]]
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,7 @@ class Subscription:
     handler: Handler
     batch_size: int = 50
     visibility_timeout_s: float = 30.0
+    batch_handler: BatchHandler | None = None
 
 
 @dataclass
@@ -50,6 +62,27 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def _outcomes(sub: Subscription, deliveries: list[Delivery]) -> list[BaseException | None]:
+    if sub.batch_handler is None:
+        out: list[BaseException | None] = []
+        for delivery in deliveries:
+            try:
+                sub.handler(delivery)
+            except Exception as exc:  # a failing handler must not stop the worker
+                out.append(exc)
+            else:
+                out.append(None)
+        return out
+    try:
+        errors = list(sub.batch_handler(deliveries))
+    except Exception as exc:  # the whole batch goes back
+        return [exc] * len(deliveries)
+    if len(errors) != len(deliveries):
+        failure = RuntimeError(f"batch handler gave {len(errors)} results for {len(deliveries)}")
+        return [failure] * len(deliveries)
+    return errors
+
+
 def drain_once(bus: Bus, subs: Sequence[Subscription], consumer: str, stats: WorkerStats) -> int:
     """Consume and handle at most one batch per subscription; returns how many were handled."""
     done = 0
@@ -61,23 +94,23 @@ def drain_once(bus: Bus, subs: Sequence[Subscription], consumer: str, stats: Wor
             max_messages=sub.batch_size,
             visibility_timeout_s=sub.visibility_timeout_s,
         )
+        if not deliveries:
+            continue
         acked: list[Delivery] = []
-        for delivery in deliveries:
-            try:
-                sub.handler(delivery)
-            except Exception as exc:  # a failing handler must not stop the worker
-                stats.failed += 1
-                log.warning(
-                    "handler_failed",
-                    topic=sub.topic,
-                    group=sub.group,
-                    message_id=delivery.message.id,
-                    attempt=delivery.attempt,
-                    error=type(exc).__name__,
-                )
-                bus.nack(delivery, error=f"{type(exc).__name__}: {exc}")
-            else:
+        for delivery, exc in zip(deliveries, _outcomes(sub, deliveries), strict=True):
+            if exc is None:
                 acked.append(delivery)
+                continue
+            stats.failed += 1
+            log.warning(
+                "handler_failed",
+                topic=sub.topic,
+                group=sub.group,
+                message_id=delivery.message.id,
+                attempt=delivery.attempt,
+                error=type(exc).__name__,
+            )
+            bus.nack(delivery, error=f"{type(exc).__name__}: {exc}")
         if acked:
             bus.ack(acked)
             stats.handled += len(acked)
@@ -93,16 +126,27 @@ def run_worker(
     *,
     consumer: str | None = None,
     idle_sleep_s: float = 0.05,
+    idle_poll_s: float = 0.25,
     stats: WorkerStats | None = None,
 ) -> WorkerStats:
-    """Consume until ``stop`` is set; sleeps briefly when every subscription is empty."""
+    """Consume until ``stop`` is set; when every subscription is empty, wait for the bus to
+    change (or sleep ``idle_sleep_s`` on a bus that cannot tell)."""
     name = consumer or consumer_name()
     stats = stats or WorkerStats()
+    # Everything loaded so far (modules, models, settings) lives as long as the process: keep
+    # it out of the collector's view, or each full collection walks it all (a pause of
+    # hundreds of milliseconds in a worker that has loaded scikit-learn models).
+    gc.collect()
+    gc.freeze()
+    waiter: Callable[[float], bool] | None = getattr(bus, "wait_for_change", None)
     log.info("worker_started", consumer=name, topics=[s.topic for s in subs])
     while not stop.is_set():
         if drain_once(bus, subs, name, stats) == 0:
             stats.idle_polls += 1
-            stop.wait(idle_sleep_s)
+            if waiter is not None:
+                waiter(idle_poll_s)
+            else:
+                stop.wait(idle_sleep_s)
     log.info("worker_stopped", consumer=name, handled=stats.handled, failed=stats.failed)
     return stats
 

@@ -3,6 +3,13 @@
 Messages sit in one table keyed by (topic, offset). A group keeps a cursor (the highest offset it
 has been handed) and one in-flight row per message it holds but has not acked; claiming happens
 under ``BEGIN IMMEDIATE`` so two consumers never take the same message.
+
+WAL checkpoints (copying the log back into the database file, with its fsyncs: tens of
+milliseconds per few megabytes) run on a background thread with its own connection instead of
+inside whichever commit crosses SQLite's threshold, so no publish or claim pays for one.
+``try_publish_batch`` publishes only if the write lock is free at once (an asyncio caller can
+then commit on its own thread and retry later, instead of blocking); ``wait_for_change`` lets
+an idle consumer sleep until another connection commits (``PRAGMA data_version``).
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from ssmas.core.bus.codec import (
     stored_message,
     to_micros,
 )
-from ssmas.core.bus.sqlite_schema import connect, create_tables
+from ssmas.core.bus.sqlite_schema import connect, create_tables, is_busy
 
 _COLUMNS = "seq, id, key, payload, headers, published_us"
 Row = tuple[int, str, str | None, str, str, int]
@@ -66,15 +73,48 @@ class SqliteBus:
     """``Bus`` on one SQLite file (or ``:memory:`` for a single process)."""
 
     def __init__(
-        self, path: str | Path, *, max_deliveries: int = 5, busy_timeout_s: float = 30.0
+        self,
+        path: str | Path,
+        *,
+        max_deliveries: int = 5,
+        busy_timeout_s: float = 30.0,
+        checkpoint_interval_s: float | None = 0.5,
     ) -> None:
         if max_deliveries < 1:
             raise InvalidBusInput("max_deliveries must be at least 1")
         self.max_deliveries = max_deliveries
+        self._busy_ms = int(busy_timeout_s * 1000)
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = connect(path, busy_timeout_s)
         with self._write() as conn:
             create_tables(conn)
+        self._data_version = self._version()
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        memory = str(path) == ":memory:" or str(path).startswith("file::memory:")
+        if checkpoint_interval_s is not None and not memory:
+            if checkpoint_interval_s <= 0:
+                raise InvalidBusInput("checkpoint_interval_s must be positive")
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop,
+                args=(str(path), busy_timeout_s, checkpoint_interval_s),
+                name="sqlite-bus-checkpoint",
+                daemon=True,
+            )
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self, path: str, busy_timeout_s: float, interval_s: float) -> None:
+        """Checkpoint the WAL every ``interval_s`` (PASSIVE: never waits for readers/writers)."""
+        conn = connect(path, busy_timeout_s)
+        try:
+            while not self._stop.wait(interval_s):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    continue  # another process is checkpointing; try again next time
+        finally:
+            conn.close()
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -110,14 +150,65 @@ class SqliteBus:
 
     def publish_batch(self, topic: str, items: Sequence[PublishItem]) -> list[str]:
         check_topic(topic)
-        pending: list[Pending] = []
-        for item in items:
-            key, payload = split_item(item)
-            pending.append((check_key(key), encode_payload(payload), "{}", new_message_id()))
+        pending = self._pending(items)
         if not pending:
             return []
         with self._write() as conn:
             return self._append(conn, topic, pending)
+
+    def try_publish_batch(self, topic: str, items: Sequence[PublishItem]) -> list[str] | None:
+        """``publish_batch`` if the write lock can be had without waiting, else ``None`` (and
+        nothing is written): for callers that must not block, such as an event loop."""
+        check_topic(topic)
+        pending = self._pending(items)
+        if not pending:
+            return []
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            conn = self._conn
+            if conn is None:
+                raise BusClosed("bus is closed")
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if is_busy(exc):
+                    return None
+                raise
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            try:
+                ids = self._append(conn, topic, pending)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return ids
+        finally:
+            self._lock.release()
+
+    @staticmethod
+    def _pending(items: Sequence[PublishItem]) -> list[Pending]:
+        pending: list[Pending] = []
+        for item in items:
+            key, payload = split_item(item)
+            pending.append((check_key(key), encode_payload(payload), "{}", new_message_id()))
+        return pending
+
+    def wait_for_change(self, timeout_s: float, *, step_s: float = 0.002) -> bool:
+        """Sleep until another connection commits to the file, or ``timeout_s`` passes; returns
+        whether something changed. One ``PRAGMA data_version`` per step (microseconds)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            version = self._version()
+            if version != self._data_version:
+                self._data_version = version
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(step_s, left))
 
     def _append(self, conn: sqlite3.Connection, topic: str, pending: list[Pending]) -> list[str]:
         sql = "SELECT last_offset FROM bus_topics WHERE topic = ?"
@@ -167,6 +258,10 @@ class SqliteBus:
         check_consume_args(max_messages, visibility_timeout_s, wait_s)
         hold_us = int(visibility_timeout_s * 1_000_000)
         return poll(lambda: self._claim(topic, group, consumer, max_messages, hold_us), wait_s)
+
+    def _version(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
     def _has_work(self, topic: str, group: str, now: int) -> bool:
         """A cheap read (no write lock) so idle consumers do not queue on the writer lock."""
@@ -357,6 +452,9 @@ class SqliteBus:
         return int(dropped)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None and self._checkpointer is not threading.current_thread():
+            self._checkpointer.join(10)
         with self._lock:
             if self._conn is not None:
                 self._conn.close()

@@ -60,6 +60,14 @@ def connect(path: str | Path, busy_timeout_s: float) -> sqlite3.Connection:
     return conn
 
 
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether ``exc`` says the file's lock is held by another connection (SQLITE_BUSY)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF == sqlite3.SQLITE_BUSY)
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 def create_tables(conn: sqlite3.Connection) -> None:
     """Create the bus tables if missing (inside the caller's transaction)."""
     for statement in SCHEMA.split(";"):
