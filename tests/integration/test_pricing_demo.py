@@ -25,6 +25,7 @@ from ssmas.core.registry import CHAMPION, ModelRegistry
 from ssmas.core.worker import wait_until
 from ssmas.demo import DEMO_SCENARIOS, move_graph_fake
 from ssmas.exchange.live import FloorSlot, floor_slot, run_live
+from ssmas.pricing import serving_store as store
 from ssmas.pricing.demo import (
     DEMO_FLOOR_CONFIG,
     LIVE_TOPIC,
@@ -117,6 +118,7 @@ def test_demo_trains_a_champion_and_floors_the_live_exchange_against_control(
             assert login.status_code == 303
             page = client.get("/dashboard/pricing/floors")
             fragment = client.get("/dashboard/pricing/floors/live")
+            models = client.get("/dashboard/pricing/models/live")
         finally:
             stop.set()
             exchange_stop.set()
@@ -127,6 +129,27 @@ def test_demo_trains_a_champion_and_floors_the_live_exchange_against_control(
     assert provider is not None
     provider.close()
     assert floor_slot(platform).provider is None  # the exchange is back on its own floors
+
+    # The live outcomes fed the per-variant figures (the /v2/outcomes path): with only a
+    # champion, its predicted vs realised error is on the Models page.
+    variants = runtime.service.stats.as_dict()["variants"]
+    champion = variants["champion"]
+    totals = provider.ledger.totals.sum(axis=0)  # every group: auctions, filled, revenue
+    assert champion["version"] == "1" and variants["challenger"]["outcomes"] == 0
+    assert (champion["outcomes"], champion["filled"]) == (int(totals[0]), int(totals[1]))
+    assert champion["revenue_eur"] == pytest.approx(totals[2], rel=1e-6)
+    assert champion["mae_eur"] > 0 and champion["mean_realised_cpm"] > 0
+    assert models.status_code == 200 and 'data-variant="challenger"' not in models.text
+    row = models.text.split('data-variant="champion"')[1].split("</tr>")[0]
+    assert float(row.split('data-field="mae">')[1].split("<")[0]) > 0
+    # A sample of the decisions is logged with the model version that priced them.
+    runtime.writer.flush()
+    with platform.engine.connect() as conn:
+        decisions = conn.execute(store.floor_decisions.select()).mappings().all()
+    assert decisions and {(d["variant"], d["model_version"]) for d in decisions} == {
+        ("champion", "1")
+    }
+    assert 0.05 < len(decisions) / champion["requests"] < 0.15  # LOG_SHARE, 10%
 
     live = read_live_floors(settings)
     assert live is not None

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
+import numpy as np
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -48,6 +49,7 @@ from ssmas.pricing.schemas import (
     PredictResponse,
 )
 from ssmas.pricing.serving_runtime import ServingRuntime, runtime_of, setup
+from ssmas.pricing.serving_stats import record_outcomes
 from ssmas.pricing.web import web_router
 
 __all__ = ["router", "setup"]
@@ -277,30 +279,14 @@ async def floor_batch(
 )
 async def outcomes(runtime: ServingRuntime, items: list[Outcome], _started: float) -> Response:
     """Realised CPM and revenue per impression, matched to the variant and price that served it."""
-    stats = runtime.service.stats
-    now = datetime.now(UTC)
-    rows, matched = [], 0
-    for item in items:
-        known = stats.recall(item.impression_id)
-        revenue = item.revenue_eur
-        if revenue is None:
-            revenue = item.clearing_cpm / 1000.0 if item.clearing_cpm is not None else 0.0
-        variant, version, predicted = known if known is not None else (None, None, None)
-        matched += known is not None
-        stats.outcome(variant, predicted, item.clearing_cpm, revenue)
-        rows.append(
-            {
-                "received_at": now,
-                "impression_id": item.impression_id,
-                "variant": variant,
-                "model_version": version,
-                "predicted_cpm": predicted,
-                "clearing_cpm": item.clearing_cpm,
-                "filled": item.filled,
-                "revenue_eur": revenue,
-            }
-        )
-    runtime.writer.add_many(store.outcomes, rows)
+    matched = record_outcomes(
+        runtime.service.stats,
+        runtime.writer,
+        [item.impression_id for item in items],
+        np.array([np.nan if i.clearing_cpm is None else i.clearing_cpm for i in items]),
+        np.array([np.nan if i.revenue_eur is None else i.revenue_eur for i in items]),
+        datetime.now(UTC),
+    )
     return _json({"accepted": len(items), "matched": matched, "unmatched": len(items) - matched})
 
 

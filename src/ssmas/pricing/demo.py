@@ -12,10 +12,15 @@ their revenue against the unfloored control share.
    minute its requests are priced by the serving runtime (``score_many``, the champion /
    challenger split and fallback of ``/v2/floor/batch``) and floored by ``decide`` under each
    publisher's configuration, the code ``/v2/floor`` runs; control impressions go unfloored;
+   the decisions of a sticky sample of impressions (:data:`LOG_SHARE`) are logged to
+   ``pricing_floor_decisions`` with their model version, through the serving side's background
+   writer (one bulk insert, never on the exchange's thread);
 5. settles each minute's auctions into a :class:`FloorLedger`: auctions, fills and revenue of
    the floored and the control impressions, as Prometheus counters, a ``pricing.live_floors``
    bus event every few simulated minutes and ``<data_dir>/pricing/live_floors.json`` (read by
-   the dashboard's floors page).
+   the dashboard's floors page); the same outcomes go through
+   :func:`~ssmas.pricing.serving_stats.record_outcomes`, the path of ``POST /v2/outcomes``, so
+   the per-variant realised figures (Models page, ``/v2/models``) are live during the demo.
 """
 
 from __future__ import annotations
@@ -24,14 +29,15 @@ import asyncio
 import json
 import threading
 import time
-from collections import Counter, deque
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import structlog
 
 from ssmas.core import metrics
@@ -41,8 +47,15 @@ from ssmas.exchange.engine import STATUS_OK, Block
 from ssmas.exchange.live import floor_slot
 from ssmas.exchange.traffic import Requests
 from ssmas.exchange.world import World, build_world
-from ssmas.pricing.floors import PublisherFloorConfig
-from ssmas.pricing.schemas import MAX_BATCH, FloorRequest
+from ssmas.pricing.answers import Priced
+from ssmas.pricing.floors import (
+    FloorDecision,
+    PublisherFloorConfig,
+    competition_multiplier,
+    confidence_factor,
+    decide_floors,
+)
+from ssmas.pricing.schemas import MAX_BATCH, FloorReason, FloorRequest
 from ssmas.settings import Settings
 
 if TYPE_CHECKING:
@@ -72,6 +85,11 @@ DEMO_FLOOR_CONFIG = PublisherFloorConfig(min_floor=0.1, multiplier_max=0.7, cont
 GROUPS: tuple[str, ...] = ("floored", "control", "fallback", "unpriced")
 FLOORED, CONTROL, FALLBACK, UNPRICED = range(4)
 CAPTURE_SHARE = 0.01  # of the demo's predictions kept in pricing_captures (drift monitor)
+# Of the demo's impressions whose floor decision and outcome are written to
+# pricing_floor_decisions / pricing_outcomes (the same sticky hash as the capture sample, so
+# every captured prediction has its decision and outcome). Counts of all decisions are in
+# ssmas_pricing_floor_decisions_total, all outcomes in the per-variant figures.
+LOG_SHARE = 0.1
 BOOT_MINUTES = 10  # minutes of history before an uplift interval is given
 _log = structlog.get_logger(__name__)
 
@@ -119,6 +137,7 @@ class DemoOptions:
     runtime_wait_s: float = 60.0
     publish_every_min: int = 5
     floor_config: PublisherFloorConfig = DEMO_FLOOR_CONFIG
+    log_share: float = LOG_SHARE
 
 
 # -- the ledger -------------------------------------------------------------------------------
@@ -234,7 +253,100 @@ class FloorLedger:
             self.window_start = None
 
 
+# -- a minute's decisions ---------------------------------------------------------------------
+
+REASONS: tuple[FloorReason, ...] = ("dynamic", "control", "disabled", "fallback")
+DYNAMIC, CONTROL_REASON, DISABLED, FALLBACK_REASON = range(4)
+
+
+@dataclass(frozen=True)
+class MinuteDecisions:
+    """A minute's floor decisions as columns: the floor (NaN when unfloored) and the reason
+    (an index in :data:`REASONS`), plus the decisions taken one by one (fallback answers)."""
+
+    floor: npt.NDArray[np.float64]
+    reason: npt.NDArray[np.int8]
+    history: npt.NDArray[np.int64]
+    single: dict[int, FloorDecision]
+
+    def decision(self, i: int, request: FloorRequest) -> FloorDecision:
+        """Decision ``i`` as ``floor_serving.decide`` returns it (for its log row)."""
+        if i in self.single:
+            return self.single[i]
+        floor = float(self.floor[i])
+        return FloorDecision(
+            None if np.isnan(floor) else floor,
+            REASONS[int(self.reason[i])],
+            confidence_factor(int(self.history[i])),
+            competition_multiplier(request.hour_of_day, request.inventory_type),
+        )
+
+
+def decide_minute(
+    reqs: Sequence[FloorRequest],
+    priced: Priced,
+    configs: Mapping[str | None, PublisherFloorConfig],
+) -> MinuteDecisions:
+    """``floor_serving.decide`` for every request of a minute, one array operation per
+    publisher configuration.
+
+    Model answers go through :func:`~ssmas.pricing.floors.decide_floors`, the vector form of the
+    ``decide_floor`` that ``decide`` applies to them (identical results, tested); the rare
+    fallback answers are decided one by one by ``decide`` itself.
+    """
+    from ssmas.pricing.floor_serving import decide
+
+    n = len(reqs)
+    floor = np.full(n, np.nan)
+    reason = np.full(n, DYNAMIC, dtype=np.int8)
+    single: dict[int, FloorDecision] = {}
+    by_config: dict[PublisherFloorConfig, list[int]] = {}
+    fallback = priced.fallback
+    for i, req in enumerate(reqs):
+        if fallback[i]:
+            decision = single[i] = decide(req, priced.row(i), configs[req.publisher_id])
+            floor[i] = np.nan if decision.floor is None else decision.floor
+            reason[i] = REASONS.index(decision.reason)
+        else:
+            by_config.setdefault(configs[req.publisher_id], []).append(i)
+    premium = np.fromiter((r.inventory_type == "premium" for r in reqs), np.bool_, n)
+    hours = np.fromiter((r.hour_of_day for r in reqs), np.int64, n)
+    history = np.array(
+        [
+            r.data_points if r.data_points is not None else h
+            for r, h in zip(reqs, priced.history, strict=True)
+        ],
+        dtype=np.int64,
+    )
+    for config, members in by_config.items():
+        idx = np.asarray(members, dtype=np.intp)
+        floors, control = decide_floors(
+            [reqs[i].impression_id for i in members],
+            priced.point[idx],
+            data_points=history[idx],
+            hour_of_day=hours[idx],
+            is_premium=premium[idx],
+            config=config,
+        )
+        floor[idx] = floors
+        reason[idx] = np.where(
+            control, CONTROL_REASON, np.where(np.isnan(floors), DISABLED, DYNAMIC)
+        )
+    return MinuteDecisions(floor, reason, history, single)
+
+
 # -- the provider -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A priced minute waiting for its auctions: group, floor, impression id, logged or not."""
+
+    requests: Requests
+    groups: np.ndarray
+    floors: np.ndarray
+    ids: list[str]
+    logged: np.ndarray
 
 
 class DemoFloorProvider:
@@ -247,14 +359,16 @@ class DemoFloorProvider:
         *,
         publish: Callable[[dict[str, Any]], None],
         publish_every_min: int = 5,
+        log_share: float = LOG_SHARE,
     ) -> None:
         self.runtime = runtime
         self.ledger = ledger
         self._publish = publish
         self._every = max(1, publish_every_min)
+        self.log_share = log_share
         self._loop = asyncio.new_event_loop()
         self._busy = threading.Lock()  # held while pricing a minute; close() waits for it
-        self._pending: tuple[Requests, np.ndarray, np.ndarray] | None = None
+        self._pending: _Pending | None = None
         self._world_key: int | None = None
         self._publisher_ids: list[str] = []
         self._domains: list[str] = []
@@ -320,63 +434,84 @@ class DemoFloorProvider:
     ) -> np.ndarray:
         from ssmas.pricing.answers import capture_row
         from ssmas.pricing.capture import sample_mask
-        from ssmas.pricing.floor_serving import decide
+        from ssmas.pricing.floor_serving import decision_row
         from ssmas.pricing.serving_stats import FLOOR_DECISIONS
-        from ssmas.pricing.serving_store import captures
+        from ssmas.pricing.serving_store import captures, floor_decisions
 
         reqs = self.requests(world, at, requests)
         n = len(reqs)
         floors = unit_floors.astype(np.float32, copy=True)
         groups = np.full(n, UNPRICED, dtype=np.int8)
+        ids = [r.impression_id for r in reqs]
+        logged = sample_mask(ids, self.log_share)
         if n == 0:
-            self._pending = (requests, groups, floors)
+            self._pending = _Pending(requests, groups, floors, ids, logged)
             return floors
         runtime = self.runtime
         service = runtime.service
+        stats = service.stats
         configs = {pid: runtime.floors.get(pid) for pid in {r.publisher_id for r in reqs}}
-        scored: list[Any] = []
+        chunks: list[Priced] = []
         started = time.perf_counter()
         for lo in range(0, n, MAX_BATCH):
             chunk = reqs[lo : lo + MAX_BATCH]
             t0 = time.perf_counter()
             priced = self._loop.run_until_complete(service.score_many(chunk))
-            service.stats.served_many(
+            stats.served_many(
                 priced.variant, priced.point, priced.fallback, time.perf_counter() - t0
             )
-            scored.extend(priced.row(i) for i in range(len(priced)))
-        reasons: Counter[tuple[str, str]] = Counter()
-        for i, (req, s) in enumerate(zip(reqs, scored, strict=True)):
-            decision = decide(req, s, configs[req.publisher_id])
-            reasons[(decision.reason, s.variant)] += 1
-            if decision.reason == "dynamic":
-                floors[i], groups[i] = decision.floor, FLOORED
-            elif decision.reason == "control":
-                floors[i], groups[i] = 0.0, CONTROL
-            elif decision.reason == "fallback":
-                floors[i], groups[i] = decision.floor, FALLBACK
-        for (reason, variant), count in reasons.items():
-            FLOOR_DECISIONS.labels(reason, variant).inc(count)
+            # Remembered like /v2/floor/batch's answers, so the outcome is matched in settle().
+            stats.remember_many(
+                ids[lo : lo + MAX_BATCH], priced.variant, priced.version, priced.point.tolist()
+            )
+            chunks.append(priced)
+        priced = _concat(chunks)
+        decided = decide_minute(reqs, priced, configs)
+        # Counted per (reason, variant) in one pass: variant 0 champion, 1 challenger.
+        challenger = np.fromiter((v == "challenger" for v in priced.variant), np.bool_, n)
+        counts = np.bincount(decided.reason * 2 + challenger, minlength=2 * len(REASONS))
+        for code, count in enumerate(counts.tolist()):
+            if count:
+                variant = "challenger" if code % 2 else "champion"
+                FLOOR_DECISIONS.labels(REASONS[code // 2], variant).inc(count)
+        now = datetime.now(UTC)
+        rows = [
+            decision_row(reqs[i], priced.row(i), decided.decision(i, reqs[i]), now)
+            for i in np.flatnonzero(logged).tolist()
+        ]
+        dynamic = decided.reason == DYNAMIC
+        control = decided.reason == CONTROL_REASON
+        fell_back = decided.reason == FALLBACK_REASON
+        floors[dynamic | fell_back] = decided.floor[dynamic | fell_back]
+        floors[control] = 0.0
+        groups[dynamic], groups[control], groups[fell_back] = FLOORED, CONTROL, FALLBACK
         # An ad unit floor set in the control plane (an operator, an injected fault) stays in
         # force: AdOps' closed loop on floors keeps working under dynamic pricing.
         overridden = unit_floors != self._default_floors[requests.unit]
         floors[overridden] = unit_floors[overridden]
         groups[overridden] = UNPRICED
         writer = runtime.writer
-        chosen = np.flatnonzero(sample_mask([r.impression_id for r in reqs], CAPTURE_SHARE))
+        # One bulk append: the serving side's capture thread writes them in one transaction.
+        writer.add_many(floor_decisions, rows)
+        chosen = np.flatnonzero(sample_mask(ids, CAPTURE_SHARE))
         if chosen.size:
             latency_ms = (time.perf_counter() - started) * 1000.0 / n
-            now = datetime.now(UTC)
-            rows = [capture_row(reqs[i], scored[i], now, latency_ms) for i in chosen.tolist()]
-            writer.add_many(captures, rows)
-        self._pending = (requests, groups, floors)
+            captured = [
+                capture_row(reqs[i], priced.row(i), now, latency_ms) for i in chosen.tolist()
+            ]
+            writer.add_many(captures, captured)
+        self._pending = _Pending(requests, groups, floors, ids, logged)
         return floors
 
     def settle(self, world: World, at: datetime, block: Block) -> None:
-        """Account the minute's auctions to their groups; publish every few minutes."""
+        """Account the minute's auctions to their groups and their outcomes to the variants
+        that priced them; publish every few minutes."""
+        from ssmas.pricing.serving_stats import record_outcomes
+
         pending, self._pending = self._pending, None
-        if pending is None or pending[0] is not block.requests:
+        if pending is None or pending.requests is not block.requests:
             return  # the exchange cleared a minute this provider did not price
-        _, groups, floors = pending
+        groups, floors = pending.groups, pending.floors
         auctioned = block.status == STATUS_OK
         filled = block.outcome.filled & auctioned
         clearing = np.where(auctioned, block.outcome.clearing_cpm, 0.0).astype(np.float64)
@@ -390,6 +525,18 @@ class DemoFloorProvider:
                 floors[mask].astype(np.float64).sum(),
             )
         self.ledger.add(at, figures)
+        if pending.ids:
+            # What POST /v2/outcomes would receive for the auctioned impressions.
+            sold = np.flatnonzero(auctioned)
+            record_outcomes(
+                self.runtime.service.stats,
+                self.runtime.writer,
+                [pending.ids[i] for i in sold.tolist()],
+                np.where(filled, clearing, np.nan)[sold],
+                None,
+                datetime.now(UTC),
+                keep=pending.logged[sold],
+            )
         if self.ledger.window_minutes >= self._every:
             self.flush()
 
@@ -404,6 +551,21 @@ class DemoFloorProvider:
         """Release the event loop once no minute is being priced."""
         with self._busy:
             self._loop.close()
+
+
+def _concat(chunks: list[Priced]) -> Priced:
+    """One :class:`Priced` of a minute scored in several batches."""
+    if len(chunks) == 1:
+        return chunks[0]
+    return Priced(
+        np.concatenate([c.point for c in chunks]),
+        np.concatenate([c.lower for c in chunks]),
+        np.concatenate([c.upper for c in chunks]),
+        np.concatenate([c.history for c in chunks]),
+        np.concatenate([c.fallback for c in chunks]),
+        [v for c in chunks for v in c.variant],
+        [v for c in chunks for v in c.version],
+    )
 
 
 # -- the scenario -----------------------------------------------------------------------------
@@ -534,7 +696,11 @@ def run_pricing_demo(
             base_publish({**snapshot, **extra})
 
         provider = DemoFloorProvider(
-            runtime, ledger, publish=publish, publish_every_min=options.publish_every_min
+            runtime,
+            ledger,
+            publish=publish,
+            publish_every_min=options.publish_every_min,
+            log_share=options.log_share,
         )
         slot.install(provider)
         _log.info(

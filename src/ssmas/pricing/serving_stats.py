@@ -5,6 +5,10 @@ predicted-CPM histograms per variant, and a small in-process summary (counts, su
 few thousand latencies for exact recent percentiles) that ``GET /v2/models`` and the dashboard
 show. Recent predictions are remembered by impression id (bounded, oldest forgotten first) so
 that an outcome posted later is matched to the variant and price that served it.
+
+:func:`record_outcomes` is the one path outcomes take, column-wise: matched to the remembered
+prediction, counted per variant (revenue, realised CPM, predicted vs realised error) and queued
+as ``pricing_outcomes`` rows. ``POST /v2/outcomes`` and the demo's live auctions both feed it.
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ssmas.core import metrics
 from ssmas.pricing.variants import Variant, VariantSplit
 
 if TYPE_CHECKING:
     from ssmas.pricing.answers import Scored
+    from ssmas.pricing.capture import CaptureWriter
 
 CPM_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 25.0)
 LATENCY_WINDOW = 4096
@@ -99,7 +106,9 @@ class VariantSummary:
     outcomes: int = 0
     filled: int = 0
     realised_sum: float = 0.0
+    predicted_filled_sum: float = 0.0  # predictions of the filled outcomes (like for like)
     abs_error_sum: float = 0.0
+    error_sum: float = 0.0  # realised - predicted
     errors: int = 0
     revenue_eur: float = 0.0
     latencies_ms: np.ndarray = field(default_factory=lambda: np.full(LATENCY_WINDOW, np.nan))
@@ -121,7 +130,11 @@ class VariantSummary:
             "outcomes": self.outcomes,
             "filled": self.filled,
             "mean_realised_cpm": round(self.realised_sum / self.filled, 4) if self.filled else None,
+            "mean_predicted_filled_cpm": round(self.predicted_filled_sum / self.errors, 4)
+            if self.errors
+            else None,
             "mae_eur": round(self.abs_error_sum / self.errors, 4) if self.errors else None,
+            "bias_eur": round(self.error_sum / self.errors, 4) if self.errors else None,
             "revenue_eur": round(self.revenue_eur, 6),
             "latency_ms": pct,
         }
@@ -232,6 +245,12 @@ class ServingStats:
         with self._lock:
             return self._recent.get(impression_id)
 
+    def recall_many(self, impression_ids: Sequence[str]) -> list[tuple[Variant, str, float] | None]:
+        """:meth:`recall` for many ids under one lock."""
+        with self._lock:
+            get = self._recent.get
+            return [get(key) for key in impression_ids]
+
     def outcome(
         self,
         variant: Variant | None,
@@ -240,26 +259,115 @@ class ServingStats:
         revenue: float,
     ) -> None:
         """Account one realised outcome to the variant that priced it (``unmatched`` if none)."""
-        label = variant or "unmatched"
-        OUTCOMES.labels(label, "true" if realised is not None else "false").inc()
-        REVENUE.labels(label).inc(revenue)
-        if variant is None:
-            return
-        summary = self.summary[variant]
-        summary.outcomes += 1
-        summary.revenue_eur += revenue
-        if realised is None:
-            return
-        summary.filled += 1
-        summary.realised_sum += realised
-        REALISED.labels(variant).observe(realised)
-        if predicted is not None:
-            summary.errors += 1
-            summary.abs_error_sum += abs(realised - predicted)
-            ABS_ERROR.labels(variant).observe(abs(realised - predicted))
+        self.outcomes_many(
+            [variant],
+            np.array([np.nan if predicted is None else predicted]),
+            np.array([np.nan if realised is None else realised]),
+            np.array([revenue]),
+        )
+
+    def outcomes_many(
+        self,
+        variants: Sequence[Variant | None],
+        predicted: npt.NDArray[np.float64],
+        realised: npt.NDArray[np.float64],
+        revenue: npt.NDArray[np.float64],
+    ) -> None:
+        """Account outcomes to the variants that priced them, as columns.
+
+        ``variants[i]`` is None for an unmatched outcome; ``predicted`` is NaN when unknown,
+        ``realised`` (the clearing CPM) NaN when the impression was not filled.
+        """
+        labels = np.array([v or "unmatched" for v in variants], dtype=object)
+        filled = ~np.isnan(realised)
+        for label in sorted(set(labels.tolist())):
+            mask = labels == label
+            n = int(mask.sum())
+            n_filled = int((mask & filled).sum())
+            if n_filled:
+                OUTCOMES.labels(label, "true").inc(n_filled)
+            if n - n_filled:
+                OUTCOMES.labels(label, "false").inc(n - n_filled)
+            REVENUE.labels(label).inc(float(revenue[mask].sum()))
+            if label == "unmatched":
+                continue
+            summary = self.summary[label]
+            summary.outcomes += n
+            summary.revenue_eur += float(revenue[mask].sum())
+            if not n_filled:
+                continue
+            got = realised[mask & filled]
+            summary.filled += n_filled
+            summary.realised_sum += float(got.sum())
+            observe_many(REALISED.labels(label), got)
+            paired = mask & filled & ~np.isnan(predicted)
+            if paired.any():
+                error = realised[paired] - predicted[paired]
+                summary.errors += int(paired.sum())
+                summary.predicted_filled_sum += float(predicted[paired].sum())
+                summary.abs_error_sum += float(np.abs(error).sum())
+                summary.error_sum += float(error.sum())
+                observe_many(ABS_ERROR.labels(label), np.abs(error))
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "variants": {v: s.as_dict() for v, s in self.summary.items()},
             "fallback_reasons": dict(self.fallback_reasons),
         }
+
+
+def record_outcomes(
+    stats: ServingStats,
+    writer: CaptureWriter | None,
+    impression_ids: Sequence[str],
+    clearing_cpm: npt.NDArray[np.float64],
+    revenue_eur: npt.NDArray[np.float64] | None,
+    at: datetime,
+    *,
+    keep: npt.NDArray[np.bool_] | None = None,
+) -> int:
+    """Realised outcomes of priced impressions: matched, counted per variant, queued as rows.
+
+    ``clearing_cpm`` is NaN for an unfilled impression; ``revenue_eur`` NaN (or None for all)
+    when not reported, then it is the clearing CPM / 1000 (0 unfilled). Each outcome is matched
+    by impression id to the prediction that priced it (:meth:`ServingStats.recall_many`) and
+    accounted to that variant; unknown ids count as ``unmatched``. The ``pricing_outcomes``
+    rows go to ``writer`` (every one, or those where ``keep`` is True). Returns how many matched.
+    """
+    from ssmas.pricing.serving_store import outcomes as outcomes_table
+
+    n = len(impression_ids)
+    clearing = np.asarray(clearing_cpm, dtype=np.float64)
+    filled = ~np.isnan(clearing)
+    derived = np.where(filled, clearing / 1000.0, 0.0)
+    if revenue_eur is None:
+        revenue = derived
+    else:
+        given = np.asarray(revenue_eur, dtype=np.float64)
+        revenue = np.where(np.isnan(given), derived, given)
+    known = stats.recall_many(impression_ids)
+    variants: list[Variant | None] = [k[0] if k is not None else None for k in known]
+    predicted = np.fromiter(
+        (k[2] if k is not None else np.nan for k in known), dtype=np.float64, count=n
+    )
+    stats.outcomes_many(variants, predicted, np.where(filled, clearing, np.nan), revenue)
+    if writer is not None:
+        chosen = range(n) if keep is None else np.flatnonzero(keep).tolist()
+        rows = []
+        for i in chosen:
+            hit = known[i]
+            rows.append(
+                {
+                    "received_at": at,
+                    "impression_id": impression_ids[i],
+                    "variant": None if hit is None else hit[0],
+                    "model_version": None if hit is None else hit[1],
+                    "predicted_cpm": None if hit is None else hit[2],
+                    "clearing_cpm": float(clearing[i]) if filled[i] else None,
+                    "filled": bool(filled[i]),
+                    "revenue_eur": float(revenue[i]),
+                }
+            )
+        if rows:
+            writer.add_many(outcomes_table, rows)
+    return sum(k is not None for k in known)
