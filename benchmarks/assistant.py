@@ -41,58 +41,17 @@ NLU_KEYS = (
 # --- the brain the workers load (SSMAS_WHATSAPP_BRAIN=assistant:bench_brain) -----------------
 
 
-def _prepared_knowledge() -> Any:
-    """The shipped FAQ, able to score a whole round of messages in one vectorisation.
-
-    ``prepare(texts, language)`` computes what ``search`` would for each text (the same
-    TF-IDF union and the same per-entry maximum over question variants) in one sparse product;
-    ``search`` then takes a prepared text's scores, and computes any other as usual.
-    """
-    import numpy as np
-
-    from ssmas.assistant.knowledge import FaqHit, KnowledgeBase, _fold
-
-    class PreparedKnowledge(KnowledgeBase):
-        def __init__(self, base: KnowledgeBase) -> None:
-            super().__init__(base.entries, base.business)
-            self._ready: dict[tuple[str, str], Any] = {}
-
-        def prepare(self, texts: list[str], language: str) -> None:
-            index = self._index(language)
-            ready: dict[tuple[str, str], Any] = {}
-            if index.matrix is not None and texts:
-                query = index.vectorizer.transform([_fold(t) for t in texts])
-                sims = (index.matrix @ query.T).toarray() / 2.0
-                owners = np.array(index.owners)
-                for j, text in enumerate(texts):
-                    best = np.zeros(len(self.entries))
-                    np.maximum.at(best, owners, sims[:, j])
-                    ready[(text, language)] = best
-            self._ready.update(ready)
-
-        def clear(self) -> None:
-            self._ready = {}
-
-        def search(self, text: str, language: str, k: int = 3) -> list[Any]:
-            scores = self._ready.get((text, language))
-            if scores is None:
-                return list(super().search(text, language, k))
-            order = np.argsort(-scores)[:k]
-            return [
-                FaqHit(self.entries[i], float(scores[i]), language) for i in order if scores[i] > 0
-            ]
-
-    return PreparedKnowledge(KnowledgeBase.shipped())
-
-
 class OfflineBenchBrain:
     """Keyword language, no escalation, and the real offline responder (FAQ retrieval);
-    ``prepare`` scores a round's messages against the FAQ in one go."""
+    ``prepare`` scores a round's messages against the FAQ in one go
+    (``KnowledgeBase.prepare``)."""
 
     SPANISH = ("hola", "pedido", "factura", "cómo")
 
     def __init__(self) -> None:
-        self.knowledge = _prepared_knowledge()
+        from ssmas.assistant.knowledge import KnowledgeBase
+
+        self.knowledge = KnowledgeBase.shipped()
 
     def _language(self, text: str, hint_language: str | None) -> str:
         spanish = any(w in text.lower() for w in self.SPANISH)
@@ -102,7 +61,7 @@ class OfflineBenchBrain:
         by_language: dict[str, list[str]] = {}
         for text, hint in items:
             by_language.setdefault(self._language(text, hint), []).append(text)
-        self.knowledge.clear()
+        self.knowledge.clear_prepared()
         for language, texts in by_language.items():
             self.knowledge.prepare(texts, language)
 
@@ -139,10 +98,32 @@ def bench_brain(settings: Any) -> OfflineBenchBrain:
 # --- load generator (its own process) ---------------------------------------------------------
 
 
-def _delivery(message_id: str, phone: str) -> bytes:
+# The real-brain run's customers: Spanish and English, FAQ questions, intents, complaints that
+# escalate, small talk, out of scope (each message made unique by its id).
+MIXED_TEXTS = (
+    "How do I download my invoice?",
+    "¿Cuál es el pago mínimo para cobrar?",
+    "My revenue in the dashboard does not match the report",
+    "Hola, ¿cómo descargo mi factura de octubre?",
+    "I want a refund, this is unacceptable, let me talk to a manager",
+    "Mi eCPM ha bajado mucho esta semana, ¿por qué?",
+    "Why was my site rejected?",
+    "Quiero cancelar mi cuenta, estoy harto",
+    "thanks a lot!",
+    "¿Qué tiempo hará mañana en Madrid?",
+    "I forgot my password and cannot log in",
+    "No me habéis pagado todavía este mes",
+)
+
+
+def _delivery(message_id: str, phone: str, texts: str = "bench") -> bytes:
     from ssmas.assistant.demo_customers import Step, delivery
 
-    step = Step(phone, "Bench", f"How do I download my invoice? ({message_id[-8:]})")
+    if texts == "mixed":
+        base = MIXED_TEXTS[int(message_id.rsplit(".", 1)[-1]) % len(MIXED_TEXTS)]
+    else:
+        base = "How do I download my invoice?"
+    step = Step(phone, "Bench", f"{base} ({message_id[-8:]})")
     return bytes(delivery(step, message_id))
 
 
@@ -184,14 +165,16 @@ def _sender(
         sock.close()
 
 
-def generate(port: int, rate: float, duration: float, conns: int, prefix: str) -> None:
+def generate(
+    port: int, rate: float, duration: float, conns: int, prefix: str, texts: str = "bench"
+) -> None:
     """Drive ``rate`` unique signed deliveries/s for ``duration`` s; print one JSON line."""
     total = int(rate * duration)
     requests = []
     for i in range(total):
         message_id = f"wamid.{prefix}.{i:07d}"
         phone = f"1650{abs(hash(prefix)) % 1000:03d}{i:07d}"
-        requests.append((message_id, _request(port, _delivery(message_id, phone))))
+        requests.append((message_id, _request(port, _delivery(message_id, phone, texts))))
     # The generator's own garbage collections must not pause the senders (a full collection
     # over the prepared requests takes a few hundred ms): freeze what exists, collect nothing.
     gc.collect()
@@ -215,9 +198,12 @@ def generate(port: int, rate: float, duration: float, conns: int, prefix: str) -
 # --- orchestration ----------------------------------------------------------------------------
 
 
-def _run_load(port: int, rate: float, duration: float, conns: int, prefix: str) -> dict[str, Any]:
+def _run_load(
+    port: int, rate: float, duration: float, conns: int, prefix: str, texts: str = "bench"
+) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--generate", f"--port={port}", f"--rate={rate}"]
     cmd += [f"--duration={duration}", f"--connections={conns}", f"--prefix={prefix}"]
+    cmd += [f"--texts={texts}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run(
         cmd, capture_output=True, text=True, timeout=duration + 300, env=env, check=False
@@ -381,7 +367,9 @@ def _nlu_figures() -> tuple[dict[str, Any], str]:
 class Stack:
     """The Graph fake, the API server and the worker processes on a fresh data directory."""
 
-    def __init__(self, data_dir: Path, workers: int, nice: int = 0) -> None:
+    def __init__(
+        self, data_dir: Path, workers: int, nice: int = 0, brain: str = "assistant:bench_brain"
+    ) -> None:
         self.data_dir = data_dir
         self.workers = workers
         self.nice = nice
@@ -395,7 +383,7 @@ class Stack:
                 "SSMAS_DATA_DIR": str(data_dir),
                 "SSMAS_LOG_LEVEL": "WARNING",
                 "SSMAS_WHATSAPP_GRAPH_URL": self.fake_url + "/v23.0",
-                "SSMAS_WHATSAPP_BRAIN": "assistant:bench_brain",
+                "SSMAS_WHATSAPP_BRAIN": brain,
                 "SSMAS_WHATSAPP_SEND_RATE_PER_S": "100000",
                 "SSMAS_WHATSAPP_RECIPIENT_RATE_PER_S": "100",
                 "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), bench_dir]),
@@ -417,7 +405,26 @@ class Stack:
         self.procs.append(proc)
         return proc
 
-    def start(self) -> None:
+    def train_nlu(self) -> float:
+        """Train the real brain's NLU in this data directory, as ``load_nlu`` does on first use
+        (TF-IDF recipe, no MiniLM, no MLflow); returns the seconds it took."""
+        began = time.monotonic()
+        code = "from ssmas.settings import Settings\nfrom ssmas.assistant.nlu import load_nlu\n"
+        code += "load_nlu(Settings())\n"
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"NLU training failed: {done.stderr.strip()[-800:]}")
+        return time.monotonic() - began
+
+    def start(self, workers: bool = True) -> None:
         # The fake stands in for Meta's servers, which do not share our CPU: it runs at the
         # workers' lower priority so it does not take the API's share either.
         fake = self._spawn(
@@ -450,9 +457,26 @@ class Stack:
                 if fake.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("the Graph API fake did not start") from None
                 time.sleep(0.1)
+        if workers:
+            self.start_workers()
+
+    def start_workers(self) -> None:
         for _ in range(self.workers):
             nice = ("--nice", str(self.nice)) if self.nice else ()
             self.worker_procs.append(self._spawn("-m", "ssmas.assistant.workers", *nice))
+
+    def stop_workers(self) -> None:
+        """Stop the worker processes (SIGTERM: each finishes or gives back its batch)."""
+        for proc in self.worker_procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.worker_procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self.worker_procs = []
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -467,9 +491,15 @@ class Stack:
 
 
 def _phase(
-    stack: Stack, prefix: str, rate: float, duration: float, conns: int, args: argparse.Namespace
+    stack: Stack,
+    prefix: str,
+    rate: float,
+    duration: float,
+    conns: int,
+    args: argparse.Namespace,
+    texts: str = "bench",
 ) -> dict[str, Any]:
-    raw = _run_load(stack.api_port, rate, duration, conns, prefix)
+    raw = _run_load(stack.api_port, rate, duration, conns, prefix, texts)
     accepted = {r[0]: r[1] for r in raw["results"] if r[3] == 200}
     drained = _wait_drained(
         stack.fake_url,
@@ -580,6 +610,114 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     return figures, notes
 
 
+def measure_real(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    """The same stack with the real brain (trained NLU, seed escalation, offline responder):
+    a paced e2e stream, then the drain rate of a backlog queued while the workers were stopped.
+    Customers write Spanish and English (``MIXED_TEXTS``)."""
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="ssmas-bench-assistant-real-") as tmp:
+        stack = Stack(Path(tmp) / "data", args.workers, args.worker_nice, brain="")
+        try:
+            train_s = stack.train_nlu()
+            load_start = os.getloadavg()[0]
+            stack.start()
+            _run_load(stack.api_port, 20.0, 1.0, 2, "warm", "mixed")  # warm-up (not counted)
+            _wait_drained(stack.fake_url, "warm", 20, 60.0)
+            paced = _phase(
+                stack, "rb-e2e", args.e2e_rate, args.e2e_duration, 2, args, texts="mixed"
+            )
+            stack.stop_workers()
+            backlog = _run_load(
+                stack.api_port,
+                args.backlog_rate,
+                args.backlog_duration,
+                args.connections,
+                "rb-backlog",
+                "mixed",
+            )
+            queued = [r[0] for r in backlog["results"] if r[3] == 200]
+            stack.start_workers()
+            drained = _wait_drained(
+                stack.fake_url,
+                "rb-backlog",
+                len(queued),
+                args.idle,
+                args.drain_max,
+                progress=lambda: _settled(stack.data_dir),
+            )
+            stored = _stored(stack.data_dir, "rb-backlog")
+        finally:
+            stack.stop()
+    paced_replies = paced["replies"]
+    e2e = [
+        (min(paced_replies[mid]) - sent) * 1000
+        for mid, sent in paced["accepted"].items()
+        if mid in paced_replies
+    ]
+    replies: dict[str, list[float]] = drained["replies"]
+    moments = sorted(min(v) for v in replies.values())
+    span = moments[-1] - moments[0] if len(moments) > 1 else 0.0
+    unanswered = sum(1 for mid in queued if mid not in replies)
+    lost = max(unanswered, len(queued) - stored) if drained["complete"] else None
+    figures: dict[str, Any] = {
+        "e2e_real_brain_p50_ms": _p(e2e, 0.5),
+        "e2e_real_brain_p99_ms": _p(e2e, 0.99),
+        "real_brain_replies_per_s": round((len(moments) - 1) / span, 1) if span else None,
+        "e2e_real_brain_messages": len(paced["accepted"]),
+        "e2e_real_brain_lost": len(paced["accepted"]) - len(e2e),
+        "e2e_real_brain_duplicated": sum(len(v) - 1 for v in paced_replies.values() if len(v) > 1),
+        "real_brain_backlog": len(queued),
+        "real_brain_replied": len(replies),
+        "real_brain_lost": lost,
+        "real_brain_duplicated": sum(len(v) - 1 for v in replies.values() if len(v) > 1),
+        "real_brain_drain_complete": drained["complete"],
+        "real_brain_drain_s": round(drained["drain_s"], 1),
+        "real_brain_train_s": round(train_s, 1),
+        "real_brain_load_avg_1m_before": round(load_before, 2),
+        "real_brain_load_avg_1m_start": round(load_start, 2),
+        "real_brain_load_avg_1m_after": round(os.getloadavg()[0], 2),
+    }
+    notes = (
+        "Real brain (*real_brain* keys): the same stack with SSMAS_WHATSAPP_BRAIN unset, so the "
+        "workers load ssmas.assistant.seed_brain.brain_from_settings: the trained NLU "
+        "(language, intent with out-of-scope, sentiment), the seed's escalation score and the "
+        "offline responder, with SeedBrain.prepare running the NLU and the FAQ scoring once per "
+        "round. The NLU is trained first in the fresh data directory with load_nlu's "
+        "first-use recipe (TF-IDF features, no MiniLM, no MLflow, 80 % training side; "
+        "real_brain_train_s, not timed in the figures). Customers write Spanish and English "
+        f"({len(MIXED_TEXTS)} texts in turn: FAQ questions, intents, escalating complaints, "
+        "small talk, out of scope). e2e_real_brain_*: a paced stream of "
+        f"{args.e2e_rate:g}/s for {args.e2e_duration:g} s on the idle stack, scheduled send "
+        "time to the fake's record time. real_brain_replies_per_s: a backlog of "
+        f"{args.backlog_rate:g}/s for {args.backlog_duration:g} s is queued while the workers "
+        "are stopped, then drained by the restarted workers; the rate is replies between the "
+        "first and the last reply at the fake (worker start-up and model loading not "
+        "counted; real_brain_drain_s includes them)."
+    )
+    return figures, notes
+
+
+def _merge_real(figures: dict[str, Any], notes: str, quick: bool) -> Path:
+    """Add the real-brain keys to an existing results file, keeping its other keys, date and
+    commit (the headline run) untouched; the notes say when the merged keys were measured."""
+    from _report import RESULTS, _commit, write_result
+
+    path = RESULTS / (f"{NAME}.quick.json" if quick else f"{NAME}.json")
+    if not path.is_file():
+        return write_result(NAME, figures, notes, quick=quick)
+    body = json.loads(path.read_text())
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    body["figures"].update(figures)
+    headline = str(body.get("notes", "")).split(" Real brain (*real_brain* keys):")[0]
+    body["notes"] = (
+        f"{headline} {notes} The real-brain keys were measured separately ({when}, commit "
+        f"{_commit()}) and merged into this file; every other key is from the run of "
+        f"{body['when']} ({body['commit']})."
+    )
+    path.write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100/s for 3 s, e2e 10/s for 3 s")
@@ -598,9 +736,19 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=None, help="drain: seconds with no reply")
     parser.add_argument("--drain-max", type=float, default=600.0, help="drain: give up after")
     parser.add_argument("--context-reads", type=int, default=10_000)
+    parser.add_argument(
+        "--brain",
+        choices=("bench", "real", "both"),
+        default="bench",
+        help="bench (default): the headline run (bench brain); real: only the trained-NLU "
+        "brain's run, its keys merged into the existing results; both: one after the other",
+    )
+    parser.add_argument("--backlog-rate", type=float, default=None, help="real brain: backlog/s")
+    parser.add_argument("--backlog-duration", type=float, default=None)
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--prefix", default="load", help=argparse.SUPPRESS)
+    parser.add_argument("--texts", default="bench", help=argparse.SUPPRESS)
     args = parser.parse_args()
     quick = args.quick
     args.rate = args.rate or (100.0 if quick else 1000.0)
@@ -609,9 +757,11 @@ def main() -> None:
     args.e2e_duration = args.e2e_duration or (3.0 if quick else 20.0)
     args.connections = args.connections or (4 if quick else 16)
     args.idle = args.idle or (15.0 if quick else 60.0)
+    args.backlog_rate = args.backlog_rate or (100.0 if quick else 500.0)
+    args.backlog_duration = args.backlog_duration or (2.0 if quick else 10.0)
 
     if args.generate:
-        generate(args.port, args.rate, args.duration, args.connections, args.prefix)
+        generate(args.port, args.rate, args.duration, args.connections, args.prefix, args.texts)
         return
 
     from rich.console import Console
@@ -619,8 +769,14 @@ def main() -> None:
 
     from _report import write_result
 
-    figures, notes = measure(args)
-    path = write_result(NAME, figures, notes, quick=quick)
+    figures: dict[str, Any] = {}
+    if args.brain in ("bench", "both"):
+        figures, notes = measure(args)
+        path = write_result(NAME, figures, notes, quick=quick)
+    if args.brain in ("real", "both"):
+        real, real_notes = measure_real(args)
+        figures.update(real)
+        path = _merge_real(real, real_notes, quick)
     table = Table(title=f"Assistant: webhook {args.rate:g}/s for {args.duration:g} s")
     table.add_column("figure")
     table.add_column("value", justify="right")

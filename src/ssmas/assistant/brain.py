@@ -41,7 +41,15 @@ class EscalationCall:
 
 
 class Brain(Protocol):
-    """Understands a message, decides on escalation and writes the reply."""
+    """Understands a message, decides on escalation and writes the reply.
+
+    Optional: ``prepare(items: Sequence[tuple[str, str | None]]) -> None``. The text pipeline
+    calls it (when the brain has it) with the ``(text, language hint)`` pairs of a round before
+    calling ``understand`` / ``judge`` / ``reply`` per message, so a brain can do its vector
+    work for the whole round at once and cache it. A brain with ``prepare`` must answer those
+    calls exactly as it would without it (``SeedBrain`` does; see ``seed_brain``). It is not
+    declared here, so brains without it still satisfy the protocol.
+    """
 
     def understand(self, text: str, hint_language: str | None) -> Understanding: ...
 

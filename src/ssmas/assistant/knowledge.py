@@ -5,12 +5,19 @@ An FAQ file is JSON: ``{"business": ..., "entries": [{"id", "intents", "question
 ``<data_dir>/assistant/faq/<business_id>.json``; without one the shipped publisher-network FAQ
 (``assistant/data/faq.json``) answers. Retrieval compares the message with every question
 variant (word and character n-grams, accents folded) and scores an entry by its best variant.
+
+Batched: ``search_many(texts, language)`` scores many messages in one vectorisation and one
+sparse product, with the same results as ``search`` one by one; ``prepare(texts, language)``
+keeps those scores so that later ``search`` / ``best`` calls on the same texts reuse them (the
+text pipeline prepares a whole round, then composes each reply on its own).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,6 +30,7 @@ from sklearn.pipeline import FeatureUnion
 from ssmas.settings import Settings
 
 MIN_SCORE = 0.3
+PREPARED_MAX = 4096  # prepared (text, language) scores kept; the oldest go first
 STOPWORDS = {
     "es": frozenset(
         [
@@ -201,13 +209,22 @@ class _Index:
         self.matrix = self.vectorizer.fit_transform(texts) if texts else None
 
     def scores(self, text: str, n_entries: int) -> np.ndarray:
-        best = np.zeros(n_entries)
-        if self.matrix is None:
+        row: np.ndarray = self.scores_many([text], n_entries)[0]
+        return row
+
+    def scores_many(self, texts: Sequence[str], n_entries: int) -> np.ndarray:
+        """One row per text: each entry's best similarity over its question variants."""
+        best = np.zeros((len(texts), n_entries))
+        if self.matrix is None or not texts:
             return best
-        query = self.vectorizer.transform([_fold(text)])
-        # Each half of the union is L2-normalised, so the dot product lies in [0, 2].
-        sims = (self.matrix @ query.T).toarray().ravel() / 2.0
-        np.maximum.at(best, np.array(self.owners), sims)
+        query = self.vectorizer.transform([_fold(t) for t in texts])
+        # Each half of the union is L2-normalised, so the dot product lies in [0, 2]. Every
+        # column of the product depends on its own text only, so a batch scores each text
+        # exactly as it would be scored alone.
+        sims = (self.matrix @ query.T).toarray() / 2.0
+        owners = np.array(self.owners)
+        for row in range(len(texts)):
+            np.maximum.at(best[row], owners, sims[:, row])
         return best
 
 
@@ -218,6 +235,8 @@ class KnowledgeBase:
         self.entries = entries
         self.business = business
         self._indexes: dict[str, _Index] = {}
+        self._prepared: dict[tuple[str, str], np.ndarray] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_json(cls, raw: str) -> KnowledgeBase:
@@ -244,10 +263,41 @@ class KnowledgeBase:
             self._indexes[language] = _Index(self.entries, language)
         return self._indexes[language]
 
-    def search(self, text: str, language: str, k: int = 3) -> list[FaqHit]:
-        scores = self._index(language).scores(text, len(self.entries))
+    def _hits(self, scores: np.ndarray, language: str, k: int) -> list[FaqHit]:
         order = np.argsort(-scores)[:k]
         return [FaqHit(self.entries[i], float(scores[i]), language) for i in order if scores[i] > 0]
+
+    def search(self, text: str, language: str, k: int = 3) -> list[FaqHit]:
+        """The ``k`` best entries for ``text`` (prepared scores when ``prepare`` saw it)."""
+        scores = self._prepared.get((text, language))
+        if scores is None:
+            scores = self._index(language).scores(text, len(self.entries))
+        return self._hits(scores, language, k)
+
+    def search_many(self, texts: Sequence[str], language: str, k: int = 3) -> list[list[FaqHit]]:
+        """``[search(t, language, k) for t in texts]`` in one vectorisation."""
+        scores = self._index(language).scores_many(texts, len(self.entries))
+        return [self._hits(row, language, k) for row in scores]
+
+    def prepare(self, texts: Sequence[str], language: str) -> None:
+        """Score ``texts`` in one go and keep the scores for ``search`` / ``best`` on them.
+
+        At most ``PREPARED_MAX`` texts are kept (the oldest are dropped); a text never prepared,
+        or dropped, is scored on its own as before, so results never depend on preparation."""
+        unique = list(dict.fromkeys(t for t in texts if (t, language) not in self._prepared))
+        if not unique:
+            return
+        scores = self._index(language).scores_many(unique, len(self.entries))
+        with self._lock:
+            for text, row in zip(unique, scores, strict=True):
+                self._prepared[(text, language)] = row
+            while len(self._prepared) > PREPARED_MAX:
+                self._prepared.pop(next(iter(self._prepared)))
+
+    def clear_prepared(self) -> None:
+        """Forget every prepared score (``prepare`` keeps them until ``PREPARED_MAX``)."""
+        with self._lock:
+            self._prepared = {}
 
     def best(self, text: str, language: str, min_score: float = MIN_SCORE) -> FaqHit | None:
         hits = self.search(text, language, k=1)

@@ -1,12 +1,19 @@
 """The production ``Brain``: the trained NLU, the seed's escalation score, the offline responder,
 and — when an LLM endpoint is configured — a context-aware prompt with the seed's model choice,
 a deadline and a fall back to the offline reply.
+
+``prepare(items)`` (the optional part of the ``Brain`` port) runs the NLU once for a whole
+round: every message's language, intent and sentiment in one vectorised pass
+(``NLU.analyse_many``) and its FAQ scores in one product (``KnowledgeBase.prepare``); the
+following ``understand`` / ``reply`` calls on those texts read the results instead of computing
+them again, and answer exactly what they answer without ``prepare``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -15,7 +22,7 @@ from ssmas.assistant.context import ContextWindow
 from ssmas.assistant.escalation import score_escalation
 from ssmas.assistant.knowledge import KnowledgeBase
 from ssmas.assistant.nlu import NLU, NluResult, load_nlu
-from ssmas.assistant.respond import check_reply, compose_reply
+from ssmas.assistant.respond import FALLBACK, check_reply, compose_reply
 from ssmas.core.llm import LLM, ChatMessage, LLMError, llm_from_settings
 from ssmas.settings import Settings
 
@@ -52,23 +59,45 @@ class SeedBrain:
     llm: LLM | None = None
     llm_deadline_s: float = 3.0
     tier_models: dict[str, str] | None = None
+    _prepared: dict[tuple[str, str | None], Understanding] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="llm")
 
+    def prepare(self, items: Sequence[tuple[str, str | None]]) -> None:
+        """Understand a round of ``(text, language hint)`` pairs at once (see the module doc);
+        replaces what the previous round prepared."""
+        pairs = list(dict.fromkeys((text, hint) for text, hint in items))
+        if not pairs:
+            self._prepared = {}
+            return
+        texts = [text for text, _ in pairs]
+        detected = self.nlu.detect_languages(texts)
+        languages = [
+            _chosen_language(language, confidence, hint)
+            for (language, confidence), (_, hint) in zip(detected, pairs, strict=True)
+        ]
+        results = self.nlu.analyse_many(texts, languages)
+        self._prepared = {
+            pair: _understanding(result) for pair, result in zip(pairs, results, strict=True)
+        }
+        by_language: dict[str, list[str]] = {}
+        for text, result in zip(texts, results, strict=True):
+            by_language.setdefault(_reply_language(result.language), []).append(text)
+        self.knowledge.clear_prepared()
+        for language, group in by_language.items():
+            self.knowledge.prepare(group, language)
+
     def understand(self, text: str, hint_language: str | None) -> Understanding:
+        prepared = self._prepared.get((text, hint_language))
+        if prepared is not None:
+            return prepared
         result = self.nlu.analyse(text)
         if hint_language and result.language_confidence < LANGUAGE_CONFIDENCE_MIN:
             result = self.nlu.analyse(text, language=hint_language)
-        return Understanding(
-            language=result.language,
-            intent=result.intent,
-            confidence=result.intent_confidence,
-            sentiment=result.sentiment,
-            sentiment_score=result.sentiment_score,
-            negative_score=result.negative_score,
-            out_of_scope=result.out_of_scope,
-        )
+        return _understanding(result)
 
     def judge(self, text: str, u: Understanding, window: ContextWindow) -> EscalationCall:
         history = [t.text for t in window.turns if t.role == "user"]
@@ -132,6 +161,31 @@ class SeedBrain:
         return self.llm.complete(
             messages, model=model, max_tokens=300, temperature=0.2
         ).text.strip()
+
+
+def _chosen_language(language: str, confidence: float, hint: str | None) -> str:
+    """``understand``'s rule: the hint wins over an unsure detection (compared rounded, as
+    ``NluResult.language_confidence`` is)."""
+    if hint and round(confidence, 4) < LANGUAGE_CONFIDENCE_MIN:
+        return hint
+    return language
+
+
+def _reply_language(language: str) -> str:
+    """The language ``compose_reply`` searches the FAQ in."""
+    return language if language in FALLBACK else "es"
+
+
+def _understanding(result: NluResult) -> Understanding:
+    return Understanding(
+        language=result.language,
+        intent=result.intent,
+        confidence=result.intent_confidence,
+        sentiment=result.sentiment,
+        sentiment_score=result.sentiment_score,
+        negative_score=result.negative_score,
+        out_of_scope=result.out_of_scope,
+    )
 
 
 def _nlu_result(u: Understanding) -> NluResult:

@@ -2,11 +2,16 @@
 
 ``load_nlu`` reads the saved bundle, training it first (TF-IDF recipe, no MLflow, well under a
 minute) when none exists, so a fresh install answers its first message without a manual step.
+
+``NLU.analyse_many(texts)`` gives the same results for many messages at once: the language
+model, each language's intent model and the Spanish sentiment model each run once on a matrix of
+all the texts (and MiniLM, when the model uses it, encodes them as one batch).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -62,42 +67,74 @@ class NLU:
     def detect_language(self, text: str, default: str = "es") -> tuple[str, float]:
         return self.bundle.language.detect(text, default)
 
+    def detect_languages(
+        self, texts: Sequence[str], default: str = "es"
+    ) -> list[tuple[str, float]]:
+        """``detect_language`` of every text, with one run of the language model."""
+        return self.bundle.language.detect_scored(texts, default)
+
     def sentiment(self, text: str, language: str) -> SentimentScores:
-        if language != "es":
-            return english_sentiment(text)
-        model = self.bundle.sentiment_es
-        proba = model.predict_proba([normalise_tweet(text)])[0]
-        by_label = dict(zip(model.classes_, (float(p) for p in proba), strict=True))
-        return SentimentScores(
-            by_label.get("negative", 0.0),
-            by_label.get("neutral", 0.0),
-            by_label.get("positive", 0.0),
-        )
+        return self.sentiments([text], [language])[0]
+
+    def sentiments(self, texts: Sequence[str], languages: Sequence[str]) -> list[SentimentScores]:
+        """``sentiment`` of every text; the Spanish model runs once for all Spanish texts."""
+        out: list[SentimentScores | None] = [None] * len(texts)
+        spanish = [i for i, lang in enumerate(languages) if lang == "es"]
+        for i, lang in enumerate(languages):
+            if lang != "es":
+                out[i] = english_sentiment(texts[i])
+        if spanish:
+            model = self.bundle.sentiment_es
+            proba = model.predict_proba([normalise_tweet(texts[i]) for i in spanish])
+            for row, i in enumerate(spanish):
+                by_label = dict(zip(model.classes_, (float(p) for p in proba[row]), strict=True))
+                out[i] = SentimentScores(
+                    by_label.get("negative", 0.0),
+                    by_label.get("neutral", 0.0),
+                    by_label.get("positive", 0.0),
+                )
+        return [s for s in out if s is not None]
 
     def analyse(self, text: str, language: str | None = None) -> NluResult:
         """Analyse one message; ``language`` forces es / en instead of detecting it."""
-        lang, lang_conf = (language, 1.0) if language else self.detect_language(text)
-        model = self.bundle.intent_es if lang == "es" else self.bundle.intent_en
-        predictions = model.predict([text]) if text.strip() else []
-        feeling = self.sentiment(text, lang)
-        if predictions:
-            intent, confidence, oos = (
-                predictions[0].label,
-                predictions[0].confidence,
-                predictions[0].out_of_scope,
+        return self.analyse_many([text], [language])[0]
+
+    def analyse_many(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> list[NluResult]:
+        """``[analyse(t, lang) for t, lang in zip(texts, languages)]``, vectorised: each model
+        runs once on all the texts it concerns (a row of a batch is computed as it would be
+        alone, so the results are the same)."""
+        forced = list(languages) if languages is not None else [None] * len(texts)
+        if len(forced) != len(texts):
+            raise ValueError("analyse_many: one language (or None) per text")
+        detect = [i for i, lang in enumerate(forced) if not lang]
+        scored: list[tuple[str, float]] = [(lang, 1.0) if lang else ("", 0.0) for lang in forced]
+        for i, found in zip(detect, self.detect_languages([texts[i] for i in detect]), strict=True):
+            scored[i] = found
+        langs = [lang for lang, _ in scored]
+        intents: list[tuple[str, float, bool]] = [("out_of_scope", 0.0, True)] * len(texts)
+        for lang in dict.fromkeys(langs):
+            model = self.bundle.intent_es if lang == "es" else self.bundle.intent_en
+            rows = [i for i, x in enumerate(langs) if x == lang and texts[i].strip()]
+            for i, p in zip(rows, model.predict([texts[i] for i in rows]), strict=True):
+                intents[i] = (p.label, p.confidence, p.out_of_scope)
+        feelings = self.sentiments(texts, langs)
+        return [
+            NluResult(
+                language=lang,
+                intent=intent,
+                intent_confidence=round(confidence, 4),
+                out_of_scope=oos,
+                sentiment=feeling.label,
+                sentiment_score=round(feeling.score, 4),
+                negative_score=round(feeling.negative, 4),
+                language_confidence=round(lang_conf, 4),
             )
-        else:
-            intent, confidence, oos = "out_of_scope", 0.0, True
-        return NluResult(
-            language=lang,
-            intent=intent,
-            intent_confidence=round(confidence, 4),
-            out_of_scope=oos,
-            sentiment=feeling.label,
-            sentiment_score=round(feeling.score, 4),
-            negative_score=round(feeling.negative, 4),
-            language_confidence=round(lang_conf, 4),
-        )
+            for (lang, lang_conf), (intent, confidence, oos), feeling in zip(
+                scored, intents, feelings, strict=True
+            )
+        ]
 
 
 def load_nlu(settings: Settings, *, train_if_missing: bool = True) -> NLU:

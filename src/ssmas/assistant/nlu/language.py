@@ -42,14 +42,29 @@ class LanguageDetector:
         return self
 
     def detect(self, text: str, default: Language = "es") -> tuple[Language, float]:
-        cleaned = clean_for_language(text)
-        if not _LETTER.search(cleaned):
-            return default, 0.5
-        if _SPANISH_MARKS.search(cleaned):
-            return "es", 1.0
-        proba = self.model_.predict_proba(self.vectorizer_.transform([cleaned]))[0]
-        best = int(np.argmax(proba))
-        return self.classes_[best], float(proba[best])
+        return self.detect_scored([text], default)[0]
+
+    def detect_scored(
+        self, texts: Sequence[str], default: Language = "es"
+    ) -> list[tuple[Language, float]]:
+        """``(language, probability)`` of every text; the model runs once for all of them."""
+        found: list[tuple[Language, float]] = [(default, 0.5)] * len(texts)
+        modelled: list[int] = []
+        cleaned = [clean_for_language(t) for t in texts]
+        for i, text in enumerate(cleaned):
+            if not _LETTER.search(text):
+                continue
+            if _SPANISH_MARKS.search(text):
+                found[i] = ("es", 1.0)
+            else:
+                modelled.append(i)
+        if modelled:
+            x = self.vectorizer_.transform([cleaned[i] for i in modelled])
+            proba = self.model_.predict_proba(x)
+            for row, i in enumerate(modelled):
+                best = int(np.argmax(proba[row]))
+                found[i] = (self.classes_[best], float(proba[row, best]))
+        return found
 
     def detect_many(self, texts: Sequence[str], default: Language = "es") -> list[Language]:
-        return [self.detect(t, default)[0] for t in texts]
+        return [language for language, _ in self.detect_scored(texts, default)]
