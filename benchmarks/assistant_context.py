@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import write_result  # noqa: E402
+from assistant import OfflineBenchBrain  # noqa: E402  (the load benchmark's brain)
 
 NAME = "assistant_context"
 WINDOWS = 100
@@ -84,41 +85,6 @@ def private_redis() -> Iterator[str]:
             proc.wait()
 
 
-class FaqBrain:
-    """The real offline responder with a keyword language guess (reads never call it)."""
-
-    def __init__(self) -> None:
-        from ssmas.assistant.knowledge import KnowledgeBase
-
-        self.knowledge = KnowledgeBase.shipped()
-
-    def understand(self, text: str, hint_language: str | None) -> Any:
-        from ssmas.assistant.brain import Understanding
-
-        spanish = any(word in text.lower() for word in ("hola", "factura", "pago"))
-        return Understanding("es" if spanish else (hint_language or "en"), "faq", 0.9)
-
-    def judge(self, text: str, u: Any, window: Any) -> Any:
-        from ssmas.assistant.brain import EscalationCall
-
-        return EscalationCall(False, 0, [], "low", "general")
-
-    def reply(self, text: str, u: Any, window: Any) -> str:
-        from ssmas.assistant.nlu import NluResult
-        from ssmas.assistant.respond import compose_reply
-
-        result = NluResult(
-            language=u.language,
-            intent=u.intent,
-            intent_confidence=u.confidence,
-            out_of_scope=False,
-            sentiment="neutral",
-            sentiment_score=0.0,
-            negative_score=0.0,
-        )
-        return str(compose_reply(text, result, self.knowledge).text)
-
-
 def _time_reads(store: Any, reads: int) -> tuple[list[float], int]:
     """Milliseconds per ``store.cached`` hit, and the garbage collections that ran meanwhile."""
     collections = sum(s["collections"] for s in gc.get_stats())
@@ -142,7 +108,7 @@ def measure(settings: Any, reads: int, *, freeze: bool) -> dict[str, float]:
     from ssmas.bootstrap import build_platform
 
     platform = build_platform(settings)
-    runtime = build_runtime(platform, brain=FaqBrain())
+    runtime = build_runtime(platform, brain=OfflineBenchBrain())  # reads never call it
     contexts = runtime.contexts
     opener = ContextStore(platform.cache, runtime.cipher, memo_size=0)
     try:
