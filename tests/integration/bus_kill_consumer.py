@@ -14,7 +14,8 @@ import sqlite3
 import sys
 import time
 
-from ssmas.core.bus import Delivery, open_bus
+from ssmas.core.bus import Bus, Delivery, open_bus
+from ssmas.core.bus.instrumented import InstrumentedBus
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed (message_id TEXT PRIMARY KEY);
@@ -58,7 +59,10 @@ def main() -> int:
     parser.add_argument("--expect", type=int, default=0)
     parser.add_argument("--visibility", type=float, default=0.5)
     args = parser.parse_args()
-    bus = open_bus(args.bus_url)
+    if args.bus_url.startswith("instrumented:"):
+        bus: Bus = InstrumentedBus(open_bus(args.bus_url.removeprefix("instrumented:")))
+    else:
+        bus = open_bus(args.bus_url)
     conn = open_effects(args.effects_db)
     handled = 0
     deadline = time.monotonic() + 30

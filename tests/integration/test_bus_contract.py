@@ -34,10 +34,12 @@ from ssmas.core.bus.base import (
     HEADER_OFFSET,
     HEADER_TOPIC,
 )
+from ssmas.core.bus.instrumented import InstrumentedBus
 from ssmas.settings import Settings
 
 KILL_CONSUMER = Path(__file__).with_name("bus_kill_consumer.py")
-BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+# "instrumented": the SQLite bus inside InstrumentedBus (what bus_from_settings returns).
+BACKENDS = ["sqlite", "instrumented", pytest.param("redis", marks=pytest.mark.redis)]
 
 OpenBus = Callable[..., Bus]
 
@@ -46,6 +48,8 @@ OpenBus = Callable[..., Bus]
 def bus_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "bus.db")
+    if request.param == "instrumented":
+        return "instrumented:" + str(tmp_path / "bus.db")
     return str(request.getfixturevalue("redis_url"))
 
 
@@ -55,7 +59,11 @@ def open_more(bus_url: str) -> Iterator[OpenBus]:
     opened: list[Bus] = []
 
     def make(max_deliveries: int = 5) -> Bus:
-        bus = open_bus(bus_url, max_deliveries=max_deliveries)
+        if bus_url.startswith("instrumented:"):
+            inner = open_bus(bus_url.removeprefix("instrumented:"), max_deliveries=max_deliveries)
+            bus: Bus = InstrumentedBus(inner)
+        else:
+            bus = open_bus(bus_url, max_deliveries=max_deliveries)
         opened.append(bus)
         return bus
 

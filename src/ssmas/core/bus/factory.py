@@ -57,8 +57,11 @@ def open_bus(url: str, *, max_deliveries: int = 5) -> Bus:
 
 
 def bus_from_settings(settings: Settings) -> Bus:
-    """The bus the settings name (``SSMAS_BUS_URL`` or the default under the data directory)."""
+    """The bus the settings name (``SSMAS_BUS_URL`` or the default under the data directory),
+    with Prometheus figures (``InstrumentedBus``)."""
+    from ssmas.core.bus.instrumented import InstrumentedBus
+
     url = settings.resolved_bus_url
     if parse_bus_url(url)[0] == "sqlite":
         settings.ensure_dirs()
-    return open_bus(url)
+    return InstrumentedBus(open_bus(url))
