@@ -25,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import api as house
+from ssmas.core.health import stop_processes
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "assistant"
@@ -76,19 +77,10 @@ class OfflineBenchBrain:
         return EscalationCall(False, 0, [], "low", "general")
 
     def reply(self, text: str, u: Any, window: Any) -> str:
-        from ssmas.assistant.nlu import NluResult
         from ssmas.assistant.respond import compose_reply
+        from ssmas.assistant.seed_brain import nlu_result
 
-        result = NluResult(
-            language=u.language,
-            intent=u.intent,
-            intent_confidence=u.confidence,
-            out_of_scope=False,
-            sentiment="neutral",
-            sentiment_score=0.0,
-            negative_score=0.0,
-        )
-        return str(compose_reply(text, result, self.knowledge).text)
+        return str(compose_reply(text, nlu_result(u), self.knowledge).text)
 
 
 def bench_brain(settings: Any) -> OfflineBenchBrain:
@@ -467,27 +459,11 @@ class Stack:
 
     def stop_workers(self) -> None:
         """Stop the worker processes (SIGTERM: each finishes or gives back its batch)."""
-        for proc in self.worker_procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.worker_procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_processes(self.worker_procs, timeout_s=30)
         self.worker_procs = []
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_processes(self.procs, timeout_s=15)
 
 
 def _phase(

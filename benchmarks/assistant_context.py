@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import write_result  # noqa: E402
 from assistant import OfflineBenchBrain  # noqa: E402  (the load benchmark's brain)
+from ssmas.core.health import stop_processes  # noqa: E402
 
 NAME = "assistant_context"
 WINDOWS = 100
@@ -77,12 +78,7 @@ def private_redis() -> Iterator[str]:
                 time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_processes([proc])
 
 
 def _time_reads(store: Any, reads: int) -> tuple[list[float], int]:

@@ -41,6 +41,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "src"))
 
 import api as house_load  # noqa: E402  (the open-loop generator of benchmarks/api.py)
+from ssmas.core.health import stop_processes  # noqa: E402
 
 NAME = "pricing_serving"
 TARGET_P99_MS = 3.0
@@ -311,11 +312,7 @@ class Server:
             raise
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_processes([self.proc], timeout_s=30)
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from ssmas.core.health import stop_processes
 from tests.integration.assistant_channel_support import signature, text_delivery
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,15 +117,7 @@ class Stack:
         return sa.create_engine(f"sqlite:///{self.data_dir / 'ssmas.db'}")
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_processes(self.procs, timeout_s=5)
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ssmas.core.health import stop_processes
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -101,12 +103,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         raw_key = _create_key(data_dir)
         yield base, raw_key
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_processes([process])
         log.close()
 
 

@@ -119,7 +119,7 @@ class SeedBrain:
         )
 
     def reply(self, text: str, u: Understanding, window: ContextWindow) -> str:
-        offline = compose_reply(text, _nlu_result(u), self.knowledge).text
+        offline = compose_reply(text, nlu_result(u), self.knowledge).text
         if self.llm is None:
             return offline
         future = self._pool.submit(self._llm_reply, text, u, window, offline)
@@ -188,7 +188,8 @@ def _understanding(result: NluResult) -> Understanding:
     )
 
 
-def _nlu_result(u: Understanding) -> NluResult:
+def nlu_result(u: Understanding) -> NluResult:
+    """The ``NluResult`` that ``compose_reply`` takes, from the pipeline's ``Understanding``."""
     return NluResult(
         language=u.language,
         intent=u.intent,

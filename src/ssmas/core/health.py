@@ -1,8 +1,8 @@
-"""Waiting for a server to come up: poll its ``/health`` until it answers 200.
+"""The life of a server process seen from outside: wait until it is healthy, stop it.
 
-Used wherever one process starts another and must not talk to it too early: the demo's
-scenarios (the API starts beside them), end-to-end tests and benchmarks (servers in
-subprocesses).
+``wait_healthy`` polls ``/health`` until it answers 200: used wherever one process starts
+another and must not talk to it too early (the demo's scenarios, end-to-end tests and
+benchmarks). ``stop_processes`` ends subprocesses politely, then by force.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
-__all__ = ["ServerExited", "wait_healthy"]
+__all__ = ["ServerExited", "stop_processes", "wait_healthy"]
 
 
 class ServerExited(RuntimeError):
@@ -54,3 +55,17 @@ def wait_healthy(
             else:
                 time.sleep(interval_s)
     return False
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[Any]], *, timeout_s: float = 10.0) -> None:
+    """SIGTERM every process still running, then wait for each up to ``timeout_s``; one that
+    has not ended by then is killed (SIGKILL) and reaped."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

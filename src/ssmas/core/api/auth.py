@@ -27,7 +27,7 @@ from ssmas.core.db import UnitOfWork
 from ssmas.core.ratelimit import RateLimiter
 from ssmas.core.security.keys import ApiKeyRecord, has_scope, validate_scopes, verify_api_key
 
-__all__ = ["ApiKeyDep", "KeyVerifier", "authenticate", "require_scope"]
+__all__ = ["ApiKeyDep", "KeyVerifier", "authenticate", "check_scope", "require_scope"]
 
 MAX_KEY_LENGTH = 512
 _log = structlog.get_logger(__name__)
@@ -151,6 +151,13 @@ ApiKeyDep = Annotated[ApiKeyRecord, Depends(authenticate)]
 """The authenticated caller's key (any scope)."""
 
 
+def check_scope(key: ApiKeyRecord, scope: str) -> ApiKeyRecord:
+    """``key`` if it grants ``scope``, else 403 (``ApiError``)."""
+    if not has_scope(key, scope):
+        raise ApiError(403, "forbidden", f"this API key lacks the scope {scope!r}")
+    return key
+
+
 def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, ApiKeyRecord]]:
     """A dependency giving the caller's key if it grants ``scope``, else 403.
 
@@ -159,9 +166,7 @@ def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, ApiKeyRecord]
     validate_scopes([scope])
 
     async def key_with_scope(key: ApiKeyDep) -> ApiKeyRecord:
-        if not has_scope(key, scope):
-            raise ApiError(403, "forbidden", f"this API key lacks the scope {scope!r}")
-        return key
+        return check_scope(key, scope)
 
     key_with_scope.__name__ = f"require_{scope.replace(':', '_').replace('*', 'all')}"
     return key_with_scope

@@ -28,10 +28,10 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ssmas.core.api.auth import authenticate, require_scope
+from ssmas.core.api.auth import authenticate, check_scope, require_scope
 from ssmas.core.api.errors import ApiError, DomainError, error_response, status_code_name
 from ssmas.core.api.middleware import BodyTooLarge
-from ssmas.core.security.keys import ApiKeyRecord, has_scope, validate_scopes
+from ssmas.core.security.keys import ApiKeyRecord
 
 __all__ = ["LeanDispatchMiddleware", "LeanEndpoint", "collect_lean_routes", "lean_route"]
 
@@ -51,8 +51,8 @@ class _Lean:
 
     async def __call__(self, request: Request) -> Response:
         key = await authenticate(request)
-        if self.scope is not None and not has_scope(key, self.scope):
-            raise ApiError(403, "forbidden", f"this API key lacks the scope {self.scope!r}")
+        if self.scope is not None:
+            check_scope(key, self.scope)
         return await self.endpoint(request, key)
 
 
@@ -71,8 +71,7 @@ def lean_route(
     """
     if "{" in path:
         raise ValueError(f"lean routes take fixed paths, not templates: {path!r}")
-    if scope is not None:
-        validate_scopes([scope])
+    # require_scope refuses a malformed scope here, at definition time.
     dependency = require_scope(scope) if scope is not None else authenticate
 
     def register(endpoint: LeanEndpoint) -> LeanEndpoint:
