@@ -232,8 +232,8 @@ def worker_command(
         signal.signal(sig, lambda _s, _f: stop.set())
     threads = start_workers(platform, stop, specs)
     try:
-        while not stop.wait(0.5):
-            pass
+        while not stop.is_set():
+            stop.wait(0.5)  # a timed wait, so SIGINT / SIGTERM handlers run promptly
     finally:
         stop.set()
         for thread in threads:

@@ -99,12 +99,13 @@ def _as_numbers(raw: npt.NDArray[Any], name: str) -> npt.NDArray[Any]:
     """Numbers as they are; Python objects (numbers and None) as float64 with NaN."""
     if raw.dtype.kind in "iufb":
         return raw
-    if raw.dtype.kind == "O":
-        try:
-            return pd.array(raw, dtype="Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError):
-            pass
-    raise FeatureError(f"{name} must be a numeric column, not {raw.dtype}")
+    refusal = FeatureError(f"{name} must be a numeric column, not {raw.dtype}")
+    if raw.dtype.kind != "O":
+        raise refusal
+    try:
+        return pd.array(raw, dtype="Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise refusal from exc
 
 
 def category_codes(values: Any) -> tuple[npt.NDArray[np.intp], list[Any]]:
