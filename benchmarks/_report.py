@@ -34,10 +34,24 @@ def _memory_gb() -> float:
         return 0.0
 
 
-def write_result(name: str, figures: dict[str, Any], notes: str, *, quick: bool = False) -> Path:
-    """Write one benchmark's figures; a ``--quick`` run goes to ``<name>.quick.json`` instead."""
+def write_result(
+    name: str,
+    figures: dict[str, Any],
+    notes: str,
+    *,
+    quick: bool = False,
+    keep: tuple[str, ...] = (),
+) -> Path:
+    """Write one benchmark's figures; a ``--quick`` run goes to ``<name>.quick.json`` instead.
+
+    ``keep``: figures another script merges into this file (:func:`merge_figures`), carried
+    over from the file's previous version when this run does not measure them.
+    """
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / (f"{name}.quick.json" if quick else f"{name}.json")
+    if keep and path.exists():
+        previous = json.loads(path.read_text()).get("figures", {})
+        figures = {**{k: previous[k] for k in keep if k in previous}, **figures}
     body = {
         "benchmark": name,
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -46,5 +60,20 @@ def write_result(name: str, figures: dict[str, Any], notes: str, *, quick: bool 
         "figures": figures,
         "notes": notes,
     }
+    path.write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def merge_figures(name: str, figures: dict[str, Any], source: str) -> Path | None:
+    """Copy ``figures`` into ``results/<name>.json`` (the file BENCHMARKS.md names for them),
+    saying which script measured them and when; nothing happens if that file does not exist."""
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return None
+    body = json.loads(path.read_text())
+    body["figures"].update(figures)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    merged = {"when": stamp, "commit": _commit(), "keys": list(figures)}
+    body.setdefault("merged", {})[source] = merged
     path.write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
     return path

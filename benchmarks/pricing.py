@@ -264,7 +264,10 @@ def main() -> None:
     for key, value in figures.items():
         table.add_row(key, str(value))
     console.print(table)
-    path = write_result("pricing", figures, " ".join(notes), quick=args.quick)
+    # The serving figures come from benchmarks/pricing_serving.py, which merges them in here.
+    keep = ("predict_p99_ms", "predict_rate_per_s", "batch1000_p99_ms")
+    keep += ("mlflow_serve_throughput_ratio",)
+    path = write_result("pricing", figures, " ".join(notes), quick=args.quick, keep=keep)
     console.print(f"wrote {path}")
 
 

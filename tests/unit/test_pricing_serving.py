@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
 
-from ssmas.pricing.answers import batch_bodies, prediction_body
+from ssmas.pricing.answers import batch_json, prediction_body
 from ssmas.pricing.schemas import PredictRequest
 from ssmas.pricing.scoring_guard import ScoringGuard
 from ssmas.pricing.serving import PricingService, ServingConfig
@@ -199,14 +200,17 @@ def test_recent_predictions_forget_the_oldest_first() -> None:
     assert svc.stats.recall("id4") == ("champion", "1", 4.0)
 
 
-def test_batch_bodies_equal_single_bodies() -> None:
+def test_batch_json_equals_single_bodies() -> None:
     svc = service()
     svc.install("champion", small_model())
     requests = [req(f"b{i}", hour_of_day=i) for i in range(5)]
     priced = asyncio.run(svc.score_many(requests))
-    bodies = batch_bodies(requests, priced, "T", 1.5)
+    priced.fallback[3] = True
+    bodies = orjson.loads(batch_json(requests, priced, "T", 1.5))
     singles = [
         prediction_body(r.impression_id, priced.row(i), "T", 1.5) for i, r in enumerate(requests)
     ]
     assert bodies == singles
+    assert [list(b) for b in bodies] == [list(s) for s in singles]  # same field order
+    assert [b["fallback"] for b in bodies] == [False, False, False, True, False]
     assert [b["impression_id"] for b in bodies] == [f"b{i}" for i in range(5)]

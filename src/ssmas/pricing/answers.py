@@ -2,8 +2,9 @@
 and the shapes they take on the way out (response JSON, the capture row).
 
 Kept apart from the service so routes, floors and capture share them without the scoring
-machinery; bodies are built as plain dicts and serialised once with ``orjson`` (no
-response-model copy).
+machinery. A single answer is built as a plain dict and serialised once with ``orjson`` (no
+response-model copy); a batch is encoded straight to JSON bytes from ``msgspec`` structs built
+column by column (:func:`batch_json`), which is cheaper than a thousand dicts.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any, Literal
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 
@@ -67,6 +70,9 @@ class Priced:
         return int(self.point.size)
 
     def set_variant(self, idx: npt.NDArray[np.intp], variant: Variant, version: str) -> None:
+        if idx.size == len(self.variant):  # the whole batch (the usual case): no loop
+            self.variant, self.version = [variant] * idx.size, [version] * idx.size
+            return
         for i in idx.tolist():
             self.variant[i] = variant
             self.version[i] = version
@@ -122,28 +128,43 @@ def prediction_body(
     }
 
 
-def batch_bodies(
+class _Interval(msgspec.Struct, gc=False):
+    lower: float
+    upper: float
+
+
+class _Answer(msgspec.Struct, gc=False):
+    """One ``PredictResponse`` of a batch, fields in the order of :func:`prediction_body`."""
+
+    impression_id: str
+    predicted_cpm: float
+    confidence_interval: _Interval
+    model_version: str
+    variant: str
+    prediction_timestamp: str
+    latency_ms: float
+    fallback: bool
+
+
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def batch_json(
     requests: Sequence[Impression], priced: Priced, timestamp: str, latency_ms: float
-) -> list[dict[str, Any]]:
-    """``PredictResponse`` JSON of every row of a batch, in request order."""
-    point = np.round(priced.point, 4).tolist()
-    lower = np.round(priced.lower, 4).tolist()
-    upper = np.round(priced.upper, 4).tolist()
-    fallback = priced.fallback.tolist()
-    latency = round(latency_ms, 3)
-    return [
-        {
-            "impression_id": r.impression_id,
-            "predicted_cpm": point[i],
-            "confidence_interval": {"lower": lower[i], "upper": upper[i]},
-            "model_version": priced.version[i],
-            "variant": priced.variant[i],
-            "prediction_timestamp": timestamp,
-            "latency_ms": latency,
-            "fallback": fallback[i],
-        }
-        for i, r in enumerate(requests)
-    ]
+) -> bytes:
+    """The ``BatchPredictResponse`` JSON: :func:`prediction_body` of every row, in order."""
+    answers = map(
+        _Answer,
+        [r.impression_id for r in requests],
+        np.round(priced.point, 4).tolist(),
+        map(_Interval, np.round(priced.lower, 4).tolist(), np.round(priced.upper, 4).tolist()),
+        priced.version,
+        priced.variant,
+        repeat(timestamp),
+        repeat(round(latency_ms, 3)),
+        priced.fallback.tolist(),
+    )
+    return _ENCODE(list(answers))
 
 
 def utc_timestamp() -> str:

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from ssmas.core.api.lean import lean_route
 from ssmas.core.security.keys import ApiKeyRecord
 from ssmas.pricing import serving_store as store
-from ssmas.pricing.answers import Scored, batch_bodies, prediction_body, utc_timestamp
+from ssmas.pricing.answers import Scored, batch_json, prediction_body, utc_timestamp
 from ssmas.pricing.api_admin import admin_router
 from ssmas.pricing.fastpath import FAST_FLOOR, FAST_FLOOR_BATCH, FAST_PREDICT, FAST_PREDICT_BATCH
 from ssmas.pricing.floor_serving import decide, decision_row, floor_body
@@ -193,7 +193,7 @@ async def predict_batch(
     async def record() -> None:  # async: on the event loop, no thread
         service.record_many(reqs, priced, elapsed)
 
-    body = orjson.dumps(batch_bodies(reqs, priced, utc_timestamp(), elapsed * 1000.0))
+    body = batch_json(reqs, priced, utc_timestamp(), elapsed * 1000.0)
     # Metrics, the outcome memory and the capture sample: after the answer is sent.
     return Response(body, media_type="application/json", background=BackgroundTask(record))
 

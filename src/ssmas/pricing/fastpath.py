@@ -2,7 +2,9 @@
 :class:`FloorRequest`, decoded straight from the body's bytes.
 
 A batch of 1000 requests decodes into these C structs in a fraction of what building 1000
-pydantic models costs, and the encoder reads them column by column
+pydantic models costs (untracked by the garbage collector: their fields are strings and
+numbers, so they cannot form a cycle, and a batch does not set off collections), and the
+encoder reads them column by column
 (:meth:`~ssmas.pricing.features.FeatureEncoder.encode_records`). The constraints mirror the
 pydantic models field for field (strict integers, ranges, choices, lengths, finite numbers,
 unknown fields refused) and are held to them by tests. They are only ever the *fast* answer:
@@ -43,7 +45,7 @@ Domain = Annotated[str, Meta(min_length=1, max_length=253)]
 ImpressionId = Annotated[str, Meta(min_length=1, max_length=128)]
 
 
-class FastPredict(Struct, frozen=True, forbid_unknown_fields=True):
+class FastPredict(Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     """:class:`~ssmas.pricing.schemas.PredictRequest`, as a ``msgspec`` struct."""
 
     impression_id: ImpressionId
@@ -61,7 +63,7 @@ class FastPredict(Struct, frozen=True, forbid_unknown_fields=True):
     historical_ctr_avg: Share | None = None
 
 
-class FastFloor(FastPredict, frozen=True, forbid_unknown_fields=True):
+class FastFloor(FastPredict, frozen=True, forbid_unknown_fields=True, gc=False):
     """:class:`~ssmas.pricing.schemas.FloorRequest`, as a ``msgspec`` struct."""
 
     publisher_id: Label | None = None

@@ -155,8 +155,13 @@ class FeatureEncoder:
         self._eng, self._perf, self._ctr = (schema.defaults[k] for k in SEED_DEFAULTS)
         self._domain = {d: (v, float(np.log1p(te.counts.get(d, 0)))) for d, v in te.values.items()}
         self._counts = te.counts
-        # Domain -> (target encoding, log count, count): one lookup per request in a batch.
-        self._domain_rows = {d: (*pair, te.counts.get(d, 0)) for d, pair in self._domain.items()}
+        # Domain -> (target encoding, log count, count): one lookup per request in a batch. Keys
+        # are normalised, so a domain sent normalised (the usual case) is found as it is.
+        self._domain_rows = {
+            d: (*pair, te.counts.get(d, 0))
+            for d, pair in self._domain.items()
+            if normalise_domain(d) == d
+        }
         self._domain_row_missing = (*self._domain_missing, 0)
         self._hour_cat = HOUR_CATEGORY_BY_HOUR.astype(float).tolist()
         self._prime = PRIME_TIME_BY_HOUR.astype(float).tolist()
@@ -230,7 +235,9 @@ class FeatureEncoder:
         bidder, channel = codes["bidder"], codes["demand_channel"]
         domains, missing = self._domain_rows, self._domain_row_missing
         found = [
-            missing if r.domain is None else domains.get(normalise_domain(r.domain), missing)
+            missing
+            if (d := r.domain) is None
+            else (domains.get(d) or domains.get(normalise_domain(d), missing))
             for r in requests
         ]
         eng, perf, ctr = self._eng, self._perf, self._ctr
