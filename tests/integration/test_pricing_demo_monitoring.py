@@ -1,5 +1,5 @@
-"""The demo's live floors feed the serving side's monitoring: decisions logged with their model
-version, outcomes matched to the variant that priced them (the ``/v2/outcomes`` path).
+"""The demo's live floors feed the serving side's monitoring: every decision logged with its
+model version, outcomes matched to the variant that priced them (the ``/v2/outcomes`` path).
 
 Real SQLite database and bus, the real live exchange and serving runtime; two small models
 (champion and challenger) instead of the demo's trained one, so a few minutes run in seconds.
@@ -24,7 +24,7 @@ from ssmas.pricing.capture import sample_mask
 from ssmas.pricing.demo import (
     DEMO_FLOOR_CONFIG,
     GROUPS,
-    LOG_SHARE,
+    OUTCOME_SHARE,
     DemoFloorProvider,
     FloorLedger,
     ensure_floor_configs,
@@ -63,12 +63,12 @@ def runtime(platform: Platform) -> Iterator[ServingRuntime]:
 
 
 def run_minutes(
-    settings: Settings, runtime: ServingRuntime, log_share: float
+    settings: Settings, runtime: ServingRuntime, outcome_share: float
 ) -> tuple[DemoFloorProvider, FloorLedger]:
     ensure_floor_configs(runtime, build_world(42), DEMO_FLOOR_CONFIG)
     ledger = FloorLedger()
     provider = DemoFloorProvider(
-        runtime, ledger, publish=lambda _snapshot: None, log_share=log_share
+        runtime, ledger, publish=lambda _snapshot: None, outcome_share=outcome_share
     )
     slot = FloorSlot()
     slot.install(provider)
@@ -118,7 +118,7 @@ def check_variants_match_the_ledger(runtime: ServingRuntime, ledger: FloorLedger
 def test_every_decision_and_outcome_is_logged_with_its_model_version(
     settings: Settings, platform: Platform, runtime: ServingRuntime
 ) -> None:
-    _provider, ledger = run_minutes(settings, runtime, log_share=1.0)
+    _provider, ledger = run_minutes(settings, runtime, outcome_share=1.0)
     variants = runtime.service.stats.as_dict()["variants"]
     priced = sum(v["requests"] for v in variants.values())
 
@@ -161,24 +161,26 @@ def test_every_decision_and_outcome_is_logged_with_its_model_version(
         assert entry["filled"] == variants[name]["filled"]
 
 
-def test_the_default_sample_logs_a_sticky_tenth_and_counts_everything(
+def test_by_default_every_decision_and_a_sticky_tenth_of_outcomes_are_logged(
     settings: Settings, platform: Platform, runtime: ServingRuntime
 ) -> None:
-    _provider, ledger = run_minutes(settings, runtime, log_share=LOG_SHARE)
+    _provider, ledger = run_minutes(settings, runtime, outcome_share=OUTCOME_SHARE)
     variants = runtime.service.stats.as_dict()["variants"]
     priced = sum(v["requests"] for v in variants.values())
     decisions = rows(platform, store.floor_decisions)
     ids = [d["impression_id"] for d in decisions]
-    assert sample_mask(ids, LOG_SHARE).all()  # only the sampled impressions
-    assert 0.06 * priced < len(decisions) < 0.14 * priced
+    assert len(decisions) == len(set(ids)) == priced  # every decision, as /v2/floor logs them
     assert all(d["model_version"] == VERSIONS[d["variant"]] for d in decisions)
     outcomes = rows(platform, store.outcomes)
-    assert {o["impression_id"] for o in outcomes} <= set(ids)
-    assert 0 < len(outcomes) <= len(decisions)
+    kept = [o["impression_id"] for o in outcomes]
+    assert set(kept) <= set(ids) and sample_mask(kept, OUTCOME_SHARE).all()
+    auctioned = int(ledger.totals[:, 0].sum())
+    assert 0.06 * auctioned < len(outcomes) < 0.14 * auctioned
     # The per-variant figures count every outcome, not only the logged sample.
     check_variants_match_the_ledger(runtime, ledger)
-    captured = rows(platform, store.captures)
-    assert {c["impression_id"] for c in captured} <= set(ids)  # the 1% inside the 10%
+    captured = [c["impression_id"] for c in rows(platform, store.captures)]
+    assert captured and set(captured) <= set(ids)
+    assert sample_mask(captured, OUTCOME_SHARE).all()  # the 1% inside the outcome tenth
 
     # The Models page's live panel shows both variants' predicted vs realised figures.
     html = _html("pricing_live.html", serving=serving_summary(runtime))

@@ -10,17 +10,18 @@ their revenue against the unfloored control share.
    (:data:`DEMO_FLOOR_CONFIG`: 10% control share);
 4. installs a :class:`DemoFloorProvider` in the live exchange's floor slot: every simulated
    minute its requests are priced by the serving runtime (``score_many``, the champion /
-   challenger split and fallback of ``/v2/floor/batch``) and floored by ``decide`` under each
-   publisher's configuration, the code ``/v2/floor`` runs; control impressions go unfloored;
-   the decisions of a sticky sample of impressions (:data:`LOG_SHARE`) are logged to
-   ``pricing_floor_decisions`` with their model version, through the serving side's background
-   writer (one bulk insert, never on the exchange's thread);
+   challenger split and fallback of ``/v2/floor/batch``) and floored under each publisher's
+   configuration by ``floor_serving.decide_many``, the array form of the ``decide`` that
+   ``/v2/floor`` runs; control impressions go unfloored; every decision is logged to
+   ``pricing_floor_decisions`` with its model version, as ``/v2/floor`` logs them, through the
+   serving side's background writer (one bulk insert, never on the exchange's thread);
 5. settles each minute's auctions into a :class:`FloorLedger`: auctions, fills and revenue of
    the floored and the control impressions, as Prometheus counters, a ``pricing.live_floors``
    bus event every few simulated minutes and ``<data_dir>/pricing/live_floors.json`` (read by
    the dashboard's floors page); the same outcomes go through
    :func:`~ssmas.pricing.serving_stats.record_outcomes`, the path of ``POST /v2/outcomes``, so
-   the per-variant realised figures (Models page, ``/v2/models``) are live during the demo.
+   the per-variant realised figures (Models page, ``/v2/models``) are live during the demo;
+   the ``pricing_outcomes`` rows of a sticky sample (:data:`OUTCOME_SHARE`) are written.
 """
 
 from __future__ import annotations
@@ -30,14 +31,13 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 import structlog
 
 from ssmas.core import metrics
@@ -48,14 +48,8 @@ from ssmas.exchange.live import floor_slot
 from ssmas.exchange.traffic import Requests
 from ssmas.exchange.world import World, build_world
 from ssmas.pricing.answers import Priced
-from ssmas.pricing.floors import (
-    FloorDecision,
-    PublisherFloorConfig,
-    competition_multiplier,
-    confidence_factor,
-    decide_floors,
-)
-from ssmas.pricing.schemas import MAX_BATCH, FloorReason, FloorRequest
+from ssmas.pricing.floors import PublisherFloorConfig
+from ssmas.pricing.schemas import MAX_BATCH, FloorRequest
 from ssmas.settings import Settings
 
 if TYPE_CHECKING:
@@ -85,11 +79,10 @@ DEMO_FLOOR_CONFIG = PublisherFloorConfig(min_floor=0.1, multiplier_max=0.7, cont
 GROUPS: tuple[str, ...] = ("floored", "control", "fallback", "unpriced")
 FLOORED, CONTROL, FALLBACK, UNPRICED = range(4)
 CAPTURE_SHARE = 0.01  # of the demo's predictions kept in pricing_captures (drift monitor)
-# Of the demo's impressions whose floor decision and outcome are written to
-# pricing_floor_decisions / pricing_outcomes (the same sticky hash as the capture sample, so
-# every captured prediction has its decision and outcome). Counts of all decisions are in
-# ssmas_pricing_floor_decisions_total, all outcomes in the per-variant figures.
-LOG_SHARE = 0.1
+# Of the demo's impressions whose outcome is written to pricing_outcomes (the same sticky hash
+# as the capture sample, so every captured prediction has its outcome row). Every decision is
+# written to pricing_floor_decisions; every outcome counts in the per-variant figures.
+OUTCOME_SHARE = 0.1
 BOOT_MINUTES = 10  # minutes of history before an uplift interval is given
 _log = structlog.get_logger(__name__)
 
@@ -137,7 +130,7 @@ class DemoOptions:
     runtime_wait_s: float = 60.0
     publish_every_min: int = 5
     floor_config: PublisherFloorConfig = DEMO_FLOOR_CONFIG
-    log_share: float = LOG_SHARE
+    outcome_share: float = OUTCOME_SHARE
 
 
 # -- the ledger -------------------------------------------------------------------------------
@@ -253,100 +246,19 @@ class FloorLedger:
             self.window_start = None
 
 
-# -- a minute's decisions ---------------------------------------------------------------------
-
-REASONS: tuple[FloorReason, ...] = ("dynamic", "control", "disabled", "fallback")
-DYNAMIC, CONTROL_REASON, DISABLED, FALLBACK_REASON = range(4)
-
-
-@dataclass(frozen=True)
-class MinuteDecisions:
-    """A minute's floor decisions as columns: the floor (NaN when unfloored) and the reason
-    (an index in :data:`REASONS`), plus the decisions taken one by one (fallback answers)."""
-
-    floor: npt.NDArray[np.float64]
-    reason: npt.NDArray[np.int8]
-    history: npt.NDArray[np.int64]
-    single: dict[int, FloorDecision]
-
-    def decision(self, i: int, request: FloorRequest) -> FloorDecision:
-        """Decision ``i`` as ``floor_serving.decide`` returns it (for its log row)."""
-        if i in self.single:
-            return self.single[i]
-        floor = float(self.floor[i])
-        return FloorDecision(
-            None if np.isnan(floor) else floor,
-            REASONS[int(self.reason[i])],
-            confidence_factor(int(self.history[i])),
-            competition_multiplier(request.hour_of_day, request.inventory_type),
-        )
-
-
-def decide_minute(
-    reqs: Sequence[FloorRequest],
-    priced: Priced,
-    configs: Mapping[str | None, PublisherFloorConfig],
-) -> MinuteDecisions:
-    """``floor_serving.decide`` for every request of a minute, one array operation per
-    publisher configuration.
-
-    Model answers go through :func:`~ssmas.pricing.floors.decide_floors`, the vector form of the
-    ``decide_floor`` that ``decide`` applies to them (identical results, tested); the rare
-    fallback answers are decided one by one by ``decide`` itself.
-    """
-    from ssmas.pricing.floor_serving import decide
-
-    n = len(reqs)
-    floor = np.full(n, np.nan)
-    reason = np.full(n, DYNAMIC, dtype=np.int8)
-    single: dict[int, FloorDecision] = {}
-    by_config: dict[PublisherFloorConfig, list[int]] = {}
-    fallback = priced.fallback
-    for i, req in enumerate(reqs):
-        if fallback[i]:
-            decision = single[i] = decide(req, priced.row(i), configs[req.publisher_id])
-            floor[i] = np.nan if decision.floor is None else decision.floor
-            reason[i] = REASONS.index(decision.reason)
-        else:
-            by_config.setdefault(configs[req.publisher_id], []).append(i)
-    premium = np.fromiter((r.inventory_type == "premium" for r in reqs), np.bool_, n)
-    hours = np.fromiter((r.hour_of_day for r in reqs), np.int64, n)
-    history = np.array(
-        [
-            r.data_points if r.data_points is not None else h
-            for r, h in zip(reqs, priced.history, strict=True)
-        ],
-        dtype=np.int64,
-    )
-    for config, members in by_config.items():
-        idx = np.asarray(members, dtype=np.intp)
-        floors, control = decide_floors(
-            [reqs[i].impression_id for i in members],
-            priced.point[idx],
-            data_points=history[idx],
-            hour_of_day=hours[idx],
-            is_premium=premium[idx],
-            config=config,
-        )
-        floor[idx] = floors
-        reason[idx] = np.where(
-            control, CONTROL_REASON, np.where(np.isnan(floors), DISABLED, DYNAMIC)
-        )
-    return MinuteDecisions(floor, reason, history, single)
-
-
 # -- the provider -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class _Pending:
-    """A priced minute waiting for its auctions: group, floor, impression id, logged or not."""
+    """A priced minute waiting for its auctions: group, floor, impression id, and whether
+    its outcome row is kept."""
 
     requests: Requests
     groups: np.ndarray
     floors: np.ndarray
     ids: list[str]
-    logged: np.ndarray
+    kept: np.ndarray
 
 
 class DemoFloorProvider:
@@ -359,13 +271,13 @@ class DemoFloorProvider:
         *,
         publish: Callable[[dict[str, Any]], None],
         publish_every_min: int = 5,
-        log_share: float = LOG_SHARE,
+        outcome_share: float = OUTCOME_SHARE,
     ) -> None:
         self.runtime = runtime
         self.ledger = ledger
         self._publish = publish
         self._every = max(1, publish_every_min)
-        self.log_share = log_share
+        self.outcome_share = outcome_share
         self._loop = asyncio.new_event_loop()
         self._busy = threading.Lock()  # held while pricing a minute; close() waits for it
         self._pending: _Pending | None = None
@@ -434,7 +346,7 @@ class DemoFloorProvider:
     ) -> np.ndarray:
         from ssmas.pricing.answers import capture_row
         from ssmas.pricing.capture import sample_mask
-        from ssmas.pricing.floor_serving import decision_row
+        from ssmas.pricing.floor_serving import REASONS, decide_many, decision_rows
         from ssmas.pricing.serving_stats import FLOOR_DECISIONS
         from ssmas.pricing.serving_store import captures, floor_decisions
 
@@ -443,9 +355,9 @@ class DemoFloorProvider:
         floors = unit_floors.astype(np.float32, copy=True)
         groups = np.full(n, UNPRICED, dtype=np.int8)
         ids = [r.impression_id for r in reqs]
-        logged = sample_mask(ids, self.log_share)
+        kept = sample_mask(ids, self.outcome_share)
         if n == 0:
-            self._pending = _Pending(requests, groups, floors, ids, logged)
+            self._pending = _Pending(requests, groups, floors, ids, kept)
             return floors
         runtime = self.runtime
         service = runtime.service
@@ -466,7 +378,7 @@ class DemoFloorProvider:
             )
             chunks.append(priced)
         priced = _concat(chunks)
-        decided = decide_minute(reqs, priced, configs)
+        decided = decide_many(reqs, priced, configs)
         # Counted per (reason, variant) in one pass: variant 0 champion, 1 challenger.
         challenger = np.fromiter((v == "challenger" for v in priced.variant), np.bool_, n)
         counts = np.bincount(decided.reason * 2 + challenger, minlength=2 * len(REASONS))
@@ -475,13 +387,10 @@ class DemoFloorProvider:
                 variant = "challenger" if code % 2 else "champion"
                 FLOOR_DECISIONS.labels(REASONS[code // 2], variant).inc(count)
         now = datetime.now(UTC)
-        rows = [
-            decision_row(reqs[i], priced.row(i), decided.decision(i, reqs[i]), now)
-            for i in np.flatnonzero(logged).tolist()
-        ]
-        dynamic = decided.reason == DYNAMIC
-        control = decided.reason == CONTROL_REASON
-        fell_back = decided.reason == FALLBACK_REASON
+        # Every decision, as /v2/floor logs them; rows built from the columns (~0.5 µs a row).
+        rows = decision_rows(reqs, priced, decided, now)
+        dynamic, control = decided.mask("dynamic"), decided.mask("control")
+        fell_back = decided.mask("fallback")
         floors[dynamic | fell_back] = decided.floor[dynamic | fell_back]
         floors[control] = 0.0
         groups[dynamic], groups[control], groups[fell_back] = FLOORED, CONTROL, FALLBACK
@@ -500,7 +409,7 @@ class DemoFloorProvider:
                 capture_row(reqs[i], priced.row(i), now, latency_ms) for i in chosen.tolist()
             ]
             writer.add_many(captures, captured)
-        self._pending = _Pending(requests, groups, floors, ids, logged)
+        self._pending = _Pending(requests, groups, floors, ids, kept)
         return floors
 
     def settle(self, world: World, at: datetime, block: Block) -> None:
@@ -535,7 +444,7 @@ class DemoFloorProvider:
                 np.where(filled, clearing, np.nan)[sold],
                 None,
                 datetime.now(UTC),
-                keep=pending.logged[sold],
+                keep=pending.kept[sold],
             )
         if self.ledger.window_minutes >= self._every:
             self.flush()
@@ -700,7 +609,7 @@ def run_pricing_demo(
             ledger,
             publish=publish,
             publish_every_min=options.publish_every_min,
-            log_share=options.log_share,
+            outcome_share=options.outcome_share,
         )
         slot.install(provider)
         _log.info(

@@ -4,21 +4,27 @@
 memory for a few seconds, so the request path rarely touches the database; a change made through
 the API is visible at once in the process that made it and within ``ttl_s`` elsewhere.
 :func:`decide` applies the seed's dynamic floor to a served price, honouring the publisher's
-switch and control share, and the static fallback floor when the model could not answer.
+switch and control share, and the static fallback floor when the model could not answer;
+:func:`decide_many` takes the same decisions for a priced batch as columns
+(:class:`FloorDecisions`), and :func:`decision_rows` builds their log rows.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy.engine import Engine
 
 from ssmas.pricing import serving_store as store
-from ssmas.pricing.answers import Scored
+from ssmas.pricing.answers import Priced, Scored
 from ssmas.pricing.floors import (
     DEFAULT_CONFIG,
     FloorDecision,
@@ -27,9 +33,14 @@ from ssmas.pricing.floors import (
     competition_multiplier,
     confidence_factor,
     decide_floor,
+    decide_floors,
     fallback_decision,
 )
-from ssmas.pricing.schemas import FloorImpression
+from ssmas.pricing.schemas import FloorImpression, FloorReason
+
+# The reasons of a decision, as the codes FloorDecisions.reason holds (an index in REASONS).
+REASONS: tuple[FloorReason, ...] = ("dynamic", "control", "disabled", "fallback")
+DYNAMIC, CONTROL, DISABLED, FALLBACK = range(len(REASONS))
 
 
 class FloorConfigs:
@@ -97,6 +108,86 @@ def decide(request: FloorImpression, scored: Scored, config: PublisherFloorConfi
     return fallback_decision(config)
 
 
+@dataclass(frozen=True)
+class FloorDecisions:
+    """A batch's floor decisions as columns: the floor (NaN when unfloored) and the reason (an
+    index in :data:`REASONS`), the history behind each prediction, and the decisions taken one
+    by one (fallback answers) by position."""
+
+    floor: npt.NDArray[np.float64]
+    reason: npt.NDArray[np.int8]
+    history: npt.NDArray[np.int64]
+    single: dict[int, FloorDecision]
+
+    def __len__(self) -> int:
+        return int(self.floor.size)
+
+    def mask(self, reason: FloorReason) -> npt.NDArray[np.bool_]:
+        """True where the decision's reason is ``reason``."""
+        return np.asarray(self.reason == REASONS.index(reason), dtype=np.bool_)
+
+    def decision(self, i: int, request: FloorImpression) -> FloorDecision:
+        """Decision ``i`` as :func:`decide` returns it (``request`` is the batch's ``i``-th)."""
+        if i in self.single:
+            return self.single[i]
+        floor = float(self.floor[i])
+        return FloorDecision(
+            None if math.isnan(floor) else floor,
+            REASONS[int(self.reason[i])],
+            confidence_factor(int(self.history[i])),
+            competition_multiplier(request.hour_of_day, request.inventory_type),
+        )
+
+
+def decide_many(
+    requests: Sequence[FloorImpression],
+    priced: Priced,
+    configs: Mapping[str | None, PublisherFloorConfig],
+) -> FloorDecisions:
+    """:func:`decide` for every request of a priced batch, one array operation per publisher
+    configuration (``configs`` holds every publisher of the batch).
+
+    Model answers go through :func:`~ssmas.pricing.floors.decide_floors`, the vector form of the
+    ``decide_floor`` that :func:`decide` applies to them (identical results, tested); the rare
+    fallback answers are decided one by one by :func:`decide` itself.
+    """
+    n = len(requests)
+    floor = np.full(n, np.nan)
+    reason = np.full(n, DYNAMIC, dtype=np.int8)
+    single: dict[int, FloorDecision] = {}
+    by_config: dict[PublisherFloorConfig, list[int]] = {}
+    fallback = priced.fallback
+    for i, req in enumerate(requests):
+        if fallback[i]:
+            decision = single[i] = decide(req, priced.row(i), configs[req.publisher_id])
+            floor[i] = np.nan if decision.floor is None else decision.floor
+            reason[i] = REASONS.index(decision.reason)
+        else:
+            by_config.setdefault(configs[req.publisher_id], []).append(i)
+    premium = np.fromiter((r.inventory_type == "premium" for r in requests), np.bool_, n)
+    hours = np.fromiter((r.hour_of_day for r in requests), np.int64, n)
+    history = np.array(
+        [
+            r.data_points if r.data_points is not None else h
+            for r, h in zip(requests, priced.history.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+    for config, members in by_config.items():
+        idx = np.asarray(members, dtype=np.intp)
+        floors, control = decide_floors(
+            [requests[i].impression_id for i in members],
+            priced.point[idx],
+            data_points=history[idx],
+            hour_of_day=hours[idx],
+            is_premium=premium[idx],
+            config=config,
+        )
+        floor[idx] = floors
+        reason[idx] = np.where(control, CONTROL, np.where(np.isnan(floors), DISABLED, DYNAMIC))
+    return FloorDecisions(floor, reason, history, single)
+
+
 def floor_body(
     request: FloorImpression,
     scored: Scored,
@@ -137,3 +228,35 @@ def decision_row(
         "fallback": scored.fallback,
         "control": decision.reason == "control",
     }
+
+
+def decision_rows(
+    requests: Sequence[FloorImpression], priced: Priced, decisions: FloorDecisions, at: datetime
+) -> list[dict[str, Any]]:
+    """:func:`decision_row` of every decision of a batch, built from columns (no per-row
+    ``Scored`` or ``FloorDecision``: about 0.5 µs a row instead of 2.5 µs)."""
+    floors = [None if math.isnan(f) else f for f in decisions.floor.tolist()]
+    return [
+        {
+            "decided_at": at,
+            "impression_id": req.impression_id,
+            "publisher_id": req.publisher_id,
+            "floor": floor,
+            "reason": REASONS[code],
+            "predicted_cpm": point,
+            "model_version": version,
+            "variant": variant,
+            "fallback": fell_back,
+            "control": code == CONTROL,
+        }
+        for req, floor, code, point, version, variant, fell_back in zip(
+            requests,
+            floors,
+            decisions.reason.tolist(),
+            priced.point.tolist(),
+            priced.version,
+            priced.variant,
+            priced.fallback.tolist(),
+            strict=True,
+        )
+    ]

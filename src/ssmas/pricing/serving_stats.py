@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -141,12 +141,20 @@ class VariantSummary:
 
 
 class ServingStats:
-    """Metrics and summaries of one serving process (updated from the event loop)."""
+    """Metrics and summaries of one serving process.
+
+    Updated from the event loop (the API) and from other threads (the demo prices the live
+    exchange's minutes on the exchange's thread), so the summaries' read-modify-write sums are
+    taken under ``_summary_lock``: each call works out its increments first and applies them
+    under one acquire, however many rows it carries. The Prometheus children lock themselves.
+    """
 
     def __init__(self, remember_last: int) -> None:
         self._capacity = remember_last
         self._recent: OrderedDict[str, tuple[Variant, str, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the outcome memory (_recent)
+        # Apart from _lock, so a dashboard read never waits behind outcome matching.
+        self._summary_lock = threading.Lock()  # summary and fallback_reasons
         self.summary: dict[Variant, VariantSummary] = {v: VariantSummary() for v in VARIANTS}
         self.fallback_reasons: dict[str, int] = {}
         # labels() costs a lock and a tuple per call: keep the children.
@@ -159,33 +167,47 @@ class ServingStats:
         self._predicted = {v: PREDICTED.labels(v) for v in VARIANTS}
 
     def set_model(self, variant: Variant, version: str | None) -> None:
-        self.summary[variant].version = version
+        with self._summary_lock:
+            self.summary[variant].version = version
         MODEL_INFO.labels(variant).set(0.0 if version is None else 1.0)
 
     def set_split(self, split: VariantSplit) -> None:
         SPLIT.set(split.challenger_share if split.challenger_enabled else 0.0)
 
     def fallback(self, reason: str) -> None:
-        self.fallback_reasons[reason] = self.fallback_reasons.get(reason, 0) + 1
+        with self._summary_lock:
+            self.fallback_reasons[reason] = self.fallback_reasons.get(reason, 0) + 1
         FALLBACKS.labels(reason).inc()
+
+    def _add_served(
+        self, variant: Variant, requests: int, fallbacks: int, predicted: float, latency_ms: float
+    ) -> None:
+        """Add one call's figures to ``variant``'s summary (the caller holds the lock)."""
+        summary = self.summary[variant]
+        summary.requests += requests
+        summary.fallbacks += fallbacks
+        summary.predicted_sum += predicted
+        summary.latencies_ms[summary.latency_cursor % LATENCY_WINDOW] = latency_ms
+        summary.latency_cursor += 1
 
     def served(self, scored: Sequence[Scored], elapsed_s: float) -> None:
         """Count one call's answers and its latency for each variant it touched."""
-        touched: set[Variant] = set()
+        # Per variant: requests, fallbacks and predicted sum, added up before taking the lock.
+        requests: dict[Variant, int] = {}
+        fallbacks: dict[Variant, int] = {}
+        predicted: dict[Variant, float] = {}
         for s in scored:
-            summary = self.summary[s.variant]
-            summary.requests += 1
-            summary.predicted_sum += s.point
-            if s.fallback:
-                summary.fallbacks += 1
-            self._served[(s.variant, s.fallback)].inc()
-            self._predicted[s.variant].observe(s.point)
-            touched.add(s.variant)
-        for variant in touched:
-            summary = self.summary[variant]
-            summary.latencies_ms[summary.latency_cursor % LATENCY_WINDOW] = elapsed_s * 1000.0
-            summary.latency_cursor += 1
-            self._latency[variant].observe(elapsed_s)
+            v = s.variant
+            requests[v] = requests.get(v, 0) + 1
+            fallbacks[v] = fallbacks.get(v, 0) + s.fallback
+            predicted[v] = predicted.get(v, 0.0) + s.point
+            self._served[(v, s.fallback)].inc()
+            self._predicted[v].observe(s.point)
+        with self._summary_lock:
+            for v, n in requests.items():
+                self._add_served(v, n, fallbacks[v], predicted[v], elapsed_s * 1000.0)
+        for v in requests:
+            self._latency[v].observe(elapsed_s)
 
     def floors(self, rows: Sequence[dict[str, Any]]) -> None:
         """Count floor decisions by reason and variant (rows as logged)."""
@@ -201,24 +223,23 @@ class ServingStats:
     ) -> None:
         """:meth:`served` for a batch given as columns (one metric update per group)."""
         is_challenger = np.fromiter((v == "challenger" for v in variants), bool, len(variants))
+        groups: list[tuple[Variant, int, int, float]] = []
         for variant, mask in (("champion", ~is_challenger), ("challenger", is_challenger)):
             n = int(mask.sum())
             if not n:
                 continue
-            summary = self.summary[variant]  # type: ignore[index]
             values = points[mask]
             fell_back = int(fallback[mask].sum())
-            summary.requests += n
-            summary.fallbacks += fell_back
-            summary.predicted_sum += float(values.sum())
+            groups.append((variant, n, fell_back, float(values.sum())))  # type: ignore[arg-type]
             if fell_back:
                 self._served[(variant, True)].inc(fell_back)  # type: ignore[index]
             if n - fell_back:
                 self._served[(variant, False)].inc(n - fell_back)  # type: ignore[index]
             observe_many(self._predicted[variant], values)  # type: ignore[index]
-            summary.latencies_ms[summary.latency_cursor % LATENCY_WINDOW] = elapsed_s * 1000.0
-            summary.latency_cursor += 1
             self._latency[variant].observe(elapsed_s)  # type: ignore[index]
+        with self._summary_lock:
+            for variant, n, fell_back, predicted in groups:
+                self._add_served(variant, n, fell_back, predicted, elapsed_s * 1000.0)
 
     def remember_many(
         self, ids: list[str], variants: list[Variant], versions: list[str], points: list[float]
@@ -280,6 +301,7 @@ class ServingStats:
         """
         labels = np.array([v or "unmatched" for v in variants], dtype=object)
         filled = ~np.isnan(realised)
+        sums: list[tuple[Variant, _OutcomeSums]] = []
         for label in sorted(set(labels.tolist())):
             mask = labels == label
             n = int(mask.sum())
@@ -288,32 +310,64 @@ class ServingStats:
                 OUTCOMES.labels(label, "true").inc(n_filled)
             if n - n_filled:
                 OUTCOMES.labels(label, "false").inc(n - n_filled)
-            REVENUE.labels(label).inc(float(revenue[mask].sum()))
+            earned = float(revenue[mask].sum())
+            REVENUE.labels(label).inc(earned)
             if label == "unmatched":
                 continue
-            summary = self.summary[label]
-            summary.outcomes += n
-            summary.revenue_eur += float(revenue[mask].sum())
-            if not n_filled:
-                continue
-            got = realised[mask & filled]
-            summary.filled += n_filled
-            summary.realised_sum += float(got.sum())
-            observe_many(REALISED.labels(label), got)
-            paired = mask & filled & ~np.isnan(predicted)
-            if paired.any():
-                error = realised[paired] - predicted[paired]
-                summary.errors += int(paired.sum())
-                summary.predicted_filled_sum += float(predicted[paired].sum())
-                summary.abs_error_sum += float(np.abs(error).sum())
-                summary.error_sum += float(error.sum())
-                observe_many(ABS_ERROR.labels(label), np.abs(error))
+            add = _OutcomeSums(outcomes=n, revenue_eur=earned)
+            if n_filled:
+                got = realised[mask & filled]
+                add.filled, add.realised_sum = n_filled, float(got.sum())
+                observe_many(REALISED.labels(label), got)
+                paired = mask & filled & ~np.isnan(predicted)
+                if paired.any():
+                    error = realised[paired] - predicted[paired]
+                    add.errors = int(paired.sum())
+                    add.predicted_filled_sum = float(predicted[paired].sum())
+                    add.abs_error_sum = float(np.abs(error).sum())
+                    add.error_sum = float(error.sum())
+                    observe_many(ABS_ERROR.labels(label), np.abs(error))
+            sums.append((label, add))
+        with self._summary_lock:
+            for variant, add in sums:
+                add.apply(self.summary[variant])
 
     def as_dict(self) -> dict[str, Any]:
+        # Copied under the lock, rendered (percentiles) outside it: the hot path never waits
+        # for a dashboard read longer than a copy of the summaries.
+        with self._summary_lock:
+            summary = {
+                v: replace(s, latencies_ms=s.latencies_ms.copy()) for v, s in self.summary.items()
+            }
+            reasons = dict(self.fallback_reasons)
         return {
-            "variants": {v: s.as_dict() for v, s in self.summary.items()},
-            "fallback_reasons": dict(self.fallback_reasons),
+            "variants": {v: s.as_dict() for v, s in summary.items()},
+            "fallback_reasons": reasons,
         }
+
+
+@dataclass(slots=True)
+class _OutcomeSums:
+    """One call's outcome figures for one variant, worked out before the summary lock."""
+
+    outcomes: int = 0
+    revenue_eur: float = 0.0
+    filled: int = 0
+    realised_sum: float = 0.0
+    errors: int = 0
+    predicted_filled_sum: float = 0.0
+    abs_error_sum: float = 0.0
+    error_sum: float = 0.0
+
+    def apply(self, summary: VariantSummary) -> None:
+        summary.outcomes += self.outcomes
+        summary.revenue_eur += self.revenue_eur
+        summary.filled += self.filled
+        summary.realised_sum += self.realised_sum
+        summary.errors += self.errors
+        summary.predicted_filled_sum += self.predicted_filled_sum
+        summary.abs_error_sum += self.abs_error_sum
+        summary.error_sum += self.error_sum
 
 
 def record_outcomes(
