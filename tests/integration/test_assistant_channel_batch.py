@@ -4,10 +4,8 @@ and sends exactly what the one-message path did (real SQLite, real HTTP to the G
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -15,35 +13,13 @@ from ssmas.assistant.brain import Understanding
 from ssmas.assistant.events import TextMessageEvent
 from ssmas.assistant.pipeline import rounds
 from ssmas.assistant.tables import ChatMessage, Conversation
-from ssmas.core.api import create_app
 from ssmas.core.db import UnitOfWork
-from ssmas.settings import Settings
 from tests.integration.assistant_channel_support import (
     Channel,
     ScriptedBrain,
-    open_channel,
-    signature,
     text_delivery,
 )
-
-URL = "/whatsapp/webhook"
-
-
-@pytest.fixture()
-def channel(settings: Settings) -> Iterator[Channel]:
-    with open_channel(settings) as opened:
-        yield opened
-
-
-@pytest.fixture()
-def client(channel: Channel) -> Iterator[TestClient]:
-    with TestClient(create_app(channel.platform)) as test_client:
-        yield test_client
-
-
-def deliver(client: TestClient, body: bytes) -> None:
-    response = client.post(URL, content=body, headers={"x-hub-signature-256": signature(body)})
-    assert response.status_code == 200, response.text
+from tests.integration.assistant_fixtures import deliver
 
 
 def replies_to(channel: Channel, phone: str) -> list[tuple[str, str]]:

@@ -6,10 +6,8 @@ Real SQLite database and bus, the real app and workers' handlers; only the brain
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -26,29 +24,11 @@ from tests.integration.assistant_channel_support import (
     open_channel,
     sample_bytes,
     sample_clock,
-    signature,
     text_delivery,
 )
+from tests.integration.assistant_fixtures import deliver
 
-URL = "/whatsapp/webhook"
 PHONE = "16505550001"
-
-
-@pytest.fixture()
-def channel(settings: Settings) -> Iterator[Channel]:
-    with open_channel(settings) as opened:
-        yield opened
-
-
-@pytest.fixture()
-def client(channel: Channel) -> Iterator[TestClient]:
-    with TestClient(create_app(channel.platform)) as test_client:
-        yield test_client
-
-
-def deliver(client: TestClient, body: bytes) -> None:
-    response = client.post(URL, content=body, headers={"x-hub-signature-256": signature(body)})
-    assert response.status_code == 200, response.text
 
 
 def texts_to(channel: Channel, phone: str) -> list[str]:

@@ -23,17 +23,15 @@ from ssmas.assistant.media import PocketSphinxEnglish, TesseractOcr, docx_text, 
 from ssmas.assistant.media.speech import CannotTranscribe
 from ssmas.assistant.runtime import channel_cipher
 from ssmas.assistant.tables import ChatMessage
-from ssmas.core.api import create_app
 from ssmas.core.db import UnitOfWork
 from ssmas.settings import Settings
 from tests.integration.assistant_channel_support import (
     Channel,
     open_channel,
     sample_bytes,
-    signature,
 )
+from tests.integration.assistant_fixtures import deliver
 
-URL = "/whatsapp/webhook"
 MEDIA_CLOCK = datetime.fromtimestamp(1749416600, tz=UTC)
 
 
@@ -112,19 +110,10 @@ def test_english_speech_is_transcribed(tmp_path: Path) -> None:
 
 @pytest.fixture()
 def channel(settings: Settings) -> Iterator[Channel]:
+    """Overrides the shared ``channel``: the media samples are dated June 2025, so the clock
+    stands just after them (inside the 24-hour window: free-text replies, not templates)."""
     with open_channel(settings, clock=lambda: MEDIA_CLOCK) as opened:
         yield opened
-
-
-@pytest.fixture()
-def client(channel: Channel) -> Iterator[TestClient]:
-    with TestClient(create_app(channel.platform)) as test_client:
-        yield test_client
-
-
-def deliver(client: TestClient, body: bytes) -> None:
-    response = client.post(URL, content=body, headers={"x-hub-signature-256": signature(body)})
-    assert response.status_code == 200, response.text
 
 
 def inbound_texts(channel: Channel) -> list[str]:

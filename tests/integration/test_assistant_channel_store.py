@@ -198,3 +198,77 @@ def test_batch_writes_create_once_skip_seen_ids_and_claim_replies(
             assert row is not None and row.reply_to_id == reply_to
             assert (row.state, row.attempts, row.claimed_at) == ("sending", 1, T0)
             assert CIPHER.decrypt(row.body_enc) == "hi"
+
+
+def test_send_token_round_trips_and_refuses_foreign_strings() -> None:
+    from ssmas.assistant.store import parse_send_token, send_token
+
+    token = send_token(42, T0)
+    assert token == f"ssmas-out.42.{int(T0.timestamp())}"
+    assert parse_send_token(token) == (42, int(T0.timestamp()))
+    for foreign in (None, "", "42", "other.42.1", "ssmas-out.x.1", "ssmas-out.1.2.3"):
+        assert parse_send_token(foreign) is None
+
+
+def test_a_status_echoing_the_token_settles_the_claimed_row_and_is_found_by_takeovers(
+    factory: sessionmaker[Session],
+) -> None:
+    from ssmas.assistant.store import (
+        OTHER_SEND,
+        RECORDED,
+        SETTLED,
+        UNKNOWN,
+        accepted_send,
+        mark_failed,
+        send_token,
+        settle_by_token,
+    )
+    from ssmas.assistant.tables import ChatMessage
+
+    with UnitOfWork(factory) as uow:
+        conv = get_or_create_conversation(
+            uow.session, CIPHER, business_id="b", phone=new_phone(), name=None, now=T0
+        )
+        row = add_outbound(
+            uow.session, CIPHER, conv, text="hi", author="bot", now=T0, claimed_at=T0
+        )
+        message_id = row.id
+        uow.commit()
+    token = send_token(message_id, T0)
+    wa_id = f"wamid.accepted.{message_id}.{new_phone()}"
+    later = T0 + timedelta(seconds=40)
+    with UnitOfWork(factory) as uow:
+        assert accepted_send(uow.session, token) is None
+        # statuses arrive out of order; the token is kept from the first one on
+        for status in ("delivered", "sent"):
+            apply_status(
+                uow.session,
+                wa_id=wa_id,
+                status=status,
+                status_at=T0,
+                error_code=None,
+                now=later,
+                callback_data=token,
+            )
+        evidence = accepted_send(uow.session, token)
+        assert evidence is not None and (evidence.wa_id, evidence.status) == (wa_id, "delivered")
+        # a token of another row, of another database (same id, other second), or not ours
+        assert (
+            settle_by_token(
+                uow.session, send_token(message_id + 10_000, T0), wa_id=wa_id, now=later
+            )
+            == UNKNOWN
+        )
+        stale = send_token(message_id, T0 - timedelta(days=3))
+        assert settle_by_token(uow.session, stale, wa_id=wa_id, now=later) == UNKNOWN
+        assert settle_by_token(uow.session, "campaign-7", wa_id=wa_id, now=later) == UNKNOWN
+        assert settle_by_token(uow.session, token, wa_id=wa_id, now=later) == SETTLED
+        assert settle_by_token(uow.session, token, wa_id=wa_id, now=later) == RECORDED
+        assert settle_by_token(uow.session, token, wa_id=wa_id + "b", now=later) == OTHER_SEND
+        # a failure of a later retry does not undo the proof that an earlier try was accepted
+        mark_failed(uow.session, message_id, error_code=131000, now=later)
+        uow.commit()
+    with UnitOfWork(factory) as uow:
+        stored = uow.session.get(ChatMessage, message_id)
+        assert stored is not None
+        assert (stored.state, stored.wa_id, stored.sent_at) == ("sent", wa_id, later)

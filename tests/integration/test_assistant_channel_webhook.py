@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -18,13 +17,10 @@ from ssmas.assistant.events import (
     unseal_bytes,
 )
 from ssmas.assistant.runtime import channel_cipher
-from ssmas.core.api import create_app
 from ssmas.core.bus import dlq_topic
-from ssmas.settings import Settings
 from tests.integration.assistant_channel_support import (
     SAMPLES,
     Channel,
-    open_channel,
     sample_bytes,
     signature,
 )
@@ -35,19 +31,9 @@ SAMPLE_FILES = sorted(
 URL = "/whatsapp/webhook"
 
 
-@pytest.fixture()
-def channel(settings: Settings) -> Iterator[Channel]:
-    with open_channel(settings) as opened:
-        yield opened
-
-
-@pytest.fixture()
-def client(channel: Channel) -> Iterator[TestClient]:
-    with TestClient(create_app(channel.platform)) as test_client:
-        yield test_client
-
-
 def post(client: TestClient, body: bytes, sig: str | None = "auto") -> httpx.Response:
+    """Not the shared ``deliver``: these tests send missing and wrong signatures and check
+    the refusals, so the response is returned rather than required to be 200."""
     headers = {"content-type": "application/json"}
     if sig == "auto":
         headers["x-hub-signature-256"] = signature(body)

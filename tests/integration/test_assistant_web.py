@@ -6,22 +6,17 @@ through the real handlers (scripted brain), so the console's actions are checked
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from ssmas.assistant.runtime import channel_cipher
 from ssmas.assistant.tables import ChatMessage, Conversation, Handoff
-from ssmas.core.api import create_app
 from ssmas.core.db import UnitOfWork
 from ssmas.core.security import create_api_key, list_audit
-from ssmas.settings import Settings
 from tests.integration.assistant_channel_support import (
     Channel,
-    open_channel,
     signature,
     text_delivery,
 )
@@ -29,18 +24,6 @@ from tests.integration.assistant_channel_support import (
 PHONE = "16505550071"
 ANGRY = "16505550072"
 BASE = "/dashboard/assistant"
-
-
-@pytest.fixture()
-def channel(settings: Settings) -> Iterator[Channel]:
-    with open_channel(settings) as opened:
-        yield opened
-
-
-@pytest.fixture()
-def client(channel: Channel) -> Iterator[TestClient]:
-    with TestClient(create_app(channel.platform)) as test_client:
-        yield test_client
 
 
 def make_key(channel: Channel, name: str, scopes: list[str]) -> str:
@@ -56,6 +39,8 @@ def sign_in(client: TestClient, key: str) -> None:
 
 
 def deliver(client: TestClient, channel: Channel, phone: str, text: str, wa_id: str) -> None:
+    """Not the shared ``deliver``: builds a text delivery from a customer named Lucía and
+    drains the workers, so the console pages have a conversation to show."""
     body = text_delivery(phone, text, wa_id, name="Lucía")
     response = client.post(
         "/whatsapp/webhook", content=body, headers={"x-hub-signature-256": signature(body)}

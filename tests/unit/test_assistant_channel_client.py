@@ -112,6 +112,21 @@ def test_list_and_template_shapes() -> None:
         client.send_buttons("1", "x", [])
 
 
+def test_callback_data_goes_out_as_biz_opaque_callback_data_on_every_kind() -> None:
+    script = Script(ok(), ok(), ok(), ok())
+    client = client_for(script)
+    client.send_text("1", "hola", callback_data="ssmas-out.1.100")
+    client.send_buttons("1", "?", [("a", "A")], callback_data="ssmas-out.2.100")
+    client.send_list("1", "?", "Options", [("a", "A", None)], callback_data="ssmas-out.3.100")
+    client.send_template("1", "reengagement", "es", callback_data="ssmas-out.4.100")
+    tokens = [body.get("biz_opaque_callback_data") for body in script.bodies()]
+    assert tokens == [f"ssmas-out.{n}.100" for n in (1, 2, 3, 4)]
+    for bad in ("", "x" * 513):  # refused before anything leaves the process
+        with pytest.raises(ValueError, match="callback_data"):
+            client.send_text("1", "hola", callback_data=bad)
+    assert len(script.requests) == 4
+
+
 def test_server_errors_and_transport_failures_are_retried_with_growing_backoff() -> None:
     def boom() -> httpx.Response:
         raise httpx.ConnectError("refused")

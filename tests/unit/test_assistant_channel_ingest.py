@@ -90,3 +90,11 @@ def test_sealing_round_trips_and_hides_personal_data() -> None:
     assert TextMessageEvent.model_validate(unseal(cipher, payload)) == event
     raw = b"\xff\x00 not utf-8 \xe9"
     assert unseal_bytes(cipher, seal_bytes(cipher, raw)) == raw
+
+
+def test_status_callback_data_reaches_the_status_event() -> None:
+    data = json.loads(load("11_statuses_sent_delivered_read.json"))
+    statuses = data["entry"][0]["changes"][0]["value"]["statuses"]
+    statuses[0]["biz_opaque_callback_data"] = "ssmas-out.42.1749416383"
+    split = split_delivery(json.dumps(data).encode())
+    assert [s.callback_data for s in split.statuses] == ["ssmas-out.42.1749416383", None, None]

@@ -236,3 +236,28 @@ def test_send_models_enforce_meta_limits() -> None:
         SendText.model_validate({"to": "1", "text": {"body": "x" * 4097}})
     ok = SendText(to="34600000000", text={"body": "hola"})  # type: ignore[arg-type]
     assert ok.model_dump(exclude_none=True)["type"] == "text"
+
+
+def test_status_echo_of_callback_data_is_kept_and_send_models_accept_it() -> None:
+    def delivery(*statuses: dict[str, str]) -> bytes:
+        value = {"messaging_product": "whatsapp", "statuses": list(statuses)}
+        change = {"field": "messages", "value": value}
+        body = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]}
+        return json.dumps(body).encode()
+
+    status = {
+        "id": "wamid.out1",
+        "status": "delivered",
+        "timestamp": "1749416400",
+        "recipient_id": "34600000000",
+    }
+    echoed = {**status, "biz_opaque_callback_data": "ssmas-out.7.1749416383"}
+    events = list(iter_events(parse_webhook(delivery(echoed, {**status, "id": "w2"}))))
+    assert [(e.message_id, e.callback_data) for e in events if isinstance(e, StatusUpdate)] == [
+        ("wamid.out1", "ssmas-out.7.1749416383"),
+        ("w2", None),
+    ]
+    text = {"to": "1", "text": {"body": "hola"}, "biz_opaque_callback_data": "ssmas-out.7.1"}
+    assert SendText.model_validate(text).biz_opaque_callback_data == "ssmas-out.7.1"
+    with pytest.raises(ValidationError):  # Meta's limit is 512 characters
+        SendText.model_validate({**text, "biz_opaque_callback_data": "x" * 513})

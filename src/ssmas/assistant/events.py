@@ -78,6 +78,8 @@ class StatusEvent(BaseModel):
     recipient: str | None = None
     error_code: int | None = None
     error_title: str | None = None
+    # The send's ``biz_opaque_callback_data`` echoed by Meta: the outbox row's send token.
+    callback_data: str | None = None
 
 
 class OutboundRequest(BaseModel):

@@ -82,6 +82,7 @@ def split_events(events: Iterable[Event]) -> Split:
                     recipient=event.recipient_id,
                     error_code=first.code if first else None,
                     error_title=first.title if first else None,
+                    callback_data=event.callback_data,
                 )
             )
             continue

@@ -10,6 +10,11 @@ and raise, so the bus delivers the work again later.
 Graph client's pooled keep-alive connections and its pacer are thread-safe, so the per-number
 and per-recipient limits still hold), then one transaction records them sent, then the
 mark-as-read calls go out (best effort).
+
+Every send carries the row's ``send_token`` as ``biz_opaque_callback_data``. Meta echoes it in
+the message's status webhooks, which record it (and record the row sent, ``settle_by_token``);
+so before taking over a lapsed claim, ``deliver`` looks for such a status and, when one exists,
+records the row sent under Meta's id instead of sending it a second time.
 """
 
 from __future__ import annotations
@@ -25,8 +30,17 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from ssmas.assistant.store import claim_outbound, mark_failed, mark_sent, mark_sent_many
-from ssmas.assistant.tables import OUT_PENDING, OUT_SENDING, ChatMessage, Conversation
+from ssmas.assistant.store import (
+    SETTLED,
+    accepted_send,
+    claim_outbound,
+    mark_failed,
+    mark_sent,
+    mark_sent_many,
+    send_token,
+    settle_by_token,
+)
+from ssmas.assistant.tables import OUT_PENDING, OUT_SENDING, OUT_SENT, ChatMessage, Conversation
 from ssmas.assistant.whatsapp.client import GraphClient, GraphError, SendResult, WindowClosed
 from ssmas.assistant.whatsapp.config import WhatsAppSettings
 from ssmas.core.db import UnitOfWork
@@ -53,6 +67,7 @@ class SendJob:
     language: str
     window_open: bool
     meta: dict[str, Any]
+    token: str  # ``send_token`` of the row: sent as ``biz_opaque_callback_data``
 
 
 @dataclass
@@ -137,10 +152,12 @@ class Outbox:
         When another worker holds a fresh claim, wait for it to finish or for its lease to
         lapse (it died) and take over; so a redelivered message never drops its reply.
 
-        A takeover is the one place a reply can go out twice: the worker that held the claim
-        may have died after the Graph API accepted the message and before recording it. Nothing
-        here can tell (the Graph API has no lookup by our key), so the choice is explicit: send
-        again rather than risk never answering, and log ``send_takeover`` with the row id, the
+        The worker that held the claim may have died after the Graph API accepted the message
+        and before recording it. So a row tried before is first looked up among the status
+        webhooks by its send token (``accepted_send``): a status proves Meta accepted it, and
+        the row is recorded sent under that message id (``send_recovered``) without sending.
+        Without such proof the choice is explicit: send again rather than risk never answering
+        (a status still on its way is not seen), and log ``send_takeover`` with the row id, the
         attempt number and how long the claim had been held.
         """
         deadline = time.monotonic() + self.lease_s + 1.0
@@ -155,6 +172,8 @@ class Outbox:
                 if row is None:
                     return "missing"
                 if claimed:
+                    if row.attempts > 1 and self._recovered(uow, row, now):
+                        return OUT_SENT
                     if prior is not None and prior[0] == OUT_SENDING:
                         held = (now - prior[1]).total_seconds() if prior[1] else None
                         log.warning(
@@ -182,6 +201,24 @@ class Outbox:
             uow.commit()
         return "sent"
 
+    def _recovered(self, uow: UnitOfWork, row: ChatMessage, now: datetime) -> bool:
+        """Whether a status webhook proves an earlier try of ``row`` (claimed by this worker)
+        was accepted; if so the row is now recorded sent under Meta's message id."""
+        message_id, attempt = row.id, row.attempts
+        token = send_token(message_id, row.created_at)
+        evidence = accepted_send(uow.session, token)
+        if evidence is None:
+            return False
+        wa_id, status = evidence.wa_id, evidence.status
+        outcome = settle_by_token(uow.session, token, wa_id=wa_id, now=now)
+        uow.commit()
+        log.info(
+            "send_recovered", message_id=message_id, attempt=attempt, status=status, outcome=outcome
+        )
+        # Anything but SETTLED means Meta's id is already on another row (the data disagrees
+        # with itself): sending again is the at-least-once choice.
+        return outcome == SETTLED
+
     def _job(self, session: Session, row: ChatMessage, now: datetime) -> SendJob:
         conversation = session.get(Conversation, row.conversation_id)
         assert conversation is not None
@@ -197,12 +234,13 @@ class Outbox:
             language=row.language or conversation.language or "es",
             window_open=last is not None and now - last < window,
             meta=dict(row.meta or {}),
+            token=send_token(row.id, row.created_at),
         )
 
     def _template(self, job: SendJob, why: str) -> tuple[SendResult, dict[str, Any]]:
         name = self.settings.reengagement_template
         language = TEMPLATE_LANGUAGES.get(job.language, job.language)
-        result = self.client.send_template(job.to, name, language)
+        result = self.client.send_template(job.to, name, language, callback_data=job.token)
         return result, {"template": name, "template_reason": why}
 
     def _send(self, job: SendJob) -> tuple[SendResult, dict[str, Any]]:
@@ -212,8 +250,12 @@ class Outbox:
             buttons = job.meta.get("buttons")
             if buttons:
                 pairs = [(str(b[0]), str(b[1])) for b in buttons]
-                return self.client.send_buttons(job.to, job.text, pairs), {}
-            return self.client.send_text(job.to, job.text, reply_to=job.reply_to), {}
+                sent = self.client.send_buttons(job.to, job.text, pairs, callback_data=job.token)
+                return sent, {}
+            sent = self.client.send_text(
+                job.to, job.text, reply_to=job.reply_to, callback_data=job.token
+            )
+            return sent, {}
         except WindowClosed:
             log.info("window_closed_fallback_template")
             return self._template(job, "131047")

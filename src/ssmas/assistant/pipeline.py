@@ -46,6 +46,7 @@ from ssmas.assistant.store import (
     insert_replies_many,
     reply_of,
     seen_wa_ids,
+    send_token,
 )
 from ssmas.assistant.tables import (
     IN_DONE,
@@ -333,6 +334,7 @@ class TextPipeline:
                     language=reply.language or "es",
                     window_open=last_in is not None and now - last_in < window_span,
                     meta={},
+                    token=send_token(item.reply_id, now),  # ``now`` is the row's created_at
                 )
             uow.commit()
             for item in items:

@@ -4,6 +4,11 @@ Idempotency lives here: ``record_inbound`` returns the existing row for a WhatsA
 before, ``claim_outbound`` lets exactly one worker send a pending reply (or take over a send
 whose worker died), and ``apply_status`` moves a delivery status forward only.
 
+Every send of an outbound row carries the row's ``send_token`` as ``biz_opaque_callback_data``;
+Meta echoes it in the message's status webhooks. ``settle_by_token`` records a row sent from
+such a status (its sender may have died before recording Meta's answer), and ``accepted_send``
+is what a takeover consults before sending a lapsed claim again.
+
 The text pipeline writes whole rounds at once: ``conversations_for`` (one SELECT, one
 ``INSERT … ON CONFLICT DO NOTHING`` for new customers), ``insert_inbound_many`` (dedup by
 message id stays atomic: ON CONFLICT on the unique ``wa_id``), ``insert_replies_many`` (replies
@@ -36,6 +41,13 @@ from ssmas.assistant.tables import (
 from ssmas.core.security import PiiCipher
 
 STATUS_RANK: dict[str, int] = {"sent": 1, "delivered": 2, "read": 3, "failed": 9}
+SEND_TOKEN_PREFIX = "ssmas-out"
+
+# What a status carrying a send token did to its outbox row (``settle_by_token``).
+SETTLED = "settled"  # the row was not recorded as sent: now it is, with Meta's message id
+RECORDED = "recorded"  # the row was already sent under this message id
+OTHER_SEND = "other_send"  # the row was sent under another message id: it went out twice
+UNKNOWN = "unknown"  # not one of our tokens, or no such row (another system, an old database)
 
 
 @dataclass(frozen=True)
@@ -396,10 +408,81 @@ def mark_sent_many(
 def mark_failed(
     session: Session, message_id: int, *, error_code: int | None, now: datetime
 ) -> None:
-    """Record that a send was given up (kept for the agent console and analytics)."""
+    """Record that a send was given up (kept for the agent console and analytics).
+
+    A row already recorded as sent stays sent: a status webhook proved an earlier try of it was
+    accepted (the try that failed here was a retry of a send whose answer was lost)."""
     row = session.get(ChatMessage, message_id, populate_existing=True)
-    if row is not None:
+    if row is not None and row.state != OUT_SENT:
         row.state, row.error_code, row.claimed_at = OUT_FAILED, error_code, now
+
+
+def send_token(message_id: int, created_at: datetime) -> str:
+    """The ``biz_opaque_callback_data`` every send of outbound row ``message_id`` carries.
+
+    Stable across attempts (a takeover sends the same token as the worker that died). The
+    creation second makes it unique beyond the row id, so a late status of a message sent from
+    another database (a reset, a staging copy sharing the number) never matches a new row that
+    reused the id; the prefix keeps tokens of other systems on the same number apart."""
+    return f"{SEND_TOKEN_PREFIX}.{message_id}.{int(created_at.timestamp())}"
+
+
+def parse_send_token(token: str | None) -> tuple[int, int] | None:
+    """``(row id, creation second)`` of a ``send_token``; None for anything else."""
+    if not token:
+        return None
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != SEND_TOKEN_PREFIX:
+        return None
+    row_id, second = parts[1], parts[2]
+    if not (row_id.isdigit() and second.lstrip("-").isdigit()):
+        return None
+    return int(row_id), int(second)
+
+
+def settle_by_token(session: Session, token: str | None, *, wa_id: str, now: datetime) -> str:
+    """A status webhook for ``wa_id`` echoed ``token``: Meta accepted a send of that outbound
+    row. Record the row sent under ``wa_id`` unless it already is; returns ``SETTLED``,
+    ``RECORDED``, ``OTHER_SEND`` or ``UNKNOWN`` (see their comments).
+
+    One conditional UPDATE, so it is atomic against a worker claiming or recording the row on
+    either backend; the worker that later records the same answer writes the same values."""
+    parsed = parse_send_token(token)
+    if parsed is None:
+        return UNKNOWN
+    row_id, second = parsed
+    row = session.get(ChatMessage, row_id, populate_existing=True)
+    if row is None or row.direction != "out" or int(row.created_at.timestamp()) != second:
+        return UNKNOWN
+    if row.state == OUT_SENT:
+        return RECORDED if row.wa_id == wa_id else OTHER_SEND
+    holder = outbound_by_wa_id(session, wa_id)
+    if holder is not None and holder.id != row_id:
+        return OTHER_SEND  # never move Meta's id off the row that holds it
+    result = session.execute(
+        sa.update(ChatMessage)
+        .where(ChatMessage.id == row_id, ChatMessage.state != OUT_SENT)
+        .values(state=OUT_SENT, wa_id=wa_id, sent_at=now)
+        .returning(ChatMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    if result.first() is not None:
+        session.expire(row)
+        return SETTLED
+    again = session.get(ChatMessage, row_id, populate_existing=True)
+    return RECORDED if again is not None and again.wa_id == wa_id else OTHER_SEND
+
+
+def accepted_send(session: Session, token: str) -> DeliveryStatus | None:
+    """The earliest status webhook that echoed ``token``: proof that Meta accepted a send of
+    that row (any status, ``failed`` included: Meta gave the message an id)."""
+    query = (
+        sa.select(DeliveryStatus)
+        .where(DeliveryStatus.callback_data == token)
+        .order_by(DeliveryStatus.status_at, DeliveryStatus.wa_id)
+        .limit(1)
+    )
+    return session.scalars(query).first()
 
 
 def apply_status(
@@ -410,10 +493,12 @@ def apply_status(
     status_at: datetime,
     error_code: int | None,
     now: datetime,
+    callback_data: str | None = None,
 ) -> bool:
     """Move the delivery status of ``wa_id`` forward (sent < delivered < read; failed is final).
 
     Atomic on both backends (one upsert guarded by rank); returns whether the status changed.
+    ``callback_data`` (the send token Meta echoed) is kept once known.
     """
     rank = STATUS_RANK.get(status)
     if rank is None:
@@ -425,15 +510,20 @@ def apply_status(
         "error_code": error_code,
         "status_at": status_at,
         "updated_at": now,
+        "callback_data": callback_data,
     }
     dialect = session.get_bind().dialect.name
     insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert_fn(DeliveryStatus).values(**values)
+    set_: dict[str, Any] = {
+        k: stmt.excluded[k] for k in ("status", "rank", "error_code", "status_at", "updated_at")
+    }
+    set_["callback_data"] = sa.func.coalesce(
+        DeliveryStatus.__table__.c.callback_data, stmt.excluded.callback_data
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=[DeliveryStatus.wa_id],
-        set_={
-            k: stmt.excluded[k] for k in ("status", "rank", "error_code", "status_at", "updated_at")
-        },
+        set_=set_,
         where=DeliveryStatus.rank < stmt.excluded.rank,
     )
     # RETURNING rather than rowcount: psycopg reports no rowcount for an upsert.

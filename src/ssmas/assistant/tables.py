@@ -96,6 +96,9 @@ class DeliveryStatus(Base):
     error_code: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     status_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The send token Meta echoed (``biz_opaque_callback_data``): which outbox row this message
+    # was sent for, so a takeover can find proof that a lapsed claim's send was accepted.
+    callback_data: Mapped[str | None] = mapped_column(sa.String(512), nullable=True, index=True)
 
 
 class Handoff(Base):

@@ -34,7 +34,15 @@ from ssmas.assistant.events import (
 from ssmas.assistant.handoff import due_breaches, escalation_notification
 from ssmas.assistant.ingest import Router
 from ssmas.assistant.runtime import AssistantRuntime, runtime_for
-from ssmas.assistant.store import add_outbound, apply_status, find_conversation, outbound_by_wa_id
+from ssmas.assistant.store import (
+    OTHER_SEND,
+    SETTLED,
+    add_outbound,
+    apply_status,
+    find_conversation,
+    outbound_by_wa_id,
+    settle_by_token,
+)
 from ssmas.assistant.tables import Conversation
 from ssmas.assistant.whatsapp.client import CODE_WINDOW_CLOSED
 from ssmas.bootstrap import Platform
@@ -139,9 +147,14 @@ class AssistantHandlers:
         return guess_language(event.phone)
 
     def status(self, delivery: Delivery) -> None:
+        """Record a delivery status. One that echoes a send token (``callback_data``) also
+        proves Meta accepted that outbox row: the row is recorded sent under the status's
+        message id if its sender died before doing so (before the template fallback, which
+        finds the row by that id)."""
         event = StatusEvent.model_validate(unseal(self.rt.cipher, delivery.message.payload))
         now = self.rt.clock()
         fallback_id: int | None = None
+        settled: str | None = None
         with UnitOfWork(self.rt.platform.session_factory) as uow:
             changed = apply_status(
                 uow.session,
@@ -150,10 +163,20 @@ class AssistantHandlers:
                 status_at=event.timestamp,
                 error_code=event.error_code,
                 now=now,
+                callback_data=event.callback_data,
             )
+            if event.callback_data is not None:
+                settled = settle_by_token(
+                    uow.session, event.callback_data, wa_id=event.message_id, now=now
+                )
             if changed and event.status == "failed" and event.error_code == CODE_WINDOW_CLOSED:
                 fallback_id = self._queue_template(uow.session, event.message_id, now)
             uow.commit()
+        if settled == SETTLED:
+            log.info("send_settled_by_status", status=event.status, token=event.callback_data)
+        elif settled == OTHER_SEND and changed:
+            # a takeover sent again although the first send had been accepted
+            log.warning("send_duplicate_detected", status=event.status, token=event.callback_data)
         if fallback_id is not None:
             request = OutboundRequest(message_id=fallback_id, requested_at=now)
             self.rt.platform.bus.publish(

@@ -27,6 +27,7 @@ from ssmas.core.retry import Attempt, Retrier, Retry, RetryPolicy, retry_after_s
 from ssmas.settings import WhatsAppSettings
 
 CODE_WINDOW_CLOSED = 131047
+CALLBACK_DATA_MAX = 512  # Meta's limit on ``biz_opaque_callback_data``
 CODE_PAIR_RATE_LIMIT = 131056
 RETRYABLE_CODES = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 133004})
 
@@ -211,13 +212,31 @@ class GraphClient:
 
     # -- sending -------------------------------------------------------------------------
 
-    def send_text(self, to: str, body: str, *, reply_to: str | None = None) -> SendResult:
+    # Every send takes ``callback_data``: sent as ``biz_opaque_callback_data``, which Meta echoes
+    # in each status webhook of the message, so a status can be matched to the row that sent it
+    # even when the sender died before recording Meta's message id.
+
+    def send_text(
+        self,
+        to: str,
+        body: str,
+        *,
+        reply_to: str | None = None,
+        callback_data: str | None = None,
+    ) -> SendResult:
         payload: dict[str, Any] = {"type": "text", "text": {"preview_url": False, "body": body}}
         if reply_to:
             payload["context"] = {"message_id": reply_to}
-        return self._send(to, payload)
+        return self._send(to, payload, callback_data)
 
-    def send_buttons(self, to: str, body: str, buttons: Sequence[tuple[str, str]]) -> SendResult:
+    def send_buttons(
+        self,
+        to: str,
+        body: str,
+        buttons: Sequence[tuple[str, str]],
+        *,
+        callback_data: str | None = None,
+    ) -> SendResult:
         """Up to three reply buttons, each ``(id, title)``."""
         if not 1 <= len(buttons) <= 3:
             raise ValueError("WhatsApp allows one to three reply buttons")
@@ -228,7 +247,7 @@ class GraphClient:
             ]
         }
         interactive = {"type": "button", "body": {"text": body}, "action": action}
-        return self._send(to, {"type": "interactive", "interactive": interactive})
+        return self._send(to, {"type": "interactive", "interactive": interactive}, callback_data)
 
     def send_list(
         self,
@@ -238,6 +257,7 @@ class GraphClient:
         rows: Sequence[tuple[str, str, str | None]],
         *,
         section: str = "Options",
+        callback_data: str | None = None,
     ) -> SendResult:
         """A list message with one section of rows ``(id, title, description)``."""
         if not 1 <= len(rows) <= 10:
@@ -250,7 +270,7 @@ class GraphClient:
             items.append(row)
         action = {"button": button[:20], "sections": [{"title": section[:24], "rows": items}]}
         interactive = {"type": "list", "body": {"text": body}, "action": action}
-        return self._send(to, {"type": "interactive", "interactive": interactive})
+        return self._send(to, {"type": "interactive", "interactive": interactive}, callback_data)
 
     def send_template(
         self,
@@ -259,13 +279,14 @@ class GraphClient:
         language: str,
         *,
         parameters: Sequence[str] = (),
+        callback_data: str | None = None,
     ) -> SendResult:
         """An approved template (the only thing allowed outside the 24-hour window)."""
         template: dict[str, Any] = {"name": name, "language": {"code": language}}
         if parameters:
             params = [{"type": "text", "text": value} for value in parameters]
             template["components"] = [{"type": "body", "parameters": params}]
-        return self._send(to, {"type": "template", "template": template})
+        return self._send(to, {"type": "template", "template": template}, callback_data)
 
     def mark_read(self, message_id: str) -> None:
         """Tell WhatsApp the customer's message was read (blue ticks); errors are raised."""
@@ -275,9 +296,15 @@ class GraphClient:
     def _messages_path(self) -> str:
         return f"{self.settings.phone_number_id}/messages"
 
-    def _send(self, to: str, content: dict[str, Any]) -> SendResult:
+    def _send(
+        self, to: str, content: dict[str, Any], callback_data: str | None = None
+    ) -> SendResult:
+        if callback_data is not None and not 1 <= len(callback_data) <= CALLBACK_DATA_MAX:
+            raise ValueError(f"callback_data must be 1 to {CALLBACK_DATA_MAX} characters")
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
         body.update(content)
+        if callback_data is not None:
+            body["biz_opaque_callback_data"] = callback_data
         answer = self._request("POST", self._messages_path(), body, recipient=to)
         messages = answer.get("messages") if isinstance(answer, dict) else None
         if not messages or not isinstance(messages[0], dict) or "id" not in messages[0]:

@@ -2,7 +2,10 @@
 
 It accepts sends and mark-as-read calls and records them, serves registered media (a media id
 resolves to a URL on this server, which returns the bytes), and can be scripted to answer the
-next sends with 131047, 131056, a 500 or a hang. Control endpoints live under ``/_fake``.
+next sends with 131047, 131056, a 500 or a hang. It does not call webhooks by itself; on
+request it builds the status webhook Meta would send for a recorded message
+(``FakeGraphState.status_delivery``, ``GET /_fake/status/{wa_id}``), echoing the send's
+``biz_opaque_callback_data`` as Meta does. Control endpoints live under ``/_fake``.
 Run it with ``python -m ssmas.assistant.whatsapp.graph_fake --port 8765``.
 """
 
@@ -17,7 +20,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -29,6 +32,9 @@ _ERRORS = {
     131056: (400, "(Business Account, Consumer Account) pair rate limit hit"),
     500: (500, "Internal server error"),
 }
+
+
+StatusName = Literal["sent", "delivered", "read", "failed"]
 
 
 class ScriptRule(BaseModel):
@@ -78,6 +84,40 @@ class FakeGraphState:
         with self.lock:
             return [s for s in self.sent if s["to"] == to]
 
+    def status_delivery(
+        self, wa_id: str, status: str = "sent", *, error_code: int | None = None
+    ) -> dict[str, Any] | None:
+        """The webhook body Meta would POST for ``status`` of the recorded send ``wa_id`` (None
+        when no such send was accepted); the send's ``biz_opaque_callback_data`` is echoed."""
+        with self.lock:
+            found = next((s for s in self.sent if s["wa_id"] == wa_id), None)
+        if found is None:
+            return None
+        entry: dict[str, Any] = {
+            "id": wa_id,
+            "status": status,
+            "timestamp": str(int(time.time())),
+            "recipient_id": found["to"],
+        }
+        callback = found["body"].get("biz_opaque_callback_data")
+        if callback is not None:
+            entry["biz_opaque_callback_data"] = callback
+        if error_code is not None:
+            title = _ERRORS.get(error_code, (400, "Scripted error"))[1]
+            entry["errors"] = [{"code": error_code, "title": title}]
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": "15550000000",
+                "phone_number_id": found["phone_number_id"],
+            },
+            "statuses": [entry],
+        }
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "fake-waba", "changes": [{"value": value, "field": "messages"}]}],
+        }
+
 
 def _graph_error(code: int, status: int, message: str) -> JSONResponse:
     body = {
@@ -116,6 +156,13 @@ def create_graph_fake(state: FakeGraphState | None = None, *, token: str | None 
     async def sent() -> list[dict[str, Any]]:
         with fake.lock:
             return list(fake.sent)
+
+    @app.get("/_fake/status/{wa_id}")
+    async def status_delivery(wa_id: str, status: StatusName = "sent") -> Response:
+        body = fake.status_delivery(wa_id, status)
+        if body is None:
+            return JSONResponse({"error": f"no recorded send {wa_id}"}, status_code=404)
+        return JSONResponse(body)
 
     @app.get("/_fake/reads")
     async def reads() -> list[str]:

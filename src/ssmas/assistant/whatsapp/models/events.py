@@ -107,6 +107,7 @@ class StatusUpdate(BaseModel):
     billable: bool | None = None
     pricing_category: str | None = None
     errors: list[GraphErrorDetail] = []
+    callback_data: str | None = None  # ``biz_opaque_callback_data`` echoed from the send
 
     @property
     def rank(self) -> int:
@@ -232,4 +233,5 @@ def iter_events(envelope: WebhookEnvelope) -> Iterator[Event]:
                     billable=status.pricing.billable if status.pricing else None,
                     pricing_category=status.pricing.category if status.pricing else None,
                     errors=status.errors,
+                    callback_data=status.biz_opaque_callback_data,
                 )

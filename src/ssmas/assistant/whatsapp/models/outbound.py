@@ -8,13 +8,18 @@ checked here so a bad request fails before it leaves the process.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# Meta echoes this string in every status webhook of the message; it allows 512 characters.
+CALLBACK_DATA_MAX = 512
+CallbackData = Annotated[str, Field(min_length=1, max_length=CALLBACK_DATA_MAX)]
 
 
 class ReplyTo(Body):
@@ -33,6 +38,7 @@ class SendText(Body):
     context: ReplyTo | None = None
     type: Literal["text"] = "text"
     text: TextContent
+    biz_opaque_callback_data: CallbackData | None = None
 
 
 class InteractiveText(Body):
@@ -92,6 +98,7 @@ class SendInteractive(Body):
     context: ReplyTo | None = None
     type: Literal["interactive"] = "interactive"
     interactive: InteractiveButtons | InteractiveList
+    biz_opaque_callback_data: CallbackData | None = None
 
 
 class TemplateLanguage(Body):
@@ -112,6 +119,7 @@ class SendTemplate(Body):
     to: str
     type: Literal["template"] = "template"
     template: Template
+    biz_opaque_callback_data: CallbackData | None = None
 
 
 class MarkRead(Body):

@@ -249,6 +249,8 @@ class Status(Model):
     conversation: Conversation | None = None
     pricing: Pricing | None = None
     errors: list[GraphErrorDetail] = []
+    # Echo of the ``biz_opaque_callback_data`` the send carried (our per-reply token).
+    biz_opaque_callback_data: str | None = None
 
 
 class ChangeValue(Model):
