@@ -22,12 +22,12 @@ from typing import Any
 
 import httpx
 
+from ssmas.assistant.whatsapp.models.outbound import CALLBACK_DATA_MAX
 from ssmas.core.ratelimit import MemoryRateLimiter, SyncRateLimiter, open_rate_limiter
 from ssmas.core.retry import Attempt, Retrier, Retry, RetryPolicy, retry_after_seconds
 from ssmas.settings import WhatsAppSettings
 
 CODE_WINDOW_CLOSED = 131047
-CALLBACK_DATA_MAX = 512  # Meta's limit on ``biz_opaque_callback_data``
 CODE_PAIR_RATE_LIMIT = 131056
 RETRYABLE_CODES = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 133004})
 

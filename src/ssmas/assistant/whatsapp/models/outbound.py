@@ -17,7 +17,8 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-# Meta echoes this string in every status webhook of the message; it allows 512 characters.
+# Meta echoes this string in every status webhook of the message; it allows 512 characters
+# (raised from 256: WhatsApp Business Platform changelog, developers.facebook.com).
 CALLBACK_DATA_MAX = 512
 CallbackData = Annotated[str, Field(min_length=1, max_length=CALLBACK_DATA_MAX)]
 
