@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +15,9 @@ from ssmas.core.api import create_app
 from ssmas.core.security.audit import list_audit
 from ssmas.core.security.keys import create_api_key
 from ssmas.pricing import serving_store as store
+from ssmas.pricing.api import FLOOR_BATCH
 from ssmas.pricing.capture import sampled
+from ssmas.pricing.floor_serving import decide, decision_row, floor_body
 from ssmas.pricing.serving_runtime import ServingRuntime, runtime_for
 from ssmas.settings import Settings
 from tests.pricing_serving_support import BlockingScorer, request_body, small_model
@@ -145,6 +149,72 @@ def test_floor_uses_the_publisher_config_and_logs_every_decision(served: Api) ->
     assert actions.count("pricing.floor_config") == 2
     defaults = c.get("/v2/publishers/nobody/floor-config", headers=h).json()
     assert defaults["stored"] is False and defaults["config"]["min_floor"] == 0.5
+
+
+def mixed_floor_batch(n: int) -> list[dict[str, Any]]:
+    """Floor requests across publishers (control share, disabled, defaults, none), hours and
+    inventories, half of them with the caller's own ``data_points``."""
+    rows = []
+    for i in range(n):
+        body = request_body(
+            f"mix-{i}",
+            hour_of_day=i % 24,
+            inventory_type=("premium", "standard", "remnant")[i % 3],
+            country_tier=1 + i % 3,
+        )
+        publisher = ("ctl", "off", "plain", None)[i % 4]
+        if publisher is not None:
+            body["publisher_id"] = publisher
+        if i % 2:
+            body["data_points"] = (0, 7, 60, 900, 4000)[i % 5]
+        rows.append(body)
+    return rows
+
+
+@pytest.mark.parametrize("with_model", [True, False])
+def test_floor_batch_answers_and_logs_what_the_per_row_path_gives(
+    api: Api, with_model: bool
+) -> None:
+    if with_model:
+        api.runtime.service.install("champion", small_model())
+    c = api.client
+    c.put(
+        "/v2/publishers/ctl/floor-config",
+        json={"control_share": 0.4, "min_floor": 0.2, "fallback_floor": 1.5},
+        headers=api.admin,
+    )
+    c.put("/v2/publishers/off/floor-config", json={"enabled": False}, headers=api.admin)
+    rows = mixed_floor_batch(120)
+    response = c.post("/v2/floor/batch", json=rows, headers=api.read)
+    assert response.status_code == 200, response.text
+    answers = response.json()
+    # The per-row path (decide, floor_body, decision_row) on the same priced batch.
+    reqs = FLOOR_BATCH.parse(json.dumps(rows).encode())
+    priced = c.portal.call(api.runtime.service.score_many, reqs)  # type: ignore[union-attr]
+    decisions = [
+        decide(req, priced.row(i), api.runtime.floors.get(req.publisher_id))
+        for i, req in enumerate(reqs)
+    ]
+    stamp, latency = answers[0]["decision_timestamp"], answers[0]["latency_ms"]
+    expected = [
+        floor_body(req, priced.row(i), decision, stamp, latency)
+        for i, (req, decision) in enumerate(zip(reqs, decisions, strict=True))
+    ]
+    assert [list(a.items()) for a in answers] == [list(e.items()) for e in expected]
+    reasons = {a["reason"] for a in answers}
+    assert reasons == (
+        {"dynamic", "control", "disabled"} if with_model else {"fallback", "control", "disabled"}
+    )
+    assert all(a["fallback"] is not with_model for a in answers)
+    api.flush()
+    with api.platform.engine.connect() as conn:
+        logged = conn.execute(store.floor_decisions.select()).mappings().all()
+    at = logged[0]["decided_at"]
+    assert [{k: v for k, v in r.items() if k != "id"} for r in logged] == [
+        decision_row(req, priced.row(i), decision, at)
+        for i, (req, decision) in enumerate(zip(reqs, decisions, strict=True))
+    ]
+    assert all(r["decided_at"] == at for r in logged)
 
 
 def test_capture_keeps_the_hashed_ten_percent(served: Api) -> None:

@@ -1,13 +1,19 @@
 """A batch's floor decisions taken as arrays (``decide_many``) equal ``decide``'s row by row,
-and their log rows (``decision_rows``) equal ``decision_row``'s."""
+their log rows (``decision_rows``) equal ``decision_row``'s, their answer
+(``floor_batch_json``) equals ``floor_body``'s and their counts (``ServingStats.floors_many``)
+equal ``ServingStats.floors``'."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
+from ssmas.core.metrics import REGISTRY
 from ssmas.pricing.answers import Priced
 from ssmas.pricing.floor_serving import (
     REASONS,
@@ -15,9 +21,12 @@ from ssmas.pricing.floor_serving import (
     decide_many,
     decision_row,
     decision_rows,
+    floor_batch_json,
+    floor_body,
 )
 from ssmas.pricing.floors import DEFAULT_CONFIG, PublisherFloorConfig
 from ssmas.pricing.schemas import FloorRequest
+from ssmas.pricing.serving_stats import ServingStats
 
 CONFIGS: dict[str | None, PublisherFloorConfig] = {
     "demo": PublisherFloorConfig(min_floor=0.1, multiplier_max=0.7, control_share=0.1),
@@ -99,3 +108,86 @@ def test_an_empty_batch() -> None:
     assert decided.floor.size == 0 and decided.reason.size == 0 and not decided.single
     assert len(decided) == 0 and decided.mask("dynamic").size == 0
     assert decision_rows([], Priced.empty(0), decided, datetime.now(UTC)) == []
+
+
+def pairs(raw: bytes) -> list[list[tuple[str, Any]]]:
+    """The answer's objects as (field, value) pairs in the order they were written."""
+    parsed: list[list[tuple[str, Any]]] = json.loads(raw, object_pairs_hook=list)
+    return parsed
+
+
+def test_floor_batch_json_equals_floor_body_row_by_row() -> None:
+    reqs, priced = minute(2000, 5)
+    # Prices whose x 10^4 lies on or near a half (numpy's round and Python's part there), huge
+    # ones, and whole blocks of fallback rows (no model answered for them).
+    near_half = np.arange(400) * 1e-4 + 5e-5
+    priced.point[:400] = near_half * np.where(np.arange(400) % 2, 1.0, 100.0)
+    priced.point[400:410] = [123456.78915, 2.5e9 + 0.00005, *([1e6 + 0.00015] * 8)]
+    priced.fallback[1500:1600] = True
+    priced.version[1500:1600] = ["none"] * 100
+    decided = decide_many(reqs, priced, CONFIGS)
+    stamp, latency = "2026-03-04T19:00:00.123456Z", 12.345678
+    expected = [
+        floor_body(
+            req,
+            priced.row(i),
+            decide(req, priced.row(i), CONFIGS[req.publisher_id]),
+            stamp,
+            latency,
+        )
+        for i, req in enumerate(reqs)
+    ]
+    raw = floor_batch_json(reqs, priced, decided, stamp, latency)
+    got = pairs(raw)
+    assert got == [list(body.items()) for body in expected]  # values and field order
+    # Bit for bit what the per-row answer (orjson of the dicts) parses to, types included.
+    assert got == pairs(orjson.dumps(expected))
+    for row, body in zip(got, expected, strict=True):
+        assert [type(v) for _, v in row] == [type(v) for v in body.values()]
+    rounded = [row[3][1] for row in got[:400]]
+    assert rounded == [round(float(v), 4) for v in priced.point[:400]]
+    assert rounded != np.round(priced.point[:400], 4).tolist()  # the cases numpy gets wrong
+    reasons = {body["reason"] for body in expected}
+    assert reasons == set(REASONS)
+    assert {body["confidence_factor"] for body in expected} == {0.6, 0.75, 0.85, 0.95, 1.0}
+    assert {body["competition_multiplier"] for body in expected} == {1.0, 1.05, 1.1}
+    assert any(r.data_points is None for r in reqs) and any(r.data_points for r in reqs)
+
+
+def test_the_decision_columns_equal_decide() -> None:
+    reqs, priced = minute(1500, 6)
+    decided = decide_many(reqs, priced, CONFIGS)
+    for i, req in enumerate(reqs):
+        expected = decide(req, priced.row(i), CONFIGS[req.publisher_id])
+        assert decided.confidence[i] == expected.confidence_factor, i
+        assert decided.competition[i] == expected.competition_multiplier, i
+
+
+def counted() -> dict[tuple[str, str], float]:
+    return {
+        (reason, variant): REGISTRY.get_sample_value(
+            "ssmas_pricing_floor_decisions_total", {"reason": reason, "variant": variant}
+        )
+        or 0.0
+        for reason in REASONS
+        for variant in ("champion", "challenger")
+    }
+
+
+def test_floors_many_counts_as_floors_does() -> None:
+    reqs, priced = minute(1200, 7)
+    decided = decide_many(reqs, priced, CONFIGS)
+    rows = decision_rows(reqs, priced, decided, datetime.now(UTC))
+    stats = ServingStats(remember_last=0)
+    before = counted()
+    stats.floors(rows)
+    middle = counted()
+    stats.floors_many(decided.reason, REASONS, priced.variant)
+    after = counted()
+    by_rows = {k: middle[k] - before[k] for k in before}
+    by_columns = {k: after[k] - middle[k] for k in before}
+    assert by_columns == by_rows
+    assert sum(by_columns.values()) == len(reqs)
+    assert by_columns[("fallback", "challenger")] > 0 and by_columns[("control", "champion")] > 0
+    stats.floors_many(decided.reason[:0], REASONS, [])  # an empty batch counts nothing
+    assert counted() == after

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
@@ -214,3 +215,20 @@ def test_batch_json_equals_single_bodies() -> None:
     assert [list(b) for b in bodies] == [list(s) for s in singles]  # same field order
     assert [b["fallback"] for b in bodies] == [False, False, False, True, False]
     assert [b["impression_id"] for b in bodies] == [f"b{i}" for i in range(5)]
+
+
+def test_batch_json_rounds_exact_halves_as_the_single_answer_does() -> None:
+    svc = service()
+    svc.install("champion", small_model())
+    requests = [req(f"h{i}") for i in range(200)]
+    priced = asyncio.run(svc.score_many(requests))
+    # x 10^4 on or within a rounding error of a half: where numpy's round and Python's part.
+    priced.point[:] = np.arange(200) * 1e-4 + 5e-5
+    priced.lower[:] = priced.point * 100.0
+    priced.upper[:] = priced.point + 1e6
+    bodies = orjson.loads(batch_json(requests, priced, "T", 1.5))
+    singles = [
+        prediction_body(r.impression_id, priced.row(i), "T", 1.5) for i, r in enumerate(requests)
+    ]
+    assert bodies == singles
+    assert [b["predicted_cpm"] for b in bodies] != np.round(priced.point, 4).tolist()

@@ -6,7 +6,8 @@ the API is visible at once in the process that made it and within ``ttl_s`` else
 :func:`decide` applies the seed's dynamic floor to a served price, honouring the publisher's
 switch and control share, and the static fallback floor when the model could not answer;
 :func:`decide_many` takes the same decisions for a priced batch as columns
-(:class:`FloorDecisions`), and :func:`decision_rows` builds their log rows.
+(:class:`FloorDecisions`), :func:`decision_rows` builds their log rows and
+:func:`floor_batch_json` their answer (``POST /v2/floor/batch``), both from the columns.
 """
 
 from __future__ import annotations
@@ -17,16 +18,23 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
+import msgspec
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy.engine import Engine
 
 from ssmas.pricing import serving_store as store
-from ssmas.pricing.answers import Priced, Scored
+from ssmas.pricing.answers import Priced, Scored, round4
+from ssmas.pricing.features import PRIME_TIME_BY_HOUR
 from ssmas.pricing.floors import (
+    BOTH_MULTIPLIER,
+    CONFIDENCE_STEPS,
     DEFAULT_CONFIG,
+    LOW_CONFIDENCE,
+    ONE_MULTIPLIER,
     FloorDecision,
     PublisherFloorConfig,
     assign_control,
@@ -111,12 +119,15 @@ def decide(request: FloorImpression, scored: Scored, config: PublisherFloorConfi
 @dataclass(frozen=True)
 class FloorDecisions:
     """A batch's floor decisions as columns: the floor (NaN when unfloored) and the reason (an
-    index in :data:`REASONS`), the history behind each prediction, and the decisions taken one
-    by one (fallback answers) by position."""
+    index in :data:`REASONS`), the history behind each prediction, each decision's confidence
+    factor and competition multiplier (as :func:`decide` reports them: 1.0 and 1.0 for the static
+    fallback floor), and the decisions taken one by one (fallback answers) by position."""
 
     floor: npt.NDArray[np.float64]
     reason: npt.NDArray[np.int8]
     history: npt.NDArray[np.int64]
+    confidence: npt.NDArray[np.float64]
+    competition: npt.NDArray[np.float64]
     single: dict[int, FloorDecision]
 
     def __len__(self) -> int:
@@ -154,16 +165,6 @@ def decide_many(
     n = len(requests)
     floor = np.full(n, np.nan)
     reason = np.full(n, DYNAMIC, dtype=np.int8)
-    single: dict[int, FloorDecision] = {}
-    by_config: dict[PublisherFloorConfig, list[int]] = {}
-    fallback = priced.fallback
-    for i, req in enumerate(requests):
-        if fallback[i]:
-            decision = single[i] = decide(req, priced.row(i), configs[req.publisher_id])
-            floor[i] = np.nan if decision.floor is None else decision.floor
-            reason[i] = REASONS.index(decision.reason)
-        else:
-            by_config.setdefault(configs[req.publisher_id], []).append(i)
     premium = np.fromiter((r.inventory_type == "premium" for r in requests), np.bool_, n)
     hours = np.fromiter((r.hour_of_day for r in requests), np.int64, n)
     history = np.array(
@@ -173,6 +174,24 @@ def decide_many(
         ],
         dtype=np.int64,
     )
+    confidence = _confidence_factors(history)
+    competition = _competition_multipliers(hours, premium)
+    single: dict[int, FloorDecision] = {}
+    # Grouped by publisher id first (a str hashes once; a config model hashes its fields at
+    # every call), then the publishers sharing a configuration are decided together.
+    by_publisher: dict[str | None, list[int]] = {}
+    for i, (req, fell_back) in enumerate(zip(requests, priced.fallback.tolist(), strict=True)):
+        if fell_back:
+            decision = single[i] = decide(req, priced.row(i), configs[req.publisher_id])
+            floor[i] = np.nan if decision.floor is None else decision.floor
+            reason[i] = REASONS.index(decision.reason)
+            confidence[i] = decision.confidence_factor
+            competition[i] = decision.competition_multiplier
+        else:
+            by_publisher.setdefault(req.publisher_id, []).append(i)
+    by_config: dict[PublisherFloorConfig, list[int]] = {}
+    for publisher_id, members in by_publisher.items():
+        by_config.setdefault(configs[publisher_id], []).extend(members)
     for config, members in by_config.items():
         idx = np.asarray(members, dtype=np.intp)
         floors, control = decide_floors(
@@ -185,7 +204,26 @@ def decide_many(
         )
         floor[idx] = floors
         reason[idx] = np.where(control, CONTROL, np.where(np.isnan(floors), DISABLED, DYNAMIC))
-    return FloorDecisions(floor, reason, history, single)
+    return FloorDecisions(floor, reason, history, confidence, competition, single)
+
+
+def _confidence_factors(history: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+    """Vector form of :func:`~ssmas.pricing.floors.confidence_factor` (the same constants)."""
+    factors = np.full(history.shape, LOW_CONFIDENCE)
+    for above, factor in reversed(CONFIDENCE_STEPS):
+        factors[history > above] = factor
+    return factors
+
+
+def _competition_multipliers(
+    hours: npt.NDArray[np.int64], premium: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """Vector form of :func:`~ssmas.pricing.floors.competition_multiplier`."""
+    prime = PRIME_TIME_BY_HOUR[hours].astype(np.bool_)
+    both, either = prime & premium, prime | premium
+    return np.asarray(
+        np.where(both, BOTH_MULTIPLIER, np.where(either, ONE_MULTIPLIER, 1.0)), dtype=np.float64
+    )
 
 
 def floor_body(
@@ -212,6 +250,63 @@ def floor_body(
     }
 
 
+class _FloorAnswer(msgspec.Struct, gc=False):
+    """One ``FloorResponse`` of a batch, fields in the order of :func:`floor_body`."""
+
+    impression_id: str
+    floor: float | None
+    reason: str
+    predicted_cpm: float
+    confidence_factor: float
+    competition_multiplier: float
+    control: bool
+    model_version: str
+    variant: str
+    fallback: bool
+    decision_timestamp: str
+    latency_ms: float
+
+
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def _floors_or_none(decisions: FloorDecisions) -> list[float | None]:
+    """The floors as the answers and the log give them: None when unfloored (NaN here)."""
+    return [None if math.isnan(f) else f for f in decisions.floor.tolist()]
+
+
+def floor_batch_json(
+    requests: Sequence[FloorImpression],
+    priced: Priced,
+    decisions: FloorDecisions,
+    timestamp: str,
+    latency_ms: float,
+) -> bytes:
+    """The ``BatchFloorResponse`` JSON: :func:`floor_body` of every decision, in order.
+
+    Encoded by ``msgspec`` from structs built column by column (like ``answers.batch_json``),
+    without a ``Scored``, a ``FloorDecision`` or a dict per row; the same values and field
+    order as :func:`floor_body` (tested).
+    """
+    codes = decisions.reason.tolist()
+    answers = map(
+        _FloorAnswer,
+        [r.impression_id for r in requests],
+        _floors_or_none(decisions),
+        map(REASONS.__getitem__, codes),
+        round4(priced.point),
+        decisions.confidence.tolist(),
+        decisions.competition.tolist(),
+        (decisions.reason == CONTROL).tolist(),
+        priced.version,
+        priced.variant,
+        priced.fallback.tolist(),
+        repeat(timestamp),
+        repeat(round(latency_ms, 3)),
+    )
+    return _ENCODE(list(answers))
+
+
 def decision_row(
     request: FloorImpression, scored: Scored, decision: FloorDecision, at: datetime
 ) -> dict[str, Any]:
@@ -235,7 +330,7 @@ def decision_rows(
 ) -> list[dict[str, Any]]:
     """:func:`decision_row` of every decision of a batch, built from columns (no per-row
     ``Scored`` or ``FloorDecision``: about 0.5 µs a row instead of 2.5 µs)."""
-    floors = [None if math.isnan(f) else f for f in decisions.floor.tolist()]
+    floors = _floors_or_none(decisions)
     return [
         {
             "decided_at": at,

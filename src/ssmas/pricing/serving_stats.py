@@ -214,6 +214,24 @@ class ServingStats:
         for row in rows:
             FLOOR_DECISIONS.labels(row["reason"], row["variant"]).inc()
 
+    def floors_many(
+        self, codes: npt.NDArray[np.integer[Any]], reasons: Sequence[str], variants: list[Variant]
+    ) -> None:
+        """:meth:`floors` for a batch given as columns: ``codes`` index ``reasons`` row by row.
+
+        One counter update per (reason, variant) present instead of a ``labels`` lookup (a lock
+        and a tuple) per row.
+        """
+        n = len(variants)
+        if not n:
+            return
+        challenger = np.fromiter((v == "challenger" for v in variants), np.intp, n)
+        counts = np.bincount(np.asarray(codes, dtype=np.intp) * 2 + challenger)
+        for slot, count in enumerate(counts.tolist()):
+            if count:
+                variant = "challenger" if slot % 2 else "champion"
+                FLOOR_DECISIONS.labels(reasons[slot // 2], variant).inc(count)
+
     def served_many(
         self,
         variants: list[Variant],
