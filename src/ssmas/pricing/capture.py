@@ -126,18 +126,27 @@ class CaptureWriter:
             for _ in range(len(self._pending)):
                 table, row = self._pending.popleft()
                 grouped.setdefault(table.name, (table, []))[1].append(row)
-            written = 0
-            for name, (table, rows) in grouped.items():
-                try:
-                    written += store.insert_rows(self._engine, table, rows)
-                    WRITTEN.labels(name).inc(len(rows))
-                except SQLAlchemyError as exc:
-                    self.failed_batches += 1
-                    DROPPED.inc(len(rows))
-                    _log.warning("capture_write_failed", table=name, rows=len(rows), error=str(exc))
-                    if self._on_error is not None:
-                        self._on_error(exc)
-            return written
+            return sum(self._write(table, rows) for table, rows in grouped.values())
+
+    def _write(self, table: sa.Table, rows: list[dict[str, Any]]) -> int:
+        """Insert ``rows``; returns how many were committed (the rest are counted dropped)."""
+        committed = 0
+
+        def count(n: int) -> None:
+            nonlocal committed
+            committed += n
+            WRITTEN.labels(table.name).inc(n)
+
+        try:
+            store.insert_rows(self._engine, table, rows, on_commit=count)
+        except SQLAlchemyError as exc:
+            self.failed_batches += 1
+            lost = len(rows) - committed
+            DROPPED.inc(lost)
+            _log.warning("capture_write_failed", table=table.name, rows=lost, error=str(exc))
+            if self._on_error is not None:
+                self._on_error(exc)
+        return committed
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop the writer thread and write what is left."""

@@ -1,4 +1,5 @@
-"""``ssmas pricing``: train, simulate floors, retrain, promote / roll back, list models, drift.
+"""``ssmas pricing``: train, simulate floors, retrain, promote / roll back, list models, drift,
+prune the serving tables.
 
 Commands translate arguments, call a service and print the outcome; bad input exits with code 2
 and a one-line message on stderr.
@@ -6,9 +7,10 @@ and a one-line message on stderr.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -46,7 +48,8 @@ def train_demo_model(
 
 
 def _fail(message: str) -> NoReturn:
-    err.print(f"error: {message}", markup=False, highlight=False)
+    # soft_wrap: one line whatever the terminal's width (Rich would break it at 80 columns)
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -304,3 +307,75 @@ def drift(
         table.add_row(f.name, f.statistic, f"{f.score:.3f}", f"{f.psi:.3f}", f.level)
     out.print(table)
     out.print(f"global score {report.score:.3f}: [bold]{report.level}[/bold] → {report.action}")
+
+
+def _serving_config() -> Any:
+    from pydantic import ValidationError
+
+    from ssmas.pricing.serving import ServingConfig
+
+    try:
+        return ServingConfig()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        _fail(f"invalid SSMAS_PRICING_* settings: {f'{where}: ' if where else ''}{first['msg']}")
+
+
+@pricing_app.command()
+def prune(
+    older_than_hours: float | None = typer.Option(
+        None,
+        "--older-than-hours",
+        help="Delete captures, decisions and outcomes older than this; default "
+        "SSMAS_PRICING_RETENTION_HOURS (168). Drift reports follow "
+        "SSMAS_PRICING_DRIFT_REPORT_RETENTION_HOURS (2160).",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count the rows; delete nothing."),
+) -> None:
+    """Delete serving rows past their retention (what the servers do every 10 minutes)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ssmas.core.db import make_engine, upgrade
+    from ssmas.pricing import serving_store as store
+
+    config = _serving_config()
+    traffic_hours = config.retention_hours
+    window_h = config.drift_window_s / 3600.0
+    if older_than_hours is not None:
+        if not math.isfinite(older_than_hours) or older_than_hours <= 0:
+            _fail(f"--older-than-hours must be a positive number of hours, got {older_than_hours}")
+        if older_than_hours < window_h:
+            _fail(
+                f"--older-than-hours {older_than_hours:g} is shorter than the drift window "
+                f"({window_h:g} h, SSMAS_PRICING_DRIFT_WINDOW_S): the next drift check reads "
+                "those rows"
+            )
+        traffic_hours = older_than_hours
+    now = datetime.now(UTC)
+    cutoffs = store.retention_cutoffs(now, traffic_hours, config.drift_report_retention_hours)
+    url = _settings().resolved_database_url
+    try:
+        upgrade(url)
+        engine = make_engine(url)
+        try:
+            with _progress("prune") as say:
+                say("counting" if dry_run else "deleting in chunks")
+                counts = store.prune(engine, cutoffs, dry_run=dry_run, pause_s=0.01)
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, OSError) as exc:
+        _fail(f"cannot prune the serving tables: {str(exc).splitlines()[0]}")
+    table = Table(title="Serving rows " + ("that would be deleted" if dry_run else "deleted"))
+    table.add_column("table")
+    table.add_column("older than (UTC)")
+    table.add_column("rows", justify="right")
+    for name in store.STAMPS:
+        cutoff = next((c for t, c in cutoffs.items() if t.name == name), None)
+        if cutoff is None:
+            table.add_row(name, "kept forever", "-")
+        else:
+            table.add_row(name, f"{cutoff:%Y-%m-%d %H:%M:%S}", f"{counts[name]:,}")
+    out.print(table)
+    total = sum(counts.values())
+    out.print(f"{total:,} rows {'would be deleted (dry run)' if dry_run else 'deleted'}")

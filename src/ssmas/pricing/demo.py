@@ -22,6 +22,11 @@ their revenue against the unfloored control share.
    :func:`~ssmas.pricing.serving_stats.record_outcomes`, the path of ``POST /v2/outcomes``, so
    the per-variant realised figures (Models page, ``/v2/models``) are live during the demo;
    the ``pricing_outcomes`` rows of a sticky sample (:data:`OUTCOME_SHARE`) are written.
+
+Rows are stamped in real time and the decision log grows by some 3.6M rows an hour, so while
+the scenario runs the serving side keeps captures, decisions and outcomes
+:data:`DEMO_RETENTION_HOURS` (:func:`bound_retention`) unless ``SSMAS_PRICING_RETENTION_HOURS``
+says otherwise.
 """
 
 from __future__ import annotations
@@ -59,10 +64,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEMO_FLOOR_CONFIG",
+    "DEMO_RETENTION_HOURS",
     "LIVE_TOPIC",
     "DemoFloorProvider",
     "DemoOptions",
     "FloorLedger",
+    "bound_retention",
     "ensure_champion",
     "live_floors_path",
     "read_live_floors",
@@ -84,6 +91,9 @@ CAPTURE_SHARE = 0.01  # of the demo's predictions kept in pricing_captures (drif
 # written to pricing_floor_decisions; every outcome counts in the per-variant figures.
 OUTCOME_SHARE = 0.1
 BOOT_MINUTES = 10  # minutes of history before an uplift interval is given
+# Captures, decisions and outcomes kept while the demo runs: twice the default drift window
+# (the drift page's input), ~7M decision rows (~1.5 GB of SQLite) at the demo's pace.
+DEMO_RETENTION_HOURS = 2.0
 _log = structlog.get_logger(__name__)
 
 AUCTIONS = metrics.counter(
@@ -131,6 +141,7 @@ class DemoOptions:
     publish_every_min: int = 5
     floor_config: PublisherFloorConfig = DEMO_FLOOR_CONFIG
     outcome_share: float = OUTCOME_SHARE
+    retention_hours: float = DEMO_RETENTION_HOURS
 
 
 # -- the ledger -------------------------------------------------------------------------------
@@ -537,6 +548,18 @@ def ensure_floor_configs(
     return count
 
 
+def bound_retention(runtime: ServingRuntime, hours: float) -> float | None:
+    """Keep the serving tables' rows at most ``hours`` (never below the drift window) while the
+    demo writes to them, unless ``SSMAS_PRICING_RETENTION_HOURS`` was set, which wins. Returns
+    the retention it replaced, to put back when the demo stops (None when it left it alone)."""
+    if "retention_hours" in runtime.config.model_fields_set:
+        _log.info("pricing_demo_retention_configured", hours=runtime.pruner.retention_hours)
+        return None
+    previous = runtime.pruner.retention_hours
+    _log.info("pricing_demo_retention", hours=runtime.pruner.limit(hours))
+    return previous
+
+
 def _wait_runtime(
     platform: Platform, stop: threading.Event, wait_s: float
 ) -> ServingRuntime | None:
@@ -582,6 +605,7 @@ def run_pricing_demo(
         _log.info("pricing_demo_own_runtime")
         runtime = own = build_runtime(platform)
         own.start()
+    replaced = bound_retention(runtime, options.retention_hours)
     provider: DemoFloorProvider | None = None
     slot = floor_slot(platform)
     try:
@@ -627,6 +651,8 @@ def run_pricing_demo(
                 provider.flush()
             except OSError as exc:
                 _log.warning("pricing_demo_flush_failed", error=str(exc)[:300])
+        if replaced is not None:
+            runtime.pruner.retention_hours = replaced
         if own is not None:
             own.close()
 

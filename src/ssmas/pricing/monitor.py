@@ -6,16 +6,21 @@ and compared, feature by feature, with the training baselines stored in its feat
 ``<= 0.3 OK``, ``> 0.3 INFO``, ``> 0.5 WARNING``, ``> 0.7 CRITICAL``). Each computation is kept in
 ``pricing_drift_reports`` (the history the dashboard plots) and exported as Prometheus gauges.
 Realised error: posted outcomes joined to the predictions that priced them, per variant.
+Retention: :class:`Pruner` deletes captures, decisions and outcomes older than
+``SSMAS_PRICING_RETENTION_HOURS`` (drift reports: ``SSMAS_PRICING_DRIFT_REPORT_RETENTION_HOURS``)
+on its own daemon thread, a chunk at a time, so a drift run never blocks behind a long purge.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 import structlog
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
@@ -25,9 +30,11 @@ from ssmas.pricing import serving_store as store
 from ssmas.pricing.drift import compute_drift
 from ssmas.pricing.features import FeatureEncoder
 from ssmas.pricing.schemas import PredictRequest
-from ssmas.pricing.serving import PricingService
+from ssmas.pricing.serving import PricingService, ServingConfig
 
 MIN_ROWS = 50
+PRUNE_PAUSE_S = 0.05  # between delete chunks: a capture writer waiting on SQLite's lock gets in
+FIRST_PRUNE_DELAY_S = 60.0  # after start-up, then every prune_interval_s
 _log = structlog.get_logger(__name__)
 
 DRIFT_SCORE = metrics.gauge(
@@ -47,6 +54,9 @@ REALISED_MAE = metrics.gauge(
 )
 REALISED_BIAS = metrics.gauge(
     "pricing", "realised_bias", "eur", "Mean (realised - predicted) CPM per variant", ("variant",)
+)
+PRUNED = metrics.counter(
+    "pricing", "pruned_rows", "Serving rows deleted by retention", labels=("table",)
 )
 
 
@@ -200,6 +210,91 @@ class Monitor:
             args=(stop, interval_s, window_s),
             name="ssmas-pricing-monitor",
             daemon=True,
+        )
+        if interval_s > 0:
+            thread.start()
+        return thread
+
+
+class Pruner:
+    """Keeps the serving tables within their retention (the role S3 lifecycle rules play for
+    SageMaker's data capture): every ``interval_s`` it deletes what is past its cutoff.
+
+    The retention of captures, decisions and outcomes never goes below the drift window (the
+    configuration refuses it, :meth:`limit` clamps to it), so a drift run always finds its
+    whole window. A retention of 0 keeps a table forever.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: ServingConfig,
+        *,
+        chunk: int = store.PRUNE_CHUNK,
+        pause_s: float = PRUNE_PAUSE_S,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.retention_hours = config.retention_hours
+        self.drift_report_retention_hours = config.drift_report_retention_hours
+        self.min_hours = config.drift_window_s / 3600.0
+        self.chunk = chunk
+        self.pause_s = pause_s
+        self.clock = clock
+
+    def limit(self, hours: float) -> float:
+        """Keep captures, decisions and outcomes at most ``hours`` (not below the drift window;
+        a shorter retention already in force stays); returns the retention now in force."""
+        wanted = max(hours, self.min_hours)
+        if self.retention_hours <= 0 or wanted < self.retention_hours:
+            self.retention_hours = wanted
+        return self.retention_hours
+
+    def cutoffs(self) -> dict[sa.Table, datetime]:
+        """Each pruned table's cutoff now (tables kept forever are left out)."""
+        return store.retention_cutoffs(
+            self.clock(), self.retention_hours, self.drift_report_retention_hours
+        )
+
+    def prune(
+        self, *, dry_run: bool = False, stop: threading.Event | None = None
+    ) -> dict[str, int]:
+        """One pass over the tables: rows deleted (or that would be, ``dry_run``) per table,
+        counted in ``ssmas_pricing_pruned_rows_total{table}`` chunk by chunk."""
+        started = time.perf_counter()
+        counts = store.prune(
+            self.engine,
+            self.cutoffs(),
+            chunk=self.chunk,
+            dry_run=dry_run,
+            pause_s=self.pause_s,
+            stop=stop,
+            on_chunk=None if dry_run else lambda table, n: PRUNED.labels(table).inc(n),
+        )
+        if any(counts.values()):
+            _log.info(
+                "pricing_pruned",
+                dry_run=dry_run,
+                seconds=round(time.perf_counter() - started, 3),
+                retention_hours=self.retention_hours,
+                **counts,
+            )
+        return counts
+
+    def run(self, stop: threading.Event, interval_s: float) -> None:
+        """Prune shortly after start, then every ``interval_s``, until ``stop`` is set."""
+        wait = min(interval_s, FIRST_PRUNE_DELAY_S)
+        while not stop.wait(wait):
+            try:
+                self.prune(stop=stop)
+            except Exception as exc:  # a failed pass (database away) is retried next time
+                _log.warning("pricing_prune_failed", error=repr(exc)[:300])
+            wait = interval_s
+
+    def start(self, stop: threading.Event, interval_s: float) -> threading.Thread:
+        """Run :meth:`run` on a daemon thread (nothing when ``interval_s`` is 0)."""
+        thread = threading.Thread(
+            target=self.run, args=(stop, interval_s), name="ssmas-pricing-pruner", daemon=True
         )
         if interval_s > 0:
             thread.start()

@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
 import structlog
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ssmas.pricing.answers import (
@@ -69,6 +69,23 @@ class ServingConfig(BaseSettings):
     drift_interval_s: float = Field(default=300.0, ge=0.0)
     drift_window_s: float = Field(default=3600.0, gt=0.0)
     recent_predictions: int = Field(default=100_000, ge=0)
+    # Retention (0 keeps forever): captures, floor decisions and outcomes; drift reports.
+    retention_hours: float = Field(default=168.0, ge=0.0, allow_inf_nan=False)
+    drift_report_retention_hours: float = Field(default=2160.0, ge=0.0, allow_inf_nan=False)
+    prune_interval_s: float = Field(default=600.0, ge=0.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _retention_covers_drift_window(self) -> Self:
+        """Refuse a retention that would delete rows the drift check still reads: each drift
+        run reads the last ``drift_window_s`` of captures and outcomes."""
+        if 0.0 < self.retention_hours * 3600.0 < self.drift_window_s:
+            raise ValueError(
+                f"SSMAS_PRICING_RETENTION_HOURS={self.retention_hours:g} keeps less than the "
+                f"drift window (SSMAS_PRICING_DRIFT_WINDOW_S={self.drift_window_s:g} s = "
+                f"{self.drift_window_s / 3600.0:g} h): keep at least "
+                f"{self.drift_window_s / 3600.0:g} h, or 0 to keep everything"
+            )
+        return self
 
 
 class Scorer(Protocol):

@@ -1,10 +1,11 @@
 """The serving side of one process, built at app start by the router module's ``setup`` hook.
 
 ``setup(platform)`` builds a :class:`ServingRuntime` (scorer service, capture writer, publisher
-floor configs, monitor, model loader), starts its threads (model loading and hot reload, capture
-writes, periodic drift), registers the ``pricing_models`` readiness check when there is a
-registry to load from (ready once the first load finished) and returns the teardown. Routes
-reach it with :func:`runtime_of` (hot path, no dependency resolution) or ``RuntimeDep``.
+floor configs, monitor, pruner, model loader), starts its threads (model loading and hot reload,
+capture writes, periodic drift, retention), registers the ``pricing_models`` readiness check
+when there is a registry to load from (ready once the first load finished) and returns the
+teardown. Routes reach it with :func:`runtime_of` (hot path, no dependency resolution) or
+``RuntimeDep``.
 Configuration comes from ``SSMAS_PRICING_*`` (:class:`~ssmas.pricing.serving.ServingConfig`).
 """
 
@@ -23,7 +24,7 @@ from ssmas.core.api import ApiError
 from ssmas.pricing.capture import CaptureWriter
 from ssmas.pricing.floor_serving import FloorConfigs
 from ssmas.pricing.hot_reload import ModelLoader, registry_exists
-from ssmas.pricing.monitor import Monitor
+from ssmas.pricing.monitor import Monitor, Pruner
 from ssmas.pricing.serving import PricingService, ServingConfig
 
 _runtimes: dict[int, ServingRuntime] = {}
@@ -39,12 +40,14 @@ class ServingRuntime:
     writer: CaptureWriter
     floors: FloorConfigs
     monitor: Monitor
+    pruner: Pruner
     loader: ModelLoader
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        """Start capture writes, model loading / hot reload and the periodic drift check."""
+        """Start capture writes, model loading / hot reload, the periodic drift check and the
+        retention pruner (a thread of its own: a long purge never delays a drift run)."""
         self.service.on_install = freeze_new_objects
         self.writer.start()
         if self.config.load_models:
@@ -54,6 +57,7 @@ class ServingRuntime:
         self.threads.append(
             self.monitor.start(self.stop, self.config.drift_interval_s, self.config.drift_window_s)
         )
+        self.threads.append(self.pruner.start(self.stop, self.config.prune_interval_s))
 
     def check_models(self) -> None:
         """Readiness: the first model load has finished (serving a model or the fallback)."""
@@ -97,6 +101,7 @@ def build_runtime(platform: Platform, config: ServingConfig | None = None) -> Se
         writer=writer,
         floors=FloorConfigs(platform.engine),
         monitor=Monitor(platform.engine, service),
+        pruner=Pruner(platform.engine, config),
         loader=ModelLoader(service, platform.settings),
     )
 

@@ -3,14 +3,16 @@
 ``pricing_captures`` holds the sampled predictions (request, answer, variant, version);
 ``pricing_floor_decisions`` every floor sent; ``pricing_outcomes`` realised prices posted back;
 ``pricing_floor_configs`` one row per publisher; ``pricing_drift_reports`` the drift history.
-Functions take an ``Engine`` and run Core statements (bulk inserts, windowed reads).
+Functions take an ``Engine`` and run Core statements (bulk inserts, windowed reads, and the
+chunked deletes of :func:`prune` that keep the traffic tables within their retention).
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -93,27 +95,71 @@ drift_reports = sa.Table(
 
 Row = dict[str, Any]
 INSERT_CHUNK = 100  # rows per executemany: a few hundred µs of GIL-held work
+PRUNE_CHUNK = 5000  # rows per DELETE transaction (see prune)
+TX_BUDGET_S = 0.05  # an insert transaction commits after this long (see insert_rows)
+TX_GAP_S = 0.02  # and the writer lock stays free this long before the next one
+
+# The timestamp each pruned table's retention is measured on.
+STAMPS: dict[str, sa.Column[Any]] = {
+    captures.name: captures.c.captured_at,
+    floor_decisions.name: floor_decisions.c.decided_at,
+    outcomes.name: outcomes.c.received_at,
+    drift_reports.name: drift_reports.c.computed_at,
+}
+TRAFFIC_TABLES: tuple[sa.Table, ...] = (captures, floor_decisions, outcomes)
 
 
 def insert_rows(
-    engine: Engine, table: sa.Table, rows: Sequence[Row], *, chunk: int = INSERT_CHUNK
+    engine: Engine,
+    table: sa.Table,
+    rows: Sequence[Row],
+    *,
+    chunk: int = INSERT_CHUNK,
+    tx_budget_s: float | None = None,
+    gap_s: float | None = None,
+    on_commit: Callable[[int], None] | None = None,
 ) -> int:
-    """Insert ``rows`` in one transaction, ``chunk`` rows per executemany; returns the count.
+    """Insert ``rows``, ``chunk`` rows per executemany; returns the count.
 
     The capture writer calls this from a background thread of the serving process, where
     every microsecond of Python it runs is a microsecond a request may wait for the GIL. So
     rows go through :func:`~ssmas.core.db.bulk.bulk_insert` (the column types' processors,
     one executemany: ~4 µs a capture row instead of SQLAlchemy's ~14), and between chunks the
     thread sleeps for zero seconds, which hands the GIL to a waiting request at once.
+
+    A transaction is committed once it has run ``tx_budget_s`` (default :data:`TX_BUDGET_S`),
+    and the next starts ``gap_s`` (:data:`TX_GAP_S`) later. SQLite has one writer lock, and
+    another writer waiting on it (a login creating a key, an outcome post) polls for it every
+    few tens of milliseconds up to its busy timeout: a backlog of 50,000 decision rows written
+    as one transaction held the lock for seconds on a loaded host and made such a writer fail
+    with "database is locked". Each committed transaction's row count goes to ``on_commit``;
+    when a later one fails, the rows
+    already committed stay written and the error is raised.
     """
     if not rows:
         return 0
-    with engine.begin() as conn:
-        for start in range(0, len(rows), chunk):
-            if start:
-                time.sleep(0)  # let the event loop run between chunks
-            bulk_insert(conn, table, rows[start : start + chunk])
-    return len(rows)
+    budget = TX_BUDGET_S if tx_budget_s is None else tx_budget_s
+    gap = TX_GAP_S if gap_s is None else gap_s
+    written = 0
+    while written < len(rows):
+        if written:
+            time.sleep(gap)  # the lock is free: a waiting writer's next poll gets it
+        started = time.perf_counter()
+        in_tx = 0
+        with engine.begin() as conn:
+            while written + in_tx < len(rows):
+                if in_tx:
+                    if time.perf_counter() - started >= budget:
+                        break
+                    time.sleep(0)  # let the event loop run between chunks
+                start = written + in_tx
+                batch = rows[start : start + chunk]
+                bulk_insert(conn, table, batch)
+                in_tx += len(batch)
+        written += in_tx
+        if on_commit is not None:
+            on_commit(in_tx)
+    return written
 
 
 def read_captures(
@@ -186,3 +232,69 @@ def recent_drift_reports(engine: Engine, *, limit: int = 48) -> list[Row]:
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query)]
     return rows[::-1]
+
+
+def retention_cutoffs(
+    now: datetime, traffic_hours: float, drift_report_hours: float
+) -> dict[sa.Table, datetime]:
+    """The cutoff of each pruned table: ``traffic_hours`` back for captures, decisions and
+    outcomes, ``drift_report_hours`` for drift reports; a retention of 0 (keep forever) leaves
+    its tables out."""
+    cutoffs: dict[sa.Table, datetime] = {}
+    if traffic_hours > 0:
+        for table in TRAFFIC_TABLES:
+            cutoffs[table] = now - timedelta(hours=traffic_hours)
+    if drift_report_hours > 0:
+        cutoffs[drift_reports] = now - timedelta(hours=drift_report_hours)
+    return cutoffs
+
+
+def count_older(engine: Engine, table: sa.Table, cutoff: datetime) -> int:
+    """Rows of ``table`` stamped before ``cutoff`` (what :func:`prune` would delete)."""
+    query = sa.select(sa.func.count()).select_from(table).where(STAMPS[table.name] < cutoff)
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def prune(
+    engine: Engine,
+    cutoffs: Mapping[sa.Table, datetime],
+    *,
+    chunk: int = PRUNE_CHUNK,
+    dry_run: bool = False,
+    pause_s: float = 0.0,
+    stop: threading.Event | None = None,
+    on_chunk: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """Delete the rows of each table stamped before its cutoff; returns the count per table.
+
+    Rows go ``chunk`` at a time, each chunk its own transaction
+    (``DELETE ... WHERE id IN (SELECT id ... WHERE stamp < cutoff LIMIT chunk)``, the stamp's
+    index finds them): SQLite's single writer lock is held for one chunk only, so the capture
+    writer's inserts wait milliseconds rather than the whole purge, and PostgreSQL never
+    builds one transaction of millions of deleted rows. ``pause_s`` between chunks lets a
+    writer waiting on the lock in; ``stop`` ends the purge between chunks (what was deleted is
+    counted); ``on_chunk(table_name, deleted)`` follows progress. ``dry_run`` counts the rows
+    that would go and deletes nothing.
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1 row, got {chunk}")
+    counts: dict[str, int] = {}
+    for table, cutoff in cutoffs.items():
+        if dry_run:
+            counts[table.name] = count_older(engine, table, cutoff)
+            continue
+        doomed = sa.select(table.c.id).where(STAMPS[table.name] < cutoff).limit(chunk)
+        statement = table.delete().where(table.c.id.in_(doomed))
+        total = 0
+        while stop is None or not stop.is_set():
+            with engine.begin() as conn:
+                deleted = int(conn.execute(statement).rowcount)
+            total += deleted
+            if on_chunk is not None and deleted:
+                on_chunk(table.name, deleted)
+            if deleted < chunk:
+                break
+            time.sleep(pause_s)
+        counts[table.name] = total
+    return counts
