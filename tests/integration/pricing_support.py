@@ -1,4 +1,5 @@
-"""Helpers for the pricing tests: a small simulated lake, a drifted day, a ready MLflow database.
+"""Helpers for the pricing tests: a small simulated lake, a drifted day, a ready MLflow database,
+rows and databases for the serving tables.
 
 Lakes and the MLflow template are built once per test session (module-level cache) and copied
 into each test's directory, so tests pay the simulation and MLflow's schema migration once.
@@ -7,17 +8,23 @@ into each test's directory, so tests pay the simulation and MLflow's schema migr
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
 
+from ssmas.core.db import make_engine, upgrade
 from ssmas.core.registry import ModelRegistry, registry_from_settings
 from ssmas.exchange import lake as lake_layout
 from ssmas.exchange.simulate import SimulationConfig, simulate_to_lake
+from ssmas.pricing import serving_store as store
 from ssmas.settings import Settings
 
 START = date(2026, 3, 2)  # a Monday
@@ -91,3 +98,82 @@ def fresh_registry(base: Path, settings: Settings) -> ModelRegistry:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(mlflow_template(base) / "mlflow.db", settings.data_dir / "mlflow.db")
     return registry_from_settings(settings)
+
+
+# -- the serving tables ----------------------------------------------------------------------
+
+SERVING_TABLES = (store.captures, store.floor_decisions, store.outcomes, store.drift_reports)
+
+
+def serving_row(table: sa.Table, at: datetime, i: int) -> dict[str, Any]:
+    """A valid row of the serving table ``table`` stamped ``at`` (impression ``imp-<at>-<i>``)."""
+    imp = f"imp-{at:%Y%m%d%H%M%S}-{i}"
+    if table is store.captures:
+        return {
+            "captured_at": at,
+            "impression_id": imp,
+            "variant": "champion",
+            "model_version": "1",
+            "fallback": False,
+            "request": {"impression_id": imp},
+            "predicted_cpm": 1.0,
+            "lower": 0.5,
+            "upper": 1.5,
+            "latency_ms": 0.2,
+        }
+    if table is store.floor_decisions:
+        return {
+            "decided_at": at,
+            "impression_id": imp,
+            "publisher_id": "pub-1",
+            "floor": 0.4,
+            "reason": "dynamic",
+            "predicted_cpm": 1.0,
+            "model_version": "1",
+            "variant": "champion",
+            "fallback": False,
+            "control": False,
+        }
+    if table is store.outcomes:
+        return {
+            "received_at": at,
+            "impression_id": imp,
+            "variant": "champion",
+            "model_version": "1",
+            "predicted_cpm": 1.0,
+            "clearing_cpm": 1.2,
+            "filled": True,
+            "revenue_eur": 0.0012,
+        }
+    return {
+        "computed_at": at,
+        "window_start": at - timedelta(hours=1),
+        "window_end": at,
+        "model_version": "1",
+        "n_rows": 100,
+        "score": 0.1,
+        "level": "OK",
+        "report": {"features": []},
+    }
+
+
+def clear_serving_tables(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        for table in SERVING_TABLES:
+            conn.execute(table.delete())
+
+
+def serving_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """The body of a fixture parametrised ``["sqlite", "postgresql"]``: a migrated database with
+    empty serving tables (the PostgreSQL one is shared by the session's tests, so it is cleared
+    before and after)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'serving.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    upgrade(url)
+    engine = make_engine(url)
+    clear_serving_tables(engine)
+    yield engine
+    clear_serving_tables(engine)
+    engine.dispose()

@@ -17,42 +17,18 @@ from ssmas.core.metrics import REGISTRY
 from ssmas.pricing import serving_store as store
 from ssmas.pricing.capture import CaptureWriter
 
+from .pricing_support import serving_engine, serving_row
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-def _decision(i: int, *, floor: float | None = 0.4) -> dict[str, Any]:
-    return {
-        "decided_at": NOW,
-        "impression_id": f"imp-{i}",
-        "publisher_id": "pub-1",
-        "floor": floor,
-        "reason": "dynamic",
-        "predicted_cpm": 1.0,
-        "model_version": "1",
-        "variant": "champion",
-        "fallback": False,
-        "control": False,
-    }
-
-
-def _clear(engine: sa.Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(store.floor_decisions.delete())
+def _decision(i: int) -> dict[str, Any]:
+    return serving_row(store.floor_decisions, NOW, i)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    url = (
-        f"sqlite:///{tmp_path / 'capture.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_url")
-    )
-    upgrade(url)
-    engine = make_engine(url)
-    _clear(engine)  # the PostgreSQL database is shared by the session's tests
-    yield engine
-    _clear(engine)
-    engine.dispose()
+    yield from serving_engine(request, tmp_path)
 
 
 def test_a_backlog_is_written_in_several_transactions(engine: sa.Engine) -> None:

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -25,64 +24,14 @@ from ssmas.pricing.serving import ServingConfig
 from ssmas.pricing.serving_runtime import build_runtime
 from ssmas.settings import Settings, get_settings
 
+from .pricing_support import SERVING_TABLES, serving_engine, serving_row
+
 NOW = datetime.now(UTC).replace(microsecond=0)
-TABLES = (store.captures, store.floor_decisions, store.outcomes, store.drift_reports)
-
-
-def _row(table: sa.Table, at: datetime, i: int) -> dict[str, Any]:
-    """A valid row of ``table`` stamped ``at``."""
-    imp = f"imp-{at:%Y%m%d%H%M%S}-{i}"
-    if table is store.captures:
-        return {
-            "captured_at": at,
-            "impression_id": imp,
-            "variant": "champion",
-            "model_version": "1",
-            "fallback": False,
-            "request": {"impression_id": imp},
-            "predicted_cpm": 1.0,
-            "lower": 0.5,
-            "upper": 1.5,
-            "latency_ms": 0.2,
-        }
-    if table is store.floor_decisions:
-        return {
-            "decided_at": at,
-            "impression_id": imp,
-            "publisher_id": "pub-1",
-            "floor": 0.4,
-            "reason": "dynamic",
-            "predicted_cpm": 1.0,
-            "model_version": "1",
-            "variant": "champion",
-            "fallback": False,
-            "control": False,
-        }
-    if table is store.outcomes:
-        return {
-            "received_at": at,
-            "impression_id": imp,
-            "variant": "champion",
-            "model_version": "1",
-            "predicted_cpm": 1.0,
-            "clearing_cpm": 1.2,
-            "filled": True,
-            "revenue_eur": 0.0012,
-        }
-    return {
-        "computed_at": at,
-        "window_start": at - timedelta(hours=1),
-        "window_end": at,
-        "model_version": "1",
-        "n_rows": 100,
-        "score": 0.1,
-        "level": "OK",
-        "report": {"features": []},
-    }
+TABLES = SERVING_TABLES
 
 
 def _fill(engine: sa.Engine, table: sa.Table, stamps: list[datetime]) -> None:
-    store.insert_rows(engine, table, [_row(table, at, i) for i, at in enumerate(stamps)])
+    store.insert_rows(engine, table, [serving_row(table, at, i) for i, at in enumerate(stamps)])
 
 
 def _stamps(engine: sa.Engine, table: sa.Table) -> list[datetime]:
@@ -91,24 +40,9 @@ def _stamps(engine: sa.Engine, table: sa.Table) -> list[datetime]:
         return sorted(conn.execute(sa.select(column)).scalars())
 
 
-def _clear(engine: sa.Engine) -> None:
-    with engine.begin() as conn:
-        for table in TABLES:
-            conn.execute(table.delete())
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'retention.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    upgrade(url)
-    engine = make_engine(url)
-    _clear(engine)  # the PostgreSQL database is shared by the session's tests
-    yield engine
-    _clear(engine)
-    engine.dispose()
+    yield from serving_engine(request, tmp_path)
 
 
 def _old_and_new(cutoff: datetime) -> tuple[list[datetime], list[datetime]]:
