@@ -188,6 +188,6 @@ def batch_json(
     return _ENCODE(list(answers))
 
 
-def utc_timestamp() -> str:
-    """Now, ISO 8601 UTC with a ``Z`` suffix."""
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+def utc_timestamp(at: datetime | None = None) -> str:
+    """``at`` (a UTC datetime; default now), ISO 8601 with a ``Z`` suffix."""
+    return (at or datetime.now(UTC)).isoformat().replace("+00:00", "Z")

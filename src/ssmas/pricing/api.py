@@ -233,7 +233,7 @@ def _floors(
 ) -> list[dict[str, Any]]:
     """Decide, log and answer row by row (``/v2/floor``: for one row, cheaper than arrays)."""
     now = datetime.now(UTC)
-    stamp = now.isoformat().replace("+00:00", "Z")
+    stamp = utc_timestamp(now)
     bodies, rows = [], []
     for req, s in zip(reqs, scored, strict=True):
         decision = decide(req, s, configs[req.publisher_id])
@@ -283,7 +283,7 @@ async def floor_batch(
     rows = decision_rows(reqs, priced, decided, now)
     service.stats.floors_many(decided.reason, REASONS, priced.variant)
     runtime.writer.add_many(store.floor_decisions, rows)
-    stamp = now.isoformat().replace("+00:00", "Z")
+    stamp = utc_timestamp(now)
     body = floor_batch_json(reqs, priced, decided, stamp, elapsed * 1000.0)
     return Response(body, media_type="application/json")
 

@@ -370,8 +370,9 @@ def prune(
     table.add_column("table")
     table.add_column("older than (UTC)")
     table.add_column("rows", justify="right")
+    cutoff_of = {t.name: c for t, c in cutoffs.items()}
     for name in store.STAMPS:
-        cutoff = next((c for t, c in cutoffs.items() if t.name == name), None)
+        cutoff = cutoff_of.get(name)
         if cutoff is None:
             table.add_row(name, "kept forever", "-")
         else:

@@ -194,26 +194,46 @@ class Monitor:
             variants[name] = entry
         return {"window_s": window_s, "variants": variants}
 
-    def run(self, stop: threading.Event, interval_s: float, window_s: float) -> None:
-        """Compute drift and realised error every ``interval_s`` until ``stop`` is set."""
-        while not stop.wait(interval_s):
-            try:
-                self.drift(window_s)
-                self.realised(window_s)
-            except Exception as exc:  # the monitor must outlive a bad window
-                _log.warning("pricing_monitor_failed", error=repr(exc)[:300])
-
     def start(self, stop: threading.Event, interval_s: float, window_s: float) -> threading.Thread:
-        """Run :meth:`run` on a daemon thread (nothing when ``interval_s`` is 0)."""
-        thread = threading.Thread(
-            target=self.run,
-            args=(stop, interval_s, window_s),
-            name="ssmas-pricing-monitor",
-            daemon=True,
+        """Compute drift and realised error every ``interval_s`` on a daemon thread until
+        ``stop`` is set (nothing when ``interval_s`` is 0)."""
+
+        def check() -> None:
+            self.drift(window_s)
+            self.realised(window_s)
+
+        return start_periodic(
+            "ssmas-pricing-monitor", check, stop, interval_s, failure="pricing_monitor_failed"
         )
-        if interval_s > 0:
-            thread.start()
-        return thread
+
+
+def start_periodic(
+    name: str,
+    task: Callable[[], object],
+    stop: threading.Event,
+    interval_s: float,
+    *,
+    first_wait_s: float | None = None,
+    failure: str,
+) -> threading.Thread:
+    """Run ``task`` on a daemon thread ``first_wait_s`` (default ``interval_s``) after start,
+    then every ``interval_s``, until ``stop`` is set; nothing is started when ``interval_s`` is
+    0. A pass that raises is logged as ``failure`` and the next one runs on time (a bad window or
+    a database away for a while must not end the thread)."""
+
+    def run() -> None:
+        wait = interval_s if first_wait_s is None else first_wait_s
+        while not stop.wait(wait):
+            try:
+                task()
+            except Exception as exc:
+                _log.warning(failure, error=repr(exc)[:300])
+            wait = interval_s
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    if interval_s > 0:
+        thread.start()
+    return thread
 
 
 class Pruner:
@@ -281,21 +301,14 @@ class Pruner:
             )
         return counts
 
-    def run(self, stop: threading.Event, interval_s: float) -> None:
-        """Prune shortly after start, then every ``interval_s``, until ``stop`` is set."""
-        wait = min(interval_s, FIRST_PRUNE_DELAY_S)
-        while not stop.wait(wait):
-            try:
-                self.prune(stop=stop)
-            except Exception as exc:  # a failed pass (database away) is retried next time
-                _log.warning("pricing_prune_failed", error=repr(exc)[:300])
-            wait = interval_s
-
     def start(self, stop: threading.Event, interval_s: float) -> threading.Thread:
-        """Run :meth:`run` on a daemon thread (nothing when ``interval_s`` is 0)."""
-        thread = threading.Thread(
-            target=self.run, args=(stop, interval_s), name="ssmas-pricing-pruner", daemon=True
+        """Prune on a daemon thread shortly after start, then every ``interval_s``, until
+        ``stop`` is set (nothing when ``interval_s`` is 0)."""
+        return start_periodic(
+            "ssmas-pricing-pruner",
+            lambda: self.prune(stop=stop),
+            stop,
+            interval_s,
+            first_wait_s=min(interval_s, FIRST_PRUNE_DELAY_S),
+            failure="pricing_prune_failed",
         )
-        if interval_s > 0:
-            thread.start()
-        return thread

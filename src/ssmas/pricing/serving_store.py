@@ -133,8 +133,7 @@ def insert_rows(
     few tens of milliseconds up to its busy timeout: a backlog of 50,000 decision rows written
     as one transaction held the lock for seconds on a loaded host and made such a writer fail
     with "database is locked". Each committed transaction's row count goes to ``on_commit``;
-    when a later one fails, the rows
-    already committed stay written and the error is raised.
+    when a later one fails, the rows already committed stay written and the error is raised.
     """
     if not rows:
         return 0
