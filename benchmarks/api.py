@@ -197,7 +197,7 @@ def _free_port() -> int:
 
 def _create_key(data_dir: Path) -> str:
     sys.path.insert(0, str(ROOT / "src"))
-    from ssmas.bootstrap import build_platform
+    from ssmas.core.platform import build_platform
     from ssmas.core.security.keys import create_api_key
     from ssmas.settings import Settings
 

@@ -2,7 +2,7 @@
 replies, end-to-end latency to the Graph API fake, cached context reads, and the NLU figures.
 
 Processes: the API server (one uvicorn worker, embedded SQLite bus and database), one or more
-``python -m ssmas.assistant.workers`` processes, the Graph API fake, and the load generator
+``ssmas worker assistant`` processes, the Graph API fake, and the load generator
 (``--generate``), each separate. The generator reuses ``benchmarks/api.py``'s socket client and
 measures each acknowledgement from the request's scheduled send time (no coordinated omission).
 
@@ -312,14 +312,14 @@ def measure_context(reads: int) -> dict[str, float]:
     from datetime import UTC, datetime
 
     from ssmas.assistant.context import ContextWindow
-    from ssmas.assistant.runtime import build_runtime, release
+    from ssmas.assistant.runtime import build_assistant_runtime, release_runtime
     from ssmas.assistant.store import Turn
-    from ssmas.bootstrap import build_platform
+    from ssmas.core.platform import build_platform
     from ssmas.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="ssmas-bench-ctx-") as tmp:
         platform = build_platform(Settings(profile="test", data_dir=Path(tmp)))
-        runtime = build_runtime(platform, brain=bench_brain(platform.settings))
+        runtime = build_assistant_runtime(platform, brain=bench_brain(platform.settings))
         try:
             now = datetime.now(UTC)
             for cid in range(1, 101):
@@ -342,7 +342,7 @@ def measure_context(reads: int) -> dict[str, float]:
                 if window is None:
                     raise SystemExit("context cache miss during the benchmark")
         finally:
-            release(platform)
+            release_runtime(platform)
             platform.close()
     return {"context_p50_ms": _p(timings, 0.5), "context_p99_ms": _p(timings, 0.99)}
 
@@ -455,7 +455,7 @@ class Stack:
     def start_workers(self) -> None:
         for _ in range(self.workers):
             nice = ("--nice", str(self.nice)) if self.nice else ()
-            self.worker_procs.append(self._spawn("-m", "ssmas.assistant.workers", *nice))
+            self.worker_procs.append(self._spawn("-m", "ssmas", "worker", "assistant", *nice))
 
     def stop_workers(self) -> None:
         """Stop the worker processes (SIGTERM: each finishes or gives back its batch)."""
@@ -559,7 +559,7 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     )
     notes = (
         f"Embedded default (SQLite database and bus, memory cache); one uvicorn worker for the "
-        f"API, {args.workers} `python -m ssmas.assistant.workers` process(es), the Graph API fake "
+        f"API, {args.workers} `ssmas worker assistant` process(es), the Graph API fake "
         f"and the load generator each in their own process; the workers and the fake run at "
         f"nice {args.worker_nice} (the API at 0: under overload the acknowledgements get the CPU "
         "first and the backlog waits in the bus, which is what the queue is for). "

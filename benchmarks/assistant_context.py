@@ -98,13 +98,14 @@ def _time_reads(store: Any, reads: int) -> tuple[list[float], int]:
 def measure(settings: Any, reads: int, *, freeze: bool) -> dict[str, float]:
     """Figures (ms) of ``runtime.contexts.cached`` over ``reads`` hits on ``settings``'s cache,
     and of the same reads through a store that opens every sealed entry (no memo)."""
-    from ssmas.assistant.context import ContextStore, ContextWindow, freeze_startup_heap
-    from ssmas.assistant.runtime import build_runtime, release
+    from ssmas.assistant.context import ContextStore, ContextWindow
+    from ssmas.assistant.runtime import build_assistant_runtime, release_runtime
     from ssmas.assistant.store import Turn
-    from ssmas.bootstrap import build_platform
+    from ssmas.core.platform import build_platform
+    from ssmas.core.tuning import freeze_heap
 
     platform = build_platform(settings)
-    runtime = build_runtime(platform, brain=OfflineBenchBrain())  # reads never call it
+    runtime = build_assistant_runtime(platform, brain=OfflineBenchBrain())  # reads never call it
     contexts = runtime.contexts
     opener = ContextStore(platform.cache, runtime.cipher, memo_size=0)
     try:
@@ -126,13 +127,13 @@ def measure(settings: Any, reads: int, *, freeze: bool) -> dict[str, float]:
             contexts.cached(1 + i % WINDOWS)
             opener.cached(1 + i % WINDOWS)
         if freeze:
-            freeze_startup_heap()
+            freeze_heap()
         timings, collections = _time_reads(contexts, reads)
         cold, cold_collections = _time_reads(opener, reads)
     finally:
         for cid in range(1, WINDOWS + 1):
             contexts.forget(cid)
-        release(platform)
+        release_runtime(platform)
         platform.close()
         if freeze:
             gc.unfreeze()
@@ -199,15 +200,15 @@ def main() -> None:
     notes = (
         f"runtime.contexts.cached(conversation_id) in process, {reads} timed cache hits "
         f"(after {WARMUP} warm-up reads) cycling over {WINDOWS} sealed windows of {TURNS} "
-        "Spanish turns plus a summary; the runtime is the real one (build_runtime on a fresh "
-        "data directory, the shipped FAQ loaded). context_*: the embedded in-process cache; "
+        "Spanish turns plus a summary; the runtime is the real one (build_assistant_runtime on a "
+        "fresh data directory, the shipped FAQ loaded). context_*: the embedded in-process cache; "
         "context_redis_*: a private redis-server on 127.0.0.1 started by the script (one "
         "round trip per read). *_open_*: the same reads through a ContextStore without its "
         "memo (memo_size=0), which decrypts and parses every entry, as a read of an entry "
         "another process wrote does. "
         + (
             "The start-up heap was frozen before timing (--freeze: "
-            "ssmas.assistant.context.freeze_startup_heap, gc.freeze()). "
+            "ssmas.core.tuning.freeze_heap, gc.freeze()). "
             if freeze
             else "The start-up heap is not frozen (as the worker processes run today); "
             "gc_collections_* count the collections that ran while timing. "

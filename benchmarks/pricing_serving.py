@@ -152,7 +152,7 @@ def _summary(raw: dict[str, Any]) -> dict[str, Any]:
 
 def prepare(data_dir: Path, rows: int) -> dict[str, Any]:
     """Train and register the champion; return the key, request bodies and encoded rows."""
-    from ssmas.bootstrap import build_platform
+    from ssmas.core.platform import build_platform
     from ssmas.core.registry import registry_from_settings
     from ssmas.core.security.keys import create_api_key
     from ssmas.exchange.simulate import SimulationConfig, simulate_frame

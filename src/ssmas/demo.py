@@ -1,10 +1,10 @@
 """``ssmas demo``: the whole platform on the embedded default, with every product's scenario.
 
 The demo creates (once) an API key with every scope, keeps it in ``<data_dir>/demo_api_key``
-so the dashboard login stays the same across runs, prints it, then runs ``ssmas up`` with the
-scenario loops that products register in ``DEMO_SCENARIOS``: the live exchange, pricing (a first
-model, then dynamic floors on the live exchange's auctions against an unfloored control share)
-and the assistant's simulated customers.
+so the dashboard login stays the same across runs, prints it, then runs ``ssmas up`` with every
+product's demo scenario (``Product.demo``): the live exchange, pricing (a first model, then
+dynamic floors on the live exchange's auctions against an unfloored control share) and the
+assistant's simulated customers.
 """
 
 from __future__ import annotations
@@ -19,19 +19,13 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
-from ssmas.bootstrap import Platform
+from ssmas.bootstrap import all_products
+from ssmas.core.platform import Platform
 from ssmas.core.security import create_api_key, verify_api_key
 from ssmas.server import run_up
 from ssmas.settings import Settings, get_settings
 
-__all__ = ["DEMO_SCENARIOS", "demo_app", "ensure_demo_key"]
-
-# (module, attribute) of each product's demo loop ``run(platform, stop)``.
-DEMO_SCENARIOS: list[tuple[str, str]] = [
-    ("ssmas.exchange.demo", "run_demo"),
-    ("ssmas.pricing.demo", "run_demo"),
-    ("ssmas.assistant.demo", "run_demo"),
-]
+__all__ = ["demo_app", "ensure_demo_key"]
 
 _console = Console()
 
@@ -93,6 +87,7 @@ def demo_command(
     settings = base.model_copy(update={"host": bind_host, "port": bind_port})
     settings = move_graph_fake(settings, bind_port)
     settings.ensure_dirs()
+    scenarios = [p.name for p in all_products() if p.demo is not None]
 
     def announce(platform: Platform) -> None:
         key = ensure_demo_key(platform)
@@ -100,10 +95,10 @@ def demo_command(
             Panel.fit(
                 f"Dashboard: [bold]http://{bind_host}:{bind_port}/[/bold]\n"
                 f"API key (log in with it; also in {_key_path(settings)}):\n[bold]{key}[/bold]\n"
-                f"Scenarios: {', '.join(m for m, _ in DEMO_SCENARIOS) or 'platform only'}\n"
+                f"Scenarios: {', '.join(scenarios) or 'platform only'}\n"
                 "Stop with Ctrl-C.",
                 title="SSMAS demo",
             )
         )
 
-    run_up(settings, host=host, port=port, extra_workers=DEMO_SCENARIOS, on_ready=announce)
+    run_up(settings, host=host, port=port, demo=True, on_ready=announce)

@@ -1,14 +1,15 @@
-"""Process entry points: ``serve`` runs the API under uvicorn; ``run_up`` adds background workers.
+"""Process entry points: ``serve`` runs the API under uvicorn; ``run_up`` adds background workers;
+``ssmas worker NAME`` runs one product's workers without HTTP.
 
 ``create_app_from_env`` is the uvicorn app factory (``uvicorn ssmas.server:create_app_from_env
 --factory``): settings from the environment, logging configured, platform built at start-up.
-Products register background loops in ``WORKERS`` as ``(module, attribute)`` naming a callable
-``run(platform, stop)`` that returns soon after the ``threading.Event`` ``stop`` is set.
+The workers are the products' (``Product.workers`` of ``ssmas.bootstrap.all_products()``): each a
+callable ``run(platform, stop)`` that returns soon after the ``threading.Event`` ``stop`` is set.
+These entry points, and only they, tune the process (``ssmas.core.tuning``).
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -23,14 +24,16 @@ import typer
 import uvicorn
 from fastapi import FastAPI
 
-from ssmas.bootstrap import Platform, build_platform
-from ssmas.core.api import create_app
+from ssmas.bootstrap import all_products, create_app, find_product
 from ssmas.core.logging import configure_logging
+from ssmas.core.platform import Platform, build_platform
+from ssmas.core.product import Product, ProductError, WorkerSpec, resolve
+from ssmas.core.tuning import freeze_heap
 from ssmas.settings import Settings, get_settings
 
 __all__ = [
-    "WORKERS",
     "create_app_from_env",
+    "product_workers",
     "run_up",
     "serve",
     "serve_app",
@@ -43,12 +46,6 @@ __all__ = [
 
 WorkerLoop = Callable[[Platform, threading.Event], None]
 
-# (module, attribute) of each product's background loop, started by `ssmas up`.
-WORKERS: list[tuple[str, str]] = [
-    ("ssmas.assistant.workers", "run"),
-    ("ssmas.pricing.retrain", "run_retrain_loop"),
-]
-
 _log = structlog.get_logger(__name__)
 _WORKER_JOIN_S = 10.0
 
@@ -57,7 +54,7 @@ def create_app_from_env() -> FastAPI:
     """The uvicorn factory: environment settings, JSON logging, the full app."""
     settings = get_settings()
     configure_logging(settings)
-    return create_app(settings=settings, freeze_gc=True)
+    return create_app(settings=settings, tune_process=True)
 
 
 def export_settings(settings: Settings) -> None:
@@ -90,7 +87,7 @@ def serve(
         raise ValueError(f"workers must be >= 1, got {workers}")
     configure_logging(settings)
     if workers == 1:
-        app = create_app(settings=settings, freeze_gc=True)
+        app = create_app(settings=settings, tune_process=True)
         uvicorn.Server(_config(app, settings, host, port)).run()
         return
     export_settings(settings)
@@ -111,21 +108,31 @@ def serve(
     )
 
 
+def product_workers(products: Sequence[Product], *, demo: bool = False) -> list[tuple[str, str]]:
+    """``(label, "module:function")`` of every worker of ``products``, then (``demo=True``)
+    their demo scenarios."""
+    specs = [(f"{p.name}.{w.name}", w.target) for p in products for w in p.workers]
+    if demo:
+        specs += [(f"{p.name}.demo", p.demo) for p in products if p.demo is not None]
+    return specs
+
+
 def start_workers(
     platform: Platform, stop: threading.Event, specs: Sequence[tuple[str, str]]
 ) -> list[threading.Thread]:
-    """Start one daemon thread per ``(module, attribute)`` loop; a crash is logged, not raised."""
+    """Start one daemon thread per ``(label, "module:function")`` loop; a crash is logged, not
+    raised."""
     threads = []
-    for module_name, attribute in specs:
-        loop: WorkerLoop = getattr(importlib.import_module(module_name), attribute)
+    for label, target in specs:
+        loop: WorkerLoop = resolve(target)
 
-        def guarded(loop: WorkerLoop = loop, name: str = f"{module_name}.{attribute}") -> None:
+        def guarded(loop: WorkerLoop = loop, name: str = label) -> None:
             try:
                 loop(platform, stop)
             except Exception:
                 _log.exception("worker_crashed", worker=name)
 
-        thread = threading.Thread(target=guarded, name=f"ssmas-{attribute}", daemon=True)
+        thread = threading.Thread(target=guarded, name=f"ssmas-{label}", daemon=True)
         thread.start()
         threads.append(thread)
     return threads
@@ -136,21 +143,26 @@ def run_up(
     host: str | None = None,
     port: int | None = None,
     *,
-    extra_workers: Sequence[tuple[str, str]] = (),
+    products: Sequence[Product] | None = None,
+    demo: bool = False,
     on_ready: Callable[[Platform], None] | None = None,
 ) -> None:
-    """The whole platform in one process: the API plus every registered ``WORKERS`` loop.
+    """The whole platform in one process: the API plus every product's workers.
 
-    ``extra_workers`` adds loops for this run only (the demo's scenarios); ``on_ready`` runs
-    once the platform is built, before the server starts (the demo prints its login key there).
+    ``products`` defaults to the platform's; ``demo=True`` adds their demo scenarios;
+    ``on_ready`` runs once the platform is built, before the server starts (the demo prints its
+    login key there).
     """
+    chosen = all_products() if products is None else products
     configure_logging(settings)
     platform = build_platform(settings)
     stop = threading.Event()
     threads: list[threading.Thread] = []
     previous: dict[signal.Signals, object] = {}
     try:
-        server = uvicorn.Server(_config(create_app(platform, freeze_gc=True), settings, host, port))
+        server = uvicorn.Server(
+            _config(create_app(platform, products=chosen, tune_process=True), settings, host, port)
+        )
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
             _log.info("shutdown_signal", signal=signal.Signals(signum).name)
@@ -162,7 +174,7 @@ def run_up(
             previous[sig] = signal.signal(sig, on_signal)
         if on_ready is not None:
             on_ready(platform)
-        threads = start_workers(platform, stop, [*WORKERS, *extra_workers])
+        threads = start_workers(platform, stop, product_workers(chosen, demo=demo))
         server.run()
     finally:
         for sig, handler in previous.items():
@@ -206,31 +218,53 @@ worker_app = typer.Typer(
 )
 
 
-def product_workers(product: str) -> list[tuple[str, str]]:
-    """The ``WORKERS`` entries that belong to ``product`` (by module path)."""
-    return [spec for spec in WORKERS if spec[0].split(".")[1:2] == [product]]
-
-
-@worker_app.callback(invoke_without_command=True)
+@worker_app.command()
 def worker_command(
-    product: Annotated[str, typer.Argument(help="pricing, adops, assistant, campaigns or ops.")],
+    product: Annotated[str, typer.Argument(help="The product whose workers to run.")],
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Run only this worker of the product (repeatable)."),
+    ] = None,
+    nice: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=19,
+            help="Lower this process's CPU priority by N, so on a shared host the API's "
+            "answers get the CPU first and a burst waits in the queue.",
+        ),
+    ] = 0,
 ) -> None:
     """Run one product's background workers until interrupted (no HTTP server)."""
-    specs = product_workers(product)
+    try:
+        chosen = find_product(product)
+        specs = [chosen.worker(name) for name in only] if only else list(chosen.workers)
+    except ProductError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     if not specs:
-        known = sorted({spec[0].split(".")[1] for spec in WORKERS})
-        typer.echo(
-            f"error: no workers registered for {product!r} (known: {', '.join(known) or 'none'})",
-            err=True,
-        )
+        typer.echo(f"error: {product} has no background workers", err=True)
         raise typer.Exit(2)
-    settings = get_settings()
+    run_workers(get_settings(), chosen, specs, nice=nice)
+
+
+def run_workers(
+    settings: Settings, product: Product, specs: Sequence[WorkerSpec], *, nice: int = 0
+) -> None:
+    """Run ``specs`` of ``product`` on a platform of their own until SIGINT / SIGTERM."""
+    if nice:
+        os.nice(nice)
     configure_logging(settings)
     platform = build_platform(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _s, _f: stop.set())
-    threads = start_workers(platform, stop, specs)
+    labels = [(f"{product.name}.{w.name}", w.target) for w in specs]
+    threads = start_workers(platform, stop, labels)
+    # Everything loaded so far lives as long as the process: keep it out of the collector's
+    # view, or each full collection walks it all (ssmas.core.tuning).
+    freeze_heap()
+    _log.info("workers_started", product=product.name, workers=[w.name for w in specs])
     try:
         while not stop.is_set():
             stop.wait(0.5)  # a timed wait, so SIGINT / SIGTERM handlers run promptly

@@ -78,6 +78,11 @@ class WhatsAppSettings(BaseModel):
     context_ttl_s: float = 1800.0
     session_idle_s: float = 24 * 3600.0
     send_lease_s: float = 60.0
+    visibility_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="redelivery timeout of the assistant's queues; default: each queue's own",
+    )
     brain: str = Field(
         default="",
         description="module:attribute of a callable(Settings) -> Brain; empty: the trained NLU",

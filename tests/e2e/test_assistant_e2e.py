@@ -59,6 +59,8 @@ class Stack:
             "SSMAS_WHATSAPP_GRAPH_URL": self.fake_url + "/v23.0",
             "SSMAS_WHATSAPP_BRAIN": "tests.integration.assistant_channel_support:scripted_brain",
             "SSMAS_WHATSAPP_RETRY_BACKOFF_S": "0.05",
+            "SSMAS_WHATSAPP_VISIBILITY_TIMEOUT_S": "2",
+            "SSMAS_WHATSAPP_SEND_LEASE_S": "2",
             "SSMAS_WHATSAPP_RECIPIENT_RATE_PER_S": "100",
         }
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -92,15 +94,7 @@ class Stack:
         wait_for(lambda: httpx.get(self.api_url + "/health").status_code == 200, 60, "api")
 
     def worker(self, *extra: str) -> subprocess.Popen[bytes]:
-        return self.spawn(
-            "-m",
-            "ssmas.assistant.workers",
-            "--visibility-timeout",
-            "2",
-            "--send-lease",
-            "2",
-            *extra,
-        )
+        return self.spawn("-m", "ssmas", "worker", "assistant", *extra)
 
     def post(self, body: bytes) -> httpx.Response:
         return httpx.post(

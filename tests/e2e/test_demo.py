@@ -59,4 +59,4 @@ def test_demo_serves_dashboard_and_api_with_its_printed_key(tmp_path: Path) -> N
 def test_worker_for_an_unknown_product_exits_2() -> None:
     result = CliRunner().invoke(app, ["worker", "nosuchproduct"])
     assert result.exit_code == 2
-    assert "no workers registered" in result.output
+    assert "no product called 'nosuchproduct'" in result.output

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ssmas.bootstrap import build_platform
+from ssmas.core.platform import build_platform
 from ssmas.core.security.keys import create_api_key
 from ssmas.pricing import serving_store as store
 from ssmas.pricing.capture import sampled

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ssmas.bootstrap import build_platform
 from ssmas.core.health import wait_healthy as core_wait_healthy
+from ssmas.core.platform import build_platform
 from ssmas.core.security.keys import create_api_key
 from ssmas.settings import Settings
 
@@ -61,27 +61,14 @@ def stop(proc: subprocess.Popen[bytes]) -> int:
     return proc.returncode
 
 
-WORKER_MODULE = textwrap.dedent(
-    """
-    from pathlib import Path
-
-
-    def loop(platform, stop):
-        marks = Path(platform.settings.data_dir) / "worker.marks"
-        marks.write_text("started\\n")
-        stop.wait()
-        with marks.open("a") as f:
-            f.write("stopped\\n")
-    """
-)
-
 RUN_UP = textwrap.dedent(
     """
     import sys
-    from ssmas import server
+    from ssmas import bootstrap, server
     from ssmas.settings import Settings
 
-    server.WORKERS.append(("e2e_worker_module", "loop"))
+    # The one line a new product adds to the composition root (tests/fakes/sample_product).
+    bootstrap.PRODUCT_MODULES += ("tests.fakes.sample_product.product",)
     server.run_up(Settings(), port=int(sys.argv[1]))
     """
 )
@@ -89,22 +76,25 @@ RUN_UP = textwrap.dedent(
 
 @pytest.mark.slow
 def test_run_up_serves_the_api_and_stops_its_workers(settings: Settings, tmp_path: Path) -> None:
-    """One real process: uvicorn serving the app plus a registered worker loop.
+    """One real process: uvicorn serving the app plus every product's worker loops, the test's
+    sample product among them.
 
     (The ``uvicorn ssmas.server:create_app_from_env --factory`` path is exercised by the API
     benchmark's own e2e test.)
     """
     raw = make_key(settings)
-    (tmp_path / "e2e_worker_module.py").write_text(WORKER_MODULE)
     env = server_env(settings.data_dir)
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    marks = settings.data_dir / "worker.marks"
+    marks = settings.data_dir / "sample-worker.marks"
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-c", RUN_UP, str(port)], env=env, stdout=log, stderr=log
+            [sys.executable, "-c", RUN_UP, str(port)],
+            env=env,
+            stdout=log,
+            stderr=log,
+            cwd=Path(__file__).resolve().parents[2],  # the repository, so `tests` imports
         )
         try:
             wait_healthy(base, proc)

@@ -56,7 +56,7 @@ def _free_port() -> int:
 
 def _create_key(data_dir: Path) -> str:
     """Create an admin key in the data directory's database (migrated already: a no-op here)."""
-    from ssmas.bootstrap import build_platform
+    from ssmas.core.platform import build_platform
     from ssmas.core.security.keys import create_api_key
     from ssmas.settings import Settings
 
@@ -83,7 +83,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         "SSMAS_LOG_LEVEL": "WARNING",
     }
     port = _free_port()
-    command = [sys.executable, "-m", "uvicorn", "ssmas.core.api:create_app", "--factory"]
+    command = [sys.executable, "-m", "uvicorn", "ssmas.server:create_app_from_env", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     log = (data_dir / "server.log").open("w")
     process = subprocess.Popen(command, env=env, cwd=data_dir, stdout=log, stderr=subprocess.STDOUT)

@@ -13,12 +13,17 @@ from typing import Any
 
 from ssmas.assistant.brain import EscalationCall, Understanding
 from ssmas.assistant.context import ContextWindow
-from ssmas.assistant.runtime import AssistantRuntime, build_runtime, install_runtime, release
+from ssmas.assistant.runtime import (
+    AssistantRuntime,
+    attach_runtime,
+    build_assistant_runtime,
+    release_runtime,
+)
 from ssmas.assistant.whatsapp.config import WhatsAppSettings
 from ssmas.assistant.whatsapp.graph_fake import RunningFake, start_graph_fake
 from ssmas.assistant.workers import assistant_subscriptions
-from ssmas.bootstrap import Platform, build_platform
 from ssmas.core.notify import Notification
+from ssmas.core.platform import Platform, build_platform
 from ssmas.core.security import sign_sha256
 from ssmas.core.worker import WorkerStats, drain_once
 from ssmas.settings import Settings
@@ -136,18 +141,18 @@ def open_channel(
         **wa_overrides,
     )
     brain, notifier = ScriptedBrain(), RecordingNotifier()
-    runtime = build_runtime(
+    runtime = build_assistant_runtime(
         platform,
         wa=wa,
         brain=brain,
         notifier=notifier,
         clock=clock or (lambda: datetime.now(UTC)),
     )
-    install_runtime(runtime)
+    attach_runtime(runtime)
     try:
         yield Channel(platform, runtime, fake, brain, notifier, WorkerStats())
     finally:
-        release(platform)
+        release_runtime(platform)
         platform.close()
         fake.stop()
 

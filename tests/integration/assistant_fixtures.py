@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from ssmas.core.api import create_app
+from ssmas.bootstrap import create_app
 from ssmas.settings import Settings
 from tests.integration.assistant_channel_support import Channel, open_channel, signature
 

@@ -10,8 +10,9 @@ import pytest
 from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 
-from ssmas.bootstrap import Platform, build_platform
-from ssmas.core.api import create_app, require_scope
+from ssmas.bootstrap import create_app
+from ssmas.core.api import require_scope
+from ssmas.core.platform import Platform, build_platform
 from ssmas.core.security.keys import (
     ApiKeyRecord,
     InvalidScopeError,

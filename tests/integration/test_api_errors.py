@@ -14,9 +14,10 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from ssmas.bootstrap import Platform, build_platform
-from ssmas.core.api import DomainError, create_app
+from ssmas.bootstrap import create_app
+from ssmas.core.api import DomainError
 from ssmas.core.logging import configure_logging
+from ssmas.core.platform import Platform, build_platform
 from ssmas.settings import Settings
 
 MAX_BODY = 2048

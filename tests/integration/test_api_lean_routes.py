@@ -10,10 +10,11 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from ssmas.bootstrap import Platform, build_platform
+from ssmas.bootstrap import create_app
 from ssmas.core import metrics
-from ssmas.core.api import DomainError, create_app
+from ssmas.core.api import DomainError
 from ssmas.core.api.lean import collect_lean_routes, lean_route
+from ssmas.core.platform import Platform, build_platform
 from ssmas.core.security.keys import ApiKeyRecord, create_api_key
 from ssmas.settings import Settings
 

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 
-from ssmas.bootstrap import Platform, build_platform
-from ssmas.core.api import create_app
+from ssmas.bootstrap import create_app
 from ssmas.core.logging import configure_logging
+from ssmas.core.platform import Platform, build_platform
 from ssmas.settings import Settings
 
 router = APIRouter()

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from ssmas.bootstrap import Platform, build_platform
-from ssmas.core.api import create_app
+from ssmas.bootstrap import create_app
+from ssmas.core.platform import Platform, build_platform
 from ssmas.settings import Settings
 
 

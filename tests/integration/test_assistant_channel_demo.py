@@ -11,7 +11,7 @@ from ssmas.assistant.demo_customers import SCRIPT, run_demo_customers
 from ssmas.assistant.tables import Handoff
 from ssmas.assistant.whatsapp.graph_fake import serve_in_thread
 from ssmas.assistant.workers import assistant_subscriptions
-from ssmas.core.api import create_app
+from ssmas.bootstrap import create_app
 from ssmas.core.db import UnitOfWork
 from ssmas.core.worker import run_worker
 from ssmas.settings import Settings

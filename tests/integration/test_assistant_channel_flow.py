@@ -15,7 +15,7 @@ from ssmas.assistant.handoff import agent_queue
 from ssmas.assistant.tables import ChatMessage, Conversation, DeliveryStatus, Handoff
 from ssmas.assistant.whatsapp.graph_fake import ScriptRule
 from ssmas.assistant.workers import AssistantHandlers
-from ssmas.core.api import create_app
+from ssmas.bootstrap import create_app
 from ssmas.core.db import UnitOfWork
 from ssmas.core.security import create_api_key
 from ssmas.settings import Settings

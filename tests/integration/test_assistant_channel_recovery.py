@@ -31,7 +31,7 @@ from fastapi.testclient import TestClient
 from ssmas.assistant.store import apply_status, send_token
 from ssmas.assistant.tables import ChatMessage, DeliveryStatus
 from ssmas.assistant.workers import assistant_subscriptions
-from ssmas.core.api import create_app
+from ssmas.bootstrap import create_app
 from ssmas.core.db import UnitOfWork
 from ssmas.core.worker import drain_once
 from ssmas.settings import Settings

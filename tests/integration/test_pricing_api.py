@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ssmas.bootstrap import Platform, build_platform
-from ssmas.core.api import create_app
+from ssmas.bootstrap import create_app
+from ssmas.core.platform import Platform, build_platform
 from ssmas.core.security.audit import list_audit
 from ssmas.core.security.keys import create_api_key
 from ssmas.pricing import serving_store as store

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ssmas.bootstrap import create_app
 from ssmas.core import metrics
-from ssmas.core.api import create_app
 from ssmas.pricing.serving_runtime import runtime_for
 from ssmas.settings import Settings
 from tests.integration.test_pricing_api import Api, make_key, start
@@ -94,7 +94,7 @@ def test_lean_and_fastapi_routing_answer_alike(api: Api, settings: Settings) -> 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SSMAS_PRICING_LOAD_MODELS", "false")
         patch.setenv("SSMAS_PRICING_DRIFT_INTERVAL_S", "0")
-        from ssmas.bootstrap import build_platform
+        from ssmas.core.platform import build_platform
 
         platform = build_platform(slow_platform_settings)
         try:

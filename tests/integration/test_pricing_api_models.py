@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ssmas.core.api import create_app
+from ssmas.bootstrap import create_app
 from ssmas.core.registry import ModelRegistry
 from ssmas.core.security.audit import list_audit
 from ssmas.pricing.hot_reload import MODEL_PROMOTED, publish_model_event
@@ -49,7 +49,7 @@ def registry(tmp_path: Path, settings: Settings) -> ModelRegistry:
 def test_champion_and_challenger_serve_promote_and_roll_back(
     settings: Settings, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ssmas.bootstrap import build_platform
+    from ssmas.core.platform import build_platform
 
     monkeypatch.setenv("SSMAS_PRICING_RELOAD_INTERVAL_S", "0")  # events only, no polling
     monkeypatch.setenv("SSMAS_PRICING_CHALLENGER_SHARE", "0.5")

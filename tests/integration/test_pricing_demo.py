@@ -17,13 +17,13 @@ import structlog
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from ssmas.bootstrap import Platform, build_platform
+from ssmas.bootstrap import create_app, find_product
 from ssmas.cli import app
-from ssmas.core.api import create_app
 from ssmas.core.bus import bus_from_settings
+from ssmas.core.platform import Platform, build_platform
 from ssmas.core.registry import CHAMPION, ModelRegistry
 from ssmas.core.worker import wait_until
-from ssmas.demo import DEMO_SCENARIOS, move_graph_fake
+from ssmas.demo import move_graph_fake
 from ssmas.exchange.live import FloorSlot, floor_slot, run_live
 from ssmas.pricing import serving_store as store
 from ssmas.pricing.demo import (
@@ -39,7 +39,7 @@ from ssmas.pricing.hot_reload import MODEL_EVENTS_TOPIC, MODEL_PROMOTED, MODEL_R
 from ssmas.pricing.model import MODEL_NAME, save_to_registry
 from ssmas.pricing.retrain import RetrainConfig, RetrainDeps, run_retrain
 from ssmas.pricing.serving_runtime import runtime_for
-from ssmas.server import WORKERS, product_workers, start_workers
+from ssmas.server import product_workers, start_workers
 from ssmas.settings import Settings, get_settings
 from tests.integration.test_pricing_api import make_key
 from tests.pricing_serving_support import small_model
@@ -75,7 +75,7 @@ def test_demo_trains_a_champion_and_floors_the_live_exchange_against_control(
     tmp_path: Path, settings: Settings, platform: Platform
 ) -> None:
     fresh_registry(tmp_path, settings)  # a migrated, empty MLflow database (saves its start)
-    assert ("ssmas.pricing.demo", "run_demo") in DEMO_SCENARIOS
+    assert find_product("pricing").demo == "ssmas.pricing.demo:run_demo"
     options = DemoOptions(history_days=3, impressions_per_day=8_000, publish_every_min=2)
     stop, exchange_stop = threading.Event(), threading.Event()
     ran: dict[str, DemoFloorProvider | None] = {}
@@ -205,8 +205,8 @@ def test_retrain_worker_is_registered_and_waits_quietly_without_lake_or_model(
     settings: Settings, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSMAS_PRICING_LAKE", str(settings.data_dir / "no-lake"))
-    spec = ("ssmas.pricing.retrain", "run_retrain_loop")
-    assert spec in WORKERS and product_workers("pricing") == [spec]
+    spec = ("pricing.retrain", "ssmas.pricing.retrain:run_retrain_loop")
+    assert product_workers([find_product("pricing")]) == [spec]
     stop = threading.Event()
     with structlog.testing.capture_logs() as logs:
         threads = start_workers(platform, stop, [spec])

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from ssmas.bootstrap import Platform, build_platform
+from ssmas.core.platform import Platform, build_platform
 from ssmas.exchange.live import FloorSlot, run_live
 from ssmas.exchange.world import build_world
 from ssmas.pricing import serving_store as store

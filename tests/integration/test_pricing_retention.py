@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from ssmas.bootstrap import Platform, build_platform
 from ssmas.cli import app
 from ssmas.core.db import make_engine, upgrade
 from ssmas.core.metrics import REGISTRY
+from ssmas.core.platform import Platform, build_platform
 from ssmas.pricing import serving_store as store
 from ssmas.pricing.demo import DEMO_RETENTION_HOURS, bound_retention
 from ssmas.pricing.monitor import Pruner

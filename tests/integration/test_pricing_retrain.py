@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ssmas.bootstrap import Platform, build_platform
+from ssmas.core.platform import Platform, build_platform
 from ssmas.core.registry import ModelRegistry
 from ssmas.pricing.decisions import (
     TOPIC_DECIDED,

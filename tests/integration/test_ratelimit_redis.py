@@ -9,8 +9,8 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
-from ssmas.bootstrap import build_platform
-from ssmas.core.api import create_app
+from ssmas.bootstrap import create_app
+from ssmas.core.platform import build_platform
 from ssmas.core.ratelimit import MemoryRateLimiter, RedisRateLimiter, open_rate_limiter
 from ssmas.core.security.keys import create_api_key
 from ssmas.settings import Settings

@@ -12,9 +12,9 @@ from http.cookies import SimpleCookie
 import pytest
 from fastapi.testclient import TestClient
 
-from ssmas.bootstrap import Platform, build_platform
+from ssmas.bootstrap import create_app
 from ssmas.core import metrics
-from ssmas.core.api import create_app
+from ssmas.core.platform import Platform, build_platform
 from ssmas.core.security import create_api_key, list_audit, revoke_api_key
 from ssmas.settings import Settings
 from ssmas.web import register_page

@@ -9,10 +9,15 @@ import ssmas.exchange as exchange
 
 def test_all_is_complete_and_importable() -> None:
     assert len(set(exchange.__all__)) == len(exchange.__all__)
+    for name in exchange.__all__:  # each lazily exported name resolves
+        assert getattr(exchange, name) is not None
+    plumbing = {"annotations", "TYPE_CHECKING", "lazy_exports"}
     exported = {
         name
-        for name, value in vars(exchange).items()
-        if not name.startswith("_") and not isinstance(value, ModuleType) and name != "annotations"
+        for name in dir(exchange)
+        if not name.startswith("_")
+        and name not in plumbing
+        and not isinstance(getattr(exchange, name), ModuleType)
     }
     assert exported == set(exchange.__all__)
 

@@ -24,7 +24,6 @@ from ssmas.pricing.request_bodies import BodyRejected, JsonBody
 from ssmas.pricing.row_scorer import build_row_scorer
 from ssmas.pricing.schemas import FloorRequest, PredictRequest
 from ssmas.pricing.serving import PricingService, ServingConfig
-from ssmas.pricing.serving_runtime import freeze_new_objects
 from tests.pricing_serving_support import (
     BlockingScorer,
     frame_requests,
@@ -247,20 +246,3 @@ def test_batches_earn_the_inline_path_and_a_hung_model_still_falls_back() -> Non
 
     asyncio.run(run())
     service.close()
-
-
-def test_models_are_frozen_only_in_a_process_that_freezes() -> None:
-    import gc
-
-    if gc.get_freeze_count():
-        pytest.skip("this test process already froze its heap")
-    assert freeze_new_objects() is False
-    assert gc.get_freeze_count() == 0
-    holder = [object()]
-    gc.freeze()
-    try:
-        assert freeze_new_objects() is True
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
-    assert holder

@@ -14,7 +14,6 @@ the pipeline holds the same windows while it works on them.
 
 from __future__ import annotations
 
-import gc
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -223,14 +222,3 @@ class ContextStore:
     def _forget_memo(self, conversation_id: int) -> None:
         with self._memo_lock:
             self._memo.pop(conversation_id, None)
-
-
-def freeze_startup_heap() -> None:
-    """Move every object alive now into the collector's permanent generation (``gc.freeze``).
-
-    Call once a process has imported its modules and loaded its models (a worker, after
-    building its runtime): full collections then no longer walk that start-up heap, whose
-    size (scikit-learn, NumPy, SQLAlchemy, the models) makes each of them cost milliseconds.
-    """
-    gc.collect()
-    gc.freeze()

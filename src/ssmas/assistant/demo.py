@@ -16,8 +16,8 @@ from rich.table import Table
 
 from ssmas.assistant.demo_customers import run_demo_customers
 from ssmas.assistant.whatsapp.graph_fake import start_graph_fake
-from ssmas.bootstrap import Platform
 from ssmas.core.health import wait_healthy
+from ssmas.core.platform import Platform
 
 log = structlog.get_logger("ssmas.assistant.demo")
 

@@ -17,9 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from ssmas.assistant.console import Console
 from ssmas.assistant.runtime import channel_cipher, channel_settings
 from ssmas.assistant.webhook import router as webhook_router
-from ssmas.bootstrap import Platform
 from ssmas.core.api import PlatformDep, require_scope
 from ssmas.core.db import utcnow
+from ssmas.core.platform import Platform
 from ssmas.core.security import ApiKeyRecord
 
 router = APIRouter()

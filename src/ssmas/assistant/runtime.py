@@ -1,15 +1,16 @@
-"""The assistant's composition root: one ``AssistantRuntime`` per platform, built on demand.
+"""The assistant's wiring: one ``AssistantRuntime`` per platform, built on demand.
 
 The webhook needs only the channel settings and the PII cipher (``channel_settings``,
-``channel_cipher``); workers need the whole runtime (``build_runtime``): context store, Graph
-client, outbox, media reader, brain, notifier and the text pipeline. Nothing here connects at
-import time; ``runtime_for(platform)`` builds once and ``release(platform)`` closes.
+``channel_cipher``); workers need the whole runtime (``build_assistant_runtime`` wires it):
+context store, Graph client, outbox, media reader, brain, notifier and the text pipeline. Both
+are kept on the platform (``Platform.attach``) under :data:`CHANNEL` and :data:`RUNTIME`; nothing
+here connects at import time. ``assistant_runtime(platform)`` builds once and
+``release_runtime(platform)`` closes (closing the platform does too).
 """
 
 from __future__ import annotations
 
 import importlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,15 +26,22 @@ from ssmas.assistant.outbox import Outbox
 from ssmas.assistant.pipeline import TextPipeline
 from ssmas.assistant.whatsapp.client import GraphClient
 from ssmas.assistant.whatsapp.config import WhatsAppSettings
-from ssmas.bootstrap import Platform
 from ssmas.core.db import utcnow
 from ssmas.core.notify import LogNotifier, Notifier
+from ssmas.core.platform import Platform
 from ssmas.core.security import PiiCipher, pii_cipher_from_settings
 from ssmas.settings import Settings
 
-_lock = threading.Lock()
-_settings: dict[int, tuple[Platform, WhatsAppSettings, PiiCipher]] = {}
-_runtimes: dict[int, AssistantRuntime] = {}
+CHANNEL = "assistant.channel"
+RUNTIME = "assistant"
+
+
+@dataclass(frozen=True)
+class Channel:
+    """What the webhook needs: the channel settings and the PII cipher of one platform."""
+
+    wa: WhatsAppSettings
+    cipher: PiiCipher
 
 
 @dataclass
@@ -57,33 +65,30 @@ class AssistantRuntime:
         self.client.close()
 
 
-def _channel(platform: Platform) -> tuple[Platform, WhatsAppSettings, PiiCipher]:
-    key = id(platform)
-    with _lock:
-        found = _settings.get(key)
-        if found is None or found[0] is not platform:
-            found = (platform, WhatsAppSettings(), pii_cipher_from_settings(platform.settings))
-            _settings[key] = found
-        return found
+def _channel(platform: Platform) -> Channel:
+    return platform.runtime_or_build(
+        CHANNEL,
+        Channel,
+        lambda p: Channel(WhatsAppSettings(), pii_cipher_from_settings(p.settings)),
+    )
 
 
 def channel_settings(platform: Platform) -> WhatsAppSettings:
-    """The WhatsApp settings this platform's process uses (read once from the environment)."""
-    return _channel(platform)[1]
+    """The WhatsApp settings this platform's process uses (read once)."""
+    return _channel(platform).wa
 
 
 def channel_cipher(platform: Platform) -> PiiCipher:
     """The PII cipher of this platform (from ``SSMAS_PII_KEY``, or derived in dev and test)."""
-    return _channel(platform)[2]
+    return _channel(platform).cipher
 
 
 def use_channel_settings(platform: Platform, wa: WhatsAppSettings) -> None:
     """Make ``wa`` the channel settings of ``platform`` (tests, the demo)."""
-    with _lock:
-        _settings[id(platform)] = (platform, wa, pii_cipher_from_settings(platform.settings))
+    platform.attach(CHANNEL, Channel(wa, pii_cipher_from_settings(platform.settings)))
 
 
-def build_runtime(
+def build_assistant_runtime(
     platform: Platform,
     *,
     wa: WhatsAppSettings | None = None,
@@ -148,28 +153,19 @@ def load_brain(spec: str, settings: Settings) -> Brain:
     return brain
 
 
-def runtime_for(platform: Platform) -> AssistantRuntime:
-    """The platform's shared runtime, built on first use."""
-    with _lock:
-        found = _runtimes.get(id(platform))
-        if found is not None and found.platform is platform:
-            return found
-    runtime = build_runtime(platform)
-    with _lock:
-        _runtimes[id(platform)] = runtime
-    return runtime
+def assistant_runtime(platform: Platform) -> AssistantRuntime:
+    """The platform's shared runtime, built and attached on first use."""
+    return platform.runtime_or_build(RUNTIME, AssistantRuntime, build_assistant_runtime)
 
 
-def install_runtime(runtime: AssistantRuntime) -> None:
-    """Make ``runtime`` the one ``runtime_for`` returns for its platform."""
-    with _lock:
-        _runtimes[id(runtime.platform)] = runtime
+def attach_runtime(runtime: AssistantRuntime) -> None:
+    """Make ``runtime`` the one ``assistant_runtime`` returns for its platform."""
+    runtime.platform.attach(RUNTIME, runtime)
 
 
-def release(platform: Platform) -> None:
+def release_runtime(platform: Platform) -> None:
     """Close and forget the platform's runtime and channel settings."""
-    with _lock:
-        runtime = _runtimes.pop(id(platform), None)
-        _settings.pop(id(platform), None)
+    runtime = platform.detach(RUNTIME)
+    platform.detach(CHANNEL)
     if runtime is not None:
         runtime.close()

@@ -30,10 +30,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ssmas.assistant.events import TOPIC_INBOUND, seal_bytes
 from ssmas.assistant.whatsapp.models import PayloadError, parse_webhook
-from ssmas.bootstrap import Platform
 from ssmas.core.api import ApiError, PlatformDep
 from ssmas.core.bus import Bus, dlq_topic
 from ssmas.core.bus.base import HEADER_ERROR, HEADER_TOPIC
+from ssmas.core.platform import Platform
 from ssmas.core.security import verify_sha256
 
 log = structlog.get_logger(__name__)

@@ -1,15 +1,14 @@
-"""Bus subscriptions of the assistant, and a process entry point that runs them.
+"""Bus subscriptions of the assistant, and the worker loops its product declares.
 
 ``assistant_subscriptions(platform)`` gives the router, text, media, status and outbound
-consumers for ``ssmas.core.worker.run_worker``; ``run(platform, stop)`` is the loop ``ssmas up``
-starts (it also sweeps SLA deadlines). ``python -m ssmas.assistant.workers --queues text`` runs a
-standalone worker process on the environment's settings.
+consumers for ``ssmas.core.worker.run_worker``. ``run(platform, stop)`` consumes them all and
+``run_sla_sweep(platform, stop)`` notifies handoffs past their SLA: ``ssmas up`` runs both,
+``ssmas worker assistant [--only consumers]`` runs them in a process of their own. The
+visibility timeout and send lease come from the settings (``SSMAS_WHATSAPP_*``).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -33,7 +32,7 @@ from ssmas.assistant.events import (
 )
 from ssmas.assistant.handoff import due_breaches, escalation_notification
 from ssmas.assistant.ingest import Router
-from ssmas.assistant.runtime import AssistantRuntime, runtime_for
+from ssmas.assistant.runtime import AssistantRuntime, assistant_runtime
 from ssmas.assistant.store import (
     OTHER_SEND,
     SETTLED,
@@ -45,9 +44,9 @@ from ssmas.assistant.store import (
 )
 from ssmas.assistant.tables import Conversation
 from ssmas.assistant.whatsapp.client import CODE_WINDOW_CLOSED
-from ssmas.bootstrap import Platform
 from ssmas.core.bus import Delivery
 from ssmas.core.db import UnitOfWork
+from ssmas.core.platform import Platform
 from ssmas.core.worker import Subscription, run_worker
 
 log = structlog.get_logger(__name__)
@@ -230,7 +229,7 @@ def assistant_subscriptions(
     visibility_timeout_s: float | None = None,
 ) -> list[Subscription]:
     """The assistant's consumers (only ``queues``); visibility defaults per queue."""
-    handlers = AssistantHandlers(runtime or runtime_for(platform))
+    handlers = AssistantHandlers(runtime or assistant_runtime(platform))
     table = {
         "inbound": Subscription(
             TOPIC_INBOUND, "assistant-router", handlers.inbound, 200, 30.0, handlers.inbound_batch
@@ -252,68 +251,19 @@ def assistant_subscriptions(
 
 
 def run(platform: Platform, stop: threading.Event) -> None:
-    """Every assistant consumer plus the SLA sweep, until ``stop`` is set (for ``ssmas up``)."""
-    runtime = runtime_for(platform)
-    handlers = AssistantHandlers(runtime)
-
-    def sweep() -> None:
-        while not stop.wait(SLA_SWEEP_S):
-            try:
-                handlers.sweep_sla()
-            except Exception:
-                log.exception("sla_sweep_failed")
-
-    sweeper = threading.Thread(target=sweep, name="assistant-sla", daemon=True)
-    sweeper.start()
-    run_worker(platform.bus, assistant_subscriptions(platform, runtime=runtime), stop)
-    sweeper.join(5)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ssmas.assistant.workers``: a worker process on the environment's settings."""
-    import signal
-
-    from ssmas.bootstrap import build_platform
-    from ssmas.core.logging import configure_logging
-    from ssmas.settings import get_settings
-
-    parser = argparse.ArgumentParser(description="Run assistant queue consumers.")
-    parser.add_argument("--queues", default=",".join(QUEUES))
-    parser.add_argument("--visibility-timeout", type=float, default=None)
-    parser.add_argument("--send-lease", type=float, default=None)
-    parser.add_argument(
-        "--nice",
-        type=int,
-        default=0,
-        help="lower this process's CPU priority by N (0-19), so on a shared host the webhook's "
-        "acknowledgements get the CPU first and a burst waits in the queue",
+    """Every assistant consumer, until ``stop`` is set."""
+    runtime = assistant_runtime(platform)
+    subs = assistant_subscriptions(
+        platform, runtime=runtime, visibility_timeout_s=runtime.wa.visibility_timeout_s
     )
-    args = parser.parse_args(argv)
-    if not 0 <= args.nice <= 19:
-        parser.error("--nice must be between 0 and 19")
-    if args.nice:
-        os.nice(args.nice)
-    settings = get_settings()
-    configure_logging(settings)
-    platform = build_platform(settings)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    from ssmas.assistant.runtime import build_runtime, install_runtime
-
-    runtime = build_runtime(platform, send_lease_s=args.send_lease)
-    install_runtime(runtime)
-    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
-    try:
-        subs = assistant_subscriptions(
-            platform, runtime=runtime, queues=queues, visibility_timeout_s=args.visibility_timeout
-        )
-        run_worker(platform.bus, subs, stop)
-    finally:
-        runtime.close()
-        platform.close()
-    return 0
+    run_worker(platform.bus, subs, stop)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def run_sla_sweep(platform: Platform, stop: threading.Event) -> None:
+    """Notify handoffs past their SLA every ``SLA_SWEEP_S``, until ``stop`` is set."""
+    handlers = AssistantHandlers(assistant_runtime(platform))
+    while not stop.wait(SLA_SWEEP_S):
+        try:
+            handlers.sweep_sla()
+        except Exception:
+            log.exception("sla_sweep_failed")

@@ -17,7 +17,6 @@ a bus without it is polled every ``idle_sleep_s``.
 
 from __future__ import annotations
 
-import gc
 import os
 import socket
 import threading
@@ -133,11 +132,6 @@ def run_worker(
     change (or sleep ``idle_sleep_s`` on a bus that cannot tell)."""
     name = consumer or consumer_name()
     stats = stats or WorkerStats()
-    # Everything loaded so far (modules, models, settings) lives as long as the process: keep
-    # it out of the collector's view, or each full collection walks it all (a pause of
-    # hundreds of milliseconds in a worker that has loaded scikit-learn models).
-    gc.collect()
-    gc.freeze()
     waiter: Callable[[float], bool] | None = getattr(bus, "wait_for_change", None)
     log.info("worker_started", consumer=name, topics=[s.topic for s in subs])
     while not stop.is_set():

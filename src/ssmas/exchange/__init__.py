@@ -12,18 +12,23 @@ Public services:
 
 from __future__ import annotations
 
-from ssmas.exchange.auction import AuctionOutcome, run_auctions
-from ssmas.exchange.control_plane import ControlPlane, ControlVersion, MemoryControlPlane
-from ssmas.exchange.faults import FAULT_KINDS, Fault, FaultError, make_fault, parse_scenario
-from ssmas.exchange.knobs import ControlPlaneError, ControlState
-from ssmas.exchange.lake import aggregate_day
-from ssmas.exchange.lake import connect as connect_lake
-from ssmas.exchange.live import LiveExchange, run_live
-from ssmas.exchange.metrics import TOPIC as METRICS_TOPIC
-from ssmas.exchange.params import WorldParams
-from ssmas.exchange.services import change_control, inject_fault, open_stores, parse_volume
-from ssmas.exchange.simulate import SimulationConfig, simulate_frame, simulate_to_lake
-from ssmas.exchange.world import World, build_world
+from typing import TYPE_CHECKING
+
+from ssmas.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ssmas.exchange.auction import AuctionOutcome, run_auctions
+    from ssmas.exchange.control_plane import ControlPlane, ControlVersion, MemoryControlPlane
+    from ssmas.exchange.faults import FAULT_KINDS, Fault, FaultError, make_fault, parse_scenario
+    from ssmas.exchange.knobs import ControlPlaneError, ControlState
+    from ssmas.exchange.lake import aggregate_day
+    from ssmas.exchange.lake import connect as connect_lake
+    from ssmas.exchange.live import LiveExchange, run_live
+    from ssmas.exchange.metrics import TOPIC as METRICS_TOPIC
+    from ssmas.exchange.params import WorldParams
+    from ssmas.exchange.services import change_control, inject_fault, open_stores, parse_volume
+    from ssmas.exchange.simulate import SimulationConfig, simulate_frame, simulate_to_lake
+    from ssmas.exchange.world import World, build_world
 
 __all__ = [
     "FAULT_KINDS",
@@ -54,3 +59,36 @@ __all__ = [
     "simulate_frame",
     "simulate_to_lake",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AuctionOutcome": "ssmas.exchange.auction",
+        "run_auctions": "ssmas.exchange.auction",
+        "ControlPlane": "ssmas.exchange.control_plane",
+        "ControlVersion": "ssmas.exchange.control_plane",
+        "MemoryControlPlane": "ssmas.exchange.control_plane",
+        "FAULT_KINDS": "ssmas.exchange.faults",
+        "Fault": "ssmas.exchange.faults",
+        "FaultError": "ssmas.exchange.faults",
+        "make_fault": "ssmas.exchange.faults",
+        "parse_scenario": "ssmas.exchange.faults",
+        "ControlPlaneError": "ssmas.exchange.knobs",
+        "ControlState": "ssmas.exchange.knobs",
+        "aggregate_day": "ssmas.exchange.lake",
+        "connect_lake": "ssmas.exchange.lake:connect",
+        "LiveExchange": "ssmas.exchange.live",
+        "run_live": "ssmas.exchange.live",
+        "METRICS_TOPIC": "ssmas.exchange.metrics:TOPIC",
+        "WorldParams": "ssmas.exchange.params",
+        "change_control": "ssmas.exchange.services",
+        "inject_fault": "ssmas.exchange.services",
+        "open_stores": "ssmas.exchange.services",
+        "parse_volume": "ssmas.exchange.services",
+        "SimulationConfig": "ssmas.exchange.simulate",
+        "simulate_frame": "ssmas.exchange.simulate",
+        "simulate_to_lake": "ssmas.exchange.simulate",
+        "World": "ssmas.exchange.world",
+        "build_world": "ssmas.exchange.world",
+    },
+)

@@ -12,7 +12,7 @@ import threading
 
 import structlog
 
-from ssmas.bootstrap import Platform
+from ssmas.core.platform import Platform
 from ssmas.exchange.live import floor_slot, run_live
 
 log = structlog.get_logger("ssmas.exchange.demo")

@@ -58,7 +58,6 @@ from ssmas.pricing.schemas import (
 )
 from ssmas.pricing.serving_runtime import ServingRuntime, runtime_of, setup
 from ssmas.pricing.serving_stats import record_outcomes
-from ssmas.pricing.web import web_router
 
 __all__ = ["router", "setup"]
 
@@ -310,4 +309,3 @@ async def outcomes(runtime: ServingRuntime, items: list[Outcome], _started: floa
 
 # After the hot routes: FastAPI matches routes in order, so the busiest come first.
 router.include_router(admin_router)
-router.include_router(web_router)

@@ -189,7 +189,7 @@ def retrain(
     rounds: int = typer.Option(60, min=1, max=5000, help="Boosting rounds."),
 ) -> None:
     """Run the retraining workflow once: drift → retrain → evaluate → promote if better."""
-    from ssmas.bootstrap import build_platform
+    from ssmas.core.platform import build_platform
     from ssmas.pricing.retrain import RetrainConfig, RetrainDeps, run_retrain
 
     if not 0.0 <= min_improvement < 1.0:

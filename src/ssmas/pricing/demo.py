@@ -58,7 +58,7 @@ from ssmas.pricing.schemas import MAX_BATCH, FloorRequest
 from ssmas.settings import Settings
 
 if TYPE_CHECKING:
-    from ssmas.bootstrap import Platform
+    from ssmas.core.platform import Platform
     from ssmas.core.registry import ModelVersionInfo
     from ssmas.pricing.serving_runtime import ServingRuntime
 

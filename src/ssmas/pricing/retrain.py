@@ -36,7 +36,7 @@ from ssmas.pricing.model import MODEL_NAME, PricingModel, load_from_registry
 from ssmas.pricing.train import FEATURE_COLUMNS, evaluate_on_lake, train_from_lake
 
 if TYPE_CHECKING:
-    from ssmas.bootstrap import Platform
+    from ssmas.core.platform import Platform
 
 Clock = Callable[[], datetime]
 _log = structlog.get_logger(__name__)

@@ -11,7 +11,6 @@ Configuration comes from ``SSMAS_PRICING_*`` (:class:`~ssmas.pricing.serving.Ser
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,15 +18,16 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ssmas.bootstrap import Platform
 from ssmas.core.api import ApiError
+from ssmas.core.platform import Platform
+from ssmas.core.tuning import refreeze
 from ssmas.pricing.capture import CaptureWriter
 from ssmas.pricing.floor_serving import FloorConfigs
 from ssmas.pricing.hot_reload import ModelLoader, registry_exists
 from ssmas.pricing.monitor import Monitor, Pruner
 from ssmas.pricing.serving import PricingService, ServingConfig
 
-_runtimes: dict[int, ServingRuntime] = {}
+RUNTIME = "pricing"  # the name the runtime is attached under (``Platform.attach``)
 
 
 @dataclass
@@ -48,7 +48,7 @@ class ServingRuntime:
     def start(self) -> None:
         """Start capture writes, model loading / hot reload, the periodic drift check and the
         retention pruner (a thread of its own: a long purge never delays a drift run)."""
-        self.service.on_install = freeze_new_objects
+        self.service.on_install = refreeze
         self.writer.start()
         if self.config.load_models:
             self.threads.append(self.loader.start(self.stop, self.platform.bus))
@@ -73,22 +73,6 @@ class ServingRuntime:
         self.service.close()
 
 
-def freeze_new_objects() -> bool:
-    """In a process that froze its heap (``create_app(..., freeze_gc=True)``: servers), freeze
-    what a model install added too; returns whether it did.
-
-    Models load on the loader thread, usually after the app's start-up freeze: left alone, the
-    booster, schema and MLflow's objects would be walked by every full collection, a pause of
-    the event loop in the middle of requests. The collection before the freeze only walks
-    objects not frozen yet. A process that does not freeze (tests) is left alone.
-    """
-    if gc.get_freeze_count() == 0:
-        return False
-    gc.collect()
-    gc.freeze()
-    return True
-
-
 def build_runtime(platform: Platform, config: ServingConfig | None = None) -> ServingRuntime:
     """Wire the serving side on ``platform`` (nothing is started)."""
     config = config or ServingConfig()
@@ -110,13 +94,12 @@ def setup(platform: Platform) -> Callable[[], None]:
     """App start: build and start the runtime, add the readiness check; returns the teardown."""
     runtime = build_runtime(platform)
     runtime.start()
-    key = id(platform)
-    _runtimes[key] = runtime
+    platform.attach(RUNTIME, runtime)
     if runtime.config.load_models and registry_exists(platform.settings):
         platform.checks["pricing_models"] = runtime.check_models
 
     def teardown() -> None:
-        _runtimes.pop(key, None)
+        platform.detach(RUNTIME)
         runtime.close()
 
     return teardown
@@ -124,12 +107,12 @@ def setup(platform: Platform) -> Callable[[], None]:
 
 def runtime_for(platform: Platform) -> ServingRuntime | None:
     """The runtime started for ``platform`` (tests install models through it)."""
-    return _runtimes.get(id(platform))
+    return platform.runtime(RUNTIME, ServingRuntime)
 
 
 def runtime_of(request: Request) -> ServingRuntime:
     """The running app's serving runtime; 503 when this app did not start one."""
-    runtime = _runtimes.get(id(request.app.state.platform))
+    runtime: ServingRuntime | None = request.app.state.platform.runtimes.get(RUNTIME)
     if runtime is None:
         raise ApiError(503, "unavailable", "pricing serving is not started in this process")
     return runtime

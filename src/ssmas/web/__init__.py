@@ -6,9 +6,14 @@ them with ``WebUserDep`` / :func:`login_redirect`. The router lives in ``ssmas.w
 
 from __future__ import annotations
 
-from ssmas.web.access import WebUser, WebUserDep, current_user, login_redirect
-from ssmas.web.nav import GROUPS, NavPage, UnknownGroupError, register_page
-from ssmas.web.rendering import render_page
+from typing import TYPE_CHECKING
+
+from ssmas.core.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ssmas.web.access import WebUser, WebUserDep, current_user, login_redirect
+    from ssmas.web.nav import GROUPS, NavPage, UnknownGroupError, register_page
+    from ssmas.web.rendering import render_page
 
 __all__ = [
     "GROUPS",
@@ -21,3 +26,16 @@ __all__ = [
     "register_page",
     "render_page",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        **dict.fromkeys(
+            ("WebUser", "WebUserDep", "current_user", "login_redirect"), "ssmas.web.access"
+        ),
+        **dict.fromkeys(
+            ("GROUPS", "NavPage", "UnknownGroupError", "register_page"), "ssmas.web.nav"
+        ),
+        "render_page": "ssmas.web.rendering",
+    },
+)

@@ -15,8 +15,8 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ssmas.bootstrap import Platform
 from ssmas.core.db import ApiKeyRepository
+from ssmas.core.platform import Platform
 from ssmas.web.session import COOKIE_NAME, read_token
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ssmas.bootstrap import Platform
+from ssmas.core.platform import Platform
 
 CHECK_TIMEOUT_S = 3.0
 

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from ssmas.bootstrap import Platform
+from ssmas.core.platform import Platform
 from ssmas.core.security import ApiKeyRecord, record_audit, verify_api_key
 from ssmas.web.access import WebUserDep, login_redirect, platform_of, safe_next, same_origin
 from ssmas.web.health import check_health

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ssmas.bootstrap import Platform
+from ssmas.core.platform import Platform
 from ssmas.settings import Settings
 
 __all__ = ["PlatformDep", "SettingsDep", "get_platform", "get_settings_of_app"]

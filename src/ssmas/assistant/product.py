@@ -1,0 +1,20 @@
+"""The WhatsApp assistant as a product: what it plugs into the platform (``ssmas.core.product``)."""
+
+from __future__ import annotations
+
+from ssmas.core.product import Product, WorkerSpec
+
+PRODUCT = Product(
+    name="assistant",
+    summary="WhatsApp assistant: webhook, context, intent, replies, media and human handoff.",
+    routers=("ssmas.assistant.routes:router",),
+    pages=("ssmas.assistant.web:router",),
+    start="ssmas.assistant.routes:setup",
+    workers=(
+        WorkerSpec("consumers", "ssmas.assistant.workers:run"),
+        WorkerSpec("sla", "ssmas.assistant.workers:run_sla_sweep"),
+    ),
+    cli="ssmas.assistant.commands:assistant_app",
+    demo="ssmas.assistant.demo:run_demo",
+    settings_section="whatsapp",
+)
