@@ -52,7 +52,7 @@ def quality_and_floors(volume: int, threads: int, work: Path) -> tuple[dict[str,
     from ssmas.exchange.simulate import SimulationConfig, simulate_to_lake
     from ssmas.pricing.floorsim import simulate_floors
     from ssmas.pricing.floorsim_output import write_plot
-    from ssmas.pricing.train import train_from_lake
+    from ssmas.pricing.model.training import train_from_lake
 
     lake = work / "history"
     end = HISTORY_START + timedelta(days=3)
@@ -159,7 +159,7 @@ def day_pipeline(lake: Path, threads: int, train_fraction: float) -> dict[str, A
 def pipeline_child(lake: Path, threads: int, train_fraction: float) -> None:
     """lake → features → train → evaluate → register, timed; prints one JSON line."""
     from ssmas.core.registry import registry_from_settings
-    from ssmas.pricing.train import train_from_lake
+    from ssmas.pricing.model.training import train_from_lake
     from ssmas.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="ssmas-pricing-bench-") as tmp:

@@ -13,7 +13,7 @@ from ssmas.core.api import create_app
 from ssmas.core.registry import ModelRegistry
 from ssmas.core.security.audit import list_audit
 from ssmas.pricing.hot_reload import MODEL_PROMOTED, publish_model_event
-from ssmas.pricing.model import MODEL_NAME, PricingModel, save_to_registry, train_model
+from ssmas.pricing.model.bundle import MODEL_NAME, PricingModel, save_to_registry, train_model
 from ssmas.pricing.serving_runtime import runtime_for
 from ssmas.settings import Settings
 from tests.integration.pricing_support import fresh_registry

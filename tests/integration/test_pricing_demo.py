@@ -36,7 +36,7 @@ from ssmas.pricing.demo import (
     run_pricing_demo,
 )
 from ssmas.pricing.hot_reload import MODEL_EVENTS_TOPIC, MODEL_PROMOTED, MODEL_ROLLED_BACK
-from ssmas.pricing.model import MODEL_NAME, save_to_registry
+from ssmas.pricing.model.bundle import MODEL_NAME, save_to_registry
 from ssmas.pricing.retrain import RetrainConfig, RetrainDeps, run_retrain
 from ssmas.pricing.serving_runtime import runtime_for
 from ssmas.server import WORKERS, product_workers, start_workers

@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from ssmas.exchange import lake as lake_layout
-from ssmas.pricing.dataset import LakeError
 from ssmas.pricing.floorsim import FloorSimReport, simulate_floors
 from ssmas.pricing.floorsim_output import latest_report, render_table, write_report
-from ssmas.pricing.model import PricingModel
-from ssmas.pricing.train import train_from_lake
+from ssmas.pricing.model.bundle import PricingModel
+from ssmas.pricing.model.dataset import LakeError
+from ssmas.pricing.model.training import train_from_lake
 from ssmas.settings import Settings
 
 from .pricing_support import START, clean_lake

@@ -17,9 +17,9 @@ from ssmas.pricing.decisions import (
     recent_decisions,
     record_decision,
 )
-from ssmas.pricing.model import MODEL_NAME
+from ssmas.pricing.model.bundle import MODEL_NAME
+from ssmas.pricing.model.training import train_from_lake
 from ssmas.pricing.retrain import RetrainConfig, RetrainDeps, due_trigger, run_retrain
-from ssmas.pricing.train import train_from_lake
 from ssmas.settings import Settings
 
 from .pricing_support import START, copy_lake, fresh_registry, write_drifted_day

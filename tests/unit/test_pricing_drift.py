@@ -16,7 +16,7 @@ from ssmas.pricing.drift import (
     drift_level,
     ks_statistic,
 )
-from ssmas.pricing.features import FEATURE_NAMES, FeatureEncoder, fit_feature_schema
+from ssmas.pricing.model.features import FEATURE_NAMES, FeatureEncoder, fit_feature_schema
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from ssmas.pricing.api import FLOOR, FLOOR_BATCH, PREDICT, PREDICT_BATCH
 from ssmas.pricing.fastpath import FAST_PREDICT, FastFloor, FastPredict, as_dict
-from ssmas.pricing.model import spread_of
+from ssmas.pricing.model.bundle import spread_of
 from ssmas.pricing.request_bodies import BodyRejected, JsonBody
 from ssmas.pricing.row_scorer import build_row_scorer
 from ssmas.pricing.schemas import FloorRequest, PredictRequest

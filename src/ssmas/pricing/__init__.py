@@ -17,14 +17,6 @@ from ssmas.pricing.drift import (
     drift_level,
     ks_statistic,
 )
-from ssmas.pricing.features import (
-    FEATURE_NAMES,
-    FEATURE_VERSION,
-    FeatureEncoder,
-    FeatureSchema,
-    TargetEncoding,
-    fit_feature_schema,
-)
 from ssmas.pricing.floors import (
     FloorDecision,
     FloorError,
@@ -37,8 +29,16 @@ from ssmas.pricing.floors import (
     dynamic_floors,
     fallback_decision,
 )
-from ssmas.pricing.frames import FeatureError
-from ssmas.pricing.intervals import ConformalInterval, NotFittedError
+from ssmas.pricing.model.features import (
+    FEATURE_NAMES,
+    FEATURE_VERSION,
+    FeatureEncoder,
+    FeatureSchema,
+    TargetEncoding,
+    fit_feature_schema,
+)
+from ssmas.pricing.model.frame_columns import FeatureError
+from ssmas.pricing.model.intervals import ConformalInterval, NotFittedError
 from ssmas.pricing.schemas import (
     BatchFloorRequest,
     BatchPredictRequest,

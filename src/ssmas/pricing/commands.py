@@ -111,7 +111,7 @@ def train(
     register: bool = typer.Option(True, help="Register the model in the MLflow registry."),
 ) -> None:
     """Train a CPM model on the lake's days and register it (champion first, then challenger)."""
-    from ssmas.pricing.train import train_from_lake
+    from ssmas.pricing.model.training import train_from_lake
 
     first, last = _day(start, "--from"), _day(end, "--to")
     with _clean_errors(), _progress("train") as say:
@@ -155,8 +155,8 @@ def simulate_floors_command(
         render_table,
         write_report,
     )
-    from ssmas.pricing.model import load_from_registry
-    from ssmas.pricing.train import train_from_lake
+    from ssmas.pricing.model.bundle import load_from_registry
+    from ssmas.pricing.model.training import train_from_lake
 
     first, last = _day(start, "--from"), _day(end, "--to")
     if not 0.0 <= control_share < 1.0:
@@ -217,7 +217,7 @@ def _announce(event: str, version: int) -> None:
     from ssmas.core.bus import bus_from_settings
     from ssmas.core.bus.base import BusError
     from ssmas.pricing.hot_reload import publish_model_event
-    from ssmas.pricing.model import MODEL_NAME
+    from ssmas.pricing.model.bundle import MODEL_NAME
 
     try:
         bus = bus_from_settings(_settings())
@@ -238,7 +238,7 @@ def _announce(event: str, version: int) -> None:
 def promote(version: int = typer.Argument(..., min=1, help="Version to make champion.")) -> None:
     """Make a registered version the champion (running servers reload it at once)."""
     from ssmas.pricing.hot_reload import MODEL_PROMOTED
-    from ssmas.pricing.model import MODEL_NAME
+    from ssmas.pricing.model.bundle import MODEL_NAME
 
     with _clean_errors():
         info = _registry().promote(MODEL_NAME, version)
@@ -250,7 +250,7 @@ def promote(version: int = typer.Argument(..., min=1, help="Version to make cham
 def rollback() -> None:
     """Put back the champion the last promotion replaced (running servers reload it at once)."""
     from ssmas.pricing.hot_reload import MODEL_ROLLED_BACK
-    from ssmas.pricing.model import MODEL_NAME
+    from ssmas.pricing.model.bundle import MODEL_NAME
 
     with _clean_errors():
         info = _registry().rollback(MODEL_NAME)
@@ -261,7 +261,7 @@ def rollback() -> None:
 @pricing_app.command()
 def models() -> None:
     """Registered versions with their aliases and held-out metrics."""
-    from ssmas.pricing.model import MODEL_NAME
+    from ssmas.pricing.model.bundle import MODEL_NAME
 
     with _clean_errors():
         versions = _registry().list_versions(MODEL_NAME)
@@ -293,7 +293,7 @@ def drift(
     rows: int = typer.Option(200_000, min=100, help="Sampled auctions."),
 ) -> None:
     """Drift of a lake day against a model's training baseline (KS / TVD, PSI, seed levels)."""
-    from ssmas.pricing.model import load_from_registry
+    from ssmas.pricing.model.bundle import load_from_registry
     from ssmas.pricing.retrain import check_drift
 
     when = _day(day, "--day")

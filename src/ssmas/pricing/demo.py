@@ -504,7 +504,7 @@ def ensure_champion(
     from ssmas.core.registry import CHAMPION, registry_from_settings
     from ssmas.pricing.demo_model import TrainingStopped, train_demo_model
     from ssmas.pricing.hot_reload import MODEL_PROMOTED, publish_model_event
-    from ssmas.pricing.model import MODEL_NAME
+    from ssmas.pricing.model.bundle import MODEL_NAME
     from ssmas.pricing.retrain import TRAINING_LOCK
 
     settings = platform.settings

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ssmas.core.registry import CHAMPION, ModelVersionInfo
 from ssmas.exchange.lake import raw_days as lake_days
-from ssmas.pricing.train import Progress, train_from_lake
+from ssmas.pricing.model.training import Progress, train_from_lake
 from ssmas.settings import Settings
 
 __all__ = ["TrainingStopped", "demo_lake_dir", "demo_start", "train_demo_model"]

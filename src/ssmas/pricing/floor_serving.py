@@ -28,7 +28,6 @@ from sqlalchemy.engine import Engine
 
 from ssmas.pricing import serving_store as store
 from ssmas.pricing.answers import Priced, Scored, round4
-from ssmas.pricing.features import PRIME_TIME_BY_HOUR
 from ssmas.pricing.floors import (
     BOTH_MULTIPLIER,
     CONFIDENCE_STEPS,
@@ -44,6 +43,7 @@ from ssmas.pricing.floors import (
     decide_floors,
     fallback_decision,
 )
+from ssmas.pricing.model.features import PRIME_TIME_BY_HOUR
 from ssmas.pricing.schemas import FloorImpression, FloorReason
 
 # The reasons of a decision, as the codes FloorDecisions.reason holds (an index in REASONS).

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ssmas.pricing.features import PRIME_TIME_BY_HOUR
+from ssmas.pricing.model.features import PRIME_TIME_BY_HOUR
 from ssmas.pricing.schemas import FloorReason
 from ssmas.pricing.variants import hash_unit, hash_units
 

@@ -29,10 +29,10 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from ssmas.exchange.auction import run_auctions
-from ssmas.pricing.dataset import AUCTION_COLUMNS, REQUEST_COLUMNS, LakeError, LakeReader
-from ssmas.pricing.dataset import day_predicate as days_sql
 from ssmas.pricing.floors import SEED_MAX_FLOOR, PublisherFloorConfig, control_mask, dynamic_floors
-from ssmas.pricing.model import PricingModel
+from ssmas.pricing.model.bundle import PricingModel
+from ssmas.pricing.model.dataset import AUCTION_COLUMNS, REQUEST_COLUMNS, LakeError, LakeReader
+from ssmas.pricing.model.dataset import day_predicate as days_sql
 
 STATIC_GRID = np.round(np.arange(0.0, 5.0001, 0.05), 2)
 K_GRID = np.round(np.arange(0.3, 1.5001, 0.05), 2)

@@ -59,7 +59,7 @@ def registry_exists(settings: Settings) -> bool:
 
 def load_pricing_model(registry: ModelRegistry, name: str, version: str) -> Scorer:
     """The default loader: the registered bundle, scoring on one thread per call."""
-    from ssmas.pricing.model import load_from_registry
+    from ssmas.pricing.model.bundle import load_from_registry
 
     model = load_from_registry(registry, version, name=name)
     model.set_threads(1)

@@ -27,13 +27,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from ssmas.core.bus.base import Bus, BusError
 from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry
 from ssmas.exchange.lake import raw_days
-from ssmas.pricing.dataset import LakeError, LakeReader
 from ssmas.pricing.decisions import RetrainDecision, Trigger, pending_schedule, record_decision
 from ssmas.pricing.demo_model import demo_lake_dir
 from ssmas.pricing.drift import DriftReport, compute_drift
 from ssmas.pricing.hot_reload import CHALLENGER_CHANGED, MODEL_PROMOTED, publish_model_event
-from ssmas.pricing.model import MODEL_NAME, PricingModel, load_from_registry
-from ssmas.pricing.train import FEATURE_COLUMNS, evaluate_on_lake, train_from_lake
+from ssmas.pricing.model.bundle import MODEL_NAME, PricingModel, load_from_registry
+from ssmas.pricing.model.dataset import LakeError, LakeReader
+from ssmas.pricing.model.training import FEATURE_COLUMNS, evaluate_on_lake, train_from_lake
 
 if TYPE_CHECKING:
     from ssmas.bootstrap import Platform

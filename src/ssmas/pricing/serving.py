@@ -36,7 +36,7 @@ from ssmas.pricing.answers import (
     capture_row,
 )
 from ssmas.pricing.capture import CaptureWriter, sample_mask, sampled
-from ssmas.pricing.features import FeatureEncoder, normalise_domain
+from ssmas.pricing.model.features import FeatureEncoder, normalise_domain
 from ssmas.pricing.row_scorer import RowScorer, build_row_scorer
 from ssmas.pricing.schemas import Impression
 from ssmas.pricing.scoring_guard import ScoringGuard, ScoringThread
@@ -89,7 +89,7 @@ class ServingConfig(BaseSettings):
 
 
 class Scorer(Protocol):
-    """What serving needs of a model (``ssmas.pricing.model.PricingModel`` is one)."""
+    """What serving needs of a model (``ssmas.pricing.model.bundle.PricingModel`` is one)."""
 
     version: str
     metrics: dict[str, float]
