@@ -46,7 +46,7 @@ WorkerLoop = Callable[[Platform, threading.Event], None]
 # (module, attribute) of each product's background loop, started by `ssmas up`.
 WORKERS: list[tuple[str, str]] = [
     ("ssmas.assistant.workers", "run"),
-    ("ssmas.pricing.retrain", "run_retrain_loop"),
+    ("ssmas.pricing.lifecycle.retraining", "run_retrain_loop"),
 ]
 
 _log = structlog.get_logger(__name__)

@@ -36,8 +36,8 @@ from ssmas.pricing.demo import (
     run_pricing_demo,
 )
 from ssmas.pricing.hot_reload import MODEL_EVENTS_TOPIC, MODEL_PROMOTED, MODEL_ROLLED_BACK
+from ssmas.pricing.lifecycle.retraining import RetrainConfig, RetrainDeps, run_retrain
 from ssmas.pricing.model.bundle import MODEL_NAME, save_to_registry
-from ssmas.pricing.retrain import RetrainConfig, RetrainDeps, run_retrain
 from ssmas.pricing.serving_runtime import runtime_for
 from ssmas.server import WORKERS, product_workers, start_workers
 from ssmas.settings import Settings, get_settings
@@ -205,7 +205,7 @@ def test_retrain_worker_is_registered_and_waits_quietly_without_lake_or_model(
     settings: Settings, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSMAS_PRICING_LAKE", str(settings.data_dir / "no-lake"))
-    spec = ("ssmas.pricing.retrain", "run_retrain_loop")
+    spec = ("ssmas.pricing.lifecycle.retraining", "run_retrain_loop")
     assert spec in WORKERS and product_workers("pricing") == [spec]
     stop = threading.Event()
     with structlog.testing.capture_logs() as logs:

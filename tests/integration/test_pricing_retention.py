@@ -19,7 +19,7 @@ from ssmas.core.db import make_engine, upgrade
 from ssmas.core.metrics import REGISTRY
 from ssmas.pricing import serving_store as store
 from ssmas.pricing.demo import DEMO_RETENTION_HOURS, bound_retention
-from ssmas.pricing.monitor import Pruner
+from ssmas.pricing.lifecycle.monitoring import Pruner
 from ssmas.pricing.serving import ServingConfig
 from ssmas.pricing.serving_runtime import build_runtime
 from ssmas.settings import Settings, get_settings

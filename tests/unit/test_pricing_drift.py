@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ssmas.pricing.drift import (
+from ssmas.pricing.lifecycle.drift import (
     DriftError,
     build_baseline,
     compare_feature,

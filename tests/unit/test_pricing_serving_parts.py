@@ -15,7 +15,7 @@ from ssmas.pricing.answers import Scored
 from ssmas.pricing.capture import sample_mask, sampled
 from ssmas.pricing.floor_serving import decide, decision_row, floor_body
 from ssmas.pricing.floors import PublisherFloorConfig
-from ssmas.pricing.monitor import encode_captured
+from ssmas.pricing.lifecycle.monitoring import encode_captured
 from ssmas.pricing.request_bodies import validate_object
 from ssmas.pricing.row_scorer import TreeWalker, UnsupportedModel, build_row_scorer
 from ssmas.pricing.schemas import BatchPredictRequest, FloorRequest, PredictRequest

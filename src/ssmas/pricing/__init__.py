@@ -6,17 +6,6 @@ workflow, revenue simulation); every one of them is pure: no I/O, no clock, no g
 
 from __future__ import annotations
 
-from ssmas.pricing.drift import (
-    DriftError,
-    DriftReport,
-    FeatureBaseline,
-    FeatureDrift,
-    build_baseline,
-    compute_drift,
-    drift_action,
-    drift_level,
-    ks_statistic,
-)
 from ssmas.pricing.floors import (
     FloorDecision,
     FloorError,
@@ -28,6 +17,17 @@ from ssmas.pricing.floors import (
     dynamic_floor,
     dynamic_floors,
     fallback_decision,
+)
+from ssmas.pricing.lifecycle.drift import (
+    DriftError,
+    DriftReport,
+    FeatureBaseline,
+    FeatureDrift,
+    build_baseline,
+    compute_drift,
+    drift_action,
+    drift_level,
+    ks_statistic,
 )
 from ssmas.pricing.model.features import (
     FEATURE_NAMES,

@@ -190,7 +190,7 @@ def retrain(
 ) -> None:
     """Run the retraining workflow once: drift → retrain → evaluate → promote if better."""
     from ssmas.bootstrap import build_platform
-    from ssmas.pricing.retrain import RetrainConfig, RetrainDeps, run_retrain
+    from ssmas.pricing.lifecycle.retraining import RetrainConfig, RetrainDeps, run_retrain
 
     if not 0.0 <= min_improvement < 1.0:
         _fail(f"--min-improvement must be in [0, 1), got {min_improvement}")
@@ -293,8 +293,8 @@ def drift(
     rows: int = typer.Option(200_000, min=100, help="Sampled auctions."),
 ) -> None:
     """Drift of a lake day against a model's training baseline (KS / TVD, PSI, seed levels)."""
+    from ssmas.pricing.lifecycle.retraining import check_drift
     from ssmas.pricing.model.bundle import load_from_registry
-    from ssmas.pricing.retrain import check_drift
 
     when = _day(day, "--day")
     with _clean_errors():

@@ -504,8 +504,8 @@ def ensure_champion(
     from ssmas.core.registry import CHAMPION, registry_from_settings
     from ssmas.pricing.demo_model import TrainingStopped, train_demo_model
     from ssmas.pricing.hot_reload import MODEL_PROMOTED, publish_model_event
+    from ssmas.pricing.lifecycle.retraining import TRAINING_LOCK
     from ssmas.pricing.model.bundle import MODEL_NAME
-    from ssmas.pricing.retrain import TRAINING_LOCK
 
     settings = platform.settings
     with TRAINING_LOCK:

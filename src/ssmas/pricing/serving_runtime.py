@@ -24,7 +24,7 @@ from ssmas.core.api import ApiError
 from ssmas.pricing.capture import CaptureWriter
 from ssmas.pricing.floor_serving import FloorConfigs
 from ssmas.pricing.hot_reload import ModelLoader, registry_exists
-from ssmas.pricing.monitor import Monitor, Pruner
+from ssmas.pricing.lifecycle.monitoring import Monitor, Pruner
 from ssmas.pricing.serving import PricingService, ServingConfig
 
 _runtimes: dict[int, ServingRuntime] = {}

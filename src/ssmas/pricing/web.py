@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from ssmas.core.registry import ModelVersionInfo, RegistryError
 from ssmas.pricing import serving_store as store
 from ssmas.pricing.api_admin import serving_summary
-from ssmas.pricing.monitor import MIN_ROWS
+from ssmas.pricing.lifecycle.monitoring import MIN_ROWS
 from ssmas.pricing.serving_runtime import ServingRuntime, runtime_for
 from ssmas.web import WebUserDep, login_redirect, register_page, render_page
 from ssmas.web.rendering import SECURITY_HEADERS

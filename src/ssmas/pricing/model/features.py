@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ssmas.pricing.drift import FeatureBaseline, FeatureKind, build_baseline
+from ssmas.pricing.lifecycle.drift import FeatureBaseline, FeatureKind, build_baseline
 from ssmas.pricing.model.frame_columns import (
     FeatureError,
     FrameLike,

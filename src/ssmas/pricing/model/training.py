@@ -22,7 +22,7 @@ import pyarrow as pa
 import xgboost as xgb
 
 from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry, ModelVersionInfo
-from ssmas.pricing.drift import build_baseline
+from ssmas.pricing.lifecycle.drift import build_baseline
 from ssmas.pricing.model.bundle import (
     DEFAULT_PARAMS,
     MODEL_NAME,

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from ssmas.core import metrics
 from ssmas.pricing import serving_store as store
-from ssmas.pricing.drift import compute_drift
+from ssmas.pricing.lifecycle.drift import compute_drift
 from ssmas.pricing.model.features import FeatureEncoder
 from ssmas.pricing.schemas import PredictRequest
 from ssmas.pricing.serving import PricingService, ServingConfig

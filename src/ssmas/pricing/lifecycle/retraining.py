@@ -27,10 +27,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from ssmas.core.bus.base import Bus, BusError
 from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry
 from ssmas.exchange.lake import raw_days
-from ssmas.pricing.decisions import RetrainDecision, Trigger, pending_schedule, record_decision
 from ssmas.pricing.demo_model import demo_lake_dir
-from ssmas.pricing.drift import DriftReport, compute_drift
 from ssmas.pricing.hot_reload import CHALLENGER_CHANGED, MODEL_PROMOTED, publish_model_event
+from ssmas.pricing.lifecycle.drift import DriftReport, compute_drift
+from ssmas.pricing.lifecycle.retrain_decisions import (
+    RetrainDecision,
+    Trigger,
+    pending_schedule,
+    record_decision,
+)
 from ssmas.pricing.model.bundle import MODEL_NAME, PricingModel, load_from_registry
 from ssmas.pricing.model.dataset import LakeError, LakeReader
 from ssmas.pricing.model.training import FEATURE_COLUMNS, evaluate_on_lake, train_from_lake
