@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from ssmas.pricing import serving_store as store
+from ssmas.pricing.serving import store
 from ssmas.settings import Settings
 from tests.integration.test_pricing_api import Api, start
 from tests.pricing_serving_support import frame_requests, request_body, small_model, synthetic_frame

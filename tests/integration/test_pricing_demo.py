@@ -25,7 +25,6 @@ from ssmas.core.registry import CHAMPION, ModelRegistry
 from ssmas.core.worker import wait_until
 from ssmas.demo import DEMO_SCENARIOS, move_graph_fake
 from ssmas.exchange.live import FloorSlot, floor_slot, run_live
-from ssmas.pricing import serving_store as store
 from ssmas.pricing.demo import (
     DEMO_FLOOR_CONFIG,
     LIVE_TOPIC,
@@ -35,10 +34,11 @@ from ssmas.pricing.demo import (
     read_live_floors,
     run_pricing_demo,
 )
-from ssmas.pricing.hot_reload import MODEL_EVENTS_TOPIC, MODEL_PROMOTED, MODEL_ROLLED_BACK
 from ssmas.pricing.lifecycle.retraining import RetrainConfig, RetrainDeps, run_retrain
 from ssmas.pricing.model.bundle import MODEL_NAME, save_to_registry
-from ssmas.pricing.serving_runtime import runtime_for
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.hot_reload import MODEL_EVENTS_TOPIC, MODEL_PROMOTED, MODEL_ROLLED_BACK
+from ssmas.pricing.serving.runtime import started_serving_runtime
 from ssmas.server import WORKERS, product_workers, start_workers
 from ssmas.settings import Settings, get_settings
 from tests.integration.test_pricing_api import make_key
@@ -80,7 +80,7 @@ def test_demo_trains_a_champion_and_floors_the_live_exchange_against_control(
     stop, exchange_stop = threading.Event(), threading.Event()
     ran: dict[str, DemoFloorProvider | None] = {}
     with TestClient(create_app(platform)) as client:
-        runtime = runtime_for(platform)
+        runtime = started_serving_runtime(platform)
         assert runtime is not None
         demo = threading.Thread(
             target=lambda: ran.setdefault("provider", run_pricing_demo(platform, stop, options))

@@ -216,8 +216,8 @@ def _announce(event: str, version: int) -> None:
     """Publish the model event running servers hot-reload on; a bus failure only warns."""
     from ssmas.core.bus import bus_from_settings
     from ssmas.core.bus.base import BusError
-    from ssmas.pricing.hot_reload import publish_model_event
     from ssmas.pricing.model.bundle import MODEL_NAME
+    from ssmas.pricing.serving.hot_reload import publish_model_event
 
     try:
         bus = bus_from_settings(_settings())
@@ -237,8 +237,8 @@ def _announce(event: str, version: int) -> None:
 @pricing_app.command()
 def promote(version: int = typer.Argument(..., min=1, help="Version to make champion.")) -> None:
     """Make a registered version the champion (running servers reload it at once)."""
-    from ssmas.pricing.hot_reload import MODEL_PROMOTED
     from ssmas.pricing.model.bundle import MODEL_NAME
+    from ssmas.pricing.serving.hot_reload import MODEL_PROMOTED
 
     with _clean_errors():
         info = _registry().promote(MODEL_NAME, version)
@@ -249,8 +249,8 @@ def promote(version: int = typer.Argument(..., min=1, help="Version to make cham
 @pricing_app.command()
 def rollback() -> None:
     """Put back the champion the last promotion replaced (running servers reload it at once)."""
-    from ssmas.pricing.hot_reload import MODEL_ROLLED_BACK
     from ssmas.pricing.model.bundle import MODEL_NAME
+    from ssmas.pricing.serving.hot_reload import MODEL_ROLLED_BACK
 
     with _clean_errors():
         info = _registry().rollback(MODEL_NAME)
@@ -312,7 +312,7 @@ def drift(
 def _serving_config() -> Any:
     from pydantic import ValidationError
 
-    from ssmas.pricing.serving import ServingConfig
+    from ssmas.pricing.serving.service import ServingConfig
 
     try:
         return ServingConfig()
@@ -337,7 +337,7 @@ def prune(
     from sqlalchemy.exc import SQLAlchemyError
 
     from ssmas.core.db import make_engine, upgrade
-    from ssmas.pricing import serving_store as store
+    from ssmas.pricing.serving import store
 
     config = _serving_config()
     traffic_hours = config.retention_hours

@@ -26,8 +26,6 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.engine import Engine
 
-from ssmas.pricing import serving_store as store
-from ssmas.pricing.answers import Priced, Scored, round4
 from ssmas.pricing.floors import (
     BOTH_MULTIPLIER,
     CONFIDENCE_STEPS,
@@ -45,6 +43,8 @@ from ssmas.pricing.floors import (
 )
 from ssmas.pricing.model.features import PRIME_TIME_BY_HOUR
 from ssmas.pricing.schemas import FloorImpression, FloorReason
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.responses import Priced, Scored, round4
 
 # The reasons of a decision, as the codes FloorDecisions.reason holds (an index in REASONS).
 REASONS: tuple[FloorReason, ...] = ("dynamic", "control", "disabled", "fallback")

@@ -21,10 +21,10 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from ssmas.core.registry import ModelVersionInfo, RegistryError
-from ssmas.pricing import serving_store as store
 from ssmas.pricing.api_admin import serving_summary
 from ssmas.pricing.lifecycle.monitoring import MIN_ROWS
-from ssmas.pricing.serving_runtime import ServingRuntime, runtime_for
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.runtime import ServingRuntime, started_serving_runtime
 from ssmas.web import WebUserDep, login_redirect, register_page, render_page
 from ssmas.web.rendering import SECURITY_HEADERS
 
@@ -52,7 +52,7 @@ def _html(template: str, **context: Any) -> Markup:
 
 
 def _runtime(request: Request) -> ServingRuntime | None:
-    return runtime_for(request.app.state.platform)
+    return started_serving_runtime(request.app.state.platform)
 
 
 def _serving(runtime: ServingRuntime | None) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from ssmas.core.bus.base import Bus, BusError
 from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry
 from ssmas.exchange.lake import raw_days
 from ssmas.pricing.demo_model import demo_lake_dir
-from ssmas.pricing.hot_reload import CHALLENGER_CHANGED, MODEL_PROMOTED, publish_model_event
 from ssmas.pricing.lifecycle.drift import DriftReport, compute_drift
 from ssmas.pricing.lifecycle.retrain_decisions import (
     RetrainDecision,
@@ -39,6 +38,7 @@ from ssmas.pricing.lifecycle.retrain_decisions import (
 from ssmas.pricing.model.bundle import MODEL_NAME, PricingModel, load_from_registry
 from ssmas.pricing.model.dataset import LakeError, LakeReader
 from ssmas.pricing.model.training import FEATURE_COLUMNS, evaluate_on_lake, train_from_lake
+from ssmas.pricing.serving.hot_reload import CHALLENGER_CHANGED, MODEL_PROMOTED, publish_model_event
 
 if TYPE_CHECKING:
     from ssmas.bootstrap import Platform
