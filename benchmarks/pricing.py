@@ -50,8 +50,8 @@ console = Console()
 def quality_and_floors(volume: int, threads: int, work: Path) -> tuple[dict[str, Any], Any]:
     """Train on a simulated 4-day history and replay its last day under floor policies."""
     from ssmas.exchange.simulate import SimulationConfig, simulate_to_lake
-    from ssmas.pricing.floorsim import simulate_floors
-    from ssmas.pricing.floorsim_output import write_plot
+    from ssmas.pricing.floors.simulation import simulate_floors
+    from ssmas.pricing.floors.simulation_report import write_plot
     from ssmas.pricing.model.training import train_from_lake
 
     lake = work / "history"

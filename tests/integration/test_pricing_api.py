@@ -15,7 +15,7 @@ from ssmas.core.api import create_app
 from ssmas.core.security.audit import list_audit
 from ssmas.core.security.keys import create_api_key
 from ssmas.pricing.api import FLOOR_BATCH
-from ssmas.pricing.floor_serving import decide, decision_row, floor_body
+from ssmas.pricing.floors.decisions import decide, decision_row, floor_body
 from ssmas.pricing.serving import store
 from ssmas.pricing.serving.capture import sampled
 from ssmas.pricing.serving.runtime import ServingRuntime, started_serving_runtime

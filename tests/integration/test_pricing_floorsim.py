@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ssmas.exchange import lake as lake_layout
-from ssmas.pricing.floorsim import FloorSimReport, simulate_floors
-from ssmas.pricing.floorsim_output import latest_report, render_table, write_report
+from ssmas.pricing.floors.simulation import FloorSimReport, simulate_floors
+from ssmas.pricing.floors.simulation_report import latest_report, render_table, write_report
 from ssmas.pricing.model.bundle import PricingModel
 from ssmas.pricing.model.dataset import LakeError
 from ssmas.pricing.model.training import train_from_lake

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ssmas.pricing.floorsim import bootstrap_ratio
+from ssmas.pricing.floors.simulation import bootstrap_ratio
 from ssmas.pricing.model.dataset import LakeError, day_predicate, plan_splits
 from ssmas.pricing.model.evaluation import (
     ErrorAccumulator,

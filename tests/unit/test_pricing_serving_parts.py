@@ -11,8 +11,8 @@ import xgboost as xgb
 from prometheus_client import CollectorRegistry, Histogram
 from pydantic import TypeAdapter
 
-from ssmas.pricing.floor_serving import decide, decision_row, floor_body
-from ssmas.pricing.floors import PublisherFloorConfig
+from ssmas.pricing.floors.decisions import decide, decision_row, floor_body
+from ssmas.pricing.floors.formula import PublisherFloorConfig
 from ssmas.pricing.lifecycle.monitoring import encode_captured
 from ssmas.pricing.schemas import BatchPredictRequest, FloorRequest, PredictRequest
 from ssmas.pricing.serving.capture import sample_mask, sampled

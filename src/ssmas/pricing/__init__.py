@@ -6,7 +6,7 @@ workflow, revenue simulation); every one of them is pure: no I/O, no clock, no g
 
 from __future__ import annotations
 
-from ssmas.pricing.floors import (
+from ssmas.pricing.floors.formula import (
     FloorDecision,
     FloorError,
     PublisherFloorConfig,

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from ssmas.core.api.lean import lean_route
 from ssmas.core.security.keys import ApiKeyRecord
 from ssmas.pricing.api_admin import admin_router
-from ssmas.pricing.floor_serving import (
+from ssmas.pricing.floors.decisions import (
     REASONS,
     decide,
     decide_many,
@@ -37,7 +37,7 @@ from ssmas.pricing.floor_serving import (
     floor_batch_json,
     floor_body,
 )
-from ssmas.pricing.floors import PublisherFloorConfig
+from ssmas.pricing.floors.formula import PublisherFloorConfig
 from ssmas.pricing.schemas import (
     MAX_BATCH,
     BatchFloorRequest,

@@ -24,7 +24,7 @@ from ssmas.core.bus import BusError
 from ssmas.core.registry import ModelNotFound, ModelVersionInfo, RegistryError
 from ssmas.core.security.audit import record_audit
 from ssmas.core.security.keys import ApiKeyRecord
-from ssmas.pricing.floors import PublisherFloorConfig
+from ssmas.pricing.floors.formula import PublisherFloorConfig
 from ssmas.pricing.schemas import ErrorResponse
 from ssmas.pricing.serving.hot_reload import MODEL_PROMOTED, MODEL_ROLLED_BACK, publish_model_event
 from ssmas.pricing.serving.request_bodies import BodyRejected, body_doc, read_json

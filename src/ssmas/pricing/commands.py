@@ -148,8 +148,8 @@ def simulate_floors_command(
     ),
 ) -> None:
     """Replay the last day under no / best static / seed dynamic / tuned dynamic floors."""
-    from ssmas.pricing.floorsim import simulate_floors
-    from ssmas.pricing.floorsim_output import (
+    from ssmas.pricing.floors.simulation import simulate_floors
+    from ssmas.pricing.floors.simulation_report import (
         floorsim_dir,
         render_control,
         render_table,

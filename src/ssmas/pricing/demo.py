@@ -52,7 +52,7 @@ from ssmas.exchange.engine import STATUS_OK, Block
 from ssmas.exchange.live import floor_slot
 from ssmas.exchange.traffic import Requests
 from ssmas.exchange.world import World, build_world
-from ssmas.pricing.floors import PublisherFloorConfig
+from ssmas.pricing.floors.formula import PublisherFloorConfig
 from ssmas.pricing.schemas import MAX_BATCH, FloorRequest
 from ssmas.pricing.serving.responses import Priced
 from ssmas.settings import Settings
@@ -355,7 +355,7 @@ class DemoFloorProvider:
     def _floors(
         self, world: World, at: datetime, requests: Requests, unit_floors: np.ndarray
     ) -> np.ndarray:
-        from ssmas.pricing.floor_serving import REASONS, decide_many, decision_rows
+        from ssmas.pricing.floors.decisions import REASONS, decide_many, decision_rows
         from ssmas.pricing.serving.capture import sample_mask
         from ssmas.pricing.serving.responses import capture_row
         from ssmas.pricing.serving.stats import FLOOR_DECISIONS

@@ -178,7 +178,7 @@ def _live_floors(request: Request) -> dict[str, Any] | None:
 
 
 def _floor_state(request: Request) -> dict[str, Any]:
-    from ssmas.pricing.floorsim_output import LABELS, floorsim_dir, latest_report
+    from ssmas.pricing.floors.simulation_report import LABELS, floorsim_dir, latest_report
 
     platform = request.app.state.platform
     try:
@@ -216,7 +216,7 @@ async def floors_live(request: Request, user: WebUserDep) -> Response:
 async def floors_plot(request: Request, user: WebUserDep) -> Response:
     if user is None:
         return login_redirect(request)
-    from ssmas.pricing.floorsim_output import floorsim_dir
+    from ssmas.pricing.floors.simulation_report import floorsim_dir
 
     path = floorsim_dir(request.app.state.platform.settings) / "latest.png"
     if not path.exists():

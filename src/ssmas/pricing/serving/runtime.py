@@ -22,7 +22,7 @@ from fastapi import Depends, Request
 
 from ssmas.bootstrap import Platform
 from ssmas.core.api import ApiError
-from ssmas.pricing.floor_serving import FloorConfigs
+from ssmas.pricing.floors.decisions import FloorConfigs
 from ssmas.pricing.lifecycle.monitoring import Monitor, Pruner
 from ssmas.pricing.serving.capture import CaptureWriter
 from ssmas.pricing.serving.hot_reload import ModelLoader, registry_exists

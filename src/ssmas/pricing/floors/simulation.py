@@ -29,7 +29,12 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from ssmas.exchange.auction import run_auctions
-from ssmas.pricing.floors import SEED_MAX_FLOOR, PublisherFloorConfig, control_mask, dynamic_floors
+from ssmas.pricing.floors.formula import (
+    SEED_MAX_FLOOR,
+    PublisherFloorConfig,
+    control_mask,
+    dynamic_floors,
+)
 from ssmas.pricing.model.bundle import PricingModel
 from ssmas.pricing.model.dataset import AUCTION_COLUMNS, REQUEST_COLUMNS, LakeError, LakeReader
 from ssmas.pricing.model.dataset import day_predicate as days_sql
