@@ -49,7 +49,7 @@ console = Console()
 
 def quality_and_floors(volume: int, threads: int, work: Path) -> tuple[dict[str, Any], Any]:
     """Train on a simulated 4-day history and replay its last day under floor policies."""
-    from ssmas.exchange.simulate import SimulationConfig, simulate_to_lake
+    from ssmas.exchange import SimulationConfig, simulate_to_lake
     from ssmas.pricing.floors.simulation import simulate_floors
     from ssmas.pricing.floors.simulation_report import write_plot
     from ssmas.pricing.model.training import train_from_lake
@@ -135,9 +135,9 @@ def inprocess(model: Any, rows: int) -> dict[str, Any]:
 
 def ensure_day(volume: str, lake: Path) -> float:
     """Generate the benchmark day with the exchange CLI unless it is already there."""
-    from ssmas.exchange.lake import raw_days
+    from ssmas.exchange import lake_days
 
-    if lake.exists() and DAY in raw_days(lake):
+    if lake.exists() and DAY in lake_days(lake):
         return 0.0
     started = time.perf_counter()
     cmd = [str(ROOT / ".venv" / "bin" / "ssmas"), "exchange", "simulate", "--start",

@@ -155,7 +155,7 @@ def prepare(data_dir: Path, rows: int) -> dict[str, Any]:
     from ssmas.bootstrap import build_platform
     from ssmas.core.registry import registry_from_settings
     from ssmas.core.security.keys import create_api_key
-    from ssmas.exchange.simulate import SimulationConfig, simulate_frame
+    from ssmas.exchange import SimulationConfig, simulate_frame
     from ssmas.pricing.model.bundle import MODEL_NAME, save_to_registry, train_model
     from ssmas.pricing.schemas import PredictRequest
     from ssmas.pricing.serving.capture import sampled

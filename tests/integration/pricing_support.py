@@ -22,8 +22,8 @@ import sqlalchemy as sa
 
 from ssmas.core.db import make_engine, upgrade
 from ssmas.core.registry import ModelRegistry, registry_from_settings
+from ssmas.exchange import SimulationConfig, simulate_to_lake
 from ssmas.exchange import lake as lake_layout
-from ssmas.exchange.simulate import SimulationConfig, simulate_to_lake
 from ssmas.pricing.serving import store
 from ssmas.settings import Settings
 

@@ -24,7 +24,7 @@ from ssmas.core.bus import bus_from_settings
 from ssmas.core.registry import CHAMPION, ModelRegistry
 from ssmas.core.worker import wait_until
 from ssmas.demo import DEMO_SCENARIOS, move_graph_fake
-from ssmas.exchange.live import FloorSlot, floor_slot, run_live
+from ssmas.exchange import FloorSlot, floor_slot, run_live
 from ssmas.pricing.demo import (
     DEMO_FLOOR_CONFIG,
     LIVE_TOPIC,

@@ -16,8 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from ssmas.bootstrap import Platform, build_platform
-from ssmas.exchange.live import FloorSlot, run_live
-from ssmas.exchange.world import build_world
+from ssmas.exchange import FloorSlot, build_world, run_live
 from ssmas.pricing.api_admin import serving_summary
 from ssmas.pricing.demo import (
     DEMO_FLOOR_CONFIG,

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ssmas.exchange import lake as lake_layout
+from ssmas.exchange import LAKE_IMPRESSIONS, lake_day_dir
 from ssmas.pricing.floors.simulation import FloorSimReport, simulate_floors
 from ssmas.pricing.floors.simulation_report import latest_report, render_table, write_report
 from ssmas.pricing.model.bundle import PricingModel
@@ -41,7 +41,7 @@ def report(lake: Path, model: PricingModel) -> FloorSimReport:
 
 
 def _held_out_rows(lake: Path) -> dict[str, np.ndarray]:
-    files = sorted(lake_layout.day_dir(lake, lake_layout.RAW, END).glob("*/*.parquet"))
+    files = sorted(lake_day_dir(lake, LAKE_IMPRESSIONS, END).glob("*/*.parquet"))
     table = pa.concat_tables([pq.read_table(f) for f in files])
     ok = table.filter(
         table.column("status").cast(pa.string()).to_numpy(zero_copy_only=False) == "ok"

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ssmas.exchange.simulate import SimulationConfig, simulate_frame
+from ssmas.exchange import SimulationConfig, simulate_frame
 from ssmas.pricing.model.bundle import (
     OUTCOME_COLUMNS,
     PricingModel,

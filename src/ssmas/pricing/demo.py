@@ -47,11 +47,17 @@ import structlog
 
 from ssmas.core import metrics
 from ssmas.core.bus.base import Bus, BusError
-from ssmas.exchange import catalog
-from ssmas.exchange.engine import STATUS_OK, Block
-from ssmas.exchange.live import floor_slot
-from ssmas.exchange.traffic import Requests
-from ssmas.exchange.world import World, build_world
+from ssmas.exchange import (
+    DEVICES,
+    FORMATS,
+    INVENTORY_TYPES,
+    STATUS_OK,
+    Block,
+    Requests,
+    World,
+    build_world,
+    floor_slot,
+)
 from ssmas.pricing.floors.formula import PublisherFloorConfig
 from ssmas.pricing.schemas import MAX_BATCH, FloorRequest
 from ssmas.pricing.serving.responses import Priced
@@ -309,7 +315,7 @@ class DemoFloorProvider:
         """The minute's requests as ``/v2/floor`` bodies (one impression id per request)."""
         self._learn_world(world)
         prefix = f"live-{at:%Y%m%d%H%M}-"
-        devices, formats, inventory = catalog.DEVICES, catalog.FORMATS, catalog.INVENTORY_TYPES
+        devices, formats, inventory = DEVICES, FORMATS, INVENTORY_TYPES
         pubs, domains = self._publisher_ids, self._domains
         columns = zip(
             req.hour.tolist(),

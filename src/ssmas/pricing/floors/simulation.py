@@ -1,7 +1,7 @@
 """Revenue simulation of floor policies: replay a held-out day's auctions on the same bids.
 
 The last day of the range is held out; the days before it are the training days. Every policy
-is replayed through the exchange's own clearing (:func:`ssmas.exchange.auction.run_auctions`)
+is replayed through the exchange's own clearing (:func:`ssmas.exchange.run_auctions`)
 on the logged top two bids of the held-out day, so the only thing that changes is the floor:
 
 * ``none``: no floor;
@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from ssmas.exchange.auction import run_auctions
+from ssmas.exchange import run_auctions
 from ssmas.pricing.floors.formula import (
     SEED_MAX_FLOOR,
     PublisherFloorConfig,

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ssmas.core.bus.base import Bus, BusError
 from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry
-from ssmas.exchange.lake import raw_days
+from ssmas.exchange import lake_days
 from ssmas.pricing.demo_model import demo_lake_dir
 from ssmas.pricing.lifecycle.drift import DriftReport, compute_drift
 from ssmas.pricing.lifecycle.retrain_decisions import (
@@ -102,7 +102,7 @@ def check_drift(
 
 
 def _window(lake: Path, days: int) -> list[date]:
-    available = raw_days(lake) if lake.exists() else []
+    available = lake_days(lake) if lake.exists() else []
     if not available:
         raise LakeError(f"no impressions in the lake at {lake}")
     return available[-days:]

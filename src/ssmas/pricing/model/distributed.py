@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ssmas.exchange import lake as lake_layout
+from ssmas.exchange import LAKE_IMPRESSIONS, lake_day_dir
 from ssmas.pricing.model.bundle import (
     DEFAULT_PARAMS,
     TARGET,
@@ -89,7 +89,7 @@ def lake_files(lake: Path, days: Sequence[date]) -> list[str]:
     return [
         str(p)
         for d in days
-        for p in sorted(lake_layout.day_dir(lake, lake_layout.RAW, d).glob("hour=*/*.parquet"))
+        for p in sorted(lake_day_dir(lake, LAKE_IMPRESSIONS, d).glob("hour=*/*.parquet"))
     ]
 
 
