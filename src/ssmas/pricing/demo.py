@@ -11,7 +11,7 @@ their revenue against the unfloored control share.
 4. installs a :class:`DemoFloorProvider` in the live exchange's floor slot: every simulated
    minute its requests are priced by the serving runtime (``score_many``, the champion /
    challenger split and fallback of ``/v2/floor/batch``) and floored under each publisher's
-   configuration by ``floor_serving.decide_many``, the array form of the ``decide`` that
+   configuration by ``floors.decisions.decide_many``, the array form of the ``decide`` that
    ``/v2/floor`` runs; control impressions go unfloored; every decision is logged to
    ``pricing_floor_decisions`` with its model version, as ``/v2/floor`` logs them, through the
    serving side's background writer (one bulk insert, never on the exchange's thread);

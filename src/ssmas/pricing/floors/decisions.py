@@ -263,7 +263,7 @@ def floor_batch_json(
 ) -> bytes:
     """The ``BatchFloorResponse`` JSON: :func:`floor_body` of every decision, in order.
 
-    Encoded by ``msgspec`` from structs built column by column (like ``answers.batch_json``),
+    Encoded by ``msgspec`` from structs built column by column (like ``responses.batch_json``),
     without a ``Scored``, a ``FloorDecision`` or a dict per row; the same values and field
     order as :func:`floor_body` (tested).
     """

@@ -125,7 +125,7 @@ def train_on_dask(
     seed: int = 0,
     schema_rows: int = 1_000_000,
 ) -> DaskTrainResult:
-    """Train, calibrate and evaluate like :func:`train.train_from_lake`, on the cluster."""
+    """Train, calibrate and evaluate like :func:`training.train_from_lake`, on the cluster."""
     dd, dxgb, _ = _imports()
     reader = LakeReader(lake, start, end)
     try:
