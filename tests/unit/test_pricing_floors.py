@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from ssmas.pricing.floors import formula
 from ssmas.pricing.floors.formula import (
     FloorError,
     PublisherFloorConfig,
     assign_control,
     competition_multiplier,
-    competition_multipliers,
     confidence_factor,
-    confidence_factors,
     control_mask,
     decide_floor,
     decide_floors,
@@ -192,12 +191,12 @@ def test_decide_floors_vector_matches_scalar_decisions() -> None:
 def test_vector_factors_equal_the_scalar_factors_at_every_step_and_hour() -> None:
     points = np.array([0, 1, 10, 11, 99, 100, 101, 999, 1000, 1001, 50_000])
     np.testing.assert_array_equal(
-        confidence_factors(points), [confidence_factor(int(k)) for k in points]
+        formula.confidence_factors(points), [confidence_factor(int(k)) for k in points]
     )
     hours = np.repeat(np.arange(24), 3)
     inventory = np.tile(["premium", "standard", "remnant"], 24)
     np.testing.assert_array_equal(
-        competition_multipliers(hours, inventory == "premium"),
+        formula.competition_multipliers(hours, inventory == "premium"),
         [competition_multiplier(int(h), str(i)) for h, i in zip(hours, inventory, strict=True)],
     )
 
