@@ -2,6 +2,13 @@
 
 The names below are the pricing domain others build on (serving router, training, retraining
 workflow, revenue simulation); every one of them is pure: no I/O, no clock, no global state.
+
+Layout: the entry points sit here (``api`` and ``api_admin`` routes, ``commands`` for the CLI,
+``web`` pages, ``demo`` and ``demo_model``) beside the public contract (``schemas``, and
+``variants``, the sticky hash every split uses); the work is in four subpackages: ``model``
+(data, features, training, intervals, evaluation), ``serving`` (the ``/v2`` scoring side),
+``floors`` (the seed's floor formula, floor decisions, their simulation) and ``lifecycle``
+(drift, monitoring, retraining).
 """
 
 from __future__ import annotations
