@@ -49,10 +49,10 @@ console = Console()
 
 def quality_and_floors(volume: int, threads: int, work: Path) -> tuple[dict[str, Any], Any]:
     """Train on a simulated 4-day history and replay its last day under floor policies."""
-    from ssmas.exchange.simulate import SimulationConfig, simulate_to_lake
-    from ssmas.pricing.floorsim import simulate_floors
-    from ssmas.pricing.floorsim_output import write_plot
-    from ssmas.pricing.train import train_from_lake
+    from ssmas.exchange import SimulationConfig, simulate_to_lake
+    from ssmas.pricing.floors.simulation import simulate_floors
+    from ssmas.pricing.floors.simulation_report import write_plot
+    from ssmas.pricing.model.training import train_from_lake
 
     lake = work / "history"
     end = HISTORY_START + timedelta(days=3)
@@ -135,9 +135,9 @@ def inprocess(model: Any, rows: int) -> dict[str, Any]:
 
 def ensure_day(volume: str, lake: Path) -> float:
     """Generate the benchmark day with the exchange CLI unless it is already there."""
-    from ssmas.exchange.lake import raw_days
+    from ssmas.exchange import lake_days
 
-    if lake.exists() and DAY in raw_days(lake):
+    if lake.exists() and DAY in lake_days(lake):
         return 0.0
     started = time.perf_counter()
     cmd = [str(ROOT / ".venv" / "bin" / "ssmas"), "exchange", "simulate", "--start",
@@ -159,7 +159,7 @@ def day_pipeline(lake: Path, threads: int, train_fraction: float) -> dict[str, A
 def pipeline_child(lake: Path, threads: int, train_fraction: float) -> None:
     """lake → features → train → evaluate → register, timed; prints one JSON line."""
     from ssmas.core.registry import registry_from_settings
-    from ssmas.pricing.train import train_from_lake
+    from ssmas.pricing.model.training import train_from_lake
     from ssmas.settings import Settings
 
     with tempfile.TemporaryDirectory(prefix="ssmas-pricing-bench-") as tmp:

@@ -155,10 +155,10 @@ def prepare(data_dir: Path, rows: int) -> dict[str, Any]:
     from ssmas.core.platform import build_platform
     from ssmas.core.registry import registry_from_settings
     from ssmas.core.security.keys import create_api_key
-    from ssmas.exchange.simulate import SimulationConfig, simulate_frame
-    from ssmas.pricing.capture import sampled
-    from ssmas.pricing.model import MODEL_NAME, save_to_registry, train_model
+    from ssmas.exchange import SimulationConfig, simulate_frame
+    from ssmas.pricing.model.bundle import MODEL_NAME, save_to_registry, train_model
     from ssmas.pricing.schemas import PredictRequest
+    from ssmas.pricing.serving.capture import sampled
     from ssmas.settings import Settings
 
     settings = Settings(profile="test", data_dir=data_dir)
@@ -217,9 +217,9 @@ def inprocess(model: Any, impressions: Any, batch: list[Any], rows: int) -> dict
     """
     import numpy as np
 
-    from ssmas.pricing.answers import Priced, batch_json, utc_timestamp
     from ssmas.pricing.api import PREDICT_BATCH
-    from ssmas.pricing.model import request_view
+    from ssmas.pricing.model.bundle import request_view
+    from ssmas.pricing.serving.responses import Priced, batch_json, utc_timestamp
 
     encoded = np.ascontiguousarray(model.encoder.encode_frame(request_view(impressions)))
     x = np.ascontiguousarray(np.resize(encoded, (rows, encoded.shape[1])))

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from ssmas.pricing.model import PricingModel, train_model
+from ssmas.pricing.model.bundle import PricingModel, train_model
 
 DEVICES = np.array(["mobile", "tablet", "desktop"])
 FORMATS = np.array(["banner", "video", "native", "interstitial"])

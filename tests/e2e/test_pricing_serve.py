@@ -14,9 +14,9 @@ import pytest
 
 from ssmas.core.platform import build_platform
 from ssmas.core.security.keys import create_api_key
-from ssmas.pricing import serving_store as store
-from ssmas.pricing.capture import sampled
-from ssmas.pricing.model import MODEL_NAME, save_to_registry, train_model
+from ssmas.pricing.model.bundle import MODEL_NAME, save_to_registry, train_model
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.capture import sampled
 from ssmas.settings import Settings
 from tests.e2e.test_serve import free_port, stop
 from tests.integration.pricing_support import fresh_registry

@@ -22,9 +22,9 @@ import sqlalchemy as sa
 
 from ssmas.core.db import make_engine, upgrade
 from ssmas.core.registry import ModelRegistry, registry_from_settings
+from ssmas.exchange import SimulationConfig, simulate_to_lake
 from ssmas.exchange import lake as lake_layout
-from ssmas.exchange.simulate import SimulationConfig, simulate_to_lake
-from ssmas.pricing import serving_store as store
+from ssmas.pricing.serving import store
 from ssmas.settings import Settings
 
 START = date(2026, 3, 2)  # a Monday

@@ -14,11 +14,11 @@ from ssmas.bootstrap import create_app
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.security.audit import list_audit
 from ssmas.core.security.keys import create_api_key
-from ssmas.pricing import serving_store as store
 from ssmas.pricing.api import FLOOR_BATCH
-from ssmas.pricing.capture import sampled
-from ssmas.pricing.floor_serving import decide, decision_row, floor_body
-from ssmas.pricing.serving_runtime import ServingRuntime, runtime_for
+from ssmas.pricing.floors.decisions import decide, decision_row, floor_body
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.capture import sampled
+from ssmas.pricing.serving.runtime import ServingRuntime, started_serving_runtime
 from ssmas.settings import Settings
 from tests.pricing_serving_support import BlockingScorer, request_body, small_model
 
@@ -51,7 +51,7 @@ def start(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     platform = build_platform(settings.model_copy(update={"rate_limit_burst": 100_000}))
     try:
         with TestClient(create_app(platform)) as client:
-            runtime = runtime_for(platform)
+            runtime = started_serving_runtime(platform)
             assert runtime is not None
             yield Api(
                 client,

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from ssmas.bootstrap import create_app
 from ssmas.core import metrics
-from ssmas.pricing.serving_runtime import runtime_for
+from ssmas.pricing.serving.runtime import started_serving_runtime
 from ssmas.settings import Settings
 from tests.integration.test_pricing_api import Api, make_key, start
 from tests.pricing_serving_support import request_body, small_model
@@ -99,7 +99,7 @@ def test_lean_and_fastapi_routing_answer_alike(api: Api, settings: Settings) -> 
         platform = build_platform(slow_platform_settings)
         try:
             with TestClient(create_app(platform, lean=False)) as client:
-                runtime = runtime_for(platform)
+                runtime = started_serving_runtime(platform)
                 assert runtime is not None
                 runtime.service.install("champion", small_model())
                 headers = make_key(platform, ["pricing:read", "pricing:write"])

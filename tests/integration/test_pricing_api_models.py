@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from ssmas.bootstrap import create_app
 from ssmas.core.registry import ModelRegistry
 from ssmas.core.security.audit import list_audit
-from ssmas.pricing.hot_reload import MODEL_PROMOTED, publish_model_event
-from ssmas.pricing.model import MODEL_NAME, PricingModel, save_to_registry, train_model
-from ssmas.pricing.serving_runtime import runtime_for
+from ssmas.pricing.model.bundle import MODEL_NAME, PricingModel, save_to_registry, train_model
+from ssmas.pricing.serving.hot_reload import MODEL_PROMOTED, publish_model_event
+from ssmas.pricing.serving.runtime import started_serving_runtime
 from ssmas.settings import Settings
 from tests.integration.pricing_support import fresh_registry
 from tests.integration.test_pricing_api import make_key
@@ -58,7 +58,7 @@ def test_champion_and_challenger_serve_promote_and_roll_back(
     admin = make_key(platform, ["pricing:admin", "pricing:read"])
     try:
         with TestClient(create_app(platform)) as client:
-            runtime = runtime_for(platform)
+            runtime = started_serving_runtime(platform)
             assert runtime is not None
             wait_for(runtime.loader.loaded.is_set)
             ready = client.get("/ready").json()

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from ssmas.pricing import serving_store as store
+from ssmas.pricing.serving import store
 from ssmas.settings import Settings
 from tests.integration.test_pricing_api import Api, start
 from tests.pricing_serving_support import frame_requests, request_body, small_model, synthetic_frame
@@ -106,8 +106,8 @@ def test_drift_page_plots_the_stored_history(api: Api) -> None:
 
 
 def test_floors_page_shows_the_simulation_the_model_side_wrote(api: Api) -> None:
-    from ssmas.pricing.floorsim import FloorSimReport, PolicyResult
-    from ssmas.pricing.floorsim_output import floorsim_dir, write_report
+    from ssmas.pricing.floors.simulation import FloorSimReport, PolicyResult
+    from ssmas.pricing.floors.simulation_report import floorsim_dir, write_report
 
     sign_in(api)
     assert "No floor simulation yet" in api.client.get("/dashboard/pricing/floors").text

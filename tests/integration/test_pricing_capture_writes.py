@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from ssmas.core.db import make_engine, upgrade
 from ssmas.core.metrics import REGISTRY
-from ssmas.pricing import serving_store as store
-from ssmas.pricing.capture import CaptureWriter
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.capture import CaptureWriter
 
 from .pricing_support import serving_engine, serving_row
 

@@ -24,8 +24,7 @@ from ssmas.core.platform import Platform, build_platform
 from ssmas.core.registry import CHAMPION, ModelRegistry
 from ssmas.core.worker import wait_until
 from ssmas.demo import move_graph_fake
-from ssmas.exchange.live import FloorSlot, floor_slot, run_live
-from ssmas.pricing import serving_store as store
+from ssmas.exchange import FloorSlot, floor_slot, run_live
 from ssmas.pricing.demo import (
     DEMO_FLOOR_CONFIG,
     LIVE_TOPIC,
@@ -35,10 +34,11 @@ from ssmas.pricing.demo import (
     read_live_floors,
     run_pricing_demo,
 )
-from ssmas.pricing.hot_reload import MODEL_EVENTS_TOPIC, MODEL_PROMOTED, MODEL_ROLLED_BACK
-from ssmas.pricing.model import MODEL_NAME, save_to_registry
-from ssmas.pricing.retrain import RetrainConfig, RetrainDeps, run_retrain
-from ssmas.pricing.serving_runtime import runtime_for
+from ssmas.pricing.lifecycle.retraining import RetrainConfig, RetrainDeps, run_retrain
+from ssmas.pricing.model.bundle import MODEL_NAME, save_to_registry
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.hot_reload import MODEL_EVENTS_TOPIC, MODEL_PROMOTED, MODEL_ROLLED_BACK
+from ssmas.pricing.serving.runtime import started_serving_runtime
 from ssmas.server import product_workers, start_workers
 from ssmas.settings import Settings, get_settings
 from tests.integration.test_pricing_api import make_key
@@ -80,7 +80,7 @@ def test_demo_trains_a_champion_and_floors_the_live_exchange_against_control(
     stop, exchange_stop = threading.Event(), threading.Event()
     ran: dict[str, DemoFloorProvider | None] = {}
     with TestClient(create_app(platform)) as client:
-        runtime = runtime_for(platform)
+        runtime = started_serving_runtime(platform)
         assert runtime is not None
         demo = threading.Thread(
             target=lambda: ran.setdefault("provider", run_pricing_demo(platform, stop, options))
@@ -205,7 +205,7 @@ def test_retrain_worker_is_registered_and_waits_quietly_without_lake_or_model(
     settings: Settings, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SSMAS_PRICING_LAKE", str(settings.data_dir / "no-lake"))
-    spec = ("pricing.retrain", "ssmas.pricing.retrain:run_retrain_loop")
+    spec = ("pricing.retrain", "ssmas.pricing.lifecycle.retraining:run_retrain_loop")
     assert product_workers([find_product("pricing")]) == [spec]
     stop = threading.Event()
     with structlog.testing.capture_logs() as logs:

@@ -16,11 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from ssmas.core.platform import Platform, build_platform
-from ssmas.exchange.live import FloorSlot, run_live
-from ssmas.exchange.world import build_world
-from ssmas.pricing import serving_store as store
+from ssmas.exchange import FloorSlot, build_world, run_live
 from ssmas.pricing.api_admin import serving_summary
-from ssmas.pricing.capture import sample_mask
 from ssmas.pricing.demo import (
     DEMO_FLOOR_CONFIG,
     GROUPS,
@@ -29,8 +26,10 @@ from ssmas.pricing.demo import (
     FloorLedger,
     ensure_floor_configs,
 )
-from ssmas.pricing.serving import ServingConfig
-from ssmas.pricing.serving_runtime import ServingRuntime, build_runtime
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.capture import sample_mask
+from ssmas.pricing.serving.runtime import ServingRuntime, build_serving_runtime
+from ssmas.pricing.serving.service import ServingConfig
 from ssmas.pricing.web import _html
 from ssmas.settings import Settings
 from tests.pricing_serving_support import small_model
@@ -52,7 +51,7 @@ def platform(settings: Settings) -> Iterator[Platform]:
 @pytest.fixture()
 def runtime(platform: Platform) -> Iterator[ServingRuntime]:
     config = ServingConfig(load_models=False, drift_interval_s=0, challenger_share=0.2)
-    running = build_runtime(platform, config)
+    running = build_serving_runtime(platform, config)
     running.start()
     running.service.install("champion", small_model(0, VERSIONS["champion"]))
     running.service.install("challenger", small_model(1, VERSIONS["challenger"]))
@@ -191,7 +190,7 @@ def test_by_default_every_decision_and_a_sticky_tenth_of_outcomes_are_logged(
 
 
 def test_outcomes_of_unknown_impressions_count_as_unmatched(runtime: ServingRuntime) -> None:
-    from ssmas.pricing.serving_stats import record_outcomes
+    from ssmas.pricing.serving.stats import record_outcomes
 
     stats = runtime.service.stats
     stats.remember("known", "champion", "1", 2.0)

@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from ssmas.pricing.distributed import lake_files, local_cluster, score_parquet, train_on_dask
-from ssmas.pricing.train import train_from_lake
+from ssmas.pricing.model.distributed import lake_files, local_cluster, score_parquet, train_on_dask
+from ssmas.pricing.model.training import train_from_lake
 
 from .pricing_support import START, clean_lake
 

@@ -11,12 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ssmas.exchange import lake as lake_layout
-from ssmas.pricing.dataset import LakeError
-from ssmas.pricing.floorsim import FloorSimReport, simulate_floors
-from ssmas.pricing.floorsim_output import latest_report, render_table, write_report
-from ssmas.pricing.model import PricingModel
-from ssmas.pricing.train import train_from_lake
+from ssmas.exchange import LAKE_IMPRESSIONS, lake_day_dir
+from ssmas.pricing.floors.simulation import FloorSimReport, simulate_floors
+from ssmas.pricing.floors.simulation_report import latest_report, render_table, write_report
+from ssmas.pricing.model.bundle import PricingModel
+from ssmas.pricing.model.dataset import LakeError
+from ssmas.pricing.model.training import train_from_lake
 from ssmas.settings import Settings
 
 from .pricing_support import START, clean_lake
@@ -41,7 +41,7 @@ def report(lake: Path, model: PricingModel) -> FloorSimReport:
 
 
 def _held_out_rows(lake: Path) -> dict[str, np.ndarray]:
-    files = sorted(lake_layout.day_dir(lake, lake_layout.RAW, END).glob("*/*.parquet"))
+    files = sorted(lake_day_dir(lake, LAKE_IMPRESSIONS, END).glob("*/*.parquet"))
     table = pa.concat_tables([pq.read_table(f) for f in files])
     ok = table.filter(
         table.column("status").cast(pa.string()).to_numpy(zero_copy_only=False) == "ok"

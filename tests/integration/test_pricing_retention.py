@@ -17,11 +17,11 @@ from ssmas.cli import app
 from ssmas.core.db import make_engine, upgrade
 from ssmas.core.metrics import REGISTRY
 from ssmas.core.platform import Platform, build_platform
-from ssmas.pricing import serving_store as store
 from ssmas.pricing.demo import DEMO_RETENTION_HOURS, bound_retention
-from ssmas.pricing.monitor import Pruner
-from ssmas.pricing.serving import ServingConfig
-from ssmas.pricing.serving_runtime import build_runtime
+from ssmas.pricing.lifecycle.monitoring import Pruner
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.runtime import build_serving_runtime
+from ssmas.pricing.serving.service import ServingConfig
 from ssmas.settings import Settings, get_settings
 
 from .pricing_support import SERVING_TABLES, serving_engine, serving_row
@@ -167,7 +167,7 @@ def test_the_runtime_prunes_on_its_own_thread(platform: Platform) -> None:
     config = ServingConfig(
         load_models=False, drift_interval_s=0, retention_hours=24, prune_interval_s=0.05
     )
-    runtime = build_runtime(platform, config)
+    runtime = build_serving_runtime(platform, config)
     runtime.start()
     try:
         assert any(t.name == "ssmas-pricing-pruner" and t.is_alive() for t in runtime.threads)
@@ -184,7 +184,7 @@ def test_the_runtime_prunes_on_its_own_thread(platform: Platform) -> None:
 
 def test_no_pruner_thread_when_the_interval_is_zero(platform: Platform) -> None:
     config = ServingConfig(load_models=False, drift_interval_s=0, prune_interval_s=0)
-    runtime = build_runtime(platform, config)
+    runtime = build_serving_runtime(platform, config)
     runtime.start()
     try:
         assert not any(t.name == "ssmas-pricing-pruner" and t.is_alive() for t in runtime.threads)
@@ -198,13 +198,13 @@ def test_no_pruner_thread_when_the_interval_is_zero(platform: Platform) -> None:
 def test_the_demo_bounds_retention_unless_it_was_configured(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime = build_runtime(platform, ServingConfig(load_models=False))
+    runtime = build_serving_runtime(platform, ServingConfig(load_models=False))
     assert bound_retention(runtime, DEMO_RETENTION_HOURS) == 168.0  # what to put back
     assert runtime.pruner.retention_hours == DEMO_RETENTION_HOURS
     runtime.close()
 
     monkeypatch.setenv("SSMAS_PRICING_RETENTION_HOURS", "0")
-    configured = build_runtime(platform, ServingConfig(load_models=False))
+    configured = build_serving_runtime(platform, ServingConfig(load_models=False))
     assert bound_retention(configured, DEMO_RETENTION_HOURS) is None
     assert configured.pruner.retention_hours == 0.0  # keep-forever, as the operator said
     configured.close()

@@ -10,16 +10,16 @@ import pytest
 
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.registry import ModelRegistry
-from ssmas.pricing.decisions import (
+from ssmas.pricing.lifecycle.retrain_decisions import (
     TOPIC_DECIDED,
     TOPIC_PROMOTED,
     RetrainDecision,
     recent_decisions,
     record_decision,
 )
-from ssmas.pricing.model import MODEL_NAME
-from ssmas.pricing.retrain import RetrainConfig, RetrainDeps, due_trigger, run_retrain
-from ssmas.pricing.train import train_from_lake
+from ssmas.pricing.lifecycle.retraining import RetrainConfig, RetrainDeps, due_trigger, run_retrain
+from ssmas.pricing.model.bundle import MODEL_NAME
+from ssmas.pricing.model.training import train_from_lake
 from ssmas.settings import Settings
 
 from .pricing_support import START, copy_lake, fresh_registry, write_drifted_day
@@ -173,7 +173,7 @@ def test_the_worker_loop_bootstraps_a_champion_and_stops(
 ) -> None:
     import threading
 
-    from ssmas.pricing.retrain import run_retrain_loop
+    from ssmas.pricing.lifecycle.retraining import run_retrain_loop
 
     lake = copy_lake(tmp_path.parent, tmp_path / "lake")
     monkeypatch.setenv("SSMAS_PRICING_LAKE", str(lake))

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from ssmas.core.registry import ModelNotFound
-from ssmas.pricing.dataset import LakeError, LakeReader
-from ssmas.pricing.model import MODEL_NAME, ModelBundleError, load_from_registry
-from ssmas.pricing.train import TrainResult, evaluate_on_lake, train_from_lake
+from ssmas.pricing.model.bundle import MODEL_NAME, ModelBundleError, load_from_registry
+from ssmas.pricing.model.dataset import LakeError, LakeReader
+from ssmas.pricing.model.training import TrainResult, evaluate_on_lake, train_from_lake
 from ssmas.settings import Settings
 
 from .pricing_support import START, clean_lake, fresh_registry

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ssmas.pricing.drift import (
+from ssmas.pricing.lifecycle.drift import (
     DriftError,
     build_baseline,
     compare_feature,
@@ -16,7 +16,7 @@ from ssmas.pricing.drift import (
     drift_level,
     ks_statistic,
 )
-from ssmas.pricing.features import FEATURE_NAMES, FeatureEncoder, fit_feature_schema
+from ssmas.pricing.model.features import FEATURE_NAMES, FeatureEncoder, fit_feature_schema
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ssmas.pricing.dataset import LakeError, day_predicate, plan_splits
-from ssmas.pricing.evaluation import (
+from ssmas.pricing.floors.simulation import bootstrap_ratio
+from ssmas.pricing.model.dataset import LakeError, day_predicate, plan_splits
+from ssmas.pricing.model.evaluation import (
     ErrorAccumulator,
     baseline_metrics,
     best_segment,
     regression_metrics,
 )
-from ssmas.pricing.floorsim import bootstrap_ratio
 
 
 def test_accumulator_over_batches_equals_one_pass() -> None:

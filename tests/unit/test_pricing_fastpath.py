@@ -18,12 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssmas.pricing.api import FLOOR, FLOOR_BATCH, PREDICT, PREDICT_BATCH
-from ssmas.pricing.fastpath import FAST_PREDICT, FastFloor, FastPredict, as_dict
-from ssmas.pricing.model import spread_of
-from ssmas.pricing.request_bodies import BodyRejected, JsonBody
-from ssmas.pricing.row_scorer import build_row_scorer
+from ssmas.pricing.model.bundle import spread_of
 from ssmas.pricing.schemas import FloorRequest, PredictRequest
-from ssmas.pricing.serving import PricingService, ServingConfig
+from ssmas.pricing.serving.fast_requests import FAST_PREDICT, FastFloor, FastPredict, as_dict
+from ssmas.pricing.serving.request_bodies import BodyRejected, JsonBody
+from ssmas.pricing.serving.row_scorer import build_row_scorer
+from ssmas.pricing.serving.service import PricingService, ServingConfig
 from tests.pricing_serving_support import (
     BlockingScorer,
     frame_requests,

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssmas.pricing.features import (
+from ssmas.pricing.model.features import (
     FEATURE_NAMES,
     FeatureEncoder,
     FeatureSchema,
     fit_feature_schema,
 )
-from ssmas.pricing.frames import FeatureError
+from ssmas.pricing.model.frame_columns import FeatureError
 from ssmas.pricing.schemas import AD_FORMATS, DEVICE_CATEGORIES, INVENTORY_TYPES, PredictRequest
 
 BIDDERS = ["appnexus", "criteo", "index", "pubmatic", "rubicon"]

@@ -14,8 +14,7 @@ import orjson
 import pytest
 
 from ssmas.core.metrics import REGISTRY
-from ssmas.pricing.answers import Priced
-from ssmas.pricing.floor_serving import (
+from ssmas.pricing.floors.decisions import (
     REASONS,
     decide,
     decide_many,
@@ -24,9 +23,10 @@ from ssmas.pricing.floor_serving import (
     floor_batch_json,
     floor_body,
 )
-from ssmas.pricing.floors import DEFAULT_CONFIG, PublisherFloorConfig
+from ssmas.pricing.floors.formula import DEFAULT_CONFIG, PublisherFloorConfig
 from ssmas.pricing.schemas import FloorRequest
-from ssmas.pricing.serving_stats import ServingStats
+from ssmas.pricing.serving.responses import Priced
+from ssmas.pricing.serving.stats import ServingStats
 
 CONFIGS: dict[str | None, PublisherFloorConfig] = {
     "demo": PublisherFloorConfig(min_floor=0.1, multiplier_max=0.7, control_share=0.1),

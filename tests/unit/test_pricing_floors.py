@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from ssmas.pricing.floors import (
+from ssmas.pricing.floors import formula
+from ssmas.pricing.floors.formula import (
     FloorError,
     PublisherFloorConfig,
     assign_control,
@@ -185,3 +186,26 @@ def test_decide_floors_vector_matches_scalar_decisions() -> None:
     assert np.isnan(off).all() and not off_control.any()
     with pytest.raises(FloorError, match="2 impression ids for 3000 predictions"):
         decide_floors(ids[:2], predicted, data_points=points, hour_of_day=hours, is_premium=premium)
+
+
+def test_vector_factors_equal_the_scalar_factors_at_every_step_and_hour() -> None:
+    points = np.array([0, 1, 10, 11, 99, 100, 101, 999, 1000, 1001, 50_000])
+    np.testing.assert_array_equal(
+        formula.confidence_factors(points), [confidence_factor(int(k)) for k in points]
+    )
+    hours = np.repeat(np.arange(24), 3)
+    inventory = np.tile(["premium", "standard", "remnant"], 24)
+    np.testing.assert_array_equal(
+        formula.competition_multipliers(hours, inventory == "premium"),
+        [competition_multiplier(int(h), str(i)) for h, i in zip(hours, inventory, strict=True)],
+    )
+
+
+def test_vector_floors_broadcast_scalar_context_over_the_predictions() -> None:
+    predicted = [1.0, 4.0, 12.0]
+    floors = dynamic_floors(predicted, data_points=500, hour_of_day=20, is_premium=True)
+    expected = [
+        dynamic_floor(p, data_points=500, hour_of_day=20, inventory_type="premium")
+        for p in predicted
+    ]
+    np.testing.assert_array_equal(floors, expected)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ssmas.pricing.intervals import ConformalInterval, NotFittedError
+from ssmas.pricing.model.intervals import ConformalInterval, NotFittedError
 
 
 def heteroscedastic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -9,11 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ssmas.exchange.simulate import SimulationConfig, simulate_frame
-from ssmas.pricing.evaluation import regression_metrics
-from ssmas.pricing.frames import FeatureError
-from ssmas.pricing.intervals import ConformalInterval
-from ssmas.pricing.model import (
+from ssmas.exchange import SimulationConfig, simulate_frame
+from ssmas.pricing.model.bundle import (
     OUTCOME_COLUMNS,
     PricingModel,
     bundle_dict,
@@ -23,6 +20,9 @@ from ssmas.pricing.model import (
     train_model,
     training_rows,
 )
+from ssmas.pricing.model.evaluation import regression_metrics
+from ssmas.pricing.model.frame_columns import FeatureError
+from ssmas.pricing.model.intervals import ConformalInterval
 from ssmas.pricing.schemas import PredictRequest
 
 

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from ssmas.core.db import make_engine
-from ssmas.pricing import serving_store as store
-from ssmas.pricing.monitor import Pruner
-from ssmas.pricing.serving import ServingConfig
+from ssmas.pricing.lifecycle.monitoring import Pruner
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.service import ServingConfig
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

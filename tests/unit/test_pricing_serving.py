@@ -9,10 +9,10 @@ import numpy as np
 import orjson
 import pytest
 
-from ssmas.pricing.answers import batch_json, prediction_body
 from ssmas.pricing.schemas import PredictRequest
-from ssmas.pricing.scoring_guard import ScoringGuard
-from ssmas.pricing.serving import PricingService, ServingConfig
+from ssmas.pricing.serving.responses import batch_json, prediction_body
+from ssmas.pricing.serving.scoring_guard import ScoringGuard
+from ssmas.pricing.serving.service import PricingService, ServingConfig
 from ssmas.pricing.variants import VariantSplit
 from tests.pricing_serving_support import BlockingScorer, BrokenScorer, request_body, small_model
 

@@ -11,15 +11,15 @@ import xgboost as xgb
 from prometheus_client import CollectorRegistry, Histogram
 from pydantic import TypeAdapter
 
-from ssmas.pricing.answers import Scored
-from ssmas.pricing.capture import sample_mask, sampled
-from ssmas.pricing.floor_serving import decide, decision_row, floor_body
-from ssmas.pricing.floors import PublisherFloorConfig
-from ssmas.pricing.monitor import encode_captured
-from ssmas.pricing.request_bodies import validate_object
-from ssmas.pricing.row_scorer import TreeWalker, UnsupportedModel, build_row_scorer
+from ssmas.pricing.floors.decisions import decide, decision_row, floor_body
+from ssmas.pricing.floors.formula import PublisherFloorConfig
+from ssmas.pricing.lifecycle.monitoring import encode_captured
 from ssmas.pricing.schemas import BatchPredictRequest, FloorRequest, PredictRequest
-from ssmas.pricing.serving_stats import observe_many
+from ssmas.pricing.serving.capture import sample_mask, sampled
+from ssmas.pricing.serving.request_bodies import validate_object
+from ssmas.pricing.serving.responses import Scored
+from ssmas.pricing.serving.row_scorer import TreeWalker, UnsupportedModel, build_row_scorer
+from ssmas.pricing.serving.stats import observe_many
 from ssmas.pricing.web import drift_feed
 from tests.pricing_serving_support import request_body, small_model, synthetic_frame
 
@@ -73,7 +73,7 @@ def test_row_scorer_is_skipped_for_objects_without_a_booster() -> None:
     ],
 )
 def test_single_request_problems_read_as_sentences(data: Any, status: int, fragment: str) -> None:
-    from ssmas.pricing.request_bodies import BodyRejected
+    from ssmas.pricing.serving.request_bodies import BodyRejected
 
     with pytest.raises(BodyRejected) as caught:
         validate_object(ONE, data, expected="a JSON object")
@@ -82,7 +82,7 @@ def test_single_request_problems_read_as_sentences(data: Any, status: int, fragm
 
 
 def test_batch_problems_name_the_row_and_the_limit() -> None:
-    from ssmas.pricing.request_bodies import BodyRejected
+    from ssmas.pricing.serving.request_bodies import BodyRejected
 
     with pytest.raises(BodyRejected) as too_many:
         validate_object(BATCH, [request_body(f"i{i}") for i in range(1001)], expected="an array")

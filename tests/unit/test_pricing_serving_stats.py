@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-from ssmas.pricing.serving_stats import LATENCY_WINDOW, ServingStats
+from ssmas.pricing.serving.stats import LATENCY_WINDOW, ServingStats
 from ssmas.pricing.variants import Variant
 
 THREADS = 6
@@ -107,7 +107,7 @@ def test_concurrent_batches_are_counted_exactly() -> None:
 
 
 def test_single_answers_and_fallback_reasons_are_counted_exactly() -> None:
-    from ssmas.pricing.answers import Scored
+    from ssmas.pricing.serving.responses import Scored
 
     stats = ServingStats(remember_last=0)
     answers = [

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from ssmas.pricing.floors import control_mask
+from ssmas.pricing.floors.formula import control_mask
 from ssmas.pricing.variants import (
     VARIANT_SALT,
     VariantSplit,

@@ -2,6 +2,13 @@
 
 The names below are the pricing domain others build on (serving router, training, retraining
 workflow, revenue simulation); every one of them is pure: no I/O, no clock, no global state.
+
+Layout: the entry points sit here (``api`` and ``api_admin`` routes, ``commands`` for the CLI,
+``web`` pages, ``demo`` and ``demo_model``) beside the public contract (``schemas``, and
+``variants``, the sticky hash every split uses); the work is in four subpackages: ``model``
+(data, features, training, intervals, evaluation), ``serving`` (the ``/v2`` scoring side),
+``floors`` (the seed's floor formula, floor decisions, their simulation) and ``lifecycle``
+(drift, monitoring, retraining).
 """
 
 from __future__ import annotations
@@ -11,26 +18,7 @@ from typing import TYPE_CHECKING
 from ssmas.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from ssmas.pricing.drift import (
-        DriftError,
-        DriftReport,
-        FeatureBaseline,
-        FeatureDrift,
-        build_baseline,
-        compute_drift,
-        drift_action,
-        drift_level,
-        ks_statistic,
-    )
-    from ssmas.pricing.features import (
-        FEATURE_NAMES,
-        FEATURE_VERSION,
-        FeatureEncoder,
-        FeatureSchema,
-        TargetEncoding,
-        fit_feature_schema,
-    )
-    from ssmas.pricing.floors import (
+    from ssmas.pricing.floors.formula import (
         FloorDecision,
         FloorError,
         PublisherFloorConfig,
@@ -42,8 +30,27 @@ if TYPE_CHECKING:
         dynamic_floors,
         fallback_decision,
     )
-    from ssmas.pricing.frames import FeatureError
-    from ssmas.pricing.intervals import ConformalInterval, NotFittedError
+    from ssmas.pricing.lifecycle.drift import (
+        DriftError,
+        DriftReport,
+        FeatureBaseline,
+        FeatureDrift,
+        build_baseline,
+        compute_drift,
+        drift_action,
+        drift_level,
+        ks_statistic,
+    )
+    from ssmas.pricing.model.features import (
+        FEATURE_NAMES,
+        FEATURE_VERSION,
+        FeatureEncoder,
+        FeatureSchema,
+        TargetEncoding,
+        fit_feature_schema,
+    )
+    from ssmas.pricing.model.frame_columns import FeatureError
+    from ssmas.pricing.model.intervals import ConformalInterval, NotFittedError
     from ssmas.pricing.schemas import (
         BatchFloorRequest,
         BatchPredictRequest,
@@ -102,34 +109,34 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "DriftError": "ssmas.pricing.drift",
-        "DriftReport": "ssmas.pricing.drift",
-        "FeatureBaseline": "ssmas.pricing.drift",
-        "FeatureDrift": "ssmas.pricing.drift",
-        "build_baseline": "ssmas.pricing.drift",
-        "compute_drift": "ssmas.pricing.drift",
-        "drift_action": "ssmas.pricing.drift",
-        "drift_level": "ssmas.pricing.drift",
-        "ks_statistic": "ssmas.pricing.drift",
-        "FEATURE_NAMES": "ssmas.pricing.features",
-        "FEATURE_VERSION": "ssmas.pricing.features",
-        "FeatureEncoder": "ssmas.pricing.features",
-        "FeatureSchema": "ssmas.pricing.features",
-        "TargetEncoding": "ssmas.pricing.features",
-        "fit_feature_schema": "ssmas.pricing.features",
-        "FloorDecision": "ssmas.pricing.floors",
-        "FloorError": "ssmas.pricing.floors",
-        "PublisherFloorConfig": "ssmas.pricing.floors",
-        "assign_control": "ssmas.pricing.floors",
-        "control_mask": "ssmas.pricing.floors",
-        "decide_floor": "ssmas.pricing.floors",
-        "decide_floors": "ssmas.pricing.floors",
-        "dynamic_floor": "ssmas.pricing.floors",
-        "dynamic_floors": "ssmas.pricing.floors",
-        "fallback_decision": "ssmas.pricing.floors",
-        "FeatureError": "ssmas.pricing.frames",
-        "ConformalInterval": "ssmas.pricing.intervals",
-        "NotFittedError": "ssmas.pricing.intervals",
+        "FloorDecision": "ssmas.pricing.floors.formula",
+        "FloorError": "ssmas.pricing.floors.formula",
+        "PublisherFloorConfig": "ssmas.pricing.floors.formula",
+        "assign_control": "ssmas.pricing.floors.formula",
+        "control_mask": "ssmas.pricing.floors.formula",
+        "decide_floor": "ssmas.pricing.floors.formula",
+        "decide_floors": "ssmas.pricing.floors.formula",
+        "dynamic_floor": "ssmas.pricing.floors.formula",
+        "dynamic_floors": "ssmas.pricing.floors.formula",
+        "fallback_decision": "ssmas.pricing.floors.formula",
+        "DriftError": "ssmas.pricing.lifecycle.drift",
+        "DriftReport": "ssmas.pricing.lifecycle.drift",
+        "FeatureBaseline": "ssmas.pricing.lifecycle.drift",
+        "FeatureDrift": "ssmas.pricing.lifecycle.drift",
+        "build_baseline": "ssmas.pricing.lifecycle.drift",
+        "compute_drift": "ssmas.pricing.lifecycle.drift",
+        "drift_action": "ssmas.pricing.lifecycle.drift",
+        "drift_level": "ssmas.pricing.lifecycle.drift",
+        "ks_statistic": "ssmas.pricing.lifecycle.drift",
+        "FEATURE_NAMES": "ssmas.pricing.model.features",
+        "FEATURE_VERSION": "ssmas.pricing.model.features",
+        "FeatureEncoder": "ssmas.pricing.model.features",
+        "FeatureSchema": "ssmas.pricing.model.features",
+        "TargetEncoding": "ssmas.pricing.model.features",
+        "fit_feature_schema": "ssmas.pricing.model.features",
+        "FeatureError": "ssmas.pricing.model.frame_columns",
+        "ConformalInterval": "ssmas.pricing.model.intervals",
+        "NotFittedError": "ssmas.pricing.model.intervals",
         "BatchFloorRequest": "ssmas.pricing.schemas",
         "BatchPredictRequest": "ssmas.pricing.schemas",
         "ErrorResponse": "ssmas.pricing.schemas",

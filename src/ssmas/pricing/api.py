@@ -7,7 +7,7 @@ every refusal: 400 / 415 / 422), the work, an ``orjson`` body. They stay documen
 routes (request and response schemas in ``/docs``). Scopes: ``pricing:read`` to price,
 ``pricing:write`` to post outcomes; the admin routes (models, publisher floor configs,
 monitoring) are in ``ssmas.pricing.api_admin``. The module's ``setup`` hook (from
-``ssmas.pricing.serving_runtime``) starts the serving side with the app.
+``ssmas.pricing.serving.runtime``) starts the serving side with the app.
 """
 
 from __future__ import annotations
@@ -27,11 +27,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ssmas.core.api.lean import lean_route
 from ssmas.core.security.keys import ApiKeyRecord
-from ssmas.pricing import serving_store as store
-from ssmas.pricing.answers import Scored, batch_json, prediction_body, utc_timestamp
 from ssmas.pricing.api_admin import admin_router
-from ssmas.pricing.fastpath import FAST_FLOOR, FAST_FLOOR_BATCH, FAST_PREDICT, FAST_PREDICT_BATCH
-from ssmas.pricing.floor_serving import (
+from ssmas.pricing.floors.decisions import (
     REASONS,
     decide,
     decide_many,
@@ -40,8 +37,7 @@ from ssmas.pricing.floor_serving import (
     floor_batch_json,
     floor_body,
 )
-from ssmas.pricing.floors import PublisherFloorConfig
-from ssmas.pricing.request_bodies import BodyRejected, JsonBody, body_doc
+from ssmas.pricing.floors.formula import PublisherFloorConfig
 from ssmas.pricing.schemas import (
     MAX_BATCH,
     BatchFloorRequest,
@@ -56,8 +52,17 @@ from ssmas.pricing.schemas import (
     PredictRequest,
     PredictResponse,
 )
-from ssmas.pricing.serving_runtime import ServingRuntime, runtime_of, setup
-from ssmas.pricing.serving_stats import record_outcomes
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.fast_requests import (
+    FAST_FLOOR,
+    FAST_FLOOR_BATCH,
+    FAST_PREDICT,
+    FAST_PREDICT_BATCH,
+)
+from ssmas.pricing.serving.request_bodies import BodyRejected, JsonBody, body_doc
+from ssmas.pricing.serving.responses import Scored, batch_json, prediction_body, utc_timestamp
+from ssmas.pricing.serving.runtime import ServingRuntime, require_serving_runtime, setup
+from ssmas.pricing.serving.stats import record_outcomes
 
 __all__ = ["router", "setup"]
 
@@ -141,7 +146,7 @@ def hot_route(
 
     def register(work: Work[T]) -> Work[T]:
         async def endpoint(request: Request, _key: ApiKeyRecord) -> Response:
-            runtime = runtime_of(request)
+            runtime = require_serving_runtime(request)
             started = time.perf_counter()
             try:
                 payload = await body.read(request)

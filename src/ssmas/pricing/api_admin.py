@@ -24,11 +24,11 @@ from ssmas.core.bus import BusError
 from ssmas.core.registry import ModelNotFound, ModelVersionInfo, RegistryError
 from ssmas.core.security.audit import record_audit
 from ssmas.core.security.keys import ApiKeyRecord
-from ssmas.pricing.floors import PublisherFloorConfig
-from ssmas.pricing.hot_reload import MODEL_PROMOTED, MODEL_ROLLED_BACK, publish_model_event
-from ssmas.pricing.request_bodies import BodyRejected, body_doc, read_json
+from ssmas.pricing.floors.formula import PublisherFloorConfig
 from ssmas.pricing.schemas import ErrorResponse
-from ssmas.pricing.serving_runtime import RuntimeDep, ServingRuntime
+from ssmas.pricing.serving.hot_reload import MODEL_PROMOTED, MODEL_ROLLED_BACK, publish_model_event
+from ssmas.pricing.serving.request_bodies import BodyRejected, body_doc, read_json
+from ssmas.pricing.serving.runtime import ServingRuntime, ServingRuntimeDep
 from ssmas.pricing.variants import VariantSplit
 
 _log = structlog.get_logger(__name__)
@@ -102,7 +102,7 @@ def serving_summary(runtime: ServingRuntime) -> dict[str, Any]:
 
 
 @admin_router.get("/v2/models", dependencies=READ, responses=ERRORS)
-async def models(runtime: RuntimeDep) -> Response:
+async def models(runtime: ServingRuntimeDep) -> Response:
     """Registered versions (aliases, metrics), what this process serves, live per-variant stats."""
     registry = runtime.loader.registry
     name = runtime.config.registry_model
@@ -171,7 +171,7 @@ async def _change_champion(
 
 
 @admin_router.post("/v2/models/promote", responses=ERRORS, openapi_extra=body_doc(PROMOTE))
-async def promote(request: Request, runtime: RuntimeDep, key: AdminKey) -> Response:
+async def promote(request: Request, runtime: ServingRuntimeDep, key: AdminKey) -> Response:
     """Make a version (default: the challenger) champion in the registry and serve it."""
     try:
         body = await read_json(request, PROMOTE, expected="a JSON object")
@@ -191,13 +191,13 @@ async def promote(request: Request, runtime: RuntimeDep, key: AdminKey) -> Respo
 
 
 @admin_router.post("/v2/models/rollback", responses=ERRORS)
-async def rollback(runtime: RuntimeDep, key: AdminKey) -> Response:
+async def rollback(runtime: ServingRuntimeDep, key: AdminKey) -> Response:
     """Put back the champion the last promotion replaced."""
     return await _change_champion(runtime, key, None)
 
 
 @admin_router.put("/v2/models/split", responses=ERRORS, openapi_extra=body_doc(SPLIT))
-async def set_split(request: Request, runtime: RuntimeDep, key: AdminKey) -> Response:
+async def set_split(request: Request, runtime: ServingRuntimeDep, key: AdminKey) -> Response:
     """Change this process's champion / challenger split (sticky by impression id)."""
     try:
         body = await read_json(request, SPLIT, expected="a JSON object")
@@ -217,7 +217,7 @@ def _config_body(publisher_id: str, config: PublisherFloorConfig, stored: bool) 
 
 
 @admin_router.get("/v2/publishers/{publisher_id}/floor-config", dependencies=READ, responses=ERRORS)
-async def get_floor_config(publisher_id: PublisherId, runtime: RuntimeDep) -> Response:
+async def get_floor_config(publisher_id: PublisherId, runtime: ServingRuntimeDep) -> Response:
     """The publisher's floor configuration (the seed's defaults when none is stored)."""
     stored = await run_in_threadpool(runtime.floors.stored, publisher_id)
     return _json(_config_body(publisher_id, stored or PublisherFloorConfig(), stored is not None))
@@ -229,7 +229,7 @@ async def get_floor_config(publisher_id: PublisherId, runtime: RuntimeDep) -> Re
     openapi_extra=body_doc(FLOOR_CONFIG),
 )
 async def put_floor_config(
-    publisher_id: PublisherId, request: Request, runtime: RuntimeDep, key: AdminKey
+    publisher_id: PublisherId, request: Request, runtime: ServingRuntimeDep, key: AdminKey
 ) -> Response:
     """Replace the publisher's floor configuration (whole object; omitted fields: defaults)."""
     try:
@@ -256,7 +256,7 @@ async def put_floor_config(
 
 @admin_router.get("/v2/monitoring/drift", dependencies=READ, responses=ERRORS)
 async def drift(
-    runtime: RuntimeDep,
+    runtime: ServingRuntimeDep,
     window_minutes: WindowMinutes = 60.0,
     history: Annotated[int, Query(ge=0, le=500)] = 48,
 ) -> JSONResponse:
@@ -267,6 +267,8 @@ async def drift(
 
 
 @admin_router.get("/v2/monitoring/outcomes", dependencies=READ, responses=ERRORS)
-async def realised(runtime: RuntimeDep, window_minutes: WindowMinutes = 60.0) -> JSONResponse:
+async def realised(
+    runtime: ServingRuntimeDep, window_minutes: WindowMinutes = 60.0
+) -> JSONResponse:
     """Realised-CPM error and revenue per variant over the outcomes of the last window."""
     return JSONResponse(await run_in_threadpool(runtime.monitor.realised, window_minutes * 60.0))

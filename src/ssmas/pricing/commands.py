@@ -111,7 +111,7 @@ def train(
     register: bool = typer.Option(True, help="Register the model in the MLflow registry."),
 ) -> None:
     """Train a CPM model on the lake's days and register it (champion first, then challenger)."""
-    from ssmas.pricing.train import train_from_lake
+    from ssmas.pricing.model.training import train_from_lake
 
     first, last = _day(start, "--from"), _day(end, "--to")
     with _clean_errors(), _progress("train") as say:
@@ -148,15 +148,15 @@ def simulate_floors_command(
     ),
 ) -> None:
     """Replay the last day under no / best static / seed dynamic / tuned dynamic floors."""
-    from ssmas.pricing.floorsim import simulate_floors
-    from ssmas.pricing.floorsim_output import (
+    from ssmas.pricing.floors.simulation import simulate_floors
+    from ssmas.pricing.floors.simulation_report import (
         floorsim_dir,
         render_control,
         render_table,
         write_report,
     )
-    from ssmas.pricing.model import load_from_registry
-    from ssmas.pricing.train import train_from_lake
+    from ssmas.pricing.model.bundle import load_from_registry
+    from ssmas.pricing.model.training import train_from_lake
 
     first, last = _day(start, "--from"), _day(end, "--to")
     if not 0.0 <= control_share < 1.0:
@@ -190,7 +190,7 @@ def retrain(
 ) -> None:
     """Run the retraining workflow once: drift → retrain → evaluate → promote if better."""
     from ssmas.core.platform import build_platform
-    from ssmas.pricing.retrain import RetrainConfig, RetrainDeps, run_retrain
+    from ssmas.pricing.lifecycle.retraining import RetrainConfig, RetrainDeps, run_retrain
 
     if not 0.0 <= min_improvement < 1.0:
         _fail(f"--min-improvement must be in [0, 1), got {min_improvement}")
@@ -216,8 +216,8 @@ def _announce(event: str, version: int) -> None:
     """Publish the model event running servers hot-reload on; a bus failure only warns."""
     from ssmas.core.bus import bus_from_settings
     from ssmas.core.bus.base import BusError
-    from ssmas.pricing.hot_reload import publish_model_event
-    from ssmas.pricing.model import MODEL_NAME
+    from ssmas.pricing.model.bundle import MODEL_NAME
+    from ssmas.pricing.serving.hot_reload import publish_model_event
 
     try:
         bus = bus_from_settings(_settings())
@@ -237,8 +237,8 @@ def _announce(event: str, version: int) -> None:
 @pricing_app.command()
 def promote(version: int = typer.Argument(..., min=1, help="Version to make champion.")) -> None:
     """Make a registered version the champion (running servers reload it at once)."""
-    from ssmas.pricing.hot_reload import MODEL_PROMOTED
-    from ssmas.pricing.model import MODEL_NAME
+    from ssmas.pricing.model.bundle import MODEL_NAME
+    from ssmas.pricing.serving.hot_reload import MODEL_PROMOTED
 
     with _clean_errors():
         info = _registry().promote(MODEL_NAME, version)
@@ -249,8 +249,8 @@ def promote(version: int = typer.Argument(..., min=1, help="Version to make cham
 @pricing_app.command()
 def rollback() -> None:
     """Put back the champion the last promotion replaced (running servers reload it at once)."""
-    from ssmas.pricing.hot_reload import MODEL_ROLLED_BACK
-    from ssmas.pricing.model import MODEL_NAME
+    from ssmas.pricing.model.bundle import MODEL_NAME
+    from ssmas.pricing.serving.hot_reload import MODEL_ROLLED_BACK
 
     with _clean_errors():
         info = _registry().rollback(MODEL_NAME)
@@ -261,7 +261,7 @@ def rollback() -> None:
 @pricing_app.command()
 def models() -> None:
     """Registered versions with their aliases and held-out metrics."""
-    from ssmas.pricing.model import MODEL_NAME
+    from ssmas.pricing.model.bundle import MODEL_NAME
 
     with _clean_errors():
         versions = _registry().list_versions(MODEL_NAME)
@@ -293,8 +293,8 @@ def drift(
     rows: int = typer.Option(200_000, min=100, help="Sampled auctions."),
 ) -> None:
     """Drift of a lake day against a model's training baseline (KS / TVD, PSI, seed levels)."""
-    from ssmas.pricing.model import load_from_registry
-    from ssmas.pricing.retrain import check_drift
+    from ssmas.pricing.lifecycle.retraining import check_drift
+    from ssmas.pricing.model.bundle import load_from_registry
 
     when = _day(day, "--day")
     with _clean_errors():
@@ -312,7 +312,7 @@ def drift(
 def _serving_config() -> Any:
     from pydantic import ValidationError
 
-    from ssmas.pricing.serving import ServingConfig
+    from ssmas.pricing.serving.service import ServingConfig
 
     try:
         return ServingConfig()
@@ -337,7 +337,7 @@ def prune(
     from sqlalchemy.exc import SQLAlchemyError
 
     from ssmas.core.db import make_engine, upgrade
-    from ssmas.pricing import serving_store as store
+    from ssmas.pricing.serving import store
 
     config = _serving_config()
     traffic_hours = config.retention_hours

@@ -11,7 +11,7 @@ their revenue against the unfloored control share.
 4. installs a :class:`DemoFloorProvider` in the live exchange's floor slot: every simulated
    minute its requests are priced by the serving runtime (``score_many``, the champion /
    challenger split and fallback of ``/v2/floor/batch``) and floored under each publisher's
-   configuration by ``floor_serving.decide_many``, the array form of the ``decide`` that
+   configuration by ``floors.decisions.decide_many``, the array form of the ``decide`` that
    ``/v2/floor`` runs; control impressions go unfloored; every decision is logged to
    ``pricing_floor_decisions`` with its model version, as ``/v2/floor`` logs them, through the
    serving side's background writer (one bulk insert, never on the exchange's thread);
@@ -19,7 +19,7 @@ their revenue against the unfloored control share.
    the floored and the control impressions, as Prometheus counters, a ``pricing.live_floors``
    bus event every few simulated minutes and ``<data_dir>/pricing/live_floors.json`` (read by
    the dashboard's floors page); the same outcomes go through
-   :func:`~ssmas.pricing.serving_stats.record_outcomes`, the path of ``POST /v2/outcomes``, so
+   :func:`~ssmas.pricing.serving.stats.record_outcomes`, the path of ``POST /v2/outcomes``, so
    the per-variant realised figures (Models page, ``/v2/models``) are live during the demo;
    the ``pricing_outcomes`` rows of a sticky sample (:data:`OUTCOME_SHARE`) are written.
 
@@ -47,20 +47,26 @@ import structlog
 
 from ssmas.core import metrics
 from ssmas.core.bus.base import Bus, BusError
-from ssmas.exchange import catalog
-from ssmas.exchange.engine import STATUS_OK, Block
-from ssmas.exchange.live import floor_slot
-from ssmas.exchange.traffic import Requests
-from ssmas.exchange.world import World, build_world
-from ssmas.pricing.answers import Priced
-from ssmas.pricing.floors import PublisherFloorConfig
+from ssmas.exchange import (
+    DEVICES,
+    FORMATS,
+    INVENTORY_TYPES,
+    STATUS_OK,
+    Block,
+    Requests,
+    World,
+    build_world,
+    floor_slot,
+)
+from ssmas.pricing.floors.formula import PublisherFloorConfig
 from ssmas.pricing.schemas import MAX_BATCH, FloorRequest
+from ssmas.pricing.serving.responses import Priced
 from ssmas.settings import Settings
 
 if TYPE_CHECKING:
     from ssmas.core.platform import Platform
     from ssmas.core.registry import ModelVersionInfo
-    from ssmas.pricing.serving_runtime import ServingRuntime
+    from ssmas.pricing.serving.runtime import ServingRuntime
 
 __all__ = [
     "DEMO_FLOOR_CONFIG",
@@ -309,7 +315,7 @@ class DemoFloorProvider:
         """The minute's requests as ``/v2/floor`` bodies (one impression id per request)."""
         self._learn_world(world)
         prefix = f"live-{at:%Y%m%d%H%M}-"
-        devices, formats, inventory = catalog.DEVICES, catalog.FORMATS, catalog.INVENTORY_TYPES
+        devices, formats, inventory = DEVICES, FORMATS, INVENTORY_TYPES
         pubs, domains = self._publisher_ids, self._domains
         columns = zip(
             req.hour.tolist(),
@@ -355,11 +361,11 @@ class DemoFloorProvider:
     def _floors(
         self, world: World, at: datetime, requests: Requests, unit_floors: np.ndarray
     ) -> np.ndarray:
-        from ssmas.pricing.answers import capture_row
-        from ssmas.pricing.capture import sample_mask
-        from ssmas.pricing.floor_serving import REASONS, decide_many, decision_rows
-        from ssmas.pricing.serving_stats import FLOOR_DECISIONS
-        from ssmas.pricing.serving_store import captures, floor_decisions
+        from ssmas.pricing.floors.decisions import REASONS, decide_many, decision_rows
+        from ssmas.pricing.serving.capture import sample_mask
+        from ssmas.pricing.serving.responses import capture_row
+        from ssmas.pricing.serving.stats import FLOOR_DECISIONS
+        from ssmas.pricing.serving.store import captures, floor_decisions
 
         reqs = self.requests(world, at, requests)
         n = len(reqs)
@@ -426,7 +432,7 @@ class DemoFloorProvider:
     def settle(self, world: World, at: datetime, block: Block) -> None:
         """Account the minute's auctions to their groups and their outcomes to the variants
         that priced them; publish every few minutes."""
-        from ssmas.pricing.serving_stats import record_outcomes
+        from ssmas.pricing.serving.stats import record_outcomes
 
         pending, self._pending = self._pending, None
         if pending is None or pending.requests is not block.requests:
@@ -503,9 +509,9 @@ def ensure_champion(
     """
     from ssmas.core.registry import CHAMPION, registry_from_settings
     from ssmas.pricing.demo_model import TrainingStopped, train_demo_model
-    from ssmas.pricing.hot_reload import MODEL_PROMOTED, publish_model_event
-    from ssmas.pricing.model import MODEL_NAME
-    from ssmas.pricing.retrain import TRAINING_LOCK
+    from ssmas.pricing.lifecycle.retraining import TRAINING_LOCK
+    from ssmas.pricing.model.bundle import MODEL_NAME
+    from ssmas.pricing.serving.hot_reload import MODEL_PROMOTED, publish_model_event
 
     settings = platform.settings
     with TRAINING_LOCK:
@@ -563,11 +569,11 @@ def bound_retention(runtime: ServingRuntime, hours: float) -> float | None:
 def _wait_runtime(
     platform: Platform, stop: threading.Event, wait_s: float
 ) -> ServingRuntime | None:
-    from ssmas.pricing.serving_runtime import runtime_for
+    from ssmas.pricing.serving.runtime import started_serving_runtime
 
     deadline = time.monotonic() + wait_s
     while not stop.is_set():
-        runtime = runtime_for(platform)
+        runtime = started_serving_runtime(platform)
         if runtime is not None or time.monotonic() >= deadline:
             return runtime
         stop.wait(0.2)
@@ -595,7 +601,7 @@ def run_pricing_demo(
     """The scenario with explicit options; returns the provider it ran (None if stopped
     before pricing started)."""
     from ssmas.pricing.demo_model import TrainingStopped
-    from ssmas.pricing.serving_runtime import build_runtime
+    from ssmas.pricing.serving.runtime import build_serving_runtime
 
     runtime = _wait_runtime(platform, stop, options.runtime_wait_s)
     if stop.is_set():
@@ -603,7 +609,7 @@ def run_pricing_demo(
     own = None
     if runtime is None:  # no API in this process (e.g. a worker): run a serving side here
         _log.info("pricing_demo_own_runtime")
-        runtime = own = build_runtime(platform)
+        runtime = own = build_serving_runtime(platform)
         own.start()
     replaced = bound_retention(runtime, options.retention_hours)
     provider: DemoFloorProvider | None = None

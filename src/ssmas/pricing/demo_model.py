@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from ssmas.core.registry import CHAMPION, ModelVersionInfo
-from ssmas.exchange.lake import raw_days as lake_days
-from ssmas.pricing.train import Progress, train_from_lake
+from ssmas.exchange import lake_days
+from ssmas.pricing.model.training import Progress, train_from_lake
 from ssmas.settings import Settings
 
 __all__ = ["TrainingStopped", "demo_lake_dir", "demo_start", "train_demo_model"]
@@ -52,7 +52,7 @@ def train_demo_model(
     once set, :class:`TrainingStopped` is raised and nothing is registered.
     """
     from ssmas.core.registry import registry_from_settings
-    from ssmas.exchange.simulate import SimulationConfig, simulate_to_lake
+    from ssmas.exchange import SimulationConfig, simulate_to_lake
 
     def check() -> None:
         if stop is not None and stop.is_set():

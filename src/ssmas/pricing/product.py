@@ -9,8 +9,8 @@ PRODUCT = Product(
     summary="Predictive yield: CPM model, serving, dynamic floors, drift and retraining.",
     routers=("ssmas.pricing.api:router",),
     pages=("ssmas.pricing.web:web_router",),
-    start="ssmas.pricing.serving_runtime:setup",
-    workers=(WorkerSpec("retrain", "ssmas.pricing.retrain:run_retrain_loop"),),
+    start="ssmas.pricing.serving.runtime:setup",
+    workers=(WorkerSpec("retrain", "ssmas.pricing.lifecycle.retraining:run_retrain_loop"),),
     cli="ssmas.pricing.commands:pricing_app",
     demo="ssmas.pricing.demo:run_demo",
 )

@@ -71,7 +71,7 @@ class PredictRequest(BaseModel):
 
 class Impression(Protocol):
     """What serving reads of a request: a :class:`PredictRequest` or the hot path's
-    ``msgspec`` twin (``ssmas.pricing.fastpath``), validated to the same contract."""
+    ``msgspec`` twin (``ssmas.pricing.serving.fast_requests``), validated to the same contract."""
 
     @property
     def impression_id(self) -> str: ...

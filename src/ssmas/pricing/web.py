@@ -21,10 +21,10 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from ssmas.core.registry import ModelVersionInfo, RegistryError
-from ssmas.pricing import serving_store as store
 from ssmas.pricing.api_admin import serving_summary
-from ssmas.pricing.monitor import MIN_ROWS
-from ssmas.pricing.serving_runtime import ServingRuntime, runtime_for
+from ssmas.pricing.lifecycle.monitoring import MIN_ROWS
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.runtime import ServingRuntime, started_serving_runtime
 from ssmas.web import WebUserDep, login_redirect, register_page, render_page
 from ssmas.web.rendering import SECURITY_HEADERS
 
@@ -52,7 +52,7 @@ def _html(template: str, **context: Any) -> Markup:
 
 
 def _runtime(request: Request) -> ServingRuntime | None:
-    return runtime_for(request.app.state.platform)
+    return started_serving_runtime(request.app.state.platform)
 
 
 def _serving(runtime: ServingRuntime | None) -> dict[str, Any]:
@@ -178,7 +178,7 @@ def _live_floors(request: Request) -> dict[str, Any] | None:
 
 
 def _floor_state(request: Request) -> dict[str, Any]:
-    from ssmas.pricing.floorsim_output import LABELS, floorsim_dir, latest_report
+    from ssmas.pricing.floors.simulation_report import LABELS, floorsim_dir, latest_report
 
     platform = request.app.state.platform
     try:
@@ -216,7 +216,7 @@ async def floors_live(request: Request, user: WebUserDep) -> Response:
 async def floors_plot(request: Request, user: WebUserDep) -> Response:
     if user is None:
         return login_redirect(request)
-    from ssmas.pricing.floorsim_output import floorsim_dir
+    from ssmas.pricing.floors.simulation_report import floorsim_dir
 
     path = floorsim_dir(request.app.state.platform.settings) / "latest.png"
     if not path.exists():

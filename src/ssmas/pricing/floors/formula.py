@@ -1,4 +1,5 @@
-"""Dynamic floor prices: seed 003's ``calculateDynamicFloor``, scalar and vectorised.
+"""Dynamic floor prices: seed 003's ``calculateDynamicFloor``, scalar and vectorised (the only
+vector form: floor serving and the floor simulation both use it).
 
 ``floor = clip(predicted_cpm x confidence_factor x competition_multiplier, min_floor, max_floor)``,
 rounded to 4 decimals. The confidence factor grows with the history behind the prediction; the
@@ -16,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ssmas.pricing.features import PRIME_TIME_BY_HOUR
+from ssmas.pricing.model.features import PRIME_TIME_BY_HOUR
 from ssmas.pricing.schemas import FloorReason
 from ssmas.pricing.variants import hash_unit, hash_units
 
@@ -92,6 +93,26 @@ def competition_multiplier(hour_of_day: int, inventory_type: str) -> float:
     return 1.0
 
 
+def confidence_factors(data_points: npt.ArrayLike) -> FloatArray:
+    """Vector form of :func:`confidence_factor` (the same steps)."""
+    points = np.asarray(data_points)
+    factors = np.full(points.shape, LOW_CONFIDENCE)
+    for above, factor in reversed(CONFIDENCE_STEPS):
+        factors[points > above] = factor
+    return factors
+
+
+def competition_multipliers(hour_of_day: npt.ArrayLike, is_premium: npt.ArrayLike) -> FloatArray:
+    """Vector form of :func:`competition_multiplier`; ``is_premium`` is ``inventory_type ==
+    "premium"``."""
+    prime = PRIME_TIME_BY_HOUR[np.asarray(hour_of_day, dtype=np.int64)].astype(np.bool_)
+    premium = np.asarray(is_premium, dtype=np.bool_)
+    both, either = prime & premium, prime | premium
+    return np.asarray(
+        np.where(both, BOTH_MULTIPLIER, np.where(either, ONE_MULTIPLIER, 1.0)), dtype=np.float64
+    )
+
+
 def dynamic_floor(
     predicted_cpm: float,
     *,
@@ -123,15 +144,8 @@ def dynamic_floors(
     predicted = np.asarray(predicted_cpm, dtype=np.float64)
     if not np.all(np.isfinite(predicted)):
         raise FloorError("predicted_cpm must be finite for every impression")
-    points = np.asarray(data_points)
-    confidence = np.full(predicted.shape, LOW_CONFIDENCE)
-    for above, factor in reversed(CONFIDENCE_STEPS):
-        confidence[points > above] = factor
-    prime = PRIME_TIME_BY_HOUR[np.asarray(hour_of_day, dtype=np.int64)].astype(np.bool_)
-    premium = np.asarray(is_premium, dtype=np.bool_)
-    competition = np.where(
-        prime & premium, BOTH_MULTIPLIER, np.where(prime | premium, ONE_MULTIPLIER, 1.0)
-    )
+    confidence = confidence_factors(data_points)
+    competition = competition_multipliers(hour_of_day, is_premium)
     multiplier = np.clip(confidence * competition, config.multiplier_min, config.multiplier_max)
     floors = np.clip(predicted * multiplier, config.min_floor, config.max_floor)
     return np.asarray(np.round(floors, 4), dtype=np.float64)

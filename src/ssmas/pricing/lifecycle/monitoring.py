@@ -26,11 +26,11 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from ssmas.core import metrics
-from ssmas.pricing import serving_store as store
-from ssmas.pricing.drift import compute_drift
-from ssmas.pricing.features import FeatureEncoder
+from ssmas.pricing.lifecycle.drift import compute_drift
+from ssmas.pricing.model.features import FeatureEncoder
 from ssmas.pricing.schemas import PredictRequest
-from ssmas.pricing.serving import PricingService, ServingConfig
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.service import PricingService, ServingConfig
 
 MIN_ROWS = 50
 PRUNE_PAUSE_S = 0.05  # between delete chunks: a capture writer waiting on SQLite's lock gets in

@@ -125,7 +125,7 @@ class RowScorer:
     """
 
     def __init__(self, model: Any, walker: TreeWalker) -> None:
-        from ssmas.pricing.model import MIN_SPREAD
+        from ssmas.pricing.model.bundle import MIN_SPREAD
 
         self.model = model
         self.walker = walker
@@ -156,7 +156,7 @@ class RowScorer:
         return np.array([point]), np.array([lower]), np.array([upper])
 
     def _interval(self, point: FloatArray) -> Prediction:
-        from ssmas.pricing.model import spread_of
+        from ssmas.pricing.model.bundle import spread_of
 
         lower, upper = self.model.intervals.predict_interval(point, spread=spread_of(point))
         return point, lower, upper

@@ -27,8 +27,8 @@ from ssmas.core import metrics
 from ssmas.pricing.variants import Variant, VariantSplit
 
 if TYPE_CHECKING:
-    from ssmas.pricing.answers import Scored
-    from ssmas.pricing.capture import CaptureWriter
+    from ssmas.pricing.serving.capture import CaptureWriter
+    from ssmas.pricing.serving.responses import Scored
 
 CPM_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 25.0)
 LATENCY_WINDOW = 4096
@@ -406,7 +406,7 @@ def record_outcomes(
     accounted to that variant; unknown ids count as ``unmatched``. The ``pricing_outcomes``
     rows go to ``writer`` (every one, or those where ``keep`` is True). Returns how many matched.
     """
-    from ssmas.pricing.serving_store import outcomes as outcomes_table
+    from ssmas.pricing.serving.store import outcomes as outcomes_table
 
     n = len(impression_ids)
     clearing = np.asarray(clearing_cpm, dtype=np.float64)

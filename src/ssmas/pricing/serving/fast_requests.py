@@ -5,7 +5,7 @@ A batch of 1000 requests decodes into these C structs in a fraction of what buil
 pydantic models costs (untracked by the garbage collector: their fields are strings and
 numbers, so they cannot form a cycle, and a batch does not set off collections), and the
 encoder reads them column by column
-(:meth:`~ssmas.pricing.features.FeatureEncoder.encode_records`). The constraints mirror the
+(:meth:`~ssmas.pricing.model.features.FeatureEncoder.encode_records`). The constraints mirror the
 pydantic models field for field (strict integers, ranges, choices, lengths, finite numbers,
 unknown fields refused) and are held to them by tests. They are only ever the *fast* answer:
 a body ``msgspec`` refuses for any reason is validated again by the pydantic model, which gives

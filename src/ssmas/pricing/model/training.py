@@ -22,20 +22,8 @@ import pyarrow as pa
 import xgboost as xgb
 
 from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry, ModelVersionInfo
-from ssmas.pricing.dataset import REQUEST_COLUMNS, LakeReader, Split, SplitKind
-from ssmas.pricing.drift import build_baseline
-from ssmas.pricing.evaluation import ErrorAccumulator, baseline_metrics, best_segment
-from ssmas.pricing.features import (
-    FEATURE_NAMES,
-    FeatureEncoder,
-    FeatureSchema,
-    TargetEncoding,
-    fit_feature_schema,
-    normalise_domain,
-)
-from ssmas.pricing.frames import FeatureError
-from ssmas.pricing.intervals import ConformalInterval
-from ssmas.pricing.model import (
+from ssmas.pricing.lifecycle.drift import build_baseline
+from ssmas.pricing.model.bundle import (
     DEFAULT_PARAMS,
     MODEL_NAME,
     TARGET,
@@ -43,6 +31,18 @@ from ssmas.pricing.model import (
     calibrate,
     save_to_registry,
 )
+from ssmas.pricing.model.dataset import REQUEST_COLUMNS, LakeReader, Split, SplitKind
+from ssmas.pricing.model.evaluation import ErrorAccumulator, baseline_metrics, best_segment
+from ssmas.pricing.model.features import (
+    FEATURE_NAMES,
+    FeatureEncoder,
+    FeatureSchema,
+    TargetEncoding,
+    fit_feature_schema,
+    normalise_domain,
+)
+from ssmas.pricing.model.frame_columns import FeatureError
+from ssmas.pricing.model.intervals import ConformalInterval
 
 Progress = Callable[[str], None]
 FEATURE_COLUMNS: tuple[str, ...] = tuple(c for c in REQUEST_COLUMNS if c != "impression_id")

@@ -3,8 +3,8 @@
 The lake is read with ``dask.dataframe`` partition by partition (one hour file each), encoded
 by the very :class:`FeatureEncoder` serving uses, and trained on a ``DaskQuantileDMatrix``; no
 worker ever holds more than its partitions. The feature schema is fitted in the driver from a
-DuckDB sample (as in :mod:`ssmas.pricing.train`), the split is the same time split. Needs the
-``dask`` extra (``pip install 'ssmas[dask]'``).
+DuckDB sample (as in :mod:`ssmas.pricing.model.training`), the split is the same time split.
+Needs the ``dask`` extra (``pip install 'ssmas[dask]'``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ssmas.exchange import lake as lake_layout
-from ssmas.pricing.dataset import BLOCK_SPLIT, LakeReader, Split
-from ssmas.pricing.evaluation import ErrorAccumulator
-from ssmas.pricing.intervals import ConformalInterval
-from ssmas.pricing.model import (
+from ssmas.exchange import LAKE_IMPRESSIONS, lake_day_dir
+from ssmas.pricing.model.bundle import (
     DEFAULT_PARAMS,
     TARGET,
     PricingModel,
@@ -30,7 +27,10 @@ from ssmas.pricing.model import (
     request_view,
     spread_of,
 )
-from ssmas.pricing.train import LABELLED_COLUMNS, fit_schema_from_lake
+from ssmas.pricing.model.dataset import BLOCK_SPLIT, LakeReader, Split
+from ssmas.pricing.model.evaluation import ErrorAccumulator
+from ssmas.pricing.model.intervals import ConformalInterval
+from ssmas.pricing.model.training import LABELLED_COLUMNS, fit_schema_from_lake
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
@@ -89,7 +89,7 @@ def lake_files(lake: Path, days: Sequence[date]) -> list[str]:
     return [
         str(p)
         for d in days
-        for p in sorted(lake_layout.day_dir(lake, lake_layout.RAW, d).glob("hour=*/*.parquet"))
+        for p in sorted(lake_day_dir(lake, LAKE_IMPRESSIONS, d).glob("hour=*/*.parquet"))
     ]
 
 
@@ -125,7 +125,7 @@ def train_on_dask(
     seed: int = 0,
     schema_rows: int = 1_000_000,
 ) -> DaskTrainResult:
-    """Train, calibrate and evaluate like :func:`train.train_from_lake`, on the cluster."""
+    """Train, calibrate and evaluate like :func:`training.train_from_lake`, on the cluster."""
     dd, dxgb, _ = _imports()
     reader = LakeReader(lake, start, end)
     try:

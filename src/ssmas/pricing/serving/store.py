@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from ssmas.core.db import Base, JsonType, UtcDateTime
 from ssmas.core.db.bulk import bulk_insert
-from ssmas.pricing.floors import PublisherFloorConfig
+from ssmas.pricing.floors.formula import PublisherFloorConfig
 
 _meta = Base.metadata
 

@@ -5,7 +5,7 @@
 415 for a body that is not JSON, 400 for an empty or malformed body, 422 with one sentence per
 field for a body that breaks the contract (``hour_of_day must be between 0 and 23 (got 24)``).
 :class:`JsonBody` adds the hot routes' fast path: a ``msgspec`` decoder tried first, the pydantic
-adapter deciding every body the fast decoder refuses (see ``ssmas.pricing.fastpath``).
+adapter deciding every body the fast decoder refuses (see ``ssmas.pricing.serving.fast_requests``).
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
 """The scorer service: champion and challenger in memory, scored under a timeout, with a fallback.
 
 :class:`PricingService` holds at most one model per variant (installed by the loader in
-``ssmas.pricing.hot_reload``, swapped atomically on promotion). A request is assigned a variant
-by a sticky hash of its impression id (``VariantSplit``, 80/20 by default) and encoded on the
-event loop (a batch column by column, ``encode_batch``); how it is scored is the model's
-:class:`~ssmas.pricing.scoring_guard.ScoringGuard`'s call (one guard for single rows, one for
-batches): inline while the model is proven fast, on the scoring thread under ``timeout_ms``
+``ssmas.pricing.serving.hot_reload``, swapped atomically on promotion). A request is assigned a
+variant by a sticky hash of its impression id (``VariantSplit``, 80/20 by default) and encoded on
+the event loop (a batch column by column, ``encode_batch``); how it is scored is the model's
+:class:`~ssmas.pricing.serving.scoring_guard.ScoringGuard`'s call (one guard for single rows, one
+for batches): inline while the model is proven fast, on the scoring thread under ``timeout_ms``
 (``batch_timeout_ms``) otherwise. Requests are typed :class:`~ssmas.pricing.schemas.Impression`:
-the pydantic models or their ``msgspec`` twins (``ssmas.pricing.fastpath``). If the model is
-missing, raises, is overloaded, times out or has its circuit open, the answer is the fallback
-(the segment mean the model was trained with, else the static CPM) flagged ``fallback: true``,
-sent as soon as the timeout expires (at once when the circuit is open).
+the pydantic models or their ``msgspec`` twins (``ssmas.pricing.serving.fast_requests``). If the
+model is missing, raises, is overloaded, times out or has its circuit open, the answer is the
+fallback (the segment mean the model was trained with, else the static CPM) flagged
+``fallback: true``, sent as soon as the timeout expires (at once when the circuit is open).
 """
 
 from __future__ import annotations
@@ -28,20 +28,20 @@ import structlog
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ssmas.pricing.answers import (
+from ssmas.pricing.model.features import FeatureEncoder, normalise_domain
+from ssmas.pricing.schemas import Impression
+from ssmas.pricing.serving.capture import CaptureWriter, sample_mask, sampled
+from ssmas.pricing.serving.responses import (
     NO_MODEL_VERSION,
     FallbackReason,
     Priced,
     Scored,
     capture_row,
 )
-from ssmas.pricing.capture import CaptureWriter, sample_mask, sampled
-from ssmas.pricing.features import FeatureEncoder, normalise_domain
-from ssmas.pricing.row_scorer import RowScorer, build_row_scorer
-from ssmas.pricing.schemas import Impression
-from ssmas.pricing.scoring_guard import ScoringGuard, ScoringThread
-from ssmas.pricing.serving_stats import ServingStats
-from ssmas.pricing.serving_store import captures
+from ssmas.pricing.serving.row_scorer import RowScorer, build_row_scorer
+from ssmas.pricing.serving.scoring_guard import ScoringGuard, ScoringThread
+from ssmas.pricing.serving.stats import ServingStats
+from ssmas.pricing.serving.store import captures
 from ssmas.pricing.variants import Variant, VariantSplit
 
 FloatArray = npt.NDArray[np.float64]
@@ -89,7 +89,7 @@ class ServingConfig(BaseSettings):
 
 
 class Scorer(Protocol):
-    """What serving needs of a model (``ssmas.pricing.model.PricingModel`` is one)."""
+    """What serving needs of a model (``ssmas.pricing.model.bundle.PricingModel`` is one)."""
 
     version: str
     metrics: dict[str, float]

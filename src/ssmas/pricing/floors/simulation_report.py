@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.table import Table
 
-from ssmas.pricing.floorsim import FloorSimReport
+from ssmas.pricing.floors.simulation import FloorSimReport
 from ssmas.settings import Settings
 
 LABELS = {

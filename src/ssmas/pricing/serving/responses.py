@@ -19,8 +19,8 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from ssmas.pricing.fastpath import as_dict
 from ssmas.pricing.schemas import Impression
+from ssmas.pricing.serving.fast_requests import as_dict
 from ssmas.pricing.variants import Variant
 
 FloatArray = npt.NDArray[np.float64]

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ssmas.core import metrics
-from ssmas.pricing import serving_store as store
+from ssmas.pricing.serving import store
 from ssmas.pricing.variants import hash_unit, hash_units
 
 CAPTURE_SALT = "ssmas.pricing.capture"

@@ -23,10 +23,10 @@ import pyarrow.compute as pc
 import xgboost as xgb
 
 from ssmas.core.registry import ModelNotFound, ModelRegistry, ModelVersionInfo
-from ssmas.pricing.evaluation import regression_metrics
-from ssmas.pricing.features import FeatureEncoder, FeatureSchema, fit_feature_schema
-from ssmas.pricing.frames import FeatureError, FrameLike
-from ssmas.pricing.intervals import ConformalInterval
+from ssmas.pricing.model.evaluation import regression_metrics
+from ssmas.pricing.model.features import FeatureEncoder, FeatureSchema, fit_feature_schema
+from ssmas.pricing.model.frame_columns import FeatureError, FrameLike
+from ssmas.pricing.model.intervals import ConformalInterval
 from ssmas.pricing.schemas import PredictRequest
 
 MODEL_NAME = "pricing-cpm"

@@ -1,7 +1,7 @@
 """Keeping the served models in step with the registry's ``champion`` / ``challenger`` aliases.
 
 :class:`ModelLoader` loads each alias's version once and installs it in the
-:class:`~ssmas.pricing.serving.PricingService`; a version already serving is never reloaded.
+:class:`~ssmas.pricing.serving.service.PricingService`; a version already serving is never reloaded.
 Its thread refreshes on every model event published on ``pricing.models`` (promotions and
 rollbacks from the API, the CLI or the retraining workflow, through
 :func:`publish_model_event`) and, as a safety net, every ``reload_interval_s``. Each process
@@ -24,7 +24,7 @@ import structlog
 
 from ssmas.core.bus.base import Bus, BusError
 from ssmas.core.registry import ModelRegistry
-from ssmas.pricing.serving import PricingService, Scorer
+from ssmas.pricing.serving.service import PricingService, Scorer
 from ssmas.pricing.variants import Variant
 from ssmas.settings import Settings
 
@@ -59,7 +59,7 @@ def registry_exists(settings: Settings) -> bool:
 
 def load_pricing_model(registry: ModelRegistry, name: str, version: str) -> Scorer:
     """The default loader: the registered bundle, scoring on one thread per call."""
-    from ssmas.pricing.model import load_from_registry
+    from ssmas.pricing.model.bundle import load_from_registry
 
     model = load_from_registry(registry, version, name=name)
     model.set_threads(1)

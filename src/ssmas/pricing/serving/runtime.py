@@ -4,9 +4,10 @@
 floor configs, monitor, pruner, model loader), starts its threads (model loading and hot reload,
 capture writes, periodic drift, retention), registers the ``pricing_models`` readiness check
 when there is a registry to load from (ready once the first load finished) and returns the
-teardown. Routes reach it with :func:`runtime_of` (hot path, no dependency resolution) or
-``RuntimeDep``.
-Configuration comes from ``SSMAS_PRICING_*`` (:class:`~ssmas.pricing.serving.ServingConfig`).
+teardown. Routes reach it with :func:`require_serving_runtime` (hot path, no dependency
+resolution) or ``ServingRuntimeDep``; tests and the demo look it up with
+:func:`started_serving_runtime`. Configuration comes from ``SSMAS_PRICING_*``
+(:class:`~ssmas.pricing.serving.service.ServingConfig`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from fastapi import Depends, Request
 from ssmas.core.api import ApiError
 from ssmas.core.platform import Platform
 from ssmas.core.tuning import refreeze
-from ssmas.pricing.capture import CaptureWriter
-from ssmas.pricing.floor_serving import FloorConfigs
-from ssmas.pricing.hot_reload import ModelLoader, registry_exists
-from ssmas.pricing.monitor import Monitor, Pruner
-from ssmas.pricing.serving import PricingService, ServingConfig
+from ssmas.pricing.floors.decisions import FloorConfigs
+from ssmas.pricing.lifecycle.monitoring import Monitor, Pruner
+from ssmas.pricing.serving.capture import CaptureWriter
+from ssmas.pricing.serving.hot_reload import ModelLoader, registry_exists
+from ssmas.pricing.serving.service import PricingService, ServingConfig
 
 RUNTIME = "pricing"  # the name the runtime is attached under (``Platform.attach``)
 
@@ -73,7 +74,9 @@ class ServingRuntime:
         self.service.close()
 
 
-def build_runtime(platform: Platform, config: ServingConfig | None = None) -> ServingRuntime:
+def build_serving_runtime(
+    platform: Platform, config: ServingConfig | None = None
+) -> ServingRuntime:
     """Wire the serving side on ``platform`` (nothing is started)."""
     config = config or ServingConfig()
     writer = CaptureWriter(platform.engine)
@@ -92,7 +95,7 @@ def build_runtime(platform: Platform, config: ServingConfig | None = None) -> Se
 
 def setup(platform: Platform) -> Callable[[], None]:
     """App start: build and start the runtime, add the readiness check; returns the teardown."""
-    runtime = build_runtime(platform)
+    runtime = build_serving_runtime(platform)
     runtime.start()
     platform.attach(RUNTIME, runtime)
     if runtime.config.load_models and registry_exists(platform.settings):
@@ -105,12 +108,12 @@ def setup(platform: Platform) -> Callable[[], None]:
     return teardown
 
 
-def runtime_for(platform: Platform) -> ServingRuntime | None:
+def started_serving_runtime(platform: Platform) -> ServingRuntime | None:
     """The runtime started for ``platform`` (tests install models through it)."""
     return platform.runtime(RUNTIME, ServingRuntime)
 
 
-def runtime_of(request: Request) -> ServingRuntime:
+def require_serving_runtime(request: Request) -> ServingRuntime:
     """The running app's serving runtime; 503 when this app did not start one."""
     runtime: ServingRuntime | None = request.app.state.platform.runtimes.get(RUNTIME)
     if runtime is None:
@@ -118,9 +121,9 @@ def runtime_of(request: Request) -> ServingRuntime:
     return runtime
 
 
-async def get_runtime(request: Request) -> ServingRuntime:
-    """Dependency form of :func:`runtime_of` (async: no thread hop per request)."""
-    return runtime_of(request)
+async def get_serving_runtime(request: Request) -> ServingRuntime:
+    """Dependency form of :func:`require_serving_runtime` (async: no thread hop per request)."""
+    return require_serving_runtime(request)
 
 
-RuntimeDep = Annotated[ServingRuntime, Depends(get_runtime)]
+ServingRuntimeDep = Annotated[ServingRuntime, Depends(get_serving_runtime)]

@@ -26,14 +26,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ssmas.core.bus.base import Bus, BusError
 from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry
-from ssmas.exchange.lake import raw_days
-from ssmas.pricing.dataset import LakeError, LakeReader
-from ssmas.pricing.decisions import RetrainDecision, Trigger, pending_schedule, record_decision
+from ssmas.exchange import lake_days
 from ssmas.pricing.demo_model import demo_lake_dir
-from ssmas.pricing.drift import DriftReport, compute_drift
-from ssmas.pricing.hot_reload import CHALLENGER_CHANGED, MODEL_PROMOTED, publish_model_event
-from ssmas.pricing.model import MODEL_NAME, PricingModel, load_from_registry
-from ssmas.pricing.train import FEATURE_COLUMNS, evaluate_on_lake, train_from_lake
+from ssmas.pricing.lifecycle.drift import DriftReport, compute_drift
+from ssmas.pricing.lifecycle.retrain_decisions import (
+    RetrainDecision,
+    Trigger,
+    pending_schedule,
+    record_decision,
+)
+from ssmas.pricing.model.bundle import MODEL_NAME, PricingModel, load_from_registry
+from ssmas.pricing.model.dataset import LakeError, LakeReader
+from ssmas.pricing.model.training import FEATURE_COLUMNS, evaluate_on_lake, train_from_lake
+from ssmas.pricing.serving.hot_reload import CHALLENGER_CHANGED, MODEL_PROMOTED, publish_model_event
 
 if TYPE_CHECKING:
     from ssmas.core.platform import Platform
@@ -97,7 +102,7 @@ def check_drift(
 
 
 def _window(lake: Path, days: int) -> list[date]:
-    available = raw_days(lake) if lake.exists() else []
+    available = lake_days(lake) if lake.exists() else []
     if not available:
         raise LakeError(f"no impressions in the lake at {lake}")
     return available[-days:]

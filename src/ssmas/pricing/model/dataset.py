@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ssmas.exchange import lake as lake_layout
+from ssmas.exchange import LAKE_IMPRESSIONS, lake_day_dir, lake_days
 
 Split = Literal["train", "calibration", "test", "all"]
 SplitKind = Literal["auto", "days", "blocks"]
@@ -115,10 +115,10 @@ class LakeReader:
         if end < start:
             raise LakeError(f"--to ({end}) is before --from ({start})")
         root = Path(root)
-        if not (root / lake_layout.RAW).is_dir():
-            raise LakeError(f"no lake at {root}: expected {lake_layout.RAW}/ under it")
+        if not (root / LAKE_IMPRESSIONS).is_dir():
+            raise LakeError(f"no lake at {root}: expected {LAKE_IMPRESSIONS}/ under it")
         self.root = root
-        self.days = [d for d in lake_layout.raw_days(root) if start <= d <= end]
+        self.days = [d for d in lake_days(root) if start <= d <= end]
         if not self.days:
             raise LakeError(f"the lake at {root} has no impressions from {start} to {end}")
         self.splits = plan_splits(self.days, split)
@@ -136,7 +136,7 @@ class LakeReader:
         files = [
             path
             for d in self.days
-            for path in sorted(lake_layout.day_dir(root, lake_layout.RAW, d).glob("*/*.parquet"))
+            for path in sorted(lake_day_dir(root, LAKE_IMPRESSIONS, d).glob("*/*.parquet"))
         ]
         self.rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
         listing = ", ".join("'" + str(path).replace("'", "''") + "'" for path in files)

@@ -19,8 +19,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ssmas.pricing.drift import FeatureBaseline, FeatureKind, build_baseline
-from ssmas.pricing.frames import (
+from ssmas.pricing.lifecycle.drift import FeatureBaseline, FeatureKind, build_baseline
+from ssmas.pricing.model.frame_columns import (
     FeatureError,
     FrameLike,
     category_codes,

@@ -26,25 +26,22 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy.engine import Engine
 
-from ssmas.pricing import serving_store as store
-from ssmas.pricing.answers import Priced, Scored, round4
-from ssmas.pricing.features import PRIME_TIME_BY_HOUR
-from ssmas.pricing.floors import (
-    BOTH_MULTIPLIER,
-    CONFIDENCE_STEPS,
+from ssmas.pricing.floors.formula import (
     DEFAULT_CONFIG,
-    LOW_CONFIDENCE,
-    ONE_MULTIPLIER,
     FloorDecision,
     PublisherFloorConfig,
     assign_control,
     competition_multiplier,
+    competition_multipliers,
     confidence_factor,
+    confidence_factors,
     decide_floor,
     decide_floors,
     fallback_decision,
 )
 from ssmas.pricing.schemas import FloorImpression, FloorReason
+from ssmas.pricing.serving import store
+from ssmas.pricing.serving.responses import Priced, Scored, round4
 
 # The reasons of a decision, as the codes FloorDecisions.reason holds (an index in REASONS).
 REASONS: tuple[FloorReason, ...] = ("dynamic", "control", "disabled", "fallback")
@@ -158,9 +155,10 @@ def decide_many(
     """:func:`decide` for every request of a priced batch, one array operation per publisher
     configuration (``configs`` holds every publisher of the batch).
 
-    Model answers go through :func:`~ssmas.pricing.floors.decide_floors`, the vector form of the
-    ``decide_floor`` that :func:`decide` applies to them (identical results, tested); the rare
-    fallback answers are decided one by one by :func:`decide` itself.
+    Model answers go through :func:`~ssmas.pricing.floors.formula.decide_floors`, the vector form
+    of the ``decide_floor`` that :func:`decide` applies to them (identical results, tested); the
+    rare fallback answers are decided one by one by :func:`decide` itself. The confidence factors
+    and competition multipliers reported are the formula's own vector forms too.
     """
     n = len(requests)
     floor = np.full(n, np.nan)
@@ -174,8 +172,8 @@ def decide_many(
         ],
         dtype=np.int64,
     )
-    confidence = _confidence_factors(history)
-    competition = _competition_multipliers(hours, premium)
+    confidence = confidence_factors(history)
+    competition = competition_multipliers(hours, premium)
     single: dict[int, FloorDecision] = {}
     # Grouped by publisher id first (a str hashes once; a config model hashes its fields at
     # every call), then the publishers sharing a configuration are decided together.
@@ -205,25 +203,6 @@ def decide_many(
         floor[idx] = floors
         reason[idx] = np.where(control, CONTROL, np.where(np.isnan(floors), DISABLED, DYNAMIC))
     return FloorDecisions(floor, reason, history, confidence, competition, single)
-
-
-def _confidence_factors(history: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-    """Vector form of :func:`~ssmas.pricing.floors.confidence_factor` (the same constants)."""
-    factors = np.full(history.shape, LOW_CONFIDENCE)
-    for above, factor in reversed(CONFIDENCE_STEPS):
-        factors[history > above] = factor
-    return factors
-
-
-def _competition_multipliers(
-    hours: npt.NDArray[np.int64], premium: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.float64]:
-    """Vector form of :func:`~ssmas.pricing.floors.competition_multiplier`."""
-    prime = PRIME_TIME_BY_HOUR[hours].astype(np.bool_)
-    both, either = prime & premium, prime | premium
-    return np.asarray(
-        np.where(both, BOTH_MULTIPLIER, np.where(either, ONE_MULTIPLIER, 1.0)), dtype=np.float64
-    )
 
 
 def floor_body(
@@ -284,7 +263,7 @@ def floor_batch_json(
 ) -> bytes:
     """The ``BatchFloorResponse`` JSON: :func:`floor_body` of every decision, in order.
 
-    Encoded by ``msgspec`` from structs built column by column (like ``answers.batch_json``),
+    Encoded by ``msgspec`` from structs built column by column (like ``responses.batch_json``),
     without a ``Scored``, a ``FloorDecision`` or a dict per row; the same values and field
     order as :func:`floor_body` (tested).
     """

@@ -1,7 +1,7 @@
 """Revenue simulation of floor policies: replay a held-out day's auctions on the same bids.
 
 The last day of the range is held out; the days before it are the training days. Every policy
-is replayed through the exchange's own clearing (:func:`ssmas.exchange.auction.run_auctions`)
+is replayed through the exchange's own clearing (:func:`ssmas.exchange.run_auctions`)
 on the logged top two bids of the held-out day, so the only thing that changes is the floor:
 
 * ``none``: no floor;
@@ -28,11 +28,16 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from ssmas.exchange.auction import run_auctions
-from ssmas.pricing.dataset import AUCTION_COLUMNS, REQUEST_COLUMNS, LakeError, LakeReader
-from ssmas.pricing.dataset import day_predicate as days_sql
-from ssmas.pricing.floors import SEED_MAX_FLOOR, PublisherFloorConfig, control_mask, dynamic_floors
-from ssmas.pricing.model import PricingModel
+from ssmas.exchange import run_auctions
+from ssmas.pricing.floors.formula import (
+    SEED_MAX_FLOOR,
+    PublisherFloorConfig,
+    control_mask,
+    dynamic_floors,
+)
+from ssmas.pricing.model.bundle import PricingModel
+from ssmas.pricing.model.dataset import AUCTION_COLUMNS, REQUEST_COLUMNS, LakeError, LakeReader
+from ssmas.pricing.model.dataset import day_predicate as days_sql
 
 STATIC_GRID = np.round(np.arange(0.0, 5.0001, 0.05), 2)
 K_GRID = np.round(np.arange(0.3, 1.5001, 0.05), 2)
