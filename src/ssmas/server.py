@@ -9,8 +9,6 @@ Products register background loops in ``WORKERS`` as ``(module, attribute)`` nam
 from __future__ import annotations
 
 import importlib
-import json
-import os
 import shutil
 import signal
 import threading
@@ -26,7 +24,7 @@ from fastapi import FastAPI
 from ssmas.bootstrap import Platform, build_platform
 from ssmas.core.api import create_app
 from ssmas.core.logging import configure_logging
-from ssmas.settings import Settings, get_settings
+from ssmas.settings import PROMETHEUS_MULTIPROC_DIR, Settings, export_environment, get_settings
 
 __all__ = [
     "WORKERS",
@@ -60,16 +58,6 @@ def create_app_from_env() -> FastAPI:
     return create_app(settings=settings, freeze_gc=True)
 
 
-def export_settings(settings: Settings) -> None:
-    """Write ``settings`` into ``SSMAS_*`` environment variables for spawned worker processes."""
-    for name, value in settings.model_dump(mode="json").items():
-        key = f"SSMAS_{name.upper()}"
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value if isinstance(value, str) else json.dumps(value)
-
-
 def _config(app: FastAPI, settings: Settings, host: str | None, port: int | None) -> uvicorn.Config:
     # Our request middleware logs each request, so uvicorn's access log stays off.
     return uvicorn.Config(
@@ -93,12 +81,11 @@ def serve(
         app = create_app(settings=settings, freeze_gc=True)
         uvicorn.Server(_config(app, settings, host, port)).run()
         return
-    export_settings(settings)
     # Worker processes share counters through files (prometheus_client multiprocess mode).
     metrics_dir = settings.data_dir.resolve() / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    export_environment(settings, {PROMETHEUS_MULTIPROC_DIR: str(metrics_dir)})
     uvicorn.run(
         "ssmas.server:create_app_from_env",
         factory=True,

@@ -29,10 +29,9 @@ from ssmas.pricing.demo import (
     FloorLedger,
     ensure_floor_configs,
 )
-from ssmas.pricing.serving import ServingConfig
 from ssmas.pricing.serving_runtime import ServingRuntime, build_runtime
 from ssmas.pricing.web import _html
-from ssmas.settings import Settings
+from ssmas.settings import PricingSettings, Settings
 from tests.pricing_serving_support import small_model
 
 EVENING = datetime(2026, 3, 4, 19, 0, tzinfo=UTC)
@@ -51,7 +50,7 @@ def platform(settings: Settings) -> Iterator[Platform]:
 
 @pytest.fixture()
 def runtime(platform: Platform) -> Iterator[ServingRuntime]:
-    config = ServingConfig(load_models=False, drift_interval_s=0, challenger_share=0.2)
+    config = PricingSettings(load_models=False, drift_interval_s=0, challenger_share=0.2)
     running = build_runtime(platform, config)
     running.start()
     running.service.install("champion", small_model(0, VERSIONS["champion"]))

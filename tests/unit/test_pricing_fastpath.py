@@ -23,8 +23,9 @@ from ssmas.pricing.model import spread_of
 from ssmas.pricing.request_bodies import BodyRejected, JsonBody
 from ssmas.pricing.row_scorer import build_row_scorer
 from ssmas.pricing.schemas import FloorRequest, PredictRequest
-from ssmas.pricing.serving import PricingService, ServingConfig
+from ssmas.pricing.serving import PricingService
 from ssmas.pricing.serving_runtime import freeze_new_objects
+from ssmas.settings import PricingSettings
 from tests.pricing_serving_support import (
     BlockingScorer,
     frame_requests,
@@ -219,7 +220,7 @@ def test_one_row_interval_equals_the_vectorised_interval() -> None:
 
 
 def test_batches_earn_the_inline_path_and_a_hung_model_still_falls_back() -> None:
-    service = PricingService(ServingConfig(batch_timeout_ms=100.0, challenger_enabled=False))
+    service = PricingService(PricingSettings(batch_timeout_ms=100.0, challenger_enabled=False))
     model = small_model()
     service.install("champion", model)
     slot = service.slot("champion")

@@ -62,13 +62,15 @@ def _channel(platform: Platform) -> tuple[Platform, WhatsAppSettings, PiiCipher]
     with _lock:
         found = _settings.get(key)
         if found is None or found[0] is not platform:
-            found = (platform, WhatsAppSettings(), pii_cipher_from_settings(platform.settings))
+            wa, cipher = platform.settings.whatsapp, pii_cipher_from_settings(platform.settings)
+            found = (platform, wa, cipher)
             _settings[key] = found
         return found
 
 
 def channel_settings(platform: Platform) -> WhatsAppSettings:
-    """The WhatsApp settings this platform's process uses (read once from the environment)."""
+    """The WhatsApp settings of ``platform``: ``platform.settings.whatsapp`` unless replaced
+    with :func:`use_channel_settings`."""
     return _channel(platform)[1]
 
 

@@ -6,7 +6,7 @@ capture writes, periodic drift, retention), registers the ``pricing_models`` rea
 when there is a registry to load from (ready once the first load finished) and returns the
 teardown. Routes reach it with :func:`runtime_of` (hot path, no dependency resolution) or
 ``RuntimeDep``.
-Configuration comes from ``SSMAS_PRICING_*`` (:class:`~ssmas.pricing.serving.ServingConfig`).
+Configuration is ``platform.settings.pricing`` (``SSMAS_PRICING_*``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from ssmas.pricing.capture import CaptureWriter
 from ssmas.pricing.floor_serving import FloorConfigs
 from ssmas.pricing.hot_reload import ModelLoader, registry_exists
 from ssmas.pricing.monitor import Monitor, Pruner
-from ssmas.pricing.serving import PricingService, ServingConfig
+from ssmas.pricing.serving import PricingService
+from ssmas.settings import PricingSettings
 
 _runtimes: dict[int, ServingRuntime] = {}
 
@@ -35,7 +36,7 @@ class ServingRuntime:
     """Everything the pricing routes use, and the threads that keep it current."""
 
     platform: Platform
-    config: ServingConfig
+    config: PricingSettings
     service: PricingService
     writer: CaptureWriter
     floors: FloorConfigs
@@ -89,9 +90,9 @@ def freeze_new_objects() -> bool:
     return True
 
 
-def build_runtime(platform: Platform, config: ServingConfig | None = None) -> ServingRuntime:
+def build_runtime(platform: Platform, config: PricingSettings | None = None) -> ServingRuntime:
     """Wire the serving side on ``platform`` (nothing is started)."""
-    config = config or ServingConfig()
+    config = config or platform.settings.pricing
     writer = CaptureWriter(platform.engine)
     service = PricingService(config, writer=writer)
     return ServingRuntime(
