@@ -25,6 +25,7 @@ import os
 import statistics
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -64,9 +65,9 @@ def quarter(corpus: Corpus, seed: int = corpora.SEED) -> Corpus:
     return corpus.where(keep.tolist())
 
 
-def clinc_figures(quick: bool) -> dict[str, float]:
+def clinc_figures(quick: bool, root: Path) -> dict[str, float]:
     """In-scope accuracy and out-of-scope recall of a CLINC150 model on CLINC150 val."""
-    train, val = corpora.clinc150("train"), corpora.clinc150("val")
+    train, val = corpora.clinc150("train", root), corpora.clinc150("val", root)
     if quick:
         train = quarter(train)
     model = TextClassifier(C=0.5, oos_threshold=INTENT_OOS_THRESHOLD)
@@ -101,14 +102,14 @@ def tweet_near_copies(train: Corpus, val: Corpus) -> dict[str, float]:
     }
 
 
-def tweet_comparisons(splits: Splits, quick: bool) -> dict[str, float]:
+def tweet_comparisons(splits: Splits, quick: bool, root: Path) -> dict[str, float]:
     """The old recipe on the grouped split, the new model on a random split, label noise."""
     figures: dict[str, float] = {}
     train, val = splits.tweets
     old = TextClassifier(C=0.2, tfidf={"token_pattern": TOKEN_PATTERN})
     old.fit([normalise_tweet(t) for t in train.texts], train.labels)
     figures |= {f"{k}_previous_recipe": v for k, v in sentiment_figures(old, val).items()}
-    all_tweets = corpora.tweets_es()
+    all_tweets = corpora.tweets_es(root)
     random_train, random_val = corpora.split(all_tweets)
     if quick:
         random_train = quarter(random_train)
@@ -133,7 +134,8 @@ def main() -> None:
     settings.ensure_dirs()
 
     load_before = os.getloadavg()[0]
-    splits = Splits.load()
+    root = corpora.data_root(settings.shared_data)  # SSMAS_SHARED_DATA
+    splits = Splits.load(root)
     if args.quick:
         splits = replace(
             splits,
@@ -160,9 +162,9 @@ def main() -> None:
         )
     figures |= {k: round(v, 4) for k, v in tweet_near_copies(*splits.tweets).items()}
     console.log("sentiment comparisons: previous recipe, random split, label noise")
-    figures |= {k: round(v, 4) for k, v in tweet_comparisons(splits, args.quick).items()}
+    figures |= {k: round(v, 4) for k, v in tweet_comparisons(splits, args.quick, root).items()}
     console.log("training the CLINC150 model")
-    figures |= {k: round(v, 4) for k, v in clinc_figures(args.quick).items()}
+    figures |= {k: round(v, 4) for k, v in clinc_figures(args.quick, root).items()}
 
     # The raw encoder, not the cached one: every analysed message pays its forward pass.
     nlu = NLU(bundle, getattr(encoder, "encoder", encoder))

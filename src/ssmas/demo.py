@@ -64,7 +64,6 @@ def move_graph_fake(settings: Settings, bind_port: int) -> Settings:
     if graph.hostname not in ("127.0.0.1", "localhost") or graph.port != bind_port:
         return settings
     url = graph._replace(netloc=f"{graph.hostname}:{_free_port(graph.hostname)}").geturl()
-    os.environ["SSMAS_WHATSAPP_GRAPH_URL"] = url  # the assistant's own settings read it too
     whatsapp = settings.whatsapp.model_copy(update={"graph_url": url})
     return settings.model_copy(update={"whatsapp": whatsapp})
 

@@ -10,7 +10,6 @@ These entry points, and only they, tune the process (``ssmas.core.tuning``).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -29,7 +28,7 @@ from ssmas.core.logging import configure_logging
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.product import Product, ProductError, WorkerSpec, resolve
 from ssmas.core.tuning import freeze_heap
-from ssmas.settings import Settings, get_settings
+from ssmas.settings import PROMETHEUS_MULTIPROC_DIR, Settings, export_environment, get_settings
 
 __all__ = [
     "create_app_from_env",
@@ -57,16 +56,6 @@ def create_app_from_env() -> FastAPI:
     return create_app(settings=settings, tune_process=True)
 
 
-def export_settings(settings: Settings) -> None:
-    """Write ``settings`` into ``SSMAS_*`` environment variables for spawned worker processes."""
-    for name, value in settings.model_dump(mode="json").items():
-        key = f"SSMAS_{name.upper()}"
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value if isinstance(value, str) else json.dumps(value)
-
-
 def _config(app: FastAPI, settings: Settings, host: str | None, port: int | None) -> uvicorn.Config:
     # Our request middleware logs each request, so uvicorn's access log stays off.
     return uvicorn.Config(
@@ -90,12 +79,11 @@ def serve(
         app = create_app(settings=settings, tune_process=True)
         uvicorn.Server(_config(app, settings, host, port)).run()
         return
-    export_settings(settings)
     # Worker processes share counters through files (prometheus_client multiprocess mode).
     metrics_dir = settings.data_dir.resolve() / "prometheus"
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    export_environment(settings, {PROMETHEUS_MULTIPROC_DIR: str(metrics_dir)})
     uvicorn.run(
         "ssmas.server:create_app_from_env",
         factory=True,

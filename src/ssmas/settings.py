@@ -5,16 +5,26 @@ SQLite bus, so the platform runs on a laptop with no server. Point ``SSMAS_DATAB
 PostgreSQL and ``SSMAS_REDIS_URL`` at Redis to scale out.
 
 Product sections are nested models read from ``SSMAS_<SECTION>_<FIELD>``: ``settings.whatsapp``
-from ``SSMAS_WHATSAPP_*`` (e.g. ``SSMAS_WHATSAPP_SEND_RATE_PER_S``).
+from ``SSMAS_WHATSAPP_*`` (e.g. ``SSMAS_WHATSAPP_SEND_RATE_PER_S``), ``settings.pricing`` from
+``SSMAS_PRICING_*``. This is the only module that reads or writes the process environment:
+code takes a ``Settings`` (``platform.settings``), entry points :func:`get_settings`, and
+:func:`export_environment` hands settings to worker processes. Every field has a description;
+``python -m ssmas.settings`` writes the reference page, ``docs/settings.md``.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset(
@@ -26,6 +36,8 @@ DEV_APP_SECRET = "test_app_secret_123"
 DEV_VERIFY_TOKEN = "my-verify-token"
 DEV_ACCESS_TOKEN = "dev-access-token"
 WHATSAPP_PLACEHOLDERS = PLACEHOLDER_SECRETS | {DEV_APP_SECRET, DEV_VERIFY_TOKEN, DEV_ACCESS_TOKEN}
+# The product sections of Settings (nested models, SSMAS_<SECTION>_<FIELD>).
+SECTIONS = ("whatsapp", "pricing")
 
 
 def is_placeholder(secret: str) -> bool:
@@ -42,20 +54,28 @@ class WhatsAppSettings(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    verify_token: str = DEV_VERIFY_TOKEN
-    app_secret: str = DEV_APP_SECRET
+    verify_token: str = Field(
+        default=DEV_VERIFY_TOKEN, description="token Meta echoes when it verifies the webhook"
+    )
+    app_secret: str = Field(
+        default=DEV_APP_SECRET, description="app secret that signs webhook bodies (HMAC-SHA256)"
+    )
     graph_url: str = Field(
         default="http://127.0.0.1:8765/v23.0", description="Graph API base URL with its version"
     )
-    access_token: str = DEV_ACCESS_TOKEN
-    phone_number_id: str = "106540352242922"
-    max_body_bytes: int = 256 * 1024
-    send_rate_per_s: float = Field(default=80.0, gt=0, description="per business number")
+    access_token: str = Field(default=DEV_ACCESS_TOKEN, description="Graph API bearer token")
+    phone_number_id: str = Field(
+        default="106540352242922", description="the business number messages are sent from"
+    )
+    max_body_bytes: int = Field(default=256 * 1024, description="largest webhook body accepted")
+    send_rate_per_s: float = Field(default=80.0, gt=0, description="sends per second per number")
     send_burst: int | None = Field(
         default=None, ge=1, description="sends at once per number; default: one second's worth"
     )
-    recipient_rate_per_s: float = Field(default=1.0, gt=0)
-    recipient_burst: int = Field(default=20, ge=1)
+    recipient_rate_per_s: float = Field(
+        default=1.0, gt=0, description="sends per second to one user"
+    )
+    recipient_burst: int = Field(default=20, ge=1, description="sends at once to one user")
     pacing_backend: Literal["memory", "redis"] | None = Field(
         default=None,
         description="where the send buckets live; default: SSMAS_RATE_LIMIT_BACKEND",
@@ -63,21 +83,31 @@ class WhatsAppSettings(BaseModel):
     pacing_redis_url: str | None = Field(
         default=None, description="Redis for shared send buckets; default: SSMAS_REDIS_URL"
     )
-    send_timeout_s: float = 10.0
+    send_timeout_s: float = Field(default=10.0, description="timeout of one Graph API request")
     send_attempts: int = Field(default=4, ge=1, description="tries per request, the first included")
-    pair_limit_backoff_s: float = 2.0
-    retry_backoff_s: float = 0.2
-    retry_cap_s: float = 30.0
+    pair_limit_backoff_s: float = Field(
+        default=2.0, description="wait after Meta's per-user pair rate limit (error 131056)"
+    )
+    retry_backoff_s: float = Field(
+        default=0.2, description="first wait before a retry; doubles each try, with jitter"
+    )
+    retry_cap_s: float = Field(default=30.0, description="longest wait between two tries")
     retry_max_elapsed_s: float = Field(
         default=120.0, description="no new try of a request starts later than this after the first"
     )
-    reengagement_template: str = "reengagement"
-    window_hours: float = 24.0
-    context_turns: int = 10
-    context_token_budget: int = 600
-    context_ttl_s: float = 1800.0
-    session_idle_s: float = 24 * 3600.0
-    send_lease_s: float = 60.0
+    reengagement_template: str = Field(
+        default="reengagement", description="template sent outside the 24 h customer window"
+    )
+    window_hours: float = Field(
+        default=24.0, description="customer service window: free-form replies within it"
+    )
+    context_turns: int = Field(default=10, description="conversation turns kept as context")
+    context_token_budget: int = Field(default=600, description="tokens of context kept at most")
+    context_ttl_s: float = Field(default=1800.0, description="an idle conversation context expires")
+    session_idle_s: float = Field(default=24 * 3600.0, description="an idle session closes")
+    send_lease_s: float = Field(
+        default=60.0, description="a worker's unfinished send is taken over after this"
+    )
     visibility_timeout_s: float | None = Field(
         default=None,
         gt=0,
@@ -106,6 +136,101 @@ class WhatsAppSettings(BaseModel):
         return [name for name, value in secrets.items() if is_placeholder(value)]
 
 
+class PricingSettings(BaseModel):
+    """Pricing (``SSMAS_PRICING_*``): the scorer service, its monitoring and retention, and the
+    retraining worker. Every default is the local one."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    registry_model: str = Field(
+        default="pricing-cpm", description="MLflow registered model served and retrained"
+    )
+    timeout_ms: float = Field(
+        default=50.0, gt=0.0, le=60_000.0, description="scoring timeout of one request"
+    )
+    batch_timeout_ms: float = Field(
+        default=250.0, gt=0.0, le=60_000.0, description="scoring timeout of one batch"
+    )
+    challenger_share: float = Field(
+        default=0.2, ge=0.0, le=1.0, description="share of impressions priced by the challenger"
+    )
+    challenger_enabled: bool = Field(
+        default=True, description="serve the challenger when one is registered"
+    )
+    capture_share: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="share of requests captured for drift checks"
+    )
+    fallback_cpm: float = Field(
+        default=2.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description="EUR CPM answered when no model can (and no segment mean is known)",
+    )
+    max_in_flight: int = Field(
+        default=256, ge=1, description="requests on the scoring thread before answering fallback"
+    )
+    load_models: bool = Field(
+        default=True, description="load models from the registry and hot-reload them"
+    )
+    reload_interval_s: float = Field(
+        default=30.0, ge=0.0, description="registry poll for new models; 0: model events only"
+    )
+    injected_delay_ms: float = Field(
+        default=0.0, ge=0.0, description="drills: make every model call this much slower"
+    )
+    drift_interval_s: float = Field(
+        default=300.0, ge=0.0, description="period of the serving drift check; 0: off"
+    )
+    drift_window_s: float = Field(
+        default=3600.0, gt=0.0, description="captures and outcomes one drift check reads"
+    )
+    recent_predictions: int = Field(
+        default=100_000, ge=0, description="recent predictions kept in memory per variant"
+    )
+    retention_hours: float = Field(
+        default=168.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description="keep captures, floor decisions and outcomes this long; 0: forever",
+    )
+    drift_report_retention_hours: float = Field(
+        default=2160.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description="keep drift reports this long; 0: forever",
+    )
+    prune_interval_s: float = Field(
+        default=600.0, ge=0.0, allow_inf_nan=False, description="period of the pruner; 0: off"
+    )
+    lake: Path | None = Field(
+        default=None,
+        description="data lake the retraining worker reads; default <data_dir>/lake, "
+        "else the demo lake",
+    )
+    retrain_window_days: int = Field(
+        default=2, ge=1, le=60, description="freshest days the retraining worker trains on"
+    )
+    retrain_interval_s: float = Field(
+        default=3600.0,
+        gt=0.0,
+        allow_inf_nan=False,
+        description="period of the retraining worker's drift check",
+    )
+
+    @model_validator(mode="after")
+    def _retention_covers_drift_window(self) -> PricingSettings:
+        """Refuse a retention that would delete rows the drift check still reads: each drift
+        run reads the last ``drift_window_s`` of captures and outcomes."""
+        if 0.0 < self.retention_hours * 3600.0 < self.drift_window_s:
+            raise ValueError(
+                f"SSMAS_PRICING_RETENTION_HOURS={self.retention_hours:g} keeps less than the "
+                f"drift window (SSMAS_PRICING_DRIFT_WINDOW_S={self.drift_window_s:g} s = "
+                f"{self.drift_window_s / 3600.0:g} h): keep at least "
+                f"{self.drift_window_s / 3600.0:g} h, or 0 to keep everything"
+            )
+        return self
+
+
 class Settings(BaseSettings):
     """Platform configuration; read from the environment (``SSMAS_*``) and an optional ``.env``."""
 
@@ -118,31 +243,56 @@ class Settings(BaseSettings):
         env_nested_max_split=1,
     )
 
-    profile: Literal["dev", "test", "prod"] = "dev"
-    data_dir: Path = Path(".ssmas")
+    profile: Literal["dev", "test", "prod"] = Field(
+        default="dev", description="prod refuses placeholder secrets"
+    )
+    data_dir: Path = Field(
+        default=Path(".ssmas"), description="databases, models, lakes and logs of the platform"
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default sqlite:///<data_dir>/ssmas.db"
     )
     redis_url: str | None = Field(default=None, description="redis://host:port/db, optional")
-    bus_backend: Literal["sqlite", "redis"] = "sqlite"
+    bus_backend: Literal["sqlite", "redis"] = Field(
+        default="sqlite", description="event bus: SQLite file or Redis streams"
+    )
     bus_url: str | None = Field(default=None, description="default: <data_dir>/bus.db or redis_url")
-    cache_backend: Literal["memory", "redis"] = "memory"
-    rate_limit_backend: Literal["memory", "redis"] = "memory"
-    rate_limit_per_s: float = 200.0
-    rate_limit_burst: int = 400
-    max_body_bytes: int = 1_048_576
+    cache_backend: Literal["memory", "redis"] = Field(
+        default="memory", description="cache: in process or Redis (redis_url)"
+    )
+    rate_limit_backend: Literal["memory", "redis"] = Field(
+        default="memory", description="API rate-limit buckets: in process or Redis (redis_url)"
+    )
+    rate_limit_per_s: float = Field(default=200.0, description="API requests per second per key")
+    rate_limit_burst: int = Field(default=400, description="API requests at once per key")
+    max_body_bytes: int = Field(default=1_048_576, description="largest API request body")
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint")
-    llm_api_key: str | None = None
-    llm_model: str = "gpt-4o-mini"
-    llm_timeout_s: float = 10.0
-    secret_key: str = DEV_SECRET
+    llm_api_key: str | None = Field(default=None, description="API key of the LLM endpoint")
+    llm_model: str = Field(default="gpt-4o-mini", description="model asked at the LLM endpoint")
+    llm_timeout_s: float = Field(default=10.0, description="timeout of one LLM call")
+    secret_key: str = Field(
+        default=DEV_SECRET, description="signs dashboard sessions; must be real in prod"
+    )
     pii_key: str | None = Field(default=None, description="Fernet key for personal data at rest")
-    mlflow_tracking_uri: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 8000
-    log_level: str = "INFO"
-    log_json: bool = True
-    whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking and registry; default sqlite <data_dir>/mlflow.db",
+    )
+    host: str = Field(default="127.0.0.1", description="interface the server binds")
+    port: int = Field(default=8000, description="port the server binds")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_json: bool = Field(default=True, description="JSON log lines; false: human-readable")
+    shared_data: Path | None = Field(
+        default=None,
+        description="folder of the public NLU corpora; default shared/data beside the repository",
+    )
+    whatsapp: WhatsAppSettings = Field(
+        default_factory=WhatsAppSettings, description="The assistant's WhatsApp channel"
+    )
+    pricing: PricingSettings = Field(
+        default_factory=PricingSettings,
+        description="Pricing serving, monitoring, retention and retraining",
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -192,7 +342,225 @@ class Settings(BaseSettings):
         self.data_dir.mkdir(parents=True, exist_ok=True)
 
 
-@lru_cache(maxsize=1)
+class SettingsError(ValueError):
+    """Invalid settings, in one line naming the environment variable(s) at fault."""
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return "SSMAS_" + "_".join(str(part) for part in loc).upper()
+
+
+def settings_error(exc: ValidationError) -> SettingsError:
+    """``exc`` (from building :class:`Settings`) as one line naming each variable at fault."""
+    problems = []
+    for error in exc.errors():
+        loc = error["loc"]
+        message = error["msg"].removeprefix("Value error, ")
+        if len(loc) < 2 and (not loc or loc[0] in SECTIONS):  # a check across fields
+            problems.append(message)
+            continue
+        problems.append(f"{_env_name(loc)}: {message} (got {error['input']!r})")
+    return SettingsError("invalid settings: " + "; ".join(problems))
+
+
+def load_settings(**values: Any) -> Settings:
+    """:class:`Settings` from ``values``, the environment and ``.env``; invalid values raise
+    :class:`SettingsError` (one line) instead of pydantic's multi-line report."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise settings_error(exc) from None
+
+
+_current: list[Settings] = []  # at most one: the process-wide settings once read
+_current_lock = threading.Lock()
+
+
 def get_settings() -> Settings:
-    """The process-wide settings (cached); tests build their own ``Settings``."""
-    return Settings()
+    """The process-wide settings: read from the environment on first use (see
+    :func:`load_settings`), or those installed with :func:`use_settings`."""
+    with _current_lock:
+        if not _current:
+            _current.append(load_settings())
+        return _current[0]
+
+
+@contextmanager
+def use_settings(settings: Settings | None) -> Iterator[Settings | None]:
+    """Make ``settings`` the process-wide settings within the block (``None``: read the
+    environment again on the next :func:`get_settings`); the previous ones come back after.
+
+    Commands and entry points read :func:`get_settings`; tests drive them with a ``Settings``
+    object this way instead of writing environment variables."""
+    with _current_lock:
+        previous = list(_current)
+        _current[:] = [] if settings is None else [settings]
+    try:
+        yield settings
+    finally:
+        with _current_lock:
+            _current[:] = previous
+
+
+# -- the environment of other processes, and of the libraries that read their own ---------------
+
+PROMETHEUS_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _env_value(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def settings_environment(settings: Settings) -> dict[str, str | None]:
+    """The ``SSMAS_*`` variables that read back as ``settings`` (``None``: unset), sections
+    flattened to ``SSMAS_<SECTION>_<FIELD>``."""
+    env: dict[str, str | None] = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if name in SECTIONS:
+            for field, inner in value.items():
+                env[_env_name((name, field))] = _env_value(inner)
+        else:
+            env[_env_name((name,))] = _env_value(value)
+    return env
+
+
+def export_environment(
+    settings: Settings,
+    extra: Mapping[str, str] | None = None,
+    *,
+    environ: MutableMapping[str, str] | None = None,
+) -> None:
+    """Write ``settings`` (and ``extra`` variables) into the environment (``os.environ`` unless
+    told), for processes started from this one: ``serve --workers N``'s uvicorn workers."""
+    target = os.environ if environ is None else environ
+    for key, value in {**settings_environment(settings), **(extra or {})}.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
+
+
+def prometheus_multiproc_dir() -> str | None:
+    """The folder worker processes share Prometheus counters through (``serve --workers N``
+    sets ``PROMETHEUS_MULTIPROC_DIR`` for its workers), or None in a single process."""
+    return os.environ.get(PROMETHEUS_MULTIPROC_DIR) or None
+
+
+def quiet_mlflow() -> None:
+    """Call before importing MLflow: it phones home at import unless told not to. An explicit
+    ``MLFLOW_DISABLE_TELEMETRY`` in the environment wins."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+# -- the reference page (docs/settings.md) ------------------------------------------------------
+
+REFERENCE_COMMAND = "python -m ssmas.settings > docs/settings.md"
+_SECTION_TITLES = {
+    "whatsapp": "WhatsApp channel (`settings.whatsapp`, assistant)",
+    "pricing": "Pricing (`settings.pricing`)",
+}
+_BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+
+
+def _type_text(annotation: Any) -> str:
+    args = get_args(annotation)
+    if get_origin(annotation) is Literal:
+        return " or ".join(f"`{arg}`" for arg in args)
+    if args and type(None) in args:  # X | None
+        inner = [arg for arg in args if arg is not type(None)]
+        return " or ".join(_type_text(arg) for arg in inner) + ", optional"
+    return str(getattr(annotation, "__name__", annotation))
+
+
+def _bounds_text(field: FieldInfo) -> str:
+    bounds = []
+    for item in field.metadata:
+        for attribute, sign in _BOUNDS:
+            value = getattr(item, attribute, None)
+            if value is not None:
+                bounds.append(f"{sign} {value:g}")
+    return f" ({', '.join(bounds)})" if bounds else ""
+
+
+def _default_text(field: FieldInfo) -> str:
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, float):
+        return f"`{value:g}`"
+    return f"`{value}`" if value != "" else "empty"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _prose(text: str) -> str:
+    """A description as Markdown text: ``<data_dir>`` is not an HTML tag."""
+    return _cell(text.replace("&", "&amp;").replace("<", "&lt;"))
+
+
+def _table(fields: dict[str, FieldInfo], prefix: str) -> list[str]:
+    lines = ["| Variable | Type | Default | Description |", "| --- | --- | --- | --- |"]
+    for name, field in fields.items():
+        if name in SECTIONS:
+            continue
+        kind = _type_text(field.annotation) + _bounds_text(field)
+        lines.append(
+            f"| `{prefix}{name.upper()}` | {_cell(kind)} | {_cell(_default_text(field))} "
+            f"| {_prose(field.description or '')} |"
+        )
+    return lines
+
+
+def settings_reference() -> str:
+    """``docs/settings.md``: every environment variable of :class:`Settings`, with its type,
+    default and description, grouped by section (write it with ``python -m ssmas.settings``)."""
+    lines = [
+        "# Settings reference",
+        "",
+        f"<!-- Generated from src/ssmas/settings.py by `{REFERENCE_COMMAND}`; "
+        "a test fails when this page is out of date. -->",
+        "",
+        "Every setting is read once per process from the environment (or a `.env` file in the "
+        "working directory) into `ssmas.settings.Settings`; code reads `platform.settings`. "
+        "Every default is the embedded one, so a laptop needs none of them. Sections are "
+        "`SSMAS_<SECTION>_<FIELD>`: `SSMAS_PRICING_TIMEOUT_MS` is `settings.pricing.timeout_ms`. "
+        "An invalid value stops the process with one line naming the variable.",
+        "",
+        "## Platform (`settings`)",
+        "",
+        *_table(Settings.model_fields, "SSMAS_"),
+    ]
+    for section in SECTIONS:
+        field = Settings.model_fields[section]
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        lines += [
+            "",
+            f"## {_SECTION_TITLES.get(section, section)}",
+            "",
+            f"{field.description}.",
+            "",
+            *_table(model.model_fields, f"SSMAS_{section.upper()}_"),
+        ]
+    lines += [
+        "",
+        "## Read by libraries",
+        "",
+        "| Variable | Set by | Meaning |",
+        "| --- | --- | --- |",
+        f"| `{PROMETHEUS_MULTIPROC_DIR}` | `ssmas serve --workers N` "
+        "(`<data_dir>/prometheus`) | worker processes share metrics through this folder |",
+        "| `MLFLOW_DISABLE_TELEMETRY` | the platform (`true` unless set) | MLflow sends no "
+        "usage data |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m ssmas.settings > docs/settings.md
+    sys.stdout.write(settings_reference())

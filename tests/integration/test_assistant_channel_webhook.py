@@ -18,6 +18,7 @@ from ssmas.assistant.events import (
 )
 from ssmas.assistant.runtime import channel_cipher
 from ssmas.core.bus import dlq_topic
+from ssmas.settings import Settings
 from tests.integration.assistant_channel_support import (
     SAMPLES,
     Channel,
@@ -171,3 +172,22 @@ def test_unknown_message_type_is_accepted_then_dead_lettered(
     assert [m.payload["message_id"] for m in dead] == ["wamid.hologram"]
     [reply] = channel.fake.state.sent  # answered with what we can read, in Spanish
     assert reply["body"]["text"]["body"].startswith("Por ahora solo puedo leer")
+
+
+def test_the_webhook_reads_the_platform_settings_whatsapp_section(settings: Settings) -> None:
+    from ssmas.bootstrap import create_app
+    from ssmas.core.platform import build_platform
+
+    own = settings.model_copy(
+        update={"whatsapp": settings.whatsapp.model_copy(update={"verify_token": "tok-7f3a"})}
+    )
+    platform = build_platform(own)
+    query = {"hub.mode": "subscribe", "hub.challenge": "42"}
+    try:
+        with TestClient(create_app(platform)) as client:
+            accepted = client.get(URL, params={**query, "hub.verify_token": "tok-7f3a"})
+            assert (accepted.status_code, accepted.text) == (200, "42")
+            default = client.get(URL, params={**query, "hub.verify_token": "my-verify-token"})
+            assert default.status_code == 403
+    finally:
+        platform.close()

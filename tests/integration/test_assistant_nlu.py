@@ -120,31 +120,26 @@ def test_train_save_load_analyse(settings: Settings, corpus_root: Path) -> None:
     assert (calm.reply.language, calm.reply.faq_id) == ("es", "payment_threshold")
 
 
-def test_load_nlu_trains_on_first_use(
-    settings: Settings, corpus_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SSMAS_SHARED_DATA", str(corpus_root))
-    assert data_root() == corpus_root
+def test_load_nlu_trains_on_first_use(settings: Settings, corpus_root: Path) -> None:
+    settings = settings.model_copy(update={"shared_data": corpus_root})
+    assert data_root(settings.shared_data) == corpus_root
+    assert data_root() == SHARED  # the default: shared/data beside the repository
     assert not bundle_path(settings).exists()
     nlu = load_nlu(settings)
     assert bundle_path(settings).is_file()
     assert nlu.analyse("I lost my card").language == "en"
 
 
-def test_no_model_and_no_corpus_is_a_clear_error(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SSMAS_SHARED_DATA", str(tmp_path / "nowhere"))
+def test_no_model_and_no_corpus_is_a_clear_error(settings: Settings, tmp_path: Path) -> None:
+    settings = settings.model_copy(update={"shared_data": tmp_path / "nowhere"})
     with pytest.raises(NluUnavailable, match="no corpus"):
         load_nlu(settings)
     with pytest.raises(NluUnavailable, match="train-nlu"):
         load_nlu(settings, train_if_missing=False)
 
 
-def test_corrupt_model_file_is_retrained(
-    settings: Settings, corpus_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SSMAS_SHARED_DATA", str(corpus_root))
+def test_corrupt_model_file_is_retrained(settings: Settings, corpus_root: Path) -> None:
+    settings = settings.model_copy(update={"shared_data": corpus_root})
     bundle_path(settings).parent.mkdir(parents=True)
     bundle_path(settings).write_bytes(b"not a joblib file")
     assert load_nlu(settings).analyse("Pon una alarma").language == "es"

@@ -10,16 +10,16 @@ import pytest
 from typer.testing import CliRunner
 
 from ssmas.assistant.commands import assistant_app
-from ssmas.settings import get_settings
+from ssmas.settings import Settings, get_settings, use_settings
 
 
 @pytest.fixture()
-def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("SSMAS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SSMAS_SHARED_DATA", str(tmp_path / "no-corpora"))
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+def runner(tmp_path: Path) -> Iterator[CliRunner]:
+    settings = Settings(
+        profile="test", data_dir=tmp_path / "data", shared_data=tmp_path / "no-corpora"
+    )
+    with use_settings(settings):  # what the commands read
+        yield CliRunner()
 
 
 @pytest.mark.parametrize(
@@ -39,14 +39,15 @@ def test_bad_input_is_one_line_and_exit_2(runner: CliRunner, args: list[str], me
     assert "Traceback" not in result.output
 
 
-def test_classify_prints_json(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_classify_prints_json(runner: CliRunner) -> None:
     from tests.integration.test_assistant_nlu import SHARED, _cut_corpora
 
     if not (SHARED / "intents").is_dir():
         pytest.skip(f"shared NLU corpora not found at {SHARED}")
-    root = _cut_corpora(Path(get_settings().data_dir).parent / "corpora")
-    monkeypatch.setenv("SSMAS_SHARED_DATA", str(root))
-    result = runner.invoke(assistant_app, ["classify", "Pon una alarma a las siete"])
+    settings = get_settings()
+    root = _cut_corpora(Path(settings.data_dir).parent / "corpora")
+    with use_settings(settings.model_copy(update={"shared_data": root})):
+        result = runner.invoke(assistant_app, ["classify", "Pon una alarma a las siete"])
     assert result.exit_code == 0, result.stderr
     body = json.loads(result.stdout)
     assert body["language"] == "es" and body["intent"] == "alarm:set_alarm"

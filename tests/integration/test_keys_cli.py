@@ -14,20 +14,16 @@ from typer.testing import CliRunner
 from ssmas.cli import app
 from ssmas.core.db import UnitOfWork, current_revision, head_revision, make_engine
 from ssmas.core.security import list_audit, verify_api_key
-from ssmas.settings import get_settings
+from ssmas.settings import Settings, use_settings
 
 runner = CliRunner()
 
 
 @pytest.fixture()
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    directory = tmp_path / "data"
-    monkeypatch.setenv("SSMAS_DATA_DIR", str(directory))
-    monkeypatch.delenv("SSMAS_DATABASE_URL", raising=False)
-    monkeypatch.setenv("SSMAS_PROFILE", "test")
-    get_settings.cache_clear()
-    yield directory
-    get_settings.cache_clear()
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    settings = Settings(profile="test", data_dir=tmp_path / "data", database_url=None)
+    with use_settings(settings):  # what the commands read
+        yield settings.data_dir
 
 
 def db_url(data_dir: Path) -> str:
@@ -115,12 +111,10 @@ def test_bad_input_exits_2_with_one_line(data_dir: Path, args: list[str], messag
     assert "Traceback" not in result.output
 
 
-def test_unreachable_settings_database_exits_2(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SSMAS_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/x")
-    get_settings.cache_clear()
-    result = runner.invoke(app, ["keys", "list"])
+def test_unreachable_settings_database_exits_2(data_dir: Path) -> None:
+    unreachable = Settings(profile="test", database_url="postgresql://nobody@127.0.0.1:1/x")
+    with use_settings(unreachable):
+        result = runner.invoke(app, ["keys", "list"])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: cannot use the database at postgresql")
 

@@ -19,7 +19,7 @@ from ssmas.pricing.floors.decisions import decide, decision_row, floor_body
 from ssmas.pricing.serving import store
 from ssmas.pricing.serving.capture import sampled
 from ssmas.pricing.serving.runtime import ServingRuntime, started_serving_runtime
-from ssmas.settings import Settings
+from ssmas.settings import PricingSettings, Settings
 from tests.pricing_serving_support import BlockingScorer, request_body, small_model
 
 
@@ -45,10 +45,12 @@ def make_key(platform: Platform, scopes: list[str]) -> dict[str, str]:
     return {"X-API-Key": raw}
 
 
-def start(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    monkeypatch.setenv("SSMAS_PRICING_LOAD_MODELS", "false")
-    monkeypatch.setenv("SSMAS_PRICING_DRIFT_INTERVAL_S", "0")
-    platform = build_platform(settings.model_copy(update={"rate_limit_burst": 100_000}))
+def start(settings: Settings, **pricing: Any) -> Iterator[Api]:
+    """The API on ``settings`` with no model loading, no periodic drift and ``pricing``."""
+    section = PricingSettings(load_models=False, drift_interval_s=0, **pricing)
+    platform = build_platform(
+        settings.model_copy(update={"rate_limit_burst": 100_000, "pricing": section})
+    )
     try:
         with TestClient(create_app(platform)) as client:
             runtime = started_serving_runtime(platform)
@@ -68,8 +70,8 @@ def start(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
 
 
 @pytest.fixture()
-def api(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    yield from start(settings, monkeypatch)
+def api(settings: Settings) -> Iterator[Api]:
+    yield from start(settings)
 
 
 @pytest.fixture()

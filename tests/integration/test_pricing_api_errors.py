@@ -22,10 +22,9 @@ BATCH = ("/v2/predict/batch", "/v2/floor/batch")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     settings = Settings(profile="test", data_dir=tmp_path_factory.mktemp("errors") / "data")
     settings.ensure_dirs()
-    with pytest.MonkeyPatch.context() as patch:
-        for running in start(settings, patch):
-            running.runtime.service.install("champion", small_model())
-            yield running
+    for running in start(settings):
+        running.runtime.service.install("champion", small_model())
+        yield running
 
 
 def check(response: Any, status: int, code: str, fragment: str = "") -> dict[str, Any]:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from ssmas.bootstrap import create_app
 from ssmas.core import metrics
 from ssmas.pricing.serving.runtime import started_serving_runtime
-from ssmas.settings import Settings
+from ssmas.settings import PricingSettings, Settings
 from tests.integration.test_pricing_api import Api, make_key, start
 from tests.pricing_serving_support import request_body, small_model
 
@@ -32,10 +32,9 @@ HOT = {
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     settings = Settings(profile="test", data_dir=tmp_path_factory.mktemp("hot") / "data")
     settings.ensure_dirs()
-    with pytest.MonkeyPatch.context() as patch:
-        for running in start(settings, patch):
-            running.runtime.service.install("champion", small_model())
-            yield running
+    for running in start(settings):
+        running.runtime.service.install("champion", small_model())
+        yield running
 
 
 @pytest.mark.parametrize(("path", "model"), HOT.items())
@@ -90,27 +89,27 @@ def stable(value: Any) -> Any:
 
 
 def test_lean_and_fastapi_routing_answer_alike(api: Api, settings: Settings) -> None:
-    slow_platform_settings = settings.model_copy(update={"rate_limit_burst": 100_000})
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SSMAS_PRICING_LOAD_MODELS", "false")
-        patch.setenv("SSMAS_PRICING_DRIFT_INTERVAL_S", "0")
-        from ssmas.core.platform import build_platform
+    section = PricingSettings(load_models=False, drift_interval_s=0)
+    slow_platform_settings = settings.model_copy(
+        update={"rate_limit_burst": 100_000, "pricing": section}
+    )
+    from ssmas.core.platform import build_platform
 
-        platform = build_platform(slow_platform_settings)
-        try:
-            with TestClient(create_app(platform, lean=False)) as client:
-                runtime = started_serving_runtime(platform)
-                assert runtime is not None
-                runtime.service.install("champion", small_model())
-                headers = make_key(platform, ["pricing:read", "pricing:write"])
-                both = {**api.read, "X-API-Key": make_key(api.platform, ["pricing"])["X-API-Key"]}
-                for path, body in CASES:
-                    slow = client.post(path, json=body, headers=headers)
-                    fast = api.client.post(path, json=body, headers=both)
-                    assert (slow.status_code, stable(slow.json())) == (
-                        fast.status_code,
-                        stable(fast.json()),
-                    ), path
-                assert client.post("/v2/predict", json=request_body()).status_code == 401
-        finally:
-            platform.close()
+    platform = build_platform(slow_platform_settings)
+    try:
+        with TestClient(create_app(platform, lean=False)) as client:
+            runtime = started_serving_runtime(platform)
+            assert runtime is not None
+            runtime.service.install("champion", small_model())
+            headers = make_key(platform, ["pricing:read", "pricing:write"])
+            both = {**api.read, "X-API-Key": make_key(api.platform, ["pricing"])["X-API-Key"]}
+            for path, body in CASES:
+                slow = client.post(path, json=body, headers=headers)
+                fast = api.client.post(path, json=body, headers=both)
+                assert (slow.status_code, stable(slow.json())) == (
+                    fast.status_code,
+                    stable(fast.json()),
+                ), path
+            assert client.post("/v2/predict", json=request_body()).status_code == 401
+    finally:
+        platform.close()

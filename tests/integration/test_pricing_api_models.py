@@ -15,7 +15,7 @@ from ssmas.core.security.audit import list_audit
 from ssmas.pricing.model.bundle import MODEL_NAME, PricingModel, save_to_registry, train_model
 from ssmas.pricing.serving.hot_reload import MODEL_PROMOTED, publish_model_event
 from ssmas.pricing.serving.runtime import started_serving_runtime
-from ssmas.settings import Settings
+from ssmas.settings import PricingSettings, Settings
 from tests.integration.pricing_support import fresh_registry
 from tests.integration.test_pricing_api import make_key
 from tests.pricing_serving_support import request_body, synthetic_frame
@@ -47,13 +47,15 @@ def registry(tmp_path: Path, settings: Settings) -> ModelRegistry:
 
 
 def test_champion_and_challenger_serve_promote_and_roll_back(
-    settings: Settings, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, registry: ModelRegistry
 ) -> None:
     from ssmas.core.platform import build_platform
 
-    monkeypatch.setenv("SSMAS_PRICING_RELOAD_INTERVAL_S", "0")  # events only, no polling
-    monkeypatch.setenv("SSMAS_PRICING_CHALLENGER_SHARE", "0.5")
-    platform = build_platform(settings.model_copy(update={"rate_limit_burst": 10_000}))
+    # reload on model events only, no polling
+    section = PricingSettings(reload_interval_s=0, challenger_share=0.5)
+    platform = build_platform(
+        settings.model_copy(update={"rate_limit_burst": 10_000, "pricing": section})
+    )
     read = make_key(platform, ["pricing:read"])
     admin = make_key(platform, ["pricing:admin", "pricing:read"])
     try:

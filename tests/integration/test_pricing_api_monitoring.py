@@ -14,9 +14,8 @@ from tests.pricing_serving_support import frame_requests, request_body, small_mo
 
 
 @pytest.fixture()
-def api(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    monkeypatch.setenv("SSMAS_PRICING_CAPTURE_SHARE", "1.0")
-    for running in start(settings, monkeypatch):
+def api(settings: Settings) -> Iterator[Api]:
+    for running in start(settings, capture_share=1.0):
         running.runtime.service.install("champion", small_model())
         yield running
 
@@ -141,11 +140,8 @@ def test_floors_page_shows_the_simulation_the_model_side_wrote(api: Api) -> None
 
 
 @pytest.mark.postgres
-def test_serving_tables_on_postgresql(
-    settings: Settings, pg_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SSMAS_PRICING_CAPTURE_SHARE", "1.0")
-    for api in start(settings.model_copy(update={"database_url": pg_url}), monkeypatch):
+def test_serving_tables_on_postgresql(settings: Settings, pg_url: str) -> None:
+    for api in start(settings.model_copy(update={"database_url": pg_url}), capture_share=1.0):
         api.runtime.service.install("champion", small_model())
         send(api, frame_requests(synthetic_frame(80, seed=2)))
         put = api.client.put(

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ssmas.cli import app
-from ssmas.settings import Settings, get_settings
+from ssmas.settings import Settings, use_settings
 
 from .pricing_support import START, clean_lake, fresh_registry
 
@@ -24,14 +24,11 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    root = tmp_path / "data"
-    fresh_registry(tmp_path.parent, Settings(profile="test", data_dir=root))
-    monkeypatch.setenv("SSMAS_DATA_DIR", str(root))
-    monkeypatch.setenv("SSMAS_PROFILE", "test")
-    get_settings.cache_clear()
-    yield root
-    get_settings.cache_clear()
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    settings = Settings(profile="test", data_dir=tmp_path / "data")
+    fresh_registry(tmp_path.parent, settings)
+    with use_settings(settings):  # what the commands read
+        yield settings.data_dir
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -17,6 +17,7 @@ import structlog
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from ssmas.assistant.runtime import channel_settings
 from ssmas.bootstrap import create_app, find_product
 from ssmas.cli import app
 from ssmas.core.bus import bus_from_settings
@@ -40,7 +41,7 @@ from ssmas.pricing.serving import store
 from ssmas.pricing.serving.hot_reload import MODEL_EVENTS_TOPIC, MODEL_PROMOTED, MODEL_ROLLED_BACK
 from ssmas.pricing.serving.runtime import started_serving_runtime
 from ssmas.server import product_workers, start_workers
-from ssmas.settings import Settings, get_settings
+from ssmas.settings import PricingSettings, Settings, use_settings
 from tests.integration.test_pricing_api import make_key
 from tests.pricing_serving_support import small_model
 
@@ -61,10 +62,11 @@ def model_events(settings: Settings, group: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture()
-def platform(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
-    monkeypatch.setenv("SSMAS_PRICING_DRIFT_INTERVAL_S", "0")
-    monkeypatch.setenv("SSMAS_PRICING_RELOAD_INTERVAL_S", "0")
-    built = build_platform(settings.model_copy(update={"rate_limit_burst": 10_000}))
+def platform(settings: Settings) -> Iterator[Platform]:
+    section = PricingSettings(drift_interval_s=0, reload_interval_s=0)
+    built = build_platform(
+        settings.model_copy(update={"rate_limit_burst": 10_000, "pricing": section})
+    )
     try:
         yield built
     finally:
@@ -202,9 +204,10 @@ def test_a_broken_provider_leaves_the_exchange_on_its_own_floors(settings: Setti
 
 
 def test_retrain_worker_is_registered_and_waits_quietly_without_lake_or_model(
-    settings: Settings, platform: Platform, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
 ) -> None:
-    monkeypatch.setenv("SSMAS_PRICING_LAKE", str(settings.data_dir / "no-lake"))
+    section = PricingSettings(lake=settings.data_dir / "no-lake")
+    platform = build_platform(settings.model_copy(update={"pricing": section}))
     spec = ("pricing.retrain", "ssmas.pricing.lifecycle.retraining:run_retrain_loop")
     assert product_workers([find_product("pricing")]) == [spec]
     stop = threading.Event()
@@ -218,8 +221,10 @@ def test_retrain_worker_is_registered_and_waits_quietly_without_lake_or_model(
         assert threads[0].is_alive()
         stop.set()
         threads[0].join(15)
+    platform.close()
     assert not threads[0].is_alive()
     assert not any(e["event"] in ("worker_crashed", "pricing.retrain_failed") for e in logs)
+    assert any("no-lake" in str(e.get("reason")) for e in logs), logs  # the configured lake
     assert not (settings.data_dir / "mlflow.db").exists()  # nothing to do: no registry created
 
 
@@ -239,18 +244,13 @@ def test_retraining_bootstrap_announces_the_new_champion(
 
 
 @pytest.fixture()
-def cli_registry(
-    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ModelRegistry]:
+def cli_registry(tmp_path: Path, settings: Settings) -> Iterator[ModelRegistry]:
     registry = fresh_registry(tmp_path, settings)
     first = save_to_registry(registry, small_model(0))
     save_to_registry(registry, small_model(1))
     registry.promote(MODEL_NAME, first.version)
-    monkeypatch.setenv("SSMAS_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("SSMAS_PROFILE", "test")
-    get_settings.cache_clear()
-    yield registry
-    get_settings.cache_clear()
+    with use_settings(settings):  # what the commands read
+        yield registry
 
 
 def test_cli_promote_and_rollback_publish_model_events(
@@ -276,11 +276,15 @@ def test_cli_promote_and_rollback_publish_model_events(
     assert model_events(settings, "t-cli") == []
 
 
-def test_demo_moves_the_graph_fake_off_the_dashboard_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SSMAS_WHATSAPP_GRAPH_URL", "http://127.0.0.1:8765/v23.0")
-    base = Settings(profile="test")
+def test_demo_moves_the_graph_fake_off_the_dashboard_port() -> None:
+    base = Settings(profile="test", whatsapp={"graph_url": "http://127.0.0.1:8765/v23.0"})
     assert move_graph_fake(base, 8000) is base  # no clash: unchanged
     moved = move_graph_fake(base, 8765)
     url = urlparse(moved.whatsapp.graph_url)
     assert url.port not in (None, 8765) and url.path == "/v23.0"
-    assert Settings(profile="test").whatsapp.graph_url == moved.whatsapp.graph_url
+    assert base.whatsapp.graph_url == "http://127.0.0.1:8765/v23.0"  # a copy moved, not base
+    platform = build_platform(moved)
+    try:  # the assistant's channel reads the moved URL from the platform's settings
+        assert channel_settings(platform).graph_url == moved.whatsapp.graph_url
+    finally:
+        platform.close()

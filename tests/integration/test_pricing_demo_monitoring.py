@@ -29,9 +29,8 @@ from ssmas.pricing.demo import (
 from ssmas.pricing.serving import store
 from ssmas.pricing.serving.capture import sample_mask
 from ssmas.pricing.serving.runtime import ServingRuntime, build_serving_runtime
-from ssmas.pricing.serving.service import ServingConfig
 from ssmas.pricing.web import _html
-from ssmas.settings import Settings
+from ssmas.settings import PricingSettings, Settings
 from tests.pricing_serving_support import small_model
 
 EVENING = datetime(2026, 3, 4, 19, 0, tzinfo=UTC)
@@ -50,7 +49,7 @@ def platform(settings: Settings) -> Iterator[Platform]:
 
 @pytest.fixture()
 def runtime(platform: Platform) -> Iterator[ServingRuntime]:
-    config = ServingConfig(load_models=False, drift_interval_s=0, challenger_share=0.2)
+    config = PricingSettings(load_models=False, drift_interval_s=0, challenger_share=0.2)
     running = build_serving_runtime(platform, config)
     running.start()
     running.service.install("champion", small_model(0, VERSIONS["champion"]))

@@ -21,8 +21,7 @@ from ssmas.pricing.demo import DEMO_RETENTION_HOURS, bound_retention
 from ssmas.pricing.lifecycle.monitoring import Pruner
 from ssmas.pricing.serving import store
 from ssmas.pricing.serving.runtime import build_serving_runtime
-from ssmas.pricing.serving.service import ServingConfig
-from ssmas.settings import Settings, get_settings
+from ssmas.settings import PricingSettings, Settings, use_settings
 
 from .pricing_support import SERVING_TABLES, serving_engine, serving_row
 
@@ -100,11 +99,11 @@ def test_zero_retention_keeps_that_tables_rows_forever(engine: sa.Engine) -> Non
     ancient = [NOW - timedelta(days=400 + d) for d in range(3)]
     for table in TABLES:
         _fill(engine, table, ancient)
-    forever = Pruner(engine, ServingConfig(retention_hours=0, drift_report_retention_hours=0))
+    forever = Pruner(engine, PricingSettings(retention_hours=0, drift_report_retention_hours=0))
     assert forever.prune() == {}
     assert all(store.count_rows(engine, t) == 3 for t in TABLES)
 
-    reports_only = Pruner(engine, ServingConfig(retention_hours=0), pause_s=0.0)
+    reports_only = Pruner(engine, PricingSettings(retention_hours=0), pause_s=0.0)
     assert reports_only.prune() == {"pricing_drift_reports": 3}
     assert [store.count_rows(engine, t) for t in TABLES] == [3, 3, 3, 0]
 
@@ -133,7 +132,7 @@ def test_pruner_counts_deleted_rows_per_table_in_prometheus(engine: sa.Engine) -
     before = {t.name: pruned(t.name) for t in TABLES}
     _fill(engine, store.captures, [NOW - timedelta(days=8)] * 7 + [NOW] * 2)
     _fill(engine, store.drift_reports, [NOW - timedelta(days=91)] * 2)
-    pruner = Pruner(engine, ServingConfig(), chunk=3, pause_s=0.0, clock=lambda: NOW)
+    pruner = Pruner(engine, PricingSettings(), chunk=3, pause_s=0.0, clock=lambda: NOW)
 
     assert pruner.prune(dry_run=True)["pricing_captures"] == 7
     assert pruned("pricing_captures") == before["pricing_captures"]  # a dry run counts nothing
@@ -164,7 +163,7 @@ def test_the_runtime_prunes_on_its_own_thread(platform: Platform) -> None:
     engine = platform.engine
     for table in TABLES[:3]:
         _fill(engine, table, [NOW - timedelta(hours=30)] * 4 + [NOW] * 2)
-    config = ServingConfig(
+    config = PricingSettings(
         load_models=False, drift_interval_s=0, retention_hours=24, prune_interval_s=0.05
     )
     runtime = build_serving_runtime(platform, config)
@@ -183,7 +182,7 @@ def test_the_runtime_prunes_on_its_own_thread(platform: Platform) -> None:
 
 
 def test_no_pruner_thread_when_the_interval_is_zero(platform: Platform) -> None:
-    config = ServingConfig(load_models=False, drift_interval_s=0, prune_interval_s=0)
+    config = PricingSettings(load_models=False, drift_interval_s=0, prune_interval_s=0)
     runtime = build_serving_runtime(platform, config)
     runtime.start()
     try:
@@ -195,16 +194,15 @@ def test_no_pruner_thread_when_the_interval_is_zero(platform: Platform) -> None:
 # -- the demo's bound ---------------------------------------------------------------------------
 
 
-def test_the_demo_bounds_retention_unless_it_was_configured(
-    platform: Platform, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    runtime = build_serving_runtime(platform, ServingConfig(load_models=False))
+def test_the_demo_bounds_retention_unless_it_was_configured(platform: Platform) -> None:
+    runtime = build_serving_runtime(platform, PricingSettings(load_models=False))
     assert bound_retention(runtime, DEMO_RETENTION_HOURS) == 168.0  # what to put back
     assert runtime.pruner.retention_hours == DEMO_RETENTION_HOURS
     runtime.close()
 
-    monkeypatch.setenv("SSMAS_PRICING_RETENTION_HOURS", "0")
-    configured = build_serving_runtime(platform, ServingConfig(load_models=False))
+    configured = build_serving_runtime(
+        platform, PricingSettings(load_models=False, retention_hours=0)
+    )
     assert bound_retention(configured, DEMO_RETENTION_HOURS) is None
     assert configured.pruner.retention_hours == 0.0  # keep-forever, as the operator said
     configured.close()
@@ -214,15 +212,10 @@ def test_the_demo_bounds_retention_unless_it_was_configured(
 
 
 @pytest.fixture()
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    root = tmp_path / "data"
-    monkeypatch.setenv("SSMAS_DATA_DIR", str(root))
-    monkeypatch.setenv("SSMAS_PROFILE", "test")
-    for name in ("RETENTION_HOURS", "DRIFT_REPORT_RETENTION_HOURS", "DRIFT_WINDOW_S"):
-        monkeypatch.delenv(f"SSMAS_PRICING_{name}", raising=False)
-    get_settings.cache_clear()
-    yield root
-    get_settings.cache_clear()
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    settings = Settings(profile="test", data_dir=tmp_path / "data", pricing=PricingSettings())
+    with use_settings(settings):  # what the commands read
+        yield settings.data_dir
 
 
 @pytest.fixture()
@@ -257,19 +250,18 @@ def test_cli_deletes_past_the_configured_retention(cli_db: sa.Engine) -> None:
     assert all(store.count_rows(cli_db, t) == 1 for t in TABLES)
 
 
-def test_cli_older_than_hours_applies_to_traffic_tables(
-    cli_db: sa.Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SSMAS_PRICING_DRIFT_REPORT_RETENTION_HOURS", "0")
+def test_cli_older_than_hours_applies_to_traffic_tables(cli_db: sa.Engine, data_dir: Path) -> None:
     _fill(cli_db, store.outcomes, [NOW - timedelta(hours=30)])
-    code, stdout, stderr = prune_cli("--older-than-hours", "24")
+    section = PricingSettings(drift_report_retention_hours=0)
+    with use_settings(Settings(profile="test", data_dir=data_dir, pricing=section)):
+        code, stdout, stderr = prune_cli("--older-than-hours", "24")
     assert code == 0, stderr
     assert "kept forever" in stdout and "7 rows deleted" in stdout
     assert [store.count_rows(cli_db, t) for t in TABLES] == [1, 1, 1, 3]
 
 
 @pytest.mark.parametrize(
-    ("args", "env", "message"),
+    ("args", "pricing", "message"),
     [
         (["--older-than-hours", "-1"], {}, "must be a positive number of hours"),
         (["--older-than-hours", "0"], {}, "must be a positive number of hours"),
@@ -277,25 +269,37 @@ def test_cli_older_than_hours_applies_to_traffic_tables(
         (["--older-than-hours", "0.5"], {}, "shorter than the drift window (1 h"),
         (
             ["--older-than-hours", "2"],
-            {"SSMAS_PRICING_DRIFT_WINDOW_S": "10800"},
+            {"drift_window_s": 10800},
             "shorter than the drift window (3 h",
         ),
-        ([], {"SSMAS_PRICING_RETENTION_HOURS": "0.25"}, "keeps less than the drift window"),
-        ([], {"SSMAS_PRICING_RETENTION_HOURS": "-3"}, "retention_hours"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(
-    cli_db: sa.Engine,
-    monkeypatch: pytest.MonkeyPatch,
-    args: list[str],
-    env: dict[str, str],
-    message: str,
+    cli_db: sa.Engine, data_dir: Path, args: list[str], pricing: dict[str, float], message: str
 ) -> None:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    code, stdout, stderr = prune_cli(*args)
+    with use_settings(Settings(profile="test", data_dir=data_dir, pricing=pricing)):
+        code, stdout, stderr = prune_cli(*args)
     assert code == 2, stdout
     assert stderr.startswith("error: ") and message in stderr, stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert all(store.count_rows(cli_db, t) == 3 for t in TABLES)  # nothing was deleted
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0.25", "keeps less than the drift window"),
+        ("-3", "SSMAS_PRICING_RETENTION_HOURS: Input should be greater than or equal to 0"),
+    ],
+)
+def test_a_bad_retention_variable_exits_2_with_one_line_naming_it(
+    cli_db: sa.Engine, monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv("SSMAS_PRICING_RETENTION_HOURS", value)  # the operator's interface
+    with use_settings(None):  # the command reads the environment
+        code, stdout, stderr = prune_cli()
+    assert code == 2, stdout
+    assert stderr.startswith("error: invalid settings: ") and message in stderr, stderr
     assert len(stderr.strip().splitlines()) == 1
     assert all(store.count_rows(cli_db, t) == 3 for t in TABLES)  # nothing was deleted
 

@@ -20,7 +20,7 @@ from ssmas.pricing.lifecycle.retrain_decisions import (
 from ssmas.pricing.lifecycle.retraining import RetrainConfig, RetrainDeps, due_trigger, run_retrain
 from ssmas.pricing.model.bundle import MODEL_NAME
 from ssmas.pricing.model.training import train_from_lake
-from ssmas.settings import Settings
+from ssmas.settings import PricingSettings, Settings
 
 from .pricing_support import START, copy_lake, fresh_registry, write_drifted_day
 
@@ -169,15 +169,16 @@ def test_decisions_are_recorded_on_postgresql(tmp_path: Path, pg_url: str) -> No
 
 
 def test_the_worker_loop_bootstraps_a_champion_and_stops(
-    tmp_path: Path, platform: Platform, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, registry: ModelRegistry
 ) -> None:
     import threading
 
     from ssmas.pricing.lifecycle.retraining import run_retrain_loop
 
     lake = copy_lake(tmp_path.parent, tmp_path / "lake")
-    monkeypatch.setenv("SSMAS_PRICING_LAKE", str(lake))
-    monkeypatch.setenv("SSMAS_PRICING_RETRAIN_INTERVAL_S", "86400")
+    section = PricingSettings(lake=lake, retrain_interval_s=86400)
+    settings = Settings(profile="test", data_dir=tmp_path / "data", pricing=section)
+    platform = build_platform(settings)  # the registry fixture's data directory
     stop = threading.Event()
     worker = threading.Thread(target=run_retrain_loop, args=(platform, stop), daemon=True)
     worker.start()
@@ -186,10 +187,13 @@ def test_the_worker_loop_bootstraps_a_champion_and_stops(
             if recent_decisions(platform.session_factory):
                 break
             stop.wait(0.1)
-    finally:
         stop.set()
         worker.join(timeout=30)
+        decisions = recent_decisions(platform.session_factory)
+    finally:
+        stop.set()
+        platform.close()
     assert not worker.is_alive()
-    [decision] = recent_decisions(platform.session_factory)
+    [decision] = decisions
     assert decision.outcome == "bootstrapped" and decision.trigger == "schedule"
     assert registry.get_version_by_alias(MODEL_NAME, "champion") is not None

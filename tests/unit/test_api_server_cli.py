@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ssmas import server
-from ssmas.settings import Settings
+from ssmas.settings import Settings, export_environment
 
 runner = CliRunner()
 
@@ -49,7 +49,7 @@ def test_exported_settings_round_trip(monkeypatch: pytest.MonkeyPatch, tmp_path:
         log_json=False,
     )
     environ["SSMAS_LLM_BASE_URL"] = "http://stale.invalid"  # a None setting must clear it
-    server.export_settings(original)
+    export_environment(original)
     assert "SSMAS_LLM_BASE_URL" not in environ
     assert environ["SSMAS_RATE_LIMIT_BURST"] == "30"
     assert Settings(_env_file=None) == original  # type: ignore[call-arg]

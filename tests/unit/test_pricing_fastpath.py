@@ -23,7 +23,8 @@ from ssmas.pricing.schemas import FloorRequest, PredictRequest
 from ssmas.pricing.serving.fast_requests import FAST_PREDICT, FastFloor, FastPredict, as_dict
 from ssmas.pricing.serving.request_bodies import BodyRejected, JsonBody
 from ssmas.pricing.serving.row_scorer import build_row_scorer
-from ssmas.pricing.serving.service import PricingService, ServingConfig
+from ssmas.pricing.serving.service import PricingService
+from ssmas.settings import PricingSettings
 from tests.pricing_serving_support import (
     BlockingScorer,
     frame_requests,
@@ -218,7 +219,7 @@ def test_one_row_interval_equals_the_vectorised_interval() -> None:
 
 
 def test_batches_earn_the_inline_path_and_a_hung_model_still_falls_back() -> None:
-    service = PricingService(ServingConfig(batch_timeout_ms=100.0, challenger_enabled=False))
+    service = PricingService(PricingSettings(batch_timeout_ms=100.0, challenger_enabled=False))
     model = small_model()
     service.install("champion", model)
     slot = service.slot("champion")

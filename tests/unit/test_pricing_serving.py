@@ -12,8 +12,9 @@ import pytest
 from ssmas.pricing.schemas import PredictRequest
 from ssmas.pricing.serving.responses import batch_json, prediction_body
 from ssmas.pricing.serving.scoring_guard import ScoringGuard
-from ssmas.pricing.serving.service import PricingService, ServingConfig
+from ssmas.pricing.serving.service import PricingService
 from ssmas.pricing.variants import VariantSplit
+from ssmas.settings import PricingSettings
 from tests.pricing_serving_support import BlockingScorer, BrokenScorer, request_body, small_model
 
 
@@ -22,7 +23,7 @@ def req(impression_id: str = "imp-1", **overrides: Any) -> PredictRequest:
 
 
 def service(**config: Any) -> PricingService:
-    return PricingService(ServingConfig(load_models=False, **config))
+    return PricingService(PricingSettings(load_models=False, **config))
 
 
 def test_no_model_answers_the_static_fallback() -> None:

@@ -1,11 +1,24 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from ssmas.settings import Settings
+from ssmas.settings import (
+    REFERENCE_COMMAND,
+    SECTIONS,
+    Settings,
+    SettingsError,
+    WhatsAppSettings,
+    export_environment,
+    get_settings,
+    load_settings,
+    settings_environment,
+    settings_reference,
+    use_settings,
+)
 
 
 def test_embedded_defaults_live_under_the_data_dir(tmp_path: Path) -> None:
@@ -47,14 +60,117 @@ def test_whatsapp_section_reads_the_ssmas_whatsapp_names(monkeypatch: pytest.Mon
     assert mixed.whatsapp.recipient_burst == 3 and mixed.whatsapp.send_rate_per_s == 100000.0
 
 
-def test_the_compatibility_shim_reads_the_same_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from ssmas.assistant.whatsapp.config import WhatsAppSettings
+def test_the_assistant_config_name_is_the_settings_section() -> None:
+    from ssmas.assistant.whatsapp import config
 
-    monkeypatch.setenv("SSMAS_WHATSAPP_RETRY_BACKOFF_S", "0.05")
-    assert WhatsAppSettings().retry_backoff_s == 0.05
-    assert WhatsAppSettings(retry_backoff_s=1.0).retry_backoff_s == 1.0
+    assert config.WhatsAppSettings is WhatsAppSettings  # no second reader of the environment
+
+
+def test_pricing_section_reads_the_ssmas_pricing_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SSMAS_PRICING_TIMEOUT_MS", "80")
+    monkeypatch.setenv("SSMAS_PRICING_CHALLENGER_ENABLED", "false")
+    monkeypatch.setenv("SSMAS_PRICING_LAKE", str(tmp_path / "lake"))
+    monkeypatch.setenv("SSMAS_PRICING_RETRAIN_WINDOW_DAYS", "5")
+    monkeypatch.setenv("SSMAS_PRICING_RETRAIN_INTERVAL_S", "60")
+    monkeypatch.setenv("SSMAS_SHARED_DATA", str(tmp_path / "corpora"))
+    s = Settings(profile="test")
+    assert s.pricing.timeout_ms == 80.0 and s.pricing.challenger_enabled is False
+    assert s.pricing.lake == tmp_path / "lake"
+    assert (s.pricing.retrain_window_days, s.pricing.retrain_interval_s) == (5, 60.0)
+    assert s.pricing.batch_timeout_ms == 250.0  # the rest keeps its default
+    assert s.shared_data == tmp_path / "corpora"
+    assert Settings(profile="test", pricing={"timeout_ms": 20}).pricing.timeout_ms == 20.0
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SSMAS_PRICING_RETENTION_HOURS", "-3", "SSMAS_PRICING_RETENTION_HOURS: Input should be"),
+        ("SSMAS_PRICING_RETENTION_HOURS", "0.25", "keeps less than the drift window"),
+        ("SSMAS_PRICING_RETRAIN_INTERVAL_S", "0", "SSMAS_PRICING_RETRAIN_INTERVAL_S: Input"),
+        ("SSMAS_WHATSAPP_SEND_RATE_PER_S", "fast", "SSMAS_WHATSAPP_SEND_RATE_PER_S: Input"),
+        ("SSMAS_PORT", "eighty", "SSMAS_PORT: Input should be a valid integer"),
+        ("SSMAS_PROFILE", "prod", "SSMAS_SECRET_KEY must be set"),
+    ],
+)
+def test_bad_settings_are_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None)
+    text = str(caught.value)
+    assert text.startswith("invalid settings: ") and message in text, text
+    assert "\n" not in text
+    with pytest.raises(SettingsError), use_settings(None):
+        get_settings()  # the process-wide settings fail the same way
+
+
+def test_use_settings_installs_the_process_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    chosen = Settings(profile="test", port=8123)
+    with use_settings(chosen):
+        assert get_settings() is chosen
+        with use_settings(None):
+            monkeypatch.setenv("SSMAS_PORT", "8124")
+            fresh = get_settings()
+            assert fresh.port == 8124 and get_settings() is fresh  # read once
+        assert get_settings() is chosen
+
+
+def test_exported_sections_read_back_as_the_same_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    original = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        profile="test",
+        data_dir=tmp_path / "d",
+        rate_limit_per_s=12.5,
+        log_json=False,
+        pricing={"lake": tmp_path / "lake", "challenger_enabled": False, "timeout_ms": 75},
+        whatsapp={"graph_url": "http://127.0.0.1:9000/v23.0", "send_burst": 5},
+    )
+    environ = {"SSMAS_PRICING_RETRAIN_WINDOW_DAYS": "9", "SSMAS_LLM_BASE_URL": "http://x"}
+    export_environment(original, {"PROMETHEUS_MULTIPROC_DIR": "/m"}, environ=environ)
+    assert environ["SSMAS_PRICING_TIMEOUT_MS"] == "75.0"
+    assert environ["SSMAS_PRICING_CHALLENGER_ENABLED"] == "false"
+    assert environ["SSMAS_PRICING_RETRAIN_WINDOW_DAYS"] == "2"  # the stale value is replaced
+    assert environ["SSMAS_WHATSAPP_GRAPH_URL"] == "http://127.0.0.1:9000/v23.0"
+    assert "SSMAS_LLM_BASE_URL" not in environ  # unset settings clear their variable
+    assert environ["PROMETHEUS_MULTIPROC_DIR"] == "/m"
+    for key in [k for k in os.environ if k.startswith("SSMAS_")]:
+        monkeypatch.delenv(key)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    assert Settings(_env_file=None) == original  # type: ignore[call-arg]
+
+
+def test_every_setting_has_a_description() -> None:
+    sections = [Settings, *(type(getattr(Settings(), name)) for name in SECTIONS)]
+    missing = [
+        f"{model.__name__}.{name}"
+        for model in sections
+        for name, field in model.model_fields.items()
+        if not (field.description or "").strip()
+    ]
+    assert missing == []
+
+
+def test_the_settings_reference_is_up_to_date() -> None:
+    page = (Path(__file__).parents[2] / "docs" / "settings.md").read_text(encoding="utf-8")
+    missing = [name for name in settings_environment(Settings()) if f"`{name}`" not in page]
+    assert missing == [], f"not in docs/settings.md; run `{REFERENCE_COMMAND}`"
+    assert page == settings_reference(), f"docs/settings.md is stale; run `{REFERENCE_COMMAND}`"
+
+
+def test_the_reference_lists_types_defaults_and_bounds() -> None:
+    page = settings_reference()
+    assert "| `SSMAS_PROFILE` | `dev` or `test` or `prod` | `dev` |" in page
+    assert "| `SSMAS_PRICING_TIMEOUT_MS` | float (> 0, <= 60000) | `50` |" in page
+    assert "| `SSMAS_WHATSAPP_SEND_BURST` | int, optional (>= 1) | unset |" in page
+    assert "## Pricing (`settings.pricing`)" in page
+    assert "&lt;data_dir>/lake" in page  # not an HTML tag to a Markdown renderer
 
 
 def test_send_pacing_follows_the_platform_rate_limit_backend() -> None:

@@ -69,12 +69,13 @@ def _channel(platform: Platform) -> Channel:
     return platform.runtime_or_build(
         CHANNEL,
         Channel,
-        lambda p: Channel(WhatsAppSettings(), pii_cipher_from_settings(p.settings)),
+        lambda p: Channel(p.settings.whatsapp, pii_cipher_from_settings(p.settings)),
     )
 
 
 def channel_settings(platform: Platform) -> WhatsAppSettings:
-    """The WhatsApp settings this platform's process uses (read once)."""
+    """The WhatsApp settings of ``platform``: ``platform.settings.whatsapp`` unless replaced
+    with :func:`use_channel_settings`."""
     return _channel(platform).wa
 
 

@@ -10,7 +10,6 @@ per-process files instead.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -25,6 +24,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.metrics import MetricWrapperBase
+
+from ssmas.settings import prometheus_multiproc_dir
 
 __all__ = [
     "LATENCY_BUCKETS",
@@ -128,7 +129,7 @@ def histogram(
 
 def render() -> tuple[bytes, str]:
     """The Prometheus text exposition of every platform metric, and its content type."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if prometheus_multiproc_dir():
         from prometheus_client import multiprocess
 
         merged = CollectorRegistry()

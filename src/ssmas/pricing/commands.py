@@ -79,9 +79,12 @@ def _day(text: str, flag: str) -> date:
 
 
 def _settings() -> Any:
-    from ssmas.settings import get_settings
+    from ssmas.settings import SettingsError, get_settings
 
-    return get_settings()
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        _fail(str(exc))
 
 
 def _registry() -> Any:
@@ -309,19 +312,6 @@ def drift(
     out.print(f"global score {report.score:.3f}: [bold]{report.level}[/bold] → {report.action}")
 
 
-def _serving_config() -> Any:
-    from pydantic import ValidationError
-
-    from ssmas.pricing.serving.service import ServingConfig
-
-    try:
-        return ServingConfig()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        _fail(f"invalid SSMAS_PRICING_* settings: {f'{where}: ' if where else ''}{first['msg']}")
-
-
 @pricing_app.command()
 def prune(
     older_than_hours: float | None = typer.Option(
@@ -339,7 +329,7 @@ def prune(
     from ssmas.core.db import make_engine, upgrade
     from ssmas.pricing.serving import store
 
-    config = _serving_config()
+    config = _settings().pricing
     traffic_hours = config.retention_hours
     window_h = config.drift_window_s / 3600.0
     if older_than_hours is not None:

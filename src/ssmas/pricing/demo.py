@@ -1,7 +1,7 @@
 """Pricing's part of ``ssmas demo``: a first model, dynamic floors on the live exchange, and
 their revenue against the unfloored control share.
 
-:func:`run_demo` (registered in ``ssmas.demo.DEMO_SCENARIOS``):
+:func:`run_demo` (the pricing product's demo scenario, ``ssmas/pricing/product.py``):
 
 1. waits for this process's serving runtime (the API's ``/v2`` side, started with the app);
 2. makes sure there is a champion: an earlier run's, else :func:`train_demo_model` on a small

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -58,11 +57,11 @@ class Corpus:
         return Corpus([t for t, _ in pairs], [y for _, y in pairs])
 
 
-def data_root() -> Path:
-    """``$SSMAS_SHARED_DATA`` or ``shared/data`` beside the repository."""
-    override = os.environ.get("SSMAS_SHARED_DATA")
-    if override:
-        return Path(override)
+def data_root(shared_data: Path | None = None) -> Path:
+    """``shared_data`` (``settings.shared_data``, ``SSMAS_SHARED_DATA``) or ``shared/data``
+    beside the repository."""
+    if shared_data is not None:
+        return shared_data
     return Path(__file__).resolve().parents[5] / "shared" / "data"
 
 

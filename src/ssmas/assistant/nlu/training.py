@@ -205,7 +205,7 @@ def train_nlu(
     say = progress or (lambda _step: None)
     started = time.perf_counter()
     say("reading corpora")
-    splits = Splits.load(root)
+    splits = Splits.load(root or corpora.data_root(settings.shared_data))
     encoder = find_encoder(settings, use_embeddings)
     bundle = fit_bundle(splits, encoder, say)
     if refit_full:

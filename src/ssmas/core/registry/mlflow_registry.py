@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from ssmas.core.registry.model_version import (
     RegistryError,
     check_name,
 )
-from ssmas.settings import Settings
+from ssmas.settings import Settings, quiet_mlflow
 
 MODEL_DIR = "model"
 TAG_FLAVOR = "ssmas.flavor"
@@ -38,14 +37,6 @@ TAG_SCHEMA_VERSION = "ssmas.feature_schema_version"
 TAG_HISTORY = "ssmas.champion_history"
 TAG_PREVIOUS = "ssmas.previous_champion"
 _HISTORY_LIMIT = 20
-
-
-def _quiet_mlflow() -> None:
-    """Call before importing MLflow: it phones home at import unless told not to.
-
-    An explicit ``MLFLOW_DISABLE_TELEMETRY`` in the environment wins.
-    """
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 class ModelRegistry:
@@ -69,7 +60,7 @@ class ModelRegistry:
         """MlflowClient, created on first use (importing MLflow costs seconds)."""
         with self._lock:
             if self._client_obj is None:
-                _quiet_mlflow()
+                quiet_mlflow()
                 from mlflow import MlflowClient
 
                 self.artifact_root.mkdir(parents=True, exist_ok=True)
@@ -80,7 +71,7 @@ class ModelRegistry:
 
     @contextmanager
     def _translate(self, what: str) -> Iterator[None]:
-        _quiet_mlflow()
+        quiet_mlflow()
         from mlflow.exceptions import MlflowException
 
         try:

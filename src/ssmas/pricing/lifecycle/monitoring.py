@@ -30,7 +30,8 @@ from ssmas.pricing.lifecycle.drift import compute_drift
 from ssmas.pricing.model.features import FeatureEncoder
 from ssmas.pricing.schemas import PredictRequest
 from ssmas.pricing.serving import store
-from ssmas.pricing.serving.service import PricingService, ServingConfig
+from ssmas.pricing.serving.service import PricingService
+from ssmas.settings import PricingSettings
 
 MIN_ROWS = 50
 PRUNE_PAUSE_S = 0.05  # between delete chunks: a capture writer waiting on SQLite's lock gets in
@@ -248,7 +249,7 @@ class Pruner:
     def __init__(
         self,
         engine: Engine,
-        config: ServingConfig,
+        config: PricingSettings,
         *,
         chunk: int = store.PRUNE_CHUNK,
         pause_s: float = PRUNE_PAUSE_S,

@@ -12,7 +12,6 @@ servers load the new champion or challenger at once.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from ssmas.pricing.serving.hot_reload import CHALLENGER_CHANGED, MODEL_PROMOTED,
 
 if TYPE_CHECKING:
     from ssmas.core.platform import Platform
+    from ssmas.settings import Settings
 
 Clock = Callable[[], datetime]
 _log = structlog.get_logger(__name__)
@@ -228,15 +228,13 @@ def _challenge(
     return record_decision(deps.sessions, deps.bus, decision)
 
 
-def config_from_env(data_dir: Path) -> RetrainConfig:
-    """Loop configuration: ``SSMAS_PRICING_LAKE`` (default ``<data_dir>/lake``, else the demo
-    lake) and ``SSMAS_PRICING_RETRAIN_WINDOW_DAYS``."""
-    lake_env = os.environ.get("SSMAS_PRICING_LAKE")
-    lake = Path(lake_env) if lake_env else data_dir / "lake"
-    if not lake_env and not lake.exists():
-        lake = demo_lake_dir(data_dir)
-    window = int(os.environ.get("SSMAS_PRICING_RETRAIN_WINDOW_DAYS", "2"))
-    return RetrainConfig(lake=lake, window_days=window)
+def retrain_config(settings: Settings) -> RetrainConfig:
+    """Loop configuration from ``settings.pricing``: the lake (``SSMAS_PRICING_LAKE``, default
+    ``<data_dir>/lake``, else the demo lake) and ``SSMAS_PRICING_RETRAIN_WINDOW_DAYS``."""
+    lake = settings.pricing.lake or settings.data_dir / "lake"
+    if settings.pricing.lake is None and not lake.exists():
+        lake = demo_lake_dir(settings.data_dir)
+    return RetrainConfig(lake=lake, window_days=settings.pricing.retrain_window_days)
 
 
 def due_trigger(
@@ -252,20 +250,8 @@ def due_trigger(
     return None
 
 
-def _interval_s(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        _log.warning("pricing.retrain_bad_setting", setting=name, value=raw, used=default)
-        return default
-    return value
-
-
 def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
-    """Background worker (``ssmas.server.WORKERS``): check drift every
+    """Background worker (the pricing product's `retrain`): check drift every
     ``SSMAS_PRICING_RETRAIN_INTERVAL_S`` (default 3600 s) and run due scheduled retrainings.
 
     Idle, it costs one small query every 5 s (is a scheduled retraining due?). Without a lake
@@ -274,7 +260,7 @@ def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
     """
     from ssmas.core.registry import registry_from_settings
 
-    interval = timedelta(seconds=_interval_s("SSMAS_PRICING_RETRAIN_INTERVAL_S", 3600.0))
+    interval = timedelta(seconds=platform.settings.pricing.retrain_interval_s)
     # The registry client is created on first use, so no MLflow database appears before a lake.
     deps = RetrainDeps(
         registry_from_settings(platform.settings), platform.session_factory, platform.bus
@@ -290,7 +276,7 @@ def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
             continue
         try:
             last_check = deps.clock()
-            config = config_from_env(platform.settings.data_dir)
+            config = retrain_config(platform.settings)
             decision = run_retrain(deps, config, force=trigger == "scheduled", trigger=trigger)
             _log.info("pricing.retrain", outcome=decision.outcome, reason=decision.reason)
         except (LakeError, ValueError) as exc:

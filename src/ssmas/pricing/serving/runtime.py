@@ -6,8 +6,8 @@ capture writes, periodic drift, retention), registers the ``pricing_models`` rea
 when there is a registry to load from (ready once the first load finished) and returns the
 teardown. Routes reach it with :func:`require_serving_runtime` (hot path, no dependency
 resolution) or ``ServingRuntimeDep``; tests and the demo look it up with
-:func:`started_serving_runtime`. Configuration comes from ``SSMAS_PRICING_*``
-(:class:`~ssmas.pricing.serving.service.ServingConfig`).
+:func:`started_serving_runtime`. Configuration is ``platform.settings.pricing``
+(``SSMAS_PRICING_*``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from ssmas.pricing.floors.decisions import FloorConfigs
 from ssmas.pricing.lifecycle.monitoring import Monitor, Pruner
 from ssmas.pricing.serving.capture import CaptureWriter
 from ssmas.pricing.serving.hot_reload import ModelLoader, registry_exists
-from ssmas.pricing.serving.service import PricingService, ServingConfig
+from ssmas.pricing.serving.service import PricingService
+from ssmas.settings import PricingSettings
 
 RUNTIME = "pricing"  # the name the runtime is attached under (``Platform.attach``)
 
@@ -36,7 +37,7 @@ class ServingRuntime:
     """Everything the pricing routes use, and the threads that keep it current."""
 
     platform: Platform
-    config: ServingConfig
+    config: PricingSettings
     service: PricingService
     writer: CaptureWriter
     floors: FloorConfigs
@@ -75,10 +76,10 @@ class ServingRuntime:
 
 
 def build_serving_runtime(
-    platform: Platform, config: ServingConfig | None = None
+    platform: Platform, config: PricingSettings | None = None
 ) -> ServingRuntime:
     """Wire the serving side on ``platform`` (nothing is started)."""
-    config = config or ServingConfig()
+    config = config or platform.settings.pricing
     writer = CaptureWriter(platform.engine)
     service = PricingService(config, writer=writer)
     return ServingRuntime(

@@ -20,13 +20,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, Self
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 import structlog
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ssmas.pricing.model.features import FeatureEncoder, normalise_domain
 from ssmas.pricing.schemas import Impression
@@ -43,49 +41,12 @@ from ssmas.pricing.serving.scoring_guard import ScoringGuard, ScoringThread
 from ssmas.pricing.serving.stats import ServingStats
 from ssmas.pricing.serving.store import captures
 from ssmas.pricing.variants import Variant, VariantSplit
+from ssmas.settings import PricingSettings
 
 FloatArray = npt.NDArray[np.float64]
 Prediction = tuple[FloatArray, FloatArray, FloatArray]
 FALLBACK_BAND = 0.5  # fallback answers carry a wide +-50% band: nothing was predicted
 _log = structlog.get_logger(__name__)
-
-
-class ServingConfig(BaseSettings):
-    """Serving knobs, from ``SSMAS_PRICING_*`` environment variables."""
-
-    model_config = SettingsConfigDict(env_prefix="SSMAS_PRICING_", extra="ignore")
-
-    registry_model: str = "pricing-cpm"
-    timeout_ms: float = Field(default=50.0, gt=0.0, le=60_000.0)
-    batch_timeout_ms: float = Field(default=250.0, gt=0.0, le=60_000.0)
-    challenger_share: float = Field(default=0.2, ge=0.0, le=1.0)
-    challenger_enabled: bool = True
-    capture_share: float = Field(default=0.1, ge=0.0, le=1.0)
-    fallback_cpm: float = Field(default=2.0, ge=0.0, allow_inf_nan=False)
-    max_in_flight: int = Field(default=256, ge=1)
-    load_models: bool = True
-    reload_interval_s: float = Field(default=30.0, ge=0.0)
-    injected_delay_ms: float = Field(default=0.0, ge=0.0, description="drills: a slow model")
-    drift_interval_s: float = Field(default=300.0, ge=0.0)
-    drift_window_s: float = Field(default=3600.0, gt=0.0)
-    recent_predictions: int = Field(default=100_000, ge=0)
-    # Retention (0 keeps forever): captures, floor decisions and outcomes; drift reports.
-    retention_hours: float = Field(default=168.0, ge=0.0, allow_inf_nan=False)
-    drift_report_retention_hours: float = Field(default=2160.0, ge=0.0, allow_inf_nan=False)
-    prune_interval_s: float = Field(default=600.0, ge=0.0, allow_inf_nan=False)
-
-    @model_validator(mode="after")
-    def _retention_covers_drift_window(self) -> Self:
-        """Refuse a retention that would delete rows the drift check still reads: each drift
-        run reads the last ``drift_window_s`` of captures and outcomes."""
-        if 0.0 < self.retention_hours * 3600.0 < self.drift_window_s:
-            raise ValueError(
-                f"SSMAS_PRICING_RETENTION_HOURS={self.retention_hours:g} keeps less than the "
-                f"drift window (SSMAS_PRICING_DRIFT_WINDOW_S={self.drift_window_s:g} s = "
-                f"{self.drift_window_s / 3600.0:g} h): keep at least "
-                f"{self.drift_window_s / 3600.0:g} h, or 0 to keep everything"
-            )
-        return self
 
 
 class Scorer(Protocol):
@@ -141,7 +102,7 @@ class ModelSlot:
 class PricingService:
     """Prices impressions with the installed models; never raises for a model failure."""
 
-    def __init__(self, config: ServingConfig, *, writer: CaptureWriter | None = None) -> None:
+    def __init__(self, config: PricingSettings, *, writer: CaptureWriter | None = None) -> None:
         self.config = config
         self.writer = writer
         self.split = VariantSplit(
