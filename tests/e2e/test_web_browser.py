@@ -232,3 +232,15 @@ def test_a_lost_session_sends_the_refreshing_page_to_login(
     # The health panel refreshes itself every 5 s through htmx; its first request without the
     # session must send the whole page to the login form (HX-Redirect), with no help from us.
     expect(page).to_have_url(re.compile(rf"^{re.escape(base)}/login"), timeout=30_000)
+
+
+def test_the_api_docs_render_from_this_server_alone(page: Page, server: tuple[str, str]) -> None:
+    base, _key = server
+    elsewhere: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(base) else elsewhere.append(r.url))
+    page.goto(f"{base}/docs")
+    # Swagger UI drew the schema: the title and the operations of the platform's own routes.
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("SSMAS AI platform")
+    expect(page.locator('.swagger-ui .opblock[id*="health"]').first).to_be_visible()
+    expect(page.locator(".swagger-ui .authorize")).to_be_visible()
+    assert elsewhere == []
