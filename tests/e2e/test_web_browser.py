@@ -40,7 +40,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists(),
-        reason="Debian's Chromium is not installed at /usr/bin/chromium (run `make browser`)",
+        reason="Debian's Chromium is not installed at /usr/bin/chromium (run `make system-deps`)",
     ),
 ]
 
