@@ -244,3 +244,15 @@ def test_the_api_docs_render_from_this_server_alone(page: Page, server: tuple[st
     expect(page.locator('.swagger-ui .opblock[id*="health"]').first).to_be_visible()
     expect(page.locator(".swagger-ui .authorize")).to_be_visible()
     assert elsewhere == []
+
+
+def test_chart_numbers_are_written_for_people(page: Page, server: tuple[str, str]) -> None:
+    base, key = server
+    sign_in(page, base, key)
+    expect(page.locator("#traffic-chart canvas")).to_have_count(1)
+    formatted = page.evaluate(
+        "[160322.4, 0.803412, 1603000, null].map(window.ssmasCharts.formatNumber)"
+    )
+    assert formatted == ["160,322", "0.8034", "1,603,000", "—"]
+    # the chart's time axis asks uPlot for at least 80 px a label, so labels cannot overlap
+    assert page.evaluate("window.ssmasCharts.timeAxis().space") >= 80
