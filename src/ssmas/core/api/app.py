@@ -100,7 +100,10 @@ def create_app(
     app = FastAPI(
         title="SSMAS AI platform",
         version=__version__,
-        description="Pricing, AdOps, assistant and campaigns on one operational core.",
+        description=(
+            "Pricing and the WhatsApp assistant on one operational core "
+            "(AdOps and campaigns are planned, not built yet)."
+        ),
         lifespan=lifespan,
         docs_url=None,  # install_docs serves /docs from the package, FastAPI's uses a CDN
         redoc_url=None,
