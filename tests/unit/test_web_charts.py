@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, Histogram
@@ -116,3 +117,37 @@ def test_the_models_table_shows_row_counts_with_separators() -> None:
     )
     assert "<td>160,322</td>" in page and "<td>0.8034</td>" in page
     assert "e+05" not in page
+
+
+def test_the_floor_simulation_plot_labels_revenue_with_separators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import matplotlib.pyplot as plt
+
+    from ssmas.pricing.floorsim import FloorSimReport, PolicyResult
+    from ssmas.pricing.floorsim_output import write_plot
+
+    report = FloorSimReport(
+        held_out_day=date(2026, 3, 5),
+        training_days=[date(2026, 3, 2)],
+        auctions=12345,
+        model_version="3",
+        static_floor=0.8,
+        tuned_basis="point",
+        tuned_k=0.9,
+        policies={
+            "none": PolicyResult("none", "no floor", 160_100.0, 0.9, 8.1, 0.0),
+            "static": PolicyResult("static", "0.80 EUR", 160_322.0, 0.85, 8.9, 0.8, 0.0),
+        },
+        # a narrow range of large values: matplotlib's default would print an offset (+1.6e5)
+        static_curve=[(0.0, 160_100.0), (0.8, 160_322.0), (2.0, 160_050.0)],
+    )
+    figures = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig) or close(fig))
+    assert write_plot(report, tmp_path / "plot.png").exists()
+    left, right = figures[0].axes
+    for axis in (left.yaxis, right.yaxis):
+        formatter = axis.get_major_formatter()
+        assert formatter(160322.4, 0) == "160,322"
+        assert all("e" not in formatter(tick, 0) for tick in axis.get_ticklocs())
