@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -124,17 +124,11 @@ def test_the_floor_simulation_plot_labels_revenue_with_separators(
 ) -> None:
     import matplotlib.pyplot as plt
 
-    from ssmas.pricing.floorsim import FloorSimReport, PolicyResult
+    from ssmas.pricing.floorsim import PolicyResult
     from ssmas.pricing.floorsim_output import write_plot
+    from tests.integration.pricing_support import floorsim_report
 
-    report = FloorSimReport(
-        held_out_day=date(2026, 3, 5),
-        training_days=[date(2026, 3, 2)],
-        auctions=12345,
-        model_version="3",
-        static_floor=0.8,
-        tuned_basis="point",
-        tuned_k=0.9,
+    report = floorsim_report(
         policies={
             "none": PolicyResult("none", "no floor", 160_100.0, 0.9, 8.1, 0.0),
             "static": PolicyResult("static", "0.80 EUR", 160_322.0, 0.85, 8.9, 0.8, 0.0),
