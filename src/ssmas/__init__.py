@@ -1,4 +1,4 @@
-"""SSMAS AI platform: pricing, adops, assistant and campaigns on one operational core."""
+"""SSMAS AI platform: pricing and assistant on one operational core (adops, campaigns planned)."""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists(),
-        reason="Debian's Chromium is not installed at /usr/bin/chromium (run `make browser`)",
+        reason="Debian's Chromium is not installed at /usr/bin/chromium (run `make system-deps`)",
     ),
 ]
 
@@ -232,3 +232,52 @@ def test_a_lost_session_sends_the_refreshing_page_to_login(
     # The health panel refreshes itself every 5 s through htmx; its first request without the
     # session must send the whole page to the login form (HX-Redirect), with no help from us.
     expect(page).to_have_url(re.compile(rf"^{re.escape(base)}/login"), timeout=30_000)
+
+
+def test_the_api_docs_render_from_this_server_alone(page: Page, server: tuple[str, str]) -> None:
+    base, _key = server
+    elsewhere: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(base) else elsewhere.append(r.url))
+    page.goto(f"{base}/docs")
+    # Swagger UI drew the schema: the title and the operations of the platform's own routes.
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("SSMAS AI platform")
+    expect(page.locator('.swagger-ui .opblock[id*="health"]').first).to_be_visible()
+    expect(page.locator(".swagger-ui .authorize")).to_be_visible()
+    assert elsewhere == []
+
+
+def test_chart_numbers_are_written_for_people(page: Page, server: tuple[str, str]) -> None:
+    base, key = server
+    sign_in(page, base, key)
+    expect(page.locator("#traffic-chart canvas")).to_have_count(1)
+    formatted = page.evaluate(
+        "[160322.4, 0.803412, 1603000, null].map(window.ssmasCharts.formatNumber)"
+    )
+    assert formatted == ["160,322", "0.8034", "1,603,000", "—"]
+    # the chart's time axis asks uPlot for at least 80 px a label, so labels cannot overlap
+    assert page.evaluate("window.ssmasCharts.timeAxis().space") >= 80
+
+
+def test_the_drift_chart_draws_a_feed_with_a_gap(page: Page, server: tuple[str, str]) -> None:
+    base, key = server
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    # The shape drift_feed serves: a null row where the monitor did not run.
+    feed = {
+        "t": [1767225600, 1767225900, 1767226200, 1767226500, 1767233700, 1767236400],
+        "score": [0.1, 0.2, 0.15, None, 0.4, 0.35],
+        "levels": ["OK", "OK", "OK", None, "INFO", "INFO"],
+        "features": {"format": [0.2, 0.1, 0.3, None, 0.5, 160322.4]},
+    }
+    page.route(
+        f"{base}/dashboard/pricing/drift.json",
+        lambda route: route.fulfill(json=feed),
+    )
+    sign_in(page, base, key)
+    expect(page).to_have_url(f"{base}/dashboard")
+    page.goto(f"{base}/dashboard/pricing/drift")
+    expect(page.locator("#drift-chart canvas")).to_have_count(1)
+    expect(page.locator("#drift-chart")).to_have_attribute("data-points", "6")
+    expect(page.locator("#drift-chart .u-legend")).to_contain_text("format")
+    assert problems == []

@@ -177,3 +177,29 @@ def serving_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     yield engine
     clear_serving_tables(engine)
     engine.dispose()
+
+
+def floorsim_report(**changes: Any) -> Any:
+    """A small floor-simulation report (three policies, a static curve); ``changes`` override."""
+    from dataclasses import replace
+
+    from ssmas.pricing.floors.simulation import FloorSimReport, PolicyResult
+
+    report = FloorSimReport(
+        held_out_day=date(2026, 3, 5),
+        training_days=[date(2026, 3, 2)],
+        auctions=12345,
+        model_version="3",
+        static_floor=0.8,
+        tuned_basis="point",
+        tuned_k=0.9,
+        policies={
+            "none": PolicyResult("none", "no floor", 100.0, 0.9, 8.1, 0.0),
+            "static": PolicyResult("static", "0.80 EUR", 110.0, 0.85, 8.9, 0.8, 0.0),
+            "seed": PolicyResult(
+                "seed", "seed formula", 118.0, 0.84, 9.5, 1.2, 7.27, (3.1, 11.0), -1.0
+            ),
+        },
+        static_curve=[(0.0, 100.0), (0.8, 110.0), (2.0, 90.0)],
+    )
+    return replace(report, **changes)

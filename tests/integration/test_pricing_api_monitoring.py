@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 
 import pytest
 
 from ssmas.pricing.serving import store
 from ssmas.settings import Settings
+from tests.integration.pricing_support import floorsim_report
 from tests.integration.test_pricing_api import Api, start
 from tests.pricing_serving_support import frame_requests, request_body, small_model, synthetic_frame
 
@@ -105,30 +105,12 @@ def test_drift_page_plots_the_stored_history(api: Api) -> None:
 
 
 def test_floors_page_shows_the_simulation_the_model_side_wrote(api: Api) -> None:
-    from ssmas.pricing.floors.simulation import FloorSimReport, PolicyResult
     from ssmas.pricing.floors.simulation_report import floorsim_dir, write_report
 
     sign_in(api)
     assert "No floor simulation yet" in api.client.get("/dashboard/pricing/floors").text
     assert api.client.get("/dashboard/pricing/floors.png").status_code == 404
-    report = FloorSimReport(
-        held_out_day=date(2026, 3, 5),
-        training_days=[date(2026, 3, 2)],
-        auctions=12345,
-        model_version="3",
-        static_floor=0.8,
-        tuned_basis="point",
-        tuned_k=0.9,
-        policies={
-            "none": PolicyResult("none", "no floor", 100.0, 0.9, 8.1, 0.0),
-            "static": PolicyResult("static", "0.80 EUR", 110.0, 0.85, 8.9, 0.8, 0.0),
-            "seed": PolicyResult(
-                "seed", "seed formula", 118.0, 0.84, 9.5, 1.2, 7.27, (3.1, 11.0), -1.0
-            ),
-        },
-        static_curve=[(0.0, 100.0), (0.8, 110.0), (2.0, 90.0)],
-    )
-    write_report(report, floorsim_dir(api.platform.settings))
+    write_report(floorsim_report(), floorsim_dir(api.platform.settings))
     api.client.put(
         "/v2/publishers/pubZ/floor-config", json={"control_share": 0.1}, headers=api.admin
     )

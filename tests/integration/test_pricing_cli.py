@@ -112,3 +112,26 @@ def test_train_list_promote_rollback_drift_and_floors(lake: Path, data_dir: Path
     assert all(word in out for word in ("static", "seed", "tuned", "Control share"))
     floorsim = data_dir / "pricing" / "floorsim"
     assert (floorsim / f"{TO}.png").exists() and (floorsim / "latest.json").exists()
+
+
+def test_simulate_floors_without_a_lake_exits_2_and_says_what_to_run(data_dir: Path) -> None:
+    code, _, stderr = run("simulate-floors")
+    assert code == 2, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: no lake"), stderr
+    assert "ssmas demo" in lines[0] and "--lake" in lines[0]
+    assert "Traceback" not in stderr
+
+
+def test_simulate_floors_defaults_to_the_demo_lake_and_its_last_three_days(
+    lake: Path, data_dir: Path
+) -> None:
+    # Where `ssmas demo` writes its simulated history (pricing.demo_model.demo_lake_dir).
+    demo_lake = data_dir / "pricing" / "demo-lake"
+    demo_lake.parent.mkdir(parents=True, exist_ok=True)
+    demo_lake.symlink_to(lake, target_is_directory=True)
+    code, out, err = run("simulate-floors", "--rounds", "5", "--boot", "100")
+    assert code == 0, err
+    assert "tuned" in out
+    # The held-out day is the lake's last one, trained on the two before it.
+    assert (data_dir / "pricing" / "floorsim" / f"{TO}.json").exists()

@@ -71,3 +71,21 @@ def test_level_filters_and_exceptions_render_in_one_line() -> None:
 def test_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="log level"):
         configure_logging(Settings(log_level="CHATTY"), stream=io.StringIO())
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_server_on_a_background_thread_does_not_log_a_second_start() -> None:
+    # The demo serves the WhatsApp Graph fake in-process: its uvicorn start-up lines used to
+    # repeat the platform server's "Started server process [pid]" (same pid, same logger).
+    from ssmas.assistant.whatsapp.graph_fake import start_graph_fake
+
+    stream = io.StringIO()
+    configure_logging(Settings(log_level="INFO"), stream=stream)
+    fake = start_graph_fake()
+    fake.stop()
+    events = [str(line["event"]) for line in lines(stream)]
+    assert not [e for e in events if "Started server process" in e or "Uvicorn running" in e]
+    # Only that thread is quiet, and only while it runs: the platform's own lines still pass.
+    logging.getLogger("uvicorn.error").info("Started server process [%d]", 1)
+    assert [line["event"] for line in lines(stream)][-1] == "Started server process [1]"
+    assert logging.getLogger("uvicorn.error").filters == []

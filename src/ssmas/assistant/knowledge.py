@@ -1,9 +1,9 @@
 """A business's FAQ and TF-IDF retrieval over it, per language.
 
 An FAQ file is JSON: ``{"business": ..., "entries": [{"id", "intents", "questions": {lang:
-[...]}, "answer": {lang: text}}]}``. A business's own file lives at
-``<data_dir>/assistant/faq/<business_id>.json``; without one the shipped publisher-network FAQ
-(``assistant/data/faq.json``) answers. Retrieval compares the message with every question
+[...]}, "answer": {lang: text}}]}``. The assistant answers from the shipped publisher-network
+FAQ (``KnowledgeBase.shipped()``, ``assistant/data/faq.json``); ``from_json`` loads another.
+Retrieval compares the message with every question
 variant (word and character n-grams, accents folded) and scores an entry by its best variant.
 
 Batched: ``search_many(texts, language)`` scores many messages in one vectorisation and one
@@ -20,14 +20,11 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
-
-from ssmas.settings import Settings
 
 MIN_SCORE = 0.3
 PREPARED_MAX = 4096  # prepared (text, language) scores kept; the oldest go first
@@ -252,11 +249,6 @@ class KnowledgeBase:
     def shipped(cls) -> KnowledgeBase:
         raw = resources.files("ssmas.assistant.data").joinpath("faq.json").read_text("utf-8")
         return cls.from_json(raw)
-
-    @classmethod
-    def for_business(cls, settings: Settings, business_id: str) -> KnowledgeBase:
-        own = Path(settings.data_dir) / "assistant" / "faq" / f"{business_id}.json"
-        return cls.from_json(own.read_text("utf-8")) if own.is_file() else cls.shipped()
 
     def _index(self, language: str) -> _Index:
         if language not in self._indexes:

@@ -574,7 +574,3 @@ def messages_of(session: Session, conversation_id: int, limit: int = 200) -> Seq
         .limit(limit)
     )
     return list(reversed(list(session.scalars(query))))
-
-
-def is_sent(row: ChatMessage) -> bool:
-    return row.state == OUT_SENT

@@ -18,7 +18,7 @@ What each field names:
 - ``workers``: named background loops ``run(platform, stop)`` that return soon after the
   ``threading.Event`` ``stop`` is set; ``ssmas up`` runs every product's, ``ssmas worker NAME``
   one product's (``--only`` picks some of them).
-- ``cli``: a Typer app, mounted as ``ssmas <name>``.
+- ``cli``: a Typer app, mounted as the sub-command named after the product.
 - ``demo``: the product's demo scenario, a loop like a worker that ``ssmas demo`` adds.
 - ``settings_section``: the attribute of :class:`ssmas.settings.Settings` holding the product's
   settings (documentation and the settings reference; ``None`` when it has none).

@@ -6,7 +6,6 @@ runs with the same seed leave identical files.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,14 +58,6 @@ def write_fault_labels(root: Path, faults: Sequence[Fault]) -> Path:
     )
     pq.write_table(table, root / lake.LABELS / "faults.parquet", compression=lake.COMPRESSION)
     return path
-
-
-def read_fault_labels(root: Path) -> list[dict[str, Any]]:
-    path = root / lake.LABELS / "faults.json"
-    if not path.exists():
-        return []
-    data = json.loads(path.read_text())
-    return list(data)
 
 
 def world_summary(world: World) -> dict[str, Any]:

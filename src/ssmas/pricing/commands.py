@@ -135,11 +135,40 @@ def train(
         out.print(f"registered pricing-cpm v{result.info.version} as {result.alias}")
 
 
+def _lake_and_days(
+    lake: Path | None, start: str | None, end: str | None
+) -> tuple[Path, date, date]:
+    """``--lake`` or the platform's (the retraining worker's: ``<data_dir>/lake``, else the
+    demo's), and ``--from`` / ``--to`` or the lake's last three days; exit 2 without a lake."""
+    from ssmas.exchange import lake_days as raw_days
+    from ssmas.pricing.lifecycle.retraining import retrain_config
+
+    if lake is None:
+        lake = retrain_config(_settings()).lake
+        if not (lake.exists() and raw_days(lake)):
+            _fail(
+                f"no lake with impressions at {lake}: run `ssmas demo` first (it simulates a "
+                "history) or pass --lake DIR (a lake `ssmas exchange simulate --out DIR` wrote)"
+            )
+    days = raw_days(lake) if lake.exists() else []
+    if end is None and not days:
+        _fail(f"no impressions in the lake at {lake}")
+    last = _day(end, "--to") if end else days[-1]
+    first = _day(start, "--from") if start else ([d for d in days if d <= last][-3:] or [last])[0]
+    return lake, first, last
+
+
 @pricing_app.command("simulate-floors")
 def simulate_floors_command(
-    lake: Path = LakeOpt,
-    start: str = FromOpt,
-    end: str = ToOpt,
+    lake: Path | None = typer.Option(
+        None, "--lake", help="Lake root; default: <data_dir>/lake, else the demo's lake."
+    ),
+    start: str | None = typer.Option(
+        None, "--from", help="First day, YYYY-MM-DD; default: 2 lake days before --to."
+    ),
+    end: str | None = typer.Option(
+        None, "--to", help="Last day (held out), YYYY-MM-DD; default: the lake's last day."
+    ),
     version: str | None = typer.Option(
         None, help="Registered model (number or alias); default: train one on these days."
     ),
@@ -161,9 +190,10 @@ def simulate_floors_command(
     from ssmas.pricing.model.bundle import load_from_registry
     from ssmas.pricing.model.training import train_from_lake
 
-    first, last = _day(start, "--from"), _day(end, "--to")
     if not 0.0 <= control_share < 1.0:
         _fail(f"--control-share must be in [0, 1), got {control_share}")
+    with _clean_errors():
+        lake, first, last = _lake_and_days(lake, start, end)
     with _clean_errors(), _progress("simulate-floors") as say:
         if version is not None:
             model = load_from_registry(_registry(), version)

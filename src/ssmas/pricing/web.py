@@ -26,6 +26,7 @@ from ssmas.pricing.lifecycle.monitoring import MIN_ROWS
 from ssmas.pricing.serving import store
 from ssmas.pricing.serving.runtime import ServingRuntime, started_serving_runtime
 from ssmas.web import WebUserDep, login_redirect, register_page, render_page
+from ssmas.web.charts import break_gaps, format_number
 from ssmas.web.rendering import SECURITY_HEADERS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -42,6 +43,7 @@ _templates = Environment(
     loader=FileSystemLoader(str(PACKAGE_DIR / "templates")),
     autoescape=select_autoescape(["html"]),
 )
+_templates.filters["number"] = format_number
 web_router = APIRouter(include_in_schema=False)
 for _title, _path in PAGES.values():
     register_page(GROUP, _title, _path)
@@ -150,11 +152,16 @@ async def drift_page(request: Request, user: WebUserDep) -> Response:
 def drift_feed(timeline: list[dict[str, Any]]) -> dict[str, Any]:
     """The drift history column-wise for uPlot: times (Unix s), global score, each feature."""
     names = sorted({name for point in timeline for name in point["features"]})
+    t, (score, levels, *features) = break_gaps(  # nulls where the monitor did not run
+        [datetime.fromisoformat(p["computed_at"]).timestamp() for p in timeline],
+        [[p[key] for p in timeline] for key in ("score", "level")]
+        + [[p["features"].get(n) for p in timeline] for n in names],
+    )
     return {
-        "t": [datetime.fromisoformat(p["computed_at"]).timestamp() for p in timeline],
-        "score": [p["score"] for p in timeline],
-        "levels": [p["level"] for p in timeline],
-        "features": {n: [p["features"].get(n) for p in timeline] for n in names},
+        "t": t,
+        "score": score,
+        "levels": levels,
+        "features": dict(zip(names, features, strict=True)),
     }
 
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from ssmas import __version__
 from ssmas.web.access import WebUser
+from ssmas.web.charts import format_number
 from ssmas.web.nav import GROUPS, registry
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -25,6 +26,7 @@ STATIC_DIR = PACKAGE_DIR / "static"
 STATIC_URL = "/web/static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.filters["number"] = format_number
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

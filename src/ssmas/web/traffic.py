@@ -18,15 +18,22 @@ from typing import TypedDict
 
 from prometheus_client import CollectorRegistry
 
+from ssmas.web.charts import break_gaps
+
 REQUEST_HISTOGRAM = "ssmas_api_request_duration_seconds"
 
 
 class TrafficFeed(TypedDict):
-    """The chart's data, column-wise as uPlot takes it (``t`` in Unix seconds)."""
+    """The chart's data, column-wise as uPlot takes it (``t`` in Unix seconds).
+
+    Where nobody sampled for a while (no one watched the page) a null row marks the gap
+    (``ssmas.web.charts.break_gaps``), so the chart does not draw a line across it; a null
+    latency alone means no request in that interval.
+    """
 
     available: bool
     t: list[float]
-    rps: list[float]
+    rps: list[float | None]
     latency_ms: list[float | None]
 
 
@@ -98,9 +105,11 @@ class TrafficSampler:
         with self._lock:
             points = list(self._points)
             available = self._available
-        return {
-            "available": available,
-            "t": [round(p[0], 3) for p in points],
-            "rps": [round(p[1], 4) for p in points],
-            "latency_ms": [None if p[2] is None else round(p[2], 3) for p in points],
-        }
+        t, (rps, latency) = break_gaps(
+            [round(p[0], 3) for p in points],
+            [
+                [round(p[1], 4) for p in points],
+                [None if p[2] is None else round(p[2], 3) for p in points],
+            ],
+        )
+        return {"available": available, "t": t, "rps": rps, "latency_ms": latency}

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import base64
 import hashlib
+import logging
 import socket
 import threading
 import time
@@ -241,6 +242,26 @@ def create_graph_fake(state: FakeGraphState | None = None, *, token: str | None 
     return app
 
 
+# uvicorn logs its life cycle on this logger, for every server in the process.
+_UVICORN_LOG = logging.getLogger("uvicorn.error")
+
+
+class _QuietThread(logging.Filter):
+    """Drops the INFO lines uvicorn logs from one thread; warnings and errors still pass.
+
+    A server on a background thread (the demo's Graph fake) would otherwise log "Started
+    server process [pid]", "Uvicorn running on ..." and the lifespan lines a second time, with
+    the platform server's pid, as if the platform had started twice.
+    """
+
+    def __init__(self, thread_name: str) -> None:
+        super().__init__()
+        self.thread_name = thread_name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.threadName != self.thread_name
+
+
 @dataclass
 class RunningServer:
     """An ASGI app served by uvicorn on a background thread."""
@@ -248,29 +269,37 @@ class RunningServer:
     url: str
     server: uvicorn.Server
     thread: threading.Thread
+    quiet: logging.Filter | None = None
 
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+        if self.quiet is not None:
+            _UVICORN_LOG.removeFilter(self.quiet)
 
 
 def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    """Serve ``app`` on ``host:port`` (0 picks a free port) until ``stop()``."""
+    """Serve ``app`` on ``host:port`` (0 picks a free port) until ``stop()``.
+
+    uvicorn's start and stop lines from this server are not logged (see ``_QuietThread``).
+    """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-thread", daemon=True
-    )
+    name = f"uvicorn-thread-{bound}"
+    quiet = _QuietThread(name)
+    _UVICORN_LOG.addFilter(quiet)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.01)
     if not server.started:
+        _UVICORN_LOG.removeFilter(quiet)
         raise RuntimeError("server did not start")
-    return RunningServer(f"http://{host}:{bound}", server, thread)
+    return RunningServer(f"http://{host}:{bound}", server, thread, quiet)
 
 
 @dataclass

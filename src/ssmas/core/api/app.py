@@ -21,7 +21,7 @@ from ssmas.core.api.auth import KeyVerifier
 from ssmas.core.api.errors import install_error_handlers
 from ssmas.core.api.lean import LeanDispatchMiddleware, collect_lean_routes
 from ssmas.core.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from ssmas.core.api.openapi import install_openapi
+from ssmas.core.api.openapi import install_docs, install_openapi
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.product import Product, ProductError, resolve
 from ssmas.core.ratelimit import rate_limiter_from_settings
@@ -102,6 +102,8 @@ def create_app(
         version=__version__,
         description="The SSMAS AI platform's products on one operational core.",
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves /docs from the package, FastAPI's uses a CDN
+        redoc_url=None,
         # Our metrics are Prometheus (ssmas.core.metrics); FastAPI's OpenTelemetry bridge would
         # otherwise look up the global providers (and the environment) on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -113,6 +115,7 @@ def create_app(
 
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)
     app.include_router(system.router)
     for router in (*product_routers, *routers):
         app.include_router(router)

@@ -81,6 +81,9 @@ def write_plot(report: FloorSimReport, path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    from ssmas.web.charts import format_number
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     if report.static_curve:
@@ -107,6 +110,8 @@ def write_plot(report: FloorSimReport, path: Path) -> Path:
     right.set_title(f"Held-out day {report.held_out_day}")
     right.set_ylim(0, max(values) * 1.2 if values else 1)
     right.tick_params(axis="x", labelsize=8)
+    for axis in (left.yaxis, right.yaxis):  # 160,322 rather than 1.6 and a "1e5" offset
+        axis.set_major_formatter(FuncFormatter(lambda value, _pos: format_number(value)))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -2,7 +2,8 @@
 (function () {
   "use strict";
   var box = document.getElementById("traffic-chart");
-  if (!box || typeof uPlot === "undefined") { return; }
+  if (!box || typeof uPlot === "undefined" || !window.ssmasCharts) { return; }
+  var charts = window.ssmasCharts;
   var source = box.getAttribute("data-source");
   var plot = null;
 
@@ -23,15 +24,17 @@
         rps: { range: function (u, min, max) { return [0, Math.max(max, 1) * 1.1]; } },
         ms: { range: function (u, min, max) { return [0, Math.max(max, 1) * 1.1]; } }
       },
+      // The feed has a null row where nobody sampled (and a null latency where no request
+      // came): the lines stop there instead of joining the two sides with a straight segment.
       series: [
         {},
-        { label: "requests/s", scale: "rps", stroke: "#2f5bea", width: 2, fill: "rgba(47,91,234,0.08)" },
-        { label: "mean latency (ms)", scale: "ms", stroke: "#d9822b", width: 2, spanGaps: true }
+        { label: "requests/s", scale: "rps", stroke: "#2f5bea", width: 2, fill: "rgba(47,91,234,0.08)", spanGaps: false },
+        { label: "mean latency (ms)", scale: "ms", stroke: "#d9822b", width: 2, spanGaps: false }
       ],
       axes: [
-        {},
-        { scale: "rps", label: "req/s", size: 60 },
-        { scale: "ms", side: 1, label: "ms", size: 60, grid: { show: false } }
+        charts.timeAxis(),
+        charts.valueAxis({ scale: "rps", label: "req/s", size: 60 }),
+        charts.valueAxis({ scale: "ms", side: 1, label: "ms", size: 60, grid: { show: false } })
       ]
     };
   }
