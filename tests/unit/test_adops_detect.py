@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ssmas.adops.detect import DetectorConfig, SeriesDetector, find_period, score_series
+from ssmas.adops.detect.parts import MeanShift, Spread
 
 
 def seasonal_series(n: int = 3000, period: int = 96, seed: int = 3) -> np.ndarray:
@@ -100,3 +101,17 @@ def test_config_is_checked() -> None:
         DetectorConfig(scales=(4,))
     with pytest.raises(ValueError, match="at least 1"):
         DetectorConfig(persistence=0)
+
+
+def test_a_change_of_noise_without_a_change_of_level_is_found() -> None:
+    rng = np.random.default_rng(8)
+    x = 20 + rng.normal(0, 1, 3000)
+    x[2000:] = 20 + rng.normal(0, 3, 1000)  # same mean, three times the noise
+    scores = score_series(x)
+    later = 1000 + int(np.argmax(scores[1000:]))
+    assert 2000 <= later < 2040 and scores[later] > 0.55
+    # the spread part sees it as a shift of its own level; the mean shift part does not
+    spread = Spread(32, 256, 0.05).step(x)
+    shift = MeanShift(32, 256, 0.05).step(x)
+    assert spread[2000:2064].max() > 2 * spread[1000:2000].max()
+    assert shift[2000:2064].max() < 1.5 * shift[1000:2000].max()

@@ -4,9 +4,10 @@ Method (chosen by measurement on NAB, see ``docs/adops.md``): an ensemble of rob
 each normalised by its own record, then shaped for alerting.
 
 1. Raw scores per point: robust z (residual against the rolling median, over the MAD) at three
-   scales; the same on the mean of the last 8, 32 and 128 points (shifts of level or density);
-   and, once 600 points have shown a period (autocorrelation), the robust z of the difference
-   to one period before (the seasonal baseline).
+   scales; the same on the mean of the last 8, 32 and 128 points (shifts of level or density)
+   and on the mean absolute step of the last 32 (a change of noise); and, once 600 points have
+   shown a period (autocorrelation), the robust z of the difference to one period before (the
+   seasonal baseline).
 2. Each raw score is divided by the largest it has been before (that record halving every
    6,000 points, and at least 5): above 1 means "more unusual than anything this series did".
    The first 250 points of a score only teach it.
@@ -36,6 +37,7 @@ from ssmas.adops.detect.parts import (
     MeanShift,
     RobustZ,
     SeasonalDiff,
+    Spread,
     find_period,
 )
 
@@ -51,6 +53,7 @@ class DetectorConfig:
     scales: tuple[int, ...] = (16, 64, 256)
     shift_spans: tuple[int, ...] = (8, 32, 128)
     shift_window: int = 256
+    spread_spans: tuple[int, ...] = (32,)
     season_after: int = 600
     season_max_lag: int = 400
     season_min_acf: float = 0.5
@@ -77,8 +80,11 @@ class SeriesDetector:
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = c = config or DetectorConfig()
-        self.parts: list[RobustZ | MeanShift] = [RobustZ(w, c.scale_floor) for w in c.scales]
+        self.parts: list[RobustZ | MeanShift | Spread] = [
+            RobustZ(w, c.scale_floor) for w in c.scales
+        ]
         self.parts += [MeanShift(k, c.shift_window, c.scale_floor) for k in c.shift_spans]
+        self.parts += [Spread(k, c.shift_window, c.scale_floor) for k in c.spread_spans]
         self.records = [self._record() for _ in self.parts]
         self.seasonal: SeasonalDiff | None = None
         self.seasonal_record = self._record()

@@ -94,6 +94,20 @@ class MeanShift:
         return self.z.step(means[len(full) - len(chunk) :])
 
 
+class Spread:
+    """Robust z of the mean absolute step over the last ``span`` points: a change of noise."""
+
+    def __init__(self, span: int, window: int, floor: float) -> None:
+        self.last = np.empty(0)
+        self.shift = MeanShift(span, window, floor)
+
+    def step(self, chunk: FloatArray) -> FloatArray:
+        full = np.concatenate((self.last, chunk))
+        steps = np.abs(np.diff(full, prepend=full[0] if len(full) else 0.0))
+        self.last = full[-1:]
+        return self.shift.step(steps[len(full) - len(chunk) :])
+
+
 class SeasonalDiff:
     """Robust z of ``x[t] - x[t - period]``, from the point where the period was found on."""
 
