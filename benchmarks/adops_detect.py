@@ -43,7 +43,7 @@ from ssmas.adops.nab import (  # noqa: E402
     read_windows,
     score_corpus,
 )
-from ssmas.adops.nab.run import DETECTOR_NAME  # noqa: E402
+from ssmas.adops.nab.run import DETECTOR_NAME, NabRun, thresholds_document  # noqa: E402
 
 SHORT = {"standard": "standard", "reward_low_FP_rate": "low_fp", "reward_low_FN_rate": "low_fn"}
 PUBLISHED = {"ARTime": 73.0, "HTM": 66.9, "CAD-OSE": 64.0, "Windowed Gaussian": 30.0}
@@ -222,14 +222,8 @@ def main() -> int:
     )
     write_result("adops_detect", figures, notes, quick=args.quick)
     if not args.quick:
-        chosen = {
-            "detector": DETECTOR_NAME,
-            "chosen_on": sorted(set(families)),
-            "profiles": {
-                name: {"threshold": r.threshold, "score": r.corpus.score}
-                for name, r in reports.items()
-            },
-        }
+        # the file ``ssmas adops nab --thresholds`` takes, to score other families
+        chosen = thresholds_document(NabRun(series, reports, None))
         (RESULTS / "adops_nab_thresholds.json").write_text(json.dumps(chosen, indent=2) + "\n")
     return 0
 

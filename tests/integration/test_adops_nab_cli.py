@@ -96,6 +96,7 @@ def test_thresholds_chosen_elsewhere_change_the_score(tmp_path: Path) -> None:
         ("thresholds-missing-profile", "no threshold for the profile(s) reward_low_FN_rate"),
         ("thresholds-absent", "thresholds file"),
         ("window-not-a-row", "is not a row of the file"),
+        ("thresholds-of-another-config", "chosen for another detector configuration"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, breakage: str, message: str) -> None:
@@ -116,6 +117,11 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, breakage: str, message:
         extra = ["--thresholds", partial]
     elif breakage == "thresholds-absent":
         extra = ["--thresholds", tmp_path / "nope.json"]
+    elif breakage == "thresholds-of-another-config":
+        other = tmp_path / "other.json"
+        body = {"config": {"scales": [8]}, "profiles": {"standard": {"threshold": 0.5}}}
+        other.write_text(json.dumps(body))
+        extra = ["--thresholds", other]
     elif breakage == "window-not-a-row":
         body = json.loads(labels.read_text())
         body["famA/a1.csv"] = [["2026-01-01 00:01:00", "2026-01-01 01:00:00"]]

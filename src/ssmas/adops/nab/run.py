@@ -64,17 +64,24 @@ def detect_corpus(
     return out
 
 
-def read_thresholds(path: Path) -> dict[str, float]:
-    """A thresholds file written by :func:`thresholds_document` (``--write-thresholds``)."""
+def read_thresholds(path: Path, config: DetectorConfig | None = None) -> dict[str, float]:
+    """A thresholds file written by :func:`thresholds_document` (``--write-thresholds``).
+
+    Thresholds belong to one detector configuration: a file that names another is refused.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"thresholds file {path} does not exist")
     try:
         body = json.loads(path.read_text())
-        return {name: float(entry["threshold"]) for name, entry in body["profiles"].items()}
+        thresholds = {name: float(e["threshold"]) for name, e in body["profiles"].items()}
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
         raise ValueError(
             f"thresholds file {path}: expected {{'profiles': {{name: {{'threshold': number}}}}}}"
         )
+    ours = json.loads(json.dumps(asdict(config or DetectorConfig())))
+    if "config" in body and body["config"] != ours:
+        raise ValueError(f"thresholds file {path} was chosen for another detector configuration")
+    return thresholds
 
 
 def thresholds_document(run: NabRun, config: DetectorConfig | None = None) -> dict[str, Any]:
@@ -106,7 +113,7 @@ def run_nab(
     profiles = read_profiles(profiles_file)
     thresholds: Mapping[str, float] | None = None
     if thresholds_file is not None:
-        thresholds = read_thresholds(thresholds_file)
+        thresholds = read_thresholds(thresholds_file, config)
     windows = read_windows(labels_file)
     series = load_corpus(data_dir)
     layouts = [layout_series(s, windows) for s in series]
