@@ -1,0 +1,107 @@
+"""``ssmas adops``: the AdOps commands (so far ``nab``, the detector on the NAB benchmark).
+
+Commands translate arguments, call a service and print the outcome; bad input exits with code 2
+and a one-line message on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+__all__ = ["adops_app"]
+
+adops_app = typer.Typer(name="adops", no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@adops_app.callback()
+def adops() -> None:
+    """Autonomous AdOps: anomaly detection on metric series, scored on NAB."""
+
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+@adops_app.command()
+def nab(
+    data: Path = typer.Option(..., "--data", help="Folder of NAB CSVs (family folders below)."),
+    labels: Path = typer.Option(..., "--labels", help="NAB's combined_windows.json."),
+    profiles: Path | None = typer.Option(
+        None, "--profiles", help="NAB's profiles.json (default: NAB's three profiles)."
+    ),
+    thresholds: Path | None = typer.Option(
+        None, "--thresholds", help="Score with these thresholds instead of sweeping."
+    ),
+    write_thresholds: Path | None = typer.Option(
+        None, "--write-thresholds", help="Write the chosen thresholds (JSON) here."
+    ),
+    out_file: Path | None = typer.Option(None, "--out", help="Write the full report (JSON)."),
+) -> None:
+    """Run the detector on every CSV under --data and report NAB scores per profile and family."""
+    from ssmas.adops.nab.run import run_nab, thresholds_document
+
+    columns = (
+        TextColumn("[bold]detecting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    )
+    files = sorted(data.rglob("*.csv")) if data.is_dir() else []
+    try:
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("", total=len(files))
+
+            def step(name: str) -> None:
+                progress.update(task, advance=1, description=name)
+
+            result = run_nab(data, labels, profiles, thresholds, progress=step)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+    swept = "swept on this data" if thresholds is None else f"from {thresholds}"
+    table = Table(title=f"NAB: {len(result.series)} files, {result.points:,} points ({swept})")
+    for name in ("profile", "family", "files", "windows", "score", "raw", "TP", "FP", "threshold"):
+        table.add_column(name, justify="left" if name in ("profile", "family") else "right")
+    for name, report in result.reports.items():
+        rows = [("all", report.corpus), *report.families.items()]
+        for family, o in rows:
+            table.add_row(
+                name if family == "all" else "",
+                family,
+                str(o.files),
+                str(o.windows),
+                _score(o.score),
+                f"{o.raw:.2f}",
+                str(o.tp),
+                str(o.fp),
+                f"{report.threshold:.4f}" if family == "all" else "",
+            )
+    # the table needs ~100 columns; below that Rich would cut the family names and figures
+    Console(width=max(out.width, 110)).print(table)
+    try:
+        if write_thresholds is not None:
+            body = thresholds_document(result)
+            write_thresholds.write_text(json.dumps(body, indent=2) + "\n")
+            out.print(f"thresholds written to {write_thresholds}")
+        if out_file is not None:
+            out_file.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+            out.print(f"report written to {out_file}")
+    except OSError as exc:
+        _fail(f"cannot write: {exc}")
