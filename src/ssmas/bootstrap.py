@@ -29,6 +29,7 @@ PRODUCT_MODULES: tuple[str, ...] = (
     "ssmas.exchange.product",
     "ssmas.pricing.product",
     "ssmas.assistant.product",
+    "ssmas.adops.product",
 )
 
 
