@@ -1,0 +1,222 @@
+"""Campaigns: Mexican phone validations per minute through the bulk API's code path.
+
+The load is a realistic mix of how leads write Mexican numbers (seed 16): area codes drawn from
+the LADA catalogue with the metropolitan ones (55, 56, 33, 81) weighted up, written plain, with
+spaces, parentheses and dashes, dots, ``+52``, ``52``, ``0052``, the legacy ``+52 1``, ``044``,
+``045``, ``01`` and ``1``; ~15% of them damaged (too short, too long, letters, empty, another
+country, an impossible prefix, toll-free, an area code missing from the catalogue) and ~5%
+repeats of an earlier number. Batches of 10,000 as the bulk API receives them.
+
+1. ``validations_per_min``: the bulk API's work for each batch (JSON body → request model →
+   :class:`BulkValidator` on a process pool of every core, dedup on → JSON answer), batches
+   one after another, numbers per wall-clock minute;
+2. ``single_core_validations_per_min``: the same with the validation in one process;
+3. ``phonenumbers_only_per_min``: plain ``phonenumbers.parse`` + ``is_valid_number`` + E.164 of
+   each raw string (no legacy normalisation, no LADA), one process: the library's own speed;
+   ``reference_path_per_min``: our reference path (normalisation + ``phonenumbers`` + LADA);
+4. ``fast_vs_reference_mismatches``: numbers of the load where the fast answer differs from the
+   reference (must be 0), and the share the fast path answers without the reference.
+
+    .venv/bin/python benchmarks/campaigns.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat
+from rich.console import Console
+from rich.table import Table
+
+from _report import write_result
+from ssmas.campaigns.phone import (
+    BulkValidationRequest,
+    BulkValidator,
+    check_fast,
+    check_many,
+    check_reference,
+    lada_catalogue,
+)
+
+BATCH = 10_000
+SEED = 16
+
+# How the valid numbers are written, with weights.
+SPELLINGS: list[tuple[Callable[[str], str], float]] = [
+    (lambda n: n, 30),
+    (lambda n: f"{n[:2]} {n[2:6]} {n[6:]}", 8),
+    (lambda n: f"({n[:3]}) {n[3:6]}-{n[6:]}", 10),
+    (lambda n: f"{n[:3]}.{n[3:6]}.{n[6:]}", 4),
+    (lambda n: f"+52{n}", 10),
+    (lambda n: f"+52 {n[:3]} {n[3:6]} {n[6:]}", 8),
+    (lambda n: f"52{n}", 3),
+    (lambda n: f"0052{n}", 2),
+    (lambda n: f"+52 1 {n}", 8),
+    (lambda n: f"521{n}", 3),
+    (lambda n: f"044 {n}", 5),
+    (lambda n: f"045{n}", 2),
+    (lambda n: f"01 {n}", 4),
+    (lambda n: f"1{n}", 3),
+]
+# How the damaged ones go wrong, with weights.
+DAMAGE: list[tuple[Callable[[str, random.Random], str], float]] = [
+    (lambda n, r: n[: r.randint(4, 9)], 4),
+    (lambda n, r: n + str(r.randint(0, 99)), 3),
+    (lambda n, r: n[:5] + "O" + n[6:], 2),
+    (lambda n, r: "", 1),
+    (lambda n, r: f"+1 {n}", 1),
+    (lambda n, r: "1" + n[1:], 1),
+    (lambda n, r: "800" + n[3:], 1),
+    (lambda n, r: "220" + n[3:], 1),
+    (lambda n, r: f"{n} ext. 12", 1),
+]
+
+
+def national_number(rng: random.Random, codes: list[str], weights: list[float]) -> str:
+    code = rng.choices(codes, weights)[0]
+    return code + "".join(rng.choice("0123456789") for _ in range(10 - len(code)))
+
+
+def load(size: int, seed: int = SEED) -> list[str]:
+    """``size`` numbers as leads write them: ~15% damaged, ~5% repeats."""
+    rng = random.Random(seed)
+    codes = [lada.code for lada in lada_catalogue()]
+    weights = [40.0 if len(code) == 2 else 1.0 for code in codes]
+    spell, spell_w = zip(*SPELLINGS, strict=True)
+    damage, damage_w = zip(*DAMAGE, strict=True)
+    numbers: list[str] = []
+    for _ in range(size):
+        if numbers and rng.random() < 0.05:
+            numbers.append(rng.choice(numbers))
+            continue
+        written = rng.choices(spell, spell_w)[0](national_number(rng, codes, weights))
+        if rng.random() < 0.15:
+            written = rng.choices(damage, damage_w)[0](written, rng)
+        numbers.append(written)
+    return numbers
+
+
+def bodies(numbers: list[str]) -> list[bytes]:
+    """The bulk API request bodies for ``numbers``: batches of 10,000, dedup on, a third of
+    the numbers with presence flags."""
+    out = []
+    for start in range(0, len(numbers), BATCH):
+        items: list[str | dict[str, object]] = []
+        for i, raw in enumerate(numbers[start : start + BATCH]):
+            items.append({"phone": raw, "whatsapp": i % 2 == 0} if i % 3 == 0 else raw)
+        body = BulkValidationRequest.model_validate({"numbers": items, "dedup": True})
+        out.append(body.model_dump_json(exclude_defaults=True).encode())
+    return out
+
+
+def bulk_rate(validator: BulkValidator, requests: list[bytes]) -> tuple[float, list[float]]:
+    """Numbers per minute serving ``requests`` one after another, and each batch's ms."""
+    latencies, total = [], 0
+    began = time.perf_counter()
+    for body in requests:
+        start = time.perf_counter()
+        request = BulkValidationRequest.model_validate_json(body)
+        answer = validator.validate(request).to_json()
+        latencies.append((time.perf_counter() - start) * 1000)
+        total += len(request.numbers)
+        assert answer
+    return total / (time.perf_counter() - began) * 60, latencies
+
+
+def phonenumbers_only(raw: str) -> str | None:
+    try:
+        number = phonenumbers.parse(raw, "MX")
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def per_minute(function: Callable[[str], object], numbers: list[str]) -> float:
+    start = time.perf_counter()
+    for raw in numbers:
+        function(raw)
+    return len(numbers) / (time.perf_counter() - start) * 60
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 batches, 5k reference numbers")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    batches = 3 if args.quick else 60
+    single_batches = 2 if args.quick else 20
+    reference_n = 5_000 if args.quick else 50_000
+    numbers = load(batches * BATCH)
+    requests = bodies(numbers)
+    checks = check_many(numbers[:reference_n])
+    reasons = Counter(check.reason.value if check.reason else "valid" for check in checks)
+    invalid_share = 1 - reasons["valid"] / len(checks)
+
+    with BulkValidator(args.workers).start() as validator:
+        bulk_rate(validator, requests[:1])  # warm: first batch through the pool
+        rate, latencies = bulk_rate(validator, requests)
+    single, _ = bulk_rate(BulkValidator(1), requests[:single_batches])
+
+    sample = numbers[:reference_n]
+    only_pn = per_minute(phonenumbers_only, sample)
+    reference = per_minute(check_reference, sample)
+    fast = [check_fast(raw) for raw in sample]
+    mismatches = sum(
+        f is not None and f != check_reference(raw) for f, raw in zip(fast, sample, strict=True)
+    )
+    fast_share = sum(f is not None for f in fast) / len(sample)
+
+    figures = {
+        "validations_per_min": round(rate),
+        "single_core_validations_per_min": round(single),
+        "phonenumbers_only_per_min": round(only_pn),
+        "reference_path_per_min": round(reference),
+        "speedup_vs_phonenumbers_only": round(rate / only_pn, 1),
+        "bulk_10k_p50_ms": round(statistics.median(latencies), 1),
+        "bulk_10k_max_ms": round(max(latencies), 1),
+        "fast_vs_reference_mismatches": mismatches,
+        "fast_path_share": round(fast_share, 4),
+        "invalid_share": round(invalid_share, 4),
+        "workers": args.workers,
+        "numbers": len(numbers),
+    }
+    table = Table(title=f"campaigns: {len(numbers):,} numbers in batches of {BATCH:,}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    Console().print(table)
+    Console().print("load mix (first sample):", dict(reasons.most_common()))
+
+    load_avg = os.getloadavg()[0]
+    notes = (
+        f"{'QUICK run. ' if args.quick else ''}Bulk API code path without HTTP: JSON body -> "
+        f"BulkValidationRequest -> BulkValidator ({args.workers} worker processes, dedup on) -> "
+        f"JSON answer, {len(requests)} batches of {BATCH:,} back to back after one warm batch; "
+        f"single core: the same with workers=1 ({single_batches} batches); phonenumbers only: "
+        f"parse+is_valid+E.164 per raw string on {reference_n:,} numbers in one process. "
+        f"Mix: seed {SEED}, {invalid_share:.1%} rejected ({dict(reasons.most_common())}). "
+        f"Fast path checked against the reference on the same {reference_n:,}: {mismatches} "
+        f"mismatches. 1-minute load average at the end {load_avg:.1f} on {os.cpu_count()} "
+        "cores (the machine is shared)."
+    )
+    # Lead-quality figures are measured by another script and merged into the same file.
+    keep = ("lead_quality_auc", "ensemble_vs_best_single", "lead_predict_p99_ms")
+    keep += ("lead_batch_per_s",)
+    path = write_result("campaigns", figures, notes, quick=args.quick, keep=keep)
+    print(f"wrote {path}")
+    return 0 if mismatches == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,171 @@
+"""Bulk validation: the request model, the answer in input order whatever the chunking, the
+pool made once and reused, duplicates within a batch, presence flags passed through."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from pydantic import ValidationError
+
+from ssmas.campaigns.phone import (
+    MAX_BATCH,
+    BulkValidationRequest,
+    BulkValidator,
+    PhoneInput,
+    Reason,
+    check_many,
+    check_phone,
+    check_reference,
+    lada_catalogue,
+    mark_duplicates,
+)
+
+FORMS = ["{n}", "+52 {n}", "044 {n}", "01 {n}", "+52 1 {n}", "({a}) {b}", "{short}", "{n}x", ""]
+
+
+def mixed_batch(size: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    codes = [lada.code for lada in lada_catalogue()] + ["800", "220", "123"]
+    batch = []
+    for _ in range(size):
+        code = rng.choice(codes)
+        n = code + "".join(rng.choice("0123456789") for _ in range(10 - len(code)))
+        form = rng.choice(FORMS)
+        batch.append(form.format(n=n, a=n[:3], b=n[3:], short=n[:8]))
+    return batch
+
+
+def test_check_many_and_check_phone_are_the_reference_answers() -> None:
+    batch = mixed_batch(500)
+    expected = [check_reference(raw) for raw in batch]
+    assert check_many(batch) == expected
+    assert [check_phone(raw) for raw in batch] == expected
+    assert {check.reason for check in expected} >= {None, Reason.TOO_SHORT, Reason.NON_DIGIT}
+
+
+def test_the_pool_answers_in_order_whatever_the_chunking_and_is_reused() -> None:
+    batch = mixed_batch(300)
+    expected = check_many(batch)
+    with BulkValidator(workers=2, chunk_size=37, inline_below=1) as validator:
+        assert validator.check(batch) == expected
+        pool = validator._pool
+        assert pool is not None
+        assert validator.check(batch[::-1]) == expected[::-1]
+        assert validator.check(batch[:5]) == expected[:5]
+        assert validator._pool is pool  # one pool for every batch
+    assert validator._pool is None
+
+
+def test_small_batches_stay_in_process() -> None:
+    validator = BulkValidator(workers=2, inline_below=100)
+    assert validator.check(mixed_batch(99)) == check_many(mixed_batch(99))
+    assert validator._pool is None
+
+
+def test_dedup_reports_each_repeat_by_its_first_occurrence() -> None:
+    numbers = [
+        "55 1234 5678",
+        "abc",
+        "+52 1 55 1234 5678",  # the first number again
+        "33 1234 5678",
+        "abc",  # rejected inputs are not numbers to repeat
+        "044 (55) 1234-5678",  # the first again
+        "0133 1234 5678",  # the fourth again
+        "800 123 4567",  # a toll-free number, repeated below: still the same number
+        "01 800 123 4567",
+    ]
+    validator = BulkValidator(workers=1)
+    answer = validator.validate(BulkValidationRequest(numbers=numbers, dedup=True))
+    marks = [item.duplicate_of for item in answer.items]
+    assert marks == [None, None, 0, None, None, 0, 3, None, 7]
+    assert answer.summary.duplicates == 4
+    assert [item.phone for item in answer.items] == numbers
+    plain = validator.validate(BulkValidationRequest(numbers=numbers))
+    assert [item.duplicate_of for item in plain.items] == [None] * len(numbers)
+    assert plain.summary.duplicates == 0
+    assert mark_duplicates(check_many(numbers)) == marks
+
+
+def test_presence_flags_pass_through_untouched() -> None:
+    request = BulkValidationRequest.model_validate(
+        {
+            "numbers": [
+                {"phone": "5512345678", "whatsapp": True, "instagram": False},
+                "3312345678",
+                {"phone": "8112345678", "facebook": True, "google": True, "apple": False},
+                {"phone": "bad", "whatsapp": False},
+            ]
+        }
+    )
+    answer = BulkValidator(workers=1).validate(request)
+    assert [item.presence for item in answer.items] == [
+        {"whatsapp": True, "instagram": False},
+        None,
+        {"facebook": True, "google": True, "apple": False},
+        {"whatsapp": False},
+    ]
+    # Flags are what the caller knows: they never change the validation.
+    assert answer.items[3].check.reason is Reason.NON_DIGIT
+
+
+def test_the_summary_counts_every_reason() -> None:
+    batch = mixed_batch(400, seed=3)
+    answer = BulkValidator(workers=1).validate(BulkValidationRequest(numbers=batch))
+    checks = check_many(batch)
+    assert answer.summary.total == 400
+    assert answer.summary.valid == sum(check.valid for check in checks)
+    for reason in Reason:
+        count = sum(check.reason is reason for check in checks)
+        assert answer.summary.rejected.get(reason.value, 0) == count
+
+
+def test_the_answer_encodes_to_json() -> None:
+    request = BulkValidationRequest(numbers=["+52 1 55 1234 5678", "8001234567"], dedup=True)
+    body = json.loads(BulkValidator(workers=1).validate(request).to_json())
+    first, second = body["items"]
+    assert first["check"]["e164"] == "+525512345678" and first["check"]["legacy_prefix"] == "1"
+    assert first["check"]["line_type"] == "fixed_line_or_mobile"
+    assert second["check"]["reason"] == "non_geographic" and second["duplicate_of"] is None
+    assert body["summary"] == {
+        "total": 2,
+        "valid": 1,
+        "rejected": {"non_geographic": 1},
+        "duplicates": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"numbers": []},
+        {"numbers": ["5512345678"] * (MAX_BATCH + 1)},
+        {"numbers": ["5" * 257]},
+        {"numbers": [{"phone": "5512345678", "whatsapp": "yes"}]},
+        {"numbers": [{"phone": "5512345678", "telegram": True}]},
+        {"numbers": [{"whatsapp": True}]},
+        {"numbers": [5512345678]},
+        {"numbers": ["5512345678"], "tenant": "other"},
+    ],
+    ids=[
+        "empty",
+        "over the limit",
+        "field too long",
+        "flag not a boolean",
+        "unknown platform",
+        "no phone",
+        "a number not a string",
+        "unknown field",
+    ],
+)
+def test_the_request_refuses_bad_bodies(body: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        BulkValidationRequest.model_validate(body)
+
+
+def test_the_request_takes_the_limit_and_bare_strings() -> None:
+    request = BulkValidationRequest.model_validate({"numbers": ["5512345678"] * MAX_BATCH})
+    assert len(request.numbers) == MAX_BATCH
+    assert request.numbers[0] == PhoneInput(phone="5512345678")
+    assert request.numbers[0].presence() is None and request.dedup is False
