@@ -7,10 +7,14 @@ import json
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ssmas.campaigns.phone import (
     MAX_BATCH,
+    PLATFORMS,
+    BulkBatch,
     BulkValidationRequest,
     BulkValidator,
     PhoneInput,
@@ -20,6 +24,7 @@ from ssmas.campaigns.phone import (
     check_reference,
     lada_catalogue,
     mark_duplicates,
+    read_bulk_request,
 )
 
 FORMS = ["{n}", "+52 {n}", "044 {n}", "01 {n}", "+52 1 {n}", "({a}) {b}", "{short}", "{n}x", ""]
@@ -169,3 +174,80 @@ def test_the_request_takes_the_limit_and_bare_strings() -> None:
     assert len(request.numbers) == MAX_BATCH
     assert request.numbers[0] == PhoneInput(phone="5512345678")
     assert request.numbers[0].presence() is None and request.dedup is False
+
+
+def pydantic_batch(body: str) -> BulkBatch | None:
+    try:
+        return BulkValidationRequest.model_validate_json(body).batch()
+    except ValidationError:
+        return None
+
+
+def assert_reads_as_the_contract(body: str) -> None:
+    expected = pydantic_batch(body)
+    if expected is None:
+        with pytest.raises(ValidationError):
+            read_bulk_request(body)
+    else:
+        assert read_bulk_request(body) == expected
+        assert read_bulk_request(body.encode()) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"numbers": ["5512345678", {"phone": "33 1234 5678", "whatsapp": true}]}',
+        '{"numbers": [{"phone": "1", "instagram": null, "apple": false}], "dedup": true}',
+        '{"numbers": ["' + "é" * 256 + '"]}',
+        '{"numbers": ["' + "é" * 257 + '"]}',
+        '{"numbers": ["5512345678"], "dedup": 1}',  # pydantic's lax bool: the contract decides
+        '{"numbers": ["5512345678"], "dedup": "true"}',
+        '{"numbers": [{"phone": "1", "whatsapp": 1}]}',
+        '{"numbers": [{"phone": "1", "whatsapp": "true"}]}',
+        '{"numbers": ["1"], "numbers": ["2"]}',
+        '{"numbers": [null]}',
+        '{"numbers": "5512345678"}',
+        '["5512345678"]',
+        '{"numbers": ["\\ud800"]}',
+        "not json",
+        "",
+    ],
+)
+def test_the_fast_reader_reads_what_the_contract_reads(body: str) -> None:
+    assert_reads_as_the_contract(body)
+
+
+FLAG = st.one_of(st.booleans(), st.none(), st.integers(0, 1), st.sampled_from(["true", "x"]))
+ITEM = st.one_of(
+    st.text(max_size=8),
+    st.just("5" * 257),
+    st.fixed_dictionaries(
+        {"phone": st.text(max_size=8)},
+        optional={name: FLAG for name in (*PLATFORMS, "telegram")},
+    ),
+    st.fixed_dictionaries({}, optional={"whatsapp": FLAG}),
+    st.integers(),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {"numbers": st.lists(ITEM, max_size=4)},
+        optional={"dedup": FLAG, "tenant": st.text(max_size=3)},
+    )
+)
+def test_property_the_fast_reader_never_accepts_more_than_the_contract(
+    body: dict[str, object],
+) -> None:
+    assert_reads_as_the_contract(json.dumps(body))
+
+
+def test_validate_json_answers_a_body() -> None:
+    body = '{"numbers": ["+52 1 55 1234 5678", {"phone": "5512345678", "google": true}], '
+    body += '"dedup": true}'
+    answer = BulkValidator(workers=1).validate_json(body)
+    assert [item.duplicate_of for item in answer.items] == [None, 0]
+    assert answer.items[1].presence == {"google": True}
+    with pytest.raises(ValidationError):
+        BulkValidator(workers=1).validate_json('{"numbers": []}')

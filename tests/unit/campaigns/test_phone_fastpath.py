@@ -165,13 +165,36 @@ def test_the_common_shapes_never_reach_the_reference() -> None:
     # So the comparisons above exercise the fast path, not only its fallback.
     for raw in ("5512345678", "+52 1 33 1234 5678", "044 81 1234 5678", "01 (999) 123 4567"):
         assert check_fast(raw) is not None
-    for raw in ("", "55 1234 567a", "551234", "55 1234 5678 9", "8001234567", "1234567890"):
+    malformed = ["", "55 1234 567a", "551234", "55 1234 5678 9", "8001234567", "1234567890"]
+    malformed += ["+52 55 1234", "+52 1 55 1234 5678 9", "+1 212 555 1234", "001 212 555 1234"]
+    malformed += ["+52 55+1234 5678", "012345", "0 55 1234 5678 12", "0445512345678 1"]
+    for raw in malformed:
         assert check_fast(raw) is not None, raw
 
 
 SEPARATORS = st.sampled_from([" ", "-", ".", "(", ")", "/", "\t", "\u00a0", ""])
 PREFIXES = st.sampled_from(
-    ["", "+", "+52", "+52 1", "0052", "00521", "52", "521", "044", "045", "01", "1", "00", "+1"]
+    [
+        "",
+        "+",
+        "+52",
+        "+52 1",
+        "0052",
+        "00521",
+        "52",
+        "521",
+        "044",
+        "045",
+        "01",
+        "1",
+        "0",
+        "00",
+        "+1",
+        "001",
+        "+34",
+        "+5",
+        "+ 52",
+    ]
 )
 
 

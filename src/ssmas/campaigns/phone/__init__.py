@@ -21,8 +21,10 @@ from ssmas.campaigns.phone.fastpath import check_fast
 from ssmas.campaigns.phone.inputs import (
     MAX_BATCH,
     PLATFORMS,
+    BulkBatch,
     BulkValidationRequest,
     PhoneInput,
+    read_bulk_request,
 )
 from ssmas.campaigns.phone.lada import STATES, Lada, canonical_state, lada_catalogue, lada_of
 from ssmas.campaigns.phone.reference import check_reference
@@ -32,6 +34,7 @@ __all__ = [
     "PLATFORMS",
     "STATES",
     "SUBSCRIBER_LINES",
+    "BulkBatch",
     "BulkItem",
     "BulkSummary",
     "BulkValidation",
@@ -50,4 +53,5 @@ __all__ = [
     "lada_catalogue",
     "lada_of",
     "mark_duplicates",
+    "read_bulk_request",
 ]

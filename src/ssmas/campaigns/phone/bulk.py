@@ -23,7 +23,7 @@ from msgspec import Struct
 
 from ssmas.campaigns.phone.check import PhoneCheck
 from ssmas.campaigns.phone.fastpath import check_fast, prefix_table
-from ssmas.campaigns.phone.inputs import BulkValidationRequest
+from ssmas.campaigns.phone.inputs import BulkBatch, BulkValidationRequest, read_bulk_request
 from ssmas.campaigns.phone.lada import lada_catalogue
 from ssmas.campaigns.phone.reference import check_reference
 
@@ -153,23 +153,24 @@ class BulkValidator:
             checks.extend(_DECODER.decode(answer))
         return checks
 
-    def validate(self, request: BulkValidationRequest) -> BulkValidation:
+    def validate(self, request: BulkBatch | BulkValidationRequest) -> BulkValidation:
         """The bulk API's answer to ``request``."""
-        inputs = request.numbers
-        checks = self.check([item.phone for item in inputs])
-        marks = mark_duplicates(checks) if request.dedup else [None] * len(checks)
-        items = [
-            BulkItem(item.phone, check, mark, item.presence())
-            for item, check, mark in zip(inputs, checks, marks, strict=True)
-        ]
+        batch = request.batch() if isinstance(request, BulkValidationRequest) else request
+        checks = self.check(batch.phones)
+        marks = mark_duplicates(checks) if batch.dedup else [None] * len(checks)
+        items = list(map(BulkItem, batch.phones, checks, marks, batch.presence))
         reasons = Counter(check.reason.value for check in checks if check.reason is not None)
         summary = BulkSummary(
             total=len(checks),
             valid=len(checks) - reasons.total(),
             rejected=dict(reasons),
-            duplicates=sum(mark is not None for mark in marks),
+            duplicates=len(marks) - marks.count(None),
         )
         return BulkValidation(items, summary)
+
+    def validate_json(self, body: bytes | str) -> BulkValidation:
+        """The answer to a JSON request body (see :func:`read_bulk_request` for refusals)."""
+        return self.validate(read_bulk_request(body))
 
     def close(self) -> None:
         with self._lock:

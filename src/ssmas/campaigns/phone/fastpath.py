@@ -10,9 +10,10 @@ of the 1,000 prefixes; if a future metadata breaks the form, the table is empty 
 takes the reference path.
 
 :func:`check_fast` answers the shapes it knows (10 digits behind an optional ``+52``, ``0052``,
-``52``, ``+52 1``, ``044``, ``045``, ``01`` or ``1``; bare digit strings too short or too long;
-empty and non-digit inputs) and returns None for anything else, which the caller sends to the
-reference. Differential and property tests hold the two paths equal, field by field.
+``52``, ``+52 1``, ``044``, ``045``, ``01`` or ``1``; digit strings too short or too long, bare
+or behind ``+52``; ``+1`` and ten digits; empty and non-digit inputs) and returns None for
+anything else, which the caller sends to the reference. Differential and property tests hold
+the two paths equal, field by field.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ __all__ = ["check_fast", "prefix_table"]
 _DELETE = {code: None for code in range(128) if re.fullmatch(r"[\s\-.()/]", chr(code)) is not None}
 # +52 / 0052 / 52, an optional old mobile 1, or a domestic legacy prefix; then 10 digits.
 _SHAPE = re.compile(r"(?:(?:\+|00)?52(1)?|(04[45]|01|1))?([1-9][0-9]{9})")
-_SHORT = re.compile(r"[1-9][0-9]{0,8}")
+_MEXICAN_INTERNATIONAL = re.compile(r"(?:\+|00)52([0-9]*)")
+_NANP = re.compile(r"(?:\+|00)1[2-9][0-9]{9}")  # +1 and ten digits: the US and Canada
 _ALLOWED = frozenset("+0123456789")
 
 
@@ -123,43 +125,62 @@ def prefix_table() -> dict[str, PhoneCheck]:
     return table
 
 
+def _malformed(text: str) -> PhoneCheck | None:
+    """The rejection of a text (separators gone) no well-formed shape matched, when the
+    reference's answer is certain; None otherwise."""
+    if not text:
+        return rejected(Reason.EMPTY)  # only ASCII separators were deleted
+    if not text.isascii():
+        return None
+    if not _ALLOWED.issuperset(text) or "+" in text[1:]:
+        return rejected(Reason.NON_DIGIT)
+    international = _MEXICAN_INTERNATIONAL.fullmatch(text)
+    if international is not None:
+        rest = international[1]
+        if len(rest) < 10:
+            return rejected(Reason.TOO_SHORT)
+        if len(rest) > 11 or (len(rest) == 11 and rest[0] != "1"):
+            return rejected(Reason.TOO_LONG)
+        return None
+    if _NANP.fullmatch(text):
+        return rejected(Reason.BAD_COUNTRY)
+    if text[0] == "+" or text.startswith("00"):
+        return None
+    size = len(text)
+    if size < 10:
+        return rejected(Reason.TOO_SHORT)
+    prefixed = (
+        (size == 13 and text[:3] in ("044", "045", "521"))
+        or (size == 12 and text[:2] in ("01", MEXICO))
+        or (size == 11 and text[0] == "1")
+    )
+    return rejected(Reason.TOO_LONG) if size > 10 and not prefixed else None
+
+
 def check_fast(raw: str) -> PhoneCheck | None:
     """The answer for a common shape, or None for the reference path to decide."""
     if len(raw) > MAX_INPUT_CHARS:
         return rejected(Reason.TOO_LONG)
-    text = raw.translate(_DELETE)
+    text = raw if raw.isdigit() else raw.translate(_DELETE)
     match = _SHAPE.fullmatch(text)
-    if match is not None:
-        table = prefix_table()
-        national = match[3]
-        known = table.get(national[:3])
-        if known is None:
-            return None
-        legacy = match[2] or match[1]
-        if known.reason is Reason.INVALID:
-            return PhoneCheck(False, Reason.INVALID, national=national, legacy_prefix=legacy)
-        return PhoneCheck(
-            known.valid,
-            known.reason,
-            "+" + MEXICO + national,
-            national,
-            legacy,
-            known.line_type,
-            known.lada,
-            known.city,
-            known.state,
-            known.state_code,
-        )
-    if not text:
-        return rejected(Reason.EMPTY)  # only ASCII separators are deleted
-    if not text.isascii():
+    if match is None:
+        return _malformed(text)
+    national = match[3]
+    known = prefix_table().get(national[:3])
+    if known is None:
         return None
-    if not _ALLOWED.issuperset(text):
-        return rejected(Reason.NON_DIGIT)
-    if _SHORT.fullmatch(text):
-        return rejected(Reason.TOO_SHORT)
-    if text.isdigit() and text[0] != "0" and len(text) >= 11:
-        legacy_one = text[0] == "1" and len(text) == 11
-        if not legacy_one and not (text.startswith(MEXICO) and len(text) in (12, 13)):
-            return rejected(Reason.TOO_LONG)
-    return None
+    legacy = match[2] or match[1]
+    if known.reason is Reason.INVALID:
+        return PhoneCheck(False, Reason.INVALID, national=national, legacy_prefix=legacy)
+    return PhoneCheck(
+        known.valid,
+        known.reason,
+        "+" + MEXICO + national,
+        national,
+        legacy,
+        known.line_type,
+        known.lada,
+        known.city,
+        known.state,
+        known.state_code,
+    )

@@ -3,20 +3,53 @@
 The flags (WhatsApp, Instagram, Facebook, Google, Apple) are what the caller knows about the
 number's owner; the platform does not look them up, it passes them through to the answer (and
 to lead scoring, which uses them as features). A number may be sent as a bare string.
+
+The contract is the pydantic :class:`BulkValidationRequest`. :func:`read_bulk_request` reads a
+JSON body with a ``msgspec`` twin first (10,000 items decode in a few milliseconds instead of
+tens), and lets pydantic decide, with its error messages, every body the twin refuses; the
+twin's constraints mirror the model's and tests hold it to never accept more.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
+import msgspec
+from msgspec import Meta, Struct
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-__all__ = ["MAX_BATCH", "MAX_PHONE_CHARS", "PLATFORMS", "BulkValidationRequest", "PhoneInput"]
+__all__ = [
+    "MAX_BATCH",
+    "MAX_PHONE_CHARS",
+    "PLATFORMS",
+    "BulkBatch",
+    "BulkValidationRequest",
+    "PhoneInput",
+    "read_bulk_request",
+]
 
 MAX_BATCH = 10_000
 # Longer fields are refused as a bad request; up to this, validation answers TOO_LONG.
 MAX_PHONE_CHARS = 256
 PLATFORMS = ("whatsapp", "instagram", "facebook", "google", "apple")
+
+
+def _presence(item: PhoneInput | _FastPhone) -> dict[str, bool] | None:
+    flags = (item.whatsapp, item.instagram, item.facebook, item.google, item.apple)
+    if flags == (None, None, None, None, None):
+        return None
+    return {name: flag for name, flag in zip(PLATFORMS, flags, strict=True) if flag is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class BulkBatch:
+    """A request as the validator takes it: the numbers, each one's presence flags (None when
+    none was given) and whether to report repeats."""
+
+    phones: list[str]
+    presence: list[dict[str, bool] | None]
+    dedup: bool = False
 
 
 class PhoneInput(BaseModel):
@@ -33,8 +66,7 @@ class PhoneInput(BaseModel):
 
     def presence(self) -> dict[str, bool] | None:
         """The flags given, by platform; None when none was."""
-        given = {name: flag for name in PLATFORMS if (flag := getattr(self, name)) is not None}
-        return given or None
+        return _presence(self)
 
 
 class BulkValidationRequest(BaseModel):
@@ -52,3 +84,46 @@ class BulkValidationRequest(BaseModel):
         if isinstance(value, list):
             return [{"phone": item} if isinstance(item, str) else item for item in value]
         return value
+
+    def batch(self) -> BulkBatch:
+        numbers = self.numbers
+        return BulkBatch([n.phone for n in numbers], [n.presence() for n in numbers], self.dedup)
+
+
+_PhoneText = Annotated[str, Meta(max_length=MAX_PHONE_CHARS)]
+
+
+class _FastPhone(Struct, forbid_unknown_fields=True, gc=False):
+    phone: _PhoneText
+    whatsapp: bool | None = None
+    instagram: bool | None = None
+    facebook: bool | None = None
+    google: bool | None = None
+    apple: bool | None = None
+
+
+class _FastRequest(Struct, forbid_unknown_fields=True):
+    numbers: Annotated[list[_PhoneText | _FastPhone], Meta(min_length=1, max_length=MAX_BATCH)]
+    dedup: bool = False
+
+
+_FAST = msgspec.json.Decoder(_FastRequest)
+
+
+def read_bulk_request(body: bytes | str) -> BulkBatch:
+    """The batch a JSON body asks to validate; raises ``pydantic.ValidationError`` (the
+    contract's messages) for a body :class:`BulkValidationRequest` refuses."""
+    try:
+        request = _FAST.decode(body)
+    except msgspec.MsgspecError:
+        return BulkValidationRequest.model_validate_json(body).batch()
+    phones: list[str] = []
+    presence: list[dict[str, bool] | None] = []
+    for item in request.numbers:
+        if isinstance(item, str):
+            phones.append(item)
+            presence.append(None)
+        else:
+            phones.append(item.phone)
+            presence.append(_presence(item))
+    return BulkBatch(phones, presence, request.dedup)
