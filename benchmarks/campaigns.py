@@ -48,6 +48,7 @@ from ssmas.campaigns.phone import (
 BATCH = 10_000
 SEED = 16
 
+
 # How the valid numbers are written (n: the 10 digits; a, b, c: 3-3-4 groups; m, s, t: 2-4-4),
 # with weights.
 SPELLINGS: dict[str, float] = {
@@ -111,7 +112,7 @@ def load(size: int, seed: int = SEED) -> list[str]:
     return numbers
 
 
-def bodies(numbers: list[str]) -> list[bytes]:
+def bodies(numbers: list[str]) -> list[tuple[bytes, int]]:
     """The bulk API request bodies for ``numbers``: batches of 10,000, dedup on, a third of
     the numbers with presence flags."""
     out = []
@@ -120,20 +121,22 @@ def bodies(numbers: list[str]) -> list[bytes]:
         for i, raw in enumerate(numbers[start : start + BATCH]):
             items.append({"phone": raw, "whatsapp": i % 2 == 0} if i % 3 == 0 else raw)
         body = BulkValidationRequest.model_validate({"numbers": items, "dedup": True})
-        out.append(body.model_dump_json(exclude_defaults=True).encode())
+        out.append((body.model_dump_json(exclude_defaults=True).encode(), len(items)))
     return out
 
 
-def bulk_rate(validator: BulkValidator, requests: list[bytes]) -> tuple[float, list[float]]:
+def bulk_rate(
+    validator: BulkValidator, requests: list[tuple[bytes, int]]
+) -> tuple[float, list[float]]:
     """Numbers per minute serving ``requests`` one after another, and each batch's ms."""
     latencies, total = [], 0
     began = time.perf_counter()
-    for body in requests:
+    for body, count in requests:
         start = time.perf_counter()
         answer = validator.validate_json(body)
-        assert answer.to_json()
         latencies.append((time.perf_counter() - start) * 1000)
-        total += answer.summary.total
+        assert answer.startswith(b'{"items":')
+        total += count
     return total / (time.perf_counter() - began) * 60, latencies
 
 

@@ -4,7 +4,9 @@ pool made once and reused, duplicates within a batch, presence flags passed thro
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 
 import pytest
 from hypothesis import given, settings
@@ -53,12 +55,13 @@ def test_check_many_and_check_phone_are_the_reference_answers() -> None:
 def test_the_pool_answers_in_order_whatever_the_chunking_and_is_reused() -> None:
     batch = mixed_batch(300)
     expected = check_many(batch)
-    with BulkValidator(workers=2, chunk_size=37, inline_below=1) as validator:
+    with BulkValidator(workers=2, inline_below=1) as validator:
         assert validator.check(batch) == expected
         pool = validator._pool
         assert pool is not None
         assert validator.check(batch[::-1]) == expected[::-1]
-        assert validator.check(batch[:5]) == expected[:5]
+        for size in (1, 2, 3, 4, 5, 7, 299):  # fewer numbers than chunks, uneven chunks
+            assert validator.check(batch[:size]) == expected[:size]
         assert validator._pool is pool  # one pool for every batch
     assert validator._pool is None
 
@@ -90,7 +93,7 @@ def test_dedup_reports_each_repeat_by_its_first_occurrence() -> None:
     plain = validator.validate(BulkValidationRequest(numbers=numbers))
     assert [item.duplicate_of for item in plain.items] == [None] * len(numbers)
     assert plain.summary.duplicates == 0
-    assert mark_duplicates(check_many(numbers)) == marks
+    assert mark_duplicates(check.e164 for check in check_many(numbers)) == marks
 
 
 def test_presence_flags_pass_through_untouched() -> None:
@@ -246,8 +249,35 @@ def test_property_the_fast_reader_never_accepts_more_than_the_contract(
 def test_validate_json_answers_a_body() -> None:
     body = '{"numbers": ["+52 1 55 1234 5678", {"phone": "5512345678", "google": true}], '
     body += '"dedup": true}'
-    answer = BulkValidator(workers=1).validate_json(body)
-    assert [item.duplicate_of for item in answer.items] == [None, 0]
-    assert answer.items[1].presence == {"google": True}
+    answer = json.loads(BulkValidator(workers=1).validate_json(body))
+    assert [item["duplicate_of"] for item in answer["items"]] == [None, 0]
+    assert answer["items"][1]["presence"] == {"google": True}
     with pytest.raises(ValidationError):
         BulkValidator(workers=1).validate_json('{"numbers": []}')
+
+
+def test_the_pool_json_answer_is_the_objects_encoding_byte_for_byte() -> None:
+    numbers = mixed_batch(400, seed=11)
+    numbers += numbers[:50]  # repeats for dedup
+    items = [
+        {"phone": raw, "whatsapp": True} if i % 4 == 0 else raw for i, raw in enumerate(numbers)
+    ]
+    with BulkValidator(workers=2, inline_below=1) as pooled:
+        for dedup in (True, False):
+            body = json.dumps({"numbers": items, "dedup": dedup})
+            expected = BulkValidator(workers=1).validate(read_bulk_request(body)).to_json()
+            assert pooled.validate_json(body) == expected
+            assert pooled.validate(read_bulk_request(body)).to_json() == expected
+
+
+def test_a_dead_worker_fails_the_batch_and_the_next_batch_gets_a_new_pool() -> None:
+    batch = mixed_batch(60)
+    with BulkValidator(workers=2, inline_below=1).start() as validator:
+        pool = validator._pool
+        assert pool is not None
+        victim = pool.pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match="worker died"):
+            validator.check(batch)
+        assert validator.check(batch) == check_many(batch)
+        assert validator._pool is not pool and victim not in validator._pool.pids()

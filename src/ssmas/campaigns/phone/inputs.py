@@ -117,13 +117,7 @@ def read_bulk_request(body: bytes | str) -> BulkBatch:
         request = _FAST.decode(body)
     except msgspec.MsgspecError:
         return BulkValidationRequest.model_validate_json(body).batch()
-    phones: list[str] = []
-    presence: list[dict[str, bool] | None] = []
-    for item in request.numbers:
-        if isinstance(item, str):
-            phones.append(item)
-            presence.append(None)
-        else:
-            phones.append(item.phone)
-            presence.append(_presence(item))
+    items = request.numbers
+    phones = [item if isinstance(item, str) else item.phone for item in items]
+    presence = [None if isinstance(item, str) else _presence(item) for item in items]
     return BulkBatch(phones, presence, request.dedup)
