@@ -26,12 +26,12 @@ from phonenumbers import PhoneMetadata
 
 from ssmas.campaigns.phone.check import SUBSCRIBER_LINES, PhoneCheck, Reason, rejected
 from ssmas.campaigns.phone.lada import lada_of
-from ssmas.campaigns.phone.reference import MAX_INPUT_CHARS, MEXICO, line_type_of
+from ssmas.campaigns.phone.reference import MAX_INPUT_CHARS, MEXICO, SEPARATORS, line_type_of
 
 __all__ = ["check_fast", "prefix_table"]
 
-# The ASCII characters the reference strips as separators (its class [\s\-.()/]).
-_DELETE = {code: None for code in range(128) if re.fullmatch(r"[\s\-.()/]", chr(code)) is not None}
+# The ASCII characters the reference strips as separators.
+_DELETE = {code: None for code in range(128) if SEPARATORS.fullmatch(chr(code)) is not None}
 # +52 / 0052 / 52, an optional old mobile 1, or a domestic legacy prefix; then 10 digits.
 _SHAPE = re.compile(r"(?:(?:\+|00)?52(1)?|(04[45]|01|1))?([1-9][0-9]{9})")
 _MEXICAN_INTERNATIONAL = re.compile(r"(?:\+|00)52([0-9]*)")

@@ -30,12 +30,12 @@ from phonenumbers import ValidationResult as Possible
 from ssmas.campaigns.phone.check import SUBSCRIBER_LINES, LineType, PhoneCheck, Reason, rejected
 from ssmas.campaigns.phone.lada import lada_catalogue
 
-__all__ = ["MAX_INPUT_CHARS", "check_reference", "line_type_of"]
+__all__ = ["MAX_INPUT_CHARS", "SEPARATORS", "check_reference", "line_type_of"]
 
 MAX_INPUT_CHARS = 64
 MEXICO = "52"
 
-_SEPARATORS = re.compile(r"[\s\-.()/]")
+SEPARATORS = re.compile(r"[\s\-.()/]")
 _DIGITS = re.compile(r"[0-9]+")
 
 _LINE_TYPES: dict[int, LineType] = {
@@ -107,7 +107,7 @@ def _national(raw: str) -> tuple[str, str | None] | Reason:
     """Steps 1-5: the national digits and the legacy prefix dropped, or why there are none."""
     if len(raw) > MAX_INPUT_CHARS:
         return Reason.TOO_LONG
-    text = _SEPARATORS.sub("", raw)
+    text = SEPARATORS.sub("", raw)
     if not text:
         return Reason.EMPTY
     plus = text.startswith("+")
