@@ -18,6 +18,9 @@ RATES = (
     "single_core_validations_per_min",
     "phonenumbers_only_per_min",
     "reference_path_per_min",
+    "validations_per_cpu_min",
+    "single_core_validations_per_cpu_min",
+    "phonenumbers_only_per_cpu_min",
 )
 
 
