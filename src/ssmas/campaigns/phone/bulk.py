@@ -4,8 +4,8 @@ every core by worker processes (:mod:`ssmas.campaigns.phone.workers`) started on
 :func:`check_phone` and :func:`check_many` validate in this process. :class:`BulkValidator`
 is the service the bulk API calls: a batch below ``inline_below`` numbers is validated here
 (the pool's round trip would cost more than it saves); a larger one is cut into one chunk per
-worker plus one this process answers meanwhile, one MessagePack message each way per chunk,
-and the answer comes back in input order with the repeats marked when asked.
+worker plus a smaller one this process answers meanwhile, one MessagePack message each way per
+chunk, and the answer comes back in input order with the repeats marked when asked.
 
 Two answers with one meaning: :meth:`BulkValidator.validate` gives objects (for the import
 pipeline); :meth:`BulkValidator.validate_json` gives the JSON body for the HTTP API, and there
@@ -206,13 +206,14 @@ class BulkValidator:
         local: Callable[[list[str]], T],
         decode: Callable[[bytes], T],
     ) -> list[T]:
-        """Each of ``workers + 1`` equal chunks' answer, in order: the workers answer all but
-        the first (``job``, encoded), this process the first (``local``) meanwhile, so it is
-        not idle while they work and one chunk in every ``workers + 1`` skips the trip."""
-        size = -(-len(numbers) // (self.workers + 1))
-        chunks = [list(numbers[i : i + size]) for i in range(0, len(numbers), size)]
-        mine, answers = self._workers().run(job, chunks[1:], lambda: local(chunks[0]))
-        return [mine, *map(decode, answers)]
+        """The answers to consecutive chunks of ``numbers``, in order: one chunk per worker
+        (``job``, encoded), and a first one this process answers (``local``) while they work,
+        half a worker's share since it also reads the request and assembles the answer."""
+        mine = len(numbers) // (2 * self.workers + 1)
+        size = -(-(len(numbers) - mine) // self.workers)
+        chunks = [list(numbers[i : i + size]) for i in range(mine, len(numbers), size)]
+        own, answers = self._workers().run(job, chunks, lambda: local(list(numbers[:mine])))
+        return [own, *map(decode, answers)]
 
     def check(self, numbers: Sequence[str]) -> list[PhoneCheck]:
         """Every number's check, in order."""
