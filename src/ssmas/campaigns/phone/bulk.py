@@ -49,7 +49,7 @@ Encoded = tuple[list[bytes], list[str | None], list[str | None]]
 
 _MSGPACK = msgspec.msgpack.Encoder()
 _CHECKS = msgspec.msgpack.Decoder(list[PhoneCheck])
-_ENCODED = msgspec.msgpack.Decoder(tuple[list[bytes], list[str | None], list[str | None]])
+_ENCODED = msgspec.msgpack.Decoder(Encoded)
 _JSON = msgspec.json.Encoder()
 
 
