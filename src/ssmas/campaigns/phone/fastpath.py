@@ -161,10 +161,17 @@ def check_fast(raw: str) -> PhoneCheck | None:
     """The answer for a common shape, or None for the reference path to decide."""
     if len(raw) > MAX_INPUT_CHARS:
         return rejected(Reason.TOO_LONG)
-    text = raw if raw.isdigit() else raw.translate(_DELETE)
+    text = raw
+    if not raw.isdigit():
+        # The usual separators by str.replace (faster than translate); the rest, if any, after.
+        text = raw.replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
+        text = text.replace(".", "")
     match = _SHAPE.fullmatch(text)
     if match is None:
-        return _malformed(text)
+        text = text.translate(_DELETE)
+        match = _SHAPE.fullmatch(text)
+        if match is None:
+            return _malformed(text)
     national = match[3]
     known = prefix_table().get(national[:3])
     if known is None:
