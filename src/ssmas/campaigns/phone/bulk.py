@@ -46,6 +46,8 @@ __all__ = [
 T = TypeVar("T")
 # What a worker sends back for the JSON answer: each check's JSON, E.164 and reason.
 Encoded = tuple[list[bytes], list[str | None], list[str | None]]
+# The same for the answer's assembly: checks as objects (this process's) or as JSON (workers').
+Checked = tuple[list[PhoneCheck] | list[Raw], list[str | None], list[str | None]]
 
 _MSGPACK = msgspec.msgpack.Encoder()
 _CHECKS = msgspec.msgpack.Decoder(list[PhoneCheck])
@@ -73,17 +75,24 @@ def _check_chunk(numbers: list[str]) -> bytes:
     return _MSGPACK.encode(check_many(numbers))
 
 
-def _encoded(numbers: list[str]) -> Encoded:
+def _encode_chunk(numbers: list[str]) -> bytes:
     checks = check_many(numbers)
-    return (
+    encoded: Encoded = (
         [_JSON.encode(check) for check in checks],
         [check.e164 for check in checks],
         [check.reason for check in checks],
     )
+    return _MSGPACK.encode(encoded)
 
 
-def _encode_chunk(numbers: list[str]) -> bytes:
-    return _MSGPACK.encode(_encoded(numbers))
+def _checked(numbers: list[str]) -> Checked:
+    checks = check_many(numbers)
+    return checks, [check.e164 for check in checks], [check.reason for check in checks]
+
+
+def _decode_encoded(answer: bytes) -> Checked:
+    jsons, e164s, reasons = _ENCODED.decode(answer)
+    return list(map(Raw, jsons)), e164s, reasons
 
 
 # The workers' jobs, by index.
@@ -140,10 +149,10 @@ class BulkValidation(Struct, frozen=True):
 
 
 class _EncodedItem(Struct, frozen=True, gc=False):
-    """:class:`BulkItem` with its check already encoded by a worker (same JSON)."""
+    """:class:`BulkItem` whose check may be already encoded by a worker (same JSON)."""
 
     phone: str
-    check: Raw
+    check: PhoneCheck | Raw
     duplicate_of: int | None = None
     presence: dict[str, bool] | None = None
 
@@ -238,13 +247,13 @@ class BulkValidator:
         batch = read_bulk_request(body)
         if self._inline(batch.phones):
             return self.validate(batch).to_json()
-        fragments: list[Raw] = []
+        fragments: list[PhoneCheck | Raw] = []
         e164s: list[str | None] = []
         reasons: list[str | None] = []
-        for jsons, chunk_e164s, chunk_reasons in self._spread(
-            batch.phones, _ENCODE, _encoded, _ENCODED.decode
+        for checks, chunk_e164s, chunk_reasons in self._spread(
+            batch.phones, _ENCODE, _checked, _decode_encoded
         ):
-            fragments.extend(map(Raw, jsons))
+            fragments.extend(checks)
             e164s.extend(chunk_e164s)
             reasons.extend(chunk_reasons)
         marks = _marks(batch, e164s)
