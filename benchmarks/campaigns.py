@@ -31,6 +31,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 import phonenumbers
@@ -177,6 +178,24 @@ def per_minute(function: Callable[[str], object], numbers: list[str]) -> tuple[f
     return len(numbers) / wall * 60, len(numbers) / cpu * 60
 
 
+def contention_note(load_avg: float) -> str:
+    """Why the wall-clock figures move on a busy machine, when it is busy."""
+    if load_avg < (os.cpu_count() or 1):
+        return ""
+    try:
+        autogroup = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        autogroup = False
+    note = " The machine was busy with other work: wall-clock rates are below an idle machine's"
+    if autogroup:
+        note += (
+            "; with sched_autogroup on, the kernel shares the CPU per session, so the worker "
+            "pool's extra processes likely add little CPU to this run while its IPC costs some "
+            "(validations_per_cpu_min depends less on the load)"
+        )
+    return note + "."
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 batches, 5k reference numbers")
@@ -242,7 +261,7 @@ def main() -> int:
         f"Mix: seed {SEED}, {invalid_share:.1%} rejected ({dict(reasons.most_common())}). "
         f"Fast path checked against the reference on the same {reference_n:,}: {mismatches} "
         f"mismatches. 1-minute load average at the end {load_avg:.1f} on {os.cpu_count()} "
-        "cores (the machine is shared)."
+        f"cores.{contention_note(load_avg)}"
     )
     # Lead-quality figures are measured by another script and merged into the same file.
     keep = ("lead_quality_auc", "ensemble_vs_best_single", "lead_predict_p99_ms")
