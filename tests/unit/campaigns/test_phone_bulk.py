@@ -281,3 +281,13 @@ def test_a_dead_worker_fails_the_batch_and_the_next_batch_gets_a_new_pool() -> N
             validator.check(batch)
         assert validator.check(batch) == check_many(batch)
         assert validator._pool is not pool and victim not in validator._pool.pids()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["+52a", "+52b", "+52c"])), max_size=30))
+def test_property_each_repeat_points_at_the_first_occurrence(e164s: list[str | None]) -> None:
+    marks = mark_duplicates(e164s)
+    assert len(marks) == len(e164s)
+    for index, (e164, mark) in enumerate(zip(e164s, marks, strict=True)):
+        first = e164s.index(e164) if e164 is not None else index
+        assert mark == (first if first != index else None)
