@@ -36,10 +36,20 @@ PLATFORMS = ("whatsapp", "instagram", "facebook", "google", "apple")
 
 
 def _presence(item: PhoneInput | _FastPhone) -> dict[str, bool] | None:
-    flags = (item.whatsapp, item.instagram, item.facebook, item.google, item.apple)
-    if flags == (None, None, None, None, None):
-        return None
-    return {name: flag for name, flag in zip(PLATFORMS, flags, strict=True) if flag is not None}
+    # Spelled out: several times faster than a comprehension, and a third of a bulk request's
+    # items carry flags.
+    given: dict[str, bool] = {}
+    if item.whatsapp is not None:
+        given["whatsapp"] = item.whatsapp
+    if item.instagram is not None:
+        given["instagram"] = item.instagram
+    if item.facebook is not None:
+        given["facebook"] = item.facebook
+    if item.google is not None:
+        given["google"] = item.google
+    if item.apple is not None:
+        given["apple"] = item.apple
+    return given or None
 
 
 @dataclass(frozen=True, slots=True)
