@@ -98,8 +98,17 @@ def version() -> None:
 
 
 def main() -> None:
-    """Run the ``ssmas`` command."""
-    app()
+    """Run the ``ssmas`` command (the console script): invalid settings end it with one line
+    naming the variable at fault and exit code 2, not a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        from ssmas.settings import SettingsError
+
+        if not isinstance(exc, SettingsError):
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ WorkerLoop = Callable[[Platform, threading.Event], None]
 
 _log = structlog.get_logger(__name__)
 _WORKER_JOIN_S = 10.0
+WORKER_HEALTHCHECK_S = 120.0
 
 
 def create_app_from_env() -> FastAPI:
@@ -93,6 +94,9 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
+        # A child answers the parent's health pings only once its imports and start-up are
+        # done; on a busy host that takes longer than uvicorn's 5 s, and the child was killed.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
 
 
