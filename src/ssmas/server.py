@@ -47,7 +47,7 @@ WorkerLoop = Callable[[Platform, threading.Event], None]
 
 _log = structlog.get_logger(__name__)
 _WORKER_JOIN_S = 10.0
-WORKER_HEALTHCHECK_S = 120.0
+WORKER_HEALTHCHECK_S = 120
 
 
 def create_app_from_env() -> FastAPI:
