@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ssmas.adops.detect import DetectorConfig, SeriesDetector, find_period, score_series
-from ssmas.adops.detect.parts import MeanShift, Spread
+from ssmas.adops.detect.parts import MeanShift, RunningStep, Spread
 
 
 def seasonal_series(n: int = 3000, period: int = 96, seed: int = 3) -> np.ndarray:
@@ -115,3 +115,18 @@ def test_a_change_of_noise_without_a_change_of_level_is_found() -> None:
     shift = MeanShift(32, 256, 0.05).step(x)
     assert spread[2000:2064].max() > 2 * spread[1000:2000].max()
     assert shift[2000:2064].max() < 1.5 * shift[1000:2000].max()
+
+
+def test_the_floor_scale_is_the_mean_absolute_step_and_a_level_shift_counts_once() -> None:
+    x = np.concatenate((np.zeros(500), np.full(500, 1000.0)))  # one jump of 1000
+    x += np.tile([0.0, 1.0], 500)  # a point-to-point move of 1
+    whole = RunningStep().before_each(x)
+    steps = np.abs(np.diff(x, prepend=x[0]))  # the first point has no step before it: 0
+    expected = [steps[:i].sum() / i for i in range(10, len(x))]
+    assert np.allclose(whole[10:], expected)
+    assert not whole[:10].any()
+    # the jump raises the reference by 1000/n once (the standard deviation would be ~500 for good)
+    assert whole[-1] < 3.0
+    step = RunningStep()
+    chunks = [step.before_each(x[a : a + 137]) for a in range(0, len(x), 137)]
+    assert np.allclose(np.concatenate(chunks), whole)

@@ -3,19 +3,20 @@
 Method (chosen by measurement on NAB, see ``docs/adops.md``): an ensemble of robust scores,
 each normalised by its own record, then shaped for alerting.
 
-1. Raw scores per point: robust z (residual against the rolling median, over the MAD) at three
-   scales; the same on the mean of the last 8, 32 and 128 points (shifts of level or density)
-   and on the mean absolute step of the last 32 (a change of noise); and, once 600 points have
-   shown a period (autocorrelation), the robust z of the difference to one period before (the
-   seasonal baseline).
+1. Raw scores per point: robust z (residual against the rolling median, over the MAD, with a
+   floor of half the series' mean absolute step so far) at three scales; the same on the mean
+   of the last 8, 32 and 128 points (shifts of level or density) and on the mean absolute step
+   of the last 32 (a change of noise); and, once 600 points have shown a period
+   (autocorrelation), the robust z of the difference to one period before (the seasonal
+   baseline).
 2. Each raw score is divided by the largest it has been before (that record halving every
    6,000 points, and at least 5): above 1 means "more unusual than anything this series did".
    The first 250 points of a score only teach it.
 3. The ensemble is the largest ratio E; an isolated point counts for 90% (persistence over 3
    points); the score is E / (1 + E).
-4. After a score above 0.55, the next 100 points are silent unless they beat it; a point
-   shows only when it beats the 5 before it. NAB (and an on-call operator) rewards the first
-   detection of an incident and penalises every repeat.
+4. After a score above 0.5 (E above 1: a new record), the next 100 points are silent unless
+   they beat it; a point shows only when it beats the 5 before it. NAB (and an on-call
+   operator) rewards the first detection of an incident and penalises every repeat.
 
 It is causal: a point's score depends only on the points up to it. ``SeriesDetector`` keeps
 the state between chunks, and scoring a series in chunks gives the same scores as in one call.
@@ -58,14 +59,14 @@ class DetectorConfig:
     season_max_lag: int = 400
     season_min_acf: float = 0.5
     season_window: int = 256
-    scale_floor: float = 0.05
+    scale_floor: float = 0.5
     record_half_life: float = 6000.0
     record_minimum: float = 5.0
     warmup: int = 250
     persistence: int = 3
     isolated_weight: float = 0.9
     rest_points: int = 100
-    rest_trigger: float = 0.55
+    rest_trigger: float = 0.5
     peak_gap: int = 5
 
     def __post_init__(self) -> None:

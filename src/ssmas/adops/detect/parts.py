@@ -19,36 +19,40 @@ FloatArray = npt.NDArray[np.float64]
 MAD_TO_SIGMA = 1.4826
 
 
-class RunningMoments:
-    """Standard deviation of every earlier point (sample, at least 10 points), chunk by chunk."""
+class RunningStep:
+    """Mean absolute step ``|x[i] - x[i-1]|`` of every earlier point (0 until 10 are seen).
+
+    The reference scale of the floor: the series' typical point-to-point move. Unlike the
+    standard deviation of all earlier points, it is not inflated for good by the anomalies
+    themselves: a level shift adds one step, not its squared height for every point after it,
+    and a few huge spikes add their height once each (L1, not L2).
+    """
 
     def __init__(self) -> None:
         self.count = 0
-        self.origin = 0.0
+        self.last = float("nan")
         self.total = 0.0
-        self.squares = 0.0
 
     def before_each(self, chunk: FloatArray) -> FloatArray:
-        if self.count == 0 and len(chunk):
-            self.origin = float(chunk[0])  # sums around the first value keep the squares small
-        y = chunk - self.origin
-        n = self.count + np.arange(len(chunk), dtype=np.float64)
-        total = self.total + np.concatenate(([0.0], np.cumsum(y)[:-1]))
-        squares = self.squares + np.concatenate(([0.0], np.cumsum(y * y)[:-1]))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            var = (squares - total * total / n) / (n - 1)
-        std = np.sqrt(np.clip(np.nan_to_num(var), 0.0, None))
+        if not len(chunk):
+            return np.empty(0)
+        first = float(chunk[0]) if np.isnan(self.last) else self.last
+        steps = np.abs(np.diff(chunk, prepend=first))
+        n = self.count + np.arange(len(chunk), dtype=np.float64)  # steps seen before each point
+        total = self.total + np.concatenate(([0.0], np.cumsum(steps)[:-1]))
+        mean = total / np.maximum(n, 1.0)
         self.count += len(chunk)
-        self.total += float(y.sum())
-        self.squares += float((y * y).sum())
-        return np.where(n >= 10, std, 0.0)
+        self.total += float(steps.sum())
+        self.last = float(chunk[-1])
+        return np.where(n >= 10, mean, 0.0)
 
 
 class RobustZ:
     """``|x - median| / (1.4826 · MAD)`` against the previous ``window`` points.
 
-    The scale has a floor of ``floor`` times the standard deviation of all earlier points, so a
-    series that was constant does not divide by zero; it is 0 until a quarter window is seen.
+    The scale has a floor of ``floor`` times the mean absolute step of all earlier points
+    (:class:`RunningStep`), so a locally constant stretch does not divide by zero; the score is 0
+    until a quarter window is seen.
     """
 
     def __init__(self, window: int, floor: float) -> None:
@@ -56,7 +60,7 @@ class RobustZ:
         self.floor = floor
         self.min_points = max(10, window // 4)
         self.tail = np.empty(0)
-        self.moments = RunningMoments()
+        self.moments = RunningStep()
 
     def _previous_median(self, values: FloatArray) -> FloatArray:
         # median of the ``window`` points before each one (NaN until min_points are there)
