@@ -33,7 +33,9 @@ err = Console(stderr=True)
 out = Console()
 CsvOpt = typer.Option(..., "--csv", help="CSV with columns ds (date/time) and y (number).")
 LevelOpt = typer.Option(80.0, "--level", help="Prediction interval level in percent, (0, 100).")
-RuleOpt = typer.Option("auto", "--rule", help="Ensemble rule: auto, median, inverse_mae, best.")
+RuleOpt = typer.Option(
+    "top2", "--rule", help="Ensemble rule: top2, median, inverse_mae, best, stack or auto."
+)
 FastOpt = typer.Option(False, "--fast", help="Leave AutoARIMA out (the slowest member).")
 
 
@@ -79,25 +81,31 @@ def _check_level(level: float) -> None:
         _fail(f"--level must be between 0 and 100 (exclusive), got {level:g}")
 
 
-def _summary(series: Series, result: ForecastResult, horizon: int) -> Table:
-    table = Table(
-        title=f"forecast of {horizon} steps of {series.freq} after {series.ds[-1]:%Y-%m-%d %H:%M}"
-    )
+def _summary(series: Series, result: ForecastResult, horizon: int) -> None:
+    after = f"{series.ds[-1]:%Y-%m-%d %H:%M}"
+    table = Table(title=f"{horizon} steps of {series.freq} after {after}, rule {result.rule}")
     table.add_column("member")
     table.add_column("weight", justify="right")
+    table.add_column("backtest MAE", justify="right")
     for name, weight in result.weights.items():
-        table.add_row(name, f"{weight:.3f}" if result.rule != "median" else "median")
-    table.caption = f"rule {result.rule}; {result.level:g}% intervals " + (
-        f"calibrated on {result.windows} backtest windows {result.step} apart"
-        if result.calibrated
-        else "not calibrated"
-    )
-    if result.backtest_mae is not None and result.naive_mae:
-        table.caption += (
-            f"; backtest MAE {result.backtest_mae:.4g} vs {result.members[0]} "
-            f"{result.naive_mae:.4g} (ratio {result.backtest_mae / result.naive_mae:.3f})"
+        mae = result.member_mae.get(name)
+        shown = "median" if result.rule == "median" else f"{weight:.3f}"
+        table.add_row(name, shown, f"{mae:.4g}" if mae is not None else "-")
+    err.print(table)
+    if result.calibrated:
+        line = (
+            f"{result.level:g}% intervals calibrated on {result.windows} backtest windows "
+            f"{result.step} steps apart"
         )
-    return table
+        if result.backtest_mae is not None and result.naive_mae:
+            ratio = result.backtest_mae / result.naive_mae
+            line += (
+                f"; ensemble backtest MAE {result.backtest_mae:.4g}, {ratio:.3f} of "
+                f"{result.members[0]}'s"
+            )
+    else:
+        line = f"{result.level:g}% intervals not calibrated"
+    err.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @campaigns_app.command()
@@ -129,7 +137,7 @@ def forecast(
             out_path.write_text(text)
         except OSError as exc:
             _fail(f"cannot write {out_path}: {exc.strerror or exc}")
-    err.print(_summary(series, result, horizon))
+    _summary(series, result, horizon)
     for note in result.notes:
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if out_path is not None:

@@ -1,8 +1,9 @@
 """Combining members into one forecast and calibrating its intervals on backtest residuals.
 
 Rules (``RULES``): ``median`` of the members; ``inverse_mae`` weights, each member weighted by
-the inverse of its backtest MAE; ``best``, the single member with the lowest backtest MAE.
-``auto`` picks the rule with the lowest leave-one-window-out MAE on the calibration windows.
+the inverse of its backtest MAE; ``best``, the single member with the lowest backtest MAE;
+``top2``, the mean of the two best; ``stack``, weights on the simplex minimising the backtest's
+absolute error. ``auto`` picks the rule with the lowest leave-one-window-out MAE.
 
 Intervals are split-conformal per horizon step: the ensemble's residuals in the calibration
 windows (each window's computed with weights learnt without it), divided by a per-step scale (the
@@ -21,7 +22,7 @@ from ssmas.campaigns.forecast.backtest import Backtest
 
 __all__ = ["RULES", "Calibration", "Ensemble", "combine", "fit_ensemble", "member_weights"]
 
-RULES = ("median", "inverse_mae", "best")
+RULES = ("median", "inverse_mae", "best", "top2", "stack")
 # half-width of the per-step smoothing window, at least this many steps and a sixth of the horizon
 SMOOTH_STEPS = 2
 
@@ -37,12 +38,46 @@ def member_weights(backtest: Backtest, rule: str) -> np.ndarray:
         weights = np.zeros(k)
         weights[int(np.argmin(errors))] = 1.0
         return weights
+    if rule == "top2":
+        weights = np.zeros(k)
+        weights[np.argsort(errors, kind="stable")[: min(2, k)]] = 1.0
+        return np.asarray(weights / weights.sum())
+    if rule == "stack":
+        return _stack(backtest)
     if rule == "inverse_mae":
         inverse = 1.0 / np.maximum(errors, 1e-12)
         if not np.isfinite(inverse).all() or inverse.sum() == 0:
             return np.full(k, 1.0 / k)
         return np.asarray(inverse / inverse.sum())
     raise ValueError(f"unknown ensemble rule {rule!r}; choose from {', '.join(RULES)}")
+
+
+def _stack(backtest: Backtest) -> np.ndarray:
+    """Weights on the simplex that minimise the absolute error over the backtest (a linear
+    programme: least absolute deviations with non-negative weights summing to one)."""
+    from scipy.optimize import linprog
+
+    k = len(backtest.names)
+    x = backtest.forecasts[:, backtest.observed].T  # (points, members)
+    y = backtest.actual[backtest.observed]
+    n = len(y)
+    if n == 0:
+        return np.full(k, 1.0 / k)
+    # variables: k weights, n positive and n negative deviations
+    cost = np.concatenate([np.zeros(k), np.ones(2 * n)])
+    equality = np.hstack([x, np.eye(n), -np.eye(n)])
+    simplex = np.concatenate([np.ones(k), np.zeros(2 * n)])[None, :]
+    result = linprog(
+        cost,
+        A_eq=np.vstack([equality, simplex]),
+        b_eq=np.concatenate([y, [1.0]]),
+        bounds=[(0, None)] * (k + 2 * n),
+        method="highs",
+    )
+    if not result.success:
+        return np.full(k, 1.0 / k)
+    weights = np.clip(result.x[:k], 0, None)
+    return np.asarray(weights / weights.sum())
 
 
 def combine(forecasts: np.ndarray, rule: str, weights: np.ndarray) -> np.ndarray:
@@ -131,7 +166,7 @@ class Ensemble:
         return combine(forecasts, self.rule, self.weights)
 
 
-def fit_ensemble(backtest: Backtest, rule: str = "auto") -> Ensemble:
+def fit_ensemble(backtest: Backtest, rule: str) -> Ensemble:
     """Learn the weights and the calibration from ``backtest``'s windows (``rule`` or ``auto``)."""
     candidates = RULES if rule == "auto" else (rule,)
     if rule != "auto" and rule not in RULES:
