@@ -82,7 +82,8 @@ def _check_level(level: float) -> None:
 
 
 def _summary(series: Series, result: ForecastResult, horizon: int) -> None:
-    after = f"{series.ds[-1]:%Y-%m-%d %H:%M}"
+    last = series.ds[-1]
+    after = f"{last:%Y-%m-%d}" if last == last.normalize() else f"{last:%Y-%m-%d %H:%M}"
     table = Table(title=f"{horizon} steps of {series.freq} after {after}, rule {result.rule}")
     table.add_column("member")
     table.add_column("weight", justify="right")

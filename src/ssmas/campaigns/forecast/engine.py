@@ -132,7 +132,7 @@ def forecast_series(
     step, windows = plan_windows(len(series), horizon, max_windows)
     shortest = len(series) - horizon - step * (windows - 1) if windows else len(series)
     members, member_notes = choose_members(
-        shortest, series.seasons, with_gbm=with_gbm, with_arima=with_arima
+        shortest, series.seasons, horizon=horizon, with_gbm=with_gbm, with_arima=with_arima
     )
     notes += member_notes
     if windows < MIN_WINDOWS:
@@ -233,7 +233,11 @@ def evaluate_series(
         )
     total = windows + calibration_windows
     members, _ = choose_members(
-        len(series) - needed, series.seasons, with_gbm=with_gbm, with_arima=with_arima
+        len(series) - needed,
+        series.seasons,
+        horizon=horizon,
+        with_gbm=with_gbm,
+        with_arima=with_arima,
     )
     backtest = run_backtest(series, members, horizon, step, total, progress)
     scored = backtest.select(np.arange(calibration_windows, total))

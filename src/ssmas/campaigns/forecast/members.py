@@ -22,6 +22,7 @@ __all__ = [
     "NaiveMember",
     "SeasonalNaiveMember",
     "choose_members",
+    "long_season_lag",
 ]
 
 # AutoETS's seasonal models estimate one state per season; statsforecast caps useful periods there
@@ -131,11 +132,28 @@ class MstlMember:
         return _mean(MSTL(season_length=periods), y, horizon)
 
 
+def long_season_lag(seasons: tuple[int, ...]) -> int | None:
+    """The long season rounded to whole short seasons (364 days for daily data: the same weekday
+    a year back), or None without two seasons."""
+    if len(seasons) < 2:
+        return None
+    return max(1, round(seasons[1] / seasons[0])) * seasons[0]
+
+
 def choose_members(
-    n: int, seasons: tuple[int, ...], *, with_gbm: bool = True, with_arima: bool = True
+    n: int,
+    seasons: tuple[int, ...],
+    *,
+    horizon: int = 1,
+    with_gbm: bool = True,
+    with_arima: bool = True,
 ) -> tuple[list[Member], list[str]]:
     """The members for a series of ``n`` points (the shortest training set of its backtest),
-    and messages saying which were left out and why."""
+    and messages saying which were left out and why.
+
+    From a quarter of the long season ahead on (about 90 days for daily data) the long season's
+    naive joins: that far out, members that carry the recent level forward (ETS, ARIMA, the
+    recursive trees) drift, while last year's same weeks are a strong forecast."""
     notes: list[str] = []
     period = seasons[0] if seasons else 1
     members: list[Member] = []
@@ -152,6 +170,9 @@ def choose_members(
         members.append(MstlMember(seasons))
     elif seasons:
         notes.append("MSTL left out: fewer than two full seasonal cycles")
+    lag = long_season_lag(seasons)
+    if lag and horizon >= seasons[1] // 4 and n > lag:
+        members.append(SeasonalNaiveMember(lag, name=f"SeasonalNaive{lag}"))
     if with_gbm:
         from ssmas.campaigns.forecast.gbm import GBM_MIN_POINTS, GradientBoostedMember
 
