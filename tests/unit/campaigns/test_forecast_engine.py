@@ -74,3 +74,22 @@ def test_bad_horizon_and_level_are_refused() -> None:
         forecast_series(series, 3, rule="vote")
     with pytest.raises(ValueError, match="too few"):
         evaluate_series(series, 7, step=7, windows=12, calibration_windows=12)
+
+
+def test_monthly_series_is_forecast_on_its_own_calendar() -> None:
+    rng = np.random.default_rng(9)
+    t = np.arange(96)
+    y = 200 + 2 * t + 30 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 3, len(t))
+    table = pd.DataFrame({"ds": pd.date_range("2015-01-01", periods=96, freq="MS"), "y": y})
+    series = prepare_series(table)
+    assert series.seasons == (12,)
+    result = forecast_series(series, 6, with_arima=False, with_gbm=False)
+    assert list(result.frame["ds"]) == list(pd.date_range("2023-01-01", periods=6, freq="MS"))
+    truth = 200 + 2 * np.arange(96, 102) + 30 * np.sin(2 * np.pi * np.arange(96, 102) / 12)
+    assert np.abs(result.frame["yhat"].to_numpy() - truth).mean() < 10
+
+
+def test_a_constant_series_has_nothing_to_backtest() -> None:
+    table = pd.DataFrame({"ds": pd.date_range("2020-01-01", periods=900), "y": 3.0})
+    with pytest.raises(ValueError, match="constant series"):
+        evaluate_series(prepare_series(table), 30)

@@ -225,6 +225,8 @@ def evaluate_series(
     """Score the ensemble on the last ``windows`` origins (``step`` apart, ``horizon`` ahead);
     each one's weights and intervals come from the ``calibration_windows`` before it."""
     _check(horizon, level)
+    if float(np.ptp(series.y[series.observed])) == 0.0:
+        raise ValueError("constant series: every forecaster is exact, there is nothing to score")
     needed = step * (windows + calibration_windows - 1) + horizon
     if len(series) - needed < max(10, 2 * (series.seasons[0] if series.seasons else 1)):
         raise ValueError(
