@@ -139,7 +139,12 @@ def forecast_series(
         return _uncalibrated(series, members, horizon, level, notes)
     backtest = run_backtest(series, members, horizon, step, windows, progress)
     ensemble = fit_ensemble(backtest, rule)
-    final = np.array([m.forecast(series.y, series.ds, horizon, series.freq) for m in members])
+    # only members the ensemble uses are refitted on the whole series (top2: two of them)
+    used = ensemble.rule == "median" or ensemble.weights > 0
+    final = np.zeros((len(members), horizon))
+    for index in np.flatnonzero(np.broadcast_to(used, (len(members),))):
+        member = members[index]
+        final[index] = member.forecast(series.y, series.ds, horizon, series.freq)
     final = np.where(np.isfinite(final), final, float(series.y[-1]))
     yhat = ensemble.forecast(final)
     low, high = ensemble.calibration.bounds(yhat, level)

@@ -159,17 +159,17 @@ def choose_members(
     members: list[Member] = []
     members.append(SeasonalNaiveMember(period) if period > 1 else NaiveMember())
     if n < 10:
-        notes.append(f"{n} points: too short for fitted models, naive forecast only")
+        notes.append(f"{n} training points: too short for fitted models, naive only")
         return members, notes
     members.append(EtsMember(period))
     if with_arima and n >= 30:
         members.append(ArimaMember(period, window=max(104 * period, 200)))
     elif with_arima:
-        notes.append(f"{n} points: AutoARIMA left out (needs 30)")
+        notes.append(f"AutoARIMA left out: {n} training points, it needs 30")
     if seasons and _usable(seasons, n):
         members.append(MstlMember(seasons))
     elif seasons:
-        notes.append("MSTL left out: fewer than two full seasonal cycles")
+        notes.append(f"MSTL left out: {n} training points are under two seasonal cycles")
     lag = long_season_lag(seasons)
     if lag and horizon >= seasons[1] // 4 and n > lag:
         members.append(SeasonalNaiveMember(lag, name=f"SeasonalNaive{lag}"))
@@ -179,5 +179,5 @@ def choose_members(
         if n >= GBM_MIN_POINTS:
             members.append(GradientBoostedMember(seasons))
         else:
-            notes.append(f"{n} points: gradient-boosted member left out (needs {GBM_MIN_POINTS})")
+            notes.append(f"XGBoost left out: {n} training points, it needs {GBM_MIN_POINTS}")
     return members, notes
