@@ -76,6 +76,16 @@ def _load(path: Path) -> Series:
     return prepare_series(read_series_csv(path))
 
 
+@contextmanager
+def _series_job(csv: Path, level: float, title: str) -> Iterator[tuple[Series, ProgressFn]]:
+    """Check the level, read the series and show progress; a ValueError inside is one line."""
+    _check_level(level)
+    with _clean_errors():
+        series = _load(csv)
+        with _progress(title) as say:
+            yield series, say
+
+
 def _check_level(level: float) -> None:
     if not 0 < level < 100:
         _fail(f"--level must be between 0 and 100 (exclusive), got {level:g}")
@@ -123,13 +133,10 @@ def forecast(
 
     if horizon < 1:
         _fail(f"--horizon must be at least 1, got {horizon}")
-    _check_level(level)
-    with _clean_errors():
-        series = _load(csv)
-        with _progress("forecast") as say:
-            result = forecast_series(
-                series, horizon, level, rule=rule, with_arima=not fast, progress=say
-            )
+    with _series_job(csv, level, "forecast") as (series, say):
+        result = forecast_series(
+            series, horizon, level, rule=rule, with_arima=not fast, progress=say
+        )
     text = result.frame.to_csv(index=False, float_format="%.6g")
     if out_path is None:
         typer.echo(text, nl=False)
@@ -190,21 +197,18 @@ def backtest(
             _fail(f"{flag} must be at least 1, got {value}")
     if calibration < 2:
         _fail(f"--calibration-windows must be at least 2, got {calibration}")
-    _check_level(level)
-    with _clean_errors():
-        series = _load(csv)
-        with _progress("backtest") as say:
-            evaluation = evaluate_series(
-                series,
-                horizon,
-                step=step,
-                windows=windows,
-                calibration_windows=calibration,
-                level=level,
-                rule=rule,
-                with_arima=not fast,
-                progress=say,
-            )
+    with _series_job(csv, level, "backtest") as (series, say):
+        evaluation = evaluate_series(
+            series,
+            horizon,
+            step=step,
+            windows=windows,
+            calibration_windows=calibration,
+            level=level,
+            rule=rule,
+            with_arima=not fast,
+            progress=say,
+        )
     out.print(_backtest_table(evaluation))
     out.print(
         f"MASE vs naive ({evaluation.naive_name}): {evaluation.mase_vs_naive:.3f}; "

@@ -92,6 +92,11 @@ def test_a_short_series_is_forecast_and_says_it_is_not_calibrated(tmp_path: Path
         (None, [], "no such file"),
         ("ds,y\n", ["--horizon", "0"], "--horizon must be at least 1"),
         ("ds,y\n", ["--level", "100"], "--level must be between 0 and 100"),
+        (
+            "ds,y\n" + "".join(f"2024-01-{d:02d},{d}\n" for d in range(1, 20)),
+            ["--rule", "vote"],
+            "unknown ensemble rule",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(

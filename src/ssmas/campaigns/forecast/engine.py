@@ -44,7 +44,9 @@ class ForecastResult:
     member_mae: dict[str, float] = field(default_factory=dict)
 
 
-def _check(horizon: int, level: float) -> None:
+def _check(horizon: int, level: float, rule: str) -> None:
+    if rule != "auto" and rule not in RULES:
+        raise ValueError(f"unknown ensemble rule {rule!r}; choose from auto, {', '.join(RULES)}")
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1, got {horizon}")
     if not 0 < level < 100:
@@ -122,9 +124,7 @@ def forecast_series(
     progress: Progress | None = None,
 ) -> ForecastResult:
     """Forecast ``horizon`` steps after the series with ``level``% intervals."""
-    _check(horizon, level)
-    if rule != "auto" and rule not in RULES:
-        raise ValueError(f"unknown ensemble rule {rule!r}; choose from auto, {', '.join(RULES)}")
+    _check(horizon, level, rule)
     observed = series.y[series.observed]
     if float(np.ptp(observed)) == 0.0:
         return _constant(series, horizon, level)
@@ -229,7 +229,7 @@ def evaluate_series(
 ) -> Evaluation:
     """Score the ensemble on the last ``windows`` origins (``step`` apart, ``horizon`` ahead);
     each one's weights and intervals come from the ``calibration_windows`` before it."""
-    _check(horizon, level)
+    _check(horizon, level, rule)
     if float(np.ptp(series.y[series.observed])) == 0.0:
         raise ValueError("constant series: every forecaster is exact, there is nothing to score")
     needed = step * (windows + calibration_windows - 1) + horizon
