@@ -137,7 +137,7 @@ def forecast(
         result = forecast_series(
             series, horizon, level, rule=rule, with_arima=not fast, progress=say
         )
-    text = result.frame.to_csv(index=False, float_format="%.6g")
+    text = result.frame.to_csv(index=False, float_format="%.10g")
     if out_path is None:
         typer.echo(text, nl=False)
     else:

@@ -28,20 +28,27 @@ MIN_WINDOWS = 2
 
 @dataclass(frozen=True)
 class ForecastResult:
-    """The forecast table (``ds, yhat, yhat_lower, yhat_upper``) and how it was made."""
+    """The forecast table (``ds, yhat, yhat_lower, yhat_upper``) and how it was made; ``windows``
+    is the number of backtest windows the weights and intervals were learnt from (0: none)."""
 
     frame: pd.DataFrame
     level: float
-    members: tuple[str, ...]
     rule: str
     weights: dict[str, float]
-    windows: int
-    step: int
-    backtest_mae: float | None
-    naive_mae: float | None
-    calibrated: bool
-    notes: tuple[str, ...] = field(default=())
+    windows: int = 0
+    step: int = 0
+    backtest_mae: float | None = None
+    naive_mae: float | None = None
     member_mae: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(self.weights)
+
+    @property
+    def calibrated(self) -> bool:
+        return self.windows > 0
 
 
 def _check(horizon: int, level: float, rule: str) -> None:
@@ -74,19 +81,7 @@ def _constant(series: Series, horizon: int, level: float) -> ForecastResult:
     values = np.full(horizon, value)
     frame = _frame(series.future_ds(horizon), values, values, values)
     note = "constant series: the forecast is that constant and the interval has zero width"
-    return ForecastResult(
-        frame,
-        level,
-        ("Constant",),
-        "constant",
-        {"Constant": 1.0},
-        0,
-        horizon,
-        None,
-        None,
-        False,
-        (*series.notes, note),
-    )
+    return ForecastResult(frame, level, "constant", {"Constant": 1.0}, notes=(*series.notes, note))
 
 
 def _uncalibrated(
@@ -107,9 +102,7 @@ def _uncalibrated(
     )
     names = tuple(m.name for m in members)
     weights = {name: 1.0 / len(names) for name in names}
-    return ForecastResult(
-        frame, level, names, "median", weights, 0, horizon, None, None, False, tuple(notes)
-    )
+    return ForecastResult(frame, level, "median", weights, notes=tuple(notes))
 
 
 def forecast_series(
@@ -152,16 +145,14 @@ def forecast_series(
     return ForecastResult(
         _frame(series.future_ds(horizon), yhat, low, high),
         level,
-        names,
         ensemble.rule,
         {name: float(w) for name, w in zip(names, ensemble.weights, strict=True)},
-        windows,
-        step,
-        ensemble.backtest_mae,
-        backtest.mae(backtest.forecasts[0]),
-        True,
-        tuple(notes),
-        {name: backtest.mae(backtest.member(name)) for name in names},
+        windows=windows,
+        step=step,
+        backtest_mae=ensemble.backtest_mae,
+        naive_mae=backtest.mae(backtest.forecasts[0]),
+        member_mae={name: backtest.mae(backtest.member(name)) for name in names},
+        notes=tuple(notes),
     )
 
 
