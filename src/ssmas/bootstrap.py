@@ -30,6 +30,7 @@ PRODUCT_MODULES: tuple[str, ...] = (
     "ssmas.pricing.product",
     "ssmas.assistant.product",
     "ssmas.adops.product",
+    "ssmas.campaigns.product",
 )
 
 
