@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,6 +38,7 @@ from ssmas.exchange.world import World, build_world
 
 if TYPE_CHECKING:
     from ssmas.core.bus import Bus
+    from ssmas.core.platform import Platform
     from ssmas.exchange.control_store_sql import SqlFaultStore
     from ssmas.settings import Settings
 
@@ -85,19 +85,12 @@ class FloorSlot:
                 self._provider = None
 
 
-_slots: dict[int, FloorSlot] = {}
-_slots_lock = threading.Lock()
+FLOOR_SLOT = "exchange.floor_slot"  # the name the slot is attached under (``Platform.attach``)
 
 
-def floor_slot(owner: object) -> FloorSlot:
-    """The floor slot of ``owner`` (the process's platform), created on first use."""
-    key = id(owner)
-    with _slots_lock:
-        slot = _slots.get(key)
-        if slot is None:
-            slot = _slots[key] = FloorSlot()
-            weakref.finalize(owner, _slots.pop, key, None)
-        return slot
+def floor_slot(platform: Platform) -> FloorSlot:
+    """The floor slot of ``platform``'s live exchange, created and attached on first use."""
+    return platform.runtime_or_build(FLOOR_SLOT, FloorSlot, lambda _p: FloorSlot())
 
 
 @dataclass
