@@ -107,17 +107,22 @@ class InboundCommitter:
         return await run_in_threadpool(self.bus.publish_batch, self.topic, items)
 
 
-_committers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, InboundCommitter]]
-_committers = weakref.WeakKeyDictionary()
+COMMITTERS = "assistant.committers"  # attached to the platform (``Platform.attach``)
+
+
+class Committers(weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InboundCommitter]):
+    """One platform's group committers, one per event loop that serves its webhook."""
 
 
 def committer_for(platform: Platform) -> InboundCommitter:
     """The group committer of ``platform``'s bus on the running event loop."""
     loop = asyncio.get_running_loop()
-    per_loop = _committers.setdefault(loop, {})
-    found = per_loop.get(id(platform.bus))
-    if found is None or found.bus is not platform.bus:
-        found = per_loop[id(platform.bus)] = InboundCommitter(platform.bus)
+    table = platform.runtime(COMMITTERS, Committers)
+    if table is None:
+        table = platform.runtime_or_build(COMMITTERS, Committers, lambda _p: Committers())
+    found = table.get(loop)
+    if found is None:
+        found = table[loop] = InboundCommitter(platform.bus)
     return found
 
 
