@@ -107,3 +107,30 @@ def test_bad_input_exits_2_with_one_line(
     code, _, stderr = run(*[a.format(**values) for a in args])
     assert code == 2
     assert stderr.strip().count("\n") == 0 and message in stderr
+
+
+def test_an_openrtb_log_trains_on_its_own_features(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    lines = []
+    for i in range(600):
+        device = int(rng.choice([2, 4, 5]))
+        floor = round(float(rng.uniform(0.1, 2.0)), 2)
+        price = floor * 1.5 + (1.0 if device == 2 else 0.2) + float(rng.normal(0, 0.05))
+        request = {"id": f"r{i}", "imp": [{"id": "1", "bidfloor": floor, "banner": {"w": 300,
+                   "h": 250}}], "device": {"devicetype": device, "geo": {"country": "FRA"}},
+                   "site": {"domain": f"site{i % 5}.fr"}}  # fmt: skip
+        response = {"cur": "EUR", "seatbid": [{"bid": [{"impid": "1", "price": round(price, 3)}]}]}
+        lines.append(json.dumps({"ts": 1717200000 + 60 * i, "request": request,
+                                 "response": response}))  # fmt: skip
+    log = tmp_path / "rtb.jsonl"
+    log.write_text("\n".join(lines) + "\n")
+    lake = tmp_path / "lake"
+    code, stdout, _ = run("import", "--format", "openrtb", str(log), "--lake", str(lake))
+    assert code == 0, stdout
+    assert "600 rows in 10 hour partitions" in stdout
+    code, stdout, _ = run("train", "--lake", str(lake), "--rounds", "100")
+    assert code == 0, stdout
+    used = stdout.split("features used: ")[1].split("\n")[0]
+    assert {"floor_cpm", "device_category", "hour_of_day", "domain"} <= set(used.split(", "))
+    absent = stdout.split("absent from this log: ")[1]
+    assert "historical_ctr_avg" in absent and "ad_exchange" in absent

@@ -185,8 +185,9 @@ def _train_imported(
 
 
 def _print_features(used: list[str], absent: list[str]) -> None:
-    out.print(f"features used: {', '.join(used) or 'none (predicts the training mean)'}")
-    out.print(f"model features absent from this log: {', '.join(absent) or 'none'}")
+    used_text = ", ".join(used) or "none (predicts the training mean)"
+    out.print(f"features used: {used_text}", soft_wrap=True)
+    out.print(f"model features absent from this log: {', '.join(absent) or 'none'}", soft_wrap=True)
 
 
 def _print_import_report(report: Any, path: Path) -> None:
@@ -251,8 +252,9 @@ def import_command(
         report, written = import_log(fmt, file, lake, advance)
     _print_import_report(report, file)
     _write_rejects(rejects, [report])
-    out.print(f"lake columns this log fills: {', '.join(report.filled_columns)}")
-    out.print(f"lake columns it lacks: {', '.join(report.missing_columns) or 'none'}")
+    out.print(f"lake columns this log fills: {', '.join(report.filled_columns)}", soft_wrap=True)
+    lacks = ", ".join(report.missing_columns) or "none"
+    out.print(f"lake columns it lacks: {lacks}", soft_wrap=True)
     out.print(f"wrote {report.rows_kept:,} rows in {len(written)} hour partitions under {lake}")
 
 
