@@ -37,23 +37,26 @@ def test_ipinyou_rows_keep_the_good_lines_and_say_why_the_others_went(tmp_path: 
             "0\t20\t1.5\t1",
             "",  # blank: not a row
             "0\t300\t0.01\t3",
+            "0\t40\t0.01\tnull",  # unknown exchange: kept, exchange null
+            "0\t40\t0.01\tx",
         ],
     )
     table, report = parse_log("ipinyou", log)
-    assert report.rows_read == 9 and report.rows_kept == 3 and report.rows_rejected == 6
+    assert report.rows_read == 11 and report.rows_kept == 4 and report.rows_rejected == 7
     assert report.reasons == {
         "price out of range": 2,
         "malformed price": 1,
         "wrong column count": 1,
         "malformed click": 1,
         "malformed predicted CTR": 1,
+        "malformed exchange id": 1,
     }
-    assert [r.line for r in report.rejected] == [3, 4, 5, 6, 7, 8]
+    assert [r.line for r in report.rejected] == [3, 4, 5, 6, 7, 8, 12]
     assert "expected 4, got 3" in report.rejected[3].reason
-    assert table.column("clearing_cpm").to_pylist() == [51.0, 87.0, 300.0]
-    assert table.column("ad_exchange").to_pylist() == ["1", "2", "3"]
-    assert table.column("clicked").to_pylist() == [False, True, False]
-    assert table.column("source_row").to_pylist() == [1, 2, 10]
+    assert table.column("clearing_cpm").to_pylist() == [51.0, 87.0, 300.0, 40.0]
+    assert table.column("ad_exchange").to_pylist() == ["1", "2", "3", None]
+    assert table.column("clicked").to_pylist() == [False, True, False, False]
+    assert table.column("source_row").to_pylist() == [1, 2, 10, 11]
     assert table.column("historical_ctr_avg").to_pylist()[0] == pytest.approx(0.000154)
     assert set(report.filled_columns) == {"historical_ctr_avg", "ad_exchange", "clearing_cpm",
                                           "clicked"}  # fmt: skip

@@ -19,6 +19,7 @@ from ssmas.pricing.model.importers.common import ImportReport, Rows, finish, lin
 ORIGIN = datetime(2013, 6, 6, tzinfo=UTC)  # campaign 1458's first training day
 MAX_PRICE = 300.0
 CURRENCY = "CNY fen"
+MISSING = ("", "null", "na", "-")  # an unknown exchange: kept, the exchange left null
 
 
 def _number(text: str) -> float | None:
@@ -29,7 +30,7 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _reason(fields: list[str]) -> tuple[str | None, tuple[int, float, float, int] | None]:
+def _reason(fields: list[str]) -> tuple[str | None, tuple[int, float, float, str | None] | None]:
     if len(fields) != 4:
         return f"wrong column count: expected 4, got {len(fields)}", None
     click_text, price_text, ctr_text, exchange_text = (f.strip() for f in fields)
@@ -43,9 +44,11 @@ def _reason(fields: list[str]) -> tuple[str | None, tuple[int, float, float, int
     ctr = _number(ctr_text)
     if ctr is None or not 0.0 <= ctr <= 1.0:
         return f"malformed predicted CTR: {ctr_text!r} not a number in [0, 1]", None
+    if exchange_text.lower() in MISSING:
+        return None, (int(click_text), price, ctr, None)
     if not exchange_text.isdigit():
         return f"malformed exchange id: {exchange_text!r}", None
-    return None, (int(click_text), price, ctr, int(exchange_text))
+    return None, (int(click_text), price, ctr, str(int(exchange_text)))
 
 
 def parse_ipinyou(lines: Iterable[tuple[int, str]], report: ImportReport) -> pa.Table:
@@ -67,7 +70,7 @@ def parse_ipinyou(lines: Iterable[tuple[int, str]], report: ImportReport) -> pa.
             "filled": True,
             "clearing_cpm": price,
             "historical_ctr_avg": ctr,
-            "ad_exchange": str(exchange),
+            "ad_exchange": exchange,
             "clicked": bool(click),
             "source_row": number,
         })  # fmt: skip
