@@ -7,8 +7,9 @@
   on the held-out last day;
 * floors: that day replayed under no / best static / seed / tuned dynamic floors (block
   bootstrap CI); the headline uplift is the tuned floor's, the seed formula's is reported too;
-* iPinYou: the real sample (exchange id and the authors' CTR as the only features), first 80%
-  of the file to train, last 20% to test, RMSE against predicting the training mean;
+* iPinYou: the real sample through ``ssmas pricing``'s importer (exchange id and the authors'
+  CTR as the only features), first 80% of the file to train, last 20% to test, RMSE against
+  the training mean and the per-exchange training mean (``pricing_ipinyou.py``);
 * in-process scoring: ``Booster.inplace_predict`` on a float32 matrix (1 and 2 threads);
 * the full day: a 50M-row day (generated once with ``ssmas exchange simulate`` and kept under
   --cache) goes lake → features → train → evaluate → register in a child process that reports
@@ -85,29 +86,11 @@ def quality_and_floors(volume: int, threads: int, work: Path) -> tuple[dict[str,
 
 
 def ipinyou() -> dict[str, Any]:
-    """RMSE of XGBoost on (exchange, pCTR) against the training mean, file-order split."""
-    import xgboost as xgb
+    """The iPinYou figures as ``benchmarks/pricing_ipinyou.py`` measures them (the importer,
+    the log model, both baselines), so the two scripts never disagree."""
+    from pricing_ipinyou import figures
 
-    raw = np.loadtxt(IPINYOU, dtype=np.float64)
-    price, ctr, exchange = raw[:, 1], raw[:, 2], raw[:, 3]
-    x = np.column_stack([exchange, ctr]).astype(np.float32)
-    cut = int(0.8 * len(price))
-    dtrain = xgb.DMatrix(x[:cut], label=price[:cut])
-    params = {"tree_method": "hist", "max_depth": 4, "eta": 0.1, "min_child_weight": 50,
-              "nthread": 2, "seed": 0}  # fmt: skip
-    booster = xgb.train(params, dtrain, num_boost_round=200)
-    pred = booster.inplace_predict(x[cut:])
-    y = price[cut:]
-    rmse = float(np.sqrt(np.mean((y - pred) ** 2)))
-    mean_rmse = float(np.sqrt(np.mean((y - price[:cut].mean()) ** 2)))
-    per_exchange = {e: price[:cut][exchange[:cut] == e].mean() for e in np.unique(exchange[:cut])}
-    ex_pred = np.array([per_exchange.get(e, price[:cut].mean()) for e in exchange[cut:]])
-    return {
-        "ipinyou_rmse_ratio_vs_mean": round(rmse / mean_rmse, 4),
-        "ipinyou_rmse": round(rmse, 2),
-        "ipinyou_mean_rmse": round(mean_rmse, 2),
-        "ipinyou_exchange_mean_rmse": round(float(np.sqrt(np.mean((y - ex_pred) ** 2))), 2),
-    }
+    return figures(path=IPINYOU)
 
 
 def inprocess(model: Any, rows: int) -> dict[str, Any]:

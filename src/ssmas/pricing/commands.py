@@ -1,5 +1,5 @@
-"""``ssmas pricing``: train, simulate floors, retrain, promote / roll back, list models, drift,
-prune the serving tables.
+"""``ssmas pricing``: import real auction logs, train, evaluate on a held-out log, simulate floors,
+retrain, promote / roll back, list models, drift, prune the serving tables.
 
 Commands translate arguments, call a service and print the outcome; bad input exits with code 2
 and a one-line message on stderr.
@@ -59,7 +59,7 @@ def _clean_errors() -> Iterator[None]:
 
     try:
         yield
-    except (ValueError, RegistryError, FileNotFoundError) as exc:
+    except (ValueError, RegistryError, OSError) as exc:
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
@@ -98,22 +98,46 @@ def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        table.add_row(key, f"{value:,.4f}" if abs(value) < 1e5 else f"{value:,.0f}")
+        whole = abs(value) >= 1e5 or (key.endswith("_rows") and float(value).is_integer())
+        table.add_row(key, f"{value:,.0f}" if whole else f"{value:,.4f}")
     return table
 
 
 @pricing_app.command()
 def train(
     lake: Path = LakeOpt,
-    start: str = FromOpt,
-    end: str = ToOpt,
-    rounds: int = typer.Option(60, min=1, max=5000, help="Boosting rounds."),
+    start: str | None = typer.Option(
+        None, "--from", help="First day, YYYY-MM-DD (UTC); not needed for an imported lake."
+    ),
+    end: str | None = typer.Option(
+        None, "--to", help="Last day, YYYY-MM-DD (UTC), inclusive; not needed for an imported lake."
+    ),
+    rounds: int | None = typer.Option(
+        None, min=1, max=5000, help="Boosting rounds; default 60 (200 on an imported lake)."
+    ),
     threads: int = typer.Option(1, min=1, max=64, help="XGBoost / DuckDB threads."),
     seed: int = typer.Option(0, help="Random seed."),
     train_fraction: float = typer.Option(1.0, help="Share of training rows used, (0, 1]."),
     register: bool = typer.Option(True, help="Register the model in the MLflow registry."),
+    holdout: float = typer.Option(
+        0.2, help="Imported lake: last share of rows held out for the printed evaluation, [0, 1)."
+    ),
+    save: Path | None = typer.Option(
+        None, "--save", help="Imported lake: write the model here (for evaluate-log --model)."
+    ),
 ) -> None:
-    """Train a CPM model on the lake's days and register it (champion first, then challenger)."""
+    """Train a CPM model on the lake's days and register it (champion first, then challenger).
+
+    On a lake written by `ssmas pricing import` it trains on the features the log has (and
+    says which it lacks) instead; that model is saved with --save, not registered."""
+    from ssmas.pricing.model.importers import read_marker
+
+    if read_marker(lake) is not None:
+        _train_imported(lake, holdout=holdout, rounds=rounds or 200, seed=seed, threads=threads,
+                        save=save)  # fmt: skip
+        return
+    if start is None or end is None:
+        _fail("--from and --to are required for a simulated lake")
     from ssmas.pricing.model.training import train_from_lake
 
     first, last = _day(start, "--from"), _day(end, "--to")
@@ -123,7 +147,7 @@ def train(
             first,
             last,
             registry=_registry() if register else None,
-            params={"num_boost_round": rounds},
+            params={"num_boost_round": rounds or 60},
             seed=seed,
             threads=threads,
             train_fraction=train_fraction,
@@ -133,6 +157,184 @@ def train(
                              result.metrics))  # fmt: skip
     if result.info is not None:
         out.print(f"registered pricing-cpm v{result.info.version} as {result.alias}")
+
+
+def _train_imported(
+    lake: Path, *, holdout: float, rounds: int, seed: int, threads: int, save: Path | None
+) -> None:
+    from ssmas.pricing.model.importers import read_imported_lake
+    from ssmas.pricing.model.log_model import evaluate_log_model, fit_log_model, split_by_order
+
+    if not 0.0 <= holdout < 1.0:
+        _fail(f"--holdout must be in [0, 1), got {holdout}")
+    with _clean_errors(), _progress("train") as say:
+        say("reading the imported lake")
+        table = read_imported_lake(lake)
+        train_rows, test_rows = split_by_order(table, 1.0 - holdout)
+        say(f"training on {train_rows.num_rows:,} rows")
+        model = fit_log_model(train_rows, rounds=rounds, seed=seed, threads=threads)
+        metrics = evaluate_log_model(model, test_rows) if holdout > 0 else {}
+        if save is not None:
+            model.save(save)
+    _print_features(model.features, model.absent)
+    if metrics:
+        title = f"Price model on {lake} (last {holdout:.0%} of rows held out)"
+        out.print(_metrics_table(title, metrics))
+    if save is not None:
+        out.print(f"saved the model to {save}")
+
+
+def _print_features(used: list[str], absent: list[str]) -> None:
+    used_text = ", ".join(used) or "none (predicts the training mean)"
+    out.print(f"features used: {used_text}", soft_wrap=True)
+    out.print(f"model features absent from this log: {', '.join(absent) or 'none'}", soft_wrap=True)
+
+
+def _print_import_report(report: Any, path: Path) -> None:
+    table = Table(title=f"{report.format} log {path}")
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    table.add_row("read", f"{report.rows_read:,}")
+    table.add_row("kept", f"{report.rows_kept:,}")
+    table.add_row("rejected", f"{report.rows_rejected:,}")
+    for reason, count in report.reasons.most_common():
+        table.add_row(f"  {reason}", f"{count:,}")
+    out.print(table)
+    for rejection in report.rejected[:5]:
+        out.print(f"  line {rejection.line}: {rejection.reason}", markup=False, highlight=False)
+    if report.rows_rejected > 5:
+        out.print(f"  ... {report.rows_rejected - 5:,} more (--rejects FILE lists them)")
+
+
+@contextmanager
+def _byte_progress(title: str, paths: list[Path]) -> Iterator[Any]:
+    from rich.progress import BarColumn, DownloadColumn
+
+    total = sum(p.stat().st_size for p in paths if p.is_file())
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(title, total=total or None)
+        yield lambda n: progress.advance(task, n)
+
+
+def _write_rejects(path: Path | None, reports: list[Any]) -> None:
+    if path is None:
+        return
+    import json
+
+    body = [r.to_dict() for r in reports]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(body if len(body) > 1 else body[0], indent=2) + "\n")
+
+
+FormatOpt = typer.Option(..., "--format", help="Log format: ipinyou, openrtb or prebid.")
+RejectsOpt = typer.Option(
+    None, "--rejects", help="Write the report with the rejected lines (up to 1000) as JSON."
+)
+
+
+@pricing_app.command("import")
+def import_command(
+    file: Path = typer.Argument(..., help="The auction log (see docs/pricing.md for formats)."),
+    fmt: str = FormatOpt,
+    lake: Path = typer.Option(..., "--lake", help="New lake directory to write."),
+    rejects: Path | None = RejectsOpt,
+) -> None:
+    """Import a real auction log into a lake (Parquet hour partitions), rejecting bad rows."""
+    from ssmas.pricing.model.importers import FORMATS, import_log
+
+    if fmt not in FORMATS:
+        _fail(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if not file.is_file():
+        _fail(f"no such file: {file}")
+    with _clean_errors(), _byte_progress(f"import {file.name}", [file]) as advance:
+        report, written = import_log(fmt, file, lake, advance)
+    _print_import_report(report, file)
+    _write_rejects(rejects, [report])
+    out.print(f"lake columns this log fills: {', '.join(report.filled_columns)}", soft_wrap=True)
+    lacks = ", ".join(report.missing_columns) or "none"
+    out.print(f"lake columns it lacks: {lacks}", soft_wrap=True)
+    out.print(f"wrote {report.rows_kept:,} rows in {len(written)} hour partitions under {lake}")
+
+
+@pricing_app.command("evaluate-log")
+def evaluate_log(
+    fmt: str = FormatOpt,
+    train_file: Path | None = typer.Option(None, "--train", help="Log to train on."),
+    test_file: Path | None = typer.Option(
+        None, "--test", help="Held-out log; default: the last 20% of --train's rows."
+    ),
+    model_path: Path | None = typer.Option(
+        None, "--model", help="A model `ssmas pricing train --save` wrote, instead of --train."
+    ),
+    rounds: int = typer.Option(200, min=1, max=5000, help="Boosting rounds."),
+    threads: int = typer.Option(1, min=1, max=64, help="XGBoost threads."),
+    seed: int = typer.Option(0, help="Random seed."),
+    out_path: Path | None = typer.Option(None, "--out", help="Write the figures as JSON."),
+    rejects: Path | None = RejectsOpt,
+) -> None:
+    """Train on one log and score another: RMSE against the mean and per-exchange baselines."""
+    import json
+
+    from ssmas.pricing.model.importers import FORMATS, parse_log
+    from ssmas.pricing.model.log_model import (
+        LogModel,
+        evaluate_log_model,
+        fit_log_model,
+        split_by_order,
+    )
+
+    if fmt not in FORMATS:
+        _fail(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if (train_file is None) == (model_path is None):
+        _fail("give exactly one of --train FILE and --model PATH")
+    if model_path is not None and test_file is None:
+        _fail("--model needs --test FILE")
+    for path in (train_file, test_file, model_path):
+        if path is not None and not path.is_file():
+            _fail(f"no such file: {path}")
+    files = [p for p in (train_file, test_file) if p is not None]
+    reports = []
+    with _clean_errors(), _byte_progress("evaluate-log", files) as advance:
+        if train_file is not None:
+            train_rows, report = parse_log(fmt, train_file, advance)
+            reports.append(report)
+            if test_file is None:
+                train_rows, test_rows = split_by_order(train_rows, 0.8)
+            model = fit_log_model(train_rows, rounds=rounds, seed=seed, threads=threads)
+        else:
+            assert model_path is not None
+            model = LogModel.load(model_path)
+        if test_file is not None:
+            test_rows, test_report = parse_log(fmt, test_file, advance)
+            reports.append(test_report)
+        metrics = evaluate_log_model(model, test_rows)
+    for report, path in zip(reports, files, strict=False):
+        _print_import_report(report, path)
+    _print_features(model.features, model.absent)
+    figures: dict[str, Any] = {**metrics}
+    if fmt == "ipinyou":
+        figures["ipinyou_rmse_ratio_vs_mean"] = metrics["rmse_ratio_vs_mean"]
+        figures["ipinyou_rmse_ratio_vs_exchange_mean"] = metrics["rmse_ratio_vs_exchange_mean"]
+    out.print(_metrics_table(f"{fmt} price model, held-out rows", figures))
+    _write_rejects(rejects, reports)
+    if out_path is not None:
+        body = {
+            "format": fmt,
+            "train": str(train_file) if train_file else None,
+            "model": str(model_path) if model_path else None,
+            "test": str(test_file) if test_file else "last 20% of --train",
+            "features": model.features,
+            "absent_features": model.absent,
+            "rows_rejected": {
+                str(p): r.rows_rejected for r, p in zip(reports, files, strict=False)
+            },
+            **figures,
+        }
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps(body, indent=2) + "\n")
+        out.print(f"wrote {out_path}")
 
 
 def _lake_and_days(
