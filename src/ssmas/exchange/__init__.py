@@ -24,7 +24,7 @@ from ssmas.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ssmas.exchange.auction import AuctionOutcome, run_auctions
-    from ssmas.exchange.catalog import DEVICES, FORMATS, INVENTORY_TYPES
+    from ssmas.exchange.catalog import DEVICES, FORMATS, INVENTORY_TYPES, country_tier
     from ssmas.exchange.control_plane import ControlPlane, ControlVersion, MemoryControlPlane
     from ssmas.exchange.engine import STATUS_OK, Block
     from ssmas.exchange.faults import FAULT_KINDS, Fault, FaultError, make_fault, parse_scenario
@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from ssmas.exchange.lake import aggregate_day
     from ssmas.exchange.lake import connect as connect_lake
     from ssmas.exchange.lake import day_dir as lake_day_dir
+    from ssmas.exchange.lake import hour_dir as lake_hour_dir
     from ssmas.exchange.lake import raw_days as lake_days
+    from ssmas.exchange.lake import writer_options as lake_writer_options
     from ssmas.exchange.live import FloorSlot, LiveExchange, LiveFloorProvider, floor_slot, run_live
     from ssmas.exchange.metrics import TOPIC as METRICS_TOPIC
     from ssmas.exchange.params import WorldParams
@@ -70,10 +72,13 @@ __all__ = [
     "build_world",
     "change_control",
     "connect_lake",
+    "country_tier",
     "floor_slot",
     "inject_fault",
     "lake_day_dir",
     "lake_days",
+    "lake_hour_dir",
+    "lake_writer_options",
     "make_fault",
     "open_stores",
     "parse_scenario",
@@ -108,6 +113,9 @@ __getattr__, __dir__ = lazy_exports(
         "aggregate_day": "ssmas.exchange.lake",
         "connect_lake": "ssmas.exchange.lake:connect",
         "lake_day_dir": "ssmas.exchange.lake:day_dir",
+        "lake_hour_dir": "ssmas.exchange.lake:hour_dir",
+        "lake_writer_options": "ssmas.exchange.lake:writer_options",
+        "country_tier": "ssmas.exchange.catalog",
         "lake_days": "ssmas.exchange.lake:raw_days",
         "FloorSlot": "ssmas.exchange.live",
         "LiveExchange": "ssmas.exchange.live",

@@ -21,8 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ssmas.exchange import LAKE_IMPRESSIONS
-from ssmas.exchange.catalog import country_tier
+from ssmas.exchange import LAKE_IMPRESSIONS, country_tier
 
 IMPORT_MARKER = "labels/import.json"
 MAX_REJECTIONS_KEPT = 1000
@@ -205,7 +204,8 @@ def write_lake(table: pa.Table, report: ImportReport, lake: Path, source: Path) 
     """Write the rows into ``lake`` as hour partitions (the exchange's layout) and the marker.
 
     Refuses a lake that already holds impressions: an import is one log, one lake."""
-    from ssmas.exchange.lake import hour_dir, writer_options
+    from ssmas.exchange import lake_hour_dir as hour_dir
+    from ssmas.exchange import lake_writer_options as writer_options
 
     if (lake / LAKE_IMPRESSIONS).exists() and any((lake / LAKE_IMPRESSIONS).rglob("*.parquet")):
         raise LogImportError(f"the lake at {lake} already holds impressions: import into a new DIR")
