@@ -1,0 +1,65 @@
+"""Experiments for campaigns (issue 17, item 1): the seed's ``ABTestManager`` made sound.
+
+Deterministic weighted assignment (``assignment``), a sample-size and run-length planner
+(``planning``), fixed-horizon tests (``frequentist``), the sample-ratio check (``srm``),
+multiple-comparison corrections (``corrections``), always-valid confidence sequences for daily
+looks (``sequential``), Bayesian summaries (``bayesian``), CUPED (``cuped``) and the
+guardrail-aware auto-conclusion (``conclusion``). Pure statistics: no I/O.
+"""
+
+from ssmas.campaigns.experiments.assignment import (
+    ExperimentDesign,
+    Variant,
+    assign,
+    assign_many,
+    bucket,
+)
+from ssmas.campaigns.experiments.corrections import Correction, benjamini_hochberg, holm
+from ssmas.campaigns.experiments.errors import ExperimentError
+from ssmas.campaigns.experiments.frequentist import (
+    LiftResult,
+    StatResult,
+    anova,
+    chi_square_test,
+    conversion_table,
+    lift_test,
+    two_proportion_test,
+    welch_t_test,
+)
+from ssmas.campaigns.experiments.planning import (
+    Plan,
+    plan_experiment,
+    power_two_proportions,
+    sample_size_per_arm,
+)
+from ssmas.campaigns.experiments.srm import SRMResult, srm_check
+from ssmas.campaigns.experiments.summary import ArmSummary, Effect, effect
+
+__all__ = [
+    "ArmSummary",
+    "Correction",
+    "Effect",
+    "ExperimentDesign",
+    "ExperimentError",
+    "LiftResult",
+    "Plan",
+    "SRMResult",
+    "StatResult",
+    "Variant",
+    "anova",
+    "assign",
+    "assign_many",
+    "benjamini_hochberg",
+    "bucket",
+    "chi_square_test",
+    "conversion_table",
+    "effect",
+    "holm",
+    "lift_test",
+    "plan_experiment",
+    "power_two_proportions",
+    "sample_size_per_arm",
+    "srm_check",
+    "two_proportion_test",
+    "welch_t_test",
+]
