@@ -32,8 +32,16 @@ from ssmas.campaigns.experiments.planning import (
     power_two_proportions,
     sample_size_per_arm,
 )
+from ssmas.campaigns.experiments.sequential import (
+    SequentialMonitor,
+    SequentialResult,
+    always_valid_p,
+    halfwidth,
+    mixture_rho,
+    sequential_test,
+)
 from ssmas.campaigns.experiments.srm import SRMResult, srm_check
-from ssmas.campaigns.experiments.summary import ArmSummary, Effect, effect
+from ssmas.campaigns.experiments.summary import ArmSummary, Effect, effect, lift_moments
 
 __all__ = [
     "ArmSummary",
@@ -44,8 +52,11 @@ __all__ = [
     "LiftResult",
     "Plan",
     "SRMResult",
+    "SequentialMonitor",
+    "SequentialResult",
     "StatResult",
     "Variant",
+    "always_valid_p",
     "anova",
     "assign",
     "assign_many",
@@ -54,11 +65,15 @@ __all__ = [
     "chi_square_test",
     "conversion_table",
     "effect",
+    "halfwidth",
     "holm",
+    "lift_moments",
     "lift_test",
+    "mixture_rho",
     "plan_experiment",
     "power_two_proportions",
     "sample_size_per_arm",
+    "sequential_test",
     "srm_check",
     "two_proportion_test",
     "welch_t_test",
