@@ -14,7 +14,15 @@ from ssmas.campaigns.experiments.assignment import (
     assign_many,
     bucket,
 )
+from ssmas.campaigns.experiments.bayesian import (
+    BayesianResult,
+    BetaBinomialResult,
+    NormalPrior,
+    beta_binomial,
+    gaussian_effect,
+)
 from ssmas.campaigns.experiments.corrections import Correction, benjamini_hochberg, holm
+from ssmas.campaigns.experiments.cuped import CupedArm, adjusted_summary, cuped, cuped_theta
 from ssmas.campaigns.experiments.errors import ExperimentError
 from ssmas.campaigns.experiments.frequentist import (
     LiftResult,
@@ -45,26 +53,35 @@ from ssmas.campaigns.experiments.summary import ArmSummary, Effect, effect, lift
 
 __all__ = [
     "ArmSummary",
+    "BayesianResult",
+    "BetaBinomialResult",
     "Correction",
+    "CupedArm",
     "Effect",
     "ExperimentDesign",
     "ExperimentError",
     "LiftResult",
+    "NormalPrior",
     "Plan",
     "SRMResult",
     "SequentialMonitor",
     "SequentialResult",
     "StatResult",
     "Variant",
+    "adjusted_summary",
     "always_valid_p",
     "anova",
     "assign",
     "assign_many",
     "benjamini_hochberg",
+    "beta_binomial",
     "bucket",
     "chi_square_test",
     "conversion_table",
+    "cuped",
+    "cuped_theta",
     "effect",
+    "gaussian_effect",
     "halfwidth",
     "holm",
     "lift_moments",
