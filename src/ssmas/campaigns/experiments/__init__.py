@@ -21,6 +21,7 @@ from ssmas.campaigns.experiments.bayesian import (
     beta_binomial,
     gaussian_effect,
 )
+from ssmas.campaigns.experiments.conclusion import Decision, Guardrail, conclude
 from ssmas.campaigns.experiments.corrections import Correction, benjamini_hochberg, holm
 from ssmas.campaigns.experiments.cuped import CupedArm, adjusted_summary, cuped, cuped_theta
 from ssmas.campaigns.experiments.errors import ExperimentError
@@ -57,9 +58,11 @@ __all__ = [
     "BetaBinomialResult",
     "Correction",
     "CupedArm",
+    "Decision",
     "Effect",
     "ExperimentDesign",
     "ExperimentError",
+    "Guardrail",
     "LiftResult",
     "NormalPrior",
     "Plan",
@@ -77,6 +80,7 @@ __all__ = [
     "beta_binomial",
     "bucket",
     "chi_square_test",
+    "conclude",
     "conversion_table",
     "cuped",
     "cuped_theta",
