@@ -4,9 +4,11 @@ Deterministic weighted assignment (``assignment``), a sample-size and run-length
 (``planning``), fixed-horizon tests (``frequentist``), the sample-ratio check (``srm``),
 multiple-comparison corrections (``corrections``), always-valid confidence sequences for daily
 looks (``sequential``), Bayesian summaries (``bayesian``), CUPED (``cuped``) and the
-guardrail-aware auto-conclusion (``conclusion``). Pure statistics: no I/O.
+guardrail-aware auto-conclusion (``conclusion``), all run at one look by ``analysis.analyse``.
+Pure statistics: no I/O.
 """
 
+from ssmas.campaigns.experiments.analysis import Comparison, ExperimentReport, Metric, analyse
 from ssmas.campaigns.experiments.assignment import (
     ExperimentDesign,
     Variant,
@@ -56,14 +58,17 @@ __all__ = [
     "ArmSummary",
     "BayesianResult",
     "BetaBinomialResult",
+    "Comparison",
     "Correction",
     "CupedArm",
     "Decision",
     "Effect",
     "ExperimentDesign",
     "ExperimentError",
+    "ExperimentReport",
     "Guardrail",
     "LiftResult",
+    "Metric",
     "NormalPrior",
     "Plan",
     "SRMResult",
@@ -73,6 +78,7 @@ __all__ = [
     "Variant",
     "adjusted_summary",
     "always_valid_p",
+    "analyse",
     "anova",
     "assign",
     "assign_many",

@@ -9,11 +9,12 @@ removing it, so its units are not silently counted nowhere.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from functools import cached_property
 
 from ssmas.campaigns.experiments.errors import ExperimentError
 
@@ -78,6 +79,11 @@ class ExperimentDesign:
         total = sum(v.weight for v in self.variants)
         return tuple(v.weight / total for v in self.variants)
 
+    @cached_property
+    def edges(self) -> tuple[float, ...]:
+        """Cumulative traffic shares: the bucket boundaries between variants."""
+        return tuple(itertools.accumulate(self.weights))
+
 
 def bucket(key: str, unit_id: str, salt: str = "") -> float:
     """A uniform number in [0, 1) from SHA-256 of ``key``, ``salt`` and ``unit_id``."""
@@ -89,9 +95,8 @@ def assign(design: ExperimentDesign, unit_id: str) -> str | None:
     """The variant ``unit_id`` sees in ``design``, or ``None`` when outside its coverage."""
     if design.coverage < 1.0 and bucket(design.key, unit_id, "coverage") >= design.coverage:
         return None
-    u = bucket(design.key, unit_id)
-    edges = np.cumsum(design.weights)
-    index = min(int(np.searchsorted(edges, u, side="right")), len(edges) - 1)
+    edges = design.edges
+    index = min(bisect.bisect_right(edges, bucket(design.key, unit_id)), len(edges) - 1)
     return design.variants[index].name
 
 

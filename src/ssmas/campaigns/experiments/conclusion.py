@@ -24,7 +24,9 @@ from ssmas.campaigns.experiments.errors import ExperimentError
 from ssmas.campaigns.experiments.sequential import SequentialResult
 from ssmas.campaigns.experiments.srm import SRMResult
 
-Action = Literal["ship", "keep_control", "stop_guardrail", "invalid_srm", "continue", "no_effect"]
+Action = Literal[
+    "ship", "keep_control", "stop_guardrail", "invalid_srm", "continue", "no_effect", "no_data"
+]
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Decision:
 
     @property
     def stop(self) -> bool:
-        return self.action != "continue"
+        return self.action not in ("continue", "no_data")
 
 
 def _checked(result: object, what: str) -> SequentialResult:
