@@ -26,6 +26,7 @@ last four years, without AutoARIMA in the ensemble or the peers.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -41,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from _report import write_result  # noqa: E402
+from _report import RESULTS, write_result  # noqa: E402
 from ssmas.campaigns.forecast import (  # noqa: E402
     Evaluation,
     Series,
@@ -53,8 +54,18 @@ from ssmas.campaigns.forecast import (  # noqa: E402
 NAME = "campaigns_optimise"
 HORIZON, STEP = 30, 30
 TARGET_MASE, TARGET_VS_BEST, TARGET_COVERAGE_PTS = 0.87, 1.0, 5.0
+
+
 # figures the experiment and ROI parts of this benchmark write (kept when this part runs alone)
-OTHER_KEYS = ("aa_sequential_fpr", "aa_naive_fpr", "roi_mc_10k_ms", "portfolio_50_s")
+def other_keys(measured: dict[str, Any]) -> tuple[str, ...]:
+    """The figures other scripts merged into the results file (experiments, bandits, ROI): a
+    forecast run keeps every one it does not measure itself."""
+    previous = RESULTS / f"{NAME}.json"
+    if not previous.exists():
+        return ()
+    return tuple(k for k in json.loads(previous.read_text())["figures"] if k not in measured)
+
+
 DATA = Path("data") / "forecast" / "peyton_manning_train.csv"
 console = Console(stderr=True)
 
@@ -186,7 +197,7 @@ def main() -> None:
             else ""
         )
     )
-    path_out = write_result(NAME, figures, notes, quick=args.quick, keep=OTHER_KEYS)
+    path_out = write_result(NAME, figures, notes, quick=args.quick, keep=other_keys(figures))
     console.print(f"wrote {path_out}", highlight=False)
 
 
