@@ -15,15 +15,23 @@ from ssmas.campaigns.anomaly.events import (
     detect_anomalies,
     publish_anomalies,
 )
+from ssmas.campaigns.anomaly.features import (
+    CAMPAIGN_COUNTS,
+    campaign_features,
+    validation_features,
+)
 
 __all__ = [
+    "CAMPAIGN_COUNTS",
     "DETECTORS",
     "TOPIC_ANOMALIES",
     "AnomalyDetected",
     "AnomalyEnsemble",
     "AnomalyInputError",
     "Scores",
+    "campaign_features",
     "detect_anomalies",
     "publish_anomalies",
     "rank_normalise",
+    "validation_features",
 ]
