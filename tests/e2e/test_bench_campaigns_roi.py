@@ -23,4 +23,7 @@ def test_quick_run_writes_roi_and_portfolio_figures() -> None:
     assert len(frontier) == 17
     rois = [roi for _, _, roi in frontier]
     assert rois == sorted(rois)
+    p_at_k = figures["anomaly_p_at_k"]
+    members = [v for k, v in p_at_k.items() if k != "ensemble"]
+    assert len(members) == 4 and p_at_k["ensemble"] >= min(members)
     assert "roi_mc_10k_ms" in stdout and "targets" in stdout and "tornado" in stdout

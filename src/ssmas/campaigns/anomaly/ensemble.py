@@ -1,10 +1,15 @@
-"""The anomaly ensemble: scale the features, fit the four detectors, turn each detector's raw
-score into a number in [0, 1] by its rank among the training scores (the share of training rows
-it beats), and average them.
+"""The anomaly ensemble: scale the features, fit the four detectors, and put their scores on
+one scale.
 
-Rank normalisation makes a One-Class SVM margin, an isolation path length, a LOF ratio and a
-reconstruction error comparable without assuming any of their distributions, and it reads the
-same on every dataset: 0.99 means "more anomalous than 99% of what the detector was fitted on".
+Each member's score is reported as its rank among that member's training scores (the share of
+training rows it beats, in [0, 1]): it reads the same for a One-Class SVM margin, an isolation
+path length, a LOF ratio and a reconstruction error, e.g. 0.99 = "more anomalous than 99% of
+what the detector was fitted on". The ensemble averages the members' *robust z-scores*
+((score - training median) / training IQR) and reports that average's rank among the training
+rows' averages, so it is in [0, 1] too. Averaging ranks instead would cap every member at 1 and
+let a member that misses a kind of anomaly pull it down as much as a confident one pushes it up:
+on the synthetic metrics of ``synthetic.py`` the mean of ranks finds 0.6-0.8 of the injected
+rows in its top k where the mean of robust z finds 0.95, as many as the best member.
 """
 
 from __future__ import annotations
@@ -36,9 +41,17 @@ def rank_normalise(train_scores: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return result
 
 
+def _robust_z(train_scores: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """``(scores - median) / IQR`` of the training scores (1 when the IQR is 0)."""
+    q25, median, q75 = np.percentile(train_scores, [25, 50, 75])
+    spread = float(q75 - q25) or 1.0
+    result: np.ndarray = (scores - median) / spread
+    return result
+
+
 @dataclass(frozen=True)
 class Scores:
-    """Per-row scores in [0, 1]: each detector's and the ensemble's (their mean)."""
+    """Per-row scores in [0, 1]: each detector's rank and the ensemble's."""
 
     ensemble: np.ndarray
     members: dict[str, np.ndarray]
@@ -66,7 +79,7 @@ def _matrix(data: pd.DataFrame | np.ndarray, columns: Sequence[str] | None) -> n
 
 
 class AnomalyEnsemble:
-    """Isolation Forest + One-Class SVM + LOF + autoencoder, rank-normalised and averaged."""
+    """Isolation Forest + One-Class SVM + LOF + autoencoder on one [0, 1] scale (see above)."""
 
     def __init__(
         self,
@@ -87,6 +100,7 @@ class AnomalyEnsemble:
         self._scaler: RobustScaler | None = None
         self._fitted: dict[str, Detector] = {}
         self._train: dict[str, np.ndarray] = {}
+        self._train_combined = np.zeros(0)
 
     def fit(
         self, data: pd.DataFrame | np.ndarray, columns: Sequence[str] | None = None
@@ -102,7 +116,14 @@ class AnomalyEnsemble:
         made = make_detectors(x.shape[1], len(x), contamination=self.contamination, seed=self.seed)
         self._fitted = {name: made[name].fit(z) for name in self.names}
         self._train = {name: det.score(z) for name, det in self._fitted.items()}
+        self._train_combined = self._combine(self._train)
         return self
+
+    def _combine(self, raw: dict[str, np.ndarray]) -> np.ndarray:
+        """The mean of the members' robust z-scores (each against its own training scores)."""
+        zs = [_robust_z(self._train[name], raw[name]) for name in self.names]
+        result: np.ndarray = np.mean(np.vstack(zs), axis=0)
+        return result
 
     def score(self, data: pd.DataFrame | np.ndarray) -> Scores:
         """Normalised scores of every row of ``data`` (same columns as the fit)."""
@@ -119,9 +140,7 @@ class AnomalyEnsemble:
                 f"fitted on {self._scaler.n_features_in_} features, got {x.shape[1]}"
             )
         z = self._scaler.transform(x)
-        members = {
-            name: rank_normalise(self._train[name], det.score(z))
-            for name, det in self._fitted.items()
-        }
-        ensemble = np.mean(np.vstack(list(members.values())), axis=0)
+        raw = {name: det.score(z) for name, det in self._fitted.items()}
+        members = {name: rank_normalise(self._train[name], s) for name, s in raw.items()}
+        ensemble = rank_normalise(self._train_combined, self._combine(raw))
         return Scores(ensemble=ensemble, members=members)
