@@ -150,3 +150,30 @@ def test_bad_input_gets_a_clear_error(kwargs: dict[str, object], message: str) -
     args: dict[str, object] = {"campaigns": campaigns(), "budget": 100_000.0, **kwargs}
     with pytest.raises(RoiInputError, match=message):
         optimise_portfolio(**args)  # type: ignore[arg-type]
+
+
+def test_a_larger_portfolio_meets_the_kkt_conditions() -> None:
+    # 30 campaigns, random correlation, minimum and maximum spends: at the optimum the marginal
+    # utility mu - lam S w is one common value for campaigns strictly inside their limits, no
+    # higher for those held at their minimum, and no lower for those at their maximum
+    rng = np.random.default_rng(9)
+    n, budget, lam = 30, 1_000.0, 3.0
+    mu, sd = rng.uniform(-0.1, 0.5, n), rng.uniform(0.05, 0.6, n)
+    loadings = rng.uniform(-0.5, 0.5, (n, 3))
+    cov = loadings @ loadings.T + np.diag(rng.uniform(0.2, 1.0, n))
+    corr = cov / np.outer(np.sqrt(np.diag(cov)), np.sqrt(np.diag(cov)))
+    lows = np.where(rng.random(n) < 0.3, 15.0, 0.0)
+    highs = np.where(rng.random(n) < 0.3, 60.0, 1_000.0)
+    entries = [PortfolioCampaign(f"c{i}", mu[i], sd[i], lows[i], highs[i]) for i in range(n)]
+    alloc = optimise_portfolio(entries, budget, risk_aversion=lam, correlation=corr)
+    assert alloc.converged and alloc.spend.sum() == pytest.approx(budget)
+    assert (alloc.spend >= lows - 1e-6).all() and (alloc.spend <= highs + 1e-6).all()
+    w = alloc.spend / budget
+    grad = mu - lam * (corr * np.outer(sd, sd)) @ w
+    at_low = alloc.spend <= lows + 1e-4
+    at_high = alloc.spend >= highs - 1e-4
+    free = ~at_low & ~at_high
+    assert free.sum() >= 2
+    nu = float(np.median(grad[free]))
+    np.testing.assert_allclose(grad[free], nu, atol=1e-5)
+    assert (grad[at_low] <= nu + 1e-5).all() and (grad[at_high] >= nu - 1e-5).all()
