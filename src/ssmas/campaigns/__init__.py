@@ -1,7 +1,9 @@
-"""Campaigns product (part built): Mexican phone validation at volume (``ssmas.campaigns.phone``)
-and conversion forecasts with backtests and calibrated intervals (``ssmas.campaigns.forecast``),
-driven by the ``ssmas campaigns`` commands.
+"""Campaigns product (part built): Mexican phone validation at volume (``ssmas.campaigns.phone``),
+conversion forecasts with backtests and calibrated intervals (``ssmas.campaigns.forecast``),
+driven by the ``ssmas campaigns`` commands, Monte Carlo ROI, tornado and portfolio allocation
+(``ssmas.campaigns.roi``), and anomaly detection on validations and campaign metrics published
+on the bus (``ssmas.campaigns.anomaly``).
 
-Tenants, leads, lead quality, segments, sending, experiments, bandits, ROI and anomaly detection
-join it as issues 16 and 17 are built.
+Tenants, leads, lead quality, segments, sending, experiments and bandits join it as issues 16
+and 17 are built.
 """
