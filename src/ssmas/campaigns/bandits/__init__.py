@@ -2,6 +2,7 @@
 with cumulative regret, off-policy evaluation on logged data (IPS, SNIPS, DR with confidence
 intervals) and the seed's Q-learning campaign optimiser for comparison."""
 
+from ssmas.campaigns.bandits.ope import Estimate, doubly_robust, ips, snips
 from ssmas.campaigns.bandits.policies import (
     UCB1,
     BanditError,
@@ -22,12 +23,16 @@ __all__ = [
     "UCB1",
     "BanditError",
     "EpsilonGreedy",
+    "Estimate",
     "LinUCB",
     "Policy",
     "RecipientSimulator",
     "ThompsonSampling",
     "UniformRandom",
     "campaign_simulator",
+    "doubly_robust",
+    "ips",
     "mean_regret",
     "run_policy",
+    "snips",
 ]
