@@ -48,6 +48,7 @@ from ssmas.campaigns.bandits import (  # noqa: E402
     campaign_simulator,
     mean_regret,
 )
+from ssmas.campaigns.bandits.ope import IntervalSpec  # noqa: E402
 from ssmas.campaigns.bandits.open_bandit import (  # noqa: E402
     evaluate_bts_from_random,
     find_sample,
@@ -98,7 +99,7 @@ def off_policy(n_bootstrap: int) -> dict[str, Any]:
     result = evaluate_bts_from_random(
         read_log(sample / "random_all.csv"),
         read_log(sample / "bts_all.csv"),
-        n_bootstrap=n_bootstrap,
+        ci=IntervalSpec(n_bootstrap=n_bootstrap),
     )
     figures: dict[str, Any] = {"bts_on_policy_mean": round(result.on_policy_mean, 6)}
     for est in (result.ips, result.snips, result.dr):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from ssmas.campaigns.bandits import BanditError
-from ssmas.campaigns.bandits.ope import doubly_robust, ips, snips
+from ssmas.campaigns.bandits.ope import IntervalSpec, doubly_robust, ips, snips
 from ssmas.campaigns.bandits.open_bandit import (
     action_distribution,
     evaluate_bts_from_random,
@@ -21,6 +21,7 @@ from ssmas.campaigns.bandits.open_bandit import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
+NORMAL = IntervalSpec(method="normal")
 
 # four logged rounds, by hand: w = pi / p = 0.5/0.25, 0.2/0.5, 1.0/0.5, 0/0.25 = 2, 0.4, 2, 0
 R = np.array([1.0, 0.0, 1.0, 1.0])
@@ -53,14 +54,14 @@ def test_normal_interval_is_the_clt_interval_and_bootstrap_agrees() -> None:
     pi = rng.choice([0.0, 0.5], size=4000)
     terms = r * pi / p
     half = 1.959964 * terms.std(ddof=1) / np.sqrt(4000)
-    normal = ips(r, p, pi, interval="normal")
+    normal = ips(r, p, pi, NORMAL)
     assert normal.low == pytest.approx(terms.mean() - half)
     assert normal.high == pytest.approx(terms.mean() + half)
-    boot = ips(r, p, pi, n_bootstrap=1000, seed=3)
+    boot = ips(r, p, pi, IntervalSpec(n_bootstrap=1000, seed=3))
     assert boot.low == pytest.approx(normal.low, rel=0.05)
     assert boot.high == pytest.approx(normal.high, rel=0.05)
     # the same seed, the same interval
-    assert ips(r, p, pi, n_bootstrap=1000, seed=3) == boot
+    assert ips(r, p, pi, IntervalSpec(n_bootstrap=1000, seed=3)) == boot
 
 
 def test_estimators_recover_a_known_policy_value_and_cover_it() -> None:
@@ -76,9 +77,9 @@ def test_estimators_recover_a_known_policy_value_and_cover_it() -> None:
         p = np.full(2000, 1 / 3)
         q = np.array([0.15, 0.15, 0.45])  # a deliberately imperfect reward model
         estimates = [
-            ips(r, p, target[a], interval="normal"),
-            snips(r, p, target[a], interval="normal"),
-            doubly_robust(r, p, target[a], q[a], np.full(2000, target @ q), interval="normal"),
+            ips(r, p, target[a], NORMAL),
+            snips(r, p, target[a], NORMAL),
+            doubly_robust(r, p, target[a], q[a], np.full(2000, target @ q), NORMAL),
         ]
         for est in estimates:
             covered[est.estimator] += est.contains(truth)
@@ -99,9 +100,11 @@ def test_bad_inputs_are_refused_clearly() -> None:
     with pytest.raises(BanditError, match="never takes a logged action"):
         snips(R, P, np.zeros(4))
     with pytest.raises(BanditError, match="level"):
-        ips(R, P, PI, level=1.5)
+        IntervalSpec(level=1.5)
     with pytest.raises(BanditError, match="interval"):
-        ips(R, P, PI, interval="magic")  # type: ignore[arg-type]
+        IntervalSpec(method="magic")  # type: ignore[arg-type]
+    with pytest.raises(BanditError, match="n_bootstrap"):
+        IntervalSpec(n_bootstrap=5)
 
 
 def test_action_distribution_and_reward_model_on_a_tiny_log() -> None:
@@ -143,7 +146,7 @@ def test_bts_policy_estimated_from_the_random_log_covers_its_on_policy_mean() ->
     assert len(random_log) == len(bts_log) == 10000
     # uniform logging over 80 items: every propensity is 1/80
     np.testing.assert_allclose(random_log["propensity_score"], 1 / 80)
-    result = evaluate_bts_from_random(random_log, bts_log, n_bootstrap=1000)
+    result = evaluate_bts_from_random(random_log, bts_log, ci=IntervalSpec(n_bootstrap=1000))
     assert result.on_policy_mean == pytest.approx(0.0042)
     for est in (result.ips, result.snips, result.dr):
         assert est.low < est.value < est.high

@@ -2,7 +2,7 @@
 with cumulative regret, off-policy evaluation on logged data (IPS, SNIPS, DR with confidence
 intervals) and the seed's Q-learning campaign optimiser for comparison."""
 
-from ssmas.campaigns.bandits.ope import Estimate, doubly_robust, ips, snips
+from ssmas.campaigns.bandits.ope import Estimate, IntervalSpec, doubly_robust, ips, snips
 from ssmas.campaigns.bandits.policies import (
     UCB1,
     BanditError,
@@ -24,6 +24,7 @@ __all__ = [
     "BanditError",
     "EpsilonGreedy",
     "Estimate",
+    "IntervalSpec",
     "LinUCB",
     "Policy",
     "RecipientSimulator",

@@ -61,26 +61,35 @@ def _weights(rewards: object, pscore: object, pi_action: object) -> tuple[FloatA
     return r, pi / p
 
 
-def _check(level: float, n_bootstrap: int) -> None:
-    if not 0 < level < 1:
-        raise BanditError(f"level must be in (0, 1), got {level}")
-    if n_bootstrap < 10:
-        raise BanditError(f"n_bootstrap must be at least 10, got {n_bootstrap}")
+@dataclass(frozen=True)
+class IntervalSpec:
+    """How an estimate's confidence interval is computed: its ``level``, the ``method``
+    (percentile bootstrap over rounds or the normal approximation) and the bootstrap's draws
+    and seed (the same seed, the same interval)."""
+
+    level: float = 0.95
+    method: Interval = "bootstrap"
+    n_bootstrap: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.level < 1:
+            raise BanditError(f"level must be in (0, 1), got {self.level}")
+        if self.method not in ("bootstrap", "normal"):
+            raise BanditError(f"interval must be 'bootstrap' or 'normal', got {self.method!r}")
+        if self.n_bootstrap < 10:
+            raise BanditError(f"n_bootstrap must be at least 10, got {self.n_bootstrap}")
 
 
 def _bootstrap(
-    numerator: FloatArray,
-    denominator: FloatArray | None,
-    level: float,
-    n_bootstrap: int,
-    seed: int,
+    numerator: FloatArray, denominator: FloatArray | None, spec: IntervalSpec
 ) -> tuple[float, float]:
     """Percentile interval of ``sum(c·num) / sum(c·den)`` (``den`` = 1 for a mean) over
     multinomial resampling counts ``c`` of the rounds."""
     n = numerator.size
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(spec.seed)
     draws: list[FloatArray] = []
-    left = n_bootstrap
+    left = spec.n_bootstrap
     while left > 0:
         size = min(BOOTSTRAP_CHUNK, left)
         counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(np.float64)
@@ -88,79 +97,55 @@ def _bootstrap(
         bottom = counts @ denominator if denominator is not None else np.full(size, float(n))
         draws.append(np.divide(top, bottom, out=np.zeros(size), where=bottom > 0))
         left -= size
-    tail = (1 - level) / 2 * 100
+    tail = (1 - spec.level) / 2 * 100
     low, high = np.percentile(np.concatenate(draws), [tail, 100 - tail])
     return float(low), float(high)
 
 
-def _mean_estimate(
+def _estimate(
     name: str,
-    terms: FloatArray,
-    level: float,
-    interval: Interval,
-    n_bootstrap: int,
-    seed: int,
+    value: float,
+    influence: FloatArray,
+    numerator: FloatArray,
+    denominator: FloatArray | None,
+    spec: IntervalSpec,
 ) -> Estimate:
-    value = float(terms.mean())
-    if interval == "normal":
-        half = (
-            float(stats.norm.ppf(0.5 + level / 2) * terms.std(ddof=1) / np.sqrt(terms.size))
-            if terms.size > 1
-            else float("inf")
-        )
+    """The estimate with its interval: normal on the per-round ``influence`` terms, or the
+    bootstrap of ``numerator / denominator``."""
+    n = influence.size
+    if spec.method == "normal":
+        spread = influence.std(ddof=1) / np.sqrt(n) if n > 1 else float("inf")
+        half = float(stats.norm.ppf(0.5 + spec.level / 2) * spread)
         low, high = value - half, value + half
-    elif interval == "bootstrap":
-        low, high = _bootstrap(terms, None, level, n_bootstrap, seed)
     else:
-        raise BanditError(f"interval must be 'bootstrap' or 'normal', got {interval!r}")
-    return Estimate(name, value, low, high, terms.size, level)
+        low, high = _bootstrap(numerator, denominator, spec)
+    return Estimate(name, value, low, high, n, spec.level)
+
+
+DEFAULT_INTERVAL = IntervalSpec()
 
 
 def ips(
-    rewards: object,
-    pscore: object,
-    pi_action: object,
-    *,
-    level: float = 0.95,
-    interval: Interval = "bootstrap",
-    n_bootstrap: int = 1000,
-    seed: int = 0,
+    rewards: object, pscore: object, pi_action: object, ci: IntervalSpec = DEFAULT_INTERVAL
 ) -> Estimate:
     """IPS: the mean of ``r_i pi_i / p_i``; unbiased when the logging policy gave every action
     the evaluation policy takes a non-zero probability."""
-    _check(level, n_bootstrap)
     r, w = _weights(rewards, pscore, pi_action)
-    return _mean_estimate("ips", w * r, level, interval, n_bootstrap, seed)
+    terms = w * r
+    return _estimate("ips", float(terms.mean()), terms, terms, None, ci)
 
 
 def snips(
-    rewards: object,
-    pscore: object,
-    pi_action: object,
-    *,
-    level: float = 0.95,
-    interval: Interval = "bootstrap",
-    n_bootstrap: int = 1000,
-    seed: int = 0,
+    rewards: object, pscore: object, pi_action: object, ci: IntervalSpec = DEFAULT_INTERVAL
 ) -> Estimate:
     """Self-normalised IPS: ``sum(w_i r_i) / sum(w_i)``, biased for small samples but with far
     less variance when weights are large; its normal interval uses the delta method."""
-    _check(level, n_bootstrap)
     r, w = _weights(rewards, pscore, pi_action)
     if not w.sum() > 0:
         raise BanditError("the evaluation policy never takes a logged action: SNIPS is undefined")
     value = float((w * r).sum() / w.sum())
-    if interval == "normal":
-        # delta method: the ratio's influence terms are w_i (r_i - value) / mean(w)
-        influence = w * (r - value) / w.mean()
-        spread = influence.std(ddof=1) / np.sqrt(r.size) if r.size > 1 else float("inf")
-        half = float(stats.norm.ppf(0.5 + level / 2) * spread)
-        low, high = value - half, value + half
-    elif interval == "bootstrap":
-        low, high = _bootstrap(w * r, w, level, n_bootstrap, seed)
-    else:
-        raise BanditError(f"interval must be 'bootstrap' or 'normal', got {interval!r}")
-    return Estimate("snips", value, low, high, r.size, level)
+    # delta method: the ratio's influence terms are w_i (r_i - value) / mean(w)
+    return _estimate("snips", value, w * (r - value) / w.mean(), w * r, w, ci)
 
 
 def doubly_robust(
@@ -169,18 +154,13 @@ def doubly_robust(
     pi_action: object,
     q_action: object,
     q_expected: object,
-    *,
-    level: float = 0.95,
-    interval: Interval = "bootstrap",
-    n_bootstrap: int = 1000,
-    seed: int = 0,
+    ci: IntervalSpec = DEFAULT_INTERVAL,
 ) -> Estimate:
     """DR: the mean of ``sum_a pi(a|x_i) q(x_i, a) + w_i (r_i - q(x_i, a_i))``; unbiased if
     either the propensities or the reward model are right, and less variable than IPS when
     the model is close."""
-    _check(level, n_bootstrap)
     r, w = _weights(rewards, pscore, pi_action)
     q = _vector("q_action", q_action, r.size)
     expected = _vector("q_expected", q_expected, r.size)
     terms = expected + w * (r - q)
-    return _mean_estimate("dr", terms, level, interval, n_bootstrap, seed)
+    return _estimate("dr", float(terms.mean()), terms, terms, None, ci)

@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ssmas.campaigns.bandits.ope import Estimate, Interval, doubly_robust, ips, snips
+from ssmas.campaigns.bandits.ope import (
+    DEFAULT_INTERVAL,
+    Estimate,
+    IntervalSpec,
+    doubly_robust,
+    ips,
+    snips,
+)
 from ssmas.campaigns.bandits.policies import BanditError, FloatArray
 
 COLUMNS = ("item_id", "position", "click", "propensity_score")
@@ -89,10 +96,7 @@ def evaluate_bts_from_random(
     random_log: pd.DataFrame,
     bts_log: pd.DataFrame,
     *,
-    level: float = 0.95,
-    interval: Interval = "bootstrap",
-    n_bootstrap: int = 2000,
-    seed: int = 0,
+    ci: IntervalSpec = DEFAULT_INTERVAL,
     prior_strength: float = 200.0,
 ) -> OpenBanditResult:
     """IPS, SNIPS and DR estimates of the BTS policy's click rate from the random log."""
@@ -103,7 +107,7 @@ def evaluate_bts_from_random(
     pscore = random_log["propensity_score"].to_numpy(dtype=np.float64)
     pi_action = pi[pos, item]
     # two-fold cross-fitting: each half's reward model is learnt on the other half
-    fold = np.random.default_rng(seed).permutation(len(random_log)) % 2
+    fold = np.random.default_rng(ci.seed).permutation(len(random_log)) % 2
     q_action, q_expected = np.empty(len(random_log)), np.empty(len(random_log))
     for k in (0, 1):
         q = reward_model(random_log[fold != k], prior_strength)
@@ -112,17 +116,9 @@ def evaluate_bts_from_random(
         q_expected[rows] = (pi * q).sum(axis=1)[pos[rows]]
     common = (reward, pscore, pi_action)
     return OpenBanditResult(
-        ips=ips(*common, level=level, interval=interval, n_bootstrap=n_bootstrap, seed=seed),
-        snips=snips(*common, level=level, interval=interval, n_bootstrap=n_bootstrap, seed=seed),
-        dr=doubly_robust(
-            *common,
-            q_action,
-            q_expected,
-            level=level,
-            interval=interval,
-            n_bootstrap=n_bootstrap,
-            seed=seed,
-        ),
+        ips=ips(*common, ci),
+        snips=snips(*common, ci),
+        dr=doubly_robust(*common, q_action, q_expected, ci),
         on_policy_mean=float(bts_log["click"].mean()),
         n_random=len(random_log),
         n_bts=len(bts_log),
