@@ -18,6 +18,7 @@ from ssmas.assistant.console import Console
 from ssmas.assistant.runtime import channel_cipher, channel_settings
 from ssmas.assistant.webhook import router as webhook_router
 from ssmas.core.api import PlatformDep, require_scope
+from ssmas.core.api.bounds import IdPath
 from ssmas.core.db import utcnow
 from ssmas.core.platform import Platform
 from ssmas.core.security import ApiKeyRecord
@@ -59,7 +60,7 @@ async def list_conversations(
 
 @api.get("/conversations/{conversation_id}")
 async def read_conversation(
-    conversation_id: int, platform: PlatformDep, key: ReadKey
+    conversation_id: IdPath, platform: PlatformDep, key: ReadKey
 ) -> dict[str, Any]:
     summary, messages = await run_in_threadpool(
         _console(platform).conversation, conversation_id, actor=f"apikey:{key.name}"
@@ -73,7 +74,7 @@ async def read_conversation(
 
 @api.post("/conversations/{conversation_id}/takeover")
 async def take_over(
-    conversation_id: int, body: AgentAction, platform: PlatformDep, _key: WriteKey
+    conversation_id: IdPath, body: AgentAction, platform: PlatformDep, _key: WriteKey
 ) -> dict[str, Any]:
     row = await run_in_threadpool(
         _console(platform).take_over, conversation_id, body.agent, utcnow()
@@ -83,7 +84,7 @@ async def take_over(
 
 @api.post("/conversations/{conversation_id}/reply", status_code=202)
 async def reply(
-    conversation_id: int, body: AgentReply, platform: PlatformDep, _key: WriteKey
+    conversation_id: IdPath, body: AgentReply, platform: PlatformDep, _key: WriteKey
 ) -> JSONResponse:
     message_id = await run_in_threadpool(
         _console(platform).reply, conversation_id, body.agent, body.text, utcnow()
@@ -93,7 +94,7 @@ async def reply(
 
 @api.post("/conversations/{conversation_id}/handback")
 async def hand_back(
-    conversation_id: int, body: AgentAction, platform: PlatformDep, _key: WriteKey
+    conversation_id: IdPath, body: AgentAction, platform: PlatformDep, _key: WriteKey
 ) -> dict[str, Any]:
     row = await run_in_threadpool(
         _console(platform).hand_back, conversation_id, body.agent, utcnow()

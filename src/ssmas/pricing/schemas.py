@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
+from ssmas.core.api.bounds import MAX_ID
 from ssmas.pricing.variants import Variant
 
 DeviceCategory = Literal["mobile", "tablet", "desktop"]
@@ -134,7 +135,7 @@ class FloorRequest(PredictRequest):
     """An impression to floor; ``data_points`` overrides the history count of its domain."""
 
     publisher_id: Label | None = None
-    data_points: Annotated[int, Field(ge=0, strict=True)] | None = None
+    data_points: Annotated[int, Field(ge=0, le=MAX_ID, strict=True)] | None = None
 
 
 class FloorResponse(BaseModel):
