@@ -19,6 +19,7 @@ from ssmas.assistant.runtime import channel_cipher, channel_settings
 from ssmas.assistant.webhook import router as webhook_router
 from ssmas.core.api import PlatformDep, require_scope
 from ssmas.core.api.bounds import IdPath
+from ssmas.core.api.errors import error_responses
 from ssmas.core.db import utcnow
 from ssmas.core.platform import Platform
 from ssmas.core.security import ApiKeyRecord
@@ -29,6 +30,10 @@ router.include_router(webhook_router)
 api = APIRouter(prefix="/assistant", tags=["assistant"])
 ReadKey = Annotated[ApiKeyRecord, Depends(require_scope("assistant:read"))]
 WriteKey = Annotated[ApiKeyRecord, Depends(require_scope("assistant:write"))]
+NOT_FOUND = error_responses(404, descriptions={404: "no such conversation"})
+ACTION_ERRORS = error_responses(
+    404, 409, descriptions={404: "no such conversation", 409: "another agent holds it"}
+)
 
 
 class AgentAction(BaseModel):
@@ -58,7 +63,7 @@ async def list_conversations(
     return [{**row.__dict__, "last_activity_at": _iso(row.last_activity_at)} for row in rows]
 
 
-@api.get("/conversations/{conversation_id}")
+@api.get("/conversations/{conversation_id}", responses=NOT_FOUND)
 async def read_conversation(
     conversation_id: IdPath, platform: PlatformDep, key: ReadKey
 ) -> dict[str, Any]:
@@ -72,7 +77,7 @@ async def read_conversation(
     }
 
 
-@api.post("/conversations/{conversation_id}/takeover")
+@api.post("/conversations/{conversation_id}/takeover", responses=ACTION_ERRORS)
 async def take_over(
     conversation_id: IdPath, body: AgentAction, platform: PlatformDep, _key: WriteKey
 ) -> dict[str, Any]:
@@ -82,7 +87,7 @@ async def take_over(
     return {"id": row.id, "state": row.state, "agent": row.agent}
 
 
-@api.post("/conversations/{conversation_id}/reply", status_code=202)
+@api.post("/conversations/{conversation_id}/reply", status_code=202, responses=ACTION_ERRORS)
 async def reply(
     conversation_id: IdPath, body: AgentReply, platform: PlatformDep, _key: WriteKey
 ) -> JSONResponse:
@@ -92,7 +97,7 @@ async def reply(
     return JSONResponse({"message_id": message_id, "state": "queued"}, status_code=202)
 
 
-@api.post("/conversations/{conversation_id}/handback")
+@api.post("/conversations/{conversation_id}/handback", responses=ACTION_ERRORS)
 async def hand_back(
     conversation_id: IdPath, body: AgentAction, platform: PlatformDep, _key: WriteKey
 ) -> dict[str, Any]:

@@ -27,9 +27,17 @@ from ssmas.core.db import UnitOfWork
 from ssmas.core.ratelimit import RateLimiter
 from ssmas.core.security.keys import ApiKeyRecord, has_scope, validate_scopes, verify_api_key
 
-__all__ = ["ApiKeyDep", "KeyVerifier", "authenticate", "check_scope", "require_scope"]
+__all__ = [
+    "SCOPE_ATTRIBUTE",
+    "ApiKeyDep",
+    "KeyVerifier",
+    "authenticate",
+    "check_scope",
+    "require_scope",
+]
 
 MAX_KEY_LENGTH = 512
+SCOPE_ATTRIBUTE = "__ssmas_scope__"
 _log = structlog.get_logger(__name__)
 _MISSING = object()
 
@@ -169,4 +177,5 @@ def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, ApiKeyRecord]
         return check_scope(key, scope)
 
     key_with_scope.__name__ = f"require_{scope.replace(':', '_').replace('*', 'all')}"
+    setattr(key_with_scope, SCOPE_ATTRIBUTE, scope)  # OpenAPI documents its 403
     return key_with_scope
