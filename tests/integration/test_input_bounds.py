@@ -16,6 +16,7 @@ from ssmas.core.api.bounds import MAX_ID
 from ssmas.settings import Settings
 from tests.integration.test_assistant_web import make_key, sign_in
 from tests.integration.test_pricing_api import Api, start
+from tests.pricing_serving_support import request_body, small_model
 
 TOO_BIG = MAX_ID + 1
 API = "/assistant/conversations"
@@ -82,7 +83,9 @@ def test_analytics_refuses_days_at_the_ends_of_the_calendar(
 def pricing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     settings = Settings(profile="test", data_dir=tmp_path_factory.mktemp("bounds") / "data")
     settings.ensure_dirs()
-    yield from start(settings)
+    for running in start(settings):
+        running.runtime.service.install("champion", small_model())
+        yield running
 
 
 def test_pricing_refuses_integers_beyond_64_bits(pricing: Api) -> None:
@@ -107,3 +110,17 @@ def test_pricing_refuses_integers_beyond_64_bits(pricing: Api) -> None:
         assert refused(answer)["error"] == "invalid_request"
     drift = client.get("/v2/monitoring/drift?history=" + str(TOO_BIG), headers=pricing.read)
     refused(drift)
+
+
+def test_outcomes_refuse_prices_that_would_overflow_the_statistics(pricing: Api) -> None:
+    client = pricing.client
+    assert client.post("/v2/predict", json=request_body("huge"), headers=pricing.read).is_success
+    huge = [{"impression_id": "huge", "filled": True, "clearing_cpm": 1e308, "revenue_eur": 1e308}]
+    body = refused(client.post("/v2/outcomes", json=huge, headers=pricing.write))
+    assert "at most 100000" in body["message"]
+    fine = [{"impression_id": "huge", "filled": True, "clearing_cpm": 2.5, "revenue_eur": 0.0025}]
+    assert client.post("/v2/outcomes", json=fine, headers=pricing.write).status_code == 200
+    pricing.flush()
+    realised = client.get("/v2/monitoring/outcomes", headers=pricing.read)
+    assert realised.status_code == 200, realised.text
+    assert realised.json()["variants"]["champion"]["paired"] == 1
