@@ -24,6 +24,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ssmas.bootstrap import all_products, create_app, find_product
+from ssmas.core.api.head_guard import server_limits
 from ssmas.core.logging import configure_logging
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.product import Product, ProductError, WorkerSpec, resolve
@@ -57,7 +58,8 @@ def create_app_from_env() -> FastAPI:
 
 
 def _config(app: FastAPI, settings: Settings, host: str | None, port: int | None) -> uvicorn.Config:
-    # Our request middleware logs each request, so uvicorn's access log stays off.
+    # Our request middleware logs each request, so uvicorn's access log stays off. Request
+    # heads are bounded in size, header count and time (ssmas.core.api.head_guard).
     return uvicorn.Config(
         app,
         host=host or settings.host,
@@ -65,6 +67,7 @@ def _config(app: FastAPI, settings: Settings, host: str | None, port: int | None
         log_config=None,
         access_log=False,
         server_header=False,
+        **server_limits(),
     )
 
 
@@ -93,6 +96,7 @@ def serve(
         log_config=None,
         access_log=False,
         server_header=False,
+        **server_limits(),
     )
 
 
