@@ -1,12 +1,16 @@
 """The assistant's HTTP surface: the WhatsApp webhook and the agent API.
 
 Agent API (``assistant:read`` to look, ``assistant:write`` to act): list conversations, read one
-(audited), take over, reply as an agent, hand back to the bot, and the escalation queue.
+(audited), take over, reply as an agent, hand back to the bot, and the escalation queue. The
+authenticated key is who acts (``apikey:<prefix>``: the conversation's owner and the audit's
+actor); the ``agent`` of the body is only the name recorded beside it. Replies are audited
+(message id, never the text).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -37,6 +41,9 @@ ACTION_ERRORS = error_responses(
 
 
 class AgentAction(BaseModel):
+    """``agent``: the name the caller goes by, recorded beside the key that acts (the owner and
+    the audit's actor are always the authenticated key)."""
+
     agent: str = Field(min_length=1, max_length=200)
 
 
@@ -46,6 +53,11 @@ class AgentReply(AgentAction):
 
 def _console(platform: Platform) -> Console:
     return Console(platform.session_factory, channel_cipher(platform), platform.bus, platform.cache)
+
+
+def _actor(key: ApiKeyRecord) -> str:
+    """Who acts: the authenticated key, by its prefix (unique; the name may repeat)."""
+    return f"apikey:{key.prefix}"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -79,30 +91,40 @@ async def read_conversation(
 
 @api.post("/conversations/{conversation_id}/takeover", responses=ACTION_ERRORS)
 async def take_over(
-    conversation_id: IdPath, body: AgentAction, platform: PlatformDep, _key: WriteKey
+    conversation_id: IdPath, body: AgentAction, platform: PlatformDep, key: WriteKey
 ) -> dict[str, Any]:
     row = await run_in_threadpool(
-        _console(platform).take_over, conversation_id, body.agent, utcnow()
+        partial(_console(platform).take_over, label=body.agent),
+        conversation_id,
+        _actor(key),
+        utcnow(),
     )
     return {"id": row.id, "state": row.state, "agent": row.agent}
 
 
 @api.post("/conversations/{conversation_id}/reply", status_code=202, responses=ACTION_ERRORS)
 async def reply(
-    conversation_id: IdPath, body: AgentReply, platform: PlatformDep, _key: WriteKey
+    conversation_id: IdPath, body: AgentReply, platform: PlatformDep, key: WriteKey
 ) -> JSONResponse:
     message_id = await run_in_threadpool(
-        _console(platform).reply, conversation_id, body.agent, body.text, utcnow()
+        partial(_console(platform).reply, label=body.agent),
+        conversation_id,
+        _actor(key),
+        body.text,
+        utcnow(),
     )
     return JSONResponse({"message_id": message_id, "state": "queued"}, status_code=202)
 
 
 @api.post("/conversations/{conversation_id}/handback", responses=ACTION_ERRORS)
 async def hand_back(
-    conversation_id: IdPath, body: AgentAction, platform: PlatformDep, _key: WriteKey
+    conversation_id: IdPath, body: AgentAction, platform: PlatformDep, key: WriteKey
 ) -> dict[str, Any]:
     row = await run_in_threadpool(
-        _console(platform).hand_back, conversation_id, body.agent, utcnow()
+        partial(_console(platform).hand_back, label=body.agent),
+        conversation_id,
+        _actor(key),
+        utcnow(),
     )
     return {"id": row.id, "state": row.state, "agent": row.agent}
 
