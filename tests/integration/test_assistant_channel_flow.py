@@ -110,6 +110,14 @@ def test_escalation_queues_a_handoff_notifies_and_silences_the_bot(
         assert len(channel.fake.state.sent_to(phone)) == 1
 
 
+def _conversation_of(client: TestClient, channel: Channel, auth: dict[str, str], wa_id: str) -> int:
+    """A customer writes; the id of the conversation it opens."""
+    deliver(client, text_delivery(PHONE, "where is my order", wa_id))
+    channel.drain()
+    conv_id: int = client.get("/assistant/conversations", headers=auth).json()[0]["id"]
+    return conv_id
+
+
 def test_agent_takes_over_replies_and_hands_back(client: TestClient, channel: Channel) -> None:
     with UnitOfWork(channel.platform.session_factory) as uow:
         raw, record = create_api_key(
@@ -119,9 +127,7 @@ def test_agent_takes_over_replies_and_hands_back(client: TestClient, channel: Ch
         reader, _ = create_api_key(uow.session, "reader", ["assistant:read"])
         uow.commit()
     auth = {"x-api-key": raw}
-    deliver(client, text_delivery(PHONE, "where is my order", "wamid.b1"))
-    channel.drain()
-    conv_id = client.get("/assistant/conversations", headers=auth).json()[0]["id"]
+    conv_id = _conversation_of(client, channel, auth, "wamid.b1")
     denied = client.post(
         f"/assistant/conversations/{conv_id}/takeover",
         json={"agent": "eva"},
@@ -275,9 +281,7 @@ def test_the_authenticated_key_is_the_actor_whatever_the_body_says(
         raw, record = create_api_key(uow.session, "console", ["assistant:*"])
         uow.commit()
     auth = {"x-api-key": raw}
-    deliver(client, text_delivery(PHONE, "where is my order", "wamid.a1"))
-    channel.drain()
-    conv_id = client.get("/assistant/conversations", headers=auth).json()[0]["id"]
+    conv_id = _conversation_of(client, channel, auth, "wamid.a1")
     base = f"/assistant/conversations/{conv_id}"
     assert client.post(f"{base}/takeover", json={"agent": "admin"}, headers=auth).is_success
     sent = client.post(f"{base}/reply", json={"agent": "ceo", "text": "Hola"}, headers=auth)
