@@ -313,6 +313,12 @@ class Settings(BaseSettings):
     )
     rate_limit_per_s: float = Field(default=200.0, description="API requests per second per key")
     rate_limit_burst: int = Field(default=400, description="API requests at once per key")
+    auth_failure_rate_per_s: float = Field(
+        default=0.2, gt=0, le=1e6, description="failed authentications forgiven per s per address"
+    )
+    auth_failure_burst: int = Field(
+        default=20, ge=1, description="failed authentications at once per address; then 429"
+    )
     max_body_bytes: int = Field(default=1_048_576, description="largest API request body")
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint")
     llm_api_key: str | None = Field(default=None, description="API key of the LLM endpoint")
