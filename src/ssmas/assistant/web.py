@@ -23,6 +23,7 @@ from ssmas.assistant.runtime import channel_cipher
 from ssmas.core.api.bounds import DayOutOfRange, IdPath, parse_day
 from ssmas.core.api.errors import DomainError, error_response
 from ssmas.core.db import utcnow
+from ssmas.core.security import scopes_grant
 from ssmas.web import WebUser, WebUserDep, login_redirect, register_page, render_page
 from ssmas.web.access import platform_of, same_origin
 from ssmas.web.rendering import SECURITY_HEADERS
@@ -45,10 +46,9 @@ def _fragment(name: str, **context: Any) -> Markup:
 
 
 def granted(user: WebUser, scope: str) -> bool:
-    """Same rule as API keys: ``*``/``admin`` grant all, ``res:*`` or ``res`` grant ``res:x``."""
-    scopes = set(user.scopes)
-    resource = scope.partition(":")[0]
-    return bool(scopes & {"*", "admin", scope, f"{resource}:*", resource})
+    """The API keys' rule (``ssmas.core.security.scopes_grant``): one scope check for the page
+    and the API."""
+    return scopes_grant(user.scopes, scope)
 
 
 def _console(request: Request) -> Console:
@@ -182,6 +182,8 @@ def _span(delta: timedelta) -> str:
 async def queue_page(request: Request, user: WebUserDep) -> Response:
     if user is None:
         return login_redirect(request)
+    if not granted(user, "assistant:read"):  # as GET /assistant/handoffs
+        return _forbidden(request, user, "Escalation queue", "assistant:read")
     now = utcnow()
     entries = await run_in_threadpool(_console(request).queue, now)
     rows = [{**e.__dict__, "left": _span(e.sla_due_at - now)} for e in entries]
