@@ -299,3 +299,18 @@ def test_the_authenticated_key_is_the_actor_whatever_the_body_says(
         assert entries[action].details["agent_name"] == name
     assert entries["assistant.reply"].details["message_id"] == sent.json()["message_id"]
     assert "Hola" not in str(entries["assistant.reply"].details)
+
+
+def test_the_key_is_checked_before_the_body_is_read(client: TestClient, channel: Channel) -> None:
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        raw, _ = create_api_key(uow.session, "console", ["assistant:*"])
+        uow.commit()
+    for action in ("takeover", "reply", "handback"):
+        url = f"/assistant/conversations/1/{action}"
+        anonymous = client.post(url, content=b"{not json")
+        assert anonymous.status_code == 401, anonymous.text
+        bad = client.post(url, content=b"{not json", headers={"x-api-key": raw})
+        assert bad.status_code == 400 and bad.json()["error"] == "invalid_json"
+        empty = client.post(url, json={"agent": ""}, headers={"x-api-key": raw})
+        assert empty.status_code == 422
+        assert "agent" in [d["field"] for d in empty.json()["details"]]

@@ -22,6 +22,7 @@ from ssmas.assistant.console import Console
 from ssmas.assistant.runtime import channel_cipher, channel_settings
 from ssmas.assistant.webhook import router as webhook_router
 from ssmas.core.api import PlatformDep, require_scope
+from ssmas.core.api.bodies import json_body, json_body_doc
 from ssmas.core.api.bounds import IdPath
 from ssmas.core.api.errors import error_responses
 from ssmas.core.db import utcnow
@@ -49,6 +50,11 @@ class AgentAction(BaseModel):
 
 class AgentReply(AgentAction):
     text: str = Field(min_length=1, max_length=4096)
+
+
+# Read after the key dependency (declared before them): a bad body without a key is a 401.
+ActionBody = Annotated[AgentAction, Depends(json_body(AgentAction))]
+ReplyBody = Annotated[AgentReply, Depends(json_body(AgentReply))]
 
 
 def _console(platform: Platform) -> Console:
@@ -89,9 +95,13 @@ async def read_conversation(
     }
 
 
-@api.post("/conversations/{conversation_id}/takeover", responses=ACTION_ERRORS)
+@api.post(
+    "/conversations/{conversation_id}/takeover",
+    responses=ACTION_ERRORS,
+    openapi_extra=json_body_doc(AgentAction),
+)
 async def take_over(
-    conversation_id: IdPath, body: AgentAction, platform: PlatformDep, key: WriteKey
+    conversation_id: IdPath, platform: PlatformDep, key: WriteKey, body: ActionBody
 ) -> dict[str, Any]:
     row = await run_in_threadpool(
         partial(_console(platform).take_over, label=body.agent),
@@ -102,9 +112,14 @@ async def take_over(
     return {"id": row.id, "state": row.state, "agent": row.agent}
 
 
-@api.post("/conversations/{conversation_id}/reply", status_code=202, responses=ACTION_ERRORS)
+@api.post(
+    "/conversations/{conversation_id}/reply",
+    status_code=202,
+    responses=ACTION_ERRORS,
+    openapi_extra=json_body_doc(AgentReply),
+)
 async def reply(
-    conversation_id: IdPath, body: AgentReply, platform: PlatformDep, key: WriteKey
+    conversation_id: IdPath, platform: PlatformDep, key: WriteKey, body: ReplyBody
 ) -> JSONResponse:
     message_id = await run_in_threadpool(
         partial(_console(platform).reply, label=body.agent),
@@ -116,9 +131,13 @@ async def reply(
     return JSONResponse({"message_id": message_id, "state": "queued"}, status_code=202)
 
 
-@api.post("/conversations/{conversation_id}/handback", responses=ACTION_ERRORS)
+@api.post(
+    "/conversations/{conversation_id}/handback",
+    responses=ACTION_ERRORS,
+    openapi_extra=json_body_doc(AgentAction),
+)
 async def hand_back(
-    conversation_id: IdPath, body: AgentAction, platform: PlatformDep, key: WriteKey
+    conversation_id: IdPath, platform: PlatformDep, key: WriteKey, body: ActionBody
 ) -> dict[str, Any]:
     row = await run_in_threadpool(
         partial(_console(platform).hand_back, label=body.agent),
