@@ -67,7 +67,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
             self._start_head_timer()
         super().data_received(data)
-        if self._in_head and not self._refused and self._head_bytes > self.max_head_bytes:
+        if (
+            self._in_head
+            and not self._refused
+            and self._head_bytes > self.max_head_bytes
+            and not self.transport.is_closing()  # not already answered 400 by uvicorn
+        ):
             self._refuse(431, f"request head over {self.max_head_bytes} bytes")
 
     def on_message_begin(self) -> None:
