@@ -43,48 +43,18 @@ ATTACK_HEAD_BYTES = 1024 * 1024
 def fuzz_figures(max_examples: int) -> dict[str, Any]:
     import schemathesis
     import structlog
-    from fastapi.testclient import TestClient
-    from tests.fuzz_support import FuzzReport, fuzz
-    from tests.pricing_serving_support import small_model
-
-    from ssmas.bootstrap import create_app
-    from ssmas.core.platform import build_platform
-    from ssmas.core.security import create_api_key
-    from ssmas.pricing.serving.runtime import started_serving_runtime
-    from ssmas.settings import PricingSettings, Settings
+    from tests.fuzz_support import FuzzReport, fuzz, started_app
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(profile="test", data_dir=Path(tmp) / "data").model_copy(
-            update={
-                "rate_limit_burst": 1_000_000,
-                "pricing": PricingSettings(load_models=False, drift_interval_s=0),
-            }
-        )
-        settings.ensure_dirs()
-        platform = build_platform(settings)
-        try:
-            app = create_app(platform)
-            with TestClient(app):
-                runtime = started_serving_runtime(platform)
-                assert runtime is not None
-                runtime.service.install("champion", small_model())
-                with platform.uow() as uow:
-                    raw, _ = create_api_key(uow.session, "fuzzer", ["*"])
-                    uow.commit()
-                schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-                operations = sum(1 for _ in schema.get_all_operations())
-                started = time.perf_counter()
-                report = FuzzReport()
-                report.merge(
-                    fuzz(
-                        schema, headers={"X-API-Key": raw}, max_examples=max_examples, label=" key"
-                    )
-                )
-                report.merge(fuzz(schema, max_examples=max_examples, label=" anonymous"))
-                elapsed = time.perf_counter() - started
-        finally:
-            platform.close()
+    with tempfile.TemporaryDirectory() as tmp, started_app(Path(tmp) / "data") as (app, raw):
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+        operations = sum(1 for _ in schema.get_all_operations())
+        started = time.perf_counter()
+        report = FuzzReport()
+        key = {"X-API-Key": raw}
+        report.merge(fuzz(schema, headers=key, max_examples=max_examples, label=" key"))
+        report.merge(fuzz(schema, max_examples=max_examples, label=" anonymous"))
+        elapsed = time.perf_counter() - started
     for name, failure in report.failures.items():
         print(f"FAIL {name}: {failure.splitlines()[:3]}", file=sys.stderr)
     return {

@@ -11,8 +11,10 @@ length stays bounded). Used by ``tests/integration/test_api_fuzz.py`` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -24,6 +26,42 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+
+@contextmanager
+def started_app(data_dir: Path) -> Iterator[tuple[Any, str]]:
+    """The app of every product started on ``data_dir`` (pricing with a small real model, no
+    rate limit in the way) and a key granting every scope; closed on exit."""
+    from fastapi.testclient import TestClient
+
+    from ssmas.bootstrap import create_app
+    from ssmas.core.platform import build_platform
+    from ssmas.core.security import create_api_key
+    from ssmas.pricing.serving.runtime import started_serving_runtime
+    from ssmas.settings import PricingSettings, Settings
+    from tests.pricing_serving_support import small_model
+
+    settings = Settings(profile="test", data_dir=data_dir).model_copy(
+        update={
+            "rate_limit_burst": 1_000_000,
+            "pricing": PricingSettings(load_models=False, drift_interval_s=0),
+        }
+    )
+    settings.ensure_dirs()
+    platform = build_platform(settings)
+    try:
+        app = create_app(platform)
+        with TestClient(app):  # runs the lifespan: runtimes attached, products started
+            runtime = started_serving_runtime(platform)
+            assert runtime is not None
+            runtime.service.install("champion", small_model())  # prices for real
+            with platform.uow() as uow:
+                raw, _ = create_api_key(uow.session, "fuzzer", ["*"])
+                uow.commit()
+            yield app, raw
+    finally:
+        platform.close()
+
 
 CHECKS = [
     not_a_server_error,

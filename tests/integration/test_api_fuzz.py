@@ -17,15 +17,8 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
-from ssmas.bootstrap import create_app
-from ssmas.core.platform import build_platform
-from ssmas.core.security import create_api_key
-from ssmas.pricing.serving.runtime import started_serving_runtime
-from ssmas.settings import PricingSettings, Settings
-from tests.fuzz_support import FuzzReport, fuzz
-from tests.pricing_serving_support import small_model
+from tests.fuzz_support import FuzzReport, fuzz, started_app
 
 MAX_EXAMPLES = 25
 
@@ -34,27 +27,8 @@ MAX_EXAMPLES = 25
 def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, str]]:
     """The started app of every product (pricing with a small real model), and a key granting
     every scope."""
-    base = Settings(profile="test", data_dir=tmp_path_factory.mktemp("fuzz") / "data")
-    settings = base.model_copy(
-        update={
-            "rate_limit_burst": 1_000_000,
-            "pricing": PricingSettings(load_models=False, drift_interval_s=0),
-        }
-    )
-    settings.ensure_dirs()
-    platform = build_platform(settings)
-    try:
-        app = create_app(platform)
-        with TestClient(app):  # runs the lifespan: runtimes attached, products started
-            runtime = started_serving_runtime(platform)
-            assert runtime is not None
-            runtime.service.install("champion", small_model())  # prices for real
-            with platform.uow() as uow:
-                raw, _ = create_api_key(uow.session, "fuzzer", ["*"])
-                uow.commit()
-            yield app, raw
-    finally:
-        platform.close()
+    with started_app(tmp_path_factory.mktemp("fuzz") / "data") as target:
+        yield target
 
 
 @pytest.fixture(scope="module")
