@@ -24,6 +24,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ssmas.bootstrap import all_products, create_app, find_product
+from ssmas.core.api.head_guard import server_limits
 from ssmas.core.logging import configure_logging
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.product import Product, ProductError, WorkerSpec, resolve
@@ -58,7 +59,8 @@ def create_app_from_env() -> FastAPI:
 
 
 def _config(app: FastAPI, settings: Settings, host: str | None, port: int | None) -> uvicorn.Config:
-    # Our request middleware logs each request, so uvicorn's access log stays off.
+    # Our request middleware logs each request, so uvicorn's access log stays off. Request
+    # heads are bounded in size, header count and time (ssmas.core.api.head_guard).
     return uvicorn.Config(
         app,
         host=host or settings.host,
@@ -66,6 +68,7 @@ def _config(app: FastAPI, settings: Settings, host: str | None, port: int | None
         log_config=None,
         access_log=False,
         server_header=False,
+        **server_limits(),
     )
 
 
@@ -97,6 +100,7 @@ def serve(
         # A child answers the parent's health pings only once its imports and start-up are
         # done; on a busy host that takes longer than uvicorn's 5 s, and the child was killed.
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        **server_limits(),
     )
 
 

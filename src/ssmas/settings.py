@@ -10,14 +10,23 @@ from ``SSMAS_WHATSAPP_*`` (e.g. ``SSMAS_WHATSAPP_SEND_RATE_PER_S``), ``settings.
 code takes a ``Settings`` (``platform.settings``), entry points :func:`get_settings`, and
 :func:`export_environment` hands settings to worker processes. Every field has a description;
 ``python -m ssmas.settings`` writes the reference page, ``docs/settings.md``.
+
+With ``SSMAS_PROFILE=prod`` the secrets must be real: not a placeholder, and (all but the
+Meta-issued access token) at least 32 bytes with varied characters (:func:`weak_secret`); the
+PII key must be a Fernet key. Refusals name the variable and never print a value: the models
+hide their input in validation errors and :func:`settings_error` leaves secrets' values out.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
 import os
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,8 +49,37 @@ WHATSAPP_PLACEHOLDERS = PLACEHOLDER_SECRETS | {DEV_APP_SECRET, DEV_VERIFY_TOKEN,
 SECTIONS = ("whatsapp", "pricing")
 
 
+# Fields whose values never appear in an error message.
+SECRET_FIELDS = frozenset(
+    {"secret_key", "pii_key", "llm_api_key", "app_secret", "verify_token", "access_token"}
+)
+MIN_SECRET_BYTES = 32
+MIN_SECRET_BITS_PER_CHAR = 3.0  # Shannon entropy of the characters: "aaaa…" 0, hex ~3.7-4
+WEAK_SECRET_HINT = (
+    "at least 32 bytes of varied characters, e.g. "
+    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+)
+
+
 def is_placeholder(secret: str) -> bool:
     return secret.strip().lower() in WHATSAPP_PLACEHOLDERS
+
+
+def weak_secret(secret: str) -> bool:
+    """True when ``secret`` is shorter than 32 bytes or its characters vary too little."""
+    raw = secret.encode("utf-8")
+    if len(raw) < MIN_SECRET_BYTES:
+        return True
+    counts = Counter(secret)
+    bits = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return bits < MIN_SECRET_BITS_PER_CHAR
+
+
+def is_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 class WhatsAppSettings(BaseModel):
@@ -52,7 +90,7 @@ class WhatsAppSettings(BaseModel):
     needs no Meta account; ``SSMAS_PROFILE=prod`` refuses those placeholder secrets.
     """
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     verify_token: str = Field(
         default=DEV_VERIFY_TOKEN, description="token Meta echoes when it verifies the webhook"
@@ -135,12 +173,21 @@ class WhatsAppSettings(BaseModel):
         }
         return [name for name, value in secrets.items() if is_placeholder(value)]
 
+    def weak_secrets(self) -> list[str]:
+        """The environment names of the chosen secrets that are too weak for production (the
+        access token is Meta's, whatever its length)."""
+        secrets = {
+            "SSMAS_WHATSAPP_APP_SECRET": self.app_secret,
+            "SSMAS_WHATSAPP_VERIFY_TOKEN": self.verify_token,
+        }
+        return [name for name, value in secrets.items() if weak_secret(value)]
+
 
 class PricingSettings(BaseModel):
     """Pricing (``SSMAS_PRICING_*``): the scorer service, its monitoring and retention, and the
     retraining worker. Every default is the local one."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     registry_model: str = Field(
         default="pricing-cpm", description="MLflow registered model served and retrained"
@@ -241,6 +288,7 @@ class Settings(BaseSettings):
         extra="ignore",
         env_nested_delimiter="_",
         env_nested_max_split=1,
+        hide_input_in_errors=True,  # pydantic would print a secret's tail in its report
     )
 
     profile: Literal["dev", "test", "prod"] = Field(
@@ -265,6 +313,12 @@ class Settings(BaseSettings):
     )
     rate_limit_per_s: float = Field(default=200.0, description="API requests per second per key")
     rate_limit_burst: int = Field(default=400, description="API requests at once per key")
+    auth_failure_rate_per_s: float = Field(
+        default=0.2, gt=0, le=1e6, description="failed authentications forgiven per s per address"
+    )
+    auth_failure_burst: int = Field(
+        default=20, ge=1, description="failed authentications at once per address; then 429"
+    )
     max_body_bytes: int = Field(default=1_048_576, description="largest API request body")
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint")
     llm_api_key: str | None = Field(default=None, description="API key of the LLM endpoint")
@@ -296,16 +350,31 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        if self.profile == "prod" and self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+        """In prod, refuse placeholder and weak secrets; the messages name, never show, them."""
+        if self.profile != "prod":
+            return self
+        if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError(
                 "SSMAS_SECRET_KEY must be set to a real secret when SSMAS_PROFILE=prod"
             )
-        if self.profile == "prod" and not self.pii_key:
+        if not self.pii_key:
             raise ValueError("SSMAS_PII_KEY must be set when SSMAS_PROFILE=prod")
         placeholders = self.whatsapp.placeholder_secrets()
-        if self.profile == "prod" and placeholders:
+        if placeholders:
             raise ValueError(
                 f"{', '.join(placeholders)} must be set to real secrets when SSMAS_PROFILE=prod"
+            )
+        weak = ["SSMAS_SECRET_KEY"] if weak_secret(self.secret_key) else []
+        weak += self.whatsapp.weak_secrets()
+        if weak:
+            raise ValueError(
+                f"{', '.join(weak)} too weak for SSMAS_PROFILE=prod: use {WEAK_SECRET_HINT}"
+            )
+        if not is_fernet_key(self.pii_key):
+            raise ValueError(
+                "SSMAS_PII_KEY must be a Fernet key (32 url-safe base64 bytes) when "
+                "SSMAS_PROFILE=prod, e.g. `python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`"
             )
         return self
 
@@ -359,7 +428,8 @@ def settings_error(exc: ValidationError) -> SettingsError:
         if len(loc) < 2 and (not loc or loc[0] in SECTIONS):  # a check across fields
             problems.append(message)
             continue
-        problems.append(f"{_env_name(loc)}: {message} (got {error['input']!r})")
+        shown = "" if set(map(str, loc)) & SECRET_FIELDS else f" (got {error['input']!r})"
+        problems.append(f"{_env_name(loc)}: {message}{shown}")
     return SettingsError("invalid settings: " + "; ".join(problems))
 
 

@@ -161,3 +161,12 @@ def test_database_failure_during_key_check_is_503(client: TestClient, platform: 
     assert_error(response, 503, "unavailable")
     # The failure was not cached as "invalid key": it is a 503 again, not a 401.
     assert client.get("/v1/ping", headers={"X-API-Key": raw}).status_code == 503
+
+
+def test_an_admin_scope_implies_read_on_its_resource(
+    client: TestClient, platform: Platform
+) -> None:
+    admin = make_key(platform, "pricing-admin", ["pricing:admin"])
+    assert client.get("/v1/test/prices", headers={"X-API-Key": admin}).status_code == 200
+    other = make_key(platform, "assistant-admin", ["assistant:admin"])
+    assert client.get("/v1/test/prices", headers={"X-API-Key": other}).status_code == 403

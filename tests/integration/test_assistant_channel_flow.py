@@ -17,7 +17,7 @@ from ssmas.assistant.whatsapp.graph_fake import ScriptRule
 from ssmas.assistant.workers import AssistantHandlers
 from ssmas.bootstrap import create_app
 from ssmas.core.db import UnitOfWork
-from ssmas.core.security import create_api_key
+from ssmas.core.security import create_api_key, list_audit
 from ssmas.settings import Settings
 from tests.integration.assistant_channel_support import (
     Channel,
@@ -110,15 +110,24 @@ def test_escalation_queues_a_handoff_notifies_and_silences_the_bot(
         assert len(channel.fake.state.sent_to(phone)) == 1
 
 
+def _conversation_of(client: TestClient, channel: Channel, auth: dict[str, str], wa_id: str) -> int:
+    """A customer writes; the id of the conversation it opens."""
+    deliver(client, text_delivery(PHONE, "where is my order", wa_id))
+    channel.drain()
+    conv_id: int = client.get("/assistant/conversations", headers=auth).json()[0]["id"]
+    return conv_id
+
+
 def test_agent_takes_over_replies_and_hands_back(client: TestClient, channel: Channel) -> None:
     with UnitOfWork(channel.platform.session_factory) as uow:
-        raw, _ = create_api_key(uow.session, "agent-console", ["assistant:write", "assistant:read"])
+        raw, record = create_api_key(
+            uow.session, "agent-console", ["assistant:write", "assistant:read"]
+        )
+        other, _ = create_api_key(uow.session, "other-console", ["assistant:write"])
         reader, _ = create_api_key(uow.session, "reader", ["assistant:read"])
         uow.commit()
     auth = {"x-api-key": raw}
-    deliver(client, text_delivery(PHONE, "where is my order", "wamid.b1"))
-    channel.drain()
-    conv_id = client.get("/assistant/conversations", headers=auth).json()[0]["id"]
+    conv_id = _conversation_of(client, channel, auth, "wamid.b1")
     denied = client.post(
         f"/assistant/conversations/{conv_id}/takeover",
         json={"agent": "eva"},
@@ -128,7 +137,8 @@ def test_agent_takes_over_replies_and_hands_back(client: TestClient, channel: Ch
     taken = client.post(
         f"/assistant/conversations/{conv_id}/takeover", json={"agent": "eva"}, headers=auth
     )
-    assert taken.json() == {"id": conv_id, "state": "human", "agent": "eva"}
+    owner = f"apikey:{record.prefix}"  # the key acts, whatever name the body gives
+    assert taken.json() == {"id": conv_id, "state": "human", "agent": owner}
     deliver(client, text_delivery(PHONE, "hello? anyone?", "wamid.b2"))
     channel.drain()
     assert len(channel.fake.state.sent_to(PHONE)) == 1  # the bot stayed silent
@@ -140,10 +150,13 @@ def test_agent_takes_over_replies_and_hands_back(client: TestClient, channel: Ch
     assert reply.status_code == 202
     channel.drain()
     assert texts_to(channel, PHONE)[-1] == "Hi, Eva here. Your order ships today."
-    other = client.post(
-        f"/assistant/conversations/{conv_id}/handback", json={"agent": "bob"}, headers=auth
+    # Another key cannot hand it back, even giving the owner's name.
+    stolen = client.post(
+        f"/assistant/conversations/{conv_id}/handback",
+        json={"agent": "eva"},
+        headers={"x-api-key": other},
     )
-    assert other.status_code == 409 and other.json()["error"] == "conversation_not_owned"
+    assert stolen.status_code == 409 and stolen.json()["error"] == "conversation_not_owned"
     back = client.post(
         f"/assistant/conversations/{conv_id}/handback", json={"agent": "eva"}, headers=auth
     )
@@ -259,3 +272,45 @@ def test_a_long_silence_starts_a_new_session_with_a_fresh_context(settings: Sett
         with UnitOfWork(channel.platform.session_factory) as uow:
             sessions = uow.session.scalars(sa.select(ChatMessage.session_no)).all()
             assert sorted(sessions) == [1, 1, 2, 2]
+
+
+def test_the_authenticated_key_is_the_actor_whatever_the_body_says(
+    client: TestClient, channel: Channel
+) -> None:
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        raw, record = create_api_key(uow.session, "console", ["assistant:*"])
+        uow.commit()
+    auth = {"x-api-key": raw}
+    conv_id = _conversation_of(client, channel, auth, "wamid.a1")
+    base = f"/assistant/conversations/{conv_id}"
+    assert client.post(f"{base}/takeover", json={"agent": "admin"}, headers=auth).is_success
+    sent = client.post(f"{base}/reply", json={"agent": "ceo", "text": "Hola"}, headers=auth)
+    assert sent.status_code == 202
+    assert client.post(f"{base}/handback", json={"agent": "root"}, headers=auth).is_success
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        entries = {e.action: e for e in list_audit(uow.session, limit=50)}
+    actor = f"apikey:{record.prefix}"
+    for action, name in [
+        ("assistant.takeover", "admin"),
+        ("assistant.reply", "ceo"),
+        ("assistant.handback", "root"),
+    ]:
+        assert entries[action].actor == actor, action
+        assert entries[action].details["agent_name"] == name
+    assert entries["assistant.reply"].details["message_id"] == sent.json()["message_id"]
+    assert "Hola" not in str(entries["assistant.reply"].details)
+
+
+def test_the_key_is_checked_before_the_body_is_read(client: TestClient, channel: Channel) -> None:
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        raw, _ = create_api_key(uow.session, "console", ["assistant:*"])
+        uow.commit()
+    for action in ("takeover", "reply", "handback"):
+        url = f"/assistant/conversations/1/{action}"
+        anonymous = client.post(url, content=b"{not json")
+        assert anonymous.status_code == 401, anonymous.text
+        bad = client.post(url, content=b"{not json", headers={"x-api-key": raw})
+        assert bad.status_code == 400 and bad.json()["error"] == "invalid_json"
+        empty = client.post(url, json={"agent": ""}, headers={"x-api-key": raw})
+        assert empty.status_code == 422
+        assert "agent" in [d["field"] for d in empty.json()["details"]]

@@ -24,6 +24,7 @@ from tests.integration.assistant_channel_support import (
 PHONE = "16505550071"
 ANGRY = "16505550072"
 BASE = "/dashboard/assistant"
+MAX_CONVERSATION = 2**63 - 1
 
 
 def make_key(channel: Channel, name: str, scopes: list[str]) -> str:
@@ -179,3 +180,14 @@ def test_read_only_key_cannot_act(client: TestClient, channel: Channel) -> None:
     hidden = client.get(f"{BASE}/conversations")
     assert hidden.status_code == 200 and "···0071" not in hidden.text and "hidden" in hidden.text
     assert client.get(f"{BASE}/conversations/{conv}").status_code == 403
+
+
+def test_pages_check_scopes_as_the_api_does(client: TestClient, channel: Channel) -> None:
+    """One rule for page and API: the queue needs assistant:read on both; admin implies read."""
+    sign_in(client, make_key(channel, "pricer", ["pricing:read"]))
+    queue = client.get(f"{BASE}/queue")
+    assert queue.status_code == 403 and "assistant:read" in queue.text
+    sign_in(client, make_key(channel, "lead", ["assistant:admin"]))
+    assert client.get(f"{BASE}/queue").status_code == 200
+    conversation = client.get(f"{BASE}/conversations/{MAX_CONVERSATION}")
+    assert conversation.status_code == 404  # read granted by admin; no such conversation

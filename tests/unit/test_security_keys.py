@@ -11,6 +11,7 @@ from ssmas.core.security import (
     InvalidScopeError,
     has_scope,
     parse_api_key,
+    scopes_grant,
     validate_scopes,
 )
 
@@ -47,6 +48,17 @@ def test_resource_wildcard_grants_its_actions_only() -> None:
         assert has_scope(key, "pricing:write")
         assert not has_scope(key, "pricingx:read")
         assert not has_scope(key, "campaigns:read")
+
+
+def test_admin_action_implies_read_and_write_on_its_resource_only() -> None:
+    key = record("pricing:admin")
+    assert has_scope(key, "pricing:read") and has_scope(key, "pricing:write")
+    assert has_scope(key, "pricing:admin")
+    assert not has_scope(key, "pricing:delete")
+    assert not has_scope(key, "assistant:read") and not has_scope(key, "admin")
+    assert not has_scope(record("pricing:write"), "pricing:read")  # write does not imply read
+    assert scopes_grant(["assistant:admin"], "assistant:write")
+    assert not scopes_grant(["assistant:admin"], "pricing:read")
 
 
 def test_revoked_record_grants_nothing() -> None:

@@ -188,10 +188,14 @@ def test_send_pacing_follows_the_platform_rate_limit_backend() -> None:
 
 REAL_WHATSAPP = {
     "app_secret": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
-    "verify_token": "verify-8c1d7e",
+    "verify_token": "verify-8c1d7e-4b2a-9f31-c0de-5e6f7a8b9c0d",
     "access_token": "EAAG-real-token",
 }
-PROD = {"profile": "prod", "secret_key": "a-real-secret-key-0123456789", "pii_key": "x"}
+PROD = {
+    "profile": "prod",
+    "secret_key": "kV3q-9xLmT2pRw7ZsN4bYc8HdJ0fGu6E",
+    "pii_key": "q3Ll1ZJd1kYgqJH2d3mR5nF2b7c8K9sT0uVwXyZaBcE=",
+}
 
 
 def test_real_whatsapp_secrets_pass_in_prod() -> None:
@@ -225,3 +229,73 @@ def test_whatsapp_placeholders_are_fine_in_dev_and_test() -> None:
             "SSMAS_WHATSAPP_VERIFY_TOKEN",
             "SSMAS_WHATSAPP_ACCESS_TOKEN",
         ]
+
+
+# Distinctive tails: none of these may appear in any refusal.
+LEAKY = {
+    "secret_key": "short-but-memorable-TAILSK",
+    "app_secret": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-TAILAS",
+    "verify_token": "tok-TAILVT",
+    "pii_key": "not-a-fernet-key-TAILPK",
+}
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"secret_key": LEAKY["secret_key"]}, "SSMAS_SECRET_KEY"),
+        ({"secret_key": "x" * 64}, "SSMAS_SECRET_KEY"),
+        ({"secret_key": "ab" * 32}, "SSMAS_SECRET_KEY"),
+        ({"whatsapp": {**REAL_WHATSAPP, "app_secret": LEAKY["app_secret"]}}, "APP_SECRET"),
+        ({"whatsapp": {**REAL_WHATSAPP, "verify_token": LEAKY["verify_token"]}}, "VERIFY_TOKEN"),
+        ({"pii_key": LEAKY["pii_key"]}, "SSMAS_PII_KEY"),
+    ],
+)
+def test_weak_secrets_are_refused_in_prod_by_name_never_by_value(
+    values: dict[str, object], named: str
+) -> None:
+    chosen = {**PROD, "whatsapp": REAL_WHATSAPP, **values}
+    with pytest.raises(ValidationError) as raw:
+        Settings(**chosen)  # type: ignore[arg-type]
+    with pytest.raises(SettingsError) as one_line:
+        load_settings(_env_file=None, **chosen)
+    for text in (str(raw.value), repr(raw.value), str(one_line.value)):
+        assert named in text
+        for secret in (*LEAKY.values(), PROD["secret_key"], *REAL_WHATSAPP.values()):
+            for tail in (secret[-6:], secret[:8]):
+                assert tail not in text, (tail, text)
+
+
+def test_a_secret_field_that_fails_validation_is_named_without_its_value() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(_env_file=None, profile="test", secret_key=["secret-TAILLIST"])
+    assert "SSMAS_SECRET_KEY" in str(caught.value)
+    assert "TAILLIST" not in str(caught.value)
+
+
+def test_strong_secrets_pass_in_prod() -> None:
+    import secrets
+
+    from cryptography.fernet import Fernet
+
+    for key in (
+        secrets.token_urlsafe(32),
+        secrets.token_hex(32),
+        "correct-horse-battery-staple-42!",
+    ):
+        s = Settings(
+            profile="prod",
+            secret_key=key,
+            pii_key=Fernet.generate_key().decode(),
+            whatsapp=REAL_WHATSAPP,  # type: ignore[arg-type]
+        )
+        assert s.secret_key == key
+
+
+def test_a_placeholder_refusal_does_not_print_the_other_secrets() -> None:
+    """pydantic's own report used to end with the input, so the tail of every secret."""
+    with pytest.raises(ValidationError) as caught:
+        Settings(profile="prod", secret_key=PROD["secret_key"], whatsapp=REAL_WHATSAPP)  # type: ignore[arg-type]
+    assert "SSMAS_PII_KEY" in str(caught.value)
+    for secret in (PROD["secret_key"], *REAL_WHATSAPP.values()):
+        assert secret[-6:] not in str(caught.value)

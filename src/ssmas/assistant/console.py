@@ -119,7 +119,11 @@ class Console:
             uow.commit()
             return self._summary(row), views
 
-    def take_over(self, conversation_id: int, agent: str, now: datetime) -> ConversationSummary:
+    def take_over(
+        self, conversation_id: int, agent: str, now: datetime, *, label: str | None = None
+    ) -> ConversationSummary:
+        """``agent`` (the authenticated caller: ``apikey:<prefix>``, ``web:<name>``) owns the
+        conversation; ``label`` (a name the caller gives itself) is recorded beside it."""
         with UnitOfWork(self.session_factory) as uow:
             row = take_over(uow.session, conversation_id, agent, now)
             record_audit(
@@ -127,11 +131,14 @@ class Console:
                 actor=agent,
                 action="assistant.takeover",
                 target=f"conversation:{row.id}",
+                details=_labelled(label),
             )
             uow.commit()
             return self._summary(row)
 
-    def hand_back(self, conversation_id: int, agent: str, now: datetime) -> ConversationSummary:
+    def hand_back(
+        self, conversation_id: int, agent: str, now: datetime, *, label: str | None = None
+    ) -> ConversationSummary:
         with UnitOfWork(self.session_factory) as uow:
             row = hand_back(uow.session, conversation_id, agent, now)
             record_audit(
@@ -139,14 +146,24 @@ class Console:
                 actor=agent,
                 action="assistant.handback",
                 target=f"conversation:{row.id}",
+                details=_labelled(label),
             )
             uow.commit()
             summary = self._summary(row)
         self.cache.delete(f"assistant:ctx:{conversation_id}")
         return summary
 
-    def reply(self, conversation_id: int, agent: str, text: str, now: datetime) -> int:
-        """Queue an agent's message to the customer; returns the stored message id."""
+    def reply(
+        self,
+        conversation_id: int,
+        agent: str,
+        text: str,
+        now: datetime,
+        *,
+        label: str | None = None,
+    ) -> int:
+        """Queue an agent's message to the customer (audited, never its text); returns the
+        stored message id."""
         with UnitOfWork(self.session_factory) as uow:
             row = take_over(uow.session, conversation_id, agent, now)
             message = add_outbound(
@@ -157,9 +174,16 @@ class Console:
                 author="agent",
                 now=now,
                 language=row.language,
-                meta={"agent": agent},
+                meta={"agent": agent, **_labelled(label)},
             )
             note_agent_response(uow.session, conversation_id, now)
+            record_audit(
+                uow.session,
+                actor=agent,
+                action="assistant.reply",
+                target=f"conversation:{row.id}",
+                details={"message_id": message.id, **_labelled(label)},
+            )
             uow.commit()
             message_id = message.id
         request = OutboundRequest(message_id=message_id, requested_at=now)
@@ -170,3 +194,7 @@ class Console:
     def queue(self, now: datetime) -> list[QueueEntry]:
         with UnitOfWork(self.session_factory) as uow:
             return agent_queue(uow.session, now)
+
+
+def _labelled(label: str | None) -> dict[str, str]:
+    return {"agent_name": label} if label else {}

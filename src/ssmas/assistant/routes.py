@@ -1,12 +1,16 @@
 """The assistant's HTTP surface: the WhatsApp webhook and the agent API.
 
 Agent API (``assistant:read`` to look, ``assistant:write`` to act): list conversations, read one
-(audited), take over, reply as an agent, hand back to the bot, and the escalation queue.
+(audited), take over, reply as an agent, hand back to the bot, and the escalation queue. The
+authenticated key is who acts (``apikey:<prefix>``: the conversation's owner and the audit's
+actor); the ``agent`` of the body is only the name recorded beside it. Replies are audited
+(message id, never the text).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -18,6 +22,9 @@ from ssmas.assistant.console import Console
 from ssmas.assistant.runtime import channel_cipher, channel_settings
 from ssmas.assistant.webhook import router as webhook_router
 from ssmas.core.api import PlatformDep, require_scope
+from ssmas.core.api.bodies import json_body, json_body_doc
+from ssmas.core.api.bounds import IdPath
+from ssmas.core.api.errors import error_responses
 from ssmas.core.db import utcnow
 from ssmas.core.platform import Platform
 from ssmas.core.security import ApiKeyRecord
@@ -28,9 +35,16 @@ router.include_router(webhook_router)
 api = APIRouter(prefix="/assistant", tags=["assistant"])
 ReadKey = Annotated[ApiKeyRecord, Depends(require_scope("assistant:read"))]
 WriteKey = Annotated[ApiKeyRecord, Depends(require_scope("assistant:write"))]
+NOT_FOUND = error_responses(404, descriptions={404: "no such conversation"})
+ACTION_ERRORS = error_responses(
+    404, 409, descriptions={404: "no such conversation", 409: "another agent holds it"}
+)
 
 
 class AgentAction(BaseModel):
+    """``agent``: the name the caller goes by, recorded beside the key that acts (the owner and
+    the audit's actor are always the authenticated key)."""
+
     agent: str = Field(min_length=1, max_length=200)
 
 
@@ -38,8 +52,18 @@ class AgentReply(AgentAction):
     text: str = Field(min_length=1, max_length=4096)
 
 
+# Read after the key dependency (declared before them): a bad body without a key is a 401.
+ActionBody = Annotated[AgentAction, Depends(json_body(AgentAction))]
+ReplyBody = Annotated[AgentReply, Depends(json_body(AgentReply))]
+
+
 def _console(platform: Platform) -> Console:
     return Console(platform.session_factory, channel_cipher(platform), platform.bus, platform.cache)
+
+
+def _actor(key: ApiKeyRecord) -> str:
+    """Who acts: the authenticated key, by its prefix (unique; the name may repeat)."""
+    return f"apikey:{key.prefix}"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -57,9 +81,9 @@ async def list_conversations(
     return [{**row.__dict__, "last_activity_at": _iso(row.last_activity_at)} for row in rows]
 
 
-@api.get("/conversations/{conversation_id}")
+@api.get("/conversations/{conversation_id}", responses=NOT_FOUND)
 async def read_conversation(
-    conversation_id: int, platform: PlatformDep, key: ReadKey
+    conversation_id: IdPath, platform: PlatformDep, key: ReadKey
 ) -> dict[str, Any]:
     summary, messages = await run_in_threadpool(
         _console(platform).conversation, conversation_id, actor=f"apikey:{key.name}"
@@ -71,32 +95,55 @@ async def read_conversation(
     }
 
 
-@api.post("/conversations/{conversation_id}/takeover")
+@api.post(
+    "/conversations/{conversation_id}/takeover",
+    responses=ACTION_ERRORS,
+    openapi_extra=json_body_doc(AgentAction),
+)
 async def take_over(
-    conversation_id: int, body: AgentAction, platform: PlatformDep, _key: WriteKey
+    conversation_id: IdPath, platform: PlatformDep, key: WriteKey, body: ActionBody
 ) -> dict[str, Any]:
     row = await run_in_threadpool(
-        _console(platform).take_over, conversation_id, body.agent, utcnow()
+        partial(_console(platform).take_over, label=body.agent),
+        conversation_id,
+        _actor(key),
+        utcnow(),
     )
     return {"id": row.id, "state": row.state, "agent": row.agent}
 
 
-@api.post("/conversations/{conversation_id}/reply", status_code=202)
+@api.post(
+    "/conversations/{conversation_id}/reply",
+    status_code=202,
+    responses=ACTION_ERRORS,
+    openapi_extra=json_body_doc(AgentReply),
+)
 async def reply(
-    conversation_id: int, body: AgentReply, platform: PlatformDep, _key: WriteKey
+    conversation_id: IdPath, platform: PlatformDep, key: WriteKey, body: ReplyBody
 ) -> JSONResponse:
     message_id = await run_in_threadpool(
-        _console(platform).reply, conversation_id, body.agent, body.text, utcnow()
+        partial(_console(platform).reply, label=body.agent),
+        conversation_id,
+        _actor(key),
+        body.text,
+        utcnow(),
     )
     return JSONResponse({"message_id": message_id, "state": "queued"}, status_code=202)
 
 
-@api.post("/conversations/{conversation_id}/handback")
+@api.post(
+    "/conversations/{conversation_id}/handback",
+    responses=ACTION_ERRORS,
+    openapi_extra=json_body_doc(AgentAction),
+)
 async def hand_back(
-    conversation_id: int, body: AgentAction, platform: PlatformDep, _key: WriteKey
+    conversation_id: IdPath, platform: PlatformDep, key: WriteKey, body: ActionBody
 ) -> dict[str, Any]:
     row = await run_in_threadpool(
-        _console(platform).hand_back, conversation_id, body.agent, utcnow()
+        partial(_console(platform).hand_back, label=body.agent),
+        conversation_id,
+        _actor(key),
+        utcnow(),
     )
     return {"id": row.id, "state": row.state, "agent": row.agent}
 

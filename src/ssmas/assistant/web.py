@@ -7,12 +7,12 @@ and agent actions (forms posting back here, audited by ``Console``) need ``assis
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
@@ -20,8 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from ssmas.assistant import analytics
 from ssmas.assistant.console import Console
 from ssmas.assistant.runtime import channel_cipher
-from ssmas.core.api.errors import DomainError
+from ssmas.core.api.bounds import DayOutOfRange, IdPath, parse_day
+from ssmas.core.api.errors import DomainError, error_response
 from ssmas.core.db import utcnow
+from ssmas.core.security import scopes_grant
 from ssmas.web import WebUser, WebUserDep, login_redirect, register_page, render_page
 from ssmas.web.access import platform_of, same_origin
 from ssmas.web.rendering import SECURITY_HEADERS
@@ -44,10 +46,9 @@ def _fragment(name: str, **context: Any) -> Markup:
 
 
 def granted(user: WebUser, scope: str) -> bool:
-    """Same rule as API keys: ``*``/``admin`` grant all, ``res:*`` or ``res`` grant ``res:x``."""
-    scopes = set(user.scopes)
-    resource = scope.partition(":")[0]
-    return bool(scopes & {"*", "admin", scope, f"{resource}:*", resource})
+    """The API keys' rule (``ssmas.core.security.scopes_grant``): one scope check for the page
+    and the API."""
+    return scopes_grant(user.scopes, scope)
 
 
 def _console(request: Request) -> Console:
@@ -111,7 +112,9 @@ async def _conversation_view(
 
 
 @router.get(BASE + "/conversations/{conversation_id}")
-async def conversation_page(conversation_id: int, request: Request, user: WebUserDep) -> Response:
+async def conversation_page(
+    conversation_id: IdPath, request: Request, user: WebUserDep
+) -> Response:
     if user is None:
         return login_redirect(request)
     return await _conversation_view(request, user, conversation_id)
@@ -150,18 +153,18 @@ async def _act(
 
 
 @router.post(BASE + "/conversations/{conversation_id}/takeover")
-async def takeover_action(conversation_id: int, request: Request, user: WebUserDep) -> Response:
+async def takeover_action(conversation_id: IdPath, request: Request, user: WebUserDep) -> Response:
     return await _act(request, user, conversation_id, "takeover")
 
 
 @router.post(BASE + "/conversations/{conversation_id}/handback")
-async def handback_action(conversation_id: int, request: Request, user: WebUserDep) -> Response:
+async def handback_action(conversation_id: IdPath, request: Request, user: WebUserDep) -> Response:
     return await _act(request, user, conversation_id, "handback")
 
 
 @router.post(BASE + "/conversations/{conversation_id}/reply")
 async def reply_action(
-    conversation_id: int,
+    conversation_id: IdPath,
     request: Request,
     user: WebUserDep,
     text: Annotated[str, Form(max_length=8192)] = "",
@@ -179,6 +182,8 @@ def _span(delta: timedelta) -> str:
 async def queue_page(request: Request, user: WebUserDep) -> Response:
     if user is None:
         return login_redirect(request)
+    if not granted(user, "assistant:read"):  # as GET /assistant/handoffs
+        return _forbidden(request, user, "Escalation queue", "assistant:read")
     now = utcnow()
     entries = await run_in_threadpool(_console(request).queue, now)
     rows = [{**e.__dict__, "left": _span(e.sla_due_at - now)} for e in entries]
@@ -186,13 +191,14 @@ async def queue_page(request: Request, user: WebUserDep) -> Response:
     return render_page(request, user, group=GROUP, title="Escalation queue", body=body)
 
 
-def _day(value: str | None) -> date | None:
+def _day(value: str | None) -> date | str:
+    """The chosen day (today when none), or why ``value`` is refused."""
     if not value:
         return utcnow().date()
     try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        return None
+        return parse_day(value)
+    except DayOutOfRange as exc:
+        return str(exc)
 
 
 async def _report(request: Request, day: date) -> analytics.DailyReport:
@@ -210,8 +216,8 @@ async def analytics_page(request: Request, user: WebUserDep, day: DayQuery = Non
     if user is None:
         return login_redirect(request)
     chosen = _day(day)
-    if chosen is None:
-        body = "The day must be written YYYY-MM-DD."
+    if isinstance(chosen, str):
+        body = chosen[0].upper() + chosen[1:] + "."
         return render_page(
             request, user, group=GROUP, title="Analytics", body=body, status_code=400
         )
@@ -228,10 +234,9 @@ async def analytics_plot(
         return login_redirect(request)
     chosen = _day(day)
     if plot not in ("sentiment", "clusters"):
-        return JSONResponse({"error": "not_found", "message": "no such plot"}, status_code=404)
-    if chosen is None:
-        message = "the day must be written YYYY-MM-DD"
-        return JSONResponse({"error": "bad_day", "message": message}, status_code=400)
+        return error_response(request, 404, "not_found", "no such plot")
+    if isinstance(chosen, str):
+        return error_response(request, 400, "bad_day", chosen)
     report = await _report(request, chosen)
     if plot == "sentiment":
         png = await run_in_threadpool(analytics.sentiment_png, report.sentiment)

@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from ssmas.assistant.events import TOPIC_INBOUND, seal_bytes
 from ssmas.assistant.whatsapp.models import PayloadError, parse_webhook
 from ssmas.core.api import ApiError, PlatformDep
+from ssmas.core.api.errors import error_responses
 from ssmas.core.bus import Bus, dlq_topic
 from ssmas.core.bus.base import HEADER_ERROR, HEADER_TOPIC
 from ssmas.core.platform import Platform
@@ -126,7 +127,11 @@ def committer_for(platform: Platform) -> InboundCommitter:
     return found
 
 
-@router.get("/whatsapp/webhook", response_class=PlainTextResponse)
+@router.get(
+    "/whatsapp/webhook",
+    response_class=PlainTextResponse,
+    responses=error_responses(403, descriptions={403: "wrong hub.mode or hub.verify_token"}),
+)
 async def verify_subscription(request: Request, platform: PlatformDep) -> Response:
     """Meta's subscription handshake: echo ``hub.challenge`` when the verify token matches."""
     from ssmas.assistant.runtime import channel_settings
@@ -140,7 +145,12 @@ async def verify_subscription(request: Request, platform: PlatformDep) -> Respon
     raise ApiError(403, "verification_failed", "hub.mode or hub.verify_token is wrong")
 
 
-@router.post("/whatsapp/webhook")
+@router.post(
+    "/whatsapp/webhook",
+    responses=error_responses(
+        400, 403, 413, descriptions={400: "not a webhook payload", 403: "bad signature"}
+    ),
+)
 async def receive_delivery(request: Request) -> JSONResponse:
     """Verify the signature over the raw bytes, store the delivery, acknowledge."""
     from ssmas.assistant.runtime import channel_cipher, channel_settings

@@ -80,6 +80,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 T = TypeVar("T")
+MAX_PRICE_EUR = 100_000.0
+"""The largest clearing CPM or revenue an outcome may report: beyond it the realised-error
+statistics (squares of sums) would overflow to infinity, which JSON cannot carry."""
+Price = Annotated[float, Field(ge=0.0, le=MAX_PRICE_EUR, allow_inf_nan=False)]
 
 
 class Outcome(BaseModel):
@@ -89,8 +93,8 @@ class Outcome(BaseModel):
 
     impression_id: str = Field(min_length=1, max_length=128)
     filled: bool = Field(strict=True)
-    clearing_cpm: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
-    revenue_eur: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
+    clearing_cpm: Price | None = None
+    revenue_eur: Price | None = None
 
     @model_validator(mode="after")
     def _price_matches_fill(self) -> Outcome:

@@ -20,6 +20,7 @@ from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from ssmas.core.api import ApiError, require_scope
+from ssmas.core.api.bounds import MAX_ID
 from ssmas.core.bus import BusError
 from ssmas.core.registry import ModelNotFound, ModelVersionInfo, RegistryError
 from ssmas.core.security.audit import record_audit
@@ -49,7 +50,7 @@ class PromoteRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: Annotated[int, Field(ge=1, strict=True)] | None = None
+    version: Annotated[int, Field(ge=1, le=MAX_ID, strict=True)] | None = None
 
 
 class SplitRequest(BaseModel):

@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
+from ssmas.core.api.bounds import MAX_ID
+from ssmas.core.api.errors import ErrorDetail as ErrorDetail  # the platform's error shape
+from ssmas.core.api.errors import ErrorResponse as ErrorResponse
 from ssmas.pricing.variants import Variant
 
 DeviceCategory = Literal["mobile", "tablet", "desktop"]
@@ -134,7 +137,7 @@ class FloorRequest(PredictRequest):
     """An impression to floor; ``data_points`` overrides the history count of its domain."""
 
     publisher_id: Label | None = None
-    data_points: Annotated[int, Field(ge=0, strict=True)] | None = None
+    data_points: Annotated[int, Field(ge=0, le=MAX_ID, strict=True)] | None = None
 
 
 class FloorResponse(BaseModel):
@@ -174,21 +177,6 @@ class BatchFloorResponse(RootModel[list[FloorResponse]]):
     """Floor decisions in the order of the requests."""
 
 
-class ErrorDetail(BaseModel):
-    """One problem in a request: where (``field``) and what, in a sentence."""
-
-    field: str
-    message: str
-
-
-class ErrorResponse(BaseModel):
-    """The 4xx body: ``{"error": code, "message": ..., "details": [...]}``."""
-
-    error: str
-    message: str
-    details: list[ErrorDetail] = Field(default_factory=list)
-
-
 def error_details(exc: ValidationError) -> list[ErrorDetail]:
     """One :class:`ErrorDetail` per pydantic error, worded for an API client."""
     return [_detail(err) for err in exc.errors(include_url=False)]
@@ -199,6 +187,14 @@ def error_response(exc: ValidationError) -> ErrorResponse:
     details = error_details(exc)
     message = "; ".join(d.message for d in details) or "invalid request"
     return ErrorResponse(error=INVALID_REQUEST, message=message, details=details)
+
+
+_LIMIT_OF = {
+    "greater_than_equal": "ge",
+    "greater_than": "gt",
+    "less_than_equal": "le",
+    "less_than": "lt",
+}
 
 
 def _detail(err: Any) -> ErrorDetail:
@@ -218,10 +214,17 @@ def _detail(err: Any) -> ErrorDetail:
         return ErrorDetail(field="", message="batch body must be a JSON array of requests")
     if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
         lo, hi = RANGES.get(name, (None, None))
+        limit = (err.get("ctx") or {}).get(_LIMIT_OF[kind])
         if lo is not None and hi is not None:
             bounds = f"between {lo:g} and {hi:g}"
+        elif kind.startswith("less") and limit is not None:
+            bounds = f"{'at most' if kind == 'less_than_equal' else 'below'} {limit}"
+        elif lo is not None:
+            bounds = f"at least {lo:g}"
+        elif limit is not None:
+            bounds = f"{'at least' if kind == 'greater_than_equal' else 'above'} {limit}"
         else:
-            bounds = f"at least {lo:g}" if lo is not None else str(err.get("msg", "")).lower()
+            bounds = str(err.get("msg", "")).lower()
         return ErrorDetail(field=path, message=f"{path} must be {bounds} (got {got!r})")
     if kind == "literal_error" and name in CHOICES:
         options = ", ".join(CHOICES[name])

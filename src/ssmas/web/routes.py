@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from ssmas.core.api.auth import FailedAuthGuard, client_address, too_many_failures
 from ssmas.core.platform import Platform
 from ssmas.core.security import ApiKeyRecord, record_audit, verify_api_key
 from ssmas.web.access import WebUserDep, login_redirect, platform_of, safe_next, same_origin
@@ -30,6 +31,7 @@ router.mount(STATIC_URL, StaticFiles(directory=str(STATIC_DIR)), name="web-stati
 
 MAX_KEY_CHARS = 512
 INVALID_KEY_MESSAGE = "That API key is not valid: it is unknown, revoked or mistyped."
+TOO_MANY_MESSAGE = "Too many wrong API keys from your address: wait a minute and try again."
 CROSS_SITE_MESSAGE = "This form was sent from another site; sign in from this page instead."
 
 
@@ -54,6 +56,13 @@ def _login_form(
         user=None,
         status_code=status,
     )
+
+
+def _too_many_failures(request: Request, next_path: str, wait_s: float) -> Response:
+    refusal = too_many_failures(wait_s)
+    response = _login_form(request, error=TOO_MANY_MESSAGE, next_path=next_path, status=429)
+    response.headers.update(refusal.headers)
+    return response
 
 
 def _verify_and_audit(platform: Platform, raw: str, client: str) -> ApiKeyRecord | None:
@@ -98,9 +107,14 @@ async def login(
     if len(raw) > MAX_KEY_CHARS:
         return _login_form(request, error=INVALID_KEY_MESSAGE, next_path=next, status=401)
     platform = platform_of(request)
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
+    guard: FailedAuthGuard | None = getattr(request.app.state, "auth_failures", None)
+    if guard is not None and (wait := guard.blocked(client)) is not None:
+        return _too_many_failures(request, next, wait)
     record = await run_in_threadpool(_verify_and_audit, platform, raw, client)
     if record is None:
+        if guard is not None and (wait := await guard.failed(client)) is not None:
+            return _too_many_failures(request, next, wait)
         return _login_form(request, error=INVALID_KEY_MESSAGE, next_path=next, status=401)
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(

@@ -17,14 +17,14 @@ from starlette.middleware import Middleware
 
 from ssmas import __version__
 from ssmas.core.api import system
-from ssmas.core.api.auth import KeyVerifier
+from ssmas.core.api.auth import FailedAuthGuard, KeyVerifier
 from ssmas.core.api.errors import install_error_handlers
 from ssmas.core.api.lean import LeanDispatchMiddleware, collect_lean_routes
 from ssmas.core.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from ssmas.core.api.openapi import install_docs, install_openapi
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.product import Product, ProductError, resolve
-from ssmas.core.ratelimit import rate_limiter_from_settings
+from ssmas.core.ratelimit import open_rate_limiter, rate_limiter_from_settings
 from ssmas.core.tuning import tune_server_process
 from ssmas.settings import Settings, get_settings
 
@@ -86,8 +86,20 @@ def create_app(
                 stack.callback(running.close)
             limiter = rate_limiter_from_settings(app_settings)
             stack.push_async_callback(limiter.close)
+            failures = FailedAuthGuard(
+                open_rate_limiter(
+                    app_settings.rate_limit_backend,
+                    rate=app_settings.auth_failure_rate_per_s,
+                    burst=app_settings.auth_failure_burst,
+                    redis_url=app_settings.redis_url,
+                    prefix="ssmas:authfail:",
+                    local_fallback=True,
+                )
+            )
+            stack.push_async_callback(failures.close)
             app.state.platform = running
             app.state.rate_limiter = limiter
+            app.state.auth_failures = failures
             app.state.key_verifier = KeyVerifier(running.session_factory)
             for _name, hook in hooks:
                 teardown = await run_in_threadpool(hook, running)

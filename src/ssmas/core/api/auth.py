@@ -4,12 +4,16 @@ A key comes in ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``. ``KeyVer
 against the database and remembers the answer for a short TTL (keyed by the key's SHA-256), so
 the hot path costs no database round trip; a revoked key therefore stops working within that TTL.
 Every authenticated request then takes a token from the key's bucket (429 + ``Retry-After`` when
-empty). Routes declare ``key: ApiKeyDep`` or ``Depends(require_scope("pricing:read"))``.
+empty). Failed authentications take a token from the client address's bucket
+(:class:`FailedAuthGuard`): once it is empty the address is refused (429 + ``Retry-After``)
+before any key is checked, valid or not, until the bucket refills. Routes declare
+``key: ApiKeyDep`` or ``Depends(require_scope("pricing:read"))``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -27,9 +31,18 @@ from ssmas.core.db import UnitOfWork
 from ssmas.core.ratelimit import RateLimiter
 from ssmas.core.security.keys import ApiKeyRecord, has_scope, validate_scopes, verify_api_key
 
-__all__ = ["ApiKeyDep", "KeyVerifier", "authenticate", "check_scope", "require_scope"]
+__all__ = [
+    "SCOPE_ATTRIBUTE",
+    "ApiKeyDep",
+    "FailedAuthGuard",
+    "KeyVerifier",
+    "authenticate",
+    "check_scope",
+    "require_scope",
+]
 
 MAX_KEY_LENGTH = 512
+SCOPE_ATTRIBUTE = "__ssmas_scope__"
 _log = structlog.get_logger(__name__)
 _MISSING = object()
 
@@ -99,6 +112,71 @@ class KeyVerifier:
                 self._entries.popitem(last=False)
 
 
+class FailedAuthGuard:
+    """Failed authentications counted per client address in a token bucket (``limiter``).
+
+    ``failed(address)`` takes a token; when none is left the address is blocked (in this
+    process) for as long as the bucket needs to refill one, and ``blocked(address)`` says for
+    how long, so a guesser learns nothing more, not even from a right guess, until then.
+    """
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        *,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limiter = limiter
+        self._blocked: OrderedDict[str, float] = OrderedDict()
+        self._max_entries = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def blocked(self, address: str) -> float | None:
+        """Seconds ``address`` stays refused, or None."""
+        with self._lock:
+            until = self._blocked.get(address)
+            if until is None:
+                return None
+            left = until - self._clock()
+            if left <= 0:
+                del self._blocked[address]
+                return None
+            return left
+
+    async def failed(self, address: str) -> float | None:
+        """Count one failure of ``address``; the seconds it is now refused, or None."""
+        decision = await self.limiter.hit(f"authfail:{address}")
+        if decision.allowed:
+            return None
+        wait = max(decision.retry_after_s, 1.0)
+        with self._lock:
+            self._blocked[address] = self._clock() + wait
+            self._blocked.move_to_end(address)
+            while len(self._blocked) > self._max_entries:
+                self._blocked.popitem(last=False)
+        return wait
+
+    async def close(self) -> None:
+        await self.limiter.close()
+
+
+def client_address(request: Request) -> str:
+    """The peer's address (uvicorn puts a trusted proxy's X-Forwarded-For there)."""
+    return request.client.host if request.client else "unknown"
+
+
+def too_many_failures(wait_s: float) -> ApiError:
+    """The 429 for an address that failed authentication too often."""
+    return ApiError(
+        429,
+        "too_many_failed_authentications",
+        "too many failed authentications from this address; retry later",
+        headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
+    )
+
+
 def _unauthorized(code: str, message: str) -> ApiError:
     return ApiError(401, code, message, headers={"WWW-Authenticate": "Bearer"})
 
@@ -125,6 +203,10 @@ async def authenticate(request: Request) -> ApiKeyRecord:
         raise _unauthorized(
             "missing_api_key", "send an API key in 'X-API-Key' or 'Authorization: Bearer'"
         )
+    guard: FailedAuthGuard | None = getattr(request.app.state, "auth_failures", None)
+    address = client_address(request)
+    if guard is not None and (wait := guard.blocked(address)) is not None:
+        raise too_many_failures(wait)
     verifier: KeyVerifier = request.app.state.key_verifier
     try:
         record = await verifier.verify(raw) if len(raw) <= MAX_KEY_LENGTH else None
@@ -132,6 +214,8 @@ async def authenticate(request: Request) -> ApiKeyRecord:
         _log.warning("api_key_check_failed", error=type(exc).__name__)
         raise ApiError(503, "unavailable", "the API key cannot be checked right now") from exc
     if record is None or record.revoked:
+        if guard is not None and (wait := await guard.failed(address)) is not None:
+            raise too_many_failures(wait)
         raise _unauthorized("invalid_api_key", "the API key is unknown, revoked or malformed")
 
     limiter: RateLimiter = request.app.state.rate_limiter
@@ -169,4 +253,5 @@ def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, ApiKeyRecord]
         return check_scope(key, scope)
 
     key_with_scope.__name__ = f"require_{scope.replace(':', '_').replace('*', 'all')}"
+    setattr(key_with_scope, SCOPE_ATTRIBUTE, scope)  # OpenAPI documents its 403
     return key_with_scope

@@ -2,7 +2,10 @@
 
 Products raise subclasses of ``DomainError`` (a code, a human message, a 4xx status); the app
 maps them, Starlette/FastAPI HTTP errors and validation errors to that shape. Validation errors
-keep their field details under ``"details"`` but never echo the submitted values back.
+keep their field details under ``"details"`` (each an :class:`ErrorDetail`: ``field`` and
+``message``, plus pydantic's ``loc`` and ``type``) but never echo the submitted values back.
+:class:`ErrorResponse` is the shape's OpenAPI model; routes document the errors they raise with
+``responses=error_responses(404, 409)``.
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
     "ApiError",
     "DomainError",
+    "ErrorDetail",
+    "ErrorResponse",
     "error_response",
+    "error_responses",
     "install_error_handlers",
     "status_code_name",
 ]
@@ -39,6 +46,48 @@ _CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+
+
+class ErrorDetail(BaseModel):
+    """One problem in a request: where (``field``, dotted) and what, in a sentence."""
+
+    field: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx / 5xx body: a stable ``error`` code, a ``message`` for people, the request id,
+    and for invalid input one :class:`ErrorDetail` per problem."""
+
+    error: str
+    message: str
+    request_id: str | None = None
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+ERROR_DESCRIPTIONS = {
+    400: "malformed request (e.g. ``invalid_json``)",
+    401: "missing or invalid API key",
+    403: "refused: the key lacks the scope, or the request is not allowed",
+    404: "not found",
+    409: "conflicts with the current state",
+    413: "the body is too large",
+    415: "the body is not JSON",
+    422: "invalid input, one detail per problem",
+    429: "rate limited (see Retry-After)",
+    503: "a dependency is unavailable",
+}
+
+
+def error_responses(
+    *statuses: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each status answered with :class:`ErrorResponse`."""
+    texts = {**ERROR_DESCRIPTIONS, **(descriptions or {})}
+    return {
+        status: {"model": ErrorResponse, "description": texts.get(status, status_code_name(status))}
+        for status in statuses
+    }
 
 
 class DomainError(Exception):
@@ -105,11 +154,15 @@ def error_response(
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for err in exc.errors():
+        loc = [str(part) for part in err.get("loc", ())]
+        msg = str(err.get("msg", ""))
         details.append(
             {
-                "loc": [str(part) for part in err.get("loc", ())],
+                "field": ".".join(loc[1:] if loc[:1] in (["body"], ["query"], ["path"]) else loc),
+                "message": msg,
+                "loc": loc,
                 "type": str(err.get("type", "")),
-                "msg": str(err.get("msg", "")),
+                "msg": msg,
             }
         )
     return details

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from ssmas import __version__
 from ssmas.core import metrics
 from ssmas.core.api.deps import PlatformDep
-from ssmas.core.api.errors import error_response
+from ssmas.core.api.errors import error_response, error_responses
 from ssmas.core.api.lean import lean_route
 from ssmas.core.security.keys import ApiKeyRecord
 
@@ -57,7 +57,11 @@ async def _run_check(check: Callable[[], object]) -> dict[str, Any]:
     return outcome
 
 
-@router.get("/ready", tags=["platform"], responses={503: {"description": "a check failed"}})
+@router.get(
+    "/ready",
+    tags=["platform"],
+    responses=error_responses(503, descriptions={503: "a check failed (``checks`` says which)"}),
+)
 async def ready(request: Request, platform: PlatformDep) -> JSONResponse:
     """Readiness: database, bus, cache (and any product checks) answer; 503 with details if not."""
     checks = platform.readiness_checks()

@@ -11,6 +11,7 @@ from ssmas.core.security.keys import (
     list_api_keys,
     parse_api_key,
     revoke_api_key,
+    scopes_grant,
     validate_scopes,
     verify_api_key,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "pii_cipher_from_settings",
     "record_audit",
     "revoke_api_key",
+    "scopes_grant",
     "sign_sha256",
     "validate_scopes",
     "verify_api_key",

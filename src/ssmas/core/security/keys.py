@@ -153,16 +153,32 @@ def list_api_keys(session: Session, *, include_revoked: bool = True) -> list[Api
     return [ApiKeyRecord.from_row(row) for row in rows]
 
 
-def has_scope(record: ApiKeyRecord, scope: str) -> bool:
-    """Whether ``record`` grants ``scope``.
+# Actions that imply others on the same resource: ``pricing:admin`` grants ``pricing:read`` and
+# ``pricing:write`` too (``write`` does not grant ``read``).
+IMPLIED_ACTIONS: dict[str, frozenset[str]] = {"admin": frozenset({"read", "write"})}
 
-    ``*`` and ``admin`` grant everything; ``pricing:*`` or bare ``pricing`` grant every
-    ``pricing:<action>``; otherwise the scope must match exactly. Revoked keys grant nothing.
+
+def scopes_grant(scopes: Iterable[str], scope: str) -> bool:
+    """Whether a key holding ``scopes`` may do ``scope`` (the one rule, API and dashboard).
+
+    The lattice: ``*`` and ``admin`` grant everything; ``pricing:*`` or bare ``pricing`` grant
+    every ``pricing:<action>``; ``pricing:admin`` grants ``pricing:read`` and
+    ``pricing:write`` (:data:`IMPLIED_ACTIONS`); otherwise the scope must match exactly.
     """
-    if record.revoked:
-        return False
-    granted = set(record.scopes)
+    granted = set(scopes)
     if granted & ALL_SCOPES or scope in granted:
         return True
-    resource, sep, _action = scope.partition(":")
-    return bool(sep) and (f"{resource}:*" in granted or resource in granted)
+    resource, sep, action = scope.partition(":")
+    if not sep:
+        return False
+    if f"{resource}:*" in granted or resource in granted:
+        return True
+    return any(
+        action in implied and f"{resource}:{higher}" in granted
+        for higher, implied in IMPLIED_ACTIONS.items()
+    )
+
+
+def has_scope(record: ApiKeyRecord, scope: str) -> bool:
+    """Whether ``record`` grants ``scope`` (:func:`scopes_grant`); revoked keys grant nothing."""
+    return not record.revoked and scopes_grant(record.scopes, scope)

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct
 
+from ssmas.core.api.bounds import MAX_ID
 from ssmas.pricing.schemas import MAX_BATCH, AdFormat, DeviceCategory, InventoryType
 
 __all__ = [
@@ -67,7 +68,7 @@ class FastFloor(FastPredict, frozen=True, forbid_unknown_fields=True, gc=False):
     """:class:`~ssmas.pricing.schemas.FloorRequest`, as a ``msgspec`` struct."""
 
     publisher_id: Label | None = None
-    data_points: Annotated[int, Meta(ge=0)] | None = None
+    data_points: Annotated[int, Meta(ge=0, le=MAX_ID)] | None = None
 
 
 Batch = Annotated[list[FastPredict], Meta(min_length=1, max_length=MAX_BATCH)]
