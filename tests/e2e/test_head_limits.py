@@ -7,6 +7,7 @@ keeps answering while several clients hold partial oversized heads open.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -135,6 +136,9 @@ def test_every_server_path_bounds_request_heads(
     assert config.h11_max_incomplete_event_size == MAX_HEAD_BYTES
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: seen.update(kwargs))
+    # serve() exports the settings for its worker processes: keep them out of this process's
+    # environment, where they would reconfigure every later test (Prometheus multiprocess mode).
+    monkeypatch.setattr(os, "environ", dict(os.environ))
     server_module.serve(settings, port=0, workers=2)
     assert seen["workers"] == 2 and seen["http"] is GuardedHttpToolsProtocol
     assert seen["h11_max_incomplete_event_size"] == MAX_HEAD_BYTES
