@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from ssmas.core.cli_errors import fail as _fail
+from ssmas.core.cli_errors import first_line
 
 __all__ = ["adops_app"]
 
@@ -27,11 +29,6 @@ def adops() -> None:
 
 out = Console()
 err = Console(stderr=True)
-
-
-def _fail(message: str) -> NoReturn:
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
 
 
 def _score(value: float | None) -> str:
@@ -73,7 +70,7 @@ def nab(
 
             result = run_nab(data, labels, profiles, thresholds, progress=step)
     except (ValueError, FileNotFoundError) as exc:
-        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        _fail(first_line(exc))
 
     swept = "swept on this data" if thresholds is None else f"from {thresholds}"
     table = Table(title=f"NAB: {len(result.series)} files, {result.points:,} points ({swept})")

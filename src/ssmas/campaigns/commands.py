@@ -10,12 +10,15 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from ssmas.core.cli_errors import fail as _fail
+from ssmas.core.cli_errors import first_line
 
 if TYPE_CHECKING:
     from ssmas.campaigns.forecast import Evaluation, ForecastResult, Series
@@ -39,18 +42,12 @@ RuleOpt = typer.Option(
 FastOpt = typer.Option(False, "--fast", help="Leave AutoARIMA out (the slowest member).")
 
 
-def _fail(message: str) -> NoReturn:
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
 @contextmanager
 def _clean_errors() -> Iterator[None]:
     try:
         yield
     except (ValueError, FileNotFoundError) as exc:
-        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        _fail(text)
+        _fail(first_line(exc))
 
 
 @contextmanager

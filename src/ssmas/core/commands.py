@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+from ssmas.core.cli_errors import fail as _fail
 
 if TYPE_CHECKING:
     from ssmas.core.db import UnitOfWork
@@ -26,11 +28,6 @@ UrlOption = Annotated[
     str | None,
     typer.Option("--url", help="Database URL (default: SSMAS_DATABASE_URL or the data dir)."),
 ]
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _first_line(error: BaseException) -> str:

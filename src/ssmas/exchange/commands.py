@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ssmas.core.cli_errors import fail as _fail
 from ssmas.exchange.faults import FaultError
 from ssmas.exchange.knobs import ControlPlaneError
 
@@ -28,11 +29,6 @@ exchange_app = typer.Typer(
 )
 out = Console()
 err = Console(stderr=True)
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)  # one line, never wrapped
-    raise typer.Exit(code=2)
 
 
 @contextmanager

@@ -12,12 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from ssmas.core.cli_errors import fail as _fail
+from ssmas.core.cli_errors import first_line
 
 if TYPE_CHECKING:
     from ssmas.core.registry import ModelVersionInfo
@@ -47,12 +50,6 @@ def train_demo_model(
     return run(settings, days=days, impressions_per_day=impressions_per_day)
 
 
-def _fail(message: str) -> NoReturn:
-    # soft_wrap: one line whatever the terminal's width (Rich would break it at 80 columns)
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=2)
-
-
 @contextmanager
 def _clean_errors() -> Iterator[None]:
     from ssmas.core.registry import RegistryError
@@ -60,7 +57,7 @@ def _clean_errors() -> Iterator[None]:
     try:
         yield
     except (ValueError, RegistryError, OSError) as exc:
-        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        _fail(first_line(exc))
 
 
 @contextmanager
