@@ -278,6 +278,23 @@ class PricingSettings(BaseModel):
         return self
 
 
+class OpsSettings(BaseModel):
+    """Ops (``SSMAS_OPS_*``): where the platform finds its Prometheus and Alertmanager, if any.
+    With neither set, the dashboard's alerts come from the platform's own readiness checks."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    alertmanager_url: str | None = Field(
+        default=None, description="Alertmanager base URL (http://host:9093) whose alerts to show"
+    )
+    prometheus_url: str | None = Field(
+        default=None, description="Prometheus base URL (http://host:9090), linked from the page"
+    )
+    alertmanager_timeout_s: float = Field(
+        default=2.0, gt=0, le=30, description="timeout of one call to Alertmanager's API"
+    )
+
+
 class Settings(BaseSettings):
     """Platform configuration; read from the environment (``SSMAS_*``) and an optional ``.env``."""
 
@@ -346,6 +363,10 @@ class Settings(BaseSettings):
     pricing: PricingSettings = Field(
         default_factory=PricingSettings,
         description="Pricing serving, monitoring, retention and retraining",
+    )
+    ops: OpsSettings = Field(
+        default_factory=OpsSettings,
+        description="Ops: the Prometheus and Alertmanager the platform reports to",
     )
 
     @model_validator(mode="after")
