@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -155,7 +155,8 @@ class TimedSink(HttpSink):
 @dataclass
 class DrillResult:
     """What the drill measured: seconds to each receiver from the first failing request and from
-    the condition (the scrape that gave rate() its second 5xx sample), seconds from the fault's end to each resolution, counts."""
+    the condition (the scrape that gave rate() its second 5xx sample), seconds from the fault's
+    end to each resolution, and notifications per receiver."""
 
     fire_s: dict[str, float]
     fire_from_condition_s: dict[str, float]
@@ -219,10 +220,8 @@ def traffic(base: str, stop: threading.Event, per_s: float = 10.0) -> Iterator[N
         with httpx.Client(base_url=base, timeout=5.0) as client:
             while not stop.wait(1.0 / per_s):
                 for path in ("/health", "/ready"):
-                    try:
+                    with suppress(httpx.HTTPError):
                         client.get(path)
-                    except httpx.HTTPError:
-                        pass
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

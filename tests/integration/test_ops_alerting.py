@@ -87,7 +87,8 @@ def test_every_alert_has_a_firing_case_in_the_unit_tests() -> None:
 
 def test_a_broken_rule_fails_promtool(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
-    broken.write_text("groups:\n  - name: x\n    rules:\n      - alert: X\n        expr: rate(x[5m]\n")
+    rule = {"alert": "X", "expr": "rate(x[5m]"}  # unbalanced parenthesis
+    broken.write_text(yaml.safe_dump({"groups": [{"name": "x", "rules": [rule]}]}))
     done = run(tool("promtool"), "check", "rules", str(broken))
     assert done.returncode != 0
 
@@ -123,9 +124,7 @@ def test_an_injected_fault_reaches_every_receiver_once_then_resolves(tmp_path: P
 
 
 def test_stack_refuses_in_one_line_when_the_binaries_are_missing(tmp_path: Path) -> None:
-    done = CliRunner().invoke(
-        cli_app, ["ops", "stack", "--for", "1s"], env={"PATH": str(tmp_path)}
-    )
+    done = CliRunner().invoke(cli_app, ["ops", "stack", "--for", "1s"], env={"PATH": str(tmp_path)})
     assert done.exit_code == 2
     assert "prometheus and alertmanager not installed" in done.output
     assert "Traceback" not in done.output
@@ -152,9 +151,24 @@ def test_stack_runs_both_processes_against_the_platform_and_stops(tmp_path: Path
     ports = [str(free_port()), str(free_port())]
     done = CliRunner().invoke(
         cli_app,
-        ["ops", "stack", "--for", "2s", "--workdir", str(tmp_path), "--target", "127.0.0.1:9"]
-        + ["--prometheus-port", ports[0], "--alertmanager-port", ports[1]]
-        + ["--rules", str(RULES.parent), "--alertmanager-config", str(ALERTMANAGER)],
+        [
+            "ops",
+            "stack",
+            "--for",
+            "2s",
+            "--workdir",
+            str(tmp_path),
+            "--target",
+            "127.0.0.1:9",
+            "--prometheus-port",
+            ports[0],
+            "--alertmanager-port",
+            ports[1],
+            "--rules",
+            str(RULES.parent),
+            "--alertmanager-config",
+            str(ALERTMANAGER),
+        ],
     )
     assert done.exit_code == 0, done.output
     assert f"Prometheus http://127.0.0.1:{ports[0]}" in done.output
@@ -191,8 +205,17 @@ def test_silences_and_inhibition_in_a_running_alertmanager(tmp_path: Path) -> No
             runner = CliRunner()
             silenced = runner.invoke(
                 cli_app,
-                ["ops", "silence", "alertname=SsmasDrillMuted", "--for", "10m"]
-                + ["--comment", "drill", "--alertmanager", url],
+                [
+                    "ops",
+                    "silence",
+                    "alertname=SsmasDrillMuted",
+                    "--for",
+                    "10m",
+                    "--comment",
+                    "drill",
+                    "--alertmanager",
+                    url,
+                ],
             )
             assert silenced.exit_code == 0, silenced.output
             _post_alert(url, "SsmasDrillMuted", "warning", "drill_muted")
