@@ -1,4 +1,4 @@
-"""The Ops page: firing alerts from a real Alertmanager, or the platform's own checks without one."""
+"""The Ops page: firing alerts from a real Alertmanager, or the platform's checks without one."""
 
 from __future__ import annotations
 
