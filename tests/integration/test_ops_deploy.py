@@ -285,3 +285,26 @@ def test_prometheus_for_compose_loads_the_rules_and_sends_to_alertmanager() -> N
     assert any(job.startswith("ssmas") for job in jobs)
     targets = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert targets == ["alertmanager:9093"]
+
+
+def setting_names() -> set[str]:
+    """Every SSMAS_* variable Settings reads (sections as SSMAS_<SECTION>_<FIELD>)."""
+    names = set()
+    for name, info in Settings.model_fields.items():
+        names.add(f"SSMAS_{name.upper()}")
+        section = info.annotation
+        for field in getattr(section, "model_fields", {}):
+            names.add(f"SSMAS_{name.upper()}_{field.upper()}")
+    return names
+
+
+def test_the_deployments_set_only_settings_that_exist() -> None:
+    known = setting_names()
+    assert "SSMAS_OPS_ALERTMANAGER_URL" in known and "SSMAS_NO_SUCH" not in known
+    compose = yaml.safe_load(COMPOSE.read_text())
+    used = set(compose["x-platform"]["environment"])
+    config = next(d for d in k8s_documents() if d["kind"] == "ConfigMap")
+    used |= set(config["data"])
+    dockerfile = re.findall(r"\b(SSMAS_[A-Z_]+)=", DOCKERFILE.read_text())
+    used |= set(dockerfile)
+    assert used and used <= known, used - known
