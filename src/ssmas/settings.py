@@ -322,6 +322,13 @@ class Settings(BaseSettings):
         default=20, ge=1, description="failed authentications at once per address; then 429"
     )
     max_body_bytes: int = Field(default=1_048_576, description="largest API request body")
+    api_key_cache_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="how long an API process trusts a verified key without asking the database "
+        "(revocations announced on the bus end it at once)",
+    )
     session_ttl_s: int = Field(
         default=8 * 3600,
         ge=60,
