@@ -126,3 +126,9 @@ def test_revoking_a_key_ends_all_its_sessions_and_only_its(uow_factory: UowFacto
         assert all(find_session(uow.session, s) is None for s in ids)
         assert find_session(uow.session, kept) is not None
         assert end_key_sessions(uow.session, key_id) == 0  # already gone with the revocation
+
+
+def test_without_a_secret_nothing_is_signed_or_accepted() -> None:
+    with pytest.raises(ValueError):
+        issue_token("", SESSION_ID)
+    assert read_token("", issue_token(SECRET, SESSION_ID)) is None

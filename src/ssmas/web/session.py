@@ -27,6 +27,8 @@ def _signature(secret: str, payload: str) -> str:
 
 def issue_token(secret: str, session_id: str) -> str:
     """The cookie value carrying ``session_id``, signed under ``secret``."""
+    if not secret:
+        raise ValueError("no platform secret to sign the session with")
     if not _SESSION_ID.match(session_id):
         raise ValueError("a session id is 32-128 url-safe characters")
     payload = f"{_VERSION}.{session_id}"
@@ -38,7 +40,7 @@ def read_token(secret: str, token: str | None) -> str | None:
 
     Whether that session is still live is the server's answer, not the token's.
     """
-    if not token or len(token) > 1024:
+    if not secret or not token or len(token) > 1024:
         return None
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != _VERSION or not _SESSION_ID.match(parts[1]):

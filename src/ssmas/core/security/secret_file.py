@@ -1,9 +1,10 @@
 """The platform secret: ``SSMAS_SECRET_KEY``, else a random one kept in the data directory.
 
 A data directory without the setting gets 32 random bytes written once to
-``<data_dir>/secret_key`` (mode 0600, created exclusively so two processes starting together
-agree on one), and every process on that directory reads the same value back. No public default
-exists any more: a session cookie or a PII key can't be made from a value printed in the source.
+``<data_dir>/secret_key`` (mode 0600; written whole, then linked into place, so two processes
+starting together agree on one), and every process on that directory reads the same value
+back. No public default exists any more: a session cookie or a PII key can't be made from a
+value printed in the source.
 """
 
 from __future__ import annotations
