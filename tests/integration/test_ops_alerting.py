@@ -10,6 +10,7 @@ and each gets one resolution. Alertmanager's silences and inhibition are checked
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -246,3 +247,34 @@ def test_alerts_and_silence_refuse_without_an_alertmanager() -> None:
     down = runner.invoke(cli_app, ["ops", "alerts", "--alertmanager", "http://127.0.0.1:9"])
     assert down.exit_code == 2 and "did not answer" in down.output
     assert "Traceback" not in down.output
+
+
+@pytest.mark.slow
+def test_stack_says_why_when_a_port_is_taken(tmp_path: Path) -> None:
+    tool("prometheus"), tool("prometheus-alertmanager")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = CliRunner().invoke(
+            cli_app,
+            [
+                "ops",
+                "stack",
+                "--for",
+                "2s",
+                "--workdir",
+                str(tmp_path),
+                "--prometheus-port",
+                port,
+                "--alertmanager-port",
+                str(free_port()),
+                "--rules",
+                str(RULES.parent),
+                "--alertmanager-config",
+                str(ALERTMANAGER),
+            ],
+        )
+    assert done.exit_code == 2
+    assert "prometheus exited" in done.output and "address already in use" in done.output
+    assert len(done.output.strip().splitlines()) == 1

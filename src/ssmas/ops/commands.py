@@ -136,7 +136,7 @@ def stack(
             if deadline is not None and time.monotonic() >= deadline:
                 break
             if not alert_stack.running():
-                fail(f"a process of the stack exited: {alert_stack.log('prometheus', 2)}")
+                fail(f"a process of the stack exited: {alert_stack.log('prometheus')}")
     except KeyboardInterrupt:
         pass
     finally:

@@ -184,13 +184,14 @@ class AlertStack:
             time.sleep(0.1)
         raise StackError(f"{name} not ready within {READY_TIMEOUT_S:g} s: {self.log(name)}")
 
-    def log(self, name: str, lines: int = 5) -> str:
-        """The last ``lines`` lines of a process's log, on one line."""
+    def log(self, name: str, lines: int = 2) -> str:
+        """The last ``lines`` error lines of a process's log (else its last lines), on one line."""
         path = self.settings.workdir / f"{name}.log"
         if not path.exists():
             return ""
-        tail = path.read_text(errors="replace").strip().splitlines()[-lines:]
-        return " | ".join(tail)
+        every = path.read_text(errors="replace").strip().splitlines()
+        errors = [line for line in every if "level=error" in line]
+        return " | ".join((errors or every)[-lines:])
 
     def running(self) -> bool:
         """Both processes are alive."""
