@@ -1,11 +1,13 @@
 """Ops figures (issue 18): how fast an alert reaches every receiver, and how often.
 
-The alert drill of ``tests/ops_alert_support.py`` on the real binaries: a platform served by
-uvicorn, Debian's ``prometheus`` scraping it every ``--scrape`` s and evaluating the repository's
-rules (range windows 30 times shorter, no holds) every ``--evaluate`` s, ``prometheus-alertmanager``
-with the repository's routing, group wait ``--group-wait`` s, its Slack, webhook and PagerDuty
-receivers pointed at a local HTTP server and email at a local aiosmtpd. A readiness check fails,
-``/ready`` answers 503 to the clients calling it, and ``SsmasHighErrorRate`` fires.
+The alert drill of ``tests/ops_alert_support.py`` on the real binaries: ``ssmas serve`` in its
+own process with its cache on a Redis of the drill's own; Debian's ``prometheus`` scraping it
+every ``--scrape`` s and evaluating the repository's rules (range windows 30 times shorter, no
+holds) every ``--evaluate`` s; ``prometheus-alertmanager`` with the repository's routing, group
+wait ``--group-wait`` s, its Slack, webhook and PagerDuty receivers pointed at a local HTTP
+server and email at a local aiosmtpd. The Redis stops, the cache check fails, ``/ready``
+answers 503 to the clients calling it, and ``SsmasHighErrorRate`` fires; the Redis starts
+again and it resolves.
 
 - ``alert_fire_s``: worst over receivers and runs, from the condition (the scrape that gives
   ``rate()`` its second sample of the new 5xx series; before it no rule can see an error rate)
@@ -14,7 +16,8 @@ receivers pointed at a local HTTP server and email at a local aiosmtpd. A readin
   it, the delivery itself (the budget's two waits can both be spent in full).
 - ``alert_fire_from_fault_s``: the same from the first failing request (one scrape more).
 - ``alert_resolve_s``: from the fault's end to the resolved notification (the rate window, 10 s
-  here, must slide past the last failure).
+  here, must slide past the last failure). The condition's time is the Prometheus timestamp of
+  that scrape (``/api/v1/query``).
 - ``alert_notifications``, ``alert_resolutions``: per receiver and run (1 each is right);
   ``other_alerts``: any other alert that notified (none is right).
 
@@ -123,11 +126,12 @@ def main() -> int:
         f"{figures['alert_resolve_s']:.2f} s · per receiver {figures['alert_notifications']}"
     )
     notes = (
-        f"{runs} drill(s) on the real prometheus 2.42 and alertmanager 0.25 (Debian) against a "
-        "core platform served by uvicorn; the repository's rules with windows 30x shorter and no "
+        f"{runs} drill(s) on the real prometheus 2.42 and alertmanager 0.25 (Debian) against "
+        "`ssmas serve` in its own process; the repository's rules with windows 30x shorter and no "
         "'for' holds (promtool's unit tests check those), the repository's routing with its four "
-        "receivers pointed at local sinks (HTTP and aiosmtpd). Fault: a readiness check fails, so "
-        "/ready answers 503 to clients calling /health and /ready 10 times a second each. Counts "
+        "receivers pointed at local sinks (HTTP and aiosmtpd). Fault: the server's Redis (cache) "
+        "stops, so /ready answers 503 to clients calling /health and /ready 10 times a second "
+        "each, until it starts again. Counts "
         "are summed over runs (runs per receiver is exactly once each)."
     )
     write_result(NAME, figures, notes, quick=args.quick, keep=OTHER_FIGURES)

@@ -1,12 +1,13 @@
 """An alert drill on real processes, shared by the integration test and ``benchmarks/ops.py``.
 
-A platform (core only, a temporary data directory) serves HTTP from uvicorn in a thread; the
-Debian ``prometheus`` and ``alertmanager`` binaries watch it with the repository's rules and
-routing, time-compressed (every range window 30 times shorter, holds of zero: promtool's unit
-tests check the real ones) and with their receivers pointed at local sinks: one HTTP server for
-Slack, PagerDuty and the generic webhook (told apart by path) and an aiosmtpd server for email.
-The fault is a readiness check that fails, so ``/ready`` answers 503 while clients keep calling
-it: ``SsmasHighErrorRate`` must fire, reach every receiver once, and resolve once cleared.
+``ssmas serve`` runs in its own process (a temporary data directory, its cache on a Redis
+server of the drill's own). The Debian ``prometheus`` and ``alertmanager`` binaries watch it
+with the repository's rules and routing, time-compressed (every range window 30 times shorter,
+holds of zero: promtool's unit tests check the real ones), the receivers pointed at local
+sinks: one HTTP server for Slack, PagerDuty and the generic webhook (told apart by path) and an
+aiosmtpd server for email. The fault is that Redis going down, so ``/ready`` answers 503 while
+clients keep calling it: ``SsmasHighErrorRate`` must fire, reach every receiver once, and
+resolve once Redis is back.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from __future__ import annotations
 import copy
 import email
 import email.policy
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,14 +29,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
-import uvicorn
+import redis
 import yaml
 from aiosmtpd.controller import Controller
 
-from ssmas.bootstrap import create_app
-from ssmas.core.platform import Platform, build_platform
+from ssmas.core.health import stop_processes
+from ssmas.core.health import wait_healthy as core_wait_healthy
 from ssmas.ops.stack import AlertStack, StackSettings, free_port
-from ssmas.settings import Settings
 from tests.fakes.webhook_sink import HttpSink
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +100,7 @@ class MailBox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((time.monotonic(), cast(EmailMessage, message)))
+        self.messages.append((time.time(), cast(EmailMessage, message)))
         return "250 OK"
 
 
@@ -148,7 +151,7 @@ class TimedSink(HttpSink):
         self.arrivals: list[float] = []
 
     def reply(self, request: Any) -> Any:
-        self.arrivals.append(time.monotonic())
+        self.arrivals.append(time.time())
         return super().reply(request)
 
 
@@ -170,46 +173,81 @@ class DrillResult:
 
 
 class ServedPlatform:
-    """A core platform served by uvicorn on a free loopback port, with a fault switch."""
+    """``ssmas serve`` in its own process (its own metrics registry), its cache on a Redis server
+    of its own; the fault stops that Redis (``/ready`` answers 503), clearing it starts it again.
+    """
 
-    def __init__(self, settings: Settings) -> None:
-        self.platform: Platform = build_platform(settings)
-        self.fault = threading.Event()
-        self.platform.checks["drill"] = self._check
-        inner = create_app(self.platform, products=())
-        self.scrapes: list[float] = []
-
-        async def app(scope: Any, receive: Any, send: Any) -> None:
-            if scope["type"] == "http" and scope["path"] == "/metrics":
-                self.scrapes.append(time.monotonic())
-            await inner(scope, receive, send)
-
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def _check(self) -> None:
-        if self.fault.is_set():
-            raise RuntimeError("drill: injected fault")
+        self.redis_port = free_port()
+        self.redis: subprocess.Popen[bytes] | None = None
+        self.server: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def _start_redis(self) -> None:
+        command = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no"]
+        self.redis = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        probe = redis.Redis(port=self.redis_port, socket_connect_timeout=0.2)
+        try:
+            if not wait_for(lambda: _pings(probe), 10):
+                raise RuntimeError("the drill's Redis did not start")
+        finally:
+            probe.close()
+
+    def _stop_redis(self) -> None:
+        if self.redis is not None:
+            self.redis.terminate()
+            self.redis.wait(timeout=10)
+            self.redis = None
+
+    def inject(self) -> None:
+        self._stop_redis()
+
+    def clear(self) -> None:
+        self._start_redis()
+
     def __enter__(self) -> ServedPlatform:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the platform's server did not start")
-            time.sleep(0.05)
+        self._start_redis()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SSMAS_")}
+        env |= {
+            "PYTHONPATH": str(ROOT / "src"),
+            "SSMAS_PROFILE": "test",
+            "SSMAS_DATA_DIR": str(self.data_dir),
+            "SSMAS_CACHE_BACKEND": "redis",
+            "SSMAS_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "SSMAS_LOG_LEVEL": "WARNING",
+        }
+        command = [sys.executable, "-m", "ssmas", "serve", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port)]
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / "serve.log").open("wb")
+        self.server = subprocess.Popen(command, env=env, cwd=self.data_dir, stdout=log, stderr=log)
+        log.close()
+        if not core_wait_healthy(self.url, timeout_s=120, proc=self.server):
+            self.__exit__()
+            raise RuntimeError("ssmas serve did not start: " + self.server_log())
         return self
 
+    def server_log(self) -> str:
+        return (self.data_dir / "serve.log").read_text(errors="replace")[-2000:]
+
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-        self.platform.close()
+        if self.server is not None:
+            stop_processes([self.server])
+            self.server = None
+        self._stop_redis()
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
 
 
 @contextmanager
@@ -230,6 +268,14 @@ def traffic(base: str, stop: threading.Event, per_s: float = 10.0) -> Iterator[N
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+def failure_samples(prometheus_url: str) -> list[float]:
+    """When Prometheus scraped the 503s of ``/ready`` (Unix seconds, oldest first)."""
+    query = 'ssmas_api_requests_total{route="/ready",status="503"}[10m]'
+    answer = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": query}, timeout=5)
+    series = answer.json()["data"]["result"]
+    return sorted(float(ts) for s in series for ts, _value in s["values"])
 
 
 def wait_for(predicate: Any, timeout_s: float, step_s: float = 0.05) -> bool:
@@ -255,13 +301,11 @@ def run_drill(
     workdir.mkdir(parents=True, exist_ok=True)
     rules = workdir / "rules.yml"
     compress_rules(RULES, rules)
-    settings = Settings(profile="test", data_dir=workdir / "data", log_level="WARNING")
-    settings.ensure_dirs()
     box = MailBox()
     smtp = Controller(box, hostname="127.0.0.1", port=free_port())
     smtp.start()
     try:
-        with TimedSink() as sink, ServedPlatform(settings) as served:
+        with TimedSink() as sink, ServedPlatform(workdir / "data") as served:
             am_config = workdir / "alertmanager.yml"
             local_alertmanager_config(
                 ALERTMANAGER,
@@ -279,7 +323,7 @@ def run_drill(
                 evaluation_interval_s=evaluate_s,
             )
             stop = threading.Event()
-            with AlertStack(stack_settings), traffic(served.url, stop):
+            with AlertStack(stack_settings) as stack, traffic(served.url, stop):
                 time.sleep(warmup_s)  # a few healthy scrapes first
 
                 def notes() -> list[Notification]:
@@ -289,18 +333,17 @@ def run_drill(
                     seen = {n.receiver for n in notes() if n.status == status}
                     return seen >= set(RECEIVERS)
 
-                started = time.monotonic()
-                served.fault.set()
+                started = time.time()
+                served.inject()
                 fired = wait_for(lambda: got("firing"), 60)
-                served.fault.clear()
-                cleared = time.monotonic()
+                served.clear()
+                cleared = time.time()
                 resolved = fired and wait_for(lambda: got("resolved"), 90)
                 time.sleep(settle_s)
                 found = notes()
                 # The condition starts when Prometheus can compute the error rate: the 5xx
-                # counter is a new series, and rate() needs its second sample, from the second
-                # scrape after the fault.
-                seen = [t for t in served.scrapes if t > started][1]
+                # counter is a new series, and rate() needs its second sample.
+                seen = failure_samples(stack.prometheus_url)[1]
     finally:
         smtp.stop()
     if not fired:

@@ -1,10 +1,10 @@
 """Alerting on the real Prometheus and Alertmanager binaries (Debian packages, `make system-deps`).
 
 The rule files pass ``promtool check rules`` and their unit tests (``promtool test rules``), and
-every alert has one; the routing passes ``amtool check-config``. Then the drill: a served
-platform fails, ``SsmasHighErrorRate`` reaches Slack, the webhook, PagerDuty and email once each,
-and each gets one resolution. Alertmanager's silences and inhibition are checked through
-``ssmas ops silence`` / ``ssmas ops alerts`` against a running Alertmanager.
+every alert has one; the routing passes ``amtool check-config``. Then the drill: the Redis of a
+running ``ssmas serve`` stops, ``SsmasHighErrorRate`` reaches Slack, the webhook, PagerDuty and
+email once each, and each gets one resolution. Alertmanager's silences and inhibition are
+checked through ``ssmas ops silence`` / ``ssmas ops alerts`` against a running Alertmanager.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def test_critical_errors_page_and_warnings_only_reach_the_team(tmp_path: Path) -
 
 @pytest.mark.slow
 def test_an_injected_fault_reaches_every_receiver_once_then_resolves(tmp_path: Path) -> None:
-    tool("prometheus"), tool("prometheus-alertmanager")
+    tool("prometheus"), tool("prometheus-alertmanager"), tool("redis-server")
     result = run_drill(tmp_path)
     assert result.firing == dict.fromkeys(RECEIVERS, 1), result.notifications
     assert result.resolved == dict.fromkeys(RECEIVERS, 1), result.notifications
