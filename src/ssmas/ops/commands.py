@@ -132,7 +132,7 @@ def stack(
     previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     deadline = None if stop_after is None else time.monotonic() + stop_after
     try:
-        while not stopped.wait(1.0 if deadline is None else min(1.0, stop_after or 1.0)):
+        while not stopped.wait(0.5):
             if deadline is not None and time.monotonic() >= deadline:
                 break
             if not alert_stack.running():
