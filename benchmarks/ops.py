@@ -20,6 +20,8 @@ again and it resolves.
   that scrape (``/api/v1/query``).
 - ``alert_notifications``, ``alert_resolutions``: per receiver and run (1 each is right);
   ``other_alerts``: any other alert that notified (none is right).
+- ``absence_alert_s``: then the server is SIGKILLed; seconds until ``SsmasTargetDown`` (absence
+  of data) is at every receiver; ``absence_notifications``: per receiver (1 per run is right).
 
     .venv/bin/python benchmarks/ops.py [--quick] [--runs N]
 """
@@ -112,6 +114,10 @@ def main() -> int:
         "alert_notifications": {k: sum(r.firing[k] for r in results) for k in RECEIVERS},
         "alert_resolutions": {k: sum(r.resolved[k] for r in results) for k in RECEIVERS},
         "alert_other_alerts": sorted({a for r in results for a in r.other_alerts}),
+        "absence_alert_s": round(max(max(r.down_s.values()) for r in results), 3),
+        "absence_notifications": {
+            k: sum(r.down_firing.get(k, 0) for r in results) for k in RECEIVERS
+        },
         "alert_runs": runs,
         "alert_intervals_s": {
             "scrape": args.scrape,
@@ -125,20 +131,22 @@ def main() -> int:
         f"{figures['alert_fire_from_fault_s']:.2f} s · resolved after "
         f"{figures['alert_resolve_s']:.2f} s · per receiver {figures['alert_notifications']}"
     )
+    print(
+        f"absence_alert_s {figures['absence_alert_s']:.2f} (server killed -> SsmasTargetDown) · "
+        f"per receiver {figures['absence_notifications']}"
+    )
     notes = (
         f"{runs} drill(s) on the real prometheus 2.42 and alertmanager 0.25 (Debian) against "
         "`ssmas serve` in its own process; the repository's rules with windows 30x shorter and no "
         "'for' holds (promtool's unit tests check those), the repository's routing with its four "
         "receivers pointed at local sinks (HTTP and aiosmtpd). Fault: the server's Redis (cache) "
         "stops, so /ready answers 503 to clients calling /health and /ready 10 times a second "
-        "each, until it starts again. Counts "
+        "each, until it starts again; then the server is SIGKILLed. Counts "
         "are summed over runs (runs per receiver is exactly once each)."
     )
     write_result(NAME, figures, notes, quick=args.quick, keep=OTHER_FIGURES)
-    ok = all(
-        r.firing == dict.fromkeys(RECEIVERS, 1) and r.resolved == dict.fromkeys(RECEIVERS, 1)
-        for r in results
-    )
+    once = dict.fromkeys(RECEIVERS, 1)
+    ok = all(r.firing == once and r.resolved == once and r.down_firing == once for r in results)
     return 0 if ok else 1
 
 

@@ -7,7 +7,8 @@ holds of zero: promtool's unit tests check the real ones), the receivers pointed
 sinks: one HTTP server for Slack, PagerDuty and the generic webhook (told apart by path) and an
 aiosmtpd server for email. The fault is that Redis going down, so ``/ready`` answers 503 while
 clients keep calling it: ``SsmasHighErrorRate`` must fire, reach every receiver once, and
-resolve once Redis is back.
+resolve once Redis is back. Then the server is killed: ``SsmasTargetDown`` (absence of data)
+must reach every receiver once.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "rules" / "ssmas.yml"
 ALERTMANAGER = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 ALERT = "SsmasHighErrorRate"
+DOWN = "SsmasTargetDown"
 RECEIVERS = ("slack", "webhook", "pagerduty", "email")
 _RANGE = re.compile(r"\[(\d+)([smh])\]")
 _SECONDS = {"s": 1, "m": 60, "h": 3600}
@@ -170,6 +172,9 @@ class DrillResult:
     budget_s: float
     budget_from_condition_s: float
     notifications: list[Notification] = field(default_factory=list)
+    # Absence of data: the server killed, SsmasTargetDown per receiver (seconds from the kill).
+    down_s: dict[str, float] = field(default_factory=dict)
+    down_firing: dict[str, int] = field(default_factory=dict)
 
 
 class ServedPlatform:
@@ -236,6 +241,13 @@ class ServedPlatform:
     def server_log(self) -> str:
         return (self.data_dir / "serve.log").read_text(errors="replace")[-2000:]
 
+    def kill(self) -> None:
+        """SIGKILL the server: it stops answering ``/metrics`` at once."""
+        if self.server is not None:
+            self.server.kill()
+            self.server.wait(timeout=10)
+            self.server = None
+
     def __exit__(self, *exc: object) -> None:
         if self.server is not None:
             stop_processes([self.server])
@@ -295,9 +307,11 @@ def run_drill(
     group_wait_s: float = 1.0,
     warmup_s: float = 4.0,
     settle_s: float = 3.0,
+    kill_server: bool = True,
 ) -> DrillResult:
     """Start everything, inject the fault until every receiver has it, clear it, wait for the
-    resolved notifications (and ``settle_s`` more, to catch repeats), and report."""
+    resolved notifications (and ``settle_s`` more, to catch repeats); then (``kill_server``)
+    SIGKILL the server and wait for ``SsmasTargetDown`` everywhere; report."""
     workdir.mkdir(parents=True, exist_ok=True)
     rules = workdir / "rules.yml"
     compress_rules(RULES, rules)
@@ -340,16 +354,29 @@ def run_drill(
                 cleared = time.time()
                 resolved = fired and wait_for(lambda: got("resolved"), 90)
                 time.sleep(settle_s)
-                found = notes()
                 # The condition starts when Prometheus can compute the error rate: the 5xx
                 # counter is a new series, and rate() needs its second sample.
                 seen = failure_samples(stack.prometheus_url)[1]
+                killed = time.time()
+                paged = True
+                if kill_server:
+                    served.kill()
+
+                    def down() -> bool:
+                        hit = {n.receiver for n in notes() if DOWN in n.alertnames}
+                        return hit >= set(RECEIVERS)
+
+                    paged = wait_for(down, 60)
+                    time.sleep(settle_s)
+                found = notes()
     finally:
         smtp.stop()
     if not fired:
         raise AssertionError(f"not every receiver got the alert: {found}")
     if not resolved:
         raise AssertionError(f"not every receiver got the resolution: {found}")
+    if not paged:
+        raise AssertionError(f"not every receiver got {DOWN} after the kill: {found}")
     ours = [n for n in found if ALERT in n.alertnames]
     result = DrillResult(
         fire_s={},
@@ -357,11 +384,15 @@ def run_drill(
         resolve_s={},
         firing={r: 0 for r in RECEIVERS},
         resolved={r: 0 for r in RECEIVERS},
-        other_alerts={name for n in found for name in n.alertnames} - {ALERT},
+        other_alerts={name for n in found for name in n.alertnames} - {ALERT, DOWN},
         budget_s=scrape_s + evaluate_s + group_wait_s,
         budget_from_condition_s=evaluate_s + group_wait_s,
         notifications=found,
     )
+    for note in found:
+        if DOWN in note.alertnames and note.status == "firing":
+            result.down_firing[note.receiver] = result.down_firing.get(note.receiver, 0) + 1
+            result.down_s.setdefault(note.receiver, round(note.at - killed, 3))
     for note in ours:
         counts = result.firing if note.status == "firing" else result.resolved
         counts[note.receiver] += 1

@@ -18,4 +18,6 @@ def test_quick_ops_benchmark_writes_the_alert_figures() -> None:
     assert figures["alert_notifications"] == dict.fromkeys(RECEIVERS, 1)
     assert figures["alert_resolutions"] == dict.fromkeys(RECEIVERS, 1)
     assert figures["alert_other_alerts"] == []
+    assert figures["absence_alert_s"] > 0
+    assert figures["absence_notifications"] == dict.fromkeys(RECEIVERS, 1)
     assert "alert_fire_s" in stdout and "pagerduty" in stdout

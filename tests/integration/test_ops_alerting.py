@@ -115,13 +115,17 @@ def test_critical_errors_page_and_warnings_only_reach_the_team(tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_an_injected_fault_reaches_every_receiver_once_then_resolves(tmp_path: Path) -> None:
+def test_an_injected_fault_reaches_every_receiver_once_then_resolves_and_a_kill_pages(
+    tmp_path: Path,
+) -> None:
     tool("prometheus"), tool("prometheus-alertmanager"), tool("redis-server")
     result = run_drill(tmp_path)
     assert result.firing == dict.fromkeys(RECEIVERS, 1), result.notifications
     assert result.resolved == dict.fromkeys(RECEIVERS, 1), result.notifications
     assert result.other_alerts == set(), result.notifications
     assert set(result.fire_s) == set(RECEIVERS)
+    # Absence of data: the killed server's SsmasTargetDown pages every receiver, once.
+    assert result.down_firing == dict.fromkeys(RECEIVERS, 1), result.notifications
 
 
 def test_stack_refuses_in_one_line_when_the_binaries_are_missing(tmp_path: Path) -> None:
