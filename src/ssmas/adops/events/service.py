@@ -1,0 +1,151 @@
+"""The event rules' use cases: publish an event, consume the events topic (the worker), replay
+archived events, test a pattern.
+
+``publish_event`` validates and puts an event on the events topic, keyed by its id (publishing
+the same event twice stores it once). ``run_rules_worker`` is the product's ``rules`` worker:
+it consumes the topic in batches, archives each batch as Parquet, then dispatches each event;
+the batch is acknowledged only after both, so a killed worker loses nothing (the batch comes
+back) and alerts nobody twice (the ledger skips what was done). ``replay`` re-sends archived
+events through the rules under a replay name.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from ssmas.adops.events.archive import EventArchive
+from ssmas.adops.events.dispatch import Dispatcher, DispatchReport, replay_event
+from ssmas.adops.events.envelope import Event, EventError, parse_event
+from ssmas.adops.events.ledger import DeliveryLedger
+from ssmas.adops.events.rules import RuleSet, load_rules
+from ssmas.adops.events.targets import TargetRegistry, target_registry
+from ssmas.core.bus import Bus, Delivery
+from ssmas.core.worker import Subscription, run_worker
+
+if TYPE_CHECKING:
+    from ssmas.core.platform import Platform
+    from ssmas.settings import Settings
+
+__all__ = [
+    "EventRules",
+    "archive_root",
+    "event_rules",
+    "publish_event",
+    "replay",
+    "run_rules_worker",
+]
+
+log = structlog.get_logger(__name__)
+GROUP = "adops-rules"
+RUNTIME = "adops.event_rules"
+
+
+def archive_root(settings: Settings) -> Path:
+    """Where events are archived: ``SSMAS_ADOPS_ARCHIVE_DIR``, else under the data directory
+    (``<data_dir>/lake/events/adops``)."""
+    return settings.adops.archive_dir or settings.data_dir / "lake" / "events" / "adops"
+
+
+def publish_event(bus: Bus, event: Event | dict[str, Any], topic: str = "adops.events") -> Event:
+    """Validate ``event`` and publish it on ``topic`` keyed by its id; returns the event."""
+    parsed = event if isinstance(event, Event) else parse_event(event)
+    bus.publish(topic, parsed.document(), key=f"event/{parsed.id}")
+    return parsed
+
+
+@dataclass
+class EventRules:
+    """One process's rules, targets, ledger, dispatcher and archive."""
+
+    rules: RuleSet
+    registry: TargetRegistry
+    dispatcher: Dispatcher
+    archive: EventArchive
+    topic: str
+
+    def handle_batch(self, deliveries: Sequence[Delivery]) -> list[BaseException | None]:
+        """Archive then dispatch a consumed batch; one outcome per delivery (None: done)."""
+        events: list[tuple[int, Event]] = []
+        for index, delivery in enumerate(deliveries):
+            try:
+                events.append((index, parse_event(delivery.message.payload)))
+            except EventError as exc:
+                self.dispatcher.dead_letter_malformed(
+                    delivery.message.id, delivery.message.payload, str(exc)
+                )
+        self.archive.write([event for _, event in events])
+        outcomes: list[BaseException | None] = [None] * len(deliveries)
+        self.dispatcher.ledger.refresh()
+        for index, event in events:
+            try:
+                self.dispatcher.dispatch(event, refresh=False)
+            except Exception as exc:  # ledger or bus trouble: this event comes back later
+                outcomes[index] = exc
+        return outcomes
+
+    def close(self) -> None:
+        self.registry.close()
+
+
+def build_event_rules(platform: Platform, rules: RuleSet | None = None) -> EventRules:
+    """Rules from the settings (or ``rules``), this process's target registry, and the ledger."""
+    settings = platform.settings
+    ruleset = rules if rules is not None else load_rules(settings.adops.rules_file)
+    registry = target_registry(platform)
+    topic = settings.adops.events_topic
+    dispatcher = Dispatcher(
+        ruleset, registry, platform.bus, DeliveryLedger(platform.bus), topic=topic
+    )
+    return EventRules(ruleset, registry, dispatcher, EventArchive(archive_root(settings)), topic)
+
+
+def event_rules(platform: Platform) -> EventRules:
+    """This process's :class:`EventRules`, built on first use and kept on the platform."""
+    return platform.runtime_or_build(RUNTIME, EventRules, build_event_rules)
+
+
+def run_rules_worker(platform: Platform, stop: threading.Event) -> None:
+    """The adops ``rules`` worker: consume the events topic until ``stop`` is set."""
+    runtime = event_rules(platform)
+    settings = platform.settings.adops
+    sub = Subscription(
+        runtime.topic,
+        GROUP,
+        handler=lambda _delivery: None,
+        batch_size=settings.dispatch_batch,
+        visibility_timeout_s=settings.dispatch_visibility_s,
+        batch_handler=runtime.handle_batch,
+    )
+    run_worker(platform.bus, [sub], stop)
+
+
+def replay(
+    runtime: EventRules,
+    start: datetime,
+    end: datetime,
+    *,
+    name: str,
+    rule: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DispatchReport:
+    """Re-send archived events with ``start <= time < end`` through the rules (only ``rule``
+    when given) as replay ``name``; a replay run again under the same name re-sends nothing
+    it already delivered."""
+    report = DispatchReport()
+    runtime.dispatcher.ledger.refresh()
+    for count, event in enumerate(runtime.archive.events(start, end), start=1):
+        report.add(
+            runtime.dispatcher.dispatch(replay_event(event, name), only_rule=rule, refresh=False)
+        )
+        if progress is not None and count % 500 == 0:
+            progress(500)
+    if progress is not None and report.events % 500:
+        progress(report.events % 500)
+    return report
