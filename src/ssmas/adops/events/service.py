@@ -12,6 +12,7 @@ events through the rules under a replay name.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,15 +95,17 @@ class EventRules:
         self.registry.close()
 
 
-def build_event_rules(platform: Platform, rules: RuleSet | None = None) -> EventRules:
-    """Rules from the settings (or ``rules``), this process's target registry, and the ledger."""
+def build_event_rules(
+    platform: Platform, rules: RuleSet | None = None, *, sleep: Callable[[float], None] = time.sleep
+) -> EventRules:
+    """Rules from the settings (or ``rules``), this process's target registry, and the ledger;
+    ``sleep`` waits between a target's tries."""
     settings = platform.settings
     ruleset = rules if rules is not None else load_rules(settings.adops.rules_file)
     registry = target_registry(platform)
     topic = settings.adops.events_topic
-    dispatcher = Dispatcher(
-        ruleset, registry, platform.bus, DeliveryLedger(platform.bus), topic=topic
-    )
+    ledger = DeliveryLedger(platform.bus)
+    dispatcher = Dispatcher(ruleset, registry, platform.bus, ledger, topic=topic, sleep=sleep)
     return EventRules(ruleset, registry, dispatcher, EventArchive(archive_root(settings)), topic)
 
 
