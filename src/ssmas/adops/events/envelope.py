@@ -56,7 +56,13 @@ class Event(BaseModel):
     @field_validator("time")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        try:
+            at = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("time is out of range") from None
+        if not 1970 <= at.year <= 9998:
+            raise ValueError("time must fall between 1970 and 9998")
+        return at
 
     def document(self) -> dict[str, Any]:
         """The JSON object rules see: EventBridge's field names, ``time`` like ``…T12:00:00Z``."""
@@ -98,7 +104,10 @@ def parse_event(raw: Any) -> Event:
         event = Event.model_validate(raw)
     except ValidationError as exc:
         raise EventError(format_validation(exc)) from None
-    size = len(orjson.dumps(event.detail))
+    try:
+        size = len(orjson.dumps(event.detail))
+    except orjson.JSONEncodeError as exc:
+        raise EventError(f"event: detail: not storable as JSON ({exc})") from None
     if size > MAX_DETAIL_BYTES:
         raise EventError(f"event: detail: {size} bytes, more than {MAX_DETAIL_BYTES}")
     return event
