@@ -1,4 +1,4 @@
-"""``ssmas adops rules list|test|publish`` and ``ssmas adops replay``: the event rules' commands.
+"""``ssmas adops rules ...`` (list, test, publish) and ``ssmas adops replay``: event rules.
 
 Bad input (an invalid rule file, an unknown rule, an event file that is not a valid event, a
 time that is not ISO-8601) ends with one line on stderr and exit code 2.
