@@ -69,11 +69,13 @@ def test_rules_list_and_test(settings_used: Settings, tmp_path: Path) -> None:
     ("rules", "message"),
     [
         (
-            "rules:\n  - name: a\n    pattern: {source: [x]}\n    targets: [{id: t, type: topic}]\n",
+            "rules:\n  - name: a\n    pattern: {source: [x]}\n"
+            "    targets: [{id: t, type: topic}]\n",
             "rule 'a': targets[0]: a topic target needs topic",
         ),
         (
-            "rules:\n  - name: a\n    pattern: {source: x}\n    targets: [{id: t, type: incident}]\n",
+            "rules:\n  - name: a\n    pattern: {source: x}\n"
+            "    targets: [{id: t, type: incident}]\n",
             "rule 'a': pattern.source: a field's value is a list",
         ),
         (

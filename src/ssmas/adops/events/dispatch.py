@@ -4,7 +4,9 @@ Each (event, rule, target) is one delivery with a key. A key the ledger holds is
 redelivered event alerts nobody twice); otherwise the target's handler runs under the target's
 retry policy (``ssmas.core.retry``, full-jitter backoff) and the key is recorded. A target that
 still fails goes to the dead-letter topic ``<events topic>.dlq`` with the reason (the bus's own
-``dlq-*`` headers), and is recorded as dead so a redelivery does not try it again.
+``dlq-*`` headers), and is recorded as dead so a redelivery does not try it again. ``topic``
+deliveries are not recorded: their publish is keyed by the delivery key, which the bus stores
+once.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = ["DispatchReport", "Dispatcher", "delivery_key"]
 log = structlog.get_logger(__name__)
 EVENTS_TOPIC = "adops.events"
 MAX_KEY = 400
+SELF_DEDUPLICATING = frozenset({"topic"})
 
 
 def _bounded(key: str) -> str:
@@ -182,9 +185,11 @@ class Dispatcher:
                 final = retrier.run(lambda: handler(call), _retryable)
                 attempts = final.number
                 if final.error is None:
-                    self.ledger.record(
-                        key, "delivered", rule=rule.name, target=spec.id, event_id=event.id
-                    )
+                    # a topic publish is keyed by the delivery: the bus itself stores it once
+                    if spec.type not in SELF_DEDUPLICATING:
+                        self.ledger.record(
+                            key, "delivered", rule=rule.name, target=spec.id, event_id=event.id
+                        )
                     report.delivered += 1
                     return
                 reason = f"{type(final.error).__name__}: {final.error}"

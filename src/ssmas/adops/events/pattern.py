@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -27,7 +28,14 @@ MISSING: Any = object()  # what a leaf sees when the event lacks its field
 Leaf = Callable[[Any], bool]  # one ORed item, shown one scalar value
 Matcher = Callable[[Any], bool]  # a whole pattern, shown the event (a mapping)
 
-_NUMERIC_OPS = {"<", "<=", "=", ">", ">="}
+_COMPARE: dict[str, Callable[[Any, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    "=": operator.eq,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_NUMERIC_OPS = set(_COMPARE)
 MAX_DEPTH = 32
 
 
@@ -60,7 +68,7 @@ def _string(path: str, name: str, value: Any) -> str:
 
 def _exact(expected: Any) -> Leaf:
     if isinstance(expected, str):
-        return lambda v: isinstance(v, str) and v == expected
+        return lambda v: type(v) is str and v == expected
     if expected is None:
         return lambda v: v is None
     if isinstance(expected, bool):
@@ -120,18 +128,14 @@ def _numeric(path: str, arg: Any) -> Leaf:
     if len(checks) == 2 and checks[0][1] >= checks[1][1]:
         raise PatternError(path, "numeric range is empty: the lower bound is not below the upper")
 
+    compare = tuple((_COMPARE[op], bound) for op, bound in checks)
+
     def test(value: Any) -> bool:
-        if not _is_number(value):
+        kind = type(value)
+        if kind is not float and kind is not int and not _is_number(value):
             return False
-        x = float(value)
-        for op, bound in checks:
-            if not (
-                (op == "<" and x < bound)
-                or (op == "<=" and x <= bound)
-                or (op == "=" and x == bound)
-                or (op == ">" and x > bound)
-                or (op == ">=" and x >= bound)
-            ):
+        for op, bound in compare:  # noqa: SIM110 (hot path: no generator per call)
+            if not op(value, bound):
                 return False
         return True
 
@@ -225,16 +229,30 @@ def _leaf(path: str, items: list[Any]) -> Matcher:
         else:
             raise PatternError(where, f"unsupported value of type {type(item).__name__}")
 
+    tests = tuple(present)
+
     def test_value(value: Any) -> bool:
         if value is MISSING:
             return absent_ok
-        if isinstance(value, Mapping):
+        kind = type(value)
+        if kind is list:
+            return any(t(v) for v in value if not _is_container(v) for t in tests)
+        if kind is dict or isinstance(value, Mapping):
             return False  # operators apply to leaf values only
-        if isinstance(value, list):
-            return any(t(v) for v in value if not isinstance(v, Mapping | list) for t in present)
-        return any(t(value) for t in present)
+        for test in tests:  # noqa: SIM110 (hot path: no generator per call)
+            if test(value):
+                return True
+        return False
 
     return test_value
+
+
+def _is_container(value: Any) -> bool:
+    return type(value) in (dict, list) or isinstance(value, Mapping | list)
+
+
+def _mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _object(path: str, pattern: Any, depth: int) -> Matcher:
@@ -260,7 +278,16 @@ def _object(path: str, pattern: Any, depth: int) -> Matcher:
             parts.append(_field_object(key, _object(where, sub, depth + 1)))
         else:
             raise PatternError(where, "a field's value is a list of values or a nested object")
-    return lambda event: all(p(event) for p in parts)
+    if len(parts) == 1:
+        return parts[0]
+
+    def match_all(event: Any) -> bool:
+        for part in parts:  # noqa: SIM110 (hot path: no generator per call)
+            if not part(event):
+                return False
+        return True
+
+    return match_all
 
 
 def _any_of(alternatives: list[Matcher]) -> Matcher:
@@ -269,18 +296,18 @@ def _any_of(alternatives: list[Matcher]) -> Matcher:
 
 def _field_leaf(key: str, test: Matcher) -> Matcher:
     def match(event: Any) -> bool:
-        return test(event.get(key, MISSING) if isinstance(event, Mapping) else MISSING)
+        return test(event.get(key, MISSING) if _mapping(event) else MISSING)
 
     return match
 
 
 def _field_object(key: str, inner: Matcher) -> Matcher:
     def match(event: Any) -> bool:
-        value = event.get(key, MISSING) if isinstance(event, Mapping) else MISSING
-        if isinstance(value, Mapping):
+        value = event.get(key, MISSING) if _mapping(event) else MISSING
+        if _mapping(value):
             return inner(value)
-        if isinstance(value, list):
-            return any(isinstance(v, Mapping) and inner(v) for v in value)
+        if type(value) is list:
+            return any(_mapping(v) and inner(v) for v in value)
         return inner({})  # only exists:false leaves can match inside a missing object
 
     return match

@@ -19,7 +19,7 @@ retries), ``topic`` (re-publish on a bus topic) and any name a handler is regist
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -149,12 +149,49 @@ class CompiledRule:
         return self.spec.name
 
 
+def _exact_sources(pattern: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The sources a pattern can match when it lists them as plain strings, else ``None``."""
+    values = pattern.get("source")
+    if isinstance(values, list) and values and all(isinstance(v, str) for v in values):
+        return tuple(values)
+    return None
+
+
 @dataclass(frozen=True)
 class RuleSet:
-    """The rules of one file, in file order; ``source`` names where they came from."""
+    """The rules of one file, in file order; ``source`` names where they came from.
+
+    Enabled rules are indexed by the plain ``source`` values their pattern lists (as
+    EventBridge does), so an event is matched only against rules that could take it."""
 
     rules: tuple[CompiledRule, ...]
     source: str
+    _by_source: dict[str, tuple[CompiledRule, ...]] = field(init=False, repr=False)
+    _any_source: tuple[CompiledRule, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        by_source: dict[str, list[CompiledRule]] = {}
+        anywhere: list[CompiledRule] = []
+        for rule in self.rules:
+            if not rule.spec.enabled:
+                continue
+            sources = _exact_sources(rule.spec.pattern)
+            if sources is None:
+                anywhere.append(rule)
+            for value in sources or ():
+                by_source.setdefault(value, []).append(rule)
+        order = {id(r): i for i, r in enumerate(self.rules)}
+        object.__setattr__(
+            self,
+            "_by_source",
+            {
+                k: tuple(
+                    sorted({id(r): r for r in v + anywhere}.values(), key=lambda r: order[id(r)])
+                )
+                for k, v in by_source.items()
+            },
+        )
+        object.__setattr__(self, "_any_source", tuple(anywhere))
 
     def get(self, name: str) -> CompiledRule | None:
         return next((r for r in self.rules if r.name == name), None)
@@ -163,8 +200,14 @@ class RuleSet:
         return tuple(r for r in self.rules if r.spec.enabled)
 
     def matching(self, document: Mapping[str, Any]) -> list[CompiledRule]:
-        """The enabled rules whose pattern matches ``document`` (an event's JSON)."""
-        return [r for r in self.rules if r.spec.enabled and r.match(document)]
+        """The enabled rules whose pattern matches ``document`` (an event's JSON), in order."""
+        source = document.get("source")
+        candidates = (
+            self._by_source.get(source, self._any_source)
+            if isinstance(source, str)
+            else self._any_source
+        )
+        return [r for r in candidates if r.match(document)]
 
 
 def _compile(spec: RuleSpec) -> CompiledRule:
