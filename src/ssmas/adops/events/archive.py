@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import orjson
@@ -52,16 +53,25 @@ class EventArchive:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
-    def write(self, events: Sequence[Event], *, now: datetime | None = None) -> int:
-        """Archive ``events`` (one file per day they fall on); returns how many rows."""
+    def write(
+        self,
+        events: Sequence[Event],
+        *,
+        now: datetime | None = None,
+        documents: Sequence[dict[str, Any]] | None = None,
+    ) -> int:
+        """Archive ``events`` (one file per day they fall on); returns how many rows.
+        ``documents`` are the events' ``document()`` when the caller has them already."""
         if not events:
             return 0
         at = now or datetime.now(UTC)
-        by_day: dict[date, list[Event]] = defaultdict(list)
-        for event in events:
-            by_day[event.time.date()].append(event)
+        docs = documents if documents is not None else [e.document() for e in events]
+        by_day: dict[date, list[tuple[Event, dict[str, Any]]]] = defaultdict(list)
+        for event, doc in zip(events, docs, strict=True):
+            by_day[event.time.date()].append((event, doc))
         name = f"part-{uuid.uuid4().hex}.parquet"
-        for day, group in by_day.items():
+        for day, pairs in by_day.items():
+            group = [e for e, _ in pairs]
             table = pa.table(
                 {
                     "id": [e.id for e in group],
@@ -70,7 +80,7 @@ class EventArchive:
                     "time": [e.time for e in group],
                     "resources": [list(e.resources) for e in group],
                     "detail": [orjson.dumps(e.detail).decode() for e in group],
-                    "event": [orjson.dumps(e.document()).decode() for e in group],
+                    "event": [orjson.dumps(d).decode() for _, d in pairs],
                     "archived_at": [at] * len(group),
                 },
                 schema=ARCHIVE_SCHEMA,

@@ -12,6 +12,7 @@ once.
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,6 +115,7 @@ class Dispatcher:
         self._base_s = base_s
         self._cap_s = cap_s
         self._sleep = sleep
+        self._retriers: dict[int, Retrier] = {}
         self._keys = {
             (r.name, t.spec.id): compile_key(t.spec.dedup_key)
             for r in rules.rules
@@ -133,13 +135,28 @@ class Dispatcher:
             key += f"/replay:{event.replay_name}"
         return _bounded(key)
 
+    def _retrier(self, max_attempts: int) -> Retrier:
+        found = self._retriers.get(max_attempts)
+        if found is None:
+            policy = RetryPolicy(max_attempts=max_attempts, base_s=self._base_s, cap_s=self._cap_s)
+            found = Retrier(policy, sleep=self._sleep, rng=random.Random())
+            self._retriers[max_attempts] = found
+        return found
+
     def dispatch(
-        self, event: Event, *, only_rule: str | None = None, refresh: bool = True
+        self,
+        event: Event,
+        *,
+        only_rule: str | None = None,
+        refresh: bool = True,
+        document: dict[str, Any] | None = None,
     ) -> DispatchReport:
-        """Deliver ``event`` to every enabled matching rule (or only ``only_rule``)."""
+        """Deliver ``event`` to every enabled matching rule (or only ``only_rule``);
+        ``document`` is ``event.document()`` when the caller has it already."""
         if refresh:
             self.ledger.refresh()
-        document = event.document()
+        if document is None:
+            document = event.document()
         report = DispatchReport(events=1)
         for rule in self.rules.matching(document):
             if only_rule is not None and rule.name != only_rule:
@@ -176,13 +193,7 @@ class Dispatcher:
                 reason = f"input: {type(exc).__name__}: {exc}"
             else:
                 call = TargetCall(rule.name, spec, document, payload, key)
-                retrier = Retrier(
-                    RetryPolicy(
-                        max_attempts=spec.max_attempts, base_s=self._base_s, cap_s=self._cap_s
-                    ),
-                    sleep=self._sleep,
-                )
-                final = retrier.run(lambda: handler(call), _retryable)
+                final = self._retrier(spec.max_attempts).run(lambda: handler(call), _retryable)
                 attempts = final.number
                 if final.error is None:
                     # a topic publish is keyed by the delivery: the bus itself stores it once

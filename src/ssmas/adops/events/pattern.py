@@ -25,6 +25,7 @@ from typing import Any
 __all__ = ["MISSING", "Matcher", "PatternError", "compile_pattern", "matches"]
 
 MISSING: Any = object()  # what a leaf sees when the event lacks its field
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 Leaf = Callable[[Any], bool]  # one ORed item, shown one scalar value
 Matcher = Callable[[Any], bool]  # a whole pattern, shown the event (a mapping)
 
@@ -235,10 +236,11 @@ def _leaf(path: str, items: list[Any]) -> Matcher:
         if value is MISSING:
             return absent_ok
         kind = type(value)
-        if kind is list:
-            return any(t(v) for v in value if not _is_container(v) for t in tests)
-        if kind is dict or isinstance(value, Mapping):
-            return False  # operators apply to leaf values only
+        if kind not in _SCALARS:
+            if kind is list:
+                return any(t(v) for v in value if not _is_container(v) for t in tests)
+            if kind is dict or isinstance(value, Mapping):
+                return False  # operators apply to leaf values only
         for test in tests:  # noqa: SIM110 (hot path: no generator per call)
             if test(value):
                 return True

@@ -81,12 +81,13 @@ class EventRules:
                 self.dispatcher.dead_letter_malformed(
                     delivery.message.id, delivery.message.payload, str(exc)
                 )
-        self.archive.write([event for _, event in events])
+        documents = [event.document() for _, event in events]
+        self.archive.write([event for _, event in events], documents=documents)
         outcomes: list[BaseException | None] = [None] * len(deliveries)
         self.dispatcher.ledger.refresh()
-        for index, event in events:
+        for (index, event), document in zip(events, documents, strict=True):
             try:
-                self.dispatcher.dispatch(event, refresh=False)
+                self.dispatcher.dispatch(event, refresh=False, document=document)
             except Exception as exc:  # ledger or bus trouble: this event comes back later
                 outcomes[index] = exc
         return outcomes
