@@ -150,9 +150,11 @@ class Dispatcher:
         only_rule: str | None = None,
         refresh: bool = True,
         document: dict[str, Any] | None = None,
+        flush: bool = True,
     ) -> DispatchReport:
         """Deliver ``event`` to every enabled matching rule (or only ``only_rule``);
-        ``document`` is ``event.document()`` when the caller has it already."""
+        ``document`` is ``event.document()`` when the caller has it already. With
+        ``flush=False`` the caller calls ``registry.flush()`` before acknowledging."""
         if refresh:
             self.ledger.refresh()
         if document is None:
@@ -165,6 +167,8 @@ class Dispatcher:
             report.by_rule[rule.name] = report.by_rule.get(rule.name, 0) + 1
             for target in rule.targets:
                 self._deliver(event, document, rule, target, report)
+        if flush:
+            self.registry.flush()
         return report
 
     def _deliver(

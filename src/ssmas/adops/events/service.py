@@ -87,9 +87,13 @@ class EventRules:
         self.dispatcher.ledger.refresh()
         for (index, event), document in zip(events, documents, strict=True):
             try:
-                self.dispatcher.dispatch(event, refresh=False, document=document)
+                self.dispatcher.dispatch(event, refresh=False, document=document, flush=False)
             except Exception as exc:  # ledger or bus trouble: this event comes back later
                 outcomes[index] = exc
+        try:
+            self.registry.flush()
+        except Exception as exc:  # buffered topic deliveries: the whole batch comes back
+            return [exc for _ in deliveries]
         return outcomes
 
     def close(self) -> None:
@@ -146,10 +150,15 @@ def replay(
     runtime.dispatcher.ledger.refresh()
     for count, event in enumerate(runtime.archive.events(start, end), start=1):
         report.add(
-            runtime.dispatcher.dispatch(replay_event(event, name), only_rule=rule, refresh=False)
+            runtime.dispatcher.dispatch(
+                replay_event(event, name), only_rule=rule, refresh=False, flush=False
+            )
         )
-        if progress is not None and count % 500 == 0:
-            progress(500)
+        if count % 500 == 0:
+            runtime.registry.flush()
+            if progress is not None:
+                progress(500)
+    runtime.registry.flush()
     if progress is not None and report.events % 500:
         progress(report.events % 500)
     return report

@@ -24,6 +24,7 @@ import orjson
 
 from ssmas.adops.events.rules import TargetSpec
 from ssmas.core.bus import Bus
+from ssmas.core.bus.base import MAX_BATCH
 from ssmas.core.notify import HttpDelivery, Notification, Notifier, notifier_from_urls
 from ssmas.core.product import resolve
 
@@ -75,6 +76,7 @@ class TargetRegistry:
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
         self._closers: list[Callable[[], None]] = []
+        self._flushers: list[Callable[[], None]] = []
 
     def register(self, type_name: str, handler: Handler) -> None:
         """Handle targets of ``type_name`` with ``handler`` (replacing an earlier one)."""
@@ -89,6 +91,15 @@ class TargetRegistry:
 
     def on_close(self, closer: Callable[[], None]) -> None:
         self._closers.append(closer)
+
+    def on_flush(self, flusher: Callable[[], None]) -> None:
+        """Call ``flusher`` on :meth:`flush` (a handler that buffers its deliveries)."""
+        self._flushers.append(flusher)
+
+    def flush(self) -> None:
+        """Make every buffered delivery durable; raises if one cannot be."""
+        for flusher in self._flushers:
+            flusher()
 
     def close(self) -> None:
         for closer in reversed(self._closers):
@@ -192,16 +203,31 @@ class WebhookTarget:
             delivery.close()
 
 
-def topic_target(bus: Bus) -> Handler:
+class TopicTarget:
     """Publishes the input (an object as is, anything else as ``{"input": ...}``) on the
-    target's topic, keyed by the call's key: a repeat stores nothing."""
+    target's topic, keyed by the call's key: a repeat stores nothing.
 
-    def publish(call: TargetCall) -> None:
+    Calls are buffered and published by :meth:`flush`, one transaction per topic: the
+    dispatcher flushes before a batch is acknowledged (and at the end of a lone dispatch), so
+    a crash before the flush only means the redelivered batch publishes them then."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self._pending: dict[str, list[tuple[str | None, dict[str, Any]]]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, call: TargetCall) -> None:
         assert call.target.topic is not None  # TargetSpec refuses a topic target without one
         payload = call.input if isinstance(call.input, dict) else {"input": call.input}
-        bus.publish(call.target.topic, payload, key=call.key, headers={"rule": call.rule})
+        with self._lock:
+            self._pending.setdefault(call.target.topic, []).append((call.key, payload))
 
-    return publish
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for topic, items in pending.items():
+            for start in range(0, len(items), MAX_BATCH):
+                self.bus.publish_batch(topic, items[start : start + MAX_BATCH])
 
 
 def builtin_registry(bus: Bus, notify_urls: Sequence[str] = ()) -> TargetRegistry:
@@ -211,7 +237,9 @@ def builtin_registry(bus: Bus, notify_urls: Sequence[str] = ()) -> TargetRegistr
     webhook = WebhookTarget()
     registry.register("notify", notify)
     registry.register("webhook", webhook)
-    registry.register("topic", topic_target(bus))
+    topic = TopicTarget(bus)
+    registry.register("topic", topic)
+    registry.on_flush(topic.flush)
     registry.on_close(notify.close)
     registry.on_close(webhook.close)
     return registry
