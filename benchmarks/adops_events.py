@@ -24,6 +24,7 @@ and the seed rules' ``incident`` target (an in-process handler that counts).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -254,8 +255,11 @@ def main() -> None:
         f"{len(events) - alerts:,} metric-point events + {alerts:,} composite-anomaly events; "
         f"{len(rules.rules)} rules (3 shipped minus their notify targets, 4 over metric points). "
         "rules_events_per_s: consume from the SQLite bus, archive (Parquet), match, deliver "
-        "(topic publish keyed, in-process incident handler, ledger records), ack; one process. "
-        "replay_day_s: DuckDB read of the archived day + every match delivered again."
+        "(topic publishes keyed and batched, in-process incident handler, ledger records), ack; "
+        "one process. "
+        "replay_day_s: DuckDB read of the archived day + every match delivered again. "
+        f"Load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (a shared "
+        "machine: the figures fall as the load rises)."
     )
     path = write_result("adops_events", figures, notes, quick=args.quick)
     console.print(f"wrote {path}")
