@@ -222,3 +222,30 @@ def test_every_event_is_archived_and_replays_once_per_replay_name(
 def test_disabled_rules_do_not_fire(platform: Platform, runtime: EventRules) -> None:
     names = [r.name for r in runtime.rules.matching(composite("p", T0) | {"id": "e1"})]
     assert "switched-off" not in names
+
+
+def test_on_the_redis_bus_a_redelivery_alerts_once_and_failures_dead_letter(
+    settings: Settings, sink: HttpSink, tmp_path: Path, redis_url: str
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES.replace("{sink}", sink.url))
+    bus_url = f"{redis_url}?prefix=adops-events-test"
+    s = settings.model_copy(update={"adops": AdopsSettings(rules_file=rules), "bus_url": bus_url})
+    p = build_platform(s)
+    try:
+        incidents = Incidents()
+        target_registry(p).register("incident", incidents)
+        runtime = build_event_rules(p, sleep=lambda _s: None)
+        sink.default = Reply(status=500, body="down")
+        publish_event(p.bus, composite("pub-1", T0))
+        deliveries = p.bus.consume(runtime.topic, "adops-rules", "t", max_messages=10)
+        assert runtime.handle_batch(deliveries) == [None]
+        again = build_event_rules(p, sleep=lambda _s: None)  # another process, same bus
+        assert again.handle_batch(deliveries) == [None]
+        p.bus.ack(deliveries)
+        assert len(incidents.calls) == 1
+        assert len(p.bus.replay("adops.forwarded")) == 1
+        dead = [m.payload["target"] for m in p.bus.replay(dlq_topic("adops.events"))]
+        assert sorted(dead) == ["hook", "page"]  # both HTTP targets failed, once each
+    finally:
+        p.close()
