@@ -310,6 +310,18 @@ class AdopsSettings(BaseModel):
         le=3600.0,
         description="seconds a taken batch stays invisible before redelivery",
     )
+    archive_retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=36500,
+        description="days of archived events kept (the seed's 30); 0: all",
+    )
+    ledger_retention_days: float = Field(
+        default=7.0,
+        gt=0.0,
+        le=365.0,
+        description="days a delivery stays in the ledger (longer than any redelivery)",
+    )
 
 
 class Settings(BaseSettings):

@@ -249,3 +249,21 @@ def test_on_the_redis_bus_a_redelivery_alerts_once_and_failures_dead_letter(
         assert sorted(dead) == ["hook", "page"]  # both HTTP targets failed, once each
     finally:
         p.close()
+
+
+def test_retention_drops_old_archive_days_and_ledger_records(
+    platform: Platform, runtime: EventRules, incidents: Incidents
+) -> None:
+    publish_event(platform.bus, composite("pub-old", T0 - timedelta(days=40)))
+    publish_event(platform.bus, composite("pub-new", T0))
+    drain(platform.bus, runtime)
+    ledger = runtime.dispatcher.ledger
+    assert ledger.outcome(f"{incidents.calls[0].event['id']}/composite/incident") == "delivered"
+
+    days, records = runtime.prune(T0 + timedelta(hours=1), archive_days=30, ledger_days=7)
+    assert days == 1 and records == 0  # the ledger's records were written just now
+    assert runtime.archive.count(T0 - timedelta(days=41), T0 + timedelta(days=1)) == 1
+    assert ledger.outcome(f"{incidents.calls[1].event['id']}/composite/incident") == "delivered"
+    later = datetime.now(UTC) + timedelta(days=8)
+    assert runtime.prune(later, archive_days=0, ledger_days=7)[1] >= 2
+    assert ledger.outcome(f"{incidents.calls[1].event['id']}/composite/incident") is None

@@ -9,6 +9,7 @@ readers fold repeats by event id (:meth:`EventArchive.events` and the ``adops_ev
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -92,6 +93,22 @@ class EventArchive:
             pq.write_table(table, partial, compression="zstd", compression_level=1)
             partial.replace(folder / name)
         return len(events)
+
+    def prune(self, before: date) -> int:
+        """Delete the day folders before ``before``; returns how many days went."""
+        if not self.root.exists():
+            return 0
+        gone = 0
+        for folder in sorted(self.root.glob("year=*/month=*/day=*")):
+            try:
+                parts = dict(p.split("=", 1) for p in folder.parts[-3:])
+                day = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
+            except (KeyError, ValueError):
+                continue  # not one of ours
+            if day < before:
+                shutil.rmtree(folder)
+                gone += 1
+        return gone
 
     def files(self, start: datetime | None = None, end: datetime | None = None) -> list[Path]:
         """Parquet files of the days between ``start`` and ``end`` (all when not given)."""

@@ -46,6 +46,16 @@ class DeliveryLedger:
                 if len(batch) < 1000:
                     return read
 
+    def prune(self, before: datetime) -> int:
+        """Drop records published before ``before`` from the topic, and start this process's
+        view again from what remains; returns how many records went."""
+        dropped = self.bus.trim(self.topic, before=before)
+        with self._lock:
+            self._done = {}
+            self._next_offset = 0
+        self.refresh()
+        return dropped
+
     def outcome(self, key: str) -> str | None:
         """How ``key`` ended (``delivered`` / ``dead``), or ``None`` if it is not done (as far
         as the last :meth:`refresh` knows)."""

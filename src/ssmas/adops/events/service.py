@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 GROUP = "adops-rules"
+PRUNE_EVERY_S = 3600.0
 RUNTIME = "adops.event_rules"
 
 
@@ -96,6 +97,15 @@ class EventRules:
             return [exc for _ in deliveries]
         return outcomes
 
+    def prune(self, now: datetime, archive_days: int, ledger_days: float) -> tuple[int, int]:
+        """Apply the retention: archived days older than ``archive_days`` (0: keep all) and
+        ledger records older than ``ledger_days``; returns (days, records) dropped."""
+        days = 0
+        if archive_days > 0:
+            days = self.archive.prune((now - timedelta(days=archive_days)).date())
+        records = self.dispatcher.ledger.prune(now - timedelta(days=ledger_days))
+        return days, records
+
     def close(self) -> None:
         self.registry.close()
 
@@ -120,16 +130,29 @@ def event_rules(platform: Platform) -> EventRules:
 
 
 def run_rules_worker(platform: Platform, stop: threading.Event) -> None:
-    """The adops ``rules`` worker: consume the events topic until ``stop`` is set."""
+    """The adops ``rules`` worker: consume the events topic until ``stop`` is set, applying
+    the retention of the archive and the ledger at start and every hour."""
     runtime = event_rules(platform)
     settings = platform.settings.adops
+    last_prune = -PRUNE_EVERY_S
+
+    def handle(deliveries: Sequence[Delivery]) -> list[BaseException | None]:
+        nonlocal last_prune
+        if time.monotonic() - last_prune >= PRUNE_EVERY_S:
+            last_prune = time.monotonic()
+            days, records = runtime.prune(
+                datetime.now(UTC), settings.archive_retention_days, settings.ledger_retention_days
+            )
+            log.info("event_retention", archive_days_dropped=days, ledger_dropped=records)
+        return runtime.handle_batch(deliveries)
+
     sub = Subscription(
         runtime.topic,
         GROUP,
         handler=lambda _delivery: None,
         batch_size=settings.dispatch_batch,
         visibility_timeout_s=settings.dispatch_visibility_s,
-        batch_handler=runtime.handle_batch,
+        batch_handler=handle,
     )
     run_worker(platform.bus, [sub], stop)
 
