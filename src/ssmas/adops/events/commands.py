@@ -67,8 +67,10 @@ def list_rules(rules_file: Path | None = RulesFile) -> None:
     """The loaded rules: name, on/off, pattern and targets."""
     ruleset = _rules(rules_file)
     table = Table(title=f"event rules from {ruleset.source}")
-    for name in ("rule", "on", "pattern", "targets"):
-        table.add_column(name)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("on")
+    table.add_column("pattern", overflow="fold")
+    table.add_column("targets")
     for rule in ruleset.rules:
         targets = ", ".join(f"{t.spec.id} ({t.spec.type})" for t in rule.targets)
         table.add_row(
