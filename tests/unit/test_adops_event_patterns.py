@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ssmas.adops.events.pattern import PatternError, compile_pattern, matches
@@ -153,12 +153,14 @@ scalars = st.one_of(
 names = st.text(alphabet="abcdefgh-_", min_size=1, max_size=6).filter(lambda s: s != "$or")
 
 
+@settings(deadline=None)  # a shared, loaded machine: no per-example deadline
 @given(names, scalars)
 def test_an_exact_value_matches_itself_and_needs_the_field(field: str, value: Any) -> None:
     assert matches({field: [value]}, {field: value})
     assert not matches({field: [value]}, {field + "x": value})
 
 
+@settings(deadline=None)  # a shared, loaded machine: no per-example deadline
 @given(names, scalars, scalars, scalars)
 def test_a_list_is_an_or(field: str, a: Any, b: Any, seen: Any) -> None:
     event = {field: seen}
@@ -167,6 +169,7 @@ def test_a_list_is_an_or(field: str, a: Any, b: Any, seen: Any) -> None:
     )
 
 
+@settings(deadline=None)  # a shared, loaded machine: no per-example deadline
 @given(
     names,
     st.one_of(st.text(max_size=8), st.integers(-50, 50)),
@@ -181,6 +184,7 @@ def test_anything_but_is_the_negation_of_exact_on_present_values(
     )
 
 
+@settings(deadline=None)  # a shared, loaded machine: no per-example deadline
 @given(
     st.floats(-1e6, 1e6, allow_nan=False),
     st.floats(-1e6, 1e6, allow_nan=False),
@@ -195,6 +199,7 @@ def test_numeric_ranges_compare_as_numbers(x: float, a: float, b: float) -> None
     assert not matches(pattern, {"v": str(x)})
 
 
+@settings(deadline=None)  # a shared, loaded machine: no per-example deadline
 @given(st.text(max_size=10), st.text(max_size=10))
 def test_prefix_and_suffix(head: str, tail: str) -> None:
     assert matches({"v": [{"prefix": head}]}, {"v": head + tail})
@@ -204,6 +209,7 @@ def test_prefix_and_suffix(head: str, tail: str) -> None:
     )
 
 
+@settings(deadline=None)  # a shared, loaded machine: no per-example deadline
 @given(names, scalars, st.lists(scalars, max_size=5), st.integers(0, 5))
 def test_an_array_in_the_event_matches_if_any_element_does(
     field: str, value: Any, others: list[Any], at: int
@@ -213,6 +219,7 @@ def test_an_array_in_the_event_matches_if_any_element_does(
     assert matches({field: [value]}, {field: items})
 
 
+@settings(deadline=None)  # a shared, loaded machine: no per-example deadline
 @given(names, scalars, st.booleans())
 def test_exists_true_and_false_are_complements(field: str, value: Any, present: bool) -> None:
     event = {field: value} if present else {}
@@ -220,6 +227,7 @@ def test_exists_true_and_false_are_complements(field: str, value: Any, present: 
     assert matches({field: [{"exists": False}]}, event) == (not present)
 
 
+@settings(deadline=None)  # a shared, loaded machine: no per-example deadline
 @given(st.dictionaries(names, scalars, max_size=4), names, scalars)
 def test_nested_patterns_look_inside_their_object(
     inner: dict[str, Any], field: str, value: Any
