@@ -1,4 +1,5 @@
-"""Campaign intelligence as a product (part built: phone validation and forecasting)."""
+"""Campaign intelligence as a product: tenants, lead imports, phone validation, segments,
+campaigns and conversion forecasts."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from ssmas.core.product import Product
 
 PRODUCT = Product(
     name="campaigns",
-    summary="Campaign intelligence: phone validation and conversion forecasts.",
+    summary="Campaign intelligence: tenants, leads, phone validation, segments and campaigns.",
+    routers=("ssmas.campaigns.api:router",),
+    start="ssmas.campaigns.runtime:setup",
     cli="ssmas.campaigns.commands:campaigns_app",
 )

@@ -81,7 +81,7 @@ def _view(campaign: Campaign, counts: dict[str, int] | None = None) -> CampaignV
 
 
 def _audience_columns(scope: TenantScope, segment: Segment) -> set[str]:
-    query = audience_query(scope, segment).with_only_columns(Lead.attribute_names)
+    query = audience_query(scope, segment).with_only_columns(Lead.attribute_names).order_by(None)
     names: set[str] = set(BUILT_IN)
     for listed in scope.session.scalars(query.distinct()):
         names.update(listed or [])
