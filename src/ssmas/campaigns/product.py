@@ -9,6 +9,7 @@ PRODUCT = Product(
     name="campaigns",
     summary="Campaign intelligence: tenants, leads, phone validation, segments and campaigns.",
     routers=("ssmas.campaigns.api:router",),
+    pages=("ssmas.campaigns.web:router",),
     start="ssmas.campaigns.runtime:setup",
     cli="ssmas.campaigns.commands:campaigns_app",
 )

@@ -21,6 +21,7 @@ from ssmas.campaigns.tenancy.tenants import (
     parse_month,
     quotas_of,
     tenant_for_key,
+    tenant_for_prefix,
     usage_between,
 )
 from ssmas.campaigns.tenancy.tiers import METRICS, TIERS, Quotas, Tier, tier_of
@@ -46,6 +47,7 @@ __all__ = [
     "quotas_of",
     "seconds_to_midnight",
     "tenant_for_key",
+    "tenant_for_prefix",
     "tier_of",
     "usage_between",
 ]

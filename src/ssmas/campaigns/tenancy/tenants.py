@@ -36,6 +36,7 @@ __all__ = [
     "parse_month",
     "quotas_of",
     "tenant_for_key",
+    "tenant_for_prefix",
     "usage_between",
 ]
 
@@ -99,6 +100,19 @@ def tenant_for_key(session: Session, api_key_id: int) -> Tenant | None:
         sa.select(Tenant)
         .join(TenantKey, TenantKey.tenant_id == Tenant.id)
         .where(TenantKey.api_key_id == api_key_id)
+    )
+    return session.scalar(query)
+
+
+def tenant_for_prefix(session: Session, prefix: str) -> Tenant | None:
+    """The tenant of the API key with ``prefix`` (the dashboard knows its user by prefix)."""
+    from ssmas.core.db import ApiKey
+
+    query = (
+        sa.select(Tenant)
+        .join(TenantKey, TenantKey.tenant_id == Tenant.id)
+        .join(ApiKey, ApiKey.id == TenantKey.api_key_id)
+        .where(ApiKey.prefix == prefix)
     )
     return session.scalar(query)
 
