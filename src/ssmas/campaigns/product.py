@@ -3,7 +3,7 @@ campaigns and conversion forecasts."""
 
 from __future__ import annotations
 
-from ssmas.core.product import Product
+from ssmas.core.product import Product, WorkerSpec
 
 PRODUCT = Product(
     name="campaigns",
@@ -11,5 +11,7 @@ PRODUCT = Product(
     routers=("ssmas.campaigns.api:router",),
     pages=("ssmas.campaigns.web:router",),
     start="ssmas.campaigns.runtime:setup",
+    workers=(WorkerSpec("scheduler", "ssmas.campaigns.scheduling:run_scheduler"),),
     cli="ssmas.campaigns.commands:campaigns_app",
+    demo="ssmas.campaigns.demo:run_demo",
 )
