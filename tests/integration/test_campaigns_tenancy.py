@@ -145,3 +145,21 @@ def test_migration_matches_the_tables(platform: Platform) -> None:
         diff = compare_metadata(context, Base.metadata)
     ours = [d for d in diff if "campaigns_" in repr(d) and "remove_table" not in repr(d)]
     assert ours == []
+
+
+def test_validation_quota_is_shared_through_redis(redis_url: str) -> None:
+    tenant = Tenant(id=7, slug="shared", name="Shared", tier="starter", status="active")
+
+    async def take() -> None:
+        one, two = QuotaGuard("redis", redis_url), QuotaGuard("redis", redis_url)
+        try:
+            await one.take_validations(tenant, 7_000)
+            with pytest.raises(QuotaExceeded) as refused:
+                await two.take_validations(tenant, 7_000)  # another process's bucket: the same
+            assert int(refused.value.headers["Retry-After"]) >= 1
+            await two.take_validations(tenant, 2_000)
+        finally:
+            await one.close()
+            await two.close()
+
+    asyncio.run(take())
