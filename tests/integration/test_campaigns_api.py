@@ -146,6 +146,13 @@ def test_every_route_hides_other_tenants(api: Api) -> None:
         row["id"] for row in api.client.get("/campaigns/leads?limit=1000", headers=theirs).json()
     }
     assert my_leads and their_leads and not my_leads & their_leads
+    # Ids in a body are the caller's too: another tenant's segment is not found.
+    borrowed = api.client.post(
+        "/campaigns/campaigns",
+        json={"name": "x", "segment_id": their_ids["segment_id"], "template": "Hola"},
+        headers=mine,
+    )
+    assert borrowed.status_code == 404
     # A tenant key is no operator's, and an operator's key acts for no tenant.
     assert api.client.get("/campaigns/tenants", headers=mine).status_code == 403
     refused = api.client.get("/campaigns/leads", headers=api.admin)
@@ -166,6 +173,23 @@ def test_admin_usage_invoice_and_bad_input(api: Api) -> None:
     bill = api.client.get(f"/campaigns/tenants/{slug}/invoice", headers=api.admin).json()
     assert bill["lines"][0]["amount"] == "299.00" and bill["currency"] == "EUR"
     assert api.client.get("/campaigns/me/invoice?month=2026-13", headers=headers).status_code == 422
+    upgraded = api.client.patch(
+        f"/campaigns/tenants/{slug}", json={"tier": "enterprise"}, headers=api.admin
+    )
+    assert upgraded.json()["quotas"]["messages_per_day"] == 1_000_000
+    suspended = api.client.patch(
+        f"/campaigns/tenants/{slug}", json={"status": "suspended"}, headers=api.admin
+    )
+    assert suspended.status_code == 200
+    refused = api.client.get("/campaigns/me", headers=headers)
+    assert refused.status_code == 403 and refused.json()["error"] == "tenant_suspended"
+    api.client.patch(f"/campaigns/tenants/{slug}", json={"status": "active"}, headers=api.admin)
+    assert (
+        api.client.patch(
+            "/campaigns/tenants/nobody-here", json={"tier": "growth"}, headers=api.admin
+        ).status_code
+        == 404
+    )
     report = api.client.get(f"/campaigns/imports/{ids['import_id']}", headers=headers).json()
     assert report["rejected"] == len([e for e in report["report"] if e["reason"] != "duplicate"])
     again = api.client.post(f"/campaigns/campaigns/{ids['campaign_id']}/launch", headers=headers)

@@ -34,8 +34,12 @@ def test_tenant_and_import_commands(runner: CliRunner, tmp_path: Path) -> None:
     assert imported.exit_code == 0, imported.output
     assert "import 1 done: 300 rows" in imported.output
     assert "rows left out" in imported.output
+    moved = runner.invoke(app, ["campaigns", "tenant", "set", "acme-mx", "--tier", "enterprise"])
+    assert moved.exit_code == 0 and "enterprise, active" in moved.output
+    bad = runner.invoke(app, ["campaigns", "tenant", "set", "acme-mx", "--status", "gone"])
+    assert bad.exit_code == 2 and "status must be" in bad.output
     bill = runner.invoke(app, ["campaigns", "tenant", "invoice", "acme-mx"])
-    assert bill.exit_code == 0 and "growth plan" in bill.output and "total" in bill.output
+    assert bill.exit_code == 0 and "enterprise plan" in bill.output and "total" in bill.output
 
 
 @pytest.mark.parametrize(

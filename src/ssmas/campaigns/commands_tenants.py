@@ -108,6 +108,22 @@ def list_() -> None:
     out.print(table)
 
 
+@tenant_app.command("set")
+def set_(
+    slug: str = typer.Argument(..., help="The tenant's id."),
+    tier: str | None = typer.Option(None, "--tier", help="starter, growth or enterprise."),
+    status: str | None = typer.Option(None, "--status", help="active or suspended."),
+    name: str | None = typer.Option(None, "--name", help="A new display name."),
+) -> None:
+    """Change a tenant's tier (its quotas apply at once), status or name."""
+    from ssmas.campaigns.tenancy import update_tenant
+
+    with open_platform() as platform, platform.uow() as uow:
+        tenant = update_tenant(uow.session, slug, name=name, tier=tier, status=status)
+        uow.commit()
+    out.print(f"tenant {tenant.slug}: {tenant.tier}, {tenant.status}, {tenant.name!r}")
+
+
 @tenant_app.command("key")
 def key(slug: str = typer.Argument(..., help="The tenant's id.")) -> None:
     """Create another API key for a tenant (shown once)."""

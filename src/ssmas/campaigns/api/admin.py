@@ -18,6 +18,7 @@ from ssmas.campaigns.api.schemas import (
     TenantCreate,
     TenantCreated,
     TenantOut,
+    TenantUpdate,
 )
 from ssmas.campaigns.tables import Tenant
 from ssmas.campaigns.tenancy import (
@@ -27,6 +28,7 @@ from ssmas.campaigns.tenancy import (
     issue_key,
     list_tenants,
     parse_month,
+    update_tenant,
     usage_between,
 )
 from ssmas.core.api import PlatformDep
@@ -97,6 +99,27 @@ def _one(platform: Platform, slug: str) -> TenantOut:
 @router.get("/{tenant}", responses=NOT_FOUND)
 async def read(tenant: TenantPath, platform: PlatformDep, _key: AdminKey) -> TenantOut:
     return await run_in_threadpool(_one, platform, tenant)
+
+
+def _update(platform: Platform, slug: str, body: TenantUpdate) -> TenantOut:
+    with platform.uow() as uow:
+        tenant = update_tenant(
+            uow.session, slug, name=body.name, tier=body.tier, status=body.status
+        )
+        uow.commit()
+        return tenant_out(uow.session, tenant)
+
+
+@router.patch("/{tenant}", responses=NOT_FOUND, openapi_extra=json_body_doc(TenantUpdate))
+async def update(
+    tenant: TenantPath,
+    platform: PlatformDep,
+    _key: AdminKey,
+    body: Annotated[TenantUpdate, Depends(json_body(TenantUpdate))],
+) -> TenantOut:
+    """Rename a tenant, move it to another tier (its quotas apply at once) or suspend it (its
+    keys get 403 until it is active again)."""
+    return await run_in_threadpool(_update, platform, tenant, body)
 
 
 def _key_for(platform: Platform, slug: str) -> KeyOut:

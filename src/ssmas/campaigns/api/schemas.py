@@ -24,6 +24,7 @@ __all__ = [
     "TenantCreate",
     "TenantCreated",
     "TenantOut",
+    "TenantUpdate",
 ]
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
@@ -36,6 +37,16 @@ class TenantCreate(BaseModel):
     id: str = Field(pattern=SLUG_PATTERN, description="the tenant's public id")
     name: str = Field(min_length=1, max_length=200)
     tier: Literal["starter", "growth", "enterprise"] = "starter"
+
+
+class TenantUpdate(BaseModel):
+    """What to change: a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    tier: Literal["starter", "growth", "enterprise"] | None = None
+    status: Literal["active", "suspended"] | None = None
 
 
 class QuotasOut(BaseModel):

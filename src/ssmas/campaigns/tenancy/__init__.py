@@ -22,6 +22,7 @@ from ssmas.campaigns.tenancy.tenants import (
     quotas_of,
     tenant_for_key,
     tenant_for_prefix,
+    update_tenant,
     usage_between,
 )
 from ssmas.campaigns.tenancy.tiers import METRICS, TIERS, Quotas, Tier, tier_of
@@ -49,5 +50,6 @@ __all__ = [
     "tenant_for_key",
     "tenant_for_prefix",
     "tier_of",
+    "update_tenant",
     "usage_between",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "quotas_of",
     "tenant_for_key",
     "tenant_for_prefix",
+    "update_tenant",
     "usage_between",
 ]
 
@@ -66,6 +67,39 @@ def create_tenant(session: Session, slug: str, name: str, tier: str) -> Tenant:
         raise Conflict(message=f"tenant {slug!r} exists already")
     tenant = Tenant(slug=slug, name=name.strip(), tier=tier, status="active")
     session.add(tenant)
+    session.flush()
+    return tenant
+
+
+STATUSES = ("active", "suspended")
+
+
+def update_tenant(
+    session: Session,
+    slug: str,
+    *,
+    name: str | None = None,
+    tier: str | None = None,
+    status: str | None = None,
+) -> Tenant:
+    """Rename, move to another tier (its quotas and prices apply from now: the seed's
+    ``scale_tenant_resources``) or suspend / reactivate a tenant (a suspended tenant's keys
+    are refused with 403)."""
+    tenant = get_tenant(session, slug)
+    if tier is not None:
+        try:
+            tier_of(tier)
+        except ValueError as exc:
+            raise InvalidInput(message=str(exc)) from None
+        tenant.tier = tier
+    if status is not None:
+        if status not in STATUSES:
+            raise InvalidInput(message=f"status must be one of {', '.join(STATUSES)}")
+        tenant.status = status
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput(message="a tenant needs a name")
+        tenant.name = name.strip()
     session.flush()
     return tenant
 
