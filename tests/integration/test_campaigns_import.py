@@ -182,3 +182,39 @@ def test_unreadable_files_are_refused_with_a_reason(
         _import(platform, tenant, data)
     with platform.uow() as uow:
         assert uow.session.scalar(sa.select(sa.func.count()).select_from(Tenant)) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_number_added_by_another_import_meanwhile_is_updated(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ssmas.campaigns.leads import importer
+
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    with campaigns_platform(tmp_path, url) as platform:
+        with platform.uow() as uow:
+            tenant = create_tenant(uow.session, f"race-{uuid_hex()}", "Race", "growth").id
+            uow.commit()
+        original = importer._Import._insert_new
+        raced: list[bool] = []
+
+        def insert_after_a_rival(self, session, fresh):  # type: ignore[no-untyped-def]
+            if not raced:  # the rival import commits the same number first
+                raced.append(True)
+                _import(platform, tenant, b"phone\n5512345678\n")
+            return original(self, session, fresh)
+
+        monkeypatch.setattr(importer._Import, "_insert_new", insert_after_a_rival)
+        summary = _import(platform, tenant, b"phone,whatsapp\n5512345678,1\n3312345678,0\n")
+        assert summary.status == "done"
+        assert (summary.rows, summary.created, summary.updated) == (2, 1, 1)
+        with platform.uow() as uow:
+            leads = list_leads(TenantScope(uow.session, tenant))
+        assert len(leads) == 2
+        assert next(lead for lead in leads if lead.lada == "55").whatsapp is True
+
+
+def uuid_hex() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:8]

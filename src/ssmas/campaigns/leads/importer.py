@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ssmas.campaigns.leads.reader import MAX_FIELD_CHARS, LeadFileError, open_lead_file
@@ -165,6 +166,18 @@ class _Import:
         if len(self.report) < MAX_REPORTED:
             self.report.append(entry)
 
+    def mark(self) -> tuple[dict[str, int], int, list[str]]:
+        """What :meth:`undo` needs to forget a chunk whose transaction was rolled back."""
+        self._added: list[str] = []
+        return dict(self.counts), len(self.report), self._added
+
+    def undo(self, mark: tuple[dict[str, int], int, list[str]]) -> None:
+        counts, reported, added = mark
+        self.counts = counts
+        del self.report[reported:]
+        for index in added:
+            self.seen.pop(index, None)
+
     def chunk(self, session: Session, raw: list[tuple[int, dict[str, str]]], phone: str) -> int:
         self.counts["rows"] += len(raw)
         parsed: list[ParsedRow] = []
@@ -182,6 +195,8 @@ class _Import:
                 continue
             index = self.cipher.blind_index(check.e164)
             first = self.seen.setdefault(index, item.row)
+            if first == item.row:
+                self._added.append(index)
             if first != item.row:
                 self._reject(
                     {"row": item.row, "reason": "duplicate", "column": phone, "first_row": first},
@@ -266,6 +281,29 @@ class _Import:
         return row
 
 
+def _import_chunk(
+    session_factory: sessionmaker[Session],
+    job: _Import,
+    raw: list[tuple[int, dict[str, str]]],
+    phone: str,
+) -> None:
+    """One chunk in one transaction; when another import of the tenant added one of its
+    numbers meanwhile (the unique index refuses the insert), the chunk is read again once, and
+    that number is then updated."""
+    for attempt in (1, 2):
+        mark = job.mark()
+        try:
+            with UnitOfWork(session_factory) as uow:
+                job.chunk(uow.session, raw, phone)
+                job.save(uow.session, "running")
+                uow.commit()
+            return
+        except IntegrityError:
+            job.undo(mark)
+            if attempt == 2:
+                raise
+
+
 def import_leads(
     session_factory: sessionmaker[Session],
     tenant_id: int,
@@ -289,10 +327,7 @@ def import_leads(
     done = 0
     try:
         for raw in _chunks(lead_file.rows):
-            with UnitOfWork(session_factory) as uow:
-                job.chunk(uow.session, raw, lead_file.phone_column)
-                job.save(uow.session, "running")
-                uow.commit()
+            _import_chunk(session_factory, job, raw, lead_file.phone_column)
             done += len(raw)
             if progress is not None:
                 progress(done, max(done, lead_file.estimated_rows))
