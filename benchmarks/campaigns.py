@@ -12,6 +12,7 @@ repeats of an earlier number. Batches of 10,000 as the bulk API receives them.
    ``BulkValidator.answer_json`` on a process pool of every core, dedup on → JSON answer),
    batches one after another, numbers per wall-clock minute; ``http_validations_per_min``: the
    same batches through that route over ASGI, with a tenant's key, quota and metering;
+   ``import_rows_per_min``: a simulated lead file imported end to end on SQLite;
 2. ``single_core_validations_per_min``: the same with the validation in one process;
 3. ``phonenumbers_only_per_min``: plain ``phonenumbers.parse`` + ``is_valid_number`` + E.164 of
    each raw string (no legacy normalisation, no LADA), one process: the library's own speed;
@@ -175,13 +176,15 @@ def http_rate(requests: list[tuple[bytes, int]], workers: int) -> Rate:
     from ssmas.campaigns.phone import BulkValidator as Validator
     from ssmas.campaigns.runtime import campaigns_runtime
     from ssmas.campaigns.tenancy import create_tenant, issue_key
+    from ssmas.core.logging import configure_logging
     from ssmas.core.platform import build_platform
     from ssmas.settings import Settings
 
     with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(profile="test", data_dir=Path(folder), log_json=True)
-        settings = settings.model_copy(update={"rate_limit_burst": 1_000_000, "log_level": "ERROR"})
+        settings = Settings(profile="test", data_dir=Path(folder), log_level="WARNING")
+        settings = settings.model_copy(update={"rate_limit_burst": 1_000_000})
         settings.ensure_dirs()
+        configure_logging(settings)  # one request line per batch would drown the table
         platform = build_platform(settings)
         try:
             runtime = campaigns_runtime(platform)
@@ -210,6 +213,44 @@ def http_rate(requests: list[tuple[bytes, int]], workers: int) -> Rate:
         finally:
             platform.close()
     return Rate(total / wall * 60, total / cpu * 60, latencies)
+
+
+def import_rate(rows: int, workers: int) -> tuple[float, int]:
+    """Rows a minute of a lead import on the embedded default (SQLite): a simulated CSV read,
+    validated by the bulk validator, deduplicated, encrypted and written; and the leads made."""
+    import tempfile
+
+    from ssmas.campaigns.leads import import_leads, simulated_leads_csv
+    from ssmas.campaigns.runtime import campaigns_runtime
+    from ssmas.campaigns.tenancy import create_tenant
+    from ssmas.core.platform import build_platform
+    from ssmas.settings import Settings
+
+    data = simulated_leads_csv(rows, seed=SEED)
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(profile="test", data_dir=Path(folder))
+        settings.ensure_dirs()
+        platform = build_platform(settings)
+        try:
+            runtime = campaigns_runtime(platform)
+            runtime.validator.close()
+            runtime.validator = BulkValidator(workers).start()
+            with platform.uow() as uow:
+                tenant = create_tenant(uow.session, "bench-import", "Bench", "enterprise")
+                uow.commit()
+            began = time.perf_counter()
+            summary = import_leads(
+                platform.session_factory,
+                tenant.id,
+                "bench.csv",
+                data,
+                cipher=runtime.cipher,
+                checker=runtime.validator,
+            )
+            wall = time.perf_counter() - began
+        finally:
+            platform.close()
+    return summary.rows / wall * 60, summary.created
 
 
 def phonenumbers_only(raw: str) -> str | None:
@@ -269,6 +310,8 @@ def main() -> int:
         bulk = bulk_rate(validator, requests)
     single = bulk_rate(BulkValidator(1), requests[:single_batches])
     http = http_rate(requests, args.workers)
+    import_rows = 5_000 if args.quick else 50_000
+    imported_per_min, imported_leads = import_rate(import_rows, args.workers)
 
     sample = numbers[:reference_n]
     only_pn, only_pn_cpu = per_minute(phonenumbers_only, sample)
@@ -283,6 +326,7 @@ def main() -> int:
         "validations_per_min": round(bulk.per_min),
         "http_validations_per_min": round(http.per_min),
         "http_bulk_10k_p50_ms": round(statistics.median(http.latencies_ms), 1),
+        "import_rows_per_min": round(imported_per_min),
         "single_core_validations_per_min": round(single.per_min),
         "phonenumbers_only_per_min": round(only_pn),
         "reference_path_per_min": round(reference),
@@ -315,6 +359,8 @@ def main() -> int:
         f"{len(requests)} batches of {BATCH:,} back to back after one warm batch; "
         "http_validations_per_min: the same batches through the route itself over ASGI "
         "(TestClient, an enterprise tenant's key, its validations quota and usage metering); "
+        f"import_rows_per_min: a {import_rows:,}-row simulated lead CSV imported on SQLite "
+        f"({imported_leads:,} leads made; validation, dedup, Fernet encryption, metering); "
         f"single core: the same with workers=1 ({single_batches} batches); phonenumbers only: "
         f"parse+is_valid+E.164 per raw string on {reference_n:,} numbers in one process. "
         f"Mix: seed {SEED}, {invalid_share:.1%} rejected ({dict(reasons.most_common())}). "
