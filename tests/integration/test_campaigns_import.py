@@ -218,3 +218,23 @@ def uuid_hex() -> str:
     import uuid
 
     return uuid.uuid4().hex[:8]
+
+
+def test_quality_scores_land_on_the_tenants_own_leads(platform: Platform) -> None:
+    from ssmas.campaigns.errors import InvalidInput
+    from ssmas.campaigns.leads.store import record_quality
+
+    one, two = _tenant(platform, "q-one"), _tenant(platform, "q-two")
+    _import(platform, one, b"phone\n5512345678\n")
+    _import(platform, two, b"phone\n5512345678\n")
+    with platform.uow() as uow:
+        mine = list_leads(TenantScope(uow.session, one))[0].id
+        theirs = list_leads(TenantScope(uow.session, two))[0].id
+        scope = TenantScope(uow.session, one)
+        assert record_quality(scope, {mine: 81.5, theirs: 5.0, 10_000: 50.0}) == 1
+        with pytest.raises(InvalidInput):
+            record_quality(scope, {mine: 101.0})
+        uow.commit()
+    with platform.uow() as uow:
+        assert list_leads(TenantScope(uow.session, one))[0].quality == 81.5
+        assert list_leads(TenantScope(uow.session, two))[0].quality is None

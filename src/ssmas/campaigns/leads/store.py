@@ -5,11 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
+
+from ssmas.campaigns.errors import InvalidInput
 from ssmas.campaigns.leads.importer import ImportSummary
 from ssmas.campaigns.scope import TenantScope
 from ssmas.campaigns.tables import Lead, LeadImport
 
-__all__ = ["LeadView", "get_import", "get_lead", "list_imports", "list_leads", "view_lead"]
+__all__ = [
+    "LeadView",
+    "get_import",
+    "get_lead",
+    "list_imports",
+    "list_leads",
+    "record_quality",
+    "view_lead",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +73,25 @@ def list_leads(scope: TenantScope, *, limit: int = 100, after_id: int = 0) -> li
 
 def get_lead(scope: TenantScope, lead_id: int) -> LeadView:
     return view_lead(scope.get(Lead, lead_id, "lead"))
+
+
+def record_quality(scope: TenantScope, scores: dict[int, float]) -> int:
+    """Store predicted quality (0-100) on this tenant's leads by id (the scorer's hand-over:
+    cluster segments and ``quality`` rules read it); ids of other tenants or of no lead are
+    skipped. How many leads were updated."""
+    if any(not 0.0 <= score <= 100.0 for score in scores.values()):
+        raise InvalidInput(message="quality scores must be from 0 to 100")
+    if not scores:
+        return 0
+    owned = scope.session.scalars(
+        scope.select(Lead, Lead.id).where(Lead.id.in_(list(scores)))
+    ).all()
+    if owned:
+        scope.session.execute(
+            sa.update(Lead),
+            [{"id": lead_id, "quality": float(scores[lead_id])} for lead_id in owned],
+        )
+    return len(owned)
 
 
 def list_imports(scope: TenantScope, *, limit: int = 100, after_id: int = 0) -> list[ImportSummary]:
