@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck install system-deps clean bench
+.PHONY: demo test lint typecheck install system-deps clean bench audit
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,8 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src
@@ -40,6 +40,11 @@ test: $(STAMP) system-deps lint typecheck
 
 demo: $(STAMP)
 	$(BIN)/ssmas demo
+
+# pip-audit when a vulnerability database (PyPI's JSON API, else OSV) answers; offline it says so
+# in one line and succeeds (exit 0). Exit 1: a known vulnerability is installed.
+audit: $(STAMP)
+	$(BIN)/python tools/audit.py
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

@@ -12,6 +12,11 @@ header attack on a real server.
    client times ``GET /health`` on fresh connections. ``header_attack_health_p99_ms`` against
    ``quiet_health_p99_ms`` (same client, no attack, just before). Then random keys from one
    address until the first 429: ``failed_auth_429_after``.
+3. Revocation: a second ``ssmas serve`` process (fresh data directory, default settings: it
+   trusts a verified key for 30 s). This process creates a key, has the server verify (and
+   cache) it, then revokes it as ``ssmas keys revoke`` does (database commit, then
+   ``core.api_key_revoked`` on the bus) and polls the server with the key until it is refused:
+   ``revocation_s`` is the slowest of the trials (revoke started → first 401), beside the median.
 
     .venv/bin/python benchmarks/hardening.py [--quick]
 """
@@ -19,6 +24,7 @@ header attack on a real server.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import socket
@@ -27,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,54 +138,60 @@ def _attack(port: int, stop: threading.Event, refusals: list[int]) -> None:
             time.sleep(0.01)
 
 
-def header_attack_figures(requests: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def _served(data_dir: Path) -> Iterator[int]:
+    """``ssmas serve`` on a free port over ``data_dir`` (test profile, embedded default)."""
     port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SSMAS_")}
-        env.update(
-            {
-                "SSMAS_PROFILE": "test",
-                "SSMAS_DATA_DIR": str(Path(tmp) / "data"),
-                "SSMAS_LOG_LEVEL": "ERROR",
-                "PYTHONPATH": str(ROOT / "src"),
-            }
-        )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ssmas", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=ROOT,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    _health_ms(port)
-                    break
-                except (OSError, RuntimeError):
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError("the server did not start") from None
-                    time.sleep(0.2)
-            for _ in range(20):
-                _health_ms(port)  # warm up
-            quiet = [_health_ms(port) for _ in range(requests)]
-            stop, refusals = threading.Event(), []
-            threads = [
-                threading.Thread(target=_attack, args=(port, stop, refusals), daemon=True)
-                for _ in range(ATTACKERS)
-            ]
-            for thread in threads:
-                thread.start()
-            time.sleep(1.0)  # the attack under way
-            attacked = [_health_ms(port) for _ in range(requests)]
-            stop.set()
-            for thread in threads:
-                thread.join(30)
-            failed_auth_429_after = _failed_auth_429_after(port)
-        finally:
-            proc.terminate()
-            proc.wait(30)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SSMAS_")}
+    env.update(
+        {
+            "SSMAS_PROFILE": "test",
+            "SSMAS_DATA_DIR": str(data_dir),
+            "SSMAS_LOG_LEVEL": "ERROR",
+            "PYTHONPATH": str(ROOT / "src"),
+        }
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ssmas", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                _health_ms(port)
+                break
+            except (OSError, RuntimeError):
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the server did not start") from None
+                time.sleep(0.2)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def header_attack_figures(requests: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, _served(Path(tmp) / "data") as port:
+        for _ in range(20):
+            _health_ms(port)  # warm up
+        quiet = [_health_ms(port) for _ in range(requests)]
+        stop, refusals = threading.Event(), []
+        threads = [
+            threading.Thread(target=_attack, args=(port, stop, refusals), daemon=True)
+            for _ in range(ATTACKERS)
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)  # the attack under way
+        attacked = [_health_ms(port) for _ in range(requests)]
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+        failed_auth_429_after = _failed_auth_429_after(port)
     return {
         "quiet_health_p99_ms": _p99(quiet),
         "header_attack_health_p99_ms": _p99(attacked),
@@ -192,12 +205,65 @@ def header_attack_figures(requests: int) -> dict[str, Any]:
     }
 
 
+def _ping_status(port: int, key: str) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(
+            b"GET /v1/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-API-Key: "
+            + key.encode()
+            + b"\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
+
+
+def revocation_figures(trials: int) -> dict[str, Any]:
+    """Revoke in this process, see the server process refuse: seconds per trial."""
+    from ssmas.core.platform import build_platform
+    from ssmas.core.security import create_api_key, revoke_api_key
+    from ssmas.core.security.revocation import announce_revocation
+    from ssmas.settings import Settings
+
+    times: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp, _served(Path(tmp) / "data") as port:
+        platform = build_platform(Settings(profile="test", data_dir=Path(tmp) / "data"))
+        try:
+            for _ in range(trials):
+                with platform.uow() as uow:
+                    raw, record = create_api_key(uow.session, "revocation-bench", ["*"])
+                    uow.commit()
+                if _ping_status(port, raw) != 200 or _ping_status(port, raw) != 200:
+                    raise RuntimeError("the server refused a fresh key")
+                started = time.perf_counter()
+                with platform.uow() as uow:
+                    revoke_api_key(uow.session, record.prefix)
+                    uow.commit()
+                announce_revocation(platform.bus, record.prefix)
+                while (status := _ping_status(port, raw)) == 200:
+                    if time.perf_counter() - started > 60:
+                        raise RuntimeError("the revoked key was still accepted after 60 s")
+                    time.sleep(0.005)
+                if status != 401:
+                    raise RuntimeError(f"the revoked key got {status}, not 401")
+                times.append(time.perf_counter() - started)
+        finally:
+            platform.close()
+    ordered = sorted(times)
+    return {
+        "revocation_s": round(ordered[-1], 3),
+        "revocation_median_s": round(ordered[len(ordered) // 2], 3),
+        "revocation_trials": trials,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer examples and requests")
     args = parser.parse_args()
     figures = fuzz_figures(5 if args.quick else 25)
     figures |= header_attack_figures(100 if args.quick else 500)
+    figures |= revocation_figures(3 if args.quick else 15)
     notes = (
         f"Fuzz: Schemathesis {_version('schemathesis')} over the OpenAPI document of the whole "
         "app in process (ASGI), positive and negative generation, derandomized, "
@@ -210,7 +276,11 @@ def main() -> None:
         "fresh connection (connect + request + answer), from the same machine. The machine "
         "(2 cores) is shared with other work. failed_auth_429_after: random keys to /v1/ping "
         "from one address on the same server, answers before the first 429 (defaults: burst 20). "
-        "Not measured: revocation_s (revocations on the bus, issue 12 item 6, not built)."
+        "revocation_s: the slowest of "
+        f"{figures['revocation_trials']} trials on a second 'ssmas serve' process (SQLite "
+        "database and bus, key cache 30 s): this process revokes a key the server has cached "
+        "(commit, then core.api_key_revoked on the bus; the server's listener polls every "
+        "0.1 s) and polls /v1/ping every 5 ms on fresh connections until the first 401."
     )
     path = write_result(NAME, figures, notes, quick=args.quick)
     print(path.read_text())

@@ -22,6 +22,7 @@ from rich.panel import Panel
 from ssmas.bootstrap import all_products
 from ssmas.core.platform import Platform
 from ssmas.core.security import create_api_key, verify_api_key
+from ssmas.core.security.secret_file import secret_path
 from ssmas.server import run_up
 from ssmas.settings import Settings, get_settings
 
@@ -49,6 +50,16 @@ def ensure_demo_key(platform: Platform) -> str:
     path.write_text(raw + "\n")
     os.chmod(path, 0o600)
     return raw
+
+
+def secret_warning(settings: Settings) -> str | None:
+    """One line for a demo run without ``SSMAS_SECRET_KEY`` (None when it is set)."""
+    if settings.secret_key:
+        return None
+    return (
+        f"warning: SSMAS_SECRET_KEY is not set; sessions are signed with the random secret in "
+        f"{secret_path(settings)} (set SSMAS_SECRET_KEY for anything but a local demo)"
+    )
 
 
 def _free_port(host: str) -> int:
@@ -86,6 +97,9 @@ def demo_command(
     settings = base.model_copy(update={"host": bind_host, "port": bind_port})
     settings = move_graph_fake(settings, bind_port)
     settings.ensure_dirs()
+    warning = secret_warning(settings)
+    if warning:
+        _console.print(warning, style="yellow", soft_wrap=True, highlight=False)
     scenarios = [p.name for p in all_products() if p.demo is not None]
 
     def announce(platform: Platform) -> None:

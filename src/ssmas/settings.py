@@ -39,6 +39,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "secret", "dev-secret", "placeholder"}
 )
+# The public default every data directory used to sign sessions with; refused now (see
+# ssmas.core.security.secret_file for the random per-data-directory secret that replaced it).
 DEV_SECRET = "dev-secret"
 # The WhatsApp channel's local defaults: the sample payloads' app secret and the fake's tokens.
 DEV_APP_SECRET = "test_app_secret_123"
@@ -320,12 +322,27 @@ class Settings(BaseSettings):
         default=20, ge=1, description="failed authentications at once per address; then 429"
     )
     max_body_bytes: int = Field(default=1_048_576, description="largest API request body")
+    api_key_cache_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="how long an API process trusts a verified key without asking the database "
+        "(revocations announced on the bus end it at once)",
+    )
+    session_ttl_s: int = Field(
+        default=8 * 3600,
+        ge=60,
+        le=30 * 86400,
+        description="dashboard session lifetime, fixed by the server at sign-in",
+    )
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint")
     llm_api_key: str | None = Field(default=None, description="API key of the LLM endpoint")
     llm_model: str = Field(default="gpt-4o-mini", description="model asked at the LLM endpoint")
     llm_timeout_s: float = Field(default=10.0, description="timeout of one LLM call")
-    secret_key: str = Field(
-        default=DEV_SECRET, description="signs dashboard sessions; must be real in prod"
+    secret_key: str | None = Field(
+        default=None,
+        description="signs dashboard sessions, derives the dev PII key; default: a random "
+        "secret written once to <data_dir>/secret_key (0600); must be set in prod",
     )
     pii_key: str | None = Field(default=None, description="Fernet key for personal data at rest")
     mlflow_tracking_uri: str | None = Field(
@@ -350,10 +367,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        """In prod, refuse placeholder and weak secrets; the messages name, never show, them."""
+        """Refuse a placeholder secret key anywhere, and in prod placeholder and weak secrets;
+        the messages name, never show, them."""
+        if self.secret_key is not None and not self.secret_key.strip():
+            self.secret_key = None  # an empty variable reads as unset
+        if self.secret_key is not None and self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "SSMAS_SECRET_KEY is a public placeholder: unset it (the data directory keeps a "
+                "random one) or set a real secret"
+            )
         if self.profile != "prod":
             return self
-        if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS:
+        if self.secret_key is None:
             raise ValueError(
                 "SSMAS_SECRET_KEY must be set to a real secret when SSMAS_PROFILE=prod"
             )

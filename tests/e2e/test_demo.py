@@ -54,6 +54,7 @@ def test_demo_serves_dashboard_and_api_with_its_printed_key(tmp_path: Path) -> N
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
     assert key in out.decode(errors="replace")
+    assert "warning: SSMAS_SECRET_KEY is not set" in out.decode(errors="replace")
 
 
 def test_worker_for_an_unknown_product_exits_2() -> None:

@@ -6,17 +6,26 @@ the traffic feed, product group pages and logout.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from ssmas.bootstrap import create_app
 from ssmas.core import metrics
+from ssmas.core.db import utcnow
+from ssmas.core.db.models import WebSession
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.security import create_api_key, list_audit, revoke_api_key
-from ssmas.settings import Settings
+from ssmas.settings import DEV_SECRET, Settings
 from ssmas.web import register_page
 from ssmas.web.nav import GROUPS, registry
 from ssmas.web.session import COOKIE_NAME, issue_token
@@ -160,14 +169,19 @@ def test_traffic_feed_turns_metric_totals_into_rate_and_latency(
     assert feed["latency_ms"][0] > 0
 
 
-def test_tampered_foreign_or_expired_cookies_are_refused(client: TestClient, api_key: str) -> None:
-    prefix = api_key.split("_")[1]
-    good = issue_token(SECRET, prefix)
+def _cookie_after_sign_in(client: TestClient, key: str) -> str:
+    response = client.post("/login", data={"api_key": key}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return SimpleCookie(response.headers["set-cookie"])[COOKIE_NAME].value
+
+
+def test_tampered_foreign_or_unknown_cookies_are_refused(client: TestClient, api_key: str) -> None:
+    good = _cookie_after_sign_in(client, api_key)
+    session_id = good.split(".")[1]
     for token in [
         good[:-1] + ("0" if good[-1] != "0" else "1"),
-        issue_token("another-secret", prefix),
-        issue_token(SECRET, prefix, ttl_s=10, clock=lambda: 0.0),
-        issue_token(SECRET, "zzzzzzzz"),
+        issue_token("another-secret", session_id),
+        issue_token(SECRET, "Z" * 43),  # well signed, but no such session
         "garbage",
     ]:
         client.cookies.set(COOKIE_NAME, token)
@@ -176,6 +190,46 @@ def test_tampered_foreign_or_expired_cookies_are_refused(client: TestClient, api
         assert response.headers["location"] == "/login"
     client.cookies.set(COOKIE_NAME, good)
     assert client.get("/dashboard", follow_redirects=False).status_code == 200
+
+
+def _legacy_token(secret: str, prefix: str, expires_at: int) -> str:
+    """A cookie of the old form (v1.<prefix>.<expiry>.<hmac>), minted as an attacker would."""
+    body = base64.urlsafe_b64encode(prefix.encode()).decode().rstrip("=")
+    payload = f"v1.{body}.{expires_at}"
+    key = hashlib.sha256(b"ssmas.web.session|" + secret.encode()).digest()
+    return f"{payload}.{hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()}"
+
+
+def test_a_cookie_minted_with_the_old_public_secret_is_refused(tmp_path: Path) -> None:
+    settings = Settings(profile="dev", data_dir=tmp_path / "fresh")  # no SSMAS_SECRET_KEY
+    built = build_platform(settings)
+    try:
+        assert built.secret_key != DEV_SECRET
+        with built.uow() as uow:
+            _raw, record = create_api_key(uow.session, "victim", ["*"])
+            uow.commit()
+        ten_years = int(time.time()) + 10 * 365 * 86400
+        with TestClient(create_app(built)) as client:
+            for secret in (DEV_SECRET, built.secret_key):
+                client.cookies.set(COOKIE_NAME, _legacy_token(secret, record.prefix, ten_years))
+                response = client.get("/dashboard", follow_redirects=False)
+                assert response.status_code == 303
+                assert response.headers["location"] == "/login"
+    finally:
+        built.close()
+
+
+def test_the_server_bounds_the_session_whatever_the_browser_keeps(
+    client: TestClient, platform: Platform, api_key: str
+) -> None:
+    response = client.post("/login", data={"api_key": api_key}, follow_redirects=False)
+    assert f"Max-Age={platform.settings.session_ttl_s}" in response.headers["set-cookie"]
+    with platform.uow() as uow:  # the server's clock moves past the session's expiry
+        uow.session.execute(
+            sa.update(WebSession).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        uow.commit()
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
 
 
 def test_revoking_the_key_ends_its_session(
@@ -191,14 +245,30 @@ def test_revoking_the_key_ends_its_session(
     assert again.status_code == 401
 
 
-def test_logout_clears_the_session(client: TestClient, api_key: str) -> None:
-    sign_in(client, api_key)
+def test_logout_ends_the_session_on_the_server(
+    client: TestClient, platform: Platform, api_key: str
+) -> None:
+    old_cookie = _cookie_after_sign_in(client, api_key)
+    other_browser = _cookie_after_sign_in(client, api_key)
+    client.cookies.set(COOKIE_NAME, old_cookie)
     response = client.post("/logout", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login")
     assert f'{COOKIE_NAME}=""' in response.headers["set-cookie"]
     assert client.get("/dashboard", follow_redirects=False).status_code == 303
     assert "You have signed out" in client.get("/login?signed_out=1").text
+    # The old cookie, sent again by whoever kept a copy, no longer opens the dashboard ...
+    client.cookies.set(COOKIE_NAME, old_cookie)
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
+    json_call = client.get("/dashboard", headers={"accept": "application/json"})
+    assert json_call.status_code == 401
+    # ... while another browser's session of the same key goes on.
+    client.cookies.set(COOKIE_NAME, other_browser)
+    assert client.get("/dashboard", follow_redirects=False).status_code == 200
+    with platform.uow() as uow:
+        assert [e.actor for e in list_audit(uow.session, action="web.logout")] == [
+            api_key.split("_")[1]
+        ]
 
 
 def test_next_path_is_followed_only_within_the_site(client: TestClient, api_key: str) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
 import pytest
 from cryptography.fernet import Fernet
 
 from ssmas.core.security import PiiCipher, PiiDecryptError, PiiKeyError, pii_cipher_from_settings
-from ssmas.settings import Settings
+from ssmas.settings import DEV_SECRET, Settings
 
 
 def test_round_trip_and_ciphertext_hides_plaintext() -> None:
-    cipher = pii_cipher_from_settings(Settings(profile="test"))
+    cipher = pii_cipher_from_settings(Settings(profile="test", secret_key="round-trip-secret"))
     phone = "+34600123456"
     token = cipher.encrypt(phone)
     assert phone not in token
@@ -40,7 +43,7 @@ def test_configured_pii_key_is_used_and_independent_of_secret_key() -> None:
 
 
 def test_blind_index_is_hex_hmac_and_not_the_encryption_key() -> None:
-    cipher = PiiCipher.from_secret("dev-secret")
+    cipher = PiiCipher.from_secret("blind-index-secret")
     index = cipher.blind_index("+34600123456")
     assert len(index) == 64 and int(index, 16) >= 0
     assert index != cipher.blind_index("+34600123457")
@@ -68,8 +71,35 @@ def test_invalid_pii_key_raises_key_error(bad: str) -> None:
         pii_cipher_from_settings(Settings(profile="test", pii_key=bad))
 
 
+@pytest.mark.parametrize("public", [DEV_SECRET, "changeme", " Secret "])
+def test_the_pii_key_is_never_derived_from_a_public_placeholder(public: str) -> None:
+    with pytest.raises(PiiKeyError, match="placeholder"):
+        PiiCipher.from_secret(public)
+
+
+def test_without_a_secret_key_the_pii_key_comes_from_the_data_directory(tmp_path: Path) -> None:
+    one = pii_cipher_from_settings(Settings(profile="dev", data_dir=tmp_path / "a"))
+    same = pii_cipher_from_settings(Settings(profile="dev", data_dir=tmp_path / "a"))
+    other = pii_cipher_from_settings(Settings(profile="dev", data_dir=tmp_path / "b"))
+    assert same.decrypt(one.encrypt("+34600123456")) == "+34600123456"
+    with pytest.raises(PiiDecryptError):
+        other.decrypt(one.encrypt("+34600123456"))
+    legacy = PiiCipher.from_pii_key(base64.urlsafe_b64encode(_legacy_dev_key()).decode())
+    with pytest.raises(PiiDecryptError):  # the key the public default used to give
+        one.decrypt(legacy.encrypt("x"))
+
+
+def _legacy_dev_key() -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"ssmas/pii/fernet/v1"
+    ).derive(DEV_SECRET.encode())
+
+
 def test_prod_without_pii_key_is_refused() -> None:
-    settings = Settings(profile="test")
+    settings = Settings(profile="test", secret_key="prod-guard-secret")
     settings.profile = "prod"  # bypass the settings validator to test the cipher's own guard
     with pytest.raises(PiiKeyError, match="SSMAS_PII_KEY"):
         pii_cipher_from_settings(settings)

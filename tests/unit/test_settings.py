@@ -32,8 +32,13 @@ def test_placeholder_secret_is_refused_in_prod() -> None:
         Settings(profile="prod", secret_key="changeme", pii_key="x")
 
 
-def test_placeholder_secret_is_accepted_in_dev() -> None:
-    assert Settings(profile="dev").secret_key == "dev-secret"
+def test_there_is_no_public_default_secret_and_placeholders_are_refused_everywhere() -> None:
+    assert Settings(profile="dev").secret_key is None  # the data directory's random one is used
+    assert Settings(profile="dev", secret_key="  ").secret_key is None
+    for profile in ("dev", "test"):
+        for placeholder in ("dev-secret", "changeme", "Secret"):
+            with pytest.raises(ValidationError, match="SSMAS_SECRET_KEY is a public placeholder"):
+                Settings(profile=profile, secret_key=placeholder)
 
 
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -196,7 +196,7 @@ def keys_list() -> None:
 def keys_revoke(
     prefix: Annotated[str, typer.Argument(help="The key's prefix (or the whole key).")],
 ) -> None:
-    """Revoke a key so it no longer authenticates."""
+    """Revoke a key so it no longer authenticates, and tell every API process on the bus."""
     from ssmas.core.security import parse_api_key, record_audit, revoke_api_key
 
     parsed = parse_api_key(prefix)
@@ -207,3 +207,24 @@ def keys_revoke(
         record_audit(uow.session, actor="cli", action="api_key.revoked", target=key_prefix)
         uow.commit()
     stderr.print(f"revoked key {key_prefix}")
+    _announce_revocation(key_prefix)
+
+
+def _announce_revocation(key_prefix: str) -> None:
+    """Publish the revocation; if the bus is down the database still holds it (said, exit 0)."""
+    from ssmas.core.bus import bus_from_settings
+    from ssmas.core.security.revocation import announce_revocation
+    from ssmas.settings import get_settings
+
+    settings = get_settings()
+    try:
+        bus = bus_from_settings(settings)
+        try:
+            announce_revocation(bus, key_prefix)
+        finally:
+            bus.close()
+    except Exception as exc:  # the revocation is committed: report, don't fail
+        stderr.print(
+            f"warning: could not announce the revocation on the bus ({_first_line(exc)}); API "
+            f"processes stop accepting the key within {settings.api_key_cache_s:g} s"
+        )

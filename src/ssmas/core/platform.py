@@ -48,6 +48,8 @@ class Platform:
     session_factory: sessionmaker[Session]
     bus: Bus
     cache: Cache
+    # SSMAS_SECRET_KEY, else the data directory's random one (ssmas.core.security.secret_file)
+    secret_key: str = field(default="", repr=False)
     checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     runtimes: dict[str, Any] = field(default_factory=dict)
     closed: bool = False
@@ -140,11 +142,14 @@ class Platform:
 
 
 def build_platform(settings: Settings) -> Platform:
-    """Migrate the database to head, then open engine, bus and cache from ``settings``."""
+    """Read (or make) the platform secret, migrate the database to head, then open engine, bus
+    and cache from ``settings``."""
     from ssmas.core.bus import bus_from_settings
     from ssmas.core.cache import open_cache
+    from ssmas.core.security.secret_file import resolve_secret_key
 
     settings.ensure_dirs()
+    secret_key = resolve_secret_key(settings)
     url = settings.resolved_database_url
     upgrade(url)
     with ExitStack() as undo:
@@ -160,4 +165,5 @@ def build_platform(settings: Settings) -> Platform:
         session_factory=make_session_factory(engine),
         bus=bus,
         cache=cache,
+        secret_key=secret_key,
     )

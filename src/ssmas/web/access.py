@@ -1,8 +1,9 @@
-"""Who is signed in to the dashboard: cookie → signed token → a still-valid API key.
+"""Who is signed in to the dashboard: cookie → signed session id → a live server-side session.
 
 Pages depend on ``WebUserDep`` (``WebUser | None``) and answer ``login_redirect(request)`` when
-it is None. Every request re-reads the key by its prefix, so revoking a key ends its dashboard
-sessions at once; the raw key is only ever seen by ``POST /login``.
+it is None. Every request looks the session up with its key (one query), so signing out,
+expiry and revoking the key end a session at once; the raw key is only ever seen by
+``POST /login``.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from ssmas.core.db import ApiKeyRepository
 from ssmas.core.platform import Platform
+from ssmas.core.security.sessions import find_session
 from ssmas.web.session import COOKIE_NAME, read_token
 
 
@@ -35,21 +36,25 @@ def platform_of(request: Request) -> Platform:
     return platform
 
 
-def _active_key(platform: Platform, prefix: str) -> WebUser | None:
+def _live_session(platform: Platform, session_id: str) -> WebUser | None:
     with platform.uow() as uow:
-        row = ApiKeyRepository(uow.session).get_by_prefix(prefix)
-        if row is None or row.revoked:
-            return None
-        return WebUser(key_prefix=row.prefix, name=row.name, scopes=tuple(row.scopes))
+        found = find_session(uow.session, session_id)
+    if found is None:
+        return None
+    return WebUser(key_prefix=found.key_prefix, name=found.key_name, scopes=found.scopes)
+
+
+def session_id_of(request: Request) -> str | None:
+    """The session id of the request's cookie if its signature holds, else None."""
+    return read_token(platform_of(request).secret_key, request.cookies.get(COOKIE_NAME))
 
 
 async def current_user(request: Request) -> WebUser | None:
-    """The signed-in user, or None (no cookie, bad signature, expired, or key revoked)."""
-    platform = platform_of(request)
-    claims = read_token(platform.settings.secret_key, request.cookies.get(COOKIE_NAME))
-    if claims is None:
+    """The signed-in user, or None (no cookie, bad signature, signed out, expired, revoked)."""
+    session_id = session_id_of(request)
+    if session_id is None:
         return None
-    return await run_in_threadpool(_active_key, platform, claims.key_prefix)
+    return await run_in_threadpool(_live_session, platform_of(request), session_id)
 
 
 WebUserDep = Annotated[WebUser | None, Depends(current_user)]

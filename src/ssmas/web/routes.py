@@ -1,7 +1,8 @@
 """The dashboard's routes: sign in and out with an API key, the platform page, group pages.
 
 ``GET /`` sends visitors to ``/login`` or ``/dashboard``. ``POST /login`` checks the key and sets
-an HttpOnly, SameSite=Lax cookie holding a signed token (key prefix + expiry, never the key).
+an HttpOnly, SameSite=Lax cookie holding a signed, random session id (never the key); the
+server keeps the session (its key and expiry) and ``POST /logout`` deletes it.
 ``/dashboard`` shows readiness (refreshed by HTMX from ``/dashboard/health``), settings and a
 traffic chart fed by ``/dashboard/traffic.json``; ``/dashboard/<group>`` lists a product's pages.
 """
@@ -18,12 +19,20 @@ from starlette.concurrency import run_in_threadpool
 from ssmas.core.api.auth import FailedAuthGuard, client_address, too_many_failures
 from ssmas.core.platform import Platform
 from ssmas.core.security import ApiKeyRecord, record_audit, verify_api_key
-from ssmas.web.access import WebUserDep, login_redirect, platform_of, safe_next, same_origin
+from ssmas.core.security.sessions import end_session, find_session, start_session
+from ssmas.web.access import (
+    WebUserDep,
+    login_redirect,
+    platform_of,
+    safe_next,
+    same_origin,
+    session_id_of,
+)
 from ssmas.web.health import check_health
 from ssmas.web.nav import get_group, registry
 from ssmas.web.overview import settings_summary
 from ssmas.web.rendering import STATIC_DIR, STATIC_URL, render, templates
-from ssmas.web.session import COOKIE_NAME, DEFAULT_TTL_S, issue_token
+from ssmas.web.session import COOKIE_NAME, issue_token
 from ssmas.web.traffic import TrafficSampler
 
 router = APIRouter(include_in_schema=False)
@@ -65,7 +74,8 @@ def _too_many_failures(request: Request, next_path: str, wait_s: float) -> Respo
     return response
 
 
-def _verify_and_audit(platform: Platform, raw: str, client: str) -> ApiKeyRecord | None:
+def _sign_in(platform: Platform, raw: str, client: str) -> tuple[ApiKeyRecord, str] | None:
+    """Check the key, audit the attempt and start a session: ``(key, session id)`` or None."""
     with platform.uow() as uow:
         record = verify_api_key(uow.session, raw, touch=True)
         record_audit(
@@ -75,8 +85,23 @@ def _verify_and_audit(platform: Platform, raw: str, client: str) -> ApiKeyRecord
             target="dashboard",
             details={"client": client},
         )
+        session_id = None
+        if record is not None:
+            session_id, _ = start_session(
+                uow.session, record.id, ttl_s=platform.settings.session_ttl_s
+            )
         uow.commit()
-    return record
+    return (record, session_id) if record is not None and session_id is not None else None
+
+
+def _sign_out(platform: Platform, session_id: str) -> None:
+    with platform.uow() as uow:
+        live = find_session(uow.session, session_id)
+        if end_session(uow.session, session_id) and live is not None:
+            record_audit(
+                uow.session, actor=live.key_prefix, action="web.logout", target="dashboard"
+            )
+        uow.commit()
 
 
 @router.get("/")
@@ -111,16 +136,17 @@ async def login(
     guard: FailedAuthGuard | None = getattr(request.app.state, "auth_failures", None)
     if guard is not None and (wait := guard.blocked(client)) is not None:
         return _too_many_failures(request, next, wait)
-    record = await run_in_threadpool(_verify_and_audit, platform, raw, client)
-    if record is None:
+    signed_in = await run_in_threadpool(_sign_in, platform, raw, client)
+    if signed_in is None:
         if guard is not None and (wait := await guard.failed(client)) is not None:
             return _too_many_failures(request, next, wait)
         return _login_form(request, error=INVALID_KEY_MESSAGE, next_path=next, status=401)
+    _record, session_id = signed_in
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE_NAME,
-        issue_token(platform.settings.secret_key, record.prefix, ttl_s=DEFAULT_TTL_S),
-        max_age=DEFAULT_TTL_S,
+        issue_token(platform.secret_key, session_id),
+        max_age=platform.settings.session_ttl_s,
         path="/",
         httponly=True,
         samesite="lax",
@@ -133,6 +159,9 @@ async def login(
 async def logout(request: Request) -> Response:
     if not same_origin(request):
         return _login_form(request, error=CROSS_SITE_MESSAGE, status=403)
+    session_id = session_id_of(request)
+    if session_id is not None:
+        await run_in_threadpool(_sign_out, platform_of(request), session_id)
     response = RedirectResponse("/login?signed_out=1", status_code=303)
     response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="lax")
     return response

@@ -1,38 +1,22 @@
-"""Signed dashboard session tokens: ``v1.<key prefix>.<expiry>.<HMAC-SHA256>``.
+"""The dashboard session cookie: ``v2.<session id>.<HMAC-SHA256>``.
 
-The token names the API key by its public prefix only (never the raw key) and carries an expiry
-in Unix seconds; the signature is an HMAC-SHA256 under the platform's ``secret_key`` over both,
-checked in constant time. A tampered, foreign or expired token reads as no session.
+The session id is random and stands for a row the server keeps
+(:mod:`ssmas.core.security.sessions`): the key, and an expiry the server fixed at sign-in. The
+cookie says nothing else, so no one can claim a key or a lifetime with it. The HMAC under the
+platform secret lets a forged or altered cookie be refused before any database lookup; checked
+in constant time. Tokens of the old ``v1`` form (key prefix and expiry, signed only) read as no
+session whatever their signature.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
 
 COOKIE_NAME = "ssmas_session"
-DEFAULT_TTL_S = 8 * 3600
-_VERSION = "v1"
-
-
-@dataclass(frozen=True)
-class SessionClaims:
-    """What a valid token says: which API key signed in, and until when."""
-
-    key_prefix: str
-    expires_at: int
-
-
-def _b64(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def _unb64(text: str) -> str:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+_VERSION = "v2"
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 
 
 def _signature(secret: str, payload: str) -> str:
@@ -41,39 +25,27 @@ def _signature(secret: str, payload: str) -> str:
     return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
 
-def issue_token(
-    secret: str,
-    key_prefix: str,
-    *,
-    ttl_s: int = DEFAULT_TTL_S,
-    clock: Callable[[], float] = time.time,
-) -> str:
-    """A token for ``key_prefix`` that is valid for ``ttl_s`` seconds from ``clock()``."""
-    if not key_prefix:
-        raise ValueError("key_prefix must not be empty")
-    if ttl_s <= 0:
-        raise ValueError("ttl_s must be positive")
-    payload = f"{_VERSION}.{_b64(key_prefix)}.{int(clock()) + ttl_s}"
+def issue_token(secret: str, session_id: str) -> str:
+    """The cookie value carrying ``session_id``, signed under ``secret``."""
+    if not secret:
+        raise ValueError("no platform secret to sign the session with")
+    if not _SESSION_ID.match(session_id):
+        raise ValueError("a session id is 32-128 url-safe characters")
+    payload = f"{_VERSION}.{session_id}"
     return f"{payload}.{_signature(secret, payload)}"
 
 
-def read_token(
-    secret: str, token: str | None, *, clock: Callable[[], float] = time.time
-) -> SessionClaims | None:
-    """The claims of a genuine, unexpired token; None for anything else (never raises)."""
-    if not token or len(token) > 1024:
+def read_token(secret: str, token: str | None) -> str | None:
+    """The session id of a genuine token; None for anything else (never raises).
+
+    Whether that session is still live is the server's answer, not the token's.
+    """
+    if not secret or not token or len(token) > 1024:
         return None
     parts = token.split(".")
-    if len(parts) != 4 or parts[0] != _VERSION:
+    if len(parts) != 3 or parts[0] != _VERSION or not _SESSION_ID.match(parts[1]):
         return None
-    payload, signature = ".".join(parts[:3]), parts[3]
+    payload, signature = f"{parts[0]}.{parts[1]}", parts[2]
     if not hmac.compare_digest(_signature(secret, payload).encode(), signature.encode()):
         return None
-    try:
-        prefix = _unb64(parts[1])
-        expires_at = int(parts[2])
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if expires_at <= int(clock()) or not prefix:
-        return None
-    return SessionClaims(key_prefix=prefix, expires_at=expires_at)
+    return parts[1]

@@ -25,6 +25,7 @@ from ssmas.core.api.openapi import install_docs, install_openapi
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.product import Product, ProductError, resolve
 from ssmas.core.ratelimit import open_rate_limiter, rate_limiter_from_settings
+from ssmas.core.security.revocation import RevocationListener
 from ssmas.core.tuning import tune_server_process
 from ssmas.settings import Settings, get_settings
 
@@ -100,7 +101,11 @@ def create_app(
             app.state.platform = running
             app.state.rate_limiter = limiter
             app.state.auth_failures = failures
-            app.state.key_verifier = KeyVerifier(running.session_factory)
+            verifier = KeyVerifier(running.session_factory, ttl_s=app_settings.api_key_cache_s)
+            app.state.key_verifier = verifier
+            # Keys revoked by any process leave this one's cache at once (closed before the bus).
+            revocations = RevocationListener(running.bus, verifier.forget_prefix).start()
+            stack.callback(revocations.close)
             for _name, hook in hooks:
                 teardown = await run_in_threadpool(hook, running)
                 if callable(teardown):

@@ -2,7 +2,9 @@
 
 A key comes in ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``. ``KeyVerifier`` checks it
 against the database and remembers the answer for a short TTL (keyed by the key's SHA-256), so
-the hot path costs no database round trip; a revoked key therefore stops working within that TTL.
+the hot path costs no database round trip. A key revoked anywhere is announced on the bus and
+every API process drops it from its cache at once (``ssmas.core.security.revocation``); the TTL
+only bounds how long a missed announcement (a bus outage) could keep it working.
 Every authenticated request then takes a token from the key's bucket (429 + ``Retry-After`` when
 empty). Failed authentications take a token from the client address's bucket
 (:class:`FailedAuthGuard`): once it is empty the address is refused (429 + ``Retry-After``)
@@ -69,6 +71,9 @@ class KeyVerifier:
         self._max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, ApiKeyRecord | None]] = OrderedDict()
+        # Prefixes announced revoked: a database read that raced the revocation must not put
+        # the key back (a key is never un-revoked, so remembering them is always right).
+        self._revoked: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
     async def verify(self, raw: str) -> ApiKeyRecord | None:
@@ -78,13 +83,28 @@ class KeyVerifier:
         if cached is not _MISSING:
             return cached  # type: ignore[return-value]
         record = await run_in_threadpool(self._verify_in_db, raw)
-        self._store(digest, record)
-        return record
+        return self._store(digest, record)
 
     def forget(self) -> None:
         """Drop every cached answer (after revoking a key, to make it take effect now)."""
         with self._lock:
             self._entries.clear()
+
+    def forget_prefix(self, prefix: str) -> int:
+        """Drop the cached answers for the key ``prefix`` (it was revoked); how many."""
+        with self._lock:
+            self._revoked[prefix] = None
+            self._revoked.move_to_end(prefix)
+            while len(self._revoked) > self._max_entries:
+                self._revoked.popitem(last=False)
+            stale = [
+                digest
+                for digest, (_until, record) in self._entries.items()
+                if record is not None and record.prefix == prefix
+            ]
+            for digest in stale:
+                del self._entries[digest]
+        return len(stale)
 
     def _verify_in_db(self, raw: str) -> ApiKeyRecord | None:
         with UnitOfWork(self._session_factory) as uow:
@@ -103,13 +123,17 @@ class KeyVerifier:
             self._entries.move_to_end(digest)
             return entry[1]
 
-    def _store(self, digest: str, record: ApiKeyRecord | None) -> None:
-        ttl = self._ttl_s if record is not None else self._negative_ttl_s
+    def _store(self, digest: str, record: ApiKeyRecord | None) -> ApiKeyRecord | None:
+        """Remember the answer; one announced revoked meanwhile is remembered as refused."""
         with self._lock:
+            if record is not None and record.prefix in self._revoked:
+                record = None
+            ttl = self._ttl_s if record is not None else self._negative_ttl_s
             self._entries[digest] = (self._clock() + ttl, record)
             self._entries.move_to_end(digest)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
+        return record
 
 
 class FailedAuthGuard:

@@ -1,4 +1,7 @@
-"""Core tables: API keys and the audit log. Products declare their own tables on ``Base``."""
+"""Core tables: API keys, dashboard sessions and the audit log.
+
+Products declare their own tables on ``Base``.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +31,22 @@ class ApiKey(Base):
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class WebSession(Base):
+    """One dashboard session of a key: found by the SHA-256 of its random id, never the id.
+
+    The server fixes ``expires_at`` at sign-in; signing out or revoking the key deletes the row.
+    """
+
+    __tablename__ = "core_sessions"
+
+    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 class AuditEntry(Base):

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ssmas.core.db.base import utcnow
 from ssmas.core.db.models import ApiKey
 from ssmas.core.db.repository import ApiKeyRepository
+from ssmas.core.security.sessions import end_key_sessions
 
 KEY_NAMESPACE = "ssmas"
 PREFIX_LENGTH = 8
@@ -143,8 +144,18 @@ def verify_api_key(
 
 
 def revoke_api_key(session: Session, prefix: str, *, now: datetime | None = None) -> bool:
-    """Revoke the key with ``prefix``; False if there is none. The caller commits."""
-    return ApiKeyRepository(session).revoke(prefix.strip(), at=now)
+    """Revoke the key with ``prefix`` and end its dashboard sessions; False if there is none.
+
+    The caller commits, then announces it (:mod:`ssmas.core.security.revocation`) so other
+    processes drop the key from their verification caches at once.
+    """
+    repo = ApiKeyRepository(session)
+    if not repo.revoke(prefix.strip(), at=now):
+        return False
+    row = repo.get_by_prefix(prefix.strip())
+    if row is not None:
+        end_key_sessions(session, row.id)
+    return True
 
 
 def list_api_keys(session: Session, *, include_revoked: bool = True) -> list[ApiKeyRecord]:

@@ -15,7 +15,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ssmas.settings import Settings
+from ssmas.core.security.secret_file import resolve_secret_key
+from ssmas.settings import PLACEHOLDER_SECRETS, Settings
 
 _FERNET_INFO = b"ssmas/pii/fernet/v1"
 _INDEX_INFO = b"ssmas/pii/blind-index/v1"
@@ -60,7 +61,13 @@ class PiiCipher:
 
     @classmethod
     def from_secret(cls, secret: str) -> PiiCipher:
-        """Derive both keys from an application secret (for dev and test: zero setup)."""
+        """Derive both keys from an application secret (for dev and test: zero setup).
+
+        A public placeholder (``dev-secret``, ``changeme``...) is refused: a key derived from a
+        value printed in the source would protect nothing.
+        """
+        if secret.strip().lower() in PLACEHOLDER_SECRETS:
+            raise PiiKeyError("the PII key can't be derived from a public placeholder secret")
         material = secret.encode("utf-8")
         fernet_key = base64.urlsafe_b64encode(_hkdf(material, _FERNET_INFO))
         return cls(fernet_key, _hkdf(material, _INDEX_INFO))
@@ -80,9 +87,10 @@ class PiiCipher:
 
 
 def pii_cipher_from_settings(settings: Settings) -> PiiCipher:
-    """The cipher for ``settings.pii_key``; in dev and test, one derived from ``secret_key``."""
+    """The cipher for ``settings.pii_key``; in dev and test, one derived from the platform
+    secret (``SSMAS_SECRET_KEY``, else the data directory's random ``secret_key`` file)."""
     if settings.pii_key:
         return PiiCipher.from_pii_key(settings.pii_key)
     if settings.profile in ("dev", "test"):
-        return PiiCipher.from_secret(settings.secret_key)
+        return PiiCipher.from_secret(resolve_secret_key(settings))
     raise PiiKeyError("SSMAS_PII_KEY must be set when SSMAS_PROFILE=prod")
