@@ -2,7 +2,7 @@
 (with cluster members) and campaigns.
 
 Revision ID: 0011_campaigns
-Revises: 0006_assistant_send_token
+Revises: 0007_core_sessions
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0011_campaigns"
-down_revision: str | None = "0006_assistant_send_token"
+down_revision: str | None = "0007_core_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
