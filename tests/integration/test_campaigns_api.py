@@ -217,8 +217,16 @@ def test_admin_usage_invoice_and_bad_input(api: Api) -> None:
     assert bad_rule.status_code == 422
 
 
+def _sample(name: str, labels: dict[str, str]) -> float:
+    from ssmas.core.metrics import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def test_bulk_validation_within_the_quota(api: Api) -> None:
     _, headers = _tenant(api, "small", tier="starter")
+    validated = _sample("ssmas_campaigns_validations_total", {"tier": "starter"})
+    refusals = _sample("ssmas_campaigns_quota_refusals_total", {"quota": "validations"})
     numbers: list[Any] = ["044 55 1234 5678", {"phone": "+52 1 33 1234 5678", "whatsapp": True}]
     answer = api.client.post(
         "/campaigns/validate", json={"numbers": numbers * 2, "dedup": True}, headers=headers
@@ -239,3 +247,6 @@ def test_bulk_validation_within_the_quota(api: Api) -> None:
     assert api.client.post("/campaigns/validate", content=b"{", headers=headers).status_code == 400
     me = api.client.get("/campaigns/me", headers=headers).json()
     assert me["usage_this_month"]["validations"] == 9_004
+    after = _sample("ssmas_campaigns_validations_total", {"tier": "starter"})
+    assert after - validated == 9_004
+    assert _sample("ssmas_campaigns_quota_refusals_total", {"quota": "validations"}) > refusals

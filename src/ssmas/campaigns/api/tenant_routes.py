@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from ssmas.campaigns.api.admin import MonthQuery, month_invoice, tenant_out
 from ssmas.campaigns.api.deps import Caller, RuntimeDep, TenantReader, TenantWriter
 from ssmas.campaigns.api.schemas import InvoiceOut, TenantOut
+from ssmas.campaigns.counters import VALIDATIONS
 from ssmas.campaigns.leads import ImportSummary, import_leads
 from ssmas.campaigns.leads.store import LeadView, get_import, get_lead, list_imports, list_leads
 from ssmas.campaigns.phone import BulkValidationRequest, read_bulk_request
@@ -109,6 +110,7 @@ async def validate(request: Request, caller: TenantWriter, runtime: RuntimeDep) 
         raise RequestValidationError(errors) from None
     await runtime.quotas.take_validations(caller.tenant, len(batch.phones))
     answer = await run_in_threadpool(runtime.validator.answer_json, batch)
+    VALIDATIONS.labels(caller.tenant.tier).inc(len(batch.phones))
 
     def work(scope: TenantScope) -> None:
         meter(scope.session, caller.tenant.id, "validations", len(batch.phones), utcnow().date())

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from ssmas.campaigns.audience.segments import audience_query
 from ssmas.campaigns.audience.templates import BUILT_IN, template_variables
+from ssmas.campaigns.counters import RECIPIENTS
 from ssmas.campaigns.errors import Conflict, InvalidInput
 from ssmas.campaigns.ports import COUNT_KEYS, CampaignSender, Recipient
 from ssmas.campaigns.scope import TenantScope
@@ -169,6 +170,7 @@ def launch_campaign(
     check_messages(scope.session, tenant, len(recipients), now)
     channel: ChannelName = "whatsapp" if campaign.channel == "whatsapp" else "sms"
     counts = sender.enqueue(tenant.id, campaign.id, channel, campaign.template, recipients)
+    RECIPIENTS.labels(channel).inc(len(recipients))
     campaign.status = "launched"
     campaign.launched_at = now
     campaign.recipients = len(recipients)

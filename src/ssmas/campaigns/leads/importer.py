@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ssmas.campaigns.counters import IMPORT_ROWS
 from ssmas.campaigns.leads.reader import MAX_FIELD_CHARS, LeadFileError, open_lead_file
 from ssmas.campaigns.leads.timezones import zone_of
 from ssmas.campaigns.phone import PLATFORMS, PhoneCheck
@@ -281,6 +282,16 @@ class _Import:
         return row
 
 
+def _count(job: _Import) -> None:
+    for outcome, key in (
+        ("created", "created"),
+        ("updated", "updated"),
+        ("duplicate", "duplicates"),
+        ("rejected", "rejected"),
+    ):
+        IMPORT_ROWS.labels(outcome).inc(job.counts[key])
+
+
 def _import_chunk(
     session_factory: sessionmaker[Session],
     job: _Import,
@@ -335,10 +346,12 @@ def import_leads(
         with UnitOfWork(session_factory) as uow:
             row = job.save(uow.session, "failed", exc.message[:500])
             uow.commit()
+        _count(job)
         return ImportSummary.of(row)
     with UnitOfWork(session_factory) as uow:
         row = job.save(uow.session, "done")
         uow.commit()
+    _count(job)
     if progress is not None:
         progress(done, done)
     return ImportSummary.of(row)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
+from ssmas.campaigns.counters import QUOTA_REFUSALS
 from ssmas.campaigns.errors import QuotaExceeded
 from ssmas.campaigns.tables import Tenant
 from ssmas.campaigns.tenancy.tenants import usage_between
@@ -43,6 +44,7 @@ class QuotaGuard:
         """Take ``count`` validations from the tenant's minute, or :class:`QuotaExceeded`."""
         limiter = self._limiters[tenant.tier]
         if count > limiter.burst:
+            QUOTA_REFUSALS.labels("validations").inc()
             raise QuotaExceeded(
                 f"{count} validations at once exceed the {tenant.tier} tier's "
                 f"{limiter.burst} a minute; send smaller batches",
@@ -50,6 +52,7 @@ class QuotaGuard:
             )
         decision = await limiter.hit(f"tenant:{tenant.id}", float(count))
         if not decision.allowed:
+            QUOTA_REFUSALS.labels("validations").inc()
             raise QuotaExceeded(
                 f"validations quota of {limiter.burst} a minute used up for tenant {tenant.slug!r}",
                 decision.retry_after_s,
@@ -75,6 +78,7 @@ def check_messages(session: Session, tenant: Tenant, count: int, now: datetime) 
     today: date = now.astimezone(UTC).date()
     used = usage_between(session, tenant.id, today, today)["messages"]
     if used + count > quota:
+        QUOTA_REFUSALS.labels("messages").inc()
         raise QuotaExceeded(
             f"{count} messages would pass tenant {tenant.slug!r}'s quota of {quota:,} a day "
             f"({used:,} used today)",
@@ -86,6 +90,7 @@ def check_experiments(tenant: Tenant, running: int) -> None:
     """Refuse one more experiment when ``running`` already reach the tier's quota."""
     quota = tier_of(tenant.tier).quotas.experiments
     if running >= quota:
+        QUOTA_REFUSALS.labels("experiments").inc()
         raise QuotaExceeded(
             f"tenant {tenant.slug!r} runs {running} experiments, its quota is {quota}",
             3600.0,
