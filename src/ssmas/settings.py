@@ -48,7 +48,7 @@ DEV_VERIFY_TOKEN = "my-verify-token"
 DEV_ACCESS_TOKEN = "dev-access-token"
 WHATSAPP_PLACEHOLDERS = PLACEHOLDER_SECRETS | {DEV_APP_SECRET, DEV_VERIFY_TOKEN, DEV_ACCESS_TOKEN}
 # The product sections of Settings (nested models, SSMAS_<SECTION>_<FIELD>).
-SECTIONS = ("whatsapp", "pricing")
+SECTIONS = ("whatsapp", "pricing", "adops", "ops")
 
 
 # Fields whose values never appear in an error message.
@@ -297,6 +297,52 @@ class OpsSettings(BaseModel):
     )
 
 
+class AdopsSettings(BaseModel):
+    """AdOps (``SSMAS_ADOPS_*``): the event bus rules, their targets and the event archive."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    rules_file: Path | None = Field(
+        default=None,
+        description="YAML file of event rules; default the rules shipped in ssmas.adops.events",
+    )
+    events_topic: str = Field(
+        default="adops.events",
+        min_length=1,
+        max_length=180,
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="bus topic the event rules consume (dead letters on <topic>.dlq)",
+    )
+    notify_urls: list[str] = Field(
+        default_factory=list,
+        description="notifier URLs of `notify` targets without urls (JSON list); empty: log",
+    )
+    archive_dir: Path | None = Field(
+        default=None, description="event archive (Parquet); default <data_dir>/lake/events/adops"
+    )
+    dispatch_batch: int = Field(
+        default=200, ge=1, le=5000, description="events the rules worker takes per batch"
+    )
+    dispatch_visibility_s: float = Field(
+        default=120.0,
+        gt=0.0,
+        le=3600.0,
+        description="seconds a taken batch stays invisible before redelivery",
+    )
+    archive_retention_days: int = Field(
+        default=30,
+        ge=0,
+        le=36500,
+        description="days of archived events kept (the seed's 30); 0: all",
+    )
+    ledger_retention_days: float = Field(
+        default=7.0,
+        gt=0.0,
+        le=365.0,
+        description="days a delivery stays in the ledger (longer than any redelivery)",
+    )
+
+
 class Settings(BaseSettings):
     """Platform configuration; read from the environment (``SSMAS_*``) and an optional ``.env``."""
 
@@ -384,6 +430,10 @@ class Settings(BaseSettings):
     ops: OpsSettings = Field(
         default_factory=OpsSettings,
         description="Ops: the Prometheus and Alertmanager the platform reports to",
+    )
+
+    adops: AdopsSettings = Field(
+        default_factory=AdopsSettings, description="AdOps event rules, targets and archive"
     )
 
     @model_validator(mode="after")
@@ -576,6 +626,8 @@ REFERENCE_COMMAND = "python -m ssmas.settings > docs/settings.md"
 _SECTION_TITLES = {
     "whatsapp": "WhatsApp channel (`settings.whatsapp`, assistant)",
     "pricing": "Pricing (`settings.pricing`)",
+    "adops": "AdOps (`settings.adops`)",
+    "ops": "Ops (`settings.ops`)",
 }
 _BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 

@@ -15,6 +15,8 @@ SCRIPT = ROOT / "benchmarks" / "campaigns.py"
 RESULT = ROOT / "benchmarks" / "results" / "campaigns.quick.json"
 RATES = (
     "validations_per_min",
+    "http_validations_per_min",
+    "import_rows_per_min",
     "single_core_validations_per_min",
     "phonenumbers_only_per_min",
     "reference_path_per_min",

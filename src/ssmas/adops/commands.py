@@ -102,3 +102,10 @@ def nab(
             out.print(f"report written to {out_file}")
     except OSError as exc:
         _fail(f"cannot write: {exc}")
+
+
+# Event rules (the seed's EventBridge): `ssmas adops rules ...` and `ssmas adops replay`.
+from ssmas.adops.events.commands import replay_command, rules_app  # noqa: E402
+
+adops_app.add_typer(rules_app, name="rules")
+adops_app.command("replay")(replay_command)

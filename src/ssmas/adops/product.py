@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from ssmas.core.product import Product
+from ssmas.core.product import Product, WorkerSpec
 
 PRODUCT = Product(
     name="adops",
     summary="Autonomous AdOps: streaming anomaly detectors and NAB-compatible scoring.",
     cli="ssmas.adops.commands:adops_app",
+    routers=("ssmas.adops.api_events:router",),
+    workers=(WorkerSpec("rules", "ssmas.adops.events.service:run_rules_worker"),),
+    settings_section="adops",
 )

@@ -212,3 +212,13 @@ def backtest(
         f"{level:g}% interval coverage: {100 * evaluation.coverage:.1f}%",
         highlight=False,
     )
+
+
+def _mount_data_commands() -> None:
+    from ssmas.campaigns.commands_tenants import import_command, tenant_app
+
+    campaigns_app.add_typer(tenant_app)
+    campaigns_app.command("import")(import_command)
+
+
+_mount_data_commands()

@@ -244,7 +244,11 @@ class BulkValidator:
     def validate_json(self, body: bytes | str) -> bytes:
         """The JSON answer to a JSON request body: ``validate(read_bulk_request(body))``
         encoded. Raises what :func:`read_bulk_request` raises for a body it refuses."""
-        batch = read_bulk_request(body)
+        return self.answer_json(read_bulk_request(body))
+
+    def answer_json(self, batch: BulkBatch) -> bytes:
+        """The JSON answer to a batch already read (the bulk API reads the body first, to
+        charge the tenant's quota for its size before validating)."""
         if self._inline(batch.phones):
             return self.validate(batch).to_json()
         fragments: list[PhoneCheck | Raw] = []

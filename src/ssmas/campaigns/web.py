@@ -1,0 +1,248 @@
+"""Campaigns dashboard pages: tenants and usage, imports with their reports, segments, and
+campaigns with live delivery and conversion counts (the table refreshes every 5 seconds).
+
+A signed-in key bound to a tenant sees that tenant's pages only; an operator's key
+(``campaigns:admin``) sees every tenant on the tenants page and picks one for the others with
+``?tenant=<id>`` (the first tenant by default). Numbers never appear: leads are counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+
+from ssmas.campaigns.audience import list_campaigns, list_segments
+from ssmas.campaigns.errors import NotFound
+from ssmas.campaigns.leads.store import get_import, list_imports
+from ssmas.campaigns.runtime import campaigns_runtime
+from ssmas.campaigns.scope import TenantScope
+from ssmas.campaigns.tables import Lead, Tenant
+from ssmas.campaigns.tenancy import (
+    list_tenants,
+    quotas_of,
+    tenant_for_prefix,
+    usage_between,
+)
+from ssmas.core.api.bounds import IdPath
+from ssmas.core.platform import Platform
+from ssmas.core.security import scopes_grant
+from ssmas.web import WebUser, WebUserDep, login_redirect, register_page, render_page
+from ssmas.web.access import platform_of
+from ssmas.web.rendering import SECURITY_HEADERS
+
+GROUP = "campaigns"
+BASE = "/dashboard/campaigns"
+router = APIRouter(include_in_schema=False)
+register_page(GROUP, "Tenants & usage", f"{BASE}/tenants")
+register_page(GROUP, "Lead imports", f"{BASE}/imports")
+register_page(GROUP, "Segments", f"{BASE}/segments")
+register_page(GROUP, "Campaigns", f"{BASE}/campaigns")
+TenantQuery = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9-]+$")]
+
+_env = Environment(
+    loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+def _html(name: str, **context: Any) -> Markup:
+    return Markup(_env.get_template(name).render(**context))
+
+
+@dataclass(frozen=True)
+class Viewing:
+    """The tenant a page shows, and the others an operator may switch to."""
+
+    tenant: Tenant | None
+    choices: list[str]
+    admin: bool
+
+
+def _viewing(platform: Platform, user: WebUser, wanted: str | None) -> Viewing:
+    admin = scopes_grant(user.scopes, "campaigns:admin")
+    with platform.uow() as uow:
+        own = tenant_for_prefix(uow.session, user.key_prefix)
+        if own is not None:
+            return Viewing(own, [], False)
+        if not admin:
+            return Viewing(None, [], False)
+        tenants = list_tenants(uow.session)
+        chosen = next((t for t in tenants if t.slug == wanted), None)
+        if chosen is None and wanted is None and tenants:
+            chosen = tenants[0]
+        return Viewing(chosen, [t.slug for t in tenants], True)
+
+
+def _tenants(platform: Platform) -> list[dict[str, Any]]:
+    today = datetime.now(UTC).date()
+    rows = []
+    with platform.uow() as uow:
+        for tenant in list_tenants(uow.session):
+            usage = usage_between(uow.session, tenant.id, today.replace(day=1), today)
+            used_today = usage_between(uow.session, tenant.id, today, today)
+            rows.append(
+                {
+                    "tenant": tenant,
+                    "quotas": quotas_of(tenant),
+                    "usage": usage,
+                    "today": used_today,
+                    "leads": TenantScope(uow.session, tenant.id).count(Lead),
+                }
+            )
+    return rows
+
+
+def _refused(request: Request, user: WebUser, title: str, view: Viewing) -> Response | None:
+    if view.tenant is not None:
+        return None
+    text = (
+        "No tenant yet: create one with `ssmas campaigns tenant create ID`."
+        if view.admin
+        else "Your API key acts for no tenant and lacks the scope campaigns:admin."
+    )
+    status = 200 if view.admin else 403
+    return render_page(request, user, group=GROUP, title=title, body=text, status_code=status)
+
+
+@router.get(f"{BASE}/tenants")
+async def tenants_page(request: Request, user: WebUserDep) -> Response:
+    if user is None:
+        return login_redirect(request)
+    platform = platform_of(request)
+    view = await run_in_threadpool(_viewing, platform, user, None)
+    rows = await run_in_threadpool(_tenants, platform)
+    if not view.admin:
+        own = view.tenant.id if view.tenant is not None else None
+        rows = [r for r in rows if r["tenant"].id == own]
+    body = _html("tenants.html", rows=rows, admin=view.admin)
+    return render_page(request, user, group=GROUP, title="Tenants & usage", body=body)
+
+
+def _tenant_picker(view: Viewing, path: str) -> Markup:
+    return _html("_picker.html", view=view, path=path)
+
+
+@router.get(f"{BASE}/imports")
+async def imports_page(request: Request, user: WebUserDep, tenant: TenantQuery = None) -> Response:
+    if user is None:
+        return login_redirect(request)
+    platform = platform_of(request)
+    view = await run_in_threadpool(_viewing, platform, user, tenant)
+    refused = _refused(request, user, "Lead imports", view)
+    if refused is not None or view.tenant is None:
+        return refused or login_redirect(request)
+    tenant_id = view.tenant.id
+
+    def load() -> list[Any]:
+        with platform.uow() as uow:
+            return list_imports(TenantScope(uow.session, tenant_id), limit=200)
+
+    rows = await run_in_threadpool(load)
+    body = _html(
+        "imports.html",
+        rows=rows[::-1],
+        picker=_tenant_picker(view, f"{BASE}/imports"),
+        tenant=view.tenant.slug,
+    )
+    return render_page(request, user, group=GROUP, title="Lead imports", body=body)
+
+
+@router.get(BASE + "/imports/{import_id}")
+async def import_page(
+    import_id: IdPath, request: Request, user: WebUserDep, tenant: TenantQuery = None
+) -> Response:
+    if user is None:
+        return login_redirect(request)
+    platform = platform_of(request)
+    view = await run_in_threadpool(_viewing, platform, user, tenant)
+    title = f"Import {import_id}"
+    refused = _refused(request, user, title, view)
+    if refused is not None or view.tenant is None:
+        return refused or login_redirect(request)
+    tenant_id = view.tenant.id
+
+    def load() -> Any:
+        with platform.uow() as uow:
+            return get_import(TenantScope(uow.session, tenant_id), import_id)
+
+    try:
+        summary = await run_in_threadpool(load)
+    except NotFound as exc:
+        return render_page(
+            request, user, group=GROUP, title=title, body=exc.message, status_code=404
+        )
+    body = _html("import.html", summary=summary)
+    return render_page(request, user, group=GROUP, title=title, body=body)
+
+
+@router.get(f"{BASE}/segments")
+async def segments_page(request: Request, user: WebUserDep, tenant: TenantQuery = None) -> Response:
+    if user is None:
+        return login_redirect(request)
+    platform = platform_of(request)
+    view = await run_in_threadpool(_viewing, platform, user, tenant)
+    refused = _refused(request, user, "Segments", view)
+    if refused is not None or view.tenant is None:
+        return refused or login_redirect(request)
+    tenant_id = view.tenant.id
+
+    def load() -> list[Any]:
+        with platform.uow() as uow:
+            return list_segments(TenantScope(uow.session, tenant_id), limit=500)
+
+    rows = await run_in_threadpool(load)
+    body = _html("segments.html", rows=rows, picker=_tenant_picker(view, f"{BASE}/segments"))
+    return render_page(request, user, group=GROUP, title="Segments", body=body)
+
+
+async def _campaign_rows(request: Request, view: Viewing) -> Markup:
+    platform = platform_of(request)
+    sender = campaigns_runtime(platform).sender
+    assert view.tenant is not None
+    tenant_id = view.tenant.id
+
+    def load() -> list[Any]:
+        with platform.uow() as uow:
+            return list_campaigns(TenantScope(uow.session, tenant_id), sender, limit=200)
+
+    rows = await run_in_threadpool(load)
+    return _html("_campaign_rows.html", rows=rows[::-1], sending=sender is not None)
+
+
+@router.get(f"{BASE}/campaigns")
+async def campaigns_page(
+    request: Request, user: WebUserDep, tenant: TenantQuery = None
+) -> Response:
+    if user is None:
+        return login_redirect(request)
+    view = await run_in_threadpool(_viewing, platform_of(request), user, tenant)
+    refused = _refused(request, user, "Campaigns", view)
+    if refused is not None or view.tenant is None:
+        return refused or login_redirect(request)
+    rows = await _campaign_rows(request, view)
+    body = _html(
+        "campaigns.html",
+        rows=rows,
+        picker=_tenant_picker(view, f"{BASE}/campaigns"),
+        tenant=view.tenant.slug,
+    )
+    return render_page(request, user, group=GROUP, title="Campaigns", body=body)
+
+
+@router.get(f"{BASE}/campaigns/rows")
+async def campaign_rows(request: Request, user: WebUserDep, tenant: TenantQuery = None) -> Response:
+    if user is None:
+        return login_redirect(request)
+    view = await run_in_threadpool(_viewing, platform_of(request), user, tenant)
+    if view.tenant is None:
+        return Response("", media_type="text/html", status_code=403, headers=SECURITY_HEADERS)
+    markup = await _campaign_rows(request, view)
+    return Response(str(markup), media_type="text/html", headers=SECURITY_HEADERS)
