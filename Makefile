@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Debian packages the tests use: Chromium (browser tests), Tesseract with Spanish data (OCR),
-# espeak-ng (speaks test audio for the speech-to-text path).
-SYSTEM_PACKAGES := chromium tesseract-ocr tesseract-ocr-spa tesseract-ocr-eng espeak-ng
+# espeak-ng (speaks test audio for the speech-to-text path), Prometheus and Alertmanager (promtool
+# rule tests, the alerting drill, `ssmas ops stack`).
+SYSTEM_PACKAGES := chromium tesseract-ocr tesseract-ocr-spa tesseract-ocr-eng espeak-ng \
+	prometheus prometheus-alertmanager
 system-deps:
 	@missing=""; \
 	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

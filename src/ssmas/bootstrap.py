@@ -31,6 +31,7 @@ PRODUCT_MODULES: tuple[str, ...] = (
     "ssmas.assistant.product",
     "ssmas.adops.product",
     "ssmas.campaigns.product",
+    "ssmas.ops.product",
 )
 
 

@@ -48,7 +48,7 @@ DEV_VERIFY_TOKEN = "my-verify-token"
 DEV_ACCESS_TOKEN = "dev-access-token"
 WHATSAPP_PLACEHOLDERS = PLACEHOLDER_SECRETS | {DEV_APP_SECRET, DEV_VERIFY_TOKEN, DEV_ACCESS_TOKEN}
 # The product sections of Settings (nested models, SSMAS_<SECTION>_<FIELD>).
-SECTIONS = ("whatsapp", "pricing", "adops")
+SECTIONS = ("whatsapp", "pricing", "adops", "ops")
 
 
 # Fields whose values never appear in an error message.
@@ -280,6 +280,23 @@ class PricingSettings(BaseModel):
         return self
 
 
+class OpsSettings(BaseModel):
+    """Ops (``SSMAS_OPS_*``): where the platform finds its Prometheus and Alertmanager, if any.
+    With neither set, the dashboard's alerts come from the platform's own readiness checks."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    alertmanager_url: str | None = Field(
+        default=None, description="Alertmanager base URL (http://host:9093) whose alerts to show"
+    )
+    prometheus_url: str | None = Field(
+        default=None, description="Prometheus base URL (http://host:9090), linked from the page"
+    )
+    alertmanager_timeout_s: float = Field(
+        default=2.0, gt=0, le=30, description="timeout of one call to Alertmanager's API"
+    )
+
+
 class AdopsSettings(BaseModel):
     """AdOps (``SSMAS_ADOPS_*``): the event bus rules, their targets and the event archive."""
 
@@ -410,6 +427,11 @@ class Settings(BaseSettings):
         default_factory=PricingSettings,
         description="Pricing serving, monitoring, retention and retraining",
     )
+    ops: OpsSettings = Field(
+        default_factory=OpsSettings,
+        description="Ops: the Prometheus and Alertmanager the platform reports to",
+    )
+
     adops: AdopsSettings = Field(
         default_factory=AdopsSettings, description="AdOps event rules, targets and archive"
     )
@@ -605,6 +627,7 @@ _SECTION_TITLES = {
     "whatsapp": "WhatsApp channel (`settings.whatsapp`, assistant)",
     "pricing": "Pricing (`settings.pricing`)",
     "adops": "AdOps (`settings.adops`)",
+    "ops": "Ops (`settings.ops`)",
 }
 _BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 

@@ -2,8 +2,9 @@
 
 ``RequestContextMiddleware`` is the outermost layer: it assigns the request id, binds it into the
 log context, echoes it as ``X-Request-ID``, records the request metrics by route template, logs
-one line per request, and turns an unexpected exception into a 500 JSON body (logged, no
-traceback to the client). ``BodyLimitMiddleware`` answers 413 when a body exceeds the limit,
+one line per request, adds the security headers every response carries
+(:func:`with_security_headers`), and turns an unexpected exception into a 500 JSON body (logged,
+no traceback to the client). ``BodyLimitMiddleware`` answers 413 when a body exceeds the limit,
 judged by ``Content-Length`` first and by the bytes actually streamed in any case.
 """
 
@@ -25,6 +26,35 @@ from ssmas.core import metrics
 _log = structlog.get_logger(__name__)
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+)
+"""Sent on every response that does not set its own (the dashboard sets stricter ones)."""
+JSON_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def with_security_headers(
+    headers: list[tuple[bytes, bytes]], scheme: str
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` plus each of :data:`SECURITY_HEADERS` the response did not set itself; a
+    JSON body also gets a CSP that allows nothing, and an HTTPS answer HSTS. HTML pages keep
+    their own CSP (``/docs`` needs its scripts, the dashboard sets one)."""
+    present = {name.lower(): value for name, value in headers}
+    added = [header for header in SECURITY_HEADERS if header[0] not in present]
+    if JSON_CSP[0] not in present and present.get(b"content-type", b"").startswith(
+        (b"application/json", b"application/problem+json")
+    ):
+        added.append(JSON_CSP)
+    if scheme in ("https", "wss") and HSTS[0] not in present:
+        added.append(HSTS)
+    return headers + added if added else headers
+
 
 REQUESTS = metrics.counter(
     "api", "requests", "HTTP requests served", labels=("method", "route", "status")
@@ -91,6 +121,7 @@ class RequestContextMiddleware:
         request_id = text if _VALID_REQUEST_ID.match(text) else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         rid_header = (b"x-request-id", request_id.encode())
+        scheme = str(scope.get("scheme", "http"))
         status = 500
         response_started = False
 
@@ -99,7 +130,9 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), rid_header]
+                headers = with_security_headers(list(message.get("headers", ())), scheme)
+                headers.append(rid_header)
+                message["headers"] = headers
             await send(message)
 
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
