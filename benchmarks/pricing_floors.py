@@ -36,7 +36,7 @@ from _report import merge_figures, write_result  # noqa: E402
 
 START = date(2026, 3, 2)  # Monday
 SEEDS = (101, 102, 103, 104, 105)
-console = Console()
+console = Console(width=120)  # the table stays whole in logs
 MERGED = (
     "floor_uplift_vs_best_static_per_unit_pct",
     "floor_uplift_per_unit_ci_low_pct",
@@ -47,6 +47,8 @@ MERGED = (
     "prebid_rules_uplift_pct",
     "bandit_floor_uplift_pct",
     "floor_eval_pairs",
+    "floor_uplift_seed_level_ci95_pct",
+    "floor_uplift_fixed_bidders_pct",
 )
 
 
@@ -65,7 +67,11 @@ def run(quick: bool) -> dict[str, Any]:
             progress.advance(task)
 
         for seed in seeds:
-            runs.append(evaluate_seed(seed, START, days, volume, held_out=held_out, progress=step))
+            run = evaluate_seed(
+                seed, START, days, volume, held_out=held_out, progress=step,
+                fixed_reference=("per_unit", "tuned"),
+            )  # fmt: skip
+            runs.append(run)
     summary = summarise(runs, candidate="tuned")
     p = summary["policies"]
     figures: dict[str, Any] = {
@@ -80,6 +86,9 @@ def run(quick: bool) -> dict[str, Any]:
         "prebid_rules_uplift_pct": p["prebid"]["uplift_vs_per_unit_pct"],
         "bandit_floor_uplift_pct": p["bandit"]["uplift_vs_per_unit_pct"],
         "floor_eval_pairs": summary["pairs"],
+        "floor_uplift_seed_level_ci95_pct": summary["seed_level_ci95_pct"],
+        "floor_uplift_fixed_bidders_pct": summary["fixed_bidders_uplift_pct"],
+        "floor_uplift_pairs_pct": summary["pair_uplifts_pct"],
         "floor_eval_s": round(time.perf_counter() - started, 1),
         "floor_eval_seeds": list(seeds),
         "floor_eval_requests_per_day": int(volume),

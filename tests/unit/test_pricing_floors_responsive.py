@@ -54,15 +54,22 @@ def test_strategic_bidders_make_floors_earn_differently_from_the_log(days: list[
     )  # fmt: skip
     strategic = evaluate_seed(
         3, START, 3, VOLUME, held_out=1, with_model=False, policies=("per_unit", "none"),
-        simulated=days,
+        simulated=days, fixed_reference=("per_unit", "none"),
     )  # fmt: skip
     f, s = fixed.results, strategic.results
     # Same values, same floors: only the bidders' response differs, and it changes the money.
     assert s["per_unit"][0].revenue_eur != pytest.approx(f["per_unit"][0].revenue_eur, rel=1e-3)
     # Without a floor, first-price shading costs the seller revenue.
     assert s["none"][0].revenue_first_eur < f["none"][0].revenue_first_eur
+    # The fixed-bidder reference inside a strategic run is the fixed run itself.
+    for name in ("per_unit", "none"):
+        assert strategic.fixed_results[name][0].revenue_eur == pytest.approx(
+            f[name][0].revenue_eur, rel=1e-9
+        )
     summary = summarise([strategic], candidate="none")
     assert summary["pairs"] == 1
+    fixed_uplift = 100 * (f["none"][0].revenue_eur / f["per_unit"][0].revenue_eur - 1)
+    assert summary["fixed_bidders_uplift_pct"] == pytest.approx(fixed_uplift, abs=0.01)
     assert set(summary["policies"]) == {"per_unit", "none"}
 
 

@@ -291,6 +291,7 @@ class SeedRun:
     held_out: list[date]
     fitted: FittedFloors
     results: dict[str, list[PolicyDay]]
+    fixed_results: dict[str, list[PolicyDay]] = field(default_factory=dict)
 
 
 def simulate_days(config: SimulationConfig) -> list[Day]:
@@ -317,10 +318,13 @@ def evaluate_seed(
     threads: int = 1,
     progress: Progress | None = None,
     simulated: Sequence[Day] | None = None,
+    fixed_reference: Sequence[str] = (),
 ) -> SeedRun:
     """Simulate ``days`` days, fit on the first ``days - held_out``, run every policy.
 
-    ``simulated`` reuses the days of an earlier :func:`simulate_days` of the same config.
+    ``simulated`` reuses the days of an earlier :func:`simulate_days` of the same config;
+    ``fixed_reference`` names policies also run with non-responding bidders (the logged-bid
+    figures, for comparison), into ``SeedRun.fixed_results``.
     """
     if not 1 <= held_out < days:
         raise ValueError("held_out must be at least 1 and leave at least one training day")
@@ -341,7 +345,13 @@ def evaluate_seed(
         if progress is not None:
             progress(f"seed {seed}: {name}")
         results[name] = run_policy(name, run_days, held_out, fitted, model, config, n_units, seed)
-    return SeedRun(seed, [d.day for d in all_days[n_train:]], fitted, results)
+    fixed = BidderConfig(responsive=False)
+    fixed_results = {
+        name: run_policy(name, run_days, held_out, fitted, model, fixed, n_units, seed)
+        for name in fixed_reference
+        if name in policies
+    }
+    return SeedRun(seed, [d.day for d in all_days[n_train:]], fitted, results, fixed_results)
 
 
 def _train_model(seed: int, start: date, days: int, volume: float, threads: int) -> Any:
@@ -375,6 +385,9 @@ def summarise(runs: Sequence[SeedRun], candidate: str = "tuned") -> dict[str, An
             for p, b in zip(run.results[name], run.results[BASELINE], strict=True)
         ]
 
+    def pairs_of(run: SeedRun) -> list[tuple[PolicyDay, PolicyDay]]:
+        return list(zip(run.results[candidate], run.results[BASELINE], strict=True))
+
     def uplift(name: str, attr: str = "revenue_eur") -> list[float]:
         return [100.0 * (p / b - 1.0) for p, b in pairs(name, attr) if b > 0]
 
@@ -394,7 +407,22 @@ def summarise(runs: Sequence[SeedRun], candidate: str = "tuned") -> dict[str, An
         }
     chosen = policies[candidate]
     base = policies[BASELINE]
+    per_seed = [
+        float(np.mean([100.0 * (p.revenue_eur / b.revenue_eur - 1.0) for p, b in pairs_of(run)]))
+        for run in runs
+    ]
+    _, seed_low, seed_high = mean_ci(per_seed)
+    fixed = [
+        100.0 * (p.revenue_eur / b.revenue_eur - 1.0)
+        for run in runs
+        if candidate in run.fixed_results and BASELINE in run.fixed_results
+        for p, b in zip(run.fixed_results[candidate], run.fixed_results[BASELINE], strict=True)
+    ]
     return {
+        "pair_uplifts_pct": [round(u, 2) for u in uplift(candidate)],
+        "seed_uplifts_pct": [round(u, 2) for u in per_seed],
+        "seed_level_ci95_pct": [round(seed_low, 2), round(seed_high, 2)],
+        "fixed_bidders_uplift_pct": round(float(np.mean(fixed)), 2) if fixed else None,
         "pairs": sum(len(run.results[BASELINE]) for run in runs),
         "candidate": candidate,
         "floor_uplift_vs_best_static_per_unit_pct": chosen["uplift_vs_per_unit_pct"],
