@@ -41,6 +41,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "src"))
 
 from _report import write_result  # noqa: E402
+from pricing_floors import MERGED as FLOOR_KEYS  # noqa: E402
 
 IPINYOU = ROOT.parent / "shared" / "data" / "ipinyou" / "train.txt"
 HISTORY_START = date(2026, 3, 2)  # Monday: days 1-2 train, 3 calibration, 4 (Thursday) test
@@ -70,7 +71,7 @@ def quality_and_floors(volume: int, threads: int, work: Path) -> tuple[dict[str,
         "interval80_coverage": round(m["interval80_coverage"], 4),
         "floor_uplift_pct": round(float(tuned.uplift_vs_static_pct or 0.0), 2),
         "floor_uplift_ci_low_pct": round(tuned.uplift_ci95_pct[0], 2),
-        "fill_rate_drop_pts": round(-float(tuned.fill_change_vs_static_pts or 0.0), 2),
+        "replay_fill_rate_drop_pts": round(-float(tuned.fill_change_vs_static_pts or 0.0), 2),
         "seed_floor_uplift_pct": round(float(seed.uplift_vs_static_pct or 0.0), 2),
         "seed_floor_uplift_ci_low_pct": round(seed.uplift_ci95_pct[0], 2),
         "seed_fill_rate_drop_pts": round(-float(seed.fill_change_vs_static_pts or 0.0), 2),
@@ -227,10 +228,11 @@ def main() -> None:
         figures.update(inprocess(model, 200_000 if args.quick else 2_000_000))
         notes.append(
             f"{'QUICK: ' if args.quick else ''}history 4 days x {volume:,} requests (seed 11). "
-            "floor_uplift_pct / _ci_low / fill_rate_drop_pts are the tuned dynamic floor "
+            "floor_uplift_pct / _ci_low / replay_fill_rate_drop_pts are the tuned dynamic floor "
             "(clip(k x prediction), basis and k chosen on the calibration day) against the best "
             "single static floor found on the training days; seed_* are the seed's formula as "
-            "written. fill_rate_drop_pts > 0 means fewer fills than the static floor. Load "
+            "written (all on the logged bids; responsive-bidder figures: pricing_floors.py). "
+            "replay_fill_rate_drop_pts > 0 means fewer fills than the static floor. Load "
             f"average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after the history part "
             "(2 shared cores)."
         )
@@ -250,6 +252,8 @@ def main() -> None:
     # The serving figures come from benchmarks/pricing_serving.py, which merges them in here.
     keep = ("predict_p99_ms", "predict_rate_per_s", "batch1000_p99_ms")
     keep += ("mlflow_serve_throughput_ratio",)
+    # The responsive-bidder floor figures come from benchmarks/pricing_floors.py.
+    keep += tuple(FLOOR_KEYS)
     path = write_result("pricing", figures, " ".join(notes), quick=args.quick, keep=keep)
     console.print(f"wrote {path}")
 

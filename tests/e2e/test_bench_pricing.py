@@ -18,7 +18,7 @@ KEYS = {
     "ipinyou_rmse_ratio_vs_mean",
     "floor_uplift_pct",
     "floor_uplift_ci_low_pct",
-    "fill_rate_drop_pts",
+    "replay_fill_rate_drop_pts",
     "inprocess_rows_per_s",
     "day_50m_pipeline_s",
     "day_50m_peak_rss_gb",

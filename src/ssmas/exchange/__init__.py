@@ -2,9 +2,11 @@
 
 Public services:
 
-* world and auctions: ``build_world``, ``run_auctions`` (replay logged bids under new floors);
+* world and auctions: ``build_world``, ``run_auctions`` (replay logged bids under new floors),
+  ``Bidders`` / ``BidderConfig`` (partners that shade, learn and drop out when floors move);
 * batch: ``SimulationConfig``, ``simulate_to_lake`` (Parquet lake), ``simulate_frame`` (in
-  memory), ``connect_lake`` (DuckDB views), ``aggregate_day``; the lake's layout for readers:
+  memory), ``simulate_values`` (blocks with every partner's value, for responsive replays),
+  ``connect_lake`` (DuckDB views), ``aggregate_day``; the lake's layout for readers:
   ``LAKE_IMPRESSIONS`` (the raw impressions dataset under the root), ``lake_day_dir`` (a
   dataset's partition of one day), ``lake_days`` (the days with raw impressions);
 * live: ``run_live`` (metrics on ``metrics.adops``), ``LiveExchange`` (step minute by minute);
@@ -24,6 +26,7 @@ from ssmas.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ssmas.exchange.auction import AuctionOutcome, run_auctions
+    from ssmas.exchange.bidders import BidderConfig, Bidders
     from ssmas.exchange.catalog import DEVICES, FORMATS, INVENTORY_TYPES, country_tier
     from ssmas.exchange.control_plane import ControlPlane, ControlVersion, MemoryControlPlane
     from ssmas.exchange.engine import STATUS_OK, Block
@@ -40,7 +43,12 @@ if TYPE_CHECKING:
     from ssmas.exchange.metrics import TOPIC as METRICS_TOPIC
     from ssmas.exchange.params import WorldParams
     from ssmas.exchange.services import change_control, inject_fault, open_stores, parse_volume
-    from ssmas.exchange.simulate import SimulationConfig, simulate_frame, simulate_to_lake
+    from ssmas.exchange.simulate import (
+        SimulationConfig,
+        simulate_frame,
+        simulate_to_lake,
+        simulate_values,
+    )
     from ssmas.exchange.traffic import Requests
     from ssmas.exchange.world import World, build_world
 
@@ -53,6 +61,8 @@ __all__ = [
     "METRICS_TOPIC",
     "STATUS_OK",
     "AuctionOutcome",
+    "BidderConfig",
+    "Bidders",
     "Block",
     "ControlPlane",
     "ControlPlaneError",
@@ -87,6 +97,7 @@ __all__ = [
     "run_live",
     "simulate_frame",
     "simulate_to_lake",
+    "simulate_values",
 ]
 
 __getattr__, __dir__ = lazy_exports(
@@ -94,6 +105,8 @@ __getattr__, __dir__ = lazy_exports(
     {
         "AuctionOutcome": "ssmas.exchange.auction",
         "run_auctions": "ssmas.exchange.auction",
+        "BidderConfig": "ssmas.exchange.bidders",
+        "Bidders": "ssmas.exchange.bidders",
         "DEVICES": "ssmas.exchange.catalog",
         "FORMATS": "ssmas.exchange.catalog",
         "INVENTORY_TYPES": "ssmas.exchange.catalog",
@@ -131,6 +144,7 @@ __getattr__, __dir__ = lazy_exports(
         "SimulationConfig": "ssmas.exchange.simulate",
         "simulate_frame": "ssmas.exchange.simulate",
         "simulate_to_lake": "ssmas.exchange.simulate",
+        "simulate_values": "ssmas.exchange.simulate",
         "Requests": "ssmas.exchange.traffic",
         "World": "ssmas.exchange.world",
         "build_world": "ssmas.exchange.world",

@@ -55,6 +55,7 @@ class Block:
     partner_timeouts: np.ndarray  # int8 per request
     partner_calls: np.ndarray  # int8 per request
     partners: PartnerMinute
+    values: np.ndarray  # float32 (partners, n): each partner's bid as drawn (its value), 0 = none
 
 
 def _stack(conditions: Sequence[Conditions], name: str) -> np.ndarray:
@@ -168,4 +169,5 @@ def simulate_block(
         partner_timeouts=resp.timed_out.sum(axis=0, dtype=np.int8),
         partner_calls=resp.called.sum(axis=0, dtype=np.int8),
         partners=partners,
+        values=resp.bids,
     )

@@ -23,7 +23,7 @@ from ssmas.exchange import lake
 from ssmas.exchange.conditions import Conditions, capacity_per_unit, resolve_conditions
 from ssmas.exchange.control_plane import ControlVersion, MemoryControlPlane
 from ssmas.exchange.demand import PartnerTable
-from ssmas.exchange.engine import FloorFunction, simulate_block
+from ssmas.exchange.engine import Block, FloorFunction, simulate_block
 from ssmas.exchange.faults import Fault
 from ssmas.exchange.injector import FaultInjector
 from ssmas.exchange.labels import write_labels
@@ -109,8 +109,16 @@ def hour_blocks(
     job: HourJob, floor_fn: FloorFunction | None = None
 ) -> Iterator[tuple[pa.Table, pa.Table]]:
     """(impressions, metrics) tables of each block of the job's hour."""
+    world, _, encoder = _world(job.config.seed, job.config.publishers)
+    for result in hour_results(job, floor_fn):
+        prefix = f"{result.start:%Y%m%d%H%M}-"
+        yield encoder.encode(result, prefix), block_metrics(world, result)
+
+
+def hour_results(job: HourJob, floor_fn: FloorFunction | None = None) -> Iterator[Block]:
+    """The simulated blocks of the job's hour (ten minutes each)."""
     cfg = job.config
-    world, table, encoder = _world(cfg.seed, cfg.publishers)
+    world, table, _ = _world(cfg.seed, cfg.publishers)
     expected = expected_minute_volume(cfg.impressions_per_day, job.hour_start.date(), cfg.start)
     unit_capacity = capacity_per_unit(cfg.impressions_per_day)
     first_minute = job.hour_start.hour * 60
@@ -137,8 +145,7 @@ def hour_blocks(
             block_rng(cfg.seed, job.hour_start, block),
             floor_fn,
         )
-        prefix = f"{start:%Y%m%d%H%M}-"
-        yield encoder.encode(result, prefix), block_metrics(world, result)
+        yield result
 
 
 def run_hour(job: HourJob) -> tuple[str, int, int, float]:
@@ -233,3 +240,16 @@ def simulate_frame(
             impressions.append(imp)
             metrics.append(met)
     return pa.concat_tables(impressions), pa.concat_tables(metrics)
+
+
+def simulate_values(config: SimulationConfig) -> Iterator[tuple[pa.Table, np.ndarray]]:
+    """Block by block: the logged impressions and every partner's value (partners, rows).
+
+    The same streams as :func:`simulate_to_lake`, so the rows are the lake's rows; the values are
+    what the responsive bidders of :mod:`ssmas.exchange.bidders` start from.
+    """
+    world, _, encoder = _world(config.seed, config.publishers)
+    versions = tuple(control_timeline(world, config).versions())
+    for at in hour_starts(config):
+        for result in hour_results(HourJob(config, at, versions, None)):
+            yield encoder.encode(result, f"{result.start:%Y%m%d%H%M}-"), result.values
