@@ -172,8 +172,7 @@ def score_trial(
         mine = [
             (iid, opened)
             for iid, key, opened in incidents
-            if fault.start <= opened < fault.end + GRACE
-            and (key in keys or _downstream(key, fault))
+            if fault.start <= opened < fault.end + GRACE and (key in keys or _related(key, fault))
         ]
         mine.sort(key=lambda x: x[1])
         claimed.update(iid for iid, _ in mine)
@@ -205,12 +204,14 @@ def score_trial(
     return report
 
 
-def _downstream(key: str, fault: Fault) -> bool:
-    """Exchange-wide and partner faults show on the entities downstream of them too; an
-    incident there, during the fault, belongs to it (correlation should have merged it)."""
+def _related(key: str, fault: Fault) -> bool:
+    """A fault shows on the entities related to its own too: an exchange-wide fault on every
+    partner and publisher, a partner's on the publishers it buys from and on the exchange's
+    totals, a publisher's (or its ad unit's) on the exchange's. An incident there, during the
+    fault, belongs to it; a second one is counted against ``incident_per_fault``."""
     entity_type = key.split("/", 1)[0]
     if fault.entity_type == "exchange":
         return entity_type in ("partner", "publisher")
     if fault.entity_type == "partner":
-        return entity_type == "publisher"
-    return False
+        return entity_type in ("publisher", "exchange")
+    return entity_type == "exchange"

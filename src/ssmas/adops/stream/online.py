@@ -43,6 +43,8 @@ class StreamDetectorConfig:
     abs_floor: float = 1e-6
     adapt_after: int = 120
     clip: float = 3.0
+    step_floor: float = 1.0
+    step_half_life: float = 1440.0
 
     def __post_init__(self) -> None:
         if self.baseline_half_life <= 0 or self.z_half <= 0:
@@ -51,7 +53,7 @@ class StreamDetectorConfig:
             raise ValueError("sliding >= 1, warmup >= sliding and adapt_after >= 1 are required")
 
 
-_ARRAYS = ("count", "mean", "var", "ring", "streak", "last_ts")
+_ARRAYS = ("count", "mean", "var", "ring", "streak", "step_size", "last")
 
 
 class StreamDetector:
@@ -65,7 +67,8 @@ class StreamDetector:
         self.var = np.zeros(0)
         self.ring = np.zeros((0, c.sliding))  # the last closed minutes, newest at [:, -1]
         self.streak = np.zeros(0, dtype=np.int64)  # anomalous minutes in a row
-        self.last_ts = np.full(0, -1, dtype=np.int64)  # the last closed minute (epoch seconds)
+        self.step_size = np.zeros(0)  # slow mean of |x[t] - x[t-1]|: the series' typical move
+        self.last = np.zeros(0)  # the last finite value
 
     def __len__(self) -> int:
         return len(self.count)
@@ -81,7 +84,8 @@ class StreamDetector:
         self.var = np.concatenate((self.var, np.zeros(extra)))
         self.ring = np.concatenate((self.ring, np.zeros((extra, c.sliding))))
         self.streak = np.concatenate((self.streak, np.zeros(extra, dtype=np.int64)))
-        self.last_ts = np.concatenate((self.last_ts, np.full(extra, -1, dtype=np.int64)))
+        self.step_size = np.concatenate((self.step_size, np.zeros(extra)))
+        self.last = np.concatenate((self.last, np.zeros(extra)))
 
     def step(
         self, index: npt.NDArray[np.int64], values: FloatArray
@@ -109,8 +113,14 @@ class StreamDetector:
         ).sum(axis=1)
         sliding_mean = window_sum / filled
         mean, var = self.mean[idx], self.var[idx]
+        step_size = self.step_size[idx]
         scale = np.maximum.reduce(
-            [np.sqrt(var), c.rel_floor * np.abs(mean), np.full(len(idx), c.abs_floor)]
+            [
+                np.sqrt(var),
+                c.step_floor * step_size,
+                c.rel_floor * np.abs(mean),
+                np.full(len(idx), c.abs_floor),
+            ]
         )
         z = (sliding_mean - mean) / scale
         warm = count > c.warmup
@@ -131,6 +141,14 @@ class StreamDetector:
         new_mean = np.where(shifted, recent, np.where(learn, new_mean, mean))
         new_var = np.where(shifted, ring.var(axis=1), np.where(learn, new_var, var))
         streak = np.where(shifted, 0, streak)
+        # the typical move learns slowly and from every minute: sparse counts (timeouts at
+        # night) make the variance collapse, the mean step remembers that they jump
+        moved = np.where(first, 0.0, np.abs(x - self.last[idx]))
+        beta = 1.0 - 0.5 ** (1.0 / c.step_half_life)
+        self.step_size[idx] = np.where(
+            count <= 2, moved, step_size + beta * (np.minimum(moved, c.clip * scale) - step_size)
+        )
+        self.last[idx] = x
         self.ring[idx] = ring
         self.count[idx] = count
         self.mean[idx] = new_mean
