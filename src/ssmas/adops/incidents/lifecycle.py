@@ -2,9 +2,13 @@
 
 An alert joins an open incident (any state but resolved) when it is about the same entity and
 that incident's last alert is within ``correlation_window``, or when it is about an entity
-*downstream* of the incident's (every publisher and partner is downstream of the exchange,
-every publisher of every partner) and that incident alerted within ``group_window``: a
-partner's outage shows on many publishers' latency and revenue, and it is one incident. A
+*related* to the incident's (the exchange to every partner and publisher, a partner to every
+publisher: two entities of different kinds) and that incident alerted within
+``group_window``: a partner's outage shows on many publishers' latency and revenue and on the
+exchange's totals, and it is one incident (the most upstream one when there is a choice).
+Entities of the same kind join only in a burst: an alert on another publisher within
+``group_window`` of the incident's opening (a storm of publishers at once has one cause;
+two publishers failing an hour apart are two incidents). A
 resolved incident takes nothing: a new alert after it opens a new incident.
 """
 
@@ -52,6 +56,7 @@ class OpenIncident:
     entity_type: str
     entity_id: str
     last_alert_at: datetime
+    opened_at: datetime
 
 
 def check_move(current: str, target: str) -> None:
@@ -84,14 +89,16 @@ def correlate(
     rank = ENTITY_RANK.get(entity_type)
     if rank is None:
         return None
-    upstream = [
+    related = [
         c
         for c in candidates
-        if ENTITY_RANK.get(c.entity_type, 99) < rank and at - c.last_alert_at <= policy.group_window
+        if c.entity_type in ENTITY_RANK
+        and at - c.last_alert_at <= policy.group_window
+        and (ENTITY_RANK[c.entity_type] != rank or at - c.opened_at <= policy.group_window)
     ]
-    if not upstream:
+    if not related:
         return None
-    best = min(upstream, key=lambda c: (ENTITY_RANK[c.entity_type], -c.last_alert_at.timestamp()))
+    best = min(related, key=lambda c: (ENTITY_RANK[c.entity_type], -c.last_alert_at.timestamp()))
     return best.incident_id
 
 

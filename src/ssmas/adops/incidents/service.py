@@ -137,7 +137,9 @@ class IncidentService:
                 metrics.ALERTS.labels("silenced").inc()
                 continue
             candidates = [
-                OpenIncident(r.incident_id, r.entity_type, r.entity_id, r.last_alert_at)
+                OpenIncident(
+                    r.incident_id, r.entity_type, r.entity_id, r.last_alert_at, r.opened_at
+                )
                 for r in open_rows.values()
             ]
             target = correlate(
@@ -195,6 +197,20 @@ class IncidentService:
         row.last_alert_at = max(row.last_alert_at, alert.ts)
         row.alert_count += 1
         row.updated_at = alert.ts
+        if ENTITY_RANK.get(alert.entity_type, 9) < ENTITY_RANK.get(row.entity_type, 9):
+            # the cause is upstream of where the incident was first seen: it moves there
+            before = f"{row.entity_type}/{row.entity_id}"
+            row.entity_type, row.entity_id = alert.entity_type, alert.entity_id
+            row.correlation_key = f"{alert.entity_type}/{alert.entity_id}"
+            self._timeline(
+                session,
+                row.incident_id,
+                alert.ts,
+                "correlate",
+                "stream",
+                f"root moved from {before} to {row.correlation_key}",
+                {"from": before, "to": row.correlation_key},
+            )
         if existing is not None:
             existing.occurrences += 1
             existing.last_at = max(existing.last_at, alert.ts)

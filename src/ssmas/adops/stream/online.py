@@ -53,7 +53,7 @@ class StreamDetectorConfig:
             raise ValueError("sliding >= 1, warmup >= sliding and adapt_after >= 1 are required")
 
 
-_ARRAYS = ("count", "mean", "var", "ring", "streak", "step_size", "last")
+_ARRAYS = ("count", "mean", "var", "ring", "streak", "step_size", "last", "floor")
 
 
 class StreamDetector:
@@ -69,12 +69,14 @@ class StreamDetector:
         self.streak = np.zeros(0, dtype=np.int64)  # anomalous minutes in a row
         self.step_size = np.zeros(0)  # slow mean of |x[t] - x[t-1]|: the series' typical move
         self.last = np.zeros(0)  # the last finite value
+        self.floor = np.zeros(0)  # per series: the smallest deviation worth a unit of z
 
     def __len__(self) -> int:
         return len(self.count)
 
-    def grow(self, size: int) -> None:
-        """Make room for series indices below ``size`` (new series start empty)."""
+    def grow(self, size: int, floor: float | None = None) -> None:
+        """Make room for series indices below ``size`` (new series start empty); ``floor`` is
+        their smallest scale in the metric's units (``abs_floor`` by default)."""
         extra = size - len(self)
         if extra <= 0:
             return
@@ -86,6 +88,8 @@ class StreamDetector:
         self.streak = np.concatenate((self.streak, np.zeros(extra, dtype=np.int64)))
         self.step_size = np.concatenate((self.step_size, np.zeros(extra)))
         self.last = np.concatenate((self.last, np.zeros(extra)))
+        fill = self.config.abs_floor if floor is None else max(floor, self.config.abs_floor)
+        self.floor = np.concatenate((self.floor, np.full(extra, fill)))
 
     def step(
         self, index: npt.NDArray[np.int64], values: FloatArray
@@ -119,7 +123,7 @@ class StreamDetector:
                 np.sqrt(var),
                 c.step_floor * step_size,
                 c.rel_floor * np.abs(mean),
-                np.full(len(idx), c.abs_floor),
+                self.floor[idx],
             ]
         )
         z = (sliding_mean - mean) / scale

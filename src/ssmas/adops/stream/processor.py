@@ -33,6 +33,16 @@ from ssmas.adops.stream.alerts import Alert, MetricAnomaly, fingerprint
 from ssmas.adops.stream.composite import WATCHED, CompositeRules, default_rules
 from ssmas.adops.stream.online import StreamDetector, StreamDetectorConfig
 
+# The smallest move of a metric worth one unit of deviation: a partner that times out once in
+# 7,000 calls a minute has a timeout rate of 0 almost always, and one timeout is not news.
+METRIC_FLOORS = {
+    "fill_rate": 0.005,
+    "error_rate": 0.005,
+    "timeout_rate": 0.005,
+    "cache_hit_rate": 0.005,
+    "bid_latency_ms": 2.0,
+    "requests": 1.0,
+}
 HISTORY = 180  # closed minutes kept per series for the detector view
 SERIES_SOURCE = "series"
 EXCHANGE_SOURCE = "exchange"
@@ -117,7 +127,7 @@ class StreamProcessor:
             found = len(self.keys)
             self.keys.append(key)
             self.index[key] = found
-            self.detector.grow(found + 1)
+            self.detector.grow(found + 1, METRIC_FLOORS.get(key.rsplit("/", 1)[-1]))
         return found
 
     def series_keys(self) -> list[str]:
