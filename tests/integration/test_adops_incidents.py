@@ -21,11 +21,14 @@ from ssmas.adops.incidents.tables import (
     StreamCheckpointRow,
     TimelineRow,
 )
+from ssmas.adops.runtime import ingest_alert
 from ssmas.adops.stream import Alert, MetricAnomaly
 from ssmas.adops.stream.alerts import fingerprint
 from ssmas.core.db import make_engine
 from ssmas.core.db.migrate import upgrade
 from ssmas.core.notify import Notification, NotifyError
+from ssmas.core.platform import build_platform
+from ssmas.settings import Settings
 
 T0 = datetime(2024, 10, 22, 10, tzinfo=UTC)
 TABLES = (
@@ -245,3 +248,16 @@ def test_filters(engine: sa.Engine) -> None:
     assert [i["entity_id"] for i in svc.list_incidents(entity="publisher/")] == ["pub-001"]
     assert svc.list_incidents(state="resolved") == []
     assert len(svc.list_incidents(limit=1)) == 1
+
+
+def test_the_rules_target_entry_takes_an_alert_or_its_json(settings: Settings) -> None:
+    platform = build_platform(settings)
+    try:
+        body = alert("pub-007", 0).model_dump(mode="json")
+        first = ingest_alert(platform, body)
+        again = ingest_alert(platform, body)
+        assert len(first.opened) == 1 and again.duplicate == 1
+        with pytest.raises(IncidentError, match="invalid alert: ts"):
+            ingest_alert(platform, {**body, "ts": "later"})
+    finally:
+        platform.close()

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
-from ssmas.adops.incidents import CorrelationPolicy, IncidentService
+from pydantic import ValidationError
+
+from ssmas.adops.incidents import CorrelationPolicy, IncidentError, IncidentService
 from ssmas.adops.incidents.service import IngestResult
 from ssmas.adops.stream.alerts import Alert
 from ssmas.adops.stream.composite import (
@@ -53,8 +57,19 @@ def incident_service(platform: Platform) -> IncidentService:
     return platform.runtime_or_build(RUNTIME, IncidentService, build)
 
 
-def ingest_alert(platform: Platform, alert: Alert) -> IngestResult:
-    """Take one alert into the platform's incidents (the event rules' ``incident`` target)."""
+def ingest_alert(platform: Platform, alert: Alert | Mapping[str, Any]) -> IngestResult:
+    """Take one alert into the platform's incidents: the event rules' ``incident`` target.
+
+    ``alert`` is an :class:`Alert` or its JSON form (an event's ``detail``); the same alert
+    twice is a no-op. :class:`IncidentError` says what is wrong with a malformed one.
+    """
+    if not isinstance(alert, Alert):
+        try:
+            alert = Alert.model_validate(alert)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "alert"
+            raise IncidentError(f"invalid alert: {where}: {first['msg']}") from None
     return incident_service(platform).ingest_alert(alert)
 
 
