@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from ssmas.adops import demo as adops_demo
-from ssmas.adops.runtime import incident_service
+from ssmas.adops.runtime import incident_service, run_stream_worker
 from ssmas.core.platform import build_platform
 from ssmas.core.worker import wait_until
 from ssmas.exchange.live import LiveClock, run_live
@@ -33,8 +33,10 @@ def test_an_injected_fault_becomes_an_incident(
         },
     )
     adops = threading.Thread(target=adops_demo.run_demo, args=(platform, stop))
+    worker = threading.Thread(target=run_stream_worker, args=(platform, stop))
     exchange.start()
     adops.start()
+    worker.start()
     try:
         service = incident_service(platform)
         found = wait_until(
@@ -52,6 +54,7 @@ def test_an_injected_fault_becomes_an_incident(
         stop.set()
         exchange.join(timeout=30)
         adops.join(timeout=30)
+        worker.join(timeout=30)
     incidents = [i for i in service.list_incidents() if "partner/" in " ".join(i["entities"])]
     clock = LiveClock(settings.data_dir).next_minute()
     assert clock is not None

@@ -1,9 +1,9 @@
 """AdOps' part of ``ssmas demo``: the stream job on the live exchange, and a fault to see.
 
-The exchange demo publishes one simulated minute a second on ``metrics.adops``. This loop runs
-the stream job (windows, detector, composite rules, incidents) on it and, once the detector's
-warm-up has passed, injects a partner outage into the exchange through its fault store, so
-within a couple of simulated minutes an incident opens on the dashboard
+The exchange demo publishes one simulated minute a second on ``metrics.adops`` and the
+``stream`` worker (windows, detector, composite rules, incidents) reads it. Once the stream has
+passed the detector's warm-up, this loop injects a partner outage into the exchange through its
+fault store, so within a couple of simulated minutes an incident opens on the dashboard
 (``/dashboard/adops/incidents``) and the notifiers say so.
 """
 
@@ -12,8 +12,10 @@ from __future__ import annotations
 import threading
 
 import structlog
+from sqlalchemy.orm import Session
 
-from ssmas.adops.runtime import stream_job
+from ssmas.adops.incidents.tables import StreamCheckpointRow
+from ssmas.adops.stream.job import JOB_NAME, METRICS_TOPIC
 from ssmas.core.platform import Platform
 
 log = structlog.get_logger("ssmas.adops.demo")
@@ -33,18 +35,20 @@ def inject_demo_fault(platform: Platform, minutes: float = 20.0) -> str | None:
     return str(fault.fault_id)
 
 
+def stream_offset(platform: Platform) -> int:
+    """How many exchange messages the stream worker has checkpointed (0 before the first)."""
+    with Session(platform.engine) as session:
+        row = session.get(StreamCheckpointRow, JOB_NAME)
+        return int(row.offsets.get(METRICS_TOPIC, 0)) if row is not None else 0
+
+
 def run_demo(platform: Platform, stop: threading.Event) -> None:
-    """Run the stream job until ``stop``; inject one fault after the warm-up."""
-    job = stream_job(platform)
-    injected = False
-    while not stop.is_set():
-        read = job.poll()
-        job.checkpoint()
-        if not injected and job.stats.messages >= WARMUP_MESSAGES:
-            fault_id = inject_demo_fault(platform)
-            injected = fault_id is not None
-            if injected:
-                log.info("adops_demo_fault_injected", fault_id=fault_id, kind=FAULT_KIND)
-        if read == 0:
-            stop.wait(0.25)
-    job.checkpoint(force=job.dirty)
+    """Wait for the ``stream`` worker (which ``ssmas demo`` runs with the other workers) to
+    pass the detector's warm-up, then inject one fault into the live exchange."""
+    while not stop.wait(1.0):
+        if stream_offset(platform) < WARMUP_MESSAGES:
+            continue
+        fault_id = inject_demo_fault(platform)
+        if fault_id is not None:
+            log.info("adops_demo_fault_injected", fault_id=fault_id, kind=FAULT_KIND)
+            return
