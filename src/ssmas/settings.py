@@ -48,7 +48,7 @@ DEV_VERIFY_TOKEN = "my-verify-token"
 DEV_ACCESS_TOKEN = "dev-access-token"
 WHATSAPP_PLACEHOLDERS = PLACEHOLDER_SECRETS | {DEV_APP_SECRET, DEV_VERIFY_TOKEN, DEV_ACCESS_TOKEN}
 # The product sections of Settings (nested models, SSMAS_<SECTION>_<FIELD>).
-SECTIONS = ("whatsapp", "pricing", "adops", "ops")
+SECTIONS = ("whatsapp", "pricing", "adops", "incidents", "ops")
 
 
 # Fields whose values never appear in an error message.
@@ -343,6 +343,42 @@ class AdopsSettings(BaseModel):
     )
 
 
+class IncidentSettings(BaseModel):
+    """AdOps stream and incidents (``SSMAS_INCIDENTS_*``): correlation windows, notifiers and
+    the stream job's checkpoints. Windows are in minutes of stream (simulated) time."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    correlation_window_min: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=1440.0,
+        description="an entity's alerts this close join one incident",
+    )
+    group_window_min: float = Field(
+        default=10.0,
+        gt=0.0,
+        le=1440.0,
+        description="downstream alerts this close join an upstream incident",
+    )
+    auto_resolve_min: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=10080.0,
+        description="an incident this long without alerts resolves itself",
+    )
+    notify_urls: list[str] = Field(
+        default_factory=list,
+        description="notifier URLs (log:, webhook+https://, slack+https://, smtp://); none: log",
+    )
+    rules_file: Path | None = Field(
+        default=None, description="composite rules YAML (default: the seed's rules)"
+    )
+    checkpoint_s: float = Field(
+        default=2.0, gt=0.0, le=600.0, description="seconds between the stream job's checkpoints"
+    )
+
+
 class Settings(BaseSettings):
     """Platform configuration; read from the environment (``SSMAS_*``) and an optional ``.env``."""
 
@@ -431,9 +467,12 @@ class Settings(BaseSettings):
         default_factory=OpsSettings,
         description="Ops: the Prometheus and Alertmanager the platform reports to",
     )
-
     adops: AdopsSettings = Field(
         default_factory=AdopsSettings, description="AdOps event rules, targets and archive"
+    )
+    incidents: IncidentSettings = Field(
+        default_factory=IncidentSettings,
+        description="AdOps stream job and incident manager",
     )
 
     @model_validator(mode="after")
@@ -628,6 +667,7 @@ _SECTION_TITLES = {
     "pricing": "Pricing (`settings.pricing`)",
     "adops": "AdOps (`settings.adops`)",
     "ops": "Ops (`settings.ops`)",
+    "incidents": "AdOps stream and incidents (`settings.incidents`)",
 }
 _BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 
