@@ -29,11 +29,16 @@ def backup_once(settings: Settings) -> tuple[Backup, list[str]]:
 
 
 def run_backup_loop(platform: Platform, stop: threading.Event) -> None:
-    """Back up on schedule until ``stop``; a failed round is logged and retried next time."""
+    """Back up every interval until ``stop``; a failed round is logged and tried again next
+    time."""
     settings = platform.settings
     interval = settings.ops.backup_interval_s
-    while not stop.is_set():
+    # The first round waits one interval: a process that starts and stops at once (a test, a
+    # short demo) leaves no backup behind, and N processes starting together do not all copy.
+    due = time.monotonic() + interval
+    while not stop.wait(max(0.0, due - time.monotonic())):
         started = time.monotonic()
+        due = max(due + interval, started)  # on a fixed period; a late round runs at once
         try:
             backup, pruned = backup_once(settings)
             log.info(
@@ -47,4 +52,3 @@ def run_backup_loop(platform: Platform, stop: threading.Event) -> None:
             )
         except (BackupError, OSError) as exc:
             log.error("backup failed: %s", exc)
-        stop.wait(max(0.0, interval - (time.monotonic() - started)))
