@@ -148,7 +148,7 @@ def _sqlite_copy(source: Path, target: Path) -> None:
     try:
         dst = sqlite3.connect(target)
         try:
-            src.backup(dst, pages=4096)
+            src.backup(dst)  # one step: a writer between steps would restart the copy
         finally:
             dst.close()
     finally:
