@@ -60,6 +60,8 @@ OTHER_FIGURES = (
     "dr_rows_written_under_load",
     "pg_dr_rows_written_under_load",
     "backup_interval_s",
+    "rpo_bound_s",
+    "pg_rpo_bound_s",
     "worker_restart_s",
     "autoscale_cover_pct",
     "autoscale_overprov_pct",

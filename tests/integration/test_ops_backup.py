@@ -222,3 +222,34 @@ def test_postgres_round_trip_and_drill(tmp_path: Path, fresh_pg: str) -> None:
     assert report.ok, report.problems
     assert report.backend == "postgresql" and report.checks["row_counts"]
     assert report.rows >= 800
+
+
+def test_the_backup_worker_runs_on_its_schedule_and_keeps_the_newest(tmp_path: Path) -> None:
+    import threading
+    from types import SimpleNamespace
+
+    from ssmas.ops.backup.worker import run_backup_loop
+
+    settings = _settings(tmp_path)
+    settings = settings.model_copy(
+        update={"ops": settings.ops.model_copy(update={"backup_interval_s": 0.2, "backup_keep": 2})}
+    )
+    _seed_sqlite(settings)
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=run_backup_loop, args=(SimpleNamespace(settings=settings), stop)
+    )
+    worker.start()
+    store = store_for(settings)
+    deadline = time.monotonic() + 30
+    made: set[str] = set()
+    while len(made) < 4 and time.monotonic() < deadline:
+        made |= {b.id for b in store.backups()}
+        time.sleep(0.05)
+    stop.set()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert len(made) >= 4  # several scheduled rounds ran
+    kept = store.backups()
+    assert 1 <= len(kept) <= 2  # and the retention pruned the older ones
+    store.verify(kept[-1])
