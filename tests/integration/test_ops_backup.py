@@ -146,6 +146,12 @@ def test_cli_verify_refuses_a_tampered_backup_and_a_wrong_key(tmp_path: Path) ->
         lines = wrong.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and "another key" in lines[0]
         assert runner.invoke(app, ["backup", "restore", "--yes"]).exit_code == 2
+    with use_settings(settings):
+        restored = runner.invoke(app, ["backup", "restore", "--yes"])
+    assert restored.exit_code == 0, restored.output
+    with sqlite3.connect(settings.data_dir / "ssmas.db") as conn:
+        audit = conn.execute("SELECT action, target FROM audit_log").fetchall()
+    assert ("backup.restored", store_for(settings).get(None).id) in audit
     backup = store_for(settings).get(None)
     blob = backup.path / backup.entries[-1]["blob"]
     blob.write_bytes(blob.read_bytes()[:-10])

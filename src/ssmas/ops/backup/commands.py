@@ -188,10 +188,33 @@ def restore(
         report = restore_backup(store, backup, source_for(settings))
     except (BackupError, OSError) as exc:
         fail(first_line(exc))
+    _audit_restore(settings, backup.id, report.bytes)
     out.print(
         f"restored backup {report.backup_id}: {report.files} files, {_human(report.bytes)} "
         f"in {report.seconds:.1f} s ({report.database})"
     )
+
+
+def _audit_restore(settings: Settings, backup_id: str, size: int) -> None:
+    """Append the restore to the audit log of the restored database (so it outlives it)."""
+    from ssmas.core.db import UnitOfWork, make_engine, make_session_factory
+    from ssmas.core.security import record_audit
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            record_audit(
+                uow.session,
+                actor="cli",
+                action="backup.restored",
+                target=backup_id,
+                details={"bytes": size},
+            )
+            uow.commit()
+    except Exception as exc:  # the restore is done; a failed audit entry must say so
+        fail(f"restored backup {backup_id}, but its audit entry failed: {first_line(exc)}")
+    finally:
+        engine.dispose()
 
 
 @backup_app.command("prune")
