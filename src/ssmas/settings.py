@@ -46,12 +46,20 @@ DEV_VERIFY_TOKEN = "my-verify-token"
 DEV_ACCESS_TOKEN = "dev-access-token"
 WHATSAPP_PLACEHOLDERS = PLACEHOLDER_SECRETS | {DEV_APP_SECRET, DEV_VERIFY_TOKEN, DEV_ACCESS_TOKEN}
 # The product sections of Settings (nested models, SSMAS_<SECTION>_<FIELD>).
-SECTIONS = ("whatsapp", "pricing")
+SECTIONS = ("whatsapp", "pricing", "campaigns")
 
 
 # Fields whose values never appear in an error message.
 SECRET_FIELDS = frozenset(
-    {"secret_key", "pii_key", "llm_api_key", "app_secret", "verify_token", "access_token"}
+    {
+        "secret_key",
+        "pii_key",
+        "llm_api_key",
+        "app_secret",
+        "verify_token",
+        "access_token",
+        "auth_token",
+    }
 )
 MIN_SECRET_BYTES = 32
 MIN_SECRET_BITS_PER_CHAR = 3.0  # Shannon entropy of the characters: "aaaa…" 0, hex ~3.7-4
@@ -278,6 +286,68 @@ class PricingSettings(BaseModel):
         return self
 
 
+class CampaignsSettings(BaseModel):
+    """Campaigns (``SSMAS_CAMPAIGNS_*``): the SMS provider (any Twilio-compatible Messages API),
+    the public URL its delivery receipts come back to, and the sending rules: quiet hours in
+    the recipient's time zone, frequency caps per recipient and the per-tenant send rate.
+    Every default is the local one (the fake provider of the tests and the demo)."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    provider_url: str = Field(
+        default="http://127.0.0.1:8766",
+        description="base URL of the Twilio-compatible API (https://api.twilio.com in prod)",
+    )
+    account_sid: str = Field(
+        default="AC00000000000000000000000000000000", description="provider account SID"
+    )
+    auth_token: str = Field(
+        default="dev-sms-auth-token",
+        description="provider auth token: basic auth, and the key of X-Twilio-Signature",
+    )
+    from_number: str = Field(default="+15005550006", description="the number SMS are sent from")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="this API's public base URL, where receipts and inbound SMS come back",
+    )
+    send_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="timeout of one provider request"
+    )
+    send_attempts: int = Field(
+        default=4, ge=1, le=20, description="tries per provider request, the first included"
+    )
+    quiet_start_hour: int = Field(
+        default=21, ge=0, le=23, description="local hour from which nothing is sent"
+    )
+    quiet_end_hour: int = Field(
+        default=9, ge=0, le=23, description="local hour at which sending may start again"
+    )
+    cap_per_day: int = Field(
+        default=2, ge=1, description="messages to one recipient per 24 h, across campaigns"
+    )
+    cap_per_week: int = Field(
+        default=5, ge=1, description="messages to one recipient per 7 days, across campaigns"
+    )
+    tenant_rate_per_s: float = Field(
+        default=50.0, gt=0, le=1e6, description="sends per second per tenant"
+    )
+    tenant_burst: int = Field(default=100, ge=1, description="sends at once per tenant")
+    sender_batch: int = Field(
+        default=100, ge=1, le=10_000, description="ledger rows one sender claims at a time"
+    )
+    sender_concurrency: int = Field(
+        default=8, ge=1, le=256, description="provider requests one sender has in flight"
+    )
+    lease_s: float = Field(
+        default=30.0, gt=0, le=3600, description="a claim older than this is taken over"
+    )
+    whatsapp_template: str = Field(
+        default="campaign_message",
+        description="approved WhatsApp template whose one body parameter is the message",
+    )
+    whatsapp_language: str = Field(default="es_MX", description="that template's language")
+
+
 class Settings(BaseSettings):
     """Platform configuration; read from the environment (``SSMAS_*``) and an optional ``.env``."""
 
@@ -346,6 +416,10 @@ class Settings(BaseSettings):
     pricing: PricingSettings = Field(
         default_factory=PricingSettings,
         description="Pricing serving, monitoring, retention and retraining",
+    )
+    campaigns: CampaignsSettings = Field(
+        default_factory=CampaignsSettings,
+        description="Campaign sending: SMS provider, receipts, quiet hours, caps and rates",
     )
 
     @model_validator(mode="after")
@@ -530,6 +604,7 @@ REFERENCE_COMMAND = "python -m ssmas.settings > docs/settings.md"
 _SECTION_TITLES = {
     "whatsapp": "WhatsApp channel (`settings.whatsapp`, assistant)",
     "pricing": "Pricing (`settings.pricing`)",
+    "campaigns": "Campaigns (`settings.campaigns`)",
 }
 _BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from ssmas.core.product import Product
+from ssmas.core.product import Product, WorkerSpec
 
 PRODUCT = Product(
     name="campaigns",
     summary="Campaign intelligence: phone validation and conversion forecasts.",
     cli="ssmas.campaigns.commands:campaigns_app",
+    workers=(WorkerSpec("sender", "ssmas.campaigns.sending.sender:run_sender"),),
 )

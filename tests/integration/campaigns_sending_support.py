@@ -1,0 +1,72 @@
+"""Helpers of the campaign sending tests: a platform wired to the fake SMS provider."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from ssmas.campaigns.sending.recipient import Recipient
+from ssmas.campaigns.sending.runtime import SendingRuntime, sending_runtime
+from ssmas.core.platform import Platform, build_platform
+from ssmas.settings import CampaignsSettings, Settings
+
+# Noon in Mexico City: outside quiet hours.
+NOON_MX = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A settable clock for the sending runtime."""
+
+    def __init__(self, now: datetime = NOON_MX) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def sending_settings(
+    tmp_path: Path, provider_url: str, database_url: str | None = None, **campaigns: object
+) -> Settings:
+    section = CampaignsSettings(provider_url=provider_url, send_attempts=3, **campaigns)
+    s = Settings(
+        profile="test",
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        campaigns=section,
+    )
+    s.ensure_dirs()
+    return s
+
+
+@contextmanager
+def sending_platform(settings: Settings, clock: Clock) -> Iterator[tuple[Platform, SendingRuntime]]:
+    platform = build_platform(settings)
+    if settings.database_url:
+        with platform.engine.begin() as conn:  # a shared PostgreSQL database: start empty
+            conn.execute(sa.text("DELETE FROM campaigns_send_ledger"))
+            conn.execute(sa.text("DELETE FROM campaigns_opt_outs"))
+    try:
+        runtime = sending_runtime(platform)
+        runtime.clock = clock
+        yield platform, runtime
+    finally:
+        platform.close()
+
+
+def recipients(n: int, *, start: int = 1, tz: str = "America/Mexico_City") -> list[Recipient]:
+    return [
+        Recipient(
+            lead_id=start + i,
+            phone_e164=f"+5255{10_000_000 + start + i:08d}",
+            variables={"nombre": f"Cliente {start + i}"},
+            tz=tz,
+        )
+        for i in range(n)
+    ]
