@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+import uvicorn
 
 from ssmas.campaigns.sending.recipient import Recipient
 from ssmas.campaigns.sending.runtime import SendingRuntime, sending_runtime
@@ -70,3 +74,33 @@ def recipients(n: int, *, start: int = 1, tz: str = "America/Mexico_City") -> li
         )
         for i in range(n)
     ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def live_api(platform: Platform, port: int) -> Iterator[str]:
+    """The platform's API served by uvicorn on a thread (the fake provider posts to it)."""
+    from ssmas.bootstrap import create_app
+
+    config = uvicorn.Config(
+        create_app(platform), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the API did not start")
+        time.sleep(0.02)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(10)

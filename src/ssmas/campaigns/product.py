@@ -8,5 +8,6 @@ PRODUCT = Product(
     name="campaigns",
     summary="Campaign intelligence: phone validation and conversion forecasts.",
     cli="ssmas.campaigns.commands:campaigns_app",
+    routers=("ssmas.campaigns.sending.routes:router",),
     workers=(WorkerSpec("sender", "ssmas.campaigns.sending.sender:run_sender"),),
 )
