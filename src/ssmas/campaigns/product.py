@@ -9,5 +9,8 @@ PRODUCT = Product(
     summary="Campaign intelligence: phone validation and conversion forecasts.",
     cli="ssmas.campaigns.commands:campaigns_app",
     routers=("ssmas.campaigns.sending.routes:router",),
-    workers=(WorkerSpec("sender", "ssmas.campaigns.sending.sender:run_sender"),),
+    workers=(
+        WorkerSpec("sender", "ssmas.campaigns.sending.sender:run_sender"),
+        WorkerSpec("optouts", "ssmas.campaigns.sending.whatsapp:run_optouts"),
+    ),
 )
