@@ -66,6 +66,13 @@ class FakeMessage:
         }
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client killed mid-request (the SIGKILL tests) is not an error worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return
+
+
 class FakeSmsProvider:
     """Context manager: ``with FakeSmsProvider() as fake: ... fake.url ... fake.handset``."""
 
@@ -101,7 +108,7 @@ class FakeSmsProvider:
         self._sids = itertools.count(1)
         self._lock = threading.Lock()
         self._outbox: queue.Queue[tuple[str, dict[str, str]] | None] = queue.Queue()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
