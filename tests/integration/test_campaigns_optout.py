@@ -14,7 +14,7 @@ from ssmas.campaigns.sending.consent import is_opted_out
 from ssmas.campaigns.sending.recipient import Recipient
 from ssmas.campaigns.sending.runtime import INBOUND_PATH
 from ssmas.campaigns.sending.sender import LedgerSender, Sender
-from ssmas.campaigns.sending.whatsapp import OptOutReader
+from ssmas.campaigns.sending.whatsapp import WhatsAppReader
 from ssmas.core.db import UnitOfWork
 from ssmas.core.worker import WorkerStats, drain_once
 from ssmas.settings import Settings
@@ -113,9 +113,9 @@ def test_a_whatsapp_opt_out_on_the_assistants_topic_is_honoured(
                 timestamp=datetime.now(UTC),
             )
             platform.bus.publish(TOPIC_TEXT, seal(runtime.cipher, event), key=event.message_id)
-        reader = OptOutReader(runtime)
+        reader = WhatsAppReader(runtime)
         stats = WorkerStats()
-        assert drain_once(platform.bus, [reader.subscription()], "test", stats) == 2
+        assert drain_once(platform.bus, reader.subscriptions(), "test", stats) == 2
         assert stats.failed == 0
         assert reader.recorded == 1
         port.enqueue(7, 2, "sms", TEMPLATE, people)

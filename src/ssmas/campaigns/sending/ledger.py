@@ -46,6 +46,7 @@ PROVIDER_STATES = {
     "sending": SENT,
     "sent": SENT,
     "delivered": DELIVERED,
+    "read": DELIVERED,  # WhatsApp
     "undelivered": UNDELIVERED,
     "failed": FAILED,
 }
