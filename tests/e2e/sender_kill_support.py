@@ -45,6 +45,8 @@ class KillRun:
     taken_over: int = 0  # rows claimed more than once
     seconds: float = 0.0
     provider_requests: int = 0
+    # The last sender's steady rate: messages from its first send to the last, per second.
+    sends_per_s: float = 0.0
 
     @property
     def duplicates(self) -> int:
@@ -55,7 +57,9 @@ class KillRun:
         return self.recipients - len(self.handset)
 
 
-def kill_settings(data_dir: Path, provider_url: str, *, lease_s: float, batch: int) -> Settings:
+def kill_settings(
+    data_dir: Path, provider_url: str, *, lease_s: float, batch: int, concurrency: int = 8
+) -> Settings:
     section = CampaignsSettings(
         provider_url=provider_url,
         quiet_start_hour=0,
@@ -66,7 +70,7 @@ def kill_settings(data_dir: Path, provider_url: str, *, lease_s: float, batch: i
         tenant_burst=1_000_000,
         lease_s=lease_s,
         sender_batch=batch,
-        sender_concurrency=8,
+        sender_concurrency=concurrency,
     )
     s = Settings(profile="test", data_dir=data_dir, secret_key=SECRET, campaigns=section)
     s.ensure_dirs()
@@ -127,11 +131,14 @@ def run_kill_campaign(
     kills: int,
     lease_s: float = 2.0,
     batch: int = 50,
+    concurrency: int = 8,
     timeout_s: float = 120.0,
 ) -> KillRun:
     """Queue ``recipients`` messages, run ``kills + 1`` senders one after another killing all
     but the last mid-campaign, and return what the handsets received."""
-    settings = kill_settings(data_dir, fake.url, lease_s=lease_s, batch=batch)
+    settings = kill_settings(
+        data_dir, fake.url, lease_s=lease_s, batch=batch, concurrency=concurrency
+    )
     platform = build_platform(settings)
     run = KillRun(recipients=recipients, kills=kills)
     try:
@@ -156,7 +163,12 @@ def run_kill_campaign(
                     proc.wait(10)
                     run.unrecorded_at_kill.append(fake.handset.total() - recorded())
                 else:
+                    before = fake.handset.total()
+                    _wait(lambda before=before: fake.handset.total() > before, timeout_s)
+                    first, at = fake.handset.total(), time.monotonic()
                     _wait(lambda: recorded() >= recipients, timeout_s)
+                    elapsed = time.monotonic() - at
+                    run.sends_per_s = (fake.handset.total() - first) / elapsed if elapsed else 0.0
             finally:
                 if proc.poll() is None:
                     proc.terminate()
