@@ -276,7 +276,11 @@ class FakeSmsProvider:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                raw = self.rfile.read(length)
+                if len(raw) < length:  # the client died mid-request: nothing was asked
+                    self.close_connection = True
+                    return
+                form = dict(parse_qsl(raw.decode()))
                 if not self._guard():
                     return
                 if fake.latency_s:
