@@ -58,7 +58,13 @@ class KillRun:
 
 
 def kill_settings(
-    data_dir: Path, provider_url: str, *, lease_s: float, batch: int, concurrency: int = 8
+    data_dir: Path,
+    provider_url: str,
+    *,
+    lease_s: float,
+    batch: int,
+    concurrency: int = 8,
+    database_url: str | None = None,
 ) -> Settings:
     section = CampaignsSettings(
         provider_url=provider_url,
@@ -72,7 +78,13 @@ def kill_settings(
         sender_batch=batch,
         sender_concurrency=concurrency,
     )
-    s = Settings(profile="test", data_dir=data_dir, secret_key=SECRET, campaigns=section)
+    s = Settings(
+        profile="test",
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_key=SECRET,
+        campaigns=section,
+    )
     s.ensure_dirs()
     return s
 
@@ -88,6 +100,8 @@ def sender_env(settings: Settings) -> dict[str, str]:
         "SSMAS_SECRET_KEY": SECRET,
         "SSMAS_LOG_LEVEL": "WARNING",
     }
+    if settings.database_url:
+        env["SSMAS_DATABASE_URL"] = settings.database_url
     for name in (
         "provider_url",
         "quiet_start_hour",
@@ -132,16 +146,28 @@ def run_kill_campaign(
     lease_s: float = 2.0,
     batch: int = 50,
     concurrency: int = 8,
+    parallel: int = 1,
+    database_url: str | None = None,
     timeout_s: float = 120.0,
 ) -> KillRun:
-    """Queue ``recipients`` messages, run ``kills + 1`` senders one after another killing all
-    but the last mid-campaign, and return what the handsets received."""
+    """Queue ``recipients`` messages, run ``kills + 1`` stages of ``parallel`` senders each,
+    killing every sender of all but the last stage mid-campaign, and return what the handsets
+    received. With ``database_url`` (a shared PostgreSQL database) the ledger starts empty."""
     settings = kill_settings(
-        data_dir, fake.url, lease_s=lease_s, batch=batch, concurrency=concurrency
+        data_dir,
+        fake.url,
+        lease_s=lease_s,
+        batch=batch,
+        concurrency=concurrency,
+        database_url=database_url,
     )
     platform = build_platform(settings)
     run = KillRun(recipients=recipients, kills=kills)
     try:
+        if database_url:
+            with platform.engine.begin() as conn:
+                conn.execute(sa.text("DELETE FROM campaigns_send_ledger"))
+                conn.execute(sa.text("DELETE FROM campaigns_opt_outs"))
         LedgerSender(sending_runtime(platform)).enqueue(1, 1, "sms", TEMPLATE, people(recipients))
 
         def recorded() -> int:
@@ -153,14 +179,19 @@ def run_kill_campaign(
         command = [sys.executable, "-m", "ssmas", "worker", "campaigns", "--only", "sender"]
         began = time.monotonic()
         for k in range(kills + 1):
-            log = (data_dir / f"sender{k}.log").open("w")
-            proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+            logs = [(data_dir / f"sender{k}-{i}.log").open("w") for i in range(parallel)]
+            procs = [
+                subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+                for log in logs
+            ]
             try:
                 if k < kills:
                     share = recipients * (k + 1) // (kills + 2)
                     _wait(lambda share=share: fake.handset.total() >= share, timeout_s)
-                    proc.send_signal(signal.SIGKILL)
-                    proc.wait(10)
+                    for proc in procs:
+                        proc.send_signal(signal.SIGKILL)
+                    for proc in procs:
+                        proc.wait(10)
                     run.unrecorded_at_kill.append(fake.handset.total() - recorded())
                 else:
                     before = fake.handset.total()
@@ -170,10 +201,12 @@ def run_kill_campaign(
                     elapsed = time.monotonic() - at
                     run.sends_per_s = (fake.handset.total() - first) / elapsed if elapsed else 0.0
             finally:
-                if proc.poll() is None:
-                    proc.terminate()
-                    proc.wait(15)
-                log.close()
+                for proc in procs:
+                    if proc.poll() is None:
+                        proc.terminate()
+                        proc.wait(15)
+                for log in logs:
+                    log.close()
         run.seconds = time.monotonic() - began
         run.handset = Counter(fake.handset)
         run.provider_requests = fake.requests

@@ -20,3 +20,15 @@ def test_killed_senders_neither_lose_nor_repeat_a_message(tmp_path: Path) -> Non
     assert run.duplicates == 0
     assert set(run.handset.values()) == {1}
     assert run.taken_over > 0  # the survivors took over rows the killed senders held
+
+
+@pytest.mark.slow
+def test_concurrent_senders_on_postgresql_survive_kills_too(tmp_path: Path, pg_url: str) -> None:
+    # Two senders at a time share the ledger (FOR UPDATE SKIP LOCKED); both are killed once.
+    with FakeSmsProvider(receipts=False, honour_idempotency=False, latency_s=0.01) as fake:
+        run = run_kill_campaign(
+            fake, tmp_path / "data", recipients=400, kills=1, parallel=2, database_url=pg_url
+        )
+    assert run.missing == 0
+    assert run.duplicates == 0
+    assert set(run.handset.values()) == {1}

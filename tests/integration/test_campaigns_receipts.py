@@ -86,6 +86,8 @@ def test_callbacks_must_be_signed_and_well_formed(
         url, data=empty, headers={"X-Twilio-Signature": sign_twilio(AUTH_TOKEN, url, empty)}
     )
     assert missing.status_code == 400 and missing.json()["error"] == "invalid_receipt"
+    garbled = httpx.post(url, content=b"MessageSid=\xff\xfe", headers={"X-Twilio-Signature": "x"})
+    assert garbled.status_code == 400 and garbled.json()["error"] == "invalid_form"
     inbound = base + INBOUND_PATH
     assert httpx.post(inbound, data={"From": "+525512345678", "Body": "STOP"}).status_code == 403
 
