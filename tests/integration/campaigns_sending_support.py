@@ -50,9 +50,13 @@ def sending_settings(
 
 
 @contextmanager
-def sending_platform(settings: Settings, clock: Clock) -> Iterator[tuple[Platform, SendingRuntime]]:
+def sending_platform(
+    settings: Settings, clock: Clock, *, fresh: bool = True
+) -> Iterator[tuple[Platform, SendingRuntime]]:
+    """A platform and its sending runtime on ``clock``; on a shared PostgreSQL database the
+    sending tables start empty unless ``fresh=False`` (a restart)."""
     platform = build_platform(settings)
-    if settings.database_url:
+    if settings.database_url and fresh:
         with platform.engine.begin() as conn:  # a shared PostgreSQL database: start empty
             conn.execute(sa.text("DELETE FROM campaigns_send_ledger"))
             conn.execute(sa.text("DELETE FROM campaigns_opt_outs"))

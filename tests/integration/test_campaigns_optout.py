@@ -51,12 +51,27 @@ def drain(runtime: object) -> None:
         sender.close()
 
 
-@pytest.mark.parametrize("word", ["STOP", "baja", "Alto", "cancelár"])
+@pytest.mark.parametrize(
+    ("word", "backend"),
+    [
+        ("STOP", "sqlite"),
+        ("baja", "sqlite"),
+        ("Alto", "sqlite"),
+        ("cancelár", "sqlite"),
+        ("BAJA", "postgresql"),
+    ],
+)
 def test_an_sms_opt_out_is_honoured_forever_across_campaigns_restarts_and_reimports(
-    word: str, tmp_path: Path, fake: FakeSmsProvider, clock: Clock
+    word: str,
+    backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    fake: FakeSmsProvider,
+    clock: Clock,
 ) -> None:
     port_no = free_port()
-    settings = sending_settings(tmp_path, fake.url, public_url=f"http://127.0.0.1:{port_no}")
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    settings = sending_settings(tmp_path, fake.url, url, public_url=f"http://127.0.0.1:{port_no}")
     people = recipients(5)
     quitter = people[0]
     with sending_platform(settings, clock) as (platform, runtime):
@@ -74,7 +89,7 @@ def test_an_sms_opt_out_is_honoured_forever_across_campaigns_restarts_and_reimpo
         assert fake.handset[people[1].phone_e164] == 2
         assert port.counts(1, 2)["opted_out"] == 1
     # A restart, a new campaign, and the same number imported again as a new lead.
-    with sending_platform(_same(settings), clock) as (platform, runtime):
+    with sending_platform(_same(settings), clock, fresh=False) as (platform, runtime):
         port = LedgerSender(runtime)
         again = Recipient(lead_id=500, phone_e164=quitter.phone_e164, variables={"nombre": "x"})
         assert port.enqueue(1, 3, "sms", TEMPLATE, [*people[1:], again])["opted_out"] == 1
