@@ -206,13 +206,14 @@ class FakeSmsProvider:
 
     def _list(self, query: dict[str, str]) -> dict[str, Any]:
         to, from_ = query.get("To"), query.get("From")
+        size = int(query.get("PageSize") or 50)
         with self._lock:
             rows = [
                 m.resource(self.account_sid)
-                for m in self.messages.values()
+                for m in reversed(self.messages.values())  # newest first, as Twilio lists
                 if (to is None or m.to == to) and (from_ is None or m.from_ == from_)
-            ]
-        return {"messages": rows, "page": 0, "page_size": len(rows)}
+            ][:size]
+        return {"messages": rows, "page": 0, "page_size": size}
 
     def _post_receipts(self) -> None:
         while True:

@@ -26,6 +26,7 @@ import httpx
 from ssmas.core.retry import Attempt, Retrier, Retry, RetryPolicy, retry_after_seconds
 
 API_VERSION = "2010-04-01"
+FIND_PAGE = 50  # a number gets few messages from us in the reconciliation window
 
 
 class ProviderError(Exception):
@@ -181,9 +182,10 @@ class TwilioClient:
         return _message(response.json())
 
     def find(self, to: str, since: datetime) -> list[ProviderMessage]:
-        """Messages to ``to`` from our number created at or after ``since`` (Twilio filters by
-        day: ``DateSent>=``; the exact time is compared here)."""
-        params = {"To": to, "From": self.from_number, "DateSent>": since.date().isoformat()}
+        """Messages to ``to`` from our number created at or after ``since``: the newest page
+        (Twilio lists newest first), compared by ``date_created`` here, because a message still
+        queued has no ``date_sent`` and a ``DateSent`` filter would hide it."""
+        params = {"To": to, "From": self.from_number, "PageSize": str(FIND_PAGE)}
         response = self._call(lambda: self._client.get(self._path, params=params))
         data = response.json()
         rows = data.get("messages") if isinstance(data, dict) else None
