@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ssmas.campaigns.sending import ledger
+from ssmas.campaigns.sending.provider import TwilioClient
 from ssmas.campaigns.sending.runtime import SendingRuntime
 from ssmas.campaigns.sending.sender import LedgerSender, Sender
 from ssmas.campaigns.sending.tables import SendRow
 from ssmas.core.db import UnitOfWork
 from ssmas.core.platform import Platform
-from tests.fakes.sms_provider import FakeSmsProvider
+from tests.fakes.sms_provider import ACCOUNT_SID, AUTH_TOKEN, FakeSmsProvider
 from tests.integration.campaigns_sending_support import (
     Clock,
     recipients,
@@ -149,3 +151,32 @@ def test_a_takeover_finds_what_a_dead_sender_sent_and_does_not_send_it_again(
     assert survivor.reconciled == 15
     assert len(fake.handset) == 30 and set(fake.handset.values()) == {1}
     assert port.counts(3, 1)["sent"] == 30
+
+
+def test_a_send_that_timed_out_after_the_provider_took_it_is_not_sent_again(
+    wired: tuple[Platform, SendingRuntime, Clock], fake: FakeSmsProvider
+) -> None:
+    _, runtime, clock = wired
+    fake.honour_idempotency = False
+    port = LedgerSender(runtime)
+    port.enqueue(6, 1, "sms", TEMPLATE, recipients(4))
+    runtime.provider.close()
+    runtime.provider = TwilioClient(
+        fake.url, ACCOUNT_SID, AUTH_TOKEN, "+15005550006", timeout_s=0.2
+    )
+    fake.latency_s = 0.5  # the provider takes each message, but answers too late
+    sender = Sender(runtime)
+    try:
+        assert sender.run_once() == 4
+        assert port.counts(6, 1) == {**port.counts(6, 1), "queued": 4, "sent": 0}
+        fake.latency_s = 0.0
+        deadline = time.monotonic() + 10
+        while fake.handset.total() < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)  # the provider finishes taking what it was sent
+        clock.advance(10)
+        drain(sender)
+    finally:
+        sender.close()
+    assert sender.reconciled == 4
+    assert len(fake.handset) == 4 and set(fake.handset.values()) == {1}
+    assert port.counts(6, 1)["sent"] == 4
