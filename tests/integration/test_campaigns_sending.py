@@ -99,17 +99,22 @@ def test_a_missing_variable_or_unknown_channel_queues_nothing(
     assert port.counts(1, 9)["queued"] == 0
 
 
-def test_429s_are_retried_and_a_bad_number_fails_once(
+def test_429s_and_5xx_are_retried_and_a_bad_number_fails_once(
     wired: tuple[Platform, SendingRuntime, Clock], fake: FakeSmsProvider
 ) -> None:
-    _, runtime, _ = wired
+    _, runtime, clock = wired
     port = LedgerSender(runtime)
     people = recipients(10)
     bad = people[0].__class__(lead_id=99, phone_e164="+52abc", variables={"nombre": "x"})
     port.enqueue(2, 1, "sms", TEMPLATE, [*people, bad])
     fake.refuse(2, 429)
+    fake.refuse(1, 503)  # the third try of one message: it goes back to the ledger for later
+    runtime.settings = runtime.settings.model_copy(update={"sender_concurrency": 1})
     sender = Sender(runtime)
     try:
+        drain(sender)
+        assert port.counts(2, 1)["queued"] == 1
+        clock.advance(10)
         drain(sender)
     finally:
         sender.close()
