@@ -10,11 +10,12 @@ from fastapi.testclient import TestClient
 
 from ssmas.assistant.events import TOPIC_TEMPLATE_SEND, TemplateSendRequest
 from ssmas.assistant.template_sends import TemplateSends
+from ssmas.assistant.whatsapp.graph_fake import ScriptRule
 from ssmas.bootstrap import create_app
 from ssmas.campaigns.sending.runtime import sending_runtime
 from ssmas.campaigns.sending.sender import TOPIC_WHATSAPP_SEND, LedgerSender, Sender
 from ssmas.campaigns.sending.whatsapp import WhatsAppReader
-from ssmas.core.worker import WorkerStats, drain_once
+from ssmas.core.worker import Subscription, WorkerStats, drain_once
 from ssmas.settings import Settings
 from tests.integration.assistant_channel_support import Channel
 from tests.integration.assistant_fixtures import deliver
@@ -75,3 +76,30 @@ def test_a_whatsapp_campaign_is_sent_by_the_assistant_once_and_its_statuses_reco
     assert stats.failed == 0 and reader.receipts == 3
     counts = port.counts(5, 1)
     assert counts["delivered"] == 1 and counts["failed"] == 1 and counts["sent"] == 3
+
+
+def test_a_failing_template_send_is_retried_or_dropped_by_the_graph_apis_verdict(
+    channel: Channel,
+) -> None:
+    platform = channel.platform
+    runtime = sending_runtime(platform)
+    runtime.clock = Clock()
+    people = recipients(2)
+    flaky, unknown = (p.phone_e164.lstrip("+") for p in people)
+    channel.fake.state.script(ScriptRule(code=500, times=50, to=flaky))
+    channel.fake.state.script(ScriptRule(code=132001, to=unknown))  # template does not exist
+    LedgerSender(runtime).enqueue(5, 2, "whatsapp", "Hola {nombre}", people)
+    sender = Sender(runtime)
+    try:
+        sender.run_once()
+    finally:
+        sender.close()
+    handler = TemplateSends(channel.runtime)
+    stats = WorkerStats()
+    subscription = Subscription(TOPIC_TEMPLATE_SEND, "assistant-templates", handler.handle, 20, 0.1)
+    drain_once(platform.bus, [subscription], "test", stats)
+    assert stats.failed == 1 and stats.handled == 1  # the 5xx goes back, the unknown is dropped
+    assert channel.fake.state.sent == []
+    channel.fake.state.rules.clear()
+    drain_once(platform.bus, [subscription], "test", stats)
+    assert [s["to"] for s in channel.fake.state.sent] == [flaky]
