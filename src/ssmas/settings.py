@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -44,6 +45,7 @@ DEV_SECRET = "dev-secret"
 DEV_APP_SECRET = "test_app_secret_123"
 DEV_VERIFY_TOKEN = "my-verify-token"
 DEV_ACCESS_TOKEN = "dev-access-token"
+DEV_SMS_TOKEN = "dev-sms-auth-token"  # the fake SMS provider's
 WHATSAPP_PLACEHOLDERS = PLACEHOLDER_SECRETS | {DEV_APP_SECRET, DEV_VERIFY_TOKEN, DEV_ACCESS_TOKEN}
 # The product sections of Settings (nested models, SSMAS_<SECTION>_<FIELD>).
 SECTIONS = ("whatsapp", "pricing", "campaigns")
@@ -302,7 +304,7 @@ class CampaignsSettings(BaseModel):
         default="AC00000000000000000000000000000000", description="provider account SID"
     )
     auth_token: str = Field(
-        default="dev-sms-auth-token",
+        default=DEV_SMS_TOKEN,
         description="provider auth token: basic auth, and the key of X-Twilio-Signature",
     )
     from_number: str = Field(default="+15005550006", description="the number SMS are sent from")
@@ -346,6 +348,14 @@ class CampaignsSettings(BaseModel):
         description="approved WhatsApp template whose one body parameter is the message",
     )
     whatsapp_language: str = Field(default="es_MX", description="that template's language")
+
+    def placeholder_token_for_a_real_provider(self) -> bool:
+        """Whether the dev auth token is set while the provider is not on this host (the token
+        also checks the provider's signatures: a known one lets anyone forge receipts)."""
+        host = (urlsplit(self.provider_url).hostname or "").lower()
+        local = host in ("127.0.0.1", "localhost", "::1")
+        placeholder = self.auth_token.strip().lower() in PLACEHOLDER_SECRETS | {DEV_SMS_TOKEN}
+        return placeholder and not local
 
 
 class Settings(BaseSettings):
@@ -437,6 +447,11 @@ class Settings(BaseSettings):
         if placeholders:
             raise ValueError(
                 f"{', '.join(placeholders)} must be set to real secrets when SSMAS_PROFILE=prod"
+            )
+        if self.campaigns.placeholder_token_for_a_real_provider():
+            raise ValueError(
+                "SSMAS_CAMPAIGNS_AUTH_TOKEN must be set to the SMS provider's auth token when "
+                "SSMAS_PROFILE=prod and SSMAS_CAMPAIGNS_PROVIDER_URL is not a local fake"
             )
         weak = ["SSMAS_SECRET_KEY"] if weak_secret(self.secret_key) else []
         weak += self.whatsapp.weak_secrets()

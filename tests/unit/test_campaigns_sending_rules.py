@@ -10,6 +10,7 @@ from ssmas.campaigns.sending.ledger import TemplateError, idem_key, render
 from ssmas.campaigns.sending.optout import normalise_phone, opt_out_keyword
 from ssmas.campaigns.sending.schedule import QuietHours, best_hour, next_allowed, send_time
 from ssmas.core.security import sign_twilio, verify_twilio
+from ssmas.settings import Settings
 
 MX = "America/Mexico_City"  # UTC-6, no DST since 2022
 
@@ -91,3 +92,25 @@ def test_twilio_signature_matches_the_documented_vector() -> None:
     assert verify_twilio("12345", url, params, signature)
     assert not verify_twilio("12345", url, {**params, "Digits": "1235"}, signature)
     assert not verify_twilio("12345", url, params, None)
+
+
+PROD = {
+    "profile": "prod",
+    "secret_key": "kV3q-9xLmT2pRw7ZsN4bYc8HdJ0fGu6E",
+    "pii_key": "q3Ll1ZJd1kYgqJH2d3mR5nF2b7c8K9sT0uVwXyZaBcE=",
+    "whatsapp": {
+        "app_secret": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        "verify_token": "verify-8c1d7e-4b2a-9f31-c0de-5e6f7a8b9c0d",
+        "access_token": "EAAG-real-token",
+    },
+}
+
+
+def test_prod_refuses_the_dev_sms_token_with_a_real_provider_and_never_prints_it() -> None:
+    real = {"provider_url": "https://api.twilio.com", "auth_token": "dev-sms-auth-token"}
+    with pytest.raises(ValueError, match="SSMAS_CAMPAIGNS_AUTH_TOKEN") as caught:
+        Settings(**PROD, campaigns=real)  # type: ignore[arg-type]
+    assert "dev-sms-auth-token" not in str(caught.value)
+    token = {**real, "auth_token": "9f8e7d6c5b4a39281706f5e4d3c2b1a0"}
+    assert Settings(**PROD, campaigns=token).campaigns.auth_token == token["auth_token"]  # type: ignore[arg-type]
+    assert Settings(**PROD).campaigns.provider_url.startswith("http://127.0.0.1")  # type: ignore[arg-type]
