@@ -122,7 +122,7 @@ def people(n: int) -> list[Recipient]:
     return [
         Recipient(
             lead_id=i + 1,
-            phone_e164=f"+5233{20_000_000 + i:08d}",
+            e164=f"+5233{20_000_000 + i:08d}",
             variables={"nombre": f"Cliente {i + 1}", "cupon": f"C{i:05d}"},
         )
         for i in range(n)

@@ -72,9 +72,9 @@ def recipients(n: int, *, start: int = 1, tz: str = "America/Mexico_City") -> li
     return [
         Recipient(
             lead_id=start + i,
-            phone_e164=f"+5255{10_000_000 + start + i:08d}",
+            e164=f"+5255{10_000_000 + start + i:08d}",
             variables={"nombre": f"Cliente {start + i}"},
-            tz=tz,
+            time_zone=tz,
         )
         for i in range(n)
     ]

@@ -80,25 +80,25 @@ def test_an_sms_opt_out_is_honoured_forever_across_campaigns_restarts_and_reimpo
         drain(runtime)
         port.enqueue(1, 2, "sms", TEMPLATE, people)  # queued before the opt-out arrives
         with live_api(platform, port_no) as base:
-            answer = fake.inbound(base + INBOUND_PATH, quitter.phone_e164, f" {word} ")
+            answer = fake.inbound(base + INBOUND_PATH, quitter.e164, f" {word} ")
             assert answer.status_code == 200 and "<Response>" in answer.text
-            other = fake.inbound(base + INBOUND_PATH, people[1].phone_e164, "¿hay descuento?")
+            other = fake.inbound(base + INBOUND_PATH, people[1].e164, "¿hay descuento?")
             assert other.status_code == 200
         drain(runtime)
-        assert fake.handset[quitter.phone_e164] == 1  # campaign 1 only
-        assert fake.handset[people[1].phone_e164] == 2
+        assert fake.handset[quitter.e164] == 1  # campaign 1 only
+        assert fake.handset[people[1].e164] == 2
         assert port.counts(1, 2)["opted_out"] == 1
     # A restart, a new campaign, and the same number imported again as a new lead.
     with sending_platform(_same(settings), clock, fresh=False) as (platform, runtime):
         port = LedgerSender(runtime)
-        again = Recipient(lead_id=500, phone_e164=quitter.phone_e164, variables={"nombre": "x"})
+        again = Recipient(lead_id=500, e164=quitter.e164, variables={"nombre": "x"})
         assert port.enqueue(1, 3, "sms", TEMPLATE, [*people[1:], again])["opted_out"] == 1
         drain(runtime)
-        assert fake.handset[quitter.phone_e164] == 1
+        assert fake.handset[quitter.e164] == 1
         # Tenant 2 never messaged that phone: the opt-out was the first tenant's.
         with UnitOfWork(runtime.session_factory) as uow:
-            assert is_opted_out(uow.session, runtime.cipher, 1, quitter.phone_e164)
-            assert not is_opted_out(uow.session, runtime.cipher, 2, quitter.phone_e164)
+            assert is_opted_out(uow.session, runtime.cipher, 1, quitter.e164)
+            assert not is_opted_out(uow.session, runtime.cipher, 2, quitter.e164)
 
 
 def _same(settings: Settings) -> Settings:
@@ -118,7 +118,7 @@ def test_a_whatsapp_opt_out_on_the_assistants_topic_is_honoured(
         drain(runtime)
         # What the assistant publishes for a customer's WhatsApp message (521 + 10 digits).
         for i, (phone, text) in enumerate(
-            [("52155" + quitter.phone_e164[5:], word), ("52155" + people[0].phone_e164[5:], "hola")]
+            [("52155" + quitter.e164[5:], word), ("52155" + people[0].e164[5:], "hola")]
         ):
             event = TextMessageEvent(
                 message_id=f"wamid.{i}",
@@ -135,8 +135,8 @@ def test_a_whatsapp_opt_out_on_the_assistants_topic_is_honoured(
         assert reader.recorded == 1
         port.enqueue(7, 2, "sms", TEMPLATE, people)
         drain(runtime)
-        assert fake.handset[quitter.phone_e164] == 1
-        assert fake.handset[people[0].phone_e164] == 2
+        assert fake.handset[quitter.e164] == 1
+        assert fake.handset[people[0].e164] == 2
         assert port.counts(7, 2)["opted_out"] == 1
 
 
@@ -148,9 +148,9 @@ def test_an_opt_out_from_a_phone_no_tenant_messaged_binds_every_tenant(
     stranger = recipients(1, start=900)[0]
     with sending_platform(settings, clock) as (platform, runtime):
         with live_api(platform, port_no) as base:
-            assert fake.inbound(base + INBOUND_PATH, stranger.phone_e164, "STOP").status_code == 200
+            assert fake.inbound(base + INBOUND_PATH, stranger.e164, "STOP").status_code == 200
         port = LedgerSender(runtime)
         for tenant in (1, 2, 3):
             assert port.enqueue(tenant, 1, "sms", TEMPLATE, [stranger])["opted_out"] == 1
         drain(runtime)
-        assert fake.handset[stranger.phone_e164] == 0
+        assert fake.handset[stranger.e164] == 0

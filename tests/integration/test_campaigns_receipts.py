@@ -45,8 +45,8 @@ def test_receipts_move_rows_to_delivered_undelivered_and_failed(
 ) -> None:
     _, runtime, fake, _ = served
     people = recipients(20)
-    fake.undeliverable = {people[0].phone_e164, people[1].phone_e164}
-    fake.failing = {people[2].phone_e164}
+    fake.undeliverable = {people[0].e164, people[1].e164}
+    fake.failing = {people[2].e164}
     port = LedgerSender(runtime)
     port.enqueue(1, 1, "sms", TEMPLATE, people)
     sender = Sender(runtime)

@@ -60,7 +60,7 @@ def test_nothing_goes_out_in_the_recipients_quiet_hours(
         assert drain(runtime) == 0 and not fake.handset
         clock.now = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)  # 09:00 Madrid, 02:00 Mexico
         drain(runtime)
-        assert sorted(fake.handset) == sorted(r.phone_e164 for r in madrid)
+        assert sorted(fake.handset) == sorted(r.e164 for r in madrid)
         clock.now = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)  # 09:00 Mexico
         drain(runtime)
         assert sum(fake.handset.values()) == 5 and set(fake.handset.values()) == {1}

@@ -71,7 +71,7 @@ def test_each_recipient_gets_one_message_and_relaunching_queues_nobody(
         sender.close()
     assert len(fake.handset) == 100
     assert set(fake.handset.values()) == {1}
-    first = next(m for m in fake.messages.values() if m.to == people[0].phone_e164)
+    first = next(m for m in fake.messages.values() if m.to == people[0].e164)
     assert first.body == "Hola Cliente 1, 20% de descuento hoy"
     counts = port.counts(1, 7)
     assert counts["queued"] == 0 and counts["sent"] == 100
@@ -105,7 +105,7 @@ def test_429s_and_5xx_are_retried_and_a_bad_number_fails_once(
     _, runtime, clock = wired
     port = LedgerSender(runtime)
     people = recipients(10)
-    bad = people[0].__class__(lead_id=99, phone_e164="+52abc", variables={"nombre": "x"})
+    bad = people[0].__class__(lead_id=99, e164="+52abc", variables={"nombre": "x"})
     port.enqueue(2, 1, "sms", TEMPLATE, [*people, bad])
     fake.refuse(2, 429)
     fake.refuse(1, 503)  # the third try of one message: it goes back to the ledger for later

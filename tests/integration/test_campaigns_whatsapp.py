@@ -45,7 +45,7 @@ def test_a_whatsapp_campaign_is_sent_by_the_assistant_once_and_its_statuses_reco
     channel.drain()
     sent = channel.fake.state.sent
     assert len(sent) == 3
-    first = next(s for s in sent if s["to"] == people[0].phone_e164.lstrip("+"))
+    first = next(s for s in sent if s["to"] == people[0].e164.lstrip("+"))
     template = first["body"]["template"]
     assert template["name"] == "campaign_message"
     assert template["components"][0]["parameters"][0]["text"] == "Hola Cliente 1, oferta"
@@ -85,7 +85,7 @@ def test_a_failing_template_send_is_retried_or_dropped_by_the_graph_apis_verdict
     runtime = sending_runtime(platform)
     runtime.clock = Clock()
     people = recipients(2)
-    flaky, unknown = (p.phone_e164.lstrip("+") for p in people)
+    flaky, unknown = (p.e164.lstrip("+") for p in people)
     channel.fake.state.script(ScriptRule(code=500, times=50, to=flaky))
     channel.fake.state.script(ScriptRule(code=132001, to=unknown))  # template does not exist
     LedgerSender(runtime).enqueue(5, 2, "whatsapp", "Hola {nombre}", people)

@@ -149,7 +149,7 @@ def enqueue(
     if channel not in CHANNELS:
         raise ChannelError(f"channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
     bodies = [render(template, r.variables) for r in recipients]
-    phones = [normalise_phone(r.phone_e164) for r in recipients]
+    phones = [normalise_phone(r.e164) for r in recipients]
     indexes = [cipher.blind_index(p) for p in phones]
     keys = [idem_key(tenant_id, campaign_id, r.lead_id) for r in recipients]
     existing: set[str] = set()
@@ -168,7 +168,7 @@ def enqueue(
         seen.add(key)
         state = OPTED_OUT if index in stopped else PENDING
         n_opted += state == OPTED_OUT
-        hour = best_hour(history.get(index, ()), r.tz)
+        hour = best_hour(history.get(index, ()), r.time_zone)
         rows.append(
             {
                 "idem_key": key,
@@ -179,9 +179,9 @@ def enqueue(
                 "phone_index": index,
                 "phone_enc": cipher.encrypt(phone),
                 "body_enc": cipher.encrypt(body),
-                "tz": r.tz[:64],
+                "tz": r.time_zone[:64],
                 "state": state,
-                "not_before": send_time(now, r.tz, hour, quiet),
+                "not_before": send_time(now, r.time_zone, hour, quiet),
                 "attempts": 0,
                 "created_at": now,
             }

@@ -11,11 +11,12 @@ CHANNELS: tuple[Channel, ...] = ("sms", "whatsapp")
 COUNT_KEYS = ("queued", "sent", "delivered", "failed", "opted_out", "converted", "capped")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recipient:
-    """One lead to message: its E.164 phone, the template's variables and its IANA time zone."""
+    """One lead to message: its E.164 phone, the template's variables and its IANA time zone
+    (the same fields as ``ssmas.campaigns.ports.Recipient``, the launch's side of the port)."""
 
     lead_id: int
-    phone_e164: str
+    e164: str
     variables: dict[str, str] = field(default_factory=dict)
-    tz: str = "America/Mexico_City"
+    time_zone: str = "America/Mexico_City"
