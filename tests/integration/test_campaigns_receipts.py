@@ -7,10 +7,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from ssmas.campaigns.demo import run_demo_once
+from ssmas.campaigns.runtime import ensure_sender
 from ssmas.campaigns.sending.runtime import INBOUND_PATH, RECEIPTS_PATH, SendingRuntime
 from ssmas.campaigns.sending.sender import LedgerSender, Sender
 from ssmas.campaigns.sending.tables import SendRow
+from ssmas.campaigns.tables import Lead
+from ssmas.campaigns.tenancy import create_tenant, get_tenant, issue_key
 from ssmas.core.db import UnitOfWork
 from ssmas.core.platform import Platform
 from ssmas.core.security import create_api_key, sign_twilio
@@ -92,28 +97,50 @@ def test_callbacks_must_be_signed_and_well_formed(
     assert httpx.post(inbound, data={"From": "+525512345678", "Body": "STOP"}).status_code == 403
 
 
-def test_a_conversion_is_recorded_once_and_only_for_a_lead_the_campaign_messaged(
+def test_a_conversion_is_recorded_once_for_the_callers_tenant_only(
     served: tuple[Platform, SendingRuntime, FakeSmsProvider, str],
 ) -> None:
-    platform, runtime, _, base = served
-    port = LedgerSender(runtime)
-    port.enqueue(4, 2, "sms", TEMPLATE, recipients(3))
+    platform, runtime, fake, base = served
+    ensure_sender(platform)  # the send ledger's, as the API's start hook attaches it
+    done = run_demo_once(platform, leads=200)
+    assert done.launched and done.campaign.recipients > 0
     sender = Sender(runtime)
     try:
         while sender.run_once():
             pass
     finally:
         sender.close()
+    fake.wait_receipts()
     with UnitOfWork(platform.session_factory) as uow:
-        key, _ = create_api_key(uow.session, "crm", ["campaigns:write"])
+        tenant = get_tenant(uow.session, done.tenant)
+        other = create_tenant(uow.session, "other-mx", "Other", "starter")
+        key, _ = issue_key(uow.session, tenant)
+        other_key, _ = issue_key(uow.session, other)
+        operator, _ = create_api_key(uow.session, "operator", ["campaigns:write"])
+        messaged = uow.session.scalars(
+            sa.select(SendRow.lead_id).where(SendRow.campaign_id == done.campaign.id)
+        ).all()
+        outside = uow.session.scalar(
+            sa.select(Lead.id).where(Lead.tenant_id == tenant.id, Lead.id.not_in(messaged))
+        )
         uow.commit()
+    assert outside is not None
     headers = {"X-API-Key": key}
     url = base + "/v1/campaigns/conversions"
-    body = {"tenant_id": 4, "campaign_id": 2, "lead_id": 1}
+    body = {"campaign_id": done.campaign.id, "lead_id": messaged[0]}
+    first = httpx.post(url, json=body, headers=headers)
+    assert first.status_code == 200, first.text
     assert httpx.post(url, json=body, headers=headers).status_code == 200
-    assert httpx.post(url, json=body, headers=headers).status_code == 200
-    assert port.counts(4, 2)["converted"] == 1
-    other = httpx.post(url, json={**body, "lead_id": 77}, headers=headers)
-    assert other.status_code == 404 and other.json()["error"] == "not_found"
+    assert LedgerSender(runtime).counts(tenant.id, done.campaign.id)["converted"] == 1
+    # Another tenant's key: the same campaign and lead are not found, nothing is recorded.
+    foreign = httpx.post(url, json=body, headers={"X-API-Key": other_key})
+    assert foreign.status_code == 404 and foreign.json()["error"] == "not_found"
+    unsent = httpx.post(url, json={**body, "lead_id": outside}, headers=headers)
+    assert unsent.status_code == 404 and unsent.json()["error"] == "not_found"
+    missing = httpx.post(url, json={**body, "campaign_id": 2**31 - 1}, headers=headers)
+    assert missing.status_code == 404
+    no_tenant = httpx.post(url, json=body, headers={"X-API-Key": operator})
+    assert no_tenant.status_code == 403 and no_tenant.json()["error"] == "no_tenant"
     assert httpx.post(url, json={**body, "lead_id": 0}, headers=headers).status_code == 422
     assert httpx.post(url, json=body).status_code == 401
+    assert LedgerSender(runtime).counts(tenant.id, done.campaign.id)["converted"] == 1
