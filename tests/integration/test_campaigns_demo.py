@@ -4,6 +4,7 @@ a campaign launched through the process's sender; scheduled campaigns launched w
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,8 +12,8 @@ import httpx
 
 from ssmas.campaigns.audience import create_campaign, get_campaign
 from ssmas.campaigns.demo import DEMO_TENANT, run_demo_once
-from ssmas.campaigns.runtime import ensure_sender, use_sender
-from ssmas.campaigns.scheduling import launch_due
+from ssmas.campaigns.runtime import campaigns_runtime, ensure_sender, use_sender
+from ssmas.campaigns.scheduling import launch_due, run_scheduler
 from ssmas.campaigns.scope import TenantScope
 from ssmas.campaigns.sending.fake_provider import FakeSmsProvider
 from ssmas.campaigns.sending.sender import LedgerSender, Sender
@@ -117,3 +118,31 @@ def test_demo_campaign_is_sent_through_the_fake_provider_and_counts_rise(tmp_pat
                 assert sum(fake.handset.values()) == recipients
                 cells = _campaign_cells(client, base, tenant.slug, done.campaign.id)
                 assert cells[7:9] == [f"{recipients:,}", f"{recipients:,}"]
+
+
+def test_the_scheduler_worker_launches_into_the_send_ledger(tmp_path: Path) -> None:
+    """``ssmas worker campaigns --only scheduler`` has no API start hook: the worker attaches
+    the send ledger's sender itself, so a due campaign is queued in the ledger."""
+    with campaigns_platform(tmp_path) as platform:
+        done = run_demo_once(platform, leads=200)  # no sender yet: drafted
+        assert not done.launched
+        stopped = threading.Event()
+        stopped.set()
+        run_scheduler(platform, stopped)  # attaches the sender, then returns at once
+        sender = campaigns_runtime(platform).sender
+        assert isinstance(sender, LedgerSender)
+        now = datetime.now(UTC)
+        with platform.uow() as uow:
+            tenant = get_tenant(uow.session, DEMO_TENANT)
+            later = create_campaign(
+                TenantScope(uow.session, tenant.id),
+                name="scheduled",
+                segment_id=done.segment.id,
+                channel="sms",
+                template="Hola {nombre}",
+                scheduled_at=now + timedelta(minutes=5),
+            )
+            uow.commit()
+        assert launch_due(platform, now + timedelta(minutes=5)) == 1
+        counts = sender.counts(tenant.id, later.id)
+        assert counts["queued"] == done.segment.size > 0 and counts["sent"] == 0
