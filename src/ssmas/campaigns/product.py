@@ -7,5 +7,6 @@ from ssmas.core.product import Product
 PRODUCT = Product(
     name="campaigns",
     summary="Campaign intelligence: phone validation and conversion forecasts.",
+    routers=("ssmas.campaigns.api_quality:router",),
     cli="ssmas.campaigns.commands:campaigns_app",
 )
