@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy.special import expit
+from threadpoolctl import threadpool_limits
 
 from ssmas.campaigns.quality.ensemble import LeadQualityEnsemble
 from ssmas.campaigns.quality.features import N_FEATURES, LeadFeatureError
@@ -127,12 +128,16 @@ class FastScorer:
         if x.ndim != 2 or x.shape[1] != N_FEATURES:
             raise LeadFeatureError(f"expected a (rows, {N_FEATURES}) matrix, got {x.shape}")
         if x.shape[0] > FOREST_ROWS:
-            return np.vstack([predict(x) for predict in self._predict])
+            return self.native_probabilities(x)
         return self.small_probabilities(x)
 
     def native_probabilities(self, x: npt.NDArray[np.float32]) -> FloatArray:
-        """Every member through its native predictor, whatever the number of rows."""
-        return np.vstack([predict(x) for predict in self._predict])
+        """Every member through its native predictor, whatever the number of rows.
+
+        BLAS gets one thread, as the tree libraries do: on a shared machine its spinning
+        threads made the MLP's products several times slower, not faster."""
+        with threadpool_limits(limits=1, user_api="blas"):
+            return np.vstack([predict(x) for predict in self._predict])
 
     def small_probabilities(self, x: npt.NDArray[np.float32]) -> FloatArray:
         """The boosted members through the compiled forest, the others natively."""

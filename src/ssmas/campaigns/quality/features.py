@@ -142,22 +142,36 @@ def lada_geography() -> dict[str, tuple[float, float]]:
     return table
 
 
-def _geography(ladas: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+@cache
+def _lada_index() -> tuple[pd.Index, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     table = lada_geography()
-    codes = ladas.astype(str)
-    unknown = sorted(set(codes) - table.keys())
-    if unknown:
-        raise LeadFeatureError(f"unknown LADA codes: {unknown[:5]}")
-    tier = codes.map(lambda c: table[c][0]).to_numpy(np.float64)
-    econ = codes.map(lambda c: table[c][1]).to_numpy(np.float64)
-    return tier, econ
+    codes = sorted(table)
+    tiers = np.array([table[c][0] for c in codes])
+    econ = np.array([table[c][1] for c in codes])
+    return pd.Index(codes), tiers, econ
+
+
+def _positions(values: pd.Series, levels: pd.Index, what: str) -> npt.NDArray[np.intp]:
+    """Each value's position in ``levels`` (a hash lookup per value, in C)."""
+    found = levels.get_indexer(pd.Index(values.astype(str)))
+    if (found < 0).any():
+        unknown = sorted(set(values[found < 0].astype(str)))
+        raise LeadFeatureError(f"unknown {what}: {unknown[:5]}")
+    return np.asarray(found, dtype=np.intp)
+
+
+def _geography(ladas: pd.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    codes, tiers, econ = _lada_index()
+    found = _positions(ladas, codes, "LADA codes")
+    return tiers[found], econ[found]
 
 
 def _one_hot(values: pd.Series, levels: tuple[str, ...], what: str) -> list[Any]:
-    unknown = sorted(set(values.astype(str)) - set(levels))
-    if unknown:
-        raise LeadFeatureError(f"unknown {what}: {unknown[:5]} (use one of {list(levels)})")
-    return [(values == level).to_numpy(np.float64) for level in levels]
+    try:
+        found = _positions(values, pd.Index(levels), what)
+    except LeadFeatureError as exc:
+        raise LeadFeatureError(f"{exc} (use one of {list(levels)})") from None
+    return list(np.eye(len(levels))[found].T)
 
 
 def lead_matrix(leads: pd.DataFrame) -> FloatMatrix:
