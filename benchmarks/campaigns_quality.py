@@ -130,9 +130,8 @@ def _batch_body() -> bytes:
     frame = simulate_leads(BATCH, seed=8)[list(LEAD_FIELDS)]
     columns = json.loads(frame.to_json(orient="split"))
     data = list(zip(*columns["data"], strict=True))
-    return json.dumps(
-        {"columns": dict(zip(columns["columns"], map(list, data), strict=True))}
-    ).encode()
+    body = {"columns": dict(zip(columns["columns"], map(list, data), strict=True))}
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def over_http(data_dir: Path, quick: bool) -> dict[str, Any]:

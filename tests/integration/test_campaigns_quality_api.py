@@ -144,7 +144,9 @@ def test_bad_leads_get_a_422_with_the_reason(
     answer = post(api, change(dict(leads[0])))
     assert answer.status_code == status, answer.text
     assert needle in answer.json()["message"]
-    assert answer.json()["error"] in {"invalid_request"}
+    assert answer.json()["error"] == "invalid_request"
+    for detail in answer.json().get("details", []):  # the platform's ErrorDetail shape
+        assert set(detail) == {"field", "message"}
 
 
 def test_malformed_bodies(api: Any, leads: Any) -> None:
@@ -160,6 +162,11 @@ def test_malformed_bodies(api: Any, leads: Any) -> None:
     uneven["columns"]["lada"] = ["55", "33"]
     answer = post(api, uneven)
     assert answer.status_code == 422 and "same length" in answer.json()["message"]
+    missing = post(api, {"columns": {**uneven["columns"], "lada": ["55", "33", "81"]}} | {})
+    assert missing.status_code == 200
+    del uneven["columns"]["source"]
+    answer = post(api, uneven)
+    assert {"field": "columns.source", "message": "Field required"} in answer.json()["details"]
     huge = orjson.dumps(leads[0]).replace(
         b'"avg_response_time_h":', b'"avg_response_time_h":1e999,"x":'
     )

@@ -47,10 +47,10 @@ class _Refused(Exception):
 
 def _validation(exc: ValidationError) -> _Refused:
     details = [
-        {"loc": [str(p) for p in err["loc"]], "message": err["msg"]}
+        {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
         for err in exc.errors(include_url=False)[:20]
     ]
-    first = "; ".join(f"{'.'.join(d['loc']) or 'body'}: {d['message']}" for d in details[:3])
+    first = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
     more = len(exc.errors()) - 3
     message = first + (f"; and {more} more problems" if more > 0 else "")
     return _Refused(422, "invalid_request", message, details)
