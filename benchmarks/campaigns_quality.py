@@ -101,10 +101,22 @@ def inprocess(data_dir: Path, quick: bool) -> dict[str, Any]:
             out.append(BATCH / (time.perf_counter() - t0))
         return out, BATCH * repeats / (time.process_time() - cpu)
 
+    from ssmas.campaigns.quality.features import lead_row
+
+    singles = frames[0].head(2000).to_dict("records")
+    scorer.score(lead_row(singles[0]))
+    one_ms = []
+    for lead in singles:
+        t0 = time.perf_counter()
+        scorer.score(lead_row(lead))
+        one_ms.append((time.perf_counter() - t0) * 1000.0)
+    one_ms.sort()
     fast, fast_cpu = rates(lambda f: scorer.score(lead_matrix(f)))
     reference, _ = rates(lambda f: ensemble.predict_with_confidence(lead_matrix(f)))
     return {
         "scorer": scorer,
+        "one_p50_ms": house_load._percentile(one_ms, 0.5),
+        "one_p99_ms": house_load._percentile(one_ms, 0.99),
         "fast_median": statistics.median(fast),
         "fast_per_cpu_s": fast_cpu,
         "fast_best": max(fast),
@@ -187,6 +199,8 @@ def main() -> None:
         "lead_predict_p99_ms": single["p99_ms"],
         "lead_batch_per_s": round(local["fast_median"]),
         "lead_predict_p50_ms": single["p50_ms"],
+        "lead_score_inprocess_p50_ms": round(local["one_p50_ms"], 3),
+        "lead_score_inprocess_p99_ms": round(local["one_p99_ms"], 3),
         "lead_predict_p999_ms": single["p999_ms"],
         "lead_predict_rate_per_s": single["rate_per_s"],
         "lead_predict_errors": single["errors"],
@@ -235,6 +249,8 @@ def main() -> None:
         "(lead_batch_per_cpu_s: the same work per second of this process's CPU time, less "
         "sensitive to a busy machine); "
         "lead_batch_reference_per_s is the libraries' own predict_proba on the same batches. "
+        "lead_score_inprocess_p50/p99_ms: one lead's features and scores in process "
+        "(the compiled forest and the MLP), without HTTP. "
         "lead_predict_p99_ms: `ssmas serve` (one uvicorn worker, SQLite, every product "
         "started) in its own process, one lead per POST /campaigns/quality/score at 200/s "
         "open loop, latency from the scheduled send time (no coordinated omission); "
