@@ -7,8 +7,12 @@ from ssmas.core.product import Product, WorkerSpec
 
 PRODUCT = Product(
     name="campaigns",
-    summary="Campaign intelligence: tenants, leads, phone validation, segments and campaigns.",
-    routers=("ssmas.campaigns.api:router", "ssmas.campaigns.sending.routes:router"),
+    summary="Campaign intelligence: tenants, leads, lead quality, segments and campaigns.",
+    routers=(
+        "ssmas.campaigns.api:router",
+        "ssmas.campaigns.sending.routes:router",
+        "ssmas.campaigns.api_quality:router",
+    ),
     pages=("ssmas.campaigns.web:router",),
     start="ssmas.campaigns.runtime:setup",
     workers=(
