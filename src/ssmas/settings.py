@@ -144,12 +144,27 @@ class WhatsAppSettings(BaseModel):
     context_ttl_s: float = Field(default=1800.0, description="an idle conversation context expires")
     session_idle_s: float = Field(default=24 * 3600.0, description="an idle session closes")
     send_lease_s: float = Field(
-        default=60.0, description="a worker's unfinished send is taken over after this"
+        default=8.0,
+        gt=0,
+        description=(
+            "the one lease of the channel: a reply claimed for sending, and (unless"
+            " visibility_timeout_s says otherwise) a queued message handed to a worker, go to"
+            " another worker after this; media keeps 300 s"
+        ),
     )
     visibility_timeout_s: float | None = Field(
         default=None,
         gt=0,
-        description="redelivery timeout of the assistant's queues; default: each queue's own",
+        description="redelivery timeout of the assistant's queues; default: send_lease_s",
+    )
+    text_partitions: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description=(
+            "partitions of the text queue: one worker process per partition, so one customer's"
+            " messages stay in order; change only with the queue drained"
+        ),
     )
     brain: str = Field(
         default="",
