@@ -234,6 +234,13 @@ class PricingSettings(BaseModel):
     load_models: bool = Field(
         default=True, description="load models from the registry and hot-reload them"
     )
+    require_model: bool = Field(
+        default=False,
+        description=(
+            "/ready fails while no champion model is loaded (set it on every host behind a load"
+            " balancer: a host that cannot reach the registry takes no traffic)"
+        ),
+    )
     reload_interval_s: float = Field(
         default=30.0, ge=0.0, description="registry poll for new models; 0: model events only"
     )
@@ -345,7 +352,17 @@ class Settings(BaseSettings):
     pii_key: str | None = Field(default=None, description="Fernet key for personal data at rest")
     mlflow_tracking_uri: str | None = Field(
         default=None,
-        description="MLflow tracking and registry; default sqlite <data_dir>/mlflow.db",
+        description=(
+            "MLflow tracking and registry; default sqlite <data_dir>/mlflow.db. Several hosts:"
+            " the shared PostgreSQL (postgresql+psycopg://...)"
+        ),
+    )
+    mlflow_artifact_root: Path | None = Field(
+        default=None,
+        description=(
+            "where model artifacts are stored; default <data_dir>/mlartifacts. Several hosts: a"
+            " shared filesystem mounted at the same path on every host"
+        ),
     )
     host: str = Field(default="127.0.0.1", description="interface the server binds")
     port: int = Field(default=8000, description="port the server binds")
@@ -421,6 +438,10 @@ class Settings(BaseSettings):
     @property
     def resolved_mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def resolved_artifact_root(self) -> Path:
+        return self.mlflow_artifact_root or self.data_dir / "mlartifacts"
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

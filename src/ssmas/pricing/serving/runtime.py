@@ -62,9 +62,13 @@ class ServingRuntime:
         self.threads.append(self.pruner.start(self.stop, self.config.prune_interval_s))
 
     def check_models(self) -> None:
-        """Readiness: the first model load has finished (serving a model or the fallback)."""
+        """Readiness: the first model load has finished; with ``require_model``, a champion
+        serves (not the fallback)."""
         if not self.loader.loaded.is_set():
             raise RuntimeError("pricing models are still loading")
+        if self.config.require_model and self.service.slot("champion") is None:
+            # not the loader's error: it may quote the registry's URL
+            raise RuntimeError("no champion model loaded")
 
     def close(self) -> None:
         self.stop.set()
@@ -99,7 +103,8 @@ def setup(platform: Platform) -> Callable[[], None]:
     runtime = build_serving_runtime(platform)
     runtime.start()
     platform.attach(RUNTIME, runtime)
-    if runtime.config.load_models and registry_exists(platform.settings):
+    config = runtime.config
+    if config.load_models and (config.require_model or registry_exists(platform.settings)):
         platform.checks["pricing_models"] = runtime.check_models
 
     def teardown() -> None:
