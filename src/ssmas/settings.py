@@ -365,6 +365,12 @@ class Settings(BaseSettings):
         ),
     )
     host: str = Field(default="127.0.0.1", description="interface the server binds")
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="port of a worker process's /metrics (ssmas worker); 0: none",
+    )
     port: int = Field(default=8000, description="port the server binds")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(default=True, description="JSON log lines; false: human-readable")

@@ -37,6 +37,7 @@ CHALLENGER_CHANGED = "ChallengerChanged"
 VARIANTS: tuple[Variant, ...] = ("champion", "challenger")
 EVENT_TOPICS = (REGISTRY_EVENTS_TOPIC, MODEL_EVENTS_TOPIC)
 EVENT_POLL_S = 0.1
+LEGACY_GROUP_PREFIXES = ("pricing-serving-",)  # one group per process, before EventTail
 
 _log = structlog.get_logger(__name__)
 ModelLoadFn = Callable[[ModelRegistry, str, str], Scorer]
