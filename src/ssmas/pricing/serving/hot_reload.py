@@ -139,6 +139,12 @@ class ModelLoader:
     def run(self, stop: threading.Event, bus: Bus | None) -> None:
         """Refresh now, then on model events and every ``reload_interval_s`` until ``stop``."""
         tail = EventTail(bus, EVENT_TOPICS) if bus is not None else None
+        if self._load is load_pricing_model and (
+            self.service.config.require_model or registry_exists(self.settings)
+        ):
+            # The model code imports XGBoost (seconds): pay that now, not when a model event
+            # arrives, so every process switches at once.
+            import ssmas.pricing.model.bundle  # noqa: F401
         self.refresh()
         interval = self.service.config.reload_interval_s
         next_poll = time.monotonic() + interval
