@@ -15,12 +15,14 @@ fake. Then:
    (a customer's next message leaves 5 ms after the previous was accepted), spread over both
    API hosts at ``rate`` messages/s. Mid-run one assistant worker and one API host are
    SIGKILLed (a fresh worker and host are started in their place; a sender whose host died
-   retries on the other, as Meta retries). Then from the database and the fake's log:
+   retries on the other, as Meta retries). The worker first hangs (SIGSTOP) for a second while
+   traffic goes on, so it surely owes replies when it dies. Then, from the database and the
+   fake's log:
    ``lost`` (accepted, never stored or never answered), ``duplicated`` (replies sent beyond one
    per message), ``out_of_order`` (customers whose messages were stored in another order than
    sent), ``counter_errors`` (conversations whose ``turns`` differ from their stored
-   messages), ``kill_recovery_s`` (from the worker's SIGKILL until the last reply owed at that
-   moment was sent).
+   messages), ``kill_recovery_s`` (from the moment the worker stopped, a second before its
+   SIGKILL, until the last reply owed by then was sent).
 3. ``scaling_efficiency``: reply throughput draining a queued backlog with 2 workers ÷ with 1;
    ``api_scaling_efficiency``: webhooks accepted per second with ``ssmas serve --workers 2`` ÷
    ``--workers 1`` (same closed-loop load).
@@ -48,7 +50,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,6 +145,13 @@ class Deployment:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> None:
         import sqlalchemy as sa
         from cryptography.fernet import Fernet
 
@@ -282,9 +291,12 @@ class Deployment:
         from ssmas.core.health import stop_processes
 
         stop_processes(self.procs, timeout_s=10)
+        for proc in self.procs:  # uvicorn's children too (each process leads its own group)
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
         admin = sa.create_engine(self.pg_admin, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            for name in self.db_names:
+            for name in getattr(self, "db_names", []):
                 conn.execute(
                     sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                             "WHERE datname = :n"), {"n": name},
@@ -401,7 +413,8 @@ async def drive(
     sent: Sent,
 ) -> None:
     began = time.monotonic()
-    limits = httpx.Limits(max_connections=64)
+    # a connection per sender: with fewer, waiters queue in the pool (and httpcore spun there)
+    limits = httpx.Limits(max_connections=len(phones) + 8, max_keepalive_connections=len(phones))
     async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
 
         async def sender(s: int, phone: str) -> None:
@@ -457,9 +470,13 @@ def webhook_run(
         task = asyncio.create_task(drive(dep, phones, per_sender, rate, run, sent))
         while len(sent.accepted_at) < total // 2 and not task.done():
             await asyncio.sleep(0.02)
-        kill["owed"] = set(sent.accepted_at)
+        # The worker hangs (SIGSTOP), traffic goes on for a second (its partitions fill up,
+        # what it held stays held), then it dies (SIGKILL): replies are owed for sure.
         kill["at_wall"] = time.time()
-        dep.kill_worker(workers[0])  # SIGKILL mid-run, replies owed
+        os.killpg(workers[0].pid, signal.SIGSTOP)
+        await asyncio.sleep(1.0)
+        kill["owed"] = set(sent.accepted_at)
+        dep.kill_worker(workers[0])
         dep.kill_host("b")  # and an API host
         dep.start_worker("a")
         await asyncio.sleep(1.0)
@@ -496,14 +513,29 @@ def webhook_run(
     for r in rows:
         order.setdefault(r.conversation_id, []).append(int(r.wa_id.rsplit(".", 1)[1]))
         turns[r.conversation_id] = r.turns
+    scrape = worker_scrape(dep.workers[-1])
     dep.stop_workers()
     return {
+        **scrape,
         "messages": total,
         "lost": len(wanted - (stored & set(replies))),
         "duplicated": sum(len(replies[m]) - 1 for m in wanted if m in replies),
         "out_of_order": sum(seq != sorted(seq) for seq in order.values()),
         "counter_errors": sum(turns[c] != len(seq) for c, seq in order.items()),
         "kill_recovery_s": round(recovery, 3),
+    }
+
+
+def worker_scrape(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """What a worker process's own /metrics shows: backlog series and acknowledged messages."""
+    port = proc.metrics_port  # type: ignore[attr-defined]
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    acked = sum(float(line.rsplit(" ", 1)[1]) for line in lines
+                if line.startswith("ssmas_bus_acked_total"))  # fmt: skip
+    return {
+        "worker_backlog_series": sum(line.startswith("ssmas_bus_backlog_count{") for line in lines),
+        "worker_acked": acked,
     }
 
 

@@ -26,6 +26,8 @@ def test_scale_out_deployment_loses_nothing_and_switches_models(redis_url: str) 
     assert figures["counter_errors"] == 0
     [run] = figures["runs"]
     assert run["messages"] == 120
+    # a worker's own /metrics: backlog gauges per topic and group, and its acks counted
+    assert run["worker_backlog_series"] >= 5 and run["worker_acked"] > 0
     assert figures["kill_recovery_s"] > 0  # replies were owed at the kill, and went out
     assert figures["scaling_efficiency"] > 0 and figures["api_scaling_efficiency"] > 0
     assert "scale-out" in stdout
