@@ -616,6 +616,9 @@ def main() -> int:
     with deployment(args.redis_url, args.pg_admin) as dep:
         console.print("[bold]scale-out[/bold]: 2 API hosts, 2 assistant workers, PostgreSQL, Redis")
         urls = [dep.start_host("a"), dep.start_host("b")]
+        for host in ("a", "b"):  # the pricing product's workers too (retraining, idle: no lake)
+            env = dep.host_env(host, SSMAS_WORKER_METRICS_PORT=str(free_port()))
+            dep.spawn("-m", "ssmas", "worker", "pricing", env=env)
         console.print("1. models: ready without a model, then train / promote / rollback")
         figures.update(model_phase(dep, urls))
         results = []
@@ -651,7 +654,8 @@ def main() -> int:
     console.print(table)
     notes = (
         f"{runs} run(s) of {senders} senders x {per_sender} messages at {rate}/s over 2 API hosts "
-        "(ssmas serve, own data directories) and 2 `ssmas worker assistant --only consumers`, "
+        "(ssmas serve, own data directories), 2 `ssmas worker assistant --only consumers` and "
+        "2 `ssmas worker pricing` (idle: no lake), "
         "PostgreSQL (platform + MLflow registry), Redis (bus, cache, rate limits), production "
         "profile, echo brain; mid-run one worker and one API host SIGKILLed and replaced. "
         "model_switch_s: max over train/challenger/promote/rollback and both API processes of "
