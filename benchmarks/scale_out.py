@@ -513,7 +513,11 @@ def webhook_run(
     for r in rows:
         order.setdefault(r.conversation_id, []).append(int(r.wa_id.rsplit(".", 1)[1]))
         turns[r.conversation_id] = r.turns
-    scrape = worker_scrape(dep.workers[-1])
+    scrapes = [worker_scrape(w) for w in dep.workers]  # the survivor and the replacement
+    scrape = {
+        "worker_backlog_series": min(x["worker_backlog_series"] for x in scrapes),
+        "worker_acked": sum(x["worker_acked"] for x in scrapes),
+    }
     dep.stop_workers()
     return {
         **scrape,
