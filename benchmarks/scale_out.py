@@ -442,6 +442,23 @@ async def drive(
         await asyncio.gather(*(sender(s, p) for s, p in enumerate(phones)))
 
 
+def lease_owners(dep: Deployment) -> int:
+    """How many worker processes hold assistant partitions now."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(dep.database_url)
+    try:
+        with engine.connect() as conn:
+            owners = conn.execute(
+                sa.text("SELECT COUNT(DISTINCT owner) FROM worker_leases "
+                        "WHERE name LIKE 'assistant:%' AND expires_at_s > :now"),
+                {"now": time.time()},
+            ).scalar_one()  # fmt: skip
+    finally:
+        engine.dispose()
+    return int(owners)
+
+
 def replies_by_message(dep: Deployment) -> dict[str, list[float]]:
     """Reply send times (wall clock) by the message they answer, from the fake's log."""
     out: dict[str, list[float]] = {}
@@ -462,7 +479,7 @@ def webhook_run(
     wanted = {f"wamid.{run}.{p}.{m}" for p in phones for m in range(per_sender)}
     sent = Sent()
     workers = [dep.start_worker("a"), dep.start_worker("b")]
-    time.sleep(2.0)  # both hold partitions before traffic starts
+    wait_for(lambda: lease_owners(dep) == 2, 120)  # both hold partitions before traffic starts
     total = senders * per_sender
     kill: dict[str, Any] = {}
 

@@ -12,10 +12,11 @@ from tests.e2e.bench_support import run_quick
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a deployment of ~10 processes on a shared 2-core machine
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_scale_out_deployment_loses_nothing_and_switches_models(redis_url: str) -> None:
-    stdout, body = run_quick("scale_out", "--redis-url", redis_url, timeout=600)
+    stdout, body = run_quick("scale_out", "--redis-url", redis_url, timeout=840)
     figures = body["figures"]
     assert figures["ready_without_model"] == [503, 503]  # no model: no traffic
     assert figures["ready_with_model"] == [200, 200]
