@@ -21,7 +21,7 @@ from ssmas.ops.autoscale.forecast import HOURS_PER_WEEK, hour_of_week
 
 REQUEST_RATE_METRIC = "ssmas_api_requests_per_second"
 PROMETHEUS_QUERY = 'sum(rate(ssmas_api_requests_total{{route!="/metrics", job="{job}"}}[2m]))'
-_DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+_DAYS = ("1", "2", "3", "4", "5", "6", "0")  # cron day of week, Monday first
 
 
 def hpa(advice: Advice) -> dict[str, Any]:

@@ -1,11 +1,12 @@
 """Hour-of-week profile + trend forecast of a service's hourly load, with prediction intervals.
 
-The model, in logs: ``log y_t = a + b * t + s[how(t)] + e_t`` where ``t`` counts hours, ``how`` is
-the hour of the week (Monday 00:00 UTC = 0, ..., Sunday 23:00 = 167) and the 168 profile terms sum to
-zero. It is fitted by least squares on the history (gaps allowed, every hour of the week must be
-seen at least once); the point forecast is ``exp(a + b t + s[how])`` and the interval bounds
-multiply it by the empirical quantiles of the in-sample residuals ``e`` (a multiplicative
-interval, as wide in relative terms at the trough as at the peak).
+The model, in logs: ``log y_t = a + b * t + s[how(t)] + e_t`` where ``t`` counts hours, ``how``
+is the hour of the week (Monday 00:00 UTC = 0, ..., Sunday 23:00 = 167) and the 168 profile terms
+sum to zero. It is fitted by least squares on the history (gaps allowed, every hour of the week
+must be seen at least once; the trend needs every hour twice); the point forecast is
+``exp(a + b t + s[how])`` and the interval bounds multiply it by the empirical quantiles of the
+leave-one-out residuals ``e`` (a multiplicative interval, as wide in relative terms at the trough
+as at the peak).
 """
 
 from __future__ import annotations
