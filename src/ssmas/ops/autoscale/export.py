@@ -1,8 +1,10 @@
 """Advice as Kubernetes objects: a HorizontalPodAutoscaler and a KEDA ScaledObject per service.
 
 HPA (``autoscaling/v2``): ``minReplicas`` / ``maxReplicas`` the least and most the advice asks for
-over its hours, scaling on the requests per second each pod serves (a Pods metric the Prometheus
-adapter exposes from ``ssmas_api_requests_total``) with the replica capacity as the target.
+over its hours, scaling on the platform's request rate (an External metric the Prometheus adapter
+serves from ``ssmas_api_requests_total`` of the API's job) with, as the per-pod target, what one
+replica sustains expressed in API requests (capacity over the service's share of them: the
+workers' load follows the API's).
 
 KEDA (``keda.sh/v1alpha1``): the advice folded onto the week — for every hour of the week the most
 replicas any advised hour at that hour asked for — then cut into blocks of equal replicas, one
@@ -18,10 +20,17 @@ import yaml
 
 from ssmas.ops.autoscale.advisor import Advice
 from ssmas.ops.autoscale.forecast import HOURS_PER_WEEK, hour_of_week
+from ssmas.ops.autoscale.traffic import Service
 
 REQUEST_RATE_METRIC = "ssmas_api_requests_per_second"
-PROMETHEUS_QUERY = 'sum(rate(ssmas_api_requests_total{{route!="/metrics", job="{job}"}}[2m]))'
+API_JOB = "ssmas-api"
+PROMETHEUS_QUERY = f'sum(rate(ssmas_api_requests_total{{route!="/metrics", job="{API_JOB}"}}[2m]))'
 _DAYS = ("1", "2", "3", "4", "5", "6", "0")  # cron day of week, Monday first
+
+
+def api_rps_per_replica(service: Service) -> float:
+    """API requests per second one replica of ``service`` keeps up with."""
+    return service.capacity_rps / service.share
 
 
 def hpa(advice: Advice) -> dict[str, Any]:
@@ -40,12 +49,15 @@ def hpa(advice: Advice) -> dict[str, Any]:
             "maxReplicas": max(advice.max_replicas, advice.min_replicas),
             "metrics": [
                 {
-                    "type": "Pods",
-                    "pods": {
-                        "metric": {"name": REQUEST_RATE_METRIC},
+                    "type": "External",
+                    "external": {
+                        "metric": {
+                            "name": REQUEST_RATE_METRIC,
+                            "selector": {"matchLabels": {"job": API_JOB}},
+                        },
                         "target": {
                             "type": "AverageValue",
-                            "averageValue": _quantity(service.capacity_rps),
+                            "averageValue": _quantity(api_rps_per_replica(service)),
                         },
                     },
                 }
@@ -107,8 +119,8 @@ def scaled_object(advice: Advice, *, prometheus_url: str) -> dict[str, Any]:
             "name": "request-rate",
             "metadata": {
                 "serverAddress": prometheus_url,
-                "query": PROMETHEUS_QUERY.format(job=service.name),
-                "threshold": _quantity(service.capacity_rps),
+                "query": PROMETHEUS_QUERY,
+                "threshold": _quantity(api_rps_per_replica(service)),
             },
         }
     )
@@ -131,9 +143,8 @@ def scaled_object(advice: Advice, *, prometheus_url: str) -> dict[str, Any]:
 
 def _quantity(value: float) -> str:
     """A Kubernetes quantity: whole numbers plain, fractions in milli-units."""
-    if float(value).is_integer():
-        return str(int(value))
-    return f"{round(value * 1000)}m"
+    milli = round(value * 1000)
+    return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
 
 
 def export_yaml(advices: list[Advice], *, kind: str, prometheus_url: str) -> str:
