@@ -10,9 +10,10 @@ hours with a 95% interval and advises replicas from the upper bound; ``--days`` 
 
 - ``autoscale_cover_pct``: share of service-hours whose advised capacity (replicas x capacity)
   met the real load (target >= 95); ``autoscale_overprovision_pct``: mean of
-  (capacity - load) / load over those hours (target <= 30), integer replicas and the services'
-  minimum replicas included; ``autoscale_mape_pct``: mean absolute percentage error of the point
-  forecast; ``autoscale_interval_cover_pct``: hours inside the 95% interval; per service too.
+  (capacity - load) / load over those hours, 0 for an hour not covered (target <= 30), integer
+  replicas and the services' minimum replicas included; ``autoscale_mape_pct``: mean absolute
+  percentage error of the point forecast; ``autoscale_interval_cover_pct``: hours inside the
+  95% interval; per service too.
 
     .venv/bin/python benchmarks/ops_autoscale.py [--quick] [--seeds N] [--days N]
 

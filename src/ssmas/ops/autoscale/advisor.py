@@ -104,7 +104,7 @@ class BacktestResult:
     hours: int
     origins: int
     cover_pct: float  # share of hours whose advised capacity met the real load
-    overprovision_pct: float  # mean of (capacity - load) / load over the hours
+    overprovision_pct: float  # mean of (capacity - load) / load over the hours, 0 when short
     mape_pct: float  # mean absolute percentage error of the point forecast
     interval_cover_pct: float  # share of hours inside the prediction interval
 
