@@ -1,7 +1,9 @@
 """``ssmas ops autoscale recommend | backtest | export``: the advisor from the command line.
 
 The load history is the exchange's simulated traffic (``--days`` days ending today, UTC) unless
-``--history`` names a ``service,hour,rps`` CSV. Bad input ends with one line and exit code 2.
+``--history`` names a ``service,hour,rps`` CSV or ``--from-prometheus`` a Prometheus that holds
+the platform's ``ssmas_api_requests_total`` (the ``--days`` days before the current hour).
+Bad input ends with one line and exit code 2.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from rich.table import Table
 from ssmas.core.cli_errors import fail, first_line
 from ssmas.ops.autoscale.advisor import Advice, backtest, recommend
 from ssmas.ops.autoscale.forecast import ForecastError
-from ssmas.ops.autoscale.traffic import SERVICES, LoadHistory, read_csv, simulate_load
+from ssmas.ops.autoscale.traffic import (
+    SERVICES,
+    LoadHistory,
+    read_csv,
+    read_prometheus,
+    simulate_load,
+)
 
 __all__ = ["autoscale_app"]
 
@@ -29,6 +37,11 @@ autoscale_app = typer.Typer(
 out = Console()
 
 _HISTORY = typer.Option(None, "--history", help="CSV of service,hour,rps (default: simulated).")
+_FROM_PROMETHEUS = typer.Option(
+    None,
+    "--from-prometheus",
+    help="Prometheus URL whose ssmas_api_requests_total gives the history (default: simulated).",
+)
 _SERVICE = typer.Option(None, "--service", help="Only this service (repeatable).")
 _DAYS = typer.Option(28, "--days", min=7, max=400, help="Days of simulated history.")
 _VOLUME = typer.Option(
@@ -39,8 +52,23 @@ _LEVEL = typer.Option(0.95, "--level", min=0.5, max=0.999, help="Prediction inte
 
 
 def _histories(
-    history: Path | None, days: int, volume: float, seed: int, end: date | None = None
+    history: Path | None,
+    days: int,
+    volume: float,
+    seed: int,
+    end: date | None = None,
+    prometheus: str | None = None,
 ) -> dict[str, LoadHistory]:
+    if prometheus is not None:
+        if history is not None:
+            fail("give --history or --from-prometheus, not both")
+        if not prometheus.startswith(("http://", "https://")):
+            fail(f"bad --from-prometheus {prometheus!r}: an http(s) URL")
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        try:
+            return read_prometheus(prometheus, days=days, end=now)
+        except ValueError as exc:
+            fail(first_line(exc))
     if history is not None:
         if not history.is_file():
             fail(f"{history} is not a file")
@@ -75,9 +103,10 @@ def advices(
     seed: int,
     hours: int,
     level: float,
+    prometheus: str | None = None,
 ) -> list[Advice]:
     """The advice of every selected service for the ``hours`` after its history."""
-    histories = _histories(history, days, volume, seed)
+    histories = _histories(history, days, volume, seed, prometheus=prometheus)
     by_name = {s.name: s for s in SERVICES}
     try:
         return [
@@ -97,9 +126,10 @@ def recommend_command(
     volume: float = _VOLUME,
     seed: int = _SEED,
     level: float = _LEVEL,
+    from_prometheus: str | None = _FROM_PROMETHEUS,
 ) -> None:
     """Forecast the next hours of each service and advise its replicas and concurrency."""
-    for advice in advices(history, service, days, volume, seed, hours, level):
+    for advice in advices(history, service, days, volume, seed, hours, level, from_prometheus):
         svc = advice.service
         table = Table(
             "hour (UTC)",
@@ -135,9 +165,10 @@ def backtest_command(
     volume: float = _VOLUME,
     seed: int = _SEED,
     level: float = _LEVEL,
+    from_prometheus: str | None = _FROM_PROMETHEUS,
 ) -> None:
     """Rolling-origin backtest: how often the advice covered the load, at what over-provision."""
-    histories = _histories(history, days, volume, seed)
+    histories = _histories(history, days, volume, seed, prometheus=from_prometheus)
     by_name = {s.name: s for s in SERVICES}
     table = Table("service", "hours", "cover %", "over-provision %", "MAPE %", "in interval %")
     for name in _selected(service, histories):
@@ -176,6 +207,7 @@ def export_command(
     volume: float = _VOLUME,
     seed: int = _SEED,
     level: float = _LEVEL,
+    from_prometheus: str | None = _FROM_PROMETHEUS,
 ) -> None:
     """Write the advice as Kubernetes HorizontalPodAutoscalers and KEDA ScaledObjects."""
     from ssmas.ops.autoscale.export import export_yaml
@@ -191,7 +223,7 @@ def export_command(
             fail(str(exc))
     if not prometheus.startswith(("http://", "https://")):
         fail(f"bad --prometheus {prometheus!r}: an http(s) URL")
-    found = advices(history, service, days, volume, seed, hours, level)
+    found = advices(history, service, days, volume, seed, hours, level, from_prometheus)
     text = export_yaml(found, kind=kind, prometheus_url=prometheus)
     if out_path is None:
         typer.echo(text, nl=False)

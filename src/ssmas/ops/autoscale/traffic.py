@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ssmas.ops.autoscale.forecast import hour_index
+from ssmas.ops.autoscale.forecast import hour_index, hour_start
 
 
 @dataclass(frozen=True)
@@ -125,3 +125,58 @@ def read_csv(path: Path) -> dict[str, LoadHistory]:
         )
         for name, found in rows.items()
     }
+
+
+# The busiest minute of each hour of the API's request rate, evaluated at the hour's end.
+PROMETHEUS_LOAD_QUERY = (
+    'max_over_time(sum(rate(ssmas_api_requests_total{route!="/metrics"}[1m]))[59m:1m])'
+)
+
+
+def read_prometheus(
+    url: str,
+    *,
+    days: int,
+    end: datetime,
+    services: tuple[Service, ...] = SERVICES,
+    timeout_s: float = 30.0,
+) -> dict[str, LoadHistory]:
+    """Hourly load of each service from a Prometheus holding the platform's request counters.
+
+    The API's busiest-minute request rate of each of the ``days * 24`` hours before ``end`` (an
+    hour start); each service's load is its share of it, as in :func:`simulate_load`. Hours with
+    no data are left out. ``ValueError`` when Prometheus cannot be asked or answers an error.
+    """
+    import httpx
+
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    last = hour_index(end) - 1
+    first = last - days * 24 + 1
+    params: dict[str, str | float] = {
+        "query": PROMETHEUS_LOAD_QUERY,
+        # A value at time T covers the hour before T.
+        "start": hour_start(first + 1).timestamp(),
+        "end": hour_start(last + 1).timestamp(),
+        "step": "3600",
+    }
+    try:
+        response = httpx.get(
+            f"{url.rstrip('/')}/api/v1/query_range", params=params, timeout=timeout_s
+        )
+        body = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ValueError(f"Prometheus at {url}: {exc}") from None
+    if response.status_code != 200 or body.get("status") != "success":
+        raise ValueError(f"Prometheus at {url}: {body.get('error', response.status_code)}")
+    found: dict[int, float] = {}
+    for series in body["data"]["result"]:
+        for stamp, value in series["values"]:
+            rps = float(value)
+            if np.isfinite(rps):
+                found[hour_index(datetime.fromtimestamp(float(stamp), UTC)) - 1] = rps
+    if not found:
+        raise ValueError(f"Prometheus at {url} holds no ssmas_api_requests_total in that range")
+    hours = np.array(sorted(found), dtype=np.int64)
+    api = np.array([found[h] for h in hours])
+    return {s.name: LoadHistory(s.name, hours, api * s.share) for s in services}
