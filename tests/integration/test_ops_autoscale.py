@@ -30,6 +30,7 @@ def test_the_page_shows_the_forecast_band_and_replicas_per_hour(settings: Settin
         page = client.get(PAGE, params={"service": "ssmas-worker-adops", "hours": 12})
         assert page.status_code == 200
         assert 'data-service="ssmas-worker-adops"' in page.text
+        assert 'data-source="simulated"' in page.text
         for series in ("interval", "history", "forecast", "replicas"):
             assert f'data-series="{series}"' in page.text
         assert page.text.count("data-replicas=") == 12
@@ -92,9 +93,35 @@ def test_bad_input_ends_with_one_line_and_exit_code_2(settings: Settings, tmp_pa
         (["autoscale", "recommend", "--history", str(short)], "misses 167 of the 168"),
         (["autoscale", "recommend", "--history", str(stranger)], "unknown service 'mystery'"),
         (["autoscale", "export", "--prometheus", "prom:9090"], "bad --prometheus"),
+        (["autoscale", "recommend", "--from-prometheus", "prom:9090"], "bad --from-prometheus"),
+        (
+            ["autoscale", "recommend", "--from-prometheus", "http://127.0.0.1:9"],
+            "Prometheus at http://127.0.0.1:9",
+        ),
+        (
+            ["autoscale", "backtest", "--history", str(short), "--from-prometheus", "http://x"],
+            "not both",
+        ),
     ]
     with use_settings(settings):
         for args, message in cases:
             done = runner.invoke(ops_app, args)
             assert done.exit_code == 2, (args, done.output)
             assert message in done.output and "Traceback" not in done.output
+
+
+def test_an_unanswering_prometheus_leaves_the_page_on_simulated_traffic(
+    settings: Settings,
+) -> None:
+    dead = settings.model_copy(
+        update={"ops": settings.ops.model_copy(update={"prometheus_url": "http://127.0.0.1:9"})}
+    )
+    with TestClient(create_app(settings=dead)) as client:
+        with client.app.state.platform.uow() as uow:  # type: ignore[attr-defined]
+            raw, _ = create_api_key(uow.session, "ops-autoscale", ["*"])
+            uow.commit()
+        client.post("/login", data={"api_key": raw}, follow_redirects=False)
+        page = client.get(PAGE)
+        assert page.status_code == 200
+        assert 'data-source="simulated"' in page.text
+        assert "Prometheus gave no usable history" in page.text

@@ -1,6 +1,8 @@
 """The autoscaling advice page: each service's forecast with its interval and advised replicas.
 
-The history is the exchange's simulated traffic (four weeks ending at the current hour's day);
+The history is the platform's own request rate from Prometheus when ``SSMAS_OPS_PROMETHEUS_URL``
+is set and answers (four weeks before the current hour), else the exchange's simulated traffic
+(four weeks ending at the current hour's day);
 the chart draws the last two days of load, the forecast of the next ``hours`` with its 95% band,
 and the advised replicas as a step line on the right-hand axis.
 """
@@ -18,9 +20,16 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
+from ssmas.core.platform import Platform
 from ssmas.ops.autoscale.advisor import Advice, recommend
-from ssmas.ops.autoscale.forecast import hour_start
-from ssmas.ops.autoscale.traffic import SERVICES, LoadHistory, service_named, simulate_load
+from ssmas.ops.autoscale.forecast import ForecastError, fit, hour_start
+from ssmas.ops.autoscale.traffic import (
+    SERVICES,
+    LoadHistory,
+    read_prometheus,
+    service_named,
+    simulate_load,
+)
 from ssmas.web import WebUserDep, login_redirect, register_page, render_page
 
 GROUP = "ops"
@@ -93,17 +102,35 @@ def chart_svg(history: LoadHistory, advice: Advice, width: int = 760, height: in
     return "".join(parts)
 
 
-def page_context(service: str, hours: int, now: datetime | None = None) -> dict[str, Any]:
+def page_context(
+    service: str,
+    hours: int,
+    now: datetime | None = None,
+    prometheus_url: str | None = None,
+) -> dict[str, Any]:
     """The page's figures for ``service``: history to the last full hour, advice after it."""
     now = now or datetime.now(UTC)
     svc = service_named(service)
-    end = (now - timedelta(hours=1)).date()
-    history = simulate_load(
-        end - timedelta(days=HISTORY_DAYS - 1),
-        HISTORY_DAYS,
-        requests_per_day=VOLUME,
-        services=(svc,),
-    )[svc.name]
+    source, error = "simulated", ""
+    history: LoadHistory | None = None
+    if prometheus_url:
+        current = now.replace(minute=0, second=0, microsecond=0)
+        try:
+            found = read_prometheus(
+                prometheus_url, days=HISTORY_DAYS, end=current, services=(svc,), timeout_s=5.0
+            )[svc.name]
+            fit(found.hours, found.rps)  # enough hours of the week to forecast from
+            history, source = found, "prometheus"
+        except (ValueError, ForecastError) as exc:
+            error = str(exc)[:200]
+    if history is None:
+        end = (now - timedelta(hours=1)).date()
+        history = simulate_load(
+            end - timedelta(days=HISTORY_DAYS - 1),
+            HISTORY_DAYS,
+            requests_per_day=VOLUME,
+            services=(svc,),
+        )[svc.name]
     advice = recommend(svc, history, hours)
     return {
         "service": svc,
@@ -114,6 +141,9 @@ def page_context(service: str, hours: int, now: datetime | None = None) -> dict[
         "history_end": hour_start(int(history.hours[-1])),
         "history_days": HISTORY_DAYS,
         "volume": VOLUME,
+        "source": source,
+        "prometheus_error": error,
+        "prometheus_url": prometheus_url,
     }
 
 
@@ -126,6 +156,8 @@ async def autoscale_page(
 ) -> Response:
     if user is None:
         return login_redirect(request)
-    context = await run_in_threadpool(page_context, service, hours)
+    platform: Platform = request.app.state.platform
+    url = platform.settings.ops.prometheus_url
+    context = await run_in_threadpool(page_context, service, hours, None, url)
     body = Markup(_templates.get_template("ops_autoscale.html").render(**context))
     return render_page(request, user, group=GROUP, title=TITLE, body=body)
