@@ -17,11 +17,15 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
+from ssmas.bootstrap import create_app
+from ssmas.core.security import create_api_key
 from ssmas.ops.autoscale.advisor import recommend
 from ssmas.ops.autoscale.forecast import HOURS_PER_WEEK, hour_index, hour_start
 from ssmas.ops.autoscale.traffic import SERVICES, read_prometheus
 from ssmas.ops.stack import free_port
+from ssmas.settings import Settings
 from tests.ops_alert_support import wait_for
 
 pytestmark = pytest.mark.slow  # promtool backfills eight days of samples (about 15 s)
@@ -127,3 +131,18 @@ def test_an_unreachable_or_empty_prometheus_is_a_clear_error(
         read_prometheus(prometheus, days=2, end=end - timedelta(days=30))
     with pytest.raises(ValueError, match=r"Prometheus at http://127\.0\.0\.1:9"):
         read_prometheus("http://127.0.0.1:9", days=1, end=end, timeout_s=1)
+
+
+def test_the_page_shows_the_history_prometheus_holds(prometheus: str, settings: Settings) -> None:
+    live = settings.model_copy(
+        update={"ops": settings.ops.model_copy(update={"prometheus_url": prometheus})}
+    )
+    with TestClient(create_app(settings=live)) as client:
+        with client.app.state.platform.uow() as uow:  # type: ignore[attr-defined]
+            raw, _ = create_api_key(uow.session, "ops-autoscale", ["*"])
+            uow.commit()
+        client.post("/login", data={"api_key": raw}, follow_redirects=False)
+        page = client.get("/dashboard/ops/autoscale", params={"hours": 6})
+        assert page.status_code == 200
+        assert 'data-source="prometheus"' in page.text
+        assert page.text.count("data-replicas=") == 6
