@@ -49,6 +49,7 @@ OTHER_FIGURES = (
     "autoscale_cover_pct",
     "autoscale_overprovision_pct",
     "autoscale_mape_pct",
+    "autoscale_naive_mape_pct",
     "autoscale_interval_cover_pct",
     "autoscale_service_hours",
     "autoscale_backtest_s",

@@ -12,8 +12,9 @@ hours with a 95% interval and advises replicas from the upper bound; ``--days`` 
   met the real load (target >= 95); ``autoscale_overprovision_pct``: mean of
   (capacity - load) / load over those hours, 0 for an hour not covered (target <= 30), integer
   replicas and the services' minimum replicas included; ``autoscale_mape_pct``: mean absolute
-  percentage error of the point forecast; ``autoscale_interval_cover_pct``: hours inside the
-  95% interval; per service too.
+  percentage error of the point forecast; ``autoscale_naive_mape_pct``: the same for the seasonal
+  naive forecast (the same hour a week before), the baseline; ``autoscale_interval_cover_pct``:
+  hours inside the 95% interval; per service too.
 
     .venv/bin/python benchmarks/ops_autoscale.py [--quick] [--seeds N] [--days N]
 
@@ -29,6 +30,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -57,6 +59,7 @@ def main() -> int:
     days = 7 if args.quick else args.days
     console = Console()
     results: list[BacktestResult] = []
+    naive_ape: list[float] = []  # seasonal naive baseline: the same hour a week before
     began = time.perf_counter()
     with Progress(
         TextColumn("{task.description}"),
@@ -71,6 +74,10 @@ def main() -> int:
                 START, args.warmup_days + days, requests_per_day=args.volume, seed=100 + seed
             )
             for service in SERVICES:
+                load = histories[service.name].rps
+                actual = load[args.warmup_days * 24 :]
+                before = load[args.warmup_days * 24 - 168 : -168]
+                naive_ape.extend(np.abs(before - actual) / actual)
                 results.append(
                     backtest(service, histories[service.name], warmup_hours=args.warmup_days * 24)
                 )
@@ -97,6 +104,7 @@ def main() -> int:
         "autoscale_overprovision_pct": pooled("overprovision_pct", results),
         "autoscale_mape_pct": pooled("mape_pct", results),
         "autoscale_interval_cover_pct": pooled("interval_cover_pct", results),
+        "autoscale_naive_mape_pct": round(100.0 * float(np.mean(naive_ape)), 2),
         "autoscale_service_hours": hours,
         "autoscale_backtest_s": round(elapsed, 2),
         "autoscale_by_service": per_service,
@@ -111,7 +119,8 @@ def main() -> int:
             f"{row['interval_cover_pct']:.1f}",
         )
     console.print(table)
-    for key in ("autoscale_cover_pct", "autoscale_overprovision_pct", "autoscale_mape_pct"):
+    keys = ("cover_pct", "overprovision_pct", "mape_pct", "naive_mape_pct")
+    for key in (f"autoscale_{k}" for k in keys):
         console.print(f"{key}: {figures[key]}")
     notes = (
         f"{seeds} seeds x {days} evaluated days after {args.warmup_days} days of warm-up, "
