@@ -1,7 +1,7 @@
 """API keys carry a tier that names their rate limit (``settings.rate_limit_tiers``).
 
 Revision ID: 0013_key_tiers
-Revises: 0012_campaigns_sending
+Revises: 0008_scale_out
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_key_tiers"
-down_revision: str | None = "0012_campaigns_sending"
+down_revision: str | None = "0008_scale_out"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
