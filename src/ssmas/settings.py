@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -46,14 +47,23 @@ DEV_SECRET = "dev-secret"
 DEV_APP_SECRET = "test_app_secret_123"
 DEV_VERIFY_TOKEN = "my-verify-token"
 DEV_ACCESS_TOKEN = "dev-access-token"
+DEV_SMS_TOKEN = "dev-sms-auth-token"  # the fake SMS provider's
 WHATSAPP_PLACEHOLDERS = PLACEHOLDER_SECRETS | {DEV_APP_SECRET, DEV_VERIFY_TOKEN, DEV_ACCESS_TOKEN}
 # The product sections of Settings (nested models, SSMAS_<SECTION>_<FIELD>).
-SECTIONS = ("whatsapp", "pricing", "adops", "incidents", "ops")
+SECTIONS = ("whatsapp", "pricing", "adops", "incidents", "campaigns", "ops")
 
 
 # Fields whose values never appear in an error message.
 SECRET_FIELDS = frozenset(
-    {"secret_key", "pii_key", "llm_api_key", "app_secret", "verify_token", "access_token"}
+    {
+        "secret_key",
+        "pii_key",
+        "llm_api_key",
+        "app_secret",
+        "verify_token",
+        "access_token",
+        "auth_token",
+    }
 )
 MIN_SECRET_BYTES = 32
 MIN_SECRET_BITS_PER_CHAR = 3.0  # Shannon entropy of the characters: "aaaa…" 0, hex ~3.7-4
@@ -146,12 +156,27 @@ class WhatsAppSettings(BaseModel):
     context_ttl_s: float = Field(default=1800.0, description="an idle conversation context expires")
     session_idle_s: float = Field(default=24 * 3600.0, description="an idle session closes")
     send_lease_s: float = Field(
-        default=60.0, description="a worker's unfinished send is taken over after this"
+        default=8.0,
+        gt=0,
+        description=(
+            "the one lease of the channel: a reply claimed for sending, and (unless"
+            " visibility_timeout_s says otherwise) a queued message handed to a worker, go to"
+            " another worker after this; media keeps 300 s"
+        ),
     )
     visibility_timeout_s: float | None = Field(
         default=None,
         gt=0,
-        description="redelivery timeout of the assistant's queues; default: each queue's own",
+        description="redelivery timeout of the assistant's queues; default: send_lease_s",
+    )
+    text_partitions: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description=(
+            "partitions of the text queue: one worker process per partition, so one customer's"
+            " messages stay in order; change only with the queue drained"
+        ),
     )
     brain: str = Field(
         default="",
@@ -220,6 +245,13 @@ class PricingSettings(BaseModel):
     )
     load_models: bool = Field(
         default=True, description="load models from the registry and hot-reload them"
+    )
+    require_model: bool = Field(
+        default=False,
+        description=(
+            "/ready fails while no champion model is loaded (set it on every host behind a load"
+            " balancer: a host that cannot reach the registry takes no traffic)"
+        ),
     )
     reload_interval_s: float = Field(
         default=30.0, ge=0.0, description="registry poll for new models; 0: model events only"
@@ -396,6 +428,76 @@ class IncidentSettings(BaseModel):
     )
 
 
+class CampaignsSettings(BaseModel):
+    """Campaigns (``SSMAS_CAMPAIGNS_*``): the SMS provider (any Twilio-compatible Messages API),
+    the public URL its delivery receipts come back to, and the sending rules: quiet hours in
+    the recipient's time zone, frequency caps per recipient and the per-tenant send rate.
+    Every default is the local one (the fake provider of the tests and the demo)."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    provider_url: str = Field(
+        default="http://127.0.0.1:8766",
+        description="base URL of the Twilio-compatible API (https://api.twilio.com in prod)",
+    )
+    account_sid: str = Field(
+        default="AC00000000000000000000000000000000", description="provider account SID"
+    )
+    auth_token: str = Field(
+        default=DEV_SMS_TOKEN,
+        description="provider auth token: basic auth, and the key of X-Twilio-Signature",
+    )
+    from_number: str = Field(default="+15005550006", description="the number SMS are sent from")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="this API's public base URL, where receipts and inbound SMS come back",
+    )
+    send_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="timeout of one provider request"
+    )
+    send_attempts: int = Field(
+        default=4, ge=1, le=20, description="tries per provider request, the first included"
+    )
+    quiet_start_hour: int = Field(
+        default=21, ge=0, le=23, description="local hour from which nothing is sent"
+    )
+    quiet_end_hour: int = Field(
+        default=9, ge=0, le=23, description="local hour at which sending may start again"
+    )
+    cap_per_day: int = Field(
+        default=2, ge=1, description="messages to one recipient per 24 h, across campaigns"
+    )
+    cap_per_week: int = Field(
+        default=5, ge=1, description="messages to one recipient per 7 days, across campaigns"
+    )
+    tenant_rate_per_s: float = Field(
+        default=50.0, gt=0, le=1e6, description="sends per second per tenant"
+    )
+    tenant_burst: int = Field(default=100, ge=1, description="sends at once per tenant")
+    sender_batch: int = Field(
+        default=100, ge=1, le=10_000, description="ledger rows one sender claims at a time"
+    )
+    sender_concurrency: int = Field(
+        default=8, ge=1, le=256, description="provider requests one sender has in flight"
+    )
+    lease_s: float = Field(
+        default=30.0, gt=0, le=3600, description="a claim older than this is taken over"
+    )
+    whatsapp_template: str = Field(
+        default="campaign_message",
+        description="approved WhatsApp template whose one body parameter is the message",
+    )
+    whatsapp_language: str = Field(default="es_MX", description="that template's language")
+
+    def placeholder_token_for_a_real_provider(self) -> bool:
+        """Whether the dev auth token is set while the provider is not on this host (the token
+        also checks the provider's signatures: a known one lets anyone forge receipts)."""
+        host = (urlsplit(self.provider_url).hostname or "").lower()
+        local = host in ("127.0.0.1", "localhost", "::1")
+        placeholder = self.auth_token.strip().lower() in PLACEHOLDER_SECRETS | {DEV_SMS_TOKEN}
+        return placeholder and not local
+
+
 class Settings(BaseSettings):
     """Platform configuration; read from the environment (``SSMAS_*``) and an optional ``.env``."""
 
@@ -429,8 +531,24 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["memory", "redis"] = Field(
         default="memory", description="API rate-limit buckets: in process or Redis (redis_url)"
     )
-    rate_limit_per_s: float = Field(default=200.0, description="API requests per second per key")
-    rate_limit_burst: int = Field(default=400, description="API requests at once per key")
+    rate_limit_per_s: float = Field(
+        default=10_000.0,
+        gt=0,
+        description="API requests per second per key without a tier (seed 003: 10k predictions/s)",
+    )
+    rate_limit_burst: int = Field(
+        default=20_000, ge=1, description="API requests at once per key without a tier"
+    )
+    rate_limit_tiers: dict[str, tuple[float, int]] = Field(
+        default_factory=lambda: {
+            "basic": (200.0, 400),
+            "standard": (10_000.0, 20_000),
+            "premium": (50_000.0, 100_000),
+        },
+        description="per-key rate limits by the key's tier (ssmas keys create --tier): "
+        'JSON {"tier": [requests per s, burst]}; a key of no or an unknown tier gets '
+        "rate_limit_per_s / rate_limit_burst",
+    )
     auth_failure_rate_per_s: float = Field(
         default=0.2, gt=0, le=1e6, description="failed authentications forgiven per s per address"
     )
@@ -463,9 +581,25 @@ class Settings(BaseSettings):
     pii_key: str | None = Field(default=None, description="Fernet key for personal data at rest")
     mlflow_tracking_uri: str | None = Field(
         default=None,
-        description="MLflow tracking and registry; default sqlite <data_dir>/mlflow.db",
+        description=(
+            "MLflow tracking and registry; default sqlite <data_dir>/mlflow.db. Several hosts:"
+            " the shared PostgreSQL (postgresql+psycopg://...)"
+        ),
+    )
+    mlflow_artifact_root: Path | None = Field(
+        default=None,
+        description=(
+            "where model artifacts are stored; default <data_dir>/mlartifacts. Several hosts: a"
+            " shared filesystem mounted at the same path on every host"
+        ),
     )
     host: str = Field(default="127.0.0.1", description="interface the server binds")
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="port of a worker process's /metrics (ssmas worker); 0: none",
+    )
     port: int = Field(default=8000, description="port the server binds")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(default=True, description="JSON log lines; false: human-readable")
@@ -491,6 +625,10 @@ class Settings(BaseSettings):
         default_factory=IncidentSettings,
         description="AdOps stream job and incident manager",
     )
+    campaigns: CampaignsSettings = Field(
+        default_factory=CampaignsSettings,
+        description="Campaign sending: SMS provider, receipts, quiet hours, caps and rates",
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -515,6 +653,11 @@ class Settings(BaseSettings):
         if placeholders:
             raise ValueError(
                 f"{', '.join(placeholders)} must be set to real secrets when SSMAS_PROFILE=prod"
+            )
+        if self.campaigns.placeholder_token_for_a_real_provider():
+            raise ValueError(
+                "SSMAS_CAMPAIGNS_AUTH_TOKEN must be set to the SMS provider's auth token when "
+                "SSMAS_PROFILE=prod and SSMAS_CAMPAIGNS_PROVIDER_URL is not a local fake"
             )
         weak = ["SSMAS_SECRET_KEY"] if weak_secret(self.secret_key) else []
         weak += self.whatsapp.weak_secrets()
@@ -543,6 +686,21 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _tiers_admit_requests(self) -> Settings:
+        for tier, (rate, burst) in self.rate_limit_tiers.items():
+            if not (0 < len(tier) <= 32 and rate > 0 and burst >= 1):
+                raise ValueError(
+                    f"rate_limit_tiers: tier {tier!r} needs a 1-32 character name, "
+                    f"requests per s > 0 and burst >= 1 (got {rate}, {burst})"
+                )
+        return self
+
+    def rate_limit_of(self, tier: str | None) -> tuple[float, int]:
+        """The (requests per s, burst) of an API key of ``tier`` (the default without one)."""
+        found = self.rate_limit_tiers.get(tier) if tier else None
+        return found or (self.rate_limit_per_s, self.rate_limit_burst)
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'ssmas.db'}"
@@ -558,6 +716,10 @@ class Settings(BaseSettings):
     @property
     def resolved_mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def resolved_artifact_root(self) -> Path:
+        return self.mlflow_artifact_root or self.data_dir / "mlartifacts"
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -685,6 +847,7 @@ _SECTION_TITLES = {
     "adops": "AdOps (`settings.adops`)",
     "ops": "Ops (`settings.ops`)",
     "incidents": "AdOps stream and incidents (`settings.incidents`)",
+    "campaigns": "Campaigns (`settings.campaigns`)",
 }
 _BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 

@@ -24,6 +24,7 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(sa.String(16), unique=True, index=True)
     secret_hash: Mapped[str] = mapped_column(sa.String(64))
     scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    tier: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
@@ -60,3 +61,13 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(sa.String(100), index=True)
     target: Mapped[str] = mapped_column(sa.String(300))
     details: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+
+class WorkerLease(Base):
+    """A named lease held by one worker process until ``expires_at_s`` (Unix seconds)."""
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(sa.String(200))
+    expires_at_s: Mapped[float] = mapped_column(sa.Float())

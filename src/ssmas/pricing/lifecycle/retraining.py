@@ -263,7 +263,9 @@ def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
     interval = timedelta(seconds=platform.settings.pricing.retrain_interval_s)
     # The registry client is created on first use, so no MLflow database appears before a lake.
     deps = RetrainDeps(
-        registry_from_settings(platform.settings), platform.session_factory, platform.bus
+        registry_from_settings(platform.settings, bus=platform.bus),
+        platform.session_factory,
+        platform.bus,
     )
     last_check: datetime | None = None
     while not stop.wait(5.0 if last_check is not None else 1.0):
