@@ -327,6 +327,23 @@ class OpsSettings(BaseModel):
     alertmanager_timeout_s: float = Field(
         default=2.0, gt=0, le=30, description="timeout of one call to Alertmanager's API"
     )
+    backup_dir: Path | None = Field(
+        default=None,
+        description="where backups are written; default <data_dir>/backups (put it on another "
+        "disk or mount in production)",
+    )
+    backup_key: str | None = Field(
+        default=None,
+        description="backup encryption key (32 url-safe base64 bytes, `ssmas backup key`); "
+        "default: a random key written once to <data_dir>/backup_key (0600); must be set in prod",
+    )
+    backup_interval_s: float = Field(
+        default=300.0, gt=0, le=7 * 86400, description="how often the backup worker runs"
+    )
+    backup_keep: int = Field(default=24, ge=1, le=10_000, description="backups kept (newest N)")
+    backup_keep_days: float | None = Field(
+        default=7.0, gt=0, description="backups older than this are deleted (the newest stays)"
+    )
 
 
 class AdopsSettings(BaseModel):
