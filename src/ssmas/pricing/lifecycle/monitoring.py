@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from ssmas.core import metrics
 from ssmas.pricing.lifecycle.drift import compute_drift
-from ssmas.pricing.model.features import FeatureEncoder
+from ssmas.pricing.model.features import CYCLIC_FEATURES, FeatureEncoder
 from ssmas.pricing.schemas import PredictRequest
 from ssmas.pricing.serving import store
 from ssmas.pricing.serving.service import PricingService
@@ -115,7 +115,9 @@ class Monitor:
                 f"drift needs at least {self.min_rows}",
                 "n_rows": int(matrix.shape[0]),
             }
-        report = compute_drift(schema.baselines, matrix, schema.feature_names)
+        report = compute_drift(
+            schema.baselines, matrix, schema.feature_names, cyclic=CYCLIC_FEATURES
+        )
         DRIFT_SCORE.set(report.score)
         DRIFT_ROWS.set(report.n_rows)
         for feature in report.features:
