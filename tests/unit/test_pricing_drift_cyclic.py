@@ -78,3 +78,16 @@ def test_label_shift_measures_the_price_level() -> None:
     assert abs(label_shift(baseline, same)) < 0.05
     assert label_shift(baseline, same * 1.2) == pytest.approx(0.2, abs=0.06)
     assert label_shift(baseline, np.array([np.nan, np.nan])) == 0.0
+
+
+def test_a_feature_without_any_reference_is_left_out_of_the_global_score() -> None:
+    rng = np.random.default_rng(6)
+    baselines = {
+        "day_of_week": build_baseline(_training_days(rng), "numeric"),
+        "x": build_baseline(rng.normal(size=6000), "numeric"),
+    }
+    now = {"day_of_week": np.full(1000, 6.0), "x": rng.normal(loc=3.0, size=1000)}
+    report = compute_drift(baselines, now, ["day_of_week", "x"], cyclic={"day_of_week"})
+    by_name = {f.name: f for f in report.features}
+    assert report.score == pytest.approx(by_name["x"].score)
+    assert report.level == "CRITICAL"

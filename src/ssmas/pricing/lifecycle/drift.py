@@ -12,9 +12,10 @@ Cyclic (calendar) features are compared like for like: a window of Tuesday traff
 with the training rows of the same calendar positions (the baseline restricted to the weekdays /
 hours present in the window and renormalised), so unchanged traffic scores 0 whatever day it is.
 Positions the training never saw have no reference: their share is reported
-(``unreferenced_share``) and scores nothing. The label (clearing price) has its own baseline:
-:func:`label_shift` is the relative move of its median, the price-level drift that feature drift
-cannot see.
+(``unreferenced_share``) and scores nothing; a feature with no reference at all (a Saturday
+against Monday-Wednesday training) is left out of the global score. The label (clearing price)
+has its own baseline: :func:`label_shift` is the relative move of its median, the price-level
+drift that feature drift cannot see.
 """
 
 from __future__ import annotations
@@ -220,7 +221,8 @@ def compute_drift(
         compare_feature(name, baselines[name], col, cyclic=name in cyclic)
         for name, col in columns.items()
     ]
-    scores = [d.score for d in drifts]
+    # A calendar feature with no training reference at all says nothing: left out of the score.
+    scores = [d.score for d in drifts if d.unreferenced_share < 1.0] or [0.0]
     score = float(np.max(scores) if aggregate == "max" else np.mean(scores))
     return DriftReport(
         n_rows=n_rows,

@@ -146,7 +146,9 @@ def check_signals(model: PricingModel, config: RetrainConfig, day: date) -> Sign
     drift = check_drift(model, config.lake, day, rows=config.drift_rows, seed=config.seed)
     reader = LakeReader(config.lake, day, day)
     try:
-        labels = reader.sample("all", config.drift_rows, (TARGET,), seed=config.seed)
+        labels = reader.sample(
+            "all", config.drift_rows, (TARGET,), filled_only=True, seed=config.seed
+        )
         try:
             day_rmse: float | None = float(evaluate_on_lake(model, reader, "all")["rmse"])
         except FeatureError:  # no filled impression that day
