@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -61,6 +61,7 @@ class PricingAlerts:
         self.clock = clock
         self._open: dict[str, _Open] = {}
         self._lock = threading.Lock()
+        self._totals: tuple[int, int] = (0, 0)
         self.sent: int = 0
 
     @classmethod
@@ -111,6 +112,26 @@ class PricingAlerts:
             body=f"{errors} of {requests} requests failed or fell back",
             fields={"errors": errors, "requests": requests, "rate": round(rate, 6)},
         )
+
+    def serving(self, stats: dict[str, Any]) -> None:
+        """Latency and error-rate alerts from ``ServingStats.as_dict()``: the p99 of the recent
+        calls (worst variant) and the fallback share of the requests since the last look."""
+        variants = stats.get("variants", {})
+        requests = sum(int(v.get("requests", 0)) for v in variants.values())
+        fallbacks = sum(int(v.get("fallbacks", 0)) for v in variants.values())
+        p99s = [
+            float(v["latency_ms"]["p99"])
+            for v in variants.values()
+            if v.get("latency_ms", {}).get("p99") is not None
+        ]
+        with self._lock:
+            last_requests, last_fallbacks = self._totals
+            self._totals = (requests, fallbacks)
+        new_requests = max(0, requests - last_requests)
+        new_fallbacks = max(0, fallbacks - last_fallbacks)
+        if new_requests:
+            self.latency(max(p99s) if p99s else None, requests=new_requests)
+        self.errors(new_fallbacks, new_requests)
 
     def condition(
         self,

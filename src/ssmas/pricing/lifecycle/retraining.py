@@ -45,7 +45,12 @@ from ssmas.pricing.model.dataset import LakeError, LakeReader
 from ssmas.pricing.model.features import CYCLIC_FEATURES
 from ssmas.pricing.model.frame_columns import FeatureError
 from ssmas.pricing.model.training import FEATURE_COLUMNS, evaluate_on_lake, train_from_lake
-from ssmas.pricing.serving.hot_reload import CHALLENGER_CHANGED, MODEL_PROMOTED, publish_model_event
+from ssmas.pricing.serving.hot_reload import (
+    CHALLENGER_CHANGED,
+    MODEL_PROMOTED,
+    publish_model_event,
+    registry_exists,
+)
 
 if TYPE_CHECKING:
     from ssmas.core.platform import Platform
@@ -332,21 +337,48 @@ def due_trigger(
 
 def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
     """Background worker (the pricing product's `retrain`): check drift every
-    ``SSMAS_PRICING_RETRAIN_INTERVAL_S`` (default 3600 s) and run due scheduled retrainings.
+    ``SSMAS_PRICING_RETRAIN_INTERVAL_S`` (default 3600 s) and run due scheduled retrainings;
+    every ``SSMAS_PRICING_PROMOTION_CHECK_INTERVAL_S`` (default 300 s) look at the live evidence
+    and promote a challenger that proved its gain (:mod:`ssmas.pricing.lifecycle.promotion`).
 
     Idle, it costs one small query every 5 s (is a scheduled retraining due?). Without a lake
     or a model it logs why it skipped the pass and waits for the next one; no pass error stops
     it. While the demo trains its first model (:data:`TRAINING_LOCK`), passes wait.
     """
     from ssmas.core.registry import registry_from_settings
+    from ssmas.pricing.lifecycle.alerts import PricingAlerts
+    from ssmas.pricing.lifecycle.promotion import check_online_promotion, policy_from_settings
 
-    interval = timedelta(seconds=platform.settings.pricing.retrain_interval_s)
+    section = platform.settings.pricing
+    interval = timedelta(seconds=section.retrain_interval_s)
+    promotion_interval = timedelta(seconds=section.promotion_check_interval_s)
+    policy = policy_from_settings(
+        section.promotion_min_gain, section.promotion_alpha, section.promotion_min_outcomes
+    )
     # The registry client is created on first use, so no MLflow database appears before a lake.
     deps = RetrainDeps(
-        registry_from_settings(platform.settings), platform.session_factory, platform.bus
+        registry_from_settings(platform.settings),
+        platform.session_factory,
+        platform.bus,
+        alerts=PricingAlerts.from_settings(section),
     )
     last_check: datetime | None = None
+    last_promotion_check = deps.clock()
     while not stop.wait(5.0 if last_check is not None else 1.0):
+        if (
+            promotion_interval.total_seconds() > 0
+            and deps.clock() - last_promotion_check >= promotion_interval
+            and registry_exists(platform.settings)
+        ):
+            last_promotion_check = deps.clock()
+            try:
+                evidence, promoted = check_online_promotion(deps, platform.engine, policy)
+                if promoted is not None:
+                    _log.info("pricing.online_promotion", reason=promoted.reason)
+                elif evidence is not None:
+                    _log.debug("pricing.online_evidence", verdict=evidence.verdict)
+            except Exception:  # no registry yet, database away: try on the next period
+                _log.exception("pricing.promotion_check_failed")
         try:
             trigger = due_trigger(deps, last_check, interval)
         except Exception:  # the database may be briefly unavailable: try again later
