@@ -110,6 +110,21 @@ def write_next_day(
     return target
 
 
+def admin_key(settings: Settings, scopes: tuple[str, ...] = ("pricing:admin",)) -> str:
+    """A raw API key in ``settings``' database (the actor of approved promotions)."""
+    from ssmas.core.platform import build_platform
+    from ssmas.core.security.keys import create_api_key
+
+    platform = build_platform(settings)
+    try:
+        with platform.session_factory() as session:
+            raw, _ = create_api_key(session, "ops", scopes)
+            session.commit()
+    finally:
+        platform.close()
+    return raw
+
+
 def mlflow_template(base: Path) -> Path:
     """A data directory whose MLflow database is already migrated (built once)."""
     if "mlflow" not in _cache:
