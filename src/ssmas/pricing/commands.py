@@ -417,10 +417,13 @@ def retrain(
     lake: Path = LakeOpt,
     force: bool = typer.Option(False, "--force", help="Retrain whatever the drift."),
     window_days: int = typer.Option(2, min=1, max=60, help="Freshest days to train on."),
-    min_improvement: float = typer.Option(0.0, help="Relative RMSE gain needed to promote."),
+    min_improvement: float = typer.Option(
+        0.0, help="Relative offline RMSE gain needed to deploy the challenger."
+    ),
     rounds: int = typer.Option(60, min=1, max=5000, help="Boosting rounds."),
 ) -> None:
-    """Run the retraining workflow once: drift → retrain → evaluate → promote if better."""
+    """Run the retraining workflow once: drift, price level and error → retrain → evaluate →
+    deploy a better model as challenger (promotion needs live evidence or approval)."""
     from ssmas.core.platform import build_platform
     from ssmas.pricing.lifecycle.retraining import RetrainConfig, RetrainDeps, run_retrain
 

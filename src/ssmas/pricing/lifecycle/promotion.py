@@ -287,6 +287,43 @@ def _change_champion(
     return decision
 
 
+def record_operator_change(
+    deps: RetrainDeps, *, rolled_back: bool, version: int, actor: str
+) -> RetrainDecision:
+    """Record and notify a champion change an operator made elsewhere (the admin routes, which
+    move the alias and write the audit entry themselves)."""
+    what = "rolled back to" if rolled_back else "promoted to champion:"
+    decision = record_decision(
+        deps.sessions,
+        deps.bus,
+        RetrainDecision(
+            decided_at=deps.clock(),
+            trigger="approved",
+            action="rollback" if rolled_back else "promote",
+            outcome="rolled_back" if rolled_back else "promoted",
+            champion_version=version if rolled_back else None,
+            challenger_version=None if rolled_back else version,
+            promoted=not rolled_back,
+            reason=f"{what} v{version} by {actor}",
+            details={"actor": actor},
+        ),
+    )
+    if deps.alerts is not None:
+        title = (
+            f"pricing model rolled back to v{version}"
+            if rolled_back
+            else f"pricing model v{version} promoted to champion"
+        )
+        deps.alerts.event(
+            f"pricing-{decision.action}-{decision.id}",
+            title,
+            body=decision.reason,
+            severity="warning" if rolled_back else "info",
+            fields={"version": version, "actor": actor},
+        )
+    return decision
+
+
 def _audit(
     deps: RetrainDeps, actor: str, action: str, version: int, details: dict[str, Any]
 ) -> None:
