@@ -35,6 +35,7 @@ def started_app(data_dir: Path) -> Iterator[tuple[Any, str]]:
     from fastapi.testclient import TestClient
 
     from ssmas.bootstrap import create_app
+    from ssmas.campaigns.quality.runtime import quality_runtime
     from ssmas.core.platform import build_platform
     from ssmas.core.security import create_api_key
     from ssmas.pricing.serving.runtime import started_serving_runtime
@@ -55,12 +56,25 @@ def started_app(data_dir: Path) -> Iterator[tuple[Any, str]]:
             runtime = started_serving_runtime(platform)
             assert runtime is not None
             runtime.service.install("champion", small_model())  # prices for real
+            quality_runtime(platform).scorer = small_lead_scorer()  # scores leads for real
             with platform.uow() as uow:
                 raw, _ = create_api_key(uow.session, "fuzzer", ["*"])
                 uow.commit()
             yield app, raw
     finally:
         platform.close()
+
+
+def small_lead_scorer() -> Any:
+    """A lead-quality ensemble trained in seconds on simulated leads, ready to serve."""
+    from ssmas.campaigns.quality.ensemble import LeadQualityEnsemble
+    from ssmas.campaigns.quality.fast import FastScorer
+    from ssmas.campaigns.quality.features import lead_matrix
+    from ssmas.campaigns.quality.simulator import simulate_leads
+
+    leads = simulate_leads(600, seed=0)
+    ensemble = LeadQualityEnsemble(folds=2, rounds=10).fit(lead_matrix(leads), leads["converted"])
+    return FastScorer(ensemble, version="fuzz")
 
 
 CHECKS = [

@@ -3,8 +3,8 @@
 The demo creates (once) an API key with every scope, keeps it in ``<data_dir>/demo_api_key``
 so the dashboard login stays the same across runs, prints it, then runs ``ssmas up`` with every
 product's demo scenario (``Product.demo``): the live exchange, pricing (a first model, then
-dynamic floors on the live exchange's auctions against an unfloored control share) and the
-assistant's simulated customers.
+dynamic floors on the live exchange's auctions against an unfloored control share), the
+assistant's simulated customers and a campaign sent through the local fake SMS provider.
 """
 
 from __future__ import annotations
@@ -79,6 +79,27 @@ def move_graph_fake(settings: Settings, bind_port: int) -> Settings:
     return settings.model_copy(update={"whatsapp": whatsapp})
 
 
+def campaigns_for_demo(settings: Settings, bind_host: str, bind_port: int) -> Settings:
+    """Settings for the campaigns demo: receipts come back to the bound address (unless
+    ``SSMAS_CAMPAIGNS_PUBLIC_URL`` is set), the local fake SMS provider leaves the dashboard's
+    port, and quiet hours are off unless ``SSMAS_CAMPAIGNS_QUIET_*`` set them, so the demo's
+    campaign goes out whatever the hour in Mexico."""
+    section = settings.campaigns
+    given = section.model_fields_set
+    update: dict[str, object] = {}
+    if "public_url" not in given:
+        host = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host
+        update["public_url"] = f"http://{host}:{bind_port}"
+    provider = urlparse(section.provider_url)
+    if provider.hostname in ("127.0.0.1", "localhost") and provider.port == bind_port:
+        netloc = f"{provider.hostname}:{_free_port(provider.hostname)}"
+        update["provider_url"] = provider._replace(netloc=netloc).geturl()
+    if not {"quiet_start_hour", "quiet_end_hour"} & given:
+        update["quiet_start_hour"] = update["quiet_end_hour"] = 0  # equal hours: never quiet
+    campaigns = section.model_copy(update=update)
+    return settings.model_copy(update={"campaigns": campaigns})
+
+
 demo_app = typer.Typer(
     name="demo", help="Run the platform with every product's demo scenario.", add_completion=False
 )
@@ -96,6 +117,7 @@ def demo_command(
     # Scenarios find the API through platform.settings, so it carries the bound address.
     settings = base.model_copy(update={"host": bind_host, "port": bind_port})
     settings = move_graph_fake(settings, bind_port)
+    settings = campaigns_for_demo(settings, bind_host, bind_port)
     settings.ensure_dirs()
     warning = secret_warning(settings)
     if warning:

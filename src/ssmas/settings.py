@@ -31,6 +31,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -46,14 +47,23 @@ DEV_SECRET = "dev-secret"
 DEV_APP_SECRET = "test_app_secret_123"
 DEV_VERIFY_TOKEN = "my-verify-token"
 DEV_ACCESS_TOKEN = "dev-access-token"
+DEV_SMS_TOKEN = "dev-sms-auth-token"  # the fake SMS provider's
 WHATSAPP_PLACEHOLDERS = PLACEHOLDER_SECRETS | {DEV_APP_SECRET, DEV_VERIFY_TOKEN, DEV_ACCESS_TOKEN}
 # The product sections of Settings (nested models, SSMAS_<SECTION>_<FIELD>).
-SECTIONS = ("whatsapp", "pricing", "adops", "ops")
+SECTIONS = ("whatsapp", "pricing", "adops", "incidents", "campaigns", "ops")
 
 
 # Fields whose values never appear in an error message.
 SECRET_FIELDS = frozenset(
-    {"secret_key", "pii_key", "llm_api_key", "app_secret", "verify_token", "access_token"}
+    {
+        "secret_key",
+        "pii_key",
+        "llm_api_key",
+        "app_secret",
+        "verify_token",
+        "access_token",
+        "auth_token",
+    }
 )
 MIN_SECRET_BYTES = 32
 MIN_SECRET_BITS_PER_CHAR = 3.0  # Shannon entropy of the characters: "aaaa…" 0, hex ~3.7-4
@@ -389,6 +399,112 @@ class AdopsSettings(BaseModel):
     )
 
 
+class IncidentSettings(BaseModel):
+    """AdOps stream and incidents (``SSMAS_INCIDENTS_*``): correlation windows, notifiers and
+    the stream job's checkpoints. Windows are in minutes of stream (simulated) time."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    correlation_window_min: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=1440.0,
+        description="an entity's alerts this close join one incident",
+    )
+    group_window_min: float = Field(
+        default=10.0,
+        gt=0.0,
+        le=1440.0,
+        description="downstream alerts this close join an upstream incident",
+    )
+    auto_resolve_min: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=10080.0,
+        description="an incident this long without alerts resolves itself",
+    )
+    notify_urls: list[str] = Field(
+        default_factory=list,
+        description="notifier URLs (log:, webhook+https://, slack+https://, smtp://); none: log",
+    )
+    rules_file: Path | None = Field(
+        default=None, description="composite rules YAML (default: the seed's rules)"
+    )
+    checkpoint_s: float = Field(
+        default=2.0, gt=0.0, le=600.0, description="seconds between the stream job's checkpoints"
+    )
+
+
+class CampaignsSettings(BaseModel):
+    """Campaigns (``SSMAS_CAMPAIGNS_*``): the SMS provider (any Twilio-compatible Messages API),
+    the public URL its delivery receipts come back to, and the sending rules: quiet hours in
+    the recipient's time zone, frequency caps per recipient and the per-tenant send rate.
+    Every default is the local one (the fake provider of the tests and the demo)."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    provider_url: str = Field(
+        default="http://127.0.0.1:8766",
+        description="base URL of the Twilio-compatible API (https://api.twilio.com in prod)",
+    )
+    account_sid: str = Field(
+        default="AC00000000000000000000000000000000", description="provider account SID"
+    )
+    auth_token: str = Field(
+        default=DEV_SMS_TOKEN,
+        description="provider auth token: basic auth, and the key of X-Twilio-Signature",
+    )
+    from_number: str = Field(default="+15005550006", description="the number SMS are sent from")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="this API's public base URL, where receipts and inbound SMS come back",
+    )
+    send_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="timeout of one provider request"
+    )
+    send_attempts: int = Field(
+        default=4, ge=1, le=20, description="tries per provider request, the first included"
+    )
+    quiet_start_hour: int = Field(
+        default=21, ge=0, le=23, description="local hour from which nothing is sent"
+    )
+    quiet_end_hour: int = Field(
+        default=9, ge=0, le=23, description="local hour at which sending may start again"
+    )
+    cap_per_day: int = Field(
+        default=2, ge=1, description="messages to one recipient per 24 h, across campaigns"
+    )
+    cap_per_week: int = Field(
+        default=5, ge=1, description="messages to one recipient per 7 days, across campaigns"
+    )
+    tenant_rate_per_s: float = Field(
+        default=50.0, gt=0, le=1e6, description="sends per second per tenant"
+    )
+    tenant_burst: int = Field(default=100, ge=1, description="sends at once per tenant")
+    sender_batch: int = Field(
+        default=100, ge=1, le=10_000, description="ledger rows one sender claims at a time"
+    )
+    sender_concurrency: int = Field(
+        default=8, ge=1, le=256, description="provider requests one sender has in flight"
+    )
+    lease_s: float = Field(
+        default=30.0, gt=0, le=3600, description="a claim older than this is taken over"
+    )
+    whatsapp_template: str = Field(
+        default="campaign_message",
+        description="approved WhatsApp template whose one body parameter is the message",
+    )
+    whatsapp_language: str = Field(default="es_MX", description="that template's language")
+
+    def placeholder_token_for_a_real_provider(self) -> bool:
+        """Whether the dev auth token is set while the provider is not on this host (the token
+        also checks the provider's signatures: a known one lets anyone forge receipts)."""
+        host = (urlsplit(self.provider_url).hostname or "").lower()
+        local = host in ("127.0.0.1", "localhost", "::1")
+        placeholder = self.auth_token.strip().lower() in PLACEHOLDER_SECRETS | {DEV_SMS_TOKEN}
+        return placeholder and not local
+
+
 class Settings(BaseSettings):
     """Platform configuration; read from the environment (``SSMAS_*``) and an optional ``.env``."""
 
@@ -477,9 +593,16 @@ class Settings(BaseSettings):
         default_factory=OpsSettings,
         description="Ops: the Prometheus and Alertmanager the platform reports to",
     )
-
     adops: AdopsSettings = Field(
         default_factory=AdopsSettings, description="AdOps event rules, targets and archive"
+    )
+    incidents: IncidentSettings = Field(
+        default_factory=IncidentSettings,
+        description="AdOps stream job and incident manager",
+    )
+    campaigns: CampaignsSettings = Field(
+        default_factory=CampaignsSettings,
+        description="Campaign sending: SMS provider, receipts, quiet hours, caps and rates",
     )
 
     @model_validator(mode="after")
@@ -505,6 +628,11 @@ class Settings(BaseSettings):
         if placeholders:
             raise ValueError(
                 f"{', '.join(placeholders)} must be set to real secrets when SSMAS_PROFILE=prod"
+            )
+        if self.campaigns.placeholder_token_for_a_real_provider():
+            raise ValueError(
+                "SSMAS_CAMPAIGNS_AUTH_TOKEN must be set to the SMS provider's auth token when "
+                "SSMAS_PROFILE=prod and SSMAS_CAMPAIGNS_PROVIDER_URL is not a local fake"
             )
         weak = ["SSMAS_SECRET_KEY"] if weak_secret(self.secret_key) else []
         weak += self.whatsapp.weak_secrets()
@@ -674,6 +802,8 @@ _SECTION_TITLES = {
     "pricing": "Pricing (`settings.pricing`)",
     "adops": "AdOps (`settings.adops`)",
     "ops": "Ops (`settings.ops`)",
+    "incidents": "AdOps stream and incidents (`settings.incidents`)",
+    "campaigns": "Campaigns (`settings.campaigns`)",
 }
 _BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
 

@@ -3,15 +3,29 @@ a campaign launched through the process's sender; scheduled campaigns launched w
 
 from __future__ import annotations
 
+import re
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+
 from ssmas.campaigns.audience import create_campaign, get_campaign
-from ssmas.campaigns.demo import run_demo_once
-from ssmas.campaigns.runtime import use_sender
-from ssmas.campaigns.scheduling import launch_due
+from ssmas.campaigns.demo import DEMO_TENANT, run_demo_once
+from ssmas.campaigns.runtime import campaigns_runtime, ensure_sender, use_sender
+from ssmas.campaigns.scheduling import launch_due, run_scheduler
 from ssmas.campaigns.scope import TenantScope
+from ssmas.campaigns.sending.fake_provider import FakeSmsProvider
+from ssmas.campaigns.sending.sender import LedgerSender, Sender
 from ssmas.campaigns.tenancy import get_tenant
+from ssmas.core.security import create_api_key
+from tests.integration.campaigns_sending_support import (
+    Clock,
+    free_port,
+    live_api,
+    sending_platform,
+    sending_settings,
+)
 from tests.integration.campaigns_support import MemorySender, campaigns_platform
 
 
@@ -50,3 +64,85 @@ def test_demo_launches_a_campaign_and_the_scheduler_launches_when_due(tmp_path: 
         with platform.uow() as uow:
             shown = get_campaign(TenantScope(uow.session, tenant.id), later.id, sender)
         assert shown.status == "launched" and shown.counts["queued"] == done.segment.size
+
+
+def _campaign_cells(client: httpx.Client, base: str, tenant: str, campaign_id: int) -> list[str]:
+    """The campaign's row of the dashboard's campaigns table, cell by cell."""
+    page = client.get(f"{base}/dashboard/campaigns/campaigns/rows", params={"tenant": tenant})
+    assert page.status_code == 200, page.text
+    for row in re.findall(r"<tr>\s*(.*?)</tr>", page.text, flags=re.S):
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+        if cells and cells[0] == str(campaign_id):
+            return cells
+    raise AssertionError(f"campaign {campaign_id} is not on the page")
+
+
+def test_demo_campaign_is_sent_through_the_fake_provider_and_counts_rise(tmp_path: Path) -> None:
+    """The demo with the platform's own sender: launch queues into the ledger, the sender sends
+    through the fake SMS provider, its receipts come back to the API, and the dashboard's
+    campaigns table shows sent and delivered rising to the number of recipients."""
+    clock = Clock()
+    port = free_port()
+    with FakeSmsProvider(clock=clock) as fake:
+        settings = sending_settings(tmp_path, fake.url, public_url=f"http://127.0.0.1:{port}")
+        with (
+            sending_platform(settings, clock) as (platform, runtime),
+            live_api(platform, port) as base,
+        ):
+            sender = ensure_sender(platform)  # attached by the API's start hook already
+            assert isinstance(sender, LedgerSender)
+            done = run_demo_once(platform, leads=300)
+            assert done.launched and done.campaign.recipients > 0
+            recipients = done.campaign.recipients
+            with platform.uow() as uow:
+                tenant = get_tenant(uow.session, DEMO_TENANT)
+                operator, _ = create_api_key(uow.session, "operator", ["campaigns:admin"])
+                uow.commit()
+            before = sender.counts(tenant.id, done.campaign.id)
+            assert before["queued"] == recipients and before["sent"] == before["delivered"] == 0
+            with httpx.Client(base_url=base, timeout=10.0) as client:
+                login = client.post("/login", data={"api_key": operator})
+                assert login.status_code == 303, login.text
+                cells = _campaign_cells(client, base, tenant.slug, done.campaign.id)
+                # recipients, queued, sent, delivered, failed, opted out, capped, converted
+                assert cells[5:10] == [f"{recipients:,}", f"{recipients:,}", "0", "0", "0"]
+                worker = Sender(runtime)
+                try:
+                    while worker.run_once():
+                        pass
+                finally:
+                    worker.close()
+                fake.wait_receipts()
+                after = sender.counts(tenant.id, done.campaign.id)
+                assert after["sent"] == recipients and after["delivered"] == recipients
+                assert sum(fake.handset.values()) == recipients
+                cells = _campaign_cells(client, base, tenant.slug, done.campaign.id)
+                assert cells[7:9] == [f"{recipients:,}", f"{recipients:,}"]
+
+
+def test_the_scheduler_worker_launches_into_the_send_ledger(tmp_path: Path) -> None:
+    """``ssmas worker campaigns --only scheduler`` has no API start hook: the worker attaches
+    the send ledger's sender itself, so a due campaign is queued in the ledger."""
+    with campaigns_platform(tmp_path) as platform:
+        done = run_demo_once(platform, leads=200)  # no sender yet: drafted
+        assert not done.launched
+        stopped = threading.Event()
+        stopped.set()
+        run_scheduler(platform, stopped)  # attaches the sender, then returns at once
+        sender = campaigns_runtime(platform).sender
+        assert isinstance(sender, LedgerSender)
+        now = datetime.now(UTC)
+        with platform.uow() as uow:
+            tenant = get_tenant(uow.session, DEMO_TENANT)
+            later = create_campaign(
+                TenantScope(uow.session, tenant.id),
+                name="scheduled",
+                segment_id=done.segment.id,
+                channel="sms",
+                template="Hola {nombre}",
+                scheduled_at=now + timedelta(minutes=5),
+            )
+            uow.commit()
+        assert launch_due(platform, now + timedelta(minutes=5)) == 1
+        counts = sender.counts(tenant.id, later.id)
+        assert counts["queued"] == done.segment.size > 0 and counts["sent"] == 0

@@ -102,3 +102,21 @@ def test_injector_leaves_a_remediated_knob_alone() -> None:
     )
     injector.sync(fault.end + timedelta(minutes=1))
     assert plane.current().actor == "adops-agent"  # no revert written over the fix
+
+
+def test_a_fault_added_every_minute_before_its_start_is_reverted_to_the_real_value() -> None:
+    """The live exchange adds each fault it sees every minute, from a day before its start;
+    applying it once per copy used to save the injected value as the one to restore."""
+    world = build_world(11)
+    plane = MemoryControlPlane(world)
+    start = datetime(2024, 10, 21, 0, 10, tzinfo=UTC)
+    fault = make_fault(world, "ad_unit_misconfiguration", start=start, minutes=30)
+    injector = FaultInjector(world, plane, [], sim_time=True)
+    for minute in range(60):
+        now = start + timedelta(minutes=minute - 10)
+        injector.add(fault)
+        injector.sync(now)
+    sizes = plane.current().state.ad_unit_sizes
+    unit = next(u for u in world.ad_units if u.ad_unit_id == fault.entity)
+    assert sizes[fault.entity] == unit.size
+    assert len(plane.history()) == 3  # world defaults, the fault, its revert

@@ -109,3 +109,60 @@ from ssmas.adops.events.commands import replay_command, rules_app  # noqa: E402
 
 adops_app.add_typer(rules_app, name="rules")
 adops_app.command("replay")(replay_command)
+# ---- the stream and incidents (issue 14, items 1, 5, 6) ------------------------------------
+
+
+@adops_app.command()
+def ingest(
+    csv_file: Path = typer.Argument(..., help="CSV with a timestamp column and a value column."),
+    series: str = typer.Option(..., "--series", help="Series name (letters, digits, _ . : -)."),
+) -> None:
+    """Send a timestamp,value CSV to the stream (bus topic adops.series): the stream worker
+    windows it, scores it and opens incidents for its anomalies."""
+    from ssmas.adops.series_csv import SeriesFileError, read_series_csv, send_series
+    from ssmas.core.platform import build_platform
+    from ssmas.settings import get_settings
+
+    try:
+        points = read_series_csv(csv_file, series)
+    except SeriesFileError as exc:
+        _fail(str(exc))
+    platform = build_platform(get_settings())
+    try:
+        sent = send_series(platform.bus, series, points)
+    finally:
+        platform.close()
+    out.print(f"{sent:,} points of {series} accepted (topic adops.series)")
+
+
+@adops_app.command()
+def incidents(
+    state: str | None = typer.Option(None, "--state", help="open, triaged, mitigating, ..."),
+    limit: int = typer.Option(20, "--limit", min=1, max=500),
+) -> None:
+    """List incidents, newest first."""
+    from ssmas.adops.incidents import STATES
+    from ssmas.adops.runtime import incident_service
+    from ssmas.core.platform import build_platform
+    from ssmas.settings import get_settings
+
+    if state is not None and state not in STATES:
+        _fail(f"unknown state {state!r}; choose from {', '.join(STATES)}")
+    platform = build_platform(get_settings())
+    try:
+        rows = incident_service(platform).list_incidents(state=state, limit=limit)
+    finally:
+        platform.close()
+    table = Table(title=f"AdOps incidents ({len(rows)})")
+    for name in ("opened", "incident", "severity", "state", "alerts", "title"):
+        table.add_column(name)
+    for row in rows:
+        table.add_row(
+            row["opened_at"].strftime("%Y-%m-%d %H:%M"),
+            row["incident_id"],
+            row["severity"],
+            row["state"],
+            str(row["alert_count"]),
+            row["title"],
+        )
+    out.print(table)

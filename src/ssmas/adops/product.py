@@ -1,4 +1,5 @@
-"""Autonomous AdOps as a product (part built: detection and NAB scoring; see docs/adops.md)."""
+"""Autonomous AdOps as a product (part built: detection, NAB scoring, the metric stream,
+incidents and event rules; see docs/adops.md)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ from ssmas.core.product import Product, WorkerSpec
 
 PRODUCT = Product(
     name="adops",
-    summary="Autonomous AdOps: streaming anomaly detectors and NAB-compatible scoring.",
+    summary="Autonomous AdOps: streaming anomaly detectors, incidents and event rules.",
     cli="ssmas.adops.commands:adops_app",
-    routers=("ssmas.adops.api_events:router",),
-    workers=(WorkerSpec("rules", "ssmas.adops.events.service:run_rules_worker"),),
+    routers=("ssmas.adops.api:router", "ssmas.adops.api_events:router"),
+    pages=("ssmas.adops.web:router",),
+    workers=(
+        WorkerSpec("stream", "ssmas.adops.runtime:run_stream_worker"),
+        WorkerSpec("rules", "ssmas.adops.events.service:run_rules_worker"),
+    ),
+    demo="ssmas.adops.demo:run_demo",
     settings_section="adops",
 )

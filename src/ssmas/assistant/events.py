@@ -3,7 +3,9 @@
 ``assistant.inbound`` holds raw webhook deliveries; the router splits them into
 ``assistant.text`` (``TextMessageEvent``), ``assistant.media`` (``MediaMessageEvent``) and
 ``assistant.status`` (``StatusEvent``); ``assistant.outbound`` asks for one stored message to be
-sent. Payloads that carry phone numbers or bodies travel sealed (Fernet, ``PiiCipher``).
+sent; ``assistant.template_send`` takes other products' template requests
+(``TemplateSendRequest``). Payloads that carry phone numbers or bodies travel sealed (Fernet,
+``PiiCipher``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ TOPIC_MEDIA = "assistant.media"
 TOPIC_STATUS = "assistant.status"
 TOPIC_OUTBOUND = "assistant.outbound"
 TOPIC_ESCALATION = "assistant.escalation"
+# Other products (campaigns) ask for approved templates to be sent here.
+TOPIC_TEMPLATE_SEND = "assistant.template_send"
 
 
 class MediaInfo(BaseModel):
@@ -88,6 +92,19 @@ class OutboundRequest(BaseModel):
     event_type: Literal["outbound_requested"] = "outbound_requested"
     message_id: int
     requested_at: AwareDatetime
+
+
+class TemplateSendRequest(BaseModel):
+    """Send the approved template ``template`` to ``to`` (digits, WhatsApp's form), its body
+    parameters in order; ``callback_data`` comes back on the message's status webhooks (and on
+    ``assistant.status``), so the requester can follow its delivery. Published sealed."""
+
+    event_type: Literal["template_send_requested"] = "template_send_requested"
+    to: str = Field(min_length=8, max_length=20, pattern=r"^[0-9]+$")
+    template: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=16)
+    parameters: list[str] = Field(default_factory=list, max_length=20)
+    callback_data: str = Field(min_length=1, max_length=512)
 
 
 class EscalationEvent(BaseModel):

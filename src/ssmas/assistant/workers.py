@@ -1,7 +1,8 @@
 """Bus subscriptions of the assistant, and the worker loops its product declares.
 
 ``assistant_subscriptions(platform)`` gives the router, text, media, status and outbound
-consumers for ``ssmas.core.worker.run_worker``. ``run(platform, stop)`` consumes them all and
+consumers for ``ssmas.core.worker.run_worker``, and the template sends other products request
+(``templates``, ``ssmas.assistant.template_sends``). ``run(platform, stop)`` consumes them all and
 ``run_sla_sweep(platform, stop)`` notifies handoffs past their SLA: ``ssmas up`` runs both,
 ``ssmas worker assistant [--only consumers]`` runs them in a process of their own. The
 visibility timeout and send lease come from the settings (``SSMAS_WHATSAPP_*``).
@@ -22,6 +23,7 @@ from ssmas.assistant.events import (
     TOPIC_MEDIA,
     TOPIC_OUTBOUND,
     TOPIC_STATUS,
+    TOPIC_TEMPLATE_SEND,
     TOPIC_TEXT,
     MediaMessageEvent,
     OutboundRequest,
@@ -43,6 +45,7 @@ from ssmas.assistant.store import (
     settle_by_token,
 )
 from ssmas.assistant.tables import Conversation
+from ssmas.assistant.template_sends import TemplateSends
 from ssmas.assistant.whatsapp.client import CODE_WINDOW_CLOSED
 from ssmas.core.bus import Delivery
 from ssmas.core.db import UnitOfWork
@@ -51,7 +54,7 @@ from ssmas.core.worker import Subscription, run_worker
 
 log = structlog.get_logger(__name__)
 
-QUEUES = ("inbound", "text", "media", "status", "outbound")
+QUEUES = ("inbound", "text", "media", "status", "outbound", "templates")
 TEXT_BATCH = 100
 SLA_SWEEP_S = 30.0
 SPANISH_PREFIXES = (
@@ -229,7 +232,9 @@ def assistant_subscriptions(
     visibility_timeout_s: float | None = None,
 ) -> list[Subscription]:
     """The assistant's consumers (only ``queues``); visibility defaults per queue."""
-    handlers = AssistantHandlers(runtime or assistant_runtime(platform))
+    rt = runtime or assistant_runtime(platform)
+    handlers = AssistantHandlers(rt)
+    templates = TemplateSends(rt)
     table = {
         "inbound": Subscription(
             TOPIC_INBOUND, "assistant-router", handlers.inbound, 200, 30.0, handlers.inbound_batch
@@ -240,6 +245,9 @@ def assistant_subscriptions(
         "media": Subscription(TOPIC_MEDIA, "assistant-media", handlers.media, 4, 300.0),
         "status": Subscription(TOPIC_STATUS, "assistant-status", handlers.status, 200, 30.0),
         "outbound": Subscription(TOPIC_OUTBOUND, "assistant-outbound", handlers.outbound, 20, 30.0),
+        "templates": Subscription(
+            TOPIC_TEMPLATE_SEND, "assistant-templates", templates.handle, 20, 30.0
+        ),
     }
     unknown = set(queues) - set(table)
     if unknown:

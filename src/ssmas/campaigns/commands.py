@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ssmas.campaigns.quality_commands import quality_app
 from ssmas.core.cli_errors import fail as _fail
 from ssmas.core.cli_errors import first_line
 
@@ -34,6 +35,7 @@ campaigns_app = typer.Typer(
 )
 err = Console(stderr=True)
 out = Console()
+campaigns_app.add_typer(quality_app)
 CsvOpt = typer.Option(..., "--csv", help="CSV with columns ds (date/time) and y (number).")
 LevelOpt = typer.Option(80.0, "--level", help="Prediction interval level in percent, (0, 100).")
 RuleOpt = typer.Option(

@@ -1,12 +1,16 @@
 """The campaigns demo: a tenant, simulated Mexican leads imported, segments by rules and by
-clustering, and a campaign launched through the process's sender, live on the dashboard's
-*Campaigns* pages (log in with the demo key: it is an operator's and sees every tenant)."""
+clustering, and a campaign launched into the send ledger; the sender worker sends it through
+the local fake SMS provider (served here when ``SSMAS_CAMPAIGNS_PROVIDER_URL`` is on this host),
+whose delivery receipts come back to the API, so the counts on the dashboard's *Campaigns* page
+rise (log in with the demo key: it is an operator's and sees every tenant)."""
 
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import structlog
 from rich.console import Console
@@ -23,16 +27,29 @@ from ssmas.campaigns.audience import (
 )
 from ssmas.campaigns.errors import NotFound
 from ssmas.campaigns.leads import ImportSummary, import_leads, simulated_leads_csv
-from ssmas.campaigns.runtime import campaigns_runtime
+from ssmas.campaigns.runtime import campaigns_runtime, ensure_sender
 from ssmas.campaigns.scope import TenantScope
+from ssmas.campaigns.sending.fake_provider import FakeSmsProvider
 from ssmas.campaigns.tenancy import create_tenant, get_tenant
+from ssmas.core.health import wait_healthy
 from ssmas.core.platform import Platform
+from ssmas.settings import CampaignsSettings
 
-__all__ = ["DEMO_LEADS", "DEMO_TENANT", "DemoOutcome", "run_demo", "run_demo_once"]
+__all__ = [
+    "DEMO_LEADS",
+    "DEMO_TENANT",
+    "DemoOutcome",
+    "local_provider",
+    "run_demo",
+    "run_demo_once",
+]
 
 DEMO_TENANT = "demo-mx"
 DEMO_LEADS = 2_000
 SENDER_WAIT_S = 30.0
+# How long the demo watches its campaign's counts before it prints them.
+WATCH_S = 120.0
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 DEMO_TEMPLATE = "Hola {nombre}: 30% en tu tienda de {city} este fin. Responde BAJA para salir."
 log = structlog.get_logger(__name__)
 
@@ -113,8 +130,48 @@ def run_demo_once(
     )
 
 
+def local_provider(settings: CampaignsSettings) -> AbstractContextManager[object]:
+    """The fake SMS provider on the port of ``settings.provider_url`` when that URL is on this
+    host (the default), with the account and token the sender uses; else nothing to serve."""
+    url = urlsplit(settings.provider_url)
+    if url.hostname not in LOCAL_HOSTS or url.port is None:
+        return nullcontext()
+    return FakeSmsProvider(
+        account_sid=settings.account_sid, auth_token=settings.auth_token, port=url.port
+    )
+
+
+def _watch(platform: Platform, done: DemoOutcome, stop: threading.Event) -> dict[str, int]:
+    """The campaign's counts once every recipient is settled (sent on, or dropped by a rule),
+    or after :data:`WATCH_S`."""
+    sender = ensure_sender(platform)
+    with platform.uow() as uow:
+        tenant = get_tenant(uow.session, DEMO_TENANT)
+    counts = sender.counts(tenant.id, done.campaign.id)
+    waited = 0.0
+    while waited < WATCH_S and not stop.is_set():
+        counts = sender.counts(tenant.id, done.campaign.id)
+        settled = counts["delivered"] + counts["failed"] + counts["opted_out"] + counts["capped"]
+        if settled >= done.campaign.recipients:
+            break
+        stop.wait(1.0)
+        waited += 1.0
+    return counts
+
+
 def run_demo(platform: Platform, stop: threading.Event) -> None:
-    """``ssmas demo``'s campaigns scenario: once, then idle until ``stop``."""
+    """``ssmas demo``'s campaigns scenario: serve the fake SMS provider, run the scenario once
+    with the send ledger's sender, print what came back, then idle until ``stop``."""
+    with local_provider(platform.settings.campaigns):
+        api = f"http://{platform.settings.host}:{platform.settings.port}"
+        if not wait_healthy(api, stop=stop, interval_s=0.25):
+            return
+        ensure_sender(platform)
+        _run_demo(platform, stop)
+        stop.wait()
+
+
+def _run_demo(platform: Platform, stop: threading.Event) -> None:
     done = run_demo_once(platform, sender_wait_s=SENDER_WAIT_S, stop=stop)
     summary = done.imported
     table = Table(title="Campaigns demo: tenant demo-mx")
@@ -131,6 +188,8 @@ def run_demo(platform: Platform, stop: threading.Event) -> None:
     table.add_row(
         "campaign", f"{done.campaign.name}: {outcome}, {done.campaign.recipients:,} recipients"
     )
+    counts = _watch(platform, done, stop) if done.launched else {}
+    if counts:
+        table.add_row("sending", ", ".join(f"{key} {value:,}" for key, value in counts.items()))
     Console().print(table)
-    log.info("campaigns_demo_done", launched=done.launched)
-    stop.wait()
+    log.info("campaigns_demo_done", launched=done.launched, **counts)

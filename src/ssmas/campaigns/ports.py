@@ -16,8 +16,8 @@ __all__ = ["COUNT_KEYS", "CampaignSender", "Channel", "Recipient"]
 
 Channel = Literal["sms", "whatsapp"]
 
-# The keys of ``counts`` (each an int, 0 when none).
-COUNT_KEYS = ("queued", "sent", "delivered", "failed", "opted_out", "converted")
+# The keys of ``counts`` (each an int, 0 when none); ``capped``: dropped by a frequency cap.
+COUNT_KEYS = ("queued", "sent", "delivered", "failed", "opted_out", "converted", "capped")
 
 
 @dataclass(frozen=True, slots=True)

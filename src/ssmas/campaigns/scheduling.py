@@ -1,5 +1,6 @@
 """The scheduler worker: launches scheduled campaigns once their time has come, each through
-its own tenant's scope, with the sender of this process (none: it waits for one)."""
+its own tenant's scope, with the sender of this process (the worker attaches the send ledger's
+when none is)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import datetime
 import structlog
 
 from ssmas.campaigns.audience import due_campaigns, launch_campaign
-from ssmas.campaigns.runtime import campaigns_runtime
+from ssmas.campaigns.runtime import campaigns_runtime, ensure_sender
 from ssmas.campaigns.scope import TenantScope
 from ssmas.campaigns.tables import Tenant
 from ssmas.core.api.errors import DomainError
@@ -59,6 +60,7 @@ def run_scheduler(
     platform: Platform, stop: threading.Event, clock: Callable[[], datetime] = utcnow
 ) -> None:
     """Worker loop: :func:`launch_due` every :data:`INTERVAL_S` seconds until ``stop``."""
+    ensure_sender(platform)
     while not stop.is_set():
         count = launch_due(platform, clock())
         if count:

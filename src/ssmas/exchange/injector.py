@@ -39,8 +39,13 @@ class FaultInjector:
         self._done: set[str] = set()
 
     def add(self, fault: Fault) -> None:
-        if config_change(self._world, fault) is not None and fault.fault_id not in self._done:
-            self._pending.append(fault)
+        """Drive ``fault`` too; adding one already pending or done changes nothing (the live
+        exchange adds every fault it sees each minute, from a day before its start)."""
+        if config_change(self._world, fault) is None or fault.fault_id in self._done:
+            return
+        if any(f.fault_id == fault.fault_id for f in self._pending):
+            return
+        self._pending.append(fault)
 
     def boundaries(self) -> list[datetime]:
         return sorted({t for f in self._pending for t in (f.start, f.end)})

@@ -42,8 +42,9 @@ __all__ = [
 ]
 
 # (target type, "module:factory") registered in every process; factory(platform) -> Handler.
-# The incident manager adds its line here: ("incident", "ssmas.adops.<module>:<factory>").
-PLUGIN_TARGETS: tuple[tuple[str, str], ...] = ()
+PLUGIN_TARGETS: tuple[tuple[str, str], ...] = (
+    ("incident", "ssmas.adops.incident_target:incident_target"),
+)
 RUNTIME = "adops.event_targets"
 
 

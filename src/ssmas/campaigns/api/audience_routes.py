@@ -102,7 +102,7 @@ async def campaigns(
     caller: TenantReader, runtime: RuntimeDep, limit: Limit = 100, after: After = 0
 ) -> list[CampaignView]:
     """The tenant's campaigns with their live counts (queued, sent, delivered, failed,
-    opted out, converted)."""
+    opted out, capped, converted)."""
     return await run_in_threadpool(
         run_scoped,
         caller,

@@ -21,7 +21,12 @@ from ssmas.core.security.pii import (
     PiiKeyError,
     pii_cipher_from_settings,
 )
-from ssmas.core.security.signatures import sign_sha256, verify_sha256
+from ssmas.core.security.signatures import (
+    sign_sha256,
+    sign_twilio,
+    verify_sha256,
+    verify_twilio,
+)
 
 __all__ = [
     "ApiKeyRecord",
@@ -40,7 +45,9 @@ __all__ = [
     "revoke_api_key",
     "scopes_grant",
     "sign_sha256",
+    "sign_twilio",
     "validate_scopes",
     "verify_api_key",
     "verify_sha256",
+    "verify_twilio",
 ]

@@ -1,0 +1,179 @@
+"""AdOps on the live exchange: faults of every kind becoming incidents, and stream throughput.
+
+    .venv/bin/python benchmarks/adops_live.py [--quick] [--per-kind 30] [--seed 1009]
+
+The exchange runs accelerated (no pacing) with ``--per-kind`` faults of each of its eight
+kinds, one every 90 simulated minutes in a shuffled order, each 30 minutes long on a random
+entity of its kind (ad units among the ten biggest), after one simulated day of warm-up. Its
+minutes go through the stream processor (windows, detector, composite rules) in batches of five
+and the alerts into the incident manager on a fresh SQLite database, as the stream worker does.
+Seeds are not the tests' (they use 7 and 11). Figures (see ``ssmas.adops.live_trial``):
+
+* ``detect_within_2_windows_pct``: faults whose first incident opened at most two 5-minute
+  windows (10 min) after the fault started;
+* ``incident_per_fault``: incidents matched to a fault, per fault;
+* ``false_incidents_per_day``: incidents matching no fault, per simulated day after warm-up;
+* ``ingest_points_per_s``: metric values (one per series and minute) per second through the
+  stream processor and the incident manager, one process, a day of pre-generated exchange
+  messages in batches of 2,000 (the job's batch), best of three.
+
+The figures are merged into ``benchmarks/results/adops_detect.json`` (the NAB figures of
+``adops_detect.py`` stay; its ``ingest_points_per_s`` of the detector alone is replaced by this
+one, through windows, detector, rules and incidents, also kept as
+``stream_ingest_points_per_s`` when ``adops_detect.py`` runs again); ``--quick`` (one fault
+per kind, two passes of the speed test) writes ``adops_live.quick.json`` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from _report import merge_figures, write_result  # noqa: E402
+from ssmas.adops.incidents import IncidentService  # noqa: E402
+from ssmas.adops.live_trial import run_trial  # noqa: E402
+from ssmas.adops.stream import StreamProcessor  # noqa: E402
+from ssmas.adops.stream.composite import WATCHED  # noqa: E402
+from ssmas.core.db import make_engine  # noqa: E402
+from ssmas.core.db.migrate import upgrade  # noqa: E402
+from ssmas.exchange.control_plane import MemoryControlPlane  # noqa: E402
+from ssmas.exchange.live import LiveExchange  # noqa: E402
+from ssmas.exchange.world import build_world  # noqa: E402
+
+console = Console()
+
+
+def fresh_engine(folder: Path) -> Any:
+    url = f"sqlite:///{folder / 'adops.db'}"
+    upgrade(url)
+    return make_engine(url)
+
+
+def ingest_speed(folder: Path, seed: int, minutes: int, passes: int) -> tuple[float, int]:
+    """Points per second through processor and incidents; returns (best rate, points)."""
+    world = build_world(seed)
+    live = LiveExchange(world, MemoryControlPlane(world), start=datetime(2024, 10, 1, tzinfo=UTC))
+    messages: list[dict[str, Any]] = []
+    for _ in range(minutes):
+        messages += live.step()[1]
+    points = sum(1 for m in messages for name in WATCHED if name in m)
+    best = 0.0
+    for attempt in range(passes):
+        engine = fresh_engine(folder / f"speed{attempt}")
+        service = IncidentService(engine)
+        processor = StreamProcessor()
+        started = time.perf_counter()
+        for first in range(0, len(messages), 2000):
+            alerts = processor.ingest_exchange(messages[first : first + 2000])
+            with service.session() as session:
+                service.ingest(session, alerts)
+        best = max(best, points / (time.perf_counter() - started))
+        engine.dispose()
+    return best, points
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one fault per kind")
+    parser.add_argument("--per-kind", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=1009)
+    parser.add_argument("--volume", type=float, default=10_000_000.0, help="requests a day")
+    args = parser.parse_args()
+    per_kind = 1 if args.quick else args.per_kind
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "trial").mkdir()
+        for attempt in range(3):
+            (folder / f"speed{attempt}").mkdir()
+        engine = fresh_engine(folder / "trial")
+        columns = (
+            TextColumn("[bold]simulating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("minutes"),
+            TimeElapsedColumn(),
+        )
+        started = time.perf_counter()
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("", total=None)
+
+            def step(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            report = run_trial(
+                engine,
+                seed=args.seed,
+                per_kind=per_kind,
+                spacing=timedelta(minutes=90),
+                fault_minutes=30.0,
+                impressions_per_day=args.volume,
+                progress=step,
+            )
+        trial_s = time.perf_counter() - started
+        engine.dispose()
+        speed, speed_points = ingest_speed(
+            folder, args.seed, 60 if args.quick else 1440, 2 if args.quick else 3
+        )
+
+    table = Table(title=f"AdOps live trial: {len(report.faults)} faults, seed {args.seed}")
+    for name in ("kind", "faults", "detected ≤10 min %", "incidents/fault", "median delay min"):
+        table.add_column(name, justify="left" if name == "kind" else "right")
+    for kind, row in report.by_kind.items():
+        delay = row["median_delay_min"]
+        table.add_row(
+            kind,
+            str(int(row["faults"])),
+            f"{row['detected_pct']:.0f}",
+            f"{row['incidents_per_fault']:.2f}",
+            "—" if math.isnan(delay) else f"{delay:.0f}",
+        )
+    console.print(table)
+    figures: dict[str, Any] = {
+        "detect_within_2_windows_pct": round(report.detect_within_2_windows_pct, 1),
+        "false_incidents_per_day": round(report.false_incidents_per_day, 2),
+        "incident_per_fault": round(report.incident_per_fault, 3),
+        "ingest_points_per_s": round(speed),
+        "stream_ingest_points_per_s": round(speed),
+        "live_faults": len(report.faults),
+        "live_incidents": report.incidents,
+        "live_false_incidents": report.false_incidents,
+        "live_measured_days": round(report.measured_days, 2),
+        "live_trial_s": round(trial_s, 1),
+        "live_by_kind": {
+            k: {
+                m: (None if isinstance(v, float) and math.isnan(v) else round(v, 2))
+                for m, v in row.items()
+            }
+            for k, row in report.by_kind.items()
+        },
+    }
+    for name, value in figures.items():
+        if name != "live_by_kind":
+            console.print(f"{name}: {value}")
+    notes = (
+        f"seed {args.seed}, {per_kind} faults per kind (8 kinds), 30 min each, one every 90 "
+        f"simulated min after a day of warm-up, {args.volume:,.0f} requests a day; stream in "
+        f"batches of 5 minutes; speed over {speed_points:,} points (a simulated day), one process"
+    )
+    write_result("adops_live", figures, notes, quick=args.quick)
+    if not args.quick:
+        merge_figures("adops_detect", figures, "benchmarks/adops_live.py")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
