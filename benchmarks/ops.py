@@ -47,7 +47,13 @@ OTHER_FIGURES = (
     "rpo_s",
     "worker_restart_s",
     "autoscale_cover_pct",
-    "autoscale_overprov_pct",
+    "autoscale_overprovision_pct",
+    "autoscale_mape_pct",
+    "autoscale_naive_mape_pct",
+    "autoscale_interval_cover_pct",
+    "autoscale_service_hours",
+    "autoscale_backtest_s",
+    "autoscale_by_service",
     "page_load_max_ms",
 )
 

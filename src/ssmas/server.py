@@ -16,16 +16,19 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 import typer
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import start_http_server
 
 from ssmas.bootstrap import all_products, create_app, find_product
 from ssmas.core.api.head_guard import server_limits
+from ssmas.core.bus.maintenance import BacklogCollector, Janitor
 from ssmas.core.logging import configure_logging
+from ssmas.core.metrics import REGISTRY
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.product import Product, ProductError, WorkerSpec, resolve
 from ssmas.core.tuning import freeze_heap
@@ -230,6 +233,14 @@ def worker_command(
             "answers get the CPU first and a burst waits in the queue.",
         ),
     ] = 0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Port of this process's /metrics (default: SSMAS_WORKER_METRICS_PORT; 0: none).",
+        ),
+    ] = None,
 ) -> None:
     """Run one product's background workers until interrupted (no HTTP server)."""
     try:
@@ -241,13 +252,33 @@ def worker_command(
     if not specs:
         typer.echo(f"error: {product} has no background workers", err=True)
         raise typer.Exit(2)
-    run_workers(get_settings(), chosen, specs, nice=nice)
+    run_workers(get_settings(), chosen, specs, nice=nice, metrics_port=metrics_port)
+
+
+def serve_worker_metrics(platform: Platform, port: int) -> Any:
+    """Serve this worker process's metrics (bus counters, backlog gauges, product metrics) on
+    ``port`` of the settings' host; returns the server, or None when the port is taken."""
+    REGISTRY.register(BacklogCollector(platform.bus))
+    try:
+        server, _thread = start_http_server(port, addr=platform.settings.host, registry=REGISTRY)
+    except OSError as exc:  # a taken port must not stop the consumers
+        _log.warning("worker_metrics_not_served", port=port, error=str(exc))
+        return None
+    _log.info("worker_metrics_serving", port=server.server_port)
+    return server
 
 
 def run_workers(
-    settings: Settings, product: Product, specs: Sequence[WorkerSpec], *, nice: int = 0
+    settings: Settings,
+    product: Product,
+    specs: Sequence[WorkerSpec],
+    *,
+    nice: int = 0,
+    metrics_port: int | None = None,
 ) -> None:
-    """Run ``specs`` of ``product`` on a platform of their own until SIGINT / SIGTERM."""
+    """Run ``specs`` of ``product`` on a platform of their own until SIGINT / SIGTERM; serve
+    their metrics on ``metrics_port`` (default: the settings'; 0: none) and clean the bus of
+    consumers of processes that are gone."""
     if nice:
         os.nice(nice)
     configure_logging(settings)
@@ -255,6 +286,9 @@ def run_workers(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _s, _f: stop.set())
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    metrics_server = serve_worker_metrics(platform, port) if port else None
+    Janitor(platform.bus).start(stop)
     labels = [(f"{product.name}.{w.name}", w.target) for w in specs]
     threads = start_workers(platform, stop, labels)
     # Everything loaded so far lives as long as the process: keep it out of the collector's
@@ -268,4 +302,6 @@ def run_workers(
         stop.set()
         for thread in threads:
             thread.join(_WORKER_JOIN_S)
+        if metrics_server is not None:
+            metrics_server.shutdown()
         platform.close()

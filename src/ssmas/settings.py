@@ -156,12 +156,27 @@ class WhatsAppSettings(BaseModel):
     context_ttl_s: float = Field(default=1800.0, description="an idle conversation context expires")
     session_idle_s: float = Field(default=24 * 3600.0, description="an idle session closes")
     send_lease_s: float = Field(
-        default=60.0, description="a worker's unfinished send is taken over after this"
+        default=8.0,
+        gt=0,
+        description=(
+            "the one lease of the channel: a reply claimed for sending, and (unless"
+            " visibility_timeout_s says otherwise) a queued message handed to a worker, go to"
+            " another worker after this; media keeps 300 s"
+        ),
     )
     visibility_timeout_s: float | None = Field(
         default=None,
         gt=0,
-        description="redelivery timeout of the assistant's queues; default: each queue's own",
+        description="redelivery timeout of the assistant's queues; default: send_lease_s",
+    )
+    text_partitions: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description=(
+            "partitions of the text queue: one worker process per partition, so one customer's"
+            " messages stay in order; change only with the queue drained"
+        ),
     )
     brain: str = Field(
         default="",
@@ -230,6 +245,13 @@ class PricingSettings(BaseModel):
     )
     load_models: bool = Field(
         default=True, description="load models from the registry and hot-reload them"
+    )
+    require_model: bool = Field(
+        default=False,
+        description=(
+            "/ready fails while no champion model is loaded (set it on every host behind a load"
+            " balancer: a host that cannot reach the registry takes no traffic)"
+        ),
     )
     reload_interval_s: float = Field(
         default=30.0, ge=0.0, description="registry poll for new models; 0: model events only"
@@ -572,9 +594,25 @@ class Settings(BaseSettings):
     pii_key: str | None = Field(default=None, description="Fernet key for personal data at rest")
     mlflow_tracking_uri: str | None = Field(
         default=None,
-        description="MLflow tracking and registry; default sqlite <data_dir>/mlflow.db",
+        description=(
+            "MLflow tracking and registry; default sqlite <data_dir>/mlflow.db. Several hosts:"
+            " the shared PostgreSQL (postgresql+psycopg://...)"
+        ),
+    )
+    mlflow_artifact_root: Path | None = Field(
+        default=None,
+        description=(
+            "where model artifacts are stored; default <data_dir>/mlartifacts. Several hosts: a"
+            " shared filesystem mounted at the same path on every host"
+        ),
     )
     host: str = Field(default="127.0.0.1", description="interface the server binds")
+    worker_metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="port of a worker process's /metrics (ssmas worker); 0: none",
+    )
     port: int = Field(default=8000, description="port the server binds")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_json: bool = Field(default=True, description="JSON log lines; false: human-readable")
@@ -676,6 +714,10 @@ class Settings(BaseSettings):
     @property
     def resolved_mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def resolved_artifact_root(self) -> Path:
+        return self.mlflow_artifact_root or self.data_dir / "mlartifacts"
 
     def ensure_dirs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -102,3 +102,27 @@ def test_product_check_failure_makes_ready_503(embedded: Platform) -> None:
         "ms": checks["pricing_model"]["ms"],
     }
     assert checks["db"]["ok"] is True
+
+
+def test_ready_fails_while_a_required_model_is_missing(settings: Settings) -> None:
+    """A host that must serve a model (``require_model``) is not ready while it has none, as on
+    a host whose registry setting points at an empty registry; ready once a champion loads."""
+    from ssmas.pricing.serving.runtime import started_serving_runtime
+    from ssmas.settings import PricingSettings
+    from tests.pricing_serving_support import small_model
+
+    section = PricingSettings(require_model=True, drift_interval_s=0)
+    platform = build_platform(settings.model_copy(update={"pricing": section}))
+    try:
+        with TestClient(create_app(platform)) as client:
+            runtime = started_serving_runtime(platform)
+            assert runtime is not None
+            runtime.loader.loaded.wait(30)
+            response = client.get("/ready")
+            assert response.status_code == 503
+            check = response.json()["checks"]["pricing_models"]
+            assert check["ok"] is False and "no champion" in str(check)
+            runtime.service.install("champion", small_model())
+            assert client.get("/ready").status_code == 200
+    finally:
+        platform.close()

@@ -36,6 +36,7 @@ from ssmas.assistant.whatsapp.models import (
 from ssmas.core.bus import Bus, dlq_topic
 from ssmas.core.bus.base import HEADER_ERROR, HEADER_TOPIC
 from ssmas.core.security import PiiCipher
+from ssmas.core.worker import partition_for, partition_topic
 
 log = structlog.get_logger(__name__)
 
@@ -133,9 +134,10 @@ def split_delivery(body: bytes) -> Split:
 class Router:
     """Consumes ``assistant.inbound`` and fans out; safe to run again on the same delivery."""
 
-    def __init__(self, bus: Bus, cipher: PiiCipher) -> None:
+    def __init__(self, bus: Bus, cipher: PiiCipher, text_partitions: int = 1) -> None:
         self.bus = bus
         self.cipher = cipher
+        self.text_partitions = text_partitions
 
     def route(self, payload: dict[str, Any]) -> Split:
         return self.route_many([payload])[0]
@@ -152,9 +154,15 @@ class Router:
                 log.warning("delivery_dead_lettered", reason=str(reason)[:120])
                 split = Split()
             splits.append(split)
-        texts = [(e.message_id, seal(self.cipher, e)) for sp in splits for e in sp.texts]
-        if texts:
-            self.bus.publish_batch(TOPIC_TEXT, texts)
+        texts: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for sp in splits:  # by customer partition, each in arrival order
+            for e in sp.texts:
+                k = partition_for(f"{e.business_id}:{e.phone}", self.text_partitions)
+                texts.setdefault(partition_topic(TOPIC_TEXT, k), []).append(
+                    (e.message_id, seal(self.cipher, e))
+                )
+        for topic, items in texts.items():
+            self.bus.publish_batch(topic, items)
         media = [(e.message_id, seal(self.cipher, e)) for sp in splits for e in sp.media]
         if media:
             self.bus.publish_batch(TOPIC_MEDIA, media)

@@ -254,7 +254,15 @@ class TextPipeline:
         with UnitOfWork(self.session_factory) as uow:
             s = uow.session
             ids = [item.conversation_id for item in items]
-            query = sa.select(Conversation).where(Conversation.id.in_(ids))
+            # Row locks (PostgreSQL) make the counters below exact even if two workers ever
+            # hold one customer (a partition handed over while its old owner still runs).
+            query = (
+                sa.select(Conversation)
+                .where(Conversation.id.in_(sorted(ids)))
+                .order_by(Conversation.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
             conversations = {c.id: c for c in s.scalars(query)}
             inbound: list[NewInbound] = []
             for item in items:

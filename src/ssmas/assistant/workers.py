@@ -4,8 +4,14 @@
 consumers for ``ssmas.core.worker.run_worker``, and the template sends other products request
 (``templates``, ``ssmas.assistant.template_sends``). ``run(platform, stop)`` consumes them all and
 ``run_sla_sweep(platform, stop)`` notifies handoffs past their SLA: ``ssmas up`` runs both,
-``ssmas worker assistant [--only consumers]`` runs them in a process of their own. The
-visibility timeout and send lease come from the settings (``SSMAS_WHATSAPP_*``).
+``ssmas worker assistant [--only consumers]`` runs them in a process of their own.
+
+Scale-out: the router's queue is one partition and the text queue ``text_partitions``
+partitions (by customer), each leased by one worker process at a time
+(``ssmas.core.leases``), so a customer's messages are routed and answered in order however many
+workers run; media, statuses and outbound sends are shared by every worker. One timeout rules
+them (``SSMAS_WHATSAPP_SEND_LEASE_S``, 8 s): a message not acknowledged within it is handed
+out again, a reply claimed for sending is taken over after it (media: 300 s).
 """
 
 from __future__ import annotations
@@ -49,12 +55,15 @@ from ssmas.assistant.template_sends import TemplateSends
 from ssmas.assistant.whatsapp.client import CODE_WINDOW_CLOSED
 from ssmas.core.bus import Delivery
 from ssmas.core.db import UnitOfWork
+from ssmas.core.leases import LeaseStore
 from ssmas.core.platform import Platform
-from ssmas.core.worker import Subscription, run_worker
+from ssmas.core.worker import Subscription, partition_for, partition_topic, run_worker
 
 log = structlog.get_logger(__name__)
 
 QUEUES = ("inbound", "text", "media", "status", "outbound", "templates")
+MEDIA_VISIBILITY_S = 300.0
+LEASE_SCOPE = "assistant"
 TEXT_BATCH = 100
 SLA_SWEEP_S = 30.0
 SPANISH_PREFIXES = (
@@ -82,6 +91,11 @@ SPANISH_PREFIXES = (
 )
 
 
+def text_topic(business_id: str, phone: str, partitions: int) -> str:
+    """The text queue partition of one customer."""
+    return partition_topic(TOPIC_TEXT, partition_for(f"{business_id}:{phone}", partitions))
+
+
 def guess_language(phone: str) -> str:
     """Spanish for Spain and Latin American country codes, English otherwise (a first guess)."""
     return "es" if phone.startswith(SPANISH_PREFIXES) else "en"
@@ -92,7 +106,7 @@ class AssistantHandlers:
 
     def __init__(self, runtime: AssistantRuntime) -> None:
         self.rt = runtime
-        self.router = Router(runtime.platform.bus, runtime.cipher)
+        self.router = Router(runtime.platform.bus, runtime.cipher, runtime.wa.text_partitions)
 
     def inbound(self, delivery: Delivery) -> None:
         self.router.route(delivery.message.payload)
@@ -139,7 +153,8 @@ class AssistantHandlers:
             timestamp=event.timestamp,
             media=read.info,
         )
-        self.rt.platform.bus.publish(TOPIC_TEXT, seal(self.rt.cipher, follow), key=event.message_id)
+        topic = text_topic(event.business_id, event.phone, self.rt.wa.text_partitions)
+        self.rt.platform.bus.publish(topic, seal(self.rt.cipher, follow), key=event.message_id)
 
     def _language_of(self, event: MediaMessageEvent) -> str:
         with UnitOfWork(self.rt.platform.session_factory) as uow:
@@ -231,22 +246,41 @@ def assistant_subscriptions(
     queues: Sequence[str] = QUEUES,
     visibility_timeout_s: float | None = None,
 ) -> list[Subscription]:
-    """The assistant's consumers (only ``queues``); visibility defaults per queue."""
+    """The assistant's consumers (only ``queues``); the visibility timeout defaults to the
+    settings' (``visibility_timeout_s``, else ``send_lease_s``; media 300 s)."""
     rt = runtime or assistant_runtime(platform)
     handlers = AssistantHandlers(rt)
     templates = TemplateSends(rt)
+    lease = rt.wa.visibility_timeout_s or rt.wa.send_lease_s
+    parts = rt.wa.text_partitions
     table = {
         "inbound": Subscription(
-            TOPIC_INBOUND, "assistant-router", handlers.inbound, 200, 30.0, handlers.inbound_batch
+            TOPIC_INBOUND,
+            "assistant-router",
+            handlers.inbound,
+            200,
+            lease,
+            handlers.inbound_batch,
+            partitions=1,  # one router at a time: a customer's messages keep their order
         ),
         "text": Subscription(
-            TOPIC_TEXT, "assistant-text", handlers.text, TEXT_BATCH, 30.0, handlers.text_batch
+            TOPIC_TEXT,
+            "assistant-text",
+            handlers.text,
+            TEXT_BATCH,
+            lease,
+            handlers.text_batch,
+            partitions=parts,
         ),
-        "media": Subscription(TOPIC_MEDIA, "assistant-media", handlers.media, 4, 300.0),
-        "status": Subscription(TOPIC_STATUS, "assistant-status", handlers.status, 200, 30.0),
-        "outbound": Subscription(TOPIC_OUTBOUND, "assistant-outbound", handlers.outbound, 20, 30.0),
+        "media": Subscription(
+            TOPIC_MEDIA, "assistant-media", handlers.media, 4, MEDIA_VISIBILITY_S
+        ),
+        "status": Subscription(TOPIC_STATUS, "assistant-status", handlers.status, 200, lease),
+        "outbound": Subscription(
+            TOPIC_OUTBOUND, "assistant-outbound", handlers.outbound, 20, lease
+        ),
         "templates": Subscription(
-            TOPIC_TEMPLATE_SEND, "assistant-templates", templates.handle, 20, 30.0
+            TOPIC_TEMPLATE_SEND, "assistant-templates", templates.handle, 20, lease
         ),
     }
     unknown = set(queues) - set(table)
@@ -261,10 +295,9 @@ def assistant_subscriptions(
 def run(platform: Platform, stop: threading.Event) -> None:
     """Every assistant consumer, until ``stop`` is set."""
     runtime = assistant_runtime(platform)
-    subs = assistant_subscriptions(
-        platform, runtime=runtime, visibility_timeout_s=runtime.wa.visibility_timeout_s
-    )
-    run_worker(platform.bus, subs, stop)
+    subs = assistant_subscriptions(platform, runtime=runtime)
+    leases = LeaseStore(platform.session_factory)
+    run_worker(platform.bus, subs, stop, leases=leases, scope=LEASE_SCOPE)
 
 
 def run_sla_sweep(platform: Platform, stop: threading.Event) -> None:

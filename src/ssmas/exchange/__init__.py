@@ -14,6 +14,7 @@ Public services:
   ``FloorSlot``) takes a ``LiveFloorProvider``, which sees each minute's ``Requests`` (columns of
   codes into ``DEVICES``, ``FORMATS``, ``INVENTORY_TYPES``) and then the cleared ``Block``
   (``STATUS_OK`` marks the requests that went to auction);
+* traffic volume: ``expected_minute_volume`` (hour-of-day and weekday shapes, growth);
 * faults and knobs: ``make_fault``, ``inject_fault``, ``change_control``, ``open_stores``,
   ``MemoryControlPlane``, ``ControlState``.
 """
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from ssmas.exchange.live import FloorSlot, LiveExchange, LiveFloorProvider, floor_slot, run_live
     from ssmas.exchange.metrics import TOPIC as METRICS_TOPIC
     from ssmas.exchange.params import WorldParams
+    from ssmas.exchange.seasonality import expected_minute_volume
     from ssmas.exchange.services import change_control, inject_fault, open_stores, parse_volume
     from ssmas.exchange.simulate import (
         SimulationConfig,
@@ -83,6 +85,7 @@ __all__ = [
     "change_control",
     "connect_lake",
     "country_tier",
+    "expected_minute_volume",
     "floor_slot",
     "inject_fault",
     "lake_day_dir",
@@ -137,6 +140,7 @@ __getattr__, __dir__ = lazy_exports(
         "run_live": "ssmas.exchange.live",
         "METRICS_TOPIC": "ssmas.exchange.metrics:TOPIC",
         "WorldParams": "ssmas.exchange.params",
+        "expected_minute_volume": "ssmas.exchange.seasonality",
         "change_control": "ssmas.exchange.services",
         "inject_fault": "ssmas.exchange.services",
         "open_stores": "ssmas.exchange.services",

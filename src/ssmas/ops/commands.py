@@ -188,3 +188,12 @@ def silence(
     except (AlertmanagerError, ValueError) as exc:
         fail(first_line(exc))
     out.print(silence_id)
+
+
+def _add_autoscale() -> None:
+    from ssmas.ops.autoscale.commands import autoscale_app
+
+    ops_app.add_typer(autoscale_app, name="autoscale")
+
+
+_add_autoscale()

@@ -155,6 +155,17 @@ def poll(claim: Callable[[], list[Delivery]], wait_s: float) -> list[Delivery]:
     return found
 
 
+@dataclass(frozen=True)
+class GroupBacklog:
+    """What one group of one topic still owes: messages not acknowledged (handed out or not)
+    and the publish time of the oldest of them (``None`` when nothing is owed)."""
+
+    topic: str
+    group: str
+    messages: int
+    oldest: datetime | None
+
+
 def dlq_topic(topic: str) -> str:
     """The dead-letter topic of ``topic``."""
     return topic + DLQ_SUFFIX

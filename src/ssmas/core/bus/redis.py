@@ -30,6 +30,7 @@ from ssmas.core.bus.arguments import (
 from ssmas.core.bus.base import (
     BusClosed,
     Delivery,
+    GroupBacklog,
     InvalidBusInput,
     Message,
     PublishItem,
@@ -39,6 +40,7 @@ from ssmas.core.bus.base import (
 from ssmas.core.bus.codec import (
     encode_headers,
     encode_payload,
+    from_micros,
     new_message_id,
     stored_message,
     to_micros,
@@ -244,6 +246,77 @@ class RedisBus:
             dropped += n
             if n < TRIM_CHUNK:
                 return dropped
+
+    # -- operations extras (not part of the port) ----------------------------------------
+
+    @property
+    def _ops(self) -> Any:
+        """The client, untyped: redis-py leaves the XINFO / XGROUP calls unannotated."""
+        return self._client
+
+    def _topics(self) -> list[str]:
+        head = f"{self._prefix}:s:"
+        return sorted(k[len(head) :] for k in self._ops.scan_iter(match=f"{head}*", count=500))
+
+    def _published_at(self, stream: str, entry_id: str | None, after: bool) -> datetime | None:
+        if entry_id is None:
+            return None
+        start = f"({entry_id}" if after else entry_id
+        got = self._ops.xrange(stream, min=start, max="+", count=1)
+        return from_micros(int(got[0][1]["t"])) if got else None
+
+    def backlog(self) -> list[GroupBacklog]:
+        """Every group's unacknowledged messages (pending + not yet delivered) and the
+        oldest one's publish time."""
+        out: list[GroupBacklog] = []
+        for topic in self._topics():
+            stream = self._stream(topic)
+            for info in self._ops.xinfo_groups(stream):
+                pending = int(info.get("pending") or 0)
+                last = str(info.get("last-delivered-id") or "0-0")
+                lag = info.get("lag")
+                if lag is None:  # Redis < 7, or a trimmed stream: count what is after ``last``
+                    lag = len(self._ops.xrange(stream, min=f"({last}", max="+"))
+                oldest = None
+                if pending:
+                    summary = self._ops.xpending(stream, info["name"])
+                    oldest = self._published_at(stream, summary.get("min"), after=False)
+                if oldest is None and lag:
+                    oldest = self._published_at(stream, last, after=True)
+                out.append(GroupBacklog(topic, str(info["name"]), pending + int(lag), oldest))
+        return out
+
+    def prune_groups(self, prefixes: Sequence[str]) -> int:
+        """Delete the groups whose name starts with one of ``prefixes`` (with their deadline,
+        error and lease keys); returns how many."""
+        dropped = 0
+        for topic in self._topics():
+            stream = self._stream(topic)
+            for info in self._ops.xinfo_groups(stream):
+                group = str(info["name"])
+                if not any(group.startswith(p) for p in prefixes):
+                    continue
+                self._ops.xgroup_destroy(stream, group)
+                keys = self._group_keys(topic, group)
+                self._ops.delete(keys[1], keys[2], keys[5])  # deadlines, errors, leases
+                dropped += 1
+        return dropped
+
+    def prune_consumers(self, idle_s: float) -> int:
+        """Forget consumers idle longer than ``idle_s`` that hold nothing (processes that are
+        gone; what a dead one held is redelivered first, then it holds nothing); returns how
+        many."""
+        dropped = 0
+        for topic in self._topics():
+            stream = self._stream(topic)
+            for info in self._ops.xinfo_groups(stream):
+                group = str(info["name"])
+                for consumer in self._ops.xinfo_consumers(stream, group):
+                    idle_ms = int(consumer.get("idle") or 0)
+                    if int(consumer.get("pending") or 0) == 0 and idle_ms > idle_s * 1000:
+                        self._ops.xgroup_delconsumer(stream, group, consumer["name"])
+                        dropped += 1
+        return dropped
 
     def close(self) -> None:
         self._closed = True

@@ -38,6 +38,7 @@ from ssmas.core.bus.arguments import (
 from ssmas.core.bus.base import (
     BusClosed,
     Delivery,
+    GroupBacklog,
     InvalidBusInput,
     Message,
     PublishItem,
@@ -48,6 +49,7 @@ from ssmas.core.bus.codec import (
     dead_letter_headers,
     encode_headers,
     encode_payload,
+    from_micros,
     new_message_id,
     stored_message,
     to_micros,
@@ -450,6 +452,47 @@ class SqliteBus:
                 "DELETE FROM bus_messages WHERE topic = ? AND published_us < ?", (topic, cutoff)
             ).rowcount
         return int(dropped)
+
+    # -- operations extras (not part of the port) ----------------------------------------
+
+    def backlog(self) -> list[GroupBacklog]:
+        """Every group's unacknowledged messages and the oldest one's publish time."""
+        out: list[GroupBacklog] = []
+        with self._read() as conn:
+            groups = conn.execute("SELECT topic, grp, cursor FROM bus_groups").fetchall()
+            for topic, grp, cursor in groups:
+                waiting, first_us = conn.execute(
+                    "SELECT COUNT(*), MIN(published_us) FROM bus_messages"
+                    " WHERE topic = ? AND seq > ?",
+                    (topic, cursor),
+                ).fetchone()
+                held, held_us = conn.execute(
+                    "SELECT COUNT(*), MIN(m.published_us) FROM bus_inflight f"
+                    " JOIN bus_messages m ON m.topic = f.topic AND m.seq = f.seq"
+                    " WHERE f.topic = ? AND f.grp = ?",
+                    (topic, grp),
+                ).fetchone()
+                stamps = [us for us in (first_us, held_us) if us is not None]
+                oldest = from_micros(min(stamps)) if stamps else None
+                out.append(GroupBacklog(topic, grp, int(waiting) + int(held), oldest))
+        return out
+
+    def prune_groups(self, prefixes: Sequence[str]) -> int:
+        """Delete the groups whose name starts with one of ``prefixes`` (groups of processes
+        that are gone); returns how many."""
+        dropped = 0
+        with self._write() as conn:
+            for prefix in prefixes:
+                match = "substr(grp, 1, ?) = ?"
+                args = (len(prefix), prefix)
+                conn.execute(f"DELETE FROM bus_inflight WHERE {match}", args)
+                cur = conn.execute(f"DELETE FROM bus_groups WHERE {match}", args)
+                dropped += cur.rowcount
+        return dropped
+
+    def prune_consumers(self, idle_s: float) -> int:
+        """Consumers are not registered in SQLite (only their in-flight rows): nothing to do."""
+        return 0
 
     def close(self) -> None:
         self._stop.set()

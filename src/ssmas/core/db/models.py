@@ -60,3 +60,13 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(sa.String(100), index=True)
     target: Mapped[str] = mapped_column(sa.String(300))
     details: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+
+class WorkerLease(Base):
+    """A named lease held by one worker process until ``expires_at_s`` (Unix seconds)."""
+
+    __tablename__ = "worker_leases"
+
+    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(sa.String(200))
+    expires_at_s: Mapped[float] = mapped_column(sa.Float())

@@ -11,7 +11,7 @@ import json
 import math
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any, get_args
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
+from ssmas.core.registry.events import RegistryAnnouncer, model_changed
 from ssmas.core.registry.flavors import SCHEMA_FILE, load_model, save_model, signature_from_schema
 from ssmas.core.registry.model_version import (
     CHALLENGER,
@@ -45,13 +46,29 @@ class ModelRegistry:
     Aliases are the contract with serving: ``champion`` is what serves, ``challenger`` what is
     being tried. ``promote`` moves ``champion`` and remembers the one it replaced, so
     ``rollback`` can put it back (repeatedly, newest first).
+
+    ``on_change`` hears every change made through this object (``ssmas.core.registry.events``:
+    the platform's registries publish it on the bus, so serving processes reload at once).
     """
 
-    def __init__(self, tracking_uri: str, artifact_root: Path | str) -> None:
+    def __init__(
+        self,
+        tracking_uri: str,
+        artifact_root: Path | str,
+        *,
+        on_change: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.artifact_root = Path(artifact_root).resolve()
+        self.on_change = on_change
         self._client_obj: Any = None
         self._lock = threading.Lock()
+
+    def _changed(
+        self, change: str, name: str, version: int | str | None, alias: str | None = None
+    ) -> None:
+        if self.on_change is not None:
+            self.on_change(model_changed(change, name, version, alias))
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -196,6 +213,7 @@ class ModelRegistry:
             mv = client.create_model_version(
                 name, source=f"{artifact_uri}/{MODEL_DIR}", run_id=run_id, tags=version_tags
             )
+        self._changed("registered", name, mv.version)
         return self._info(mv, aliases=[])
 
     def set_alias(self, name: str, alias: str, version: int | str) -> None:
@@ -203,11 +221,13 @@ class ModelRegistry:
         check_name(alias, "alias")
         with self._translate(f"setting alias {alias!r} on {name!r} v{version}"):
             self._client.set_registered_model_alias(name, alias, str(version))
+        self._changed("alias_set", name, version, alias)
 
     def delete_alias(self, name: str, alias: str) -> None:
         check_name(name)
         with self._translate(f"deleting alias {alias!r} of {name!r}"):
             self._client.delete_registered_model_alias(name, alias)
+        self._changed("alias_deleted", name, None, alias)
 
     def promote(self, name: str, version: int | str) -> ModelVersionInfo:
         """Make ``version`` the champion; the replaced champion goes on the rollback history.
@@ -228,7 +248,9 @@ class ModelRegistry:
             challenger = model.aliases.get(CHALLENGER)
             if challenger is not None and int(challenger) == int(version):
                 client.delete_registered_model_alias(name, CHALLENGER)
-            return self._info(client.get_model_version(name, str(version)))
+            info = self._info(client.get_model_version(name, str(version)))
+        self._changed("promoted", name, version, CHAMPION)
+        return info
 
     def rollback(self, name: str) -> ModelVersionInfo:
         """Put back the champion that the last ``promote`` replaced."""
@@ -245,7 +267,9 @@ class ModelRegistry:
             client.set_registered_model_alias(name, CHAMPION, str(previous))
             client.set_registered_model_tag(name, TAG_HISTORY, json.dumps(history))
             client.set_registered_model_tag(name, TAG_PREVIOUS, str(history[-1]) if history else "")
-            return self._info(client.get_model_version(name, str(previous)))
+            info = self._info(client.get_model_version(name, str(previous)))
+        self._changed("rolled_back", name, previous, CHAMPION)
+        return info
 
     @staticmethod
     def _history(model: Any) -> list[int]:
@@ -295,6 +319,12 @@ class ModelRegistry:
             return loaded
 
 
-def registry_from_settings(settings: Settings) -> ModelRegistry:
-    """The platform registry: ``settings.resolved_mlflow_uri``, artifacts in ``data_dir``."""
-    return ModelRegistry(settings.resolved_mlflow_uri, settings.data_dir / "mlartifacts")
+def registry_from_settings(settings: Settings, *, bus: Any = None) -> ModelRegistry:
+    """The platform registry: ``settings.resolved_mlflow_uri``, artifacts in
+    ``settings.resolved_artifact_root``; every change is published on the bus (``bus``, else
+    one opened from ``settings`` on the first change)."""
+    return ModelRegistry(
+        settings.resolved_mlflow_uri,
+        settings.resolved_artifact_root,
+        on_change=RegistryAnnouncer(settings, bus),
+    )

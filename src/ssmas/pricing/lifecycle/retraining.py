@@ -357,7 +357,7 @@ def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
     )
     # The registry client is created on first use, so no MLflow database appears before a lake.
     deps = RetrainDeps(
-        registry_from_settings(platform.settings),
+        registry_from_settings(platform.settings, bus=platform.bus),
         platform.session_factory,
         platform.bus,
         alerts=PricingAlerts.from_settings(section),

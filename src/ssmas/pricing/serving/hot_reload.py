@@ -2,28 +2,30 @@
 
 :class:`ModelLoader` loads each alias's version once and installs it in the
 :class:`~ssmas.pricing.serving.service.PricingService`; a version already serving is never reloaded.
-Its thread refreshes on every model event published on ``pricing.models`` (promotions and
-rollbacks from the API, the CLI or the retraining workflow, through
-:func:`publish_model_event`) and, as a safety net, every ``reload_interval_s``. Each process
-reads the topic with its own consumer group, so every server worker sees every event. Until
-a registry exists (no MLflow database yet), nothing is loaded and the service answers with its
-fallback.
+Its thread tails two topics and refreshes on any event about its model: ``registry.models``,
+where the registry itself announces every change (a trained version registered, an alias set,
+a promotion, a rollback: ``ssmas.core.registry.events``), and ``pricing.models``, where the API,
+the CLI and the retraining workflow say who promoted or rolled back
+(:func:`publish_model_event`). Tailing is ``Bus.replay`` from the last offset seen, every
+``EVENT_POLL_S``: no consumer group per process, so nothing is left behind when a process
+exits, and every process switches within about ``EVENT_POLL_S`` plus the model's load time. As
+a safety net it also refreshes every ``reload_interval_s``. Until a registry exists (no MLflow
+database yet), nothing is loaded and the service answers with its fallback.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
 from ssmas.core.bus.base import Bus, BusError
 from ssmas.core.registry import ModelRegistry
+from ssmas.core.registry.events import MODEL_EVENTS_TOPIC as REGISTRY_EVENTS_TOPIC
 from ssmas.pricing.serving.service import PricingService, Scorer
 from ssmas.pricing.variants import Variant
 from ssmas.settings import Settings
@@ -33,6 +35,9 @@ MODEL_PROMOTED = "ModelPromoted"
 MODEL_ROLLED_BACK = "ModelRolledBack"
 CHALLENGER_CHANGED = "ChallengerChanged"
 VARIANTS: tuple[Variant, ...] = ("champion", "challenger")
+EVENT_TOPICS = (REGISTRY_EVENTS_TOPIC, MODEL_EVENTS_TOPIC)
+EVENT_POLL_S = 0.1
+LEGACY_GROUP_PREFIXES = ("pricing-serving-",)  # one group per process, before EventTail
 
 _log = structlog.get_logger(__name__)
 ModelLoadFn = Callable[[ModelRegistry, str, str], Scorer]
@@ -133,25 +138,21 @@ class ModelLoader:
 
     def run(self, stop: threading.Event, bus: Bus | None) -> None:
         """Refresh now, then on model events and every ``reload_interval_s`` until ``stop``."""
+        tail = EventTail(bus, EVENT_TOPICS) if bus is not None else None
+        if self._load is load_pricing_model and (
+            self.service.config.require_model or registry_exists(self.settings)
+        ):
+            # The model code imports XGBoost (seconds): pay that now, not when a model event
+            # arrives, so every process switches at once.
+            import ssmas.pricing.model.bundle  # noqa: F401
         self.refresh()
-        group = f"pricing-serving-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         interval = self.service.config.reload_interval_s
         next_poll = time.monotonic() + interval
-        while not stop.wait(1.0):
-            event = bus is not None and self._events(bus, group)
+        while not stop.wait(EVENT_POLL_S if tail is not None else 1.0):
+            event = tail is not None and any(p.get("model") == self.name for p in tail.poll())
             if event or (interval > 0 and time.monotonic() >= next_poll):
                 self.refresh()
                 next_poll = time.monotonic() + interval
-
-    def _events(self, bus: Bus, group: str) -> bool:
-        try:
-            got = bus.consume(MODEL_EVENTS_TOPIC, group, group, max_messages=100)
-            if got:
-                bus.ack(got)
-            return any(d.message.payload.get("model") == self.name for d in got)
-        except BusError as exc:
-            _log.warning("pricing_model_events_failed", error=str(exc)[:300])
-            return False
 
     def start(self, stop: threading.Event, bus: Bus | None) -> threading.Thread:
         """Run :meth:`run` on a daemon thread."""
@@ -160,3 +161,30 @@ class ModelLoader:
         )
         thread.start()
         return thread
+
+
+class EventTail:
+    """Reads what ``topics`` receive from now on (``Bus.replay`` from the last offset seen)."""
+
+    def __init__(self, bus: Bus, topics: tuple[str, ...], *, lookback_s: float = 5.0) -> None:
+        self.bus = bus
+        # a little before now: a publisher's clock may be behind ours (an extra refresh is free)
+        self._since = datetime.now(UTC) - timedelta(seconds=lookback_s)
+        self._next: dict[str, int | None] = dict.fromkeys(topics)
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Payloads published since the last call."""
+        out: list[dict[str, Any]] = []
+        for topic, offset in self._next.items():
+            try:
+                if offset is None:
+                    got = self.bus.replay(topic, since=self._since, limit=500)
+                else:
+                    got = self.bus.replay(topic, from_offset=offset, limit=500)
+            except BusError as exc:
+                _log.warning("pricing_model_events_failed", error=str(exc)[:300])
+                continue
+            if got:
+                self._next[topic] = got[-1].offset + 1
+                out.extend(m.payload for m in got)
+        return out

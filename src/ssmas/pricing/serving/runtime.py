@@ -20,13 +20,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ssmas.core.api import ApiError
+from ssmas.core.bus.maintenance import Janitor
 from ssmas.core.platform import Platform
 from ssmas.core.tuning import refreeze
 from ssmas.pricing.floors.decisions import FloorConfigs
 from ssmas.pricing.lifecycle.alerts import PricingAlerts
 from ssmas.pricing.lifecycle.monitoring import Monitor, Pruner
 from ssmas.pricing.serving.capture import CaptureWriter
-from ssmas.pricing.serving.hot_reload import ModelLoader, registry_exists
+from ssmas.pricing.serving.hot_reload import LEGACY_GROUP_PREFIXES, ModelLoader, registry_exists
 from ssmas.pricing.serving.service import PricingService
 from ssmas.settings import PricingSettings
 
@@ -61,11 +62,18 @@ class ServingRuntime:
             self.monitor.start(self.stop, self.config.drift_interval_s, self.config.drift_window_s)
         )
         self.threads.append(self.pruner.start(self.stop, self.config.prune_interval_s))
+        # Servers once read model events through a consumer group per process; remove those.
+        janitor = Janitor(self.platform.bus, group_prefixes=LEGACY_GROUP_PREFIXES)
+        self.threads.append(janitor.start(self.stop))
 
     def check_models(self) -> None:
-        """Readiness: the first model load has finished (serving a model or the fallback)."""
+        """Readiness: the first model load has finished; with ``require_model``, a champion
+        serves (not the fallback)."""
         if not self.loader.loaded.is_set():
             raise RuntimeError("pricing models are still loading")
+        if self.config.require_model and self.service.slot("champion") is None:
+            # not the loader's error: it may quote the registry's URL
+            raise RuntimeError("no champion model loaded")
 
     def close(self) -> None:
         self.stop.set()
@@ -100,7 +108,8 @@ def setup(platform: Platform) -> Callable[[], None]:
     runtime = build_serving_runtime(platform)
     runtime.start()
     platform.attach(RUNTIME, runtime)
-    if runtime.config.load_models and registry_exists(platform.settings):
+    config = runtime.config
+    if config.load_models and (config.require_model or registry_exists(platform.settings)):
         platform.checks["pricing_models"] = runtime.check_models
 
     def teardown() -> None:

@@ -1,0 +1,79 @@
+"""Worker leases on SQLite and PostgreSQL: one owner at a time, expiry, takeover, fair share."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from ssmas.core.db import make_engine, make_session_factory, upgrade
+from ssmas.core.leases import LeaseStore, PartitionLeases
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def factory(request: pytest.FixtureRequest, tmp_path: Path) -> sessionmaker[Session]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'leases.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    upgrade(url)
+    return make_session_factory(make_engine(url))
+
+
+def test_one_owner_until_expiry_then_takeover(factory: sessionmaker[Session]) -> None:
+    clock = Clock()
+    store = LeaseStore(factory, clock)
+    name = f"t-{uuid.uuid4().hex[:8]}:p0"
+    assert [t.name for t in store.take([name], "a", 3.0)] == [name]
+    assert store.take([name], "b", 3.0) == []  # held by a
+    clock.now += 2.0
+    assert store.take([name], "a", 3.0)[0].previous is None  # a renews its own lease
+    clock.now += 2.5
+    assert store.take([name], "b", 3.0) == []  # renewed: still a's
+    clock.now += 1.0
+    [taken] = store.take([name], "b", 3.0)  # a stopped renewing: b takes over
+    assert taken.previous == "a"
+    assert store.take([name], "a", 3.0) == []
+    store.release([name], "a")  # not a's any more: nothing happens
+    assert store.live(name) == {name: "b"}
+    store.release([name], "b")
+    assert store.live(name) == {}
+    assert store.take([name], "a", 3.0)[0].previous is None  # released, not expired
+
+
+def test_partitions_split_between_members_and_settle_after_takeover(
+    factory: sessionmaker[Session],
+) -> None:
+    clock = Clock()
+    store = LeaseStore(factory, clock)
+    scope = f"s{uuid.uuid4().hex[:8]}"
+    names = [f"{scope}:topic.p{k}" for k in range(4)]
+    a = PartitionLeases(store, scope, names, "a", ttl_s=3.0, settle_s=8.0, clock=clock)
+    b = PartitionLeases(store, scope, names, "b", ttl_s=3.0, settle_s=8.0, clock=clock)
+    a.refresh(force=True)
+    assert sorted(a.owned()) == names  # alone: every partition
+    b.refresh(force=True)
+    assert b.owned() == []  # all taken
+    a.refresh(force=True)  # a sees two members and gives half back
+    b.refresh(force=True)
+    assert len(a.owned()) == 2 and len(b.owned()) == 2
+    assert set(a.owned()) | set(b.owned()) == set(names)
+    b_had = set(b.owned())
+    clock.now += 4.0  # b dies: its leases run out; a takes them but waits settle_s
+    a.refresh(force=True)
+    assert set(a.owned()) == set(names) - b_had
+    clock.now += 8.0
+    a.refresh(force=True)
+    assert sorted(a.owned()) == names
+    a.release_all()
+    assert store.live(f"{scope}:") == {}
