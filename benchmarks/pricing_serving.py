@@ -217,7 +217,7 @@ def inprocess(model: Any, impressions: Any, batch: list[Any], rows: int) -> dict
     """
     import numpy as np
 
-    from ssmas.pricing.api import PREDICT_BATCH
+    from ssmas.pricing.api import PREDICT_ROWS
     from ssmas.pricing.model.bundle import request_view
     from ssmas.pricing.serving.responses import Priced, batch_json, utc_timestamp
 
@@ -237,12 +237,13 @@ def inprocess(model: Any, impressions: Any, batch: list[Any], rows: int) -> dict
     raw = json.dumps(batch).encode()
 
     def one_batch() -> bytes:
-        reqs = PREDICT_BATCH.parse(raw)
+        read = PREDICT_ROWS.parse(raw)  # the route's reader (per-row errors when any)
+        reqs = read.rows
         features, history = model.encoder.encode_batch(reqs)
         priced = Priced.empty(len(reqs))
         priced.point, priced.lower, priced.upper = model.predict_matrix(features)
         priced.history = history
-        return batch_json(reqs, priced, utc_timestamp(), 1.0)
+        return batch_json(reqs, priced, utc_timestamp(), 1.0, read.errors)
 
     times = []
     for _ in range(60):

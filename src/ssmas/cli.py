@@ -26,6 +26,8 @@ PLATFORM_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("up", "ssmas.server:up_app", "Run the API and every background worker in one process."),
     ("worker", "ssmas.server:worker_app", "Run one product's background workers."),
     ("demo", "ssmas.demo:demo_app", "Run the platform with every product's demo scenario."),
+    ("backup", "ssmas.ops.backup.commands:backup_app", "Backups: create, list, verify, restore."),
+    ("dr", "ssmas.ops.backup.commands:dr_app", "Disaster recovery: the restore drill (RTO, RPO)."),
 )
 
 

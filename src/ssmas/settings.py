@@ -373,6 +373,23 @@ class OpsSettings(BaseModel):
     alertmanager_timeout_s: float = Field(
         default=2.0, gt=0, le=30, description="timeout of one call to Alertmanager's API"
     )
+    backup_dir: Path | None = Field(
+        default=None,
+        description="where backups are written; default <data_dir>/backups (put it on another "
+        "disk or mount in production)",
+    )
+    backup_key: str | None = Field(
+        default=None,
+        description="backup encryption key (32 url-safe base64 bytes, `ssmas backup key`); "
+        "default: a random key written once to <data_dir>/backup_key (0600); must be set in prod",
+    )
+    backup_interval_s: float = Field(
+        default=300.0, gt=0, le=7 * 86400, description="how often the backup worker runs"
+    )
+    backup_keep: int = Field(default=24, ge=1, le=10_000, description="backups kept (newest N)")
+    backup_keep_days: float | None = Field(
+        default=7.0, gt=0, description="backups older than this are deleted (the newest stays)"
+    )
 
 
 class AdopsSettings(BaseModel):
@@ -560,8 +577,24 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["memory", "redis"] = Field(
         default="memory", description="API rate-limit buckets: in process or Redis (redis_url)"
     )
-    rate_limit_per_s: float = Field(default=200.0, description="API requests per second per key")
-    rate_limit_burst: int = Field(default=400, description="API requests at once per key")
+    rate_limit_per_s: float = Field(
+        default=10_000.0,
+        gt=0,
+        description="API requests per second per key without a tier (seed 003: 10k predictions/s)",
+    )
+    rate_limit_burst: int = Field(
+        default=20_000, ge=1, description="API requests at once per key without a tier"
+    )
+    rate_limit_tiers: dict[str, tuple[float, int]] = Field(
+        default_factory=lambda: {
+            "basic": (200.0, 400),
+            "standard": (10_000.0, 20_000),
+            "premium": (50_000.0, 100_000),
+        },
+        description="per-key rate limits by the key's tier (ssmas keys create --tier): "
+        'JSON {"tier": [requests per s, burst]}; a key of no or an unknown tier gets '
+        "rate_limit_per_s / rate_limit_burst",
+    )
     auth_failure_rate_per_s: float = Field(
         default=0.2, gt=0, le=1e6, description="failed authentications forgiven per s per address"
     )
@@ -698,6 +731,21 @@ class Settings(BaseSettings):
                 }
             )
         return self
+
+    @model_validator(mode="after")
+    def _tiers_admit_requests(self) -> Settings:
+        for tier, (rate, burst) in self.rate_limit_tiers.items():
+            if not (0 < len(tier) <= 32 and rate > 0 and burst >= 1):
+                raise ValueError(
+                    f"rate_limit_tiers: tier {tier!r} needs a 1-32 character name, "
+                    f"requests per s > 0 and burst >= 1 (got {rate}, {burst})"
+                )
+        return self
+
+    def rate_limit_of(self, tier: str | None) -> tuple[float, int]:
+        """The (requests per s, burst) of an API key of ``tier`` (the default without one)."""
+        found = self.rate_limit_tiers.get(tier) if tier else None
+        return found or (self.rate_limit_per_s, self.rate_limit_burst)
 
     @property
     def resolved_database_url(self) -> str:

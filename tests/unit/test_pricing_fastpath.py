@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ssmas.pricing.api import FLOOR, FLOOR_BATCH, PREDICT, PREDICT_BATCH
+from ssmas.pricing.api import FLOOR, FLOOR_BATCH, PREDICT, PREDICT_BATCH, PREDICT_ROWS
 from ssmas.pricing.model.bundle import spread_of
 from ssmas.pricing.schemas import FloorRequest, PredictRequest
 from ssmas.pricing.serving.fast_requests import FAST_PREDICT, FastFloor, FastPredict, as_dict
@@ -247,3 +247,69 @@ def test_batches_earn_the_inline_path_and_a_hung_model_still_falls_back() -> Non
 
     asyncio.run(run())
     service.close()
+
+
+def row_reference(rows: list[Any]) -> list[tuple[str, Any]]:
+    """What pydantic alone answers for each row of a batch read row by row."""
+    answers: list[tuple[str, Any]] = []
+    for row in rows:
+        try:
+            answers.append(("ok", as_dict(PredictRequest.model_validate_json(json.dumps(row)))))
+        except ValueError:
+            answers.append(("refused", None))
+    return answers
+
+
+def row_verdicts(raw: bytes) -> list[tuple[str, Any]]:
+    """What the lean row-by-row reader answers, row by row (a 400 refuses every row)."""
+    try:
+        batch = PREDICT_ROWS.parse(raw)
+    except BodyRejected as rejected:
+        assert rejected.status == 400 and rejected.errors is not None
+        return [("refused", None)] * len(rejected.errors)
+    positions = batch.positions or list(range(len(batch.rows)))
+    answers: list[tuple[str, Any]] = [("refused", None)] * batch.size
+    for i, row in zip(positions, batch.rows, strict=True):
+        answers[i] = ("ok", as_dict(row))
+    for error in batch.errors:
+        assert answers[error.index] == ("refused", None)
+    return answers
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.dictionaries(st.sampled_from([*VALUES, "surprise"]), any_value, max_size=3).map(
+            lambda changes: {**GOOD, **changes}
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_batch_read_row_by_row_agrees_with_the_contract_per_row(
+    rows: list[dict[str, Any]],
+) -> None:
+    raw = json.dumps(rows).encode()
+    assert row_verdicts(raw) == row_reference(rows)
+
+
+def test_row_errors_name_the_row_and_keep_the_valid_rows() -> None:
+    rows: list[Any] = [GOOD, {**GOOD, "impression_id": "b", "country_tier": 4}, 7, GOOD]
+    batch = PREDICT_ROWS.parse(json.dumps(rows).encode())
+    assert batch.positions == [0, 3] and len(batch.rows) == 2
+    bad, not_object = batch.errors
+    assert (bad.index, bad.impression_id) == (1, "b")
+    assert bad.error == "country_tier must be between 1 and 3 (got 4)"
+    assert bad.details[0].field == "country_tier"
+    assert (not_object.index, not_object.impression_id) == (2, None)
+    with pytest.raises(BodyRejected) as caught:
+        PREDICT_ROWS.parse(json.dumps([rows[1], rows[2]]).encode())
+    assert caught.value.status == 400
+    assert [d.field for d in caught.value.details] == ["[0].country_tier", "[1]"]
+    assert [e.index for e in caught.value.errors or []] == [0, 1]
+    for whole in ([GOOD] * 1001, [], {"not": "an array"}):
+        with pytest.raises(BodyRejected) as caught:
+            PREDICT_ROWS.parse(json.dumps(whole).encode())
+        assert caught.value.status == 422 and caught.value.errors is None
+    lenient = PREDICT_ROWS.parse(json.dumps([{**GOOD, "user_engagement_score": "0.5"}]).encode())
+    assert lenient.positions is None and not lenient.errors

@@ -130,6 +130,10 @@ def keys_create(
         list[str],
         typer.Option("--scope", "-s", help="Scope to grant (repeatable): admin, pricing:read…"),
     ] = [],  # noqa: B006 - typer copies option defaults
+    tier: Annotated[
+        str | None,
+        typer.Option(help="Rate-limit tier (SSMAS_RATE_LIMIT_TIERS: basic, standard, premium…)."),
+    ] = None,
 ) -> None:
     """Create a key and print it once on stdout; only its hash is stored."""
     from ssmas.core.security import (
@@ -147,20 +151,26 @@ def keys_create(
         _fail("give at least one --scope (e.g. --scope pricing:read)")
     if not name.strip():
         _fail("the key needs a non-empty NAME")
+    if tier is not None:
+        from ssmas.settings import get_settings
+
+        tiers = get_settings().rate_limit_tiers
+        if tier not in tiers:
+            _fail(f"unknown --tier {tier!r}: use one of {', '.join(sorted(tiers))}")
     with _key_store() as uow:
-        raw, record = create_api_key(uow.session, name, scopes)
+        raw, record = create_api_key(uow.session, name, scopes, tier=tier)
         record_audit(
             uow.session,
             actor="cli",
             action="api_key.created",
             target=record.prefix,
-            details={"name": record.name, "scopes": record.scopes},
+            details={"name": record.name, "scopes": record.scopes, "tier": record.tier},
         )
         uow.commit()
     typer.echo(raw)
     stderr.print(
-        f"created key {record.prefix} for {record.name!r} with scopes {', '.join(record.scopes)};"
-        " store it now, it is not shown again"
+        f"created key {record.prefix} for {record.name!r} with scopes {', '.join(record.scopes)}"
+        f"{f' (tier {record.tier})' if record.tier else ''}; store it now, it is not shown again"
     )
 
 

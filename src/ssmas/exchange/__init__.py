@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from ssmas.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from ssmas.exchange.auction import AuctionOutcome, run_auctions
+    from ssmas.exchange.auction import FIRST_PRICE, AuctionOutcome, run_auctions
     from ssmas.exchange.bidders import BidderConfig, Bidders
     from ssmas.exchange.catalog import DEVICES, FORMATS, INVENTORY_TYPES, country_tier
     from ssmas.exchange.control_plane import ControlPlane, ControlVersion, MemoryControlPlane
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEVICES",
     "FAULT_KINDS",
+    "FIRST_PRICE",
     "FORMATS",
     "INVENTORY_TYPES",
     "LAKE_IMPRESSIONS",
@@ -107,6 +108,7 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "AuctionOutcome": "ssmas.exchange.auction",
+        "FIRST_PRICE": "ssmas.exchange.auction",
         "run_auctions": "ssmas.exchange.auction",
         "BidderConfig": "ssmas.exchange.bidders",
         "Bidders": "ssmas.exchange.bidders",

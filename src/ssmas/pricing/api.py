@@ -40,6 +40,7 @@ from ssmas.pricing.floors.decisions import (
 from ssmas.pricing.floors.formula import PublisherFloorConfig
 from ssmas.pricing.schemas import (
     MAX_BATCH,
+    BatchErrorResponse,
     BatchFloorRequest,
     BatchFloorResponse,
     BatchPredictRequest,
@@ -59,7 +60,13 @@ from ssmas.pricing.serving.fast_requests import (
     FAST_PREDICT,
     FAST_PREDICT_BATCH,
 )
-from ssmas.pricing.serving.request_bodies import BodyRejected, JsonBody, body_doc
+from ssmas.pricing.serving.request_bodies import (
+    BatchRows,
+    BodyRejected,
+    JsonBody,
+    RowsBody,
+    body_doc,
+)
 from ssmas.pricing.serving.responses import Scored, batch_json, prediction_body, utc_timestamp
 from ssmas.pricing.serving.runtime import ServingRuntime, require_serving_runtime, setup
 from ssmas.pricing.serving.stats import record_outcomes
@@ -78,6 +85,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "the body breaks the contract (one sentence per field)"),
         (429, "rate limited"),
     )
+}
+BATCH_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    400: {
+        "model": BatchErrorResponse,
+        "description": "empty or malformed JSON, or no row of the batch is valid (per-row errors)",
+    },
+    422: {
+        "model": ErrorResponse,
+        "description": "the body is not a JSON array of 1 to 1000 items",
+    },
 }
 T = TypeVar("T")
 MAX_PRICE_EUR = 100_000.0
@@ -123,6 +141,7 @@ PREDICT = JsonBody[Impression](TypeAdapter(PredictRequest), expected=OBJECT, fas
 PREDICT_BATCH = JsonBody[Sequence[Impression]](
     TypeAdapter(BatchPredictRequest), expected=ARRAY, fast=FAST_PREDICT_BATCH, root=True
 )
+PREDICT_ROWS = RowsBody[Impression](PREDICT_BATCH, PREDICT)
 FLOOR = JsonBody[FloorImpression](TypeAdapter(FloorRequest), expected=OBJECT, fast=FAST_FLOOR)
 FLOOR_BATCH = JsonBody[Sequence[FloorImpression]](
     TypeAdapter(BatchFloorRequest), expected=ARRAY, fast=FAST_FLOOR_BATCH, root=True
@@ -139,7 +158,13 @@ Work = Callable[[ServingRuntime, T, float], Awaitable[Response]]
 
 
 def hot_route(
-    path: str, body: JsonBody[T], *, scope: str, response_model: Any, summary: str
+    path: str,
+    body: JsonBody[T],
+    *,
+    scope: str,
+    response_model: Any,
+    summary: str,
+    responses: dict[int | str, dict[str, Any]] = ERRORS,
 ) -> Callable[[Work[T]], Work[T]]:
     """Serve ``work`` at ``POST path`` as a lean route needing ``scope``.
 
@@ -166,7 +191,7 @@ def hot_route(
             path,
             scope=scope,
             response_model=response_model,
-            responses=ERRORS,
+            responses=responses,
             openapi_extra=body_doc(body.adapter),
             summary=summary,
         )(endpoint)
@@ -193,23 +218,27 @@ async def predict(runtime: ServingRuntime, req: Impression, started: float) -> R
 
 @hot_route(
     "/v2/predict/batch",
-    PREDICT_BATCH,
+    PREDICT_ROWS,
     scope=READ,
     response_model=BatchPredictResponse,
     summary="Predicted CPM of up to 1000 impressions",
+    responses=BATCH_ERRORS,
 )
 async def predict_batch(
-    runtime: ServingRuntime, reqs: Sequence[Impression], started: float
+    runtime: ServingRuntime, batch: BatchRows[Impression], started: float
 ) -> Response:
-    """One prediction per request, in the order of the requests."""
+    """One answer per request, in the order of the requests: the prediction of each valid row,
+    ``{"impression_id", "error", "predicted_cpm": null, "index", "details"}`` for each invalid one
+    (200 when at least one row is priced; 400 with the per-row ``errors`` when none is)."""
     service = runtime.service
+    reqs = batch.rows
     priced = await service.score_many(reqs)
     elapsed = time.perf_counter() - started
 
     async def record() -> None:  # async: on the event loop, no thread
         service.record_many(reqs, priced, elapsed)
 
-    body = batch_json(reqs, priced, utc_timestamp(), elapsed * 1000.0)
+    body = batch_json(reqs, priced, utc_timestamp(), elapsed * 1000.0, batch.errors)
     # Metrics, the outcome memory and the capture sample: after the answer is sent.
     return Response(body, media_type="application/json", background=BackgroundTask(record))
 

@@ -122,6 +122,14 @@ def train(
     save: Path | None = typer.Option(
         None, "--save", help="Imported lake: write the model here (for evaluate-log --model)."
     ),
+    engine: str = typer.Option(
+        "local", help="local (one process, DuckDB batches) or dask (xgboost.dask on a cluster)."
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        help="--engine dask: the scheduler's address (tcp://HOST:8786); default a local cluster.",
+    ),
+    workers: int = typer.Option(2, min=1, max=64, help="--engine dask: local cluster workers."),
 ) -> None:
     """Train a CPM model on the lake's days and register it (champion first, then challenger).
 
@@ -129,7 +137,13 @@ def train(
     says which it lacks) instead; that model is saved with --save, not registered."""
     from ssmas.pricing.model.importers import read_marker
 
+    if engine not in ("local", "dask"):
+        _fail(f"bad --engine {engine!r}: use local or dask")
+    if scheduler is not None and engine != "dask":
+        _fail("--scheduler needs --engine dask")
     if read_marker(lake) is not None:
+        if engine == "dask":
+            _fail("--engine dask trains on a simulated lake; an imported lake trains locally")
         _train_imported(lake, holdout=holdout, rounds=rounds or 200, seed=seed, threads=threads,
                         save=save)  # fmt: skip
         return
@@ -138,6 +152,10 @@ def train(
     from ssmas.pricing.model.training import train_from_lake
 
     first, last = _day(start, "--from"), _day(end, "--to")
+    if engine == "dask":
+        _train_dask(lake, first, last, rounds=rounds or 60, seed=seed, register=register,
+                    scheduler=scheduler, workers=workers)  # fmt: skip
+        return
     with _clean_errors(), _progress("train") as say:
         result = train_from_lake(
             lake,
@@ -152,6 +170,40 @@ def train(
         )
     out.print(_metrics_table(f"CPM model on {first} → {last} ({result.split_kind} split)",
                              result.metrics))  # fmt: skip
+    if result.info is not None:
+        out.print(f"registered pricing-cpm v{result.info.version} as {result.alias}")
+
+
+def _train_dask(
+    lake: Path,
+    first: date,
+    last: date,
+    *,
+    rounds: int,
+    seed: int,
+    register: bool,
+    scheduler: str | None,
+    workers: int,
+) -> None:
+    from ssmas.pricing.model.distributed import DaskUnavailable, train_and_register_on_dask
+
+    try:
+        with _clean_errors(), _progress("train (dask)") as say:
+            result = train_and_register_on_dask(
+                lake,
+                first,
+                last,
+                registry=_registry() if register else None,
+                scheduler=scheduler,
+                workers=workers,
+                params={"num_boost_round": rounds},
+                seed=seed,
+                progress=say,
+            )
+    except DaskUnavailable as exc:
+        _fail(str(exc))
+    where = scheduler or f"local cluster, {workers} workers"
+    out.print(_metrics_table(f"CPM model on {first} → {last} (dask: {where})", result.metrics))
     if result.info is not None:
         out.print(f"registered pricing-cpm v{result.info.version} as {result.alias}")
 

@@ -163,8 +163,28 @@ class BatchPredictRequest(RootModel[list[PredictRequest]]):
     root: Annotated[list[PredictRequest], Field(min_length=1, max_length=MAX_BATCH)]
 
 
-class BatchPredictResponse(RootModel[list[PredictResponse]]):
-    """Responses in the order of the requests."""
+class RowError(BaseModel):
+    """A row of a batch that could not be priced (seed 003's per-row error, in place of the
+    row's prediction): its ``impression_id`` when the row carries a readable one, the reason,
+    ``predicted_cpm`` null, its position in the batch and one detail per problem."""
+
+    impression_id: str | None = None
+    error: str
+    predicted_cpm: None = None
+    index: int = Field(ge=0, lt=MAX_BATCH)
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class BatchPredictResponse(RootModel[list[PredictResponse | RowError]]):
+    """Answers in the order of the requests: a prediction per valid row, a :class:`RowError`
+    per invalid one (at least one row priced; none priced is a 400 :class:`BatchErrorResponse`)."""
+
+
+class BatchErrorResponse(ErrorResponse):
+    """The 400 of a batch in which no row is valid: the error envelope (``details`` name each
+    problem as ``[row].field``) and the per-row errors."""
+
+    errors: list[RowError] = Field(default_factory=list)
 
 
 class BatchFloorRequest(RootModel[list[FloorRequest]]):

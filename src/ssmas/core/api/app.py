@@ -100,6 +100,7 @@ def create_app(
             stack.push_async_callback(failures.close)
             app.state.platform = running
             app.state.rate_limiter = limiter
+            app.state.rate_limit_tiers = dict(app_settings.rate_limit_tiers)
             app.state.auth_failures = failures
             verifier = KeyVerifier(running.session_factory, ttl_s=app_settings.api_key_cache_s)
             app.state.key_verifier = verifier

@@ -243,16 +243,26 @@ async def authenticate(request: Request) -> ApiKeyRecord:
         raise _unauthorized("invalid_api_key", "the API key is unknown, revoked or malformed")
 
     limiter: RateLimiter = request.app.state.rate_limiter
-    decision = await limiter.hit(f"apikey:{record.id}")
+    rate, burst = _limit_of(request, record)
+    decision = await limiter.hit(f"apikey:{record.id}", rate=rate, burst=burst)
     if not decision.allowed:
         raise ApiError(
             429,
             "rate_limited",
-            f"rate limit of {limiter.rate:g}/s (burst {limiter.burst}) exceeded for this key",
+            f"rate limit of {rate:g}/s (burst {burst}) exceeded for this key",
             headers={"Retry-After": decision.retry_after_header},
         )
     structlog.contextvars.bind_contextvars(api_key=record.prefix)
     return record
+
+
+def _limit_of(request: Request, record: ApiKeyRecord) -> tuple[float, int]:
+    """The key's (requests per s, burst): its tier's, else the limiter's default."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if record.tier is None:
+        return limiter.rate, limiter.burst
+    tiers: dict[str, tuple[float, int]] = getattr(request.app.state, "rate_limit_tiers", {})
+    return tiers.get(record.tier, (limiter.rate, limiter.burst))
 
 
 ApiKeyDep = Annotated[ApiKeyRecord, Depends(authenticate)]

@@ -24,6 +24,7 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(sa.String(16), unique=True, index=True)
     secret_hash: Mapped[str] = mapped_column(sa.String(64))
     scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    tier: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -25,13 +25,17 @@ class RateLimiter(Protocol):
     """Token buckets keyed by a string (an API key id, a tenant, a phone hash).
 
     ``hit`` takes ``cost`` tokens from ``key``'s bucket if it holds that many; a refused hit
-    takes nothing. ``close`` releases connections; the limiter is unusable afterwards.
+    takes nothing. ``rate`` / ``burst`` given to ``hit`` size that bucket instead of the
+    limiter's own (per-key limits, e.g. an API key's tier). ``close`` releases connections; the
+    limiter is unusable afterwards.
     """
 
     rate: float
     burst: int
 
-    async def hit(self, key: str, cost: float = 1.0) -> RateDecision: ...
+    async def hit(
+        self, key: str, cost: float = 1.0, *, rate: float | None = None, burst: int | None = None
+    ) -> RateDecision: ...
 
     async def close(self) -> None: ...
 
@@ -44,7 +48,9 @@ class SyncRateLimiter(Protocol):
     rate: float
     burst: int
 
-    def hit_now(self, key: str, cost: float = 1.0) -> RateDecision: ...
+    def hit_now(
+        self, key: str, cost: float = 1.0, *, rate: float | None = None, burst: int | None = None
+    ) -> RateDecision: ...
 
     def close_now(self) -> None: ...
 

@@ -22,20 +22,26 @@ class MemoryRateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def hit_now(self, key: str, cost: float = 1.0) -> RateDecision:
+    def hit_now(
+        self, key: str, cost: float = 1.0, *, rate: float | None = None, burst: int | None = None
+    ) -> RateDecision:
         """Synchronous form of ``hit`` for callers outside an event loop."""
-        check_cost(cost, self.burst)
+        rate = self.rate if rate is None else rate
+        burst = self.burst if burst is None else burst
+        if (rate, burst) != (self.rate, self.burst):
+            check_limits(rate, burst)
+        check_cost(cost, burst)
         with self._lock:
             now = self._clock()
-            tokens, last = self._buckets.get(key, (float(self.burst), now))
-            left, decision = take_tokens(
-                tokens, last, now, rate=self.rate, burst=self.burst, cost=cost
-            )
+            tokens, last = self._buckets.get(key, (float(burst), now))
+            left, decision = take_tokens(tokens, last, now, rate=rate, burst=burst, cost=cost)
             self._buckets[key] = (left, now)
         return decision
 
-    async def hit(self, key: str, cost: float = 1.0) -> RateDecision:
-        return self.hit_now(key, cost)
+    async def hit(
+        self, key: str, cost: float = 1.0, *, rate: float | None = None, burst: int | None = None
+    ) -> RateDecision:
+        return self.hit_now(key, cost, rate=rate, burst=burst)
 
     async def close(self) -> None:
         self.close_now()

@@ -80,35 +80,46 @@ class RedisRateLimiter:
         self._sync_lock = threading.Lock()
         self._last_warning = 0.0
 
-    def _args(self, cost: float) -> list[str | int]:
-        return [repr(self.rate), self.burst, repr(cost)]
+    def _limits(self, rate: float | None, burst: int | None, cost: float) -> tuple[float, int]:
+        rate = self.rate if rate is None else rate
+        burst = self.burst if burst is None else burst
+        if (rate, burst) != (self.rate, self.burst):
+            check_limits(rate, burst)
+        check_cost(cost, burst)
+        return rate, burst
 
-    def _unavailable(self, key: str, cost: float, exc: Exception) -> RateDecision:
+    def _unavailable(
+        self, key: str, cost: float, exc: Exception, rate: float, burst: int
+    ) -> RateDecision:
         self._warn(exc)
         if self.fallback is not None:
-            return self.fallback.hit_now(key, cost)
-        return RateDecision(allowed=True, remaining=float(self.burst))
+            return self.fallback.hit_now(key, cost, rate=rate, burst=burst)
+        return RateDecision(allowed=True, remaining=float(burst))
 
     @staticmethod
     def _decision(raw: list[bytes]) -> RateDecision:
         allowed, left, wait = (float(part) for part in raw)
         return RateDecision(allowed=allowed == 1.0, remaining=left, retry_after_s=wait)
 
-    async def hit(self, key: str, cost: float = 1.0) -> RateDecision:
-        check_cost(cost, self.burst)
+    async def hit(
+        self, key: str, cost: float = 1.0, *, rate: float | None = None, burst: int | None = None
+    ) -> RateDecision:
+        rate, burst = self._limits(rate, burst, cost)
         try:
-            raw = await self._script(keys=[self.prefix + key], args=self._args(cost))
+            raw = await self._script(keys=[self.prefix + key], args=[repr(rate), burst, repr(cost)])
         except (RedisError, OSError) as exc:
-            return self._unavailable(key, cost, exc)
+            return self._unavailable(key, cost, exc, rate, burst)
         return self._decision(raw)
 
-    def hit_now(self, key: str, cost: float = 1.0) -> RateDecision:
+    def hit_now(
+        self, key: str, cost: float = 1.0, *, rate: float | None = None, burst: int | None = None
+    ) -> RateDecision:
         """The blocking ``hit``, on a synchronous connection pool shared by the threads."""
-        check_cost(cost, self.burst)
+        rate, burst = self._limits(rate, burst, cost)
         try:
-            raw = self._sync()(keys=[self.prefix + key], args=self._args(cost))
+            raw = self._sync()(keys=[self.prefix + key], args=[repr(rate), burst, repr(cost)])
         except (RedisError, OSError) as exc:
-            return self._unavailable(key, cost, exc)
+            return self._unavailable(key, cost, exc, rate, burst)
         return self._decision(raw)
 
     def _sync(self) -> Any:

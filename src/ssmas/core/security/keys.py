@@ -51,6 +51,7 @@ class ApiKeyRecord(BaseModel):
     created_at: datetime
     revoked: bool
     last_used_at: datetime | None = None
+    tier: str | None = None  # names the key's rate limit (settings.rate_limit_tiers)
 
     @classmethod
     def from_row(cls, row: ApiKey) -> ApiKeyRecord:
@@ -62,6 +63,7 @@ class ApiKeyRecord(BaseModel):
             created_at=row.created_at,
             revoked=row.revoked,
             last_used_at=row.last_used_at,
+            tier=row.tier,
         )
 
 
@@ -91,15 +93,23 @@ def parse_api_key(raw: str) -> tuple[str, str] | None:
 
 
 def create_api_key(
-    session: Session, name: str, scopes: Iterable[str], *, now: datetime | None = None
+    session: Session,
+    name: str,
+    scopes: Iterable[str],
+    *,
+    now: datetime | None = None,
+    tier: str | None = None,
 ) -> tuple[str, ApiKeyRecord]:
     """Create a key; returns the raw key (shown once, never stored) and its record.
 
+    ``tier`` names its rate limit (``settings.rate_limit_tiers``; none: the default limit).
     The row is flushed into ``session``; the caller commits.
     """
     clean_scopes = validate_scopes(scopes)
     if not name.strip():
         raise ValueError("an API key needs a non-empty name")
+    if tier is not None and not 0 < len(tier.strip()) <= 32:
+        raise ValueError("a key's tier is 1 to 32 characters")
     repo = ApiKeyRepository(session)
     while True:
         prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
@@ -112,6 +122,7 @@ def create_api_key(
             prefix=prefix,
             secret_hash=hash_secret(secret),
             scopes=clean_scopes,
+            tier=tier.strip() if tier is not None else None,
             created_at=now or utcnow(),
         )
     )

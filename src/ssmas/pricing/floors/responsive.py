@@ -40,8 +40,7 @@ import numpy.typing as npt
 import pyarrow as pa
 from scipy import stats
 
-from ssmas.exchange import BidderConfig, Bidders, SimulationConfig, simulate_values
-from ssmas.exchange.auction import FIRST_PRICE
+from ssmas.exchange import FIRST_PRICE, BidderConfig, Bidders, SimulationConfig, simulate_values
 from ssmas.pricing.floors.formula import SEED_MAX_FLOOR
 from ssmas.pricing.floors.simulation import STATIC_GRID, seed_floors, tune_k
 

@@ -9,7 +9,8 @@ Needs the ``dask`` extra (``pip install 'ssmas[dask]'``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,10 +31,12 @@ from ssmas.pricing.model.bundle import (
 from ssmas.pricing.model.dataset import BLOCK_SPLIT, LakeReader, Split
 from ssmas.pricing.model.evaluation import ErrorAccumulator
 from ssmas.pricing.model.intervals import ConformalInterval
-from ssmas.pricing.model.training import LABELLED_COLUMNS, fit_schema_from_lake
+from ssmas.pricing.model.training import LABELLED_COLUMNS, fit_schema_from_lake, register
 
 if TYPE_CHECKING:
     from distributed import Client, LocalCluster
+
+    from ssmas.core.registry import ModelRegistry, ModelVersionInfo
 
 _BLOCK_MINUTES = {"train": (0, 39), "calibration": (40, 49), "test": (50, 59)}
 _ = BLOCK_SPLIT  # the SQL twin of _BLOCK_MINUTES; keep the two in step
@@ -99,6 +102,68 @@ class DaskTrainResult:
 
     model: PricingModel
     metrics: dict[str, float]
+    info: ModelVersionInfo | None = None
+    alias: str | None = None
+
+
+SCHEDULER_TIMEOUT_S = 10
+
+
+@contextmanager
+def dask_client(scheduler: str | None = None, *, workers: int = 2) -> Iterator[Client]:
+    """A client on the Dask scheduler at ``scheduler`` (e.g. ``tcp://10.0.0.5:8786``), or on a
+    local cluster of ``workers`` in-process workers started (and closed) for the block.
+
+    An unreachable scheduler raises :class:`OSError` after :data:`SCHEDULER_TIMEOUT_S`.
+    """
+    _, _, client_cls = _imports()
+    if scheduler is not None:
+        client = client_cls(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster, client = local_cluster(workers, threads_per_worker=1, processes=False)
+    try:
+        yield client
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+        cluster.close()  # type: ignore[no-untyped-call]
+
+
+def train_and_register_on_dask(
+    lake: Path,
+    start: date,
+    end: date,
+    *,
+    registry: ModelRegistry | None,
+    scheduler: str | None = None,
+    workers: int = 2,
+    params: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> DaskTrainResult:
+    """:func:`train_on_dask` on ``scheduler`` (or a local cluster), then registered like any
+    model (:func:`~ssmas.pricing.model.training.register`: champion first, then challenger),
+    tagged ``engine=dask``."""
+    say = progress or (lambda _msg: None)
+    where = scheduler or f"a local cluster of {workers} workers"
+    say(f"connecting to {where}")
+    with dask_client(scheduler, workers=workers) as client:
+        say(f"training XGBoost on {where}")
+        result = train_on_dask(client, lake, start, end, params=params, seed=seed)
+    if registry is not None:
+        say("registering the model")
+        tags = {
+            "lake": str(lake),
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "engine": "dask",
+        }
+        merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
+        result.info, result.alias = register(registry, result.model, tags=tags, params=merged)
+    return result
 
 
 def _encoded(

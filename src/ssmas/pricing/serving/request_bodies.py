@@ -10,7 +10,9 @@ adapter deciding every body the fast decoder refuses (see ``ssmas.pricing.servin
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from fastapi import Request
@@ -18,7 +20,13 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
 from ssmas.core.api import error_response
-from ssmas.pricing.schemas import INVALID_REQUEST, ErrorDetail, error_details
+from ssmas.pricing.schemas import (
+    INVALID_REQUEST,
+    MAX_BATCH,
+    ErrorDetail,
+    RowError,
+    error_details,
+)
 
 T = TypeVar("T")
 _OBJECT_TYPES = {"model_type", "dict_type", "model_attributes_type"}
@@ -28,21 +36,32 @@ class BodyRejected(Exception):
     """A request body the endpoint refuses; ``response`` renders the 4xx answer."""
 
     def __init__(
-        self, status: int, code: str, message: str, details: list[ErrorDetail] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[ErrorDetail] | None = None,
+        *,
+        errors: list[RowError] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or []
+        self.errors = errors  # a batch's per-row errors, when no row of it is valid
 
     def response(self, request: Request) -> JSONResponse:
+        extra: dict[str, Any] = {}
+        if self.errors is not None:
+            extra["errors"] = [e.model_dump() for e in self.errors]
         return error_response(
             request,
             self.status,
             self.code,
             self.message,
             details=[d.model_dump() for d in self.details],
+            **extra,
         )
 
 
@@ -121,6 +140,97 @@ class JsonBody(Generic[T]):
         if not body.strip():
             raise BodyRejected(400, "empty_body", f"request body is empty: send {self.expected}")
         return self.parse(body)
+
+
+class _IdOnly(msgspec.Struct, gc=False):
+    impression_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+
+
+_ID_ONLY = msgspec.json.Decoder(_IdOnly)
+_RAW_ROWS = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def _impression_id(raw: bytes) -> str | None:
+    """The row's ``impression_id`` when it is an object carrying a valid one, else None."""
+    try:
+        return _ID_ONLY.decode(raw).impression_id
+    except (msgspec.MsgspecError, ValueError, RecursionError):
+        return None
+
+
+@dataclass(slots=True)
+class BatchRows(Generic[T]):
+    """A batch read row by row: the valid rows with their positions, and one error per other."""
+
+    rows: Sequence[T]
+    positions: list[int] | None = None  # None: every row is valid (row i at position i)
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.rows) + len(self.errors)
+
+
+class RowsBody(JsonBody[BatchRows[T]]):
+    """A batch body judged row by row (seed 003's batch: one error per invalid row, the valid
+    rows priced).
+
+    The whole body must be a JSON array of 1 to 1000 items (else the batch's 400 / 422, as
+    ``whole`` answers it); each item is then read as ``row`` reads a single request (``msgspec``
+    first, pydantic deciding and wording every refusal). A batch with no valid row is refused
+    with 400: the error envelope, a detail per problem (``[row].field``) and the per-row errors.
+    """
+
+    def __init__(self, whole: JsonBody[Sequence[T]], row: JsonBody[T]) -> None:
+        super().__init__(whole.adapter, expected=whole.expected)
+        self.whole = whole
+        self.row = row
+
+    def parse(self, body: bytes) -> BatchRows[T]:
+        if self.whole.fast is not None:
+            try:  # the usual batch: every row valid, decoded in one go
+                return BatchRows(self.whole.fast.decode(body))
+            except (msgspec.MsgspecError, ValueError, RecursionError):
+                self.refused += 1
+        try:
+            raws = _RAW_ROWS.decode(body)
+        except (msgspec.MsgspecError, ValueError, RecursionError):
+            raws = None
+        if raws is None or not 1 <= len(raws) <= MAX_BATCH:
+            # Not an array msgspec reads, or a size out of bounds: the whole-batch contract
+            # decides (it refuses with the batch's reason, or accepts every row).
+            return BatchRows(self.whole.parse(body))
+        rows: list[T] = []
+        positions: list[int] = []
+        errors: list[RowError] = []
+        for i, item in enumerate(raws):
+            raw = bytes(item)
+            try:
+                rows.append(self.row.parse(raw))
+                positions.append(i)
+            except BodyRejected as rejected:
+                errors.append(
+                    RowError(
+                        impression_id=_impression_id(raw),
+                        error=rejected.message,
+                        index=i,
+                        details=rejected.details,
+                    )
+                )
+        if not rows:
+            details = [
+                ErrorDetail(
+                    field=f"[{e.index}]" + (f".{d.field}" if d.field else ""), message=d.message
+                )
+                for e in errors
+                for d in e.details or [ErrorDetail(field="", message=e.error)]
+            ]
+            first = errors[0].error
+            message = f"no row of the batch is valid (row 0: {first})"
+            if len(errors) > 1:
+                message += f"; and {len(errors) - 1} more invalid rows"
+            raise BodyRejected(400, INVALID_REQUEST, message, details, errors=errors)
+        return BatchRows(rows, positions if errors else None, errors)
 
 
 def validate_object(adapter: TypeAdapter[T], data: Any, *, expected: str) -> T:

@@ -19,7 +19,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from ssmas.pricing.schemas import Impression
+from ssmas.pricing.schemas import Impression, RowError
 from ssmas.pricing.serving.fast_requests import as_dict
 from ssmas.pricing.variants import Variant
 
@@ -146,6 +146,21 @@ class _Answer(msgspec.Struct, gc=False):
     fallback: bool
 
 
+class _Detail(msgspec.Struct, gc=False):
+    field: str
+    message: str
+
+
+class _RowError(msgspec.Struct, gc=False):
+    """A :class:`~ssmas.pricing.schemas.RowError`, fields in its order."""
+
+    impression_id: str | None
+    error: str
+    predicted_cpm: None
+    index: int
+    details: list[_Detail]
+
+
 _ENCODE = msgspec.json.Encoder().encode
 # Beyond this |value|, value x 10^4 may be off a half by more than _NEAR_HALF: round() decides.
 _ROUND_SAFE = 1e5
@@ -171,21 +186,31 @@ def round4(values: npt.NDArray[np.float64]) -> list[float]:
 
 
 def batch_json(
-    requests: Sequence[Impression], priced: Priced, timestamp: str, latency_ms: float
+    requests: Sequence[Impression],
+    priced: Priced,
+    timestamp: str,
+    latency_ms: float,
+    errors: Sequence[RowError] = (),
 ) -> bytes:
-    """The ``BatchPredictResponse`` JSON: :func:`prediction_body` of every row, in order."""
-    answers = map(
-        _Answer,
-        [r.impression_id for r in requests],
-        round4(priced.point),
-        map(_Interval, round4(priced.lower), round4(priced.upper)),
-        priced.version,
-        priced.variant,
-        repeat(timestamp),
-        repeat(round(latency_ms, 3)),
-        priced.fallback.tolist(),
+    """The ``BatchPredictResponse`` JSON: :func:`prediction_body` of every priced row, and each
+    row error at its ``index`` (``errors`` in the order of their index)."""
+    answers: list[Any] = list(
+        map(
+            _Answer,
+            [r.impression_id for r in requests],
+            round4(priced.point),
+            map(_Interval, round4(priced.lower), round4(priced.upper)),
+            priced.version,
+            priced.variant,
+            repeat(timestamp),
+            repeat(round(latency_ms, 3)),
+            priced.fallback.tolist(),
+        )
     )
-    return _ENCODE(list(answers))
+    for e in errors:
+        details = [_Detail(d.field, d.message) for d in e.details]
+        answers.insert(e.index, _RowError(e.impression_id, e.error, None, e.index, details))
+    return _ENCODE(answers)
 
 
 def utc_timestamp(at: datetime | None = None) -> str:
