@@ -297,6 +297,52 @@ class PricingSettings(BaseModel):
         allow_inf_nan=False,
         description="period of the retraining worker's drift check",
     )
+    retrain_label_shift: float = Field(
+        default=0.1,
+        gt=0.0,
+        le=10.0,
+        description="retrain now when the median clearing price moved more than this share",
+    )
+    retrain_error_growth: float = Field(
+        default=0.15,
+        gt=0.0,
+        le=10.0,
+        description="retrain now when the champion's RMSE grew more than this share",
+    )
+    promotion_min_gain: float = Field(
+        default=0.02,
+        ge=0.0,
+        lt=1.0,
+        description="relative live RMSE gain a challenger must prove before promotion",
+    )
+    promotion_alpha: float = Field(
+        default=0.05, gt=0.0, lt=1.0, description="error rate of the sequential promotion test"
+    )
+    promotion_min_outcomes: int = Field(
+        default=200, ge=2, description="live outcomes per variant before the test can promote"
+    )
+    promotion_check_interval_s: float = Field(
+        default=300.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description="period of the worker's online promotion check; 0: off",
+    )
+    alert_urls: list[str] = Field(
+        default_factory=list,
+        description="notifier URLs receiving pricing alerts (JSON list); empty: log",
+    )
+    alert_repeat_s: float = Field(
+        default=3600.0, gt=0.0, description="repeat a persisting alert after this long"
+    )
+    alert_latency_p99_ms: float = Field(
+        default=50.0, gt=0.0, description="alert when the scoring p99 exceeds this"
+    )
+    alert_error_rate: float = Field(
+        default=0.01,
+        gt=0.0,
+        le=1.0,
+        description="alert when this share of requests fails or falls back",
+    )
 
     @model_validator(mode="after")
     def _retention_covers_drift_window(self) -> PricingSettings:

@@ -48,7 +48,9 @@ def copy_lake(base: Path, dest: Path) -> Path:
     return dest
 
 
-def write_drifted_day(lake: Path, *, source: date = START + timedelta(days=2)) -> date:
+def write_drifted_day(
+    lake: Path, *, source: date = START + timedelta(days=2), price_factor: float = 1.5
+) -> date:
     """Copy ``source`` to :data:`DRIFT_DAY` with a shifted audience and 1.5x prices.
 
     New domains, tier-3 desktop traffic, video remnant inventory, disengaged users and a
@@ -74,13 +76,53 @@ def write_drifted_day(lake: Path, *, source: date = START + timedelta(days=2)) -
         for name, factor in (("user_engagement_score", 0.2), ("historical_ctr_avg", 0.1),
                              ("device_performance_score", 0.3)):  # fmt: skip
             columns[name] = pc.multiply(table.column(name), pa.scalar(factor, pa.float32()))
-        for name in ("top_bid_cpm", "second_bid_cpm", "clearing_cpm", "floor_cpm"):
-            columns[name] = pc.multiply(table.column(name), pa.scalar(1.5, pa.float32()))
+        for name in PRICE_COLUMNS:
+            columns[name] = pc.multiply(table.column(name), pa.scalar(price_factor, pa.float32()))
         hour = path.parent.name
         out = lake_layout.day_dir(lake, lake_layout.RAW, DRIFT_DAY) / hour / path.name
         out.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.table(columns), out)
     return DRIFT_DAY
+
+
+PRICE_COLUMNS = ("top_bid_cpm", "second_bid_cpm", "clearing_cpm", "floor_cpm")
+
+
+def write_next_day(
+    lake: Path, *, source: date = START + timedelta(days=2), price_factor: float = 1.0
+) -> date:
+    """Copy ``source`` to the next day (its own weekday) with every price times
+    ``price_factor`` and every other feature unchanged: unchanged traffic on a new weekday, or
+    a pure price-level shift."""
+    target = source + timedelta(days=1)
+    for path in sorted(lake_layout.day_dir(lake, lake_layout.RAW, source).glob("hour=*/*.parquet")):
+        table = pq.read_table(path)
+        columns = {name: table.column(name) for name in table.column_names}
+        ts = table.column("ts").cast(pa.int64()).to_numpy() + 86_400_000
+        columns["ts"] = pa.array(ts, pa.int64()).cast(table.schema.field("ts").type)
+        dow = table.column("day_of_week").to_numpy() % 7 + 1
+        columns["day_of_week"] = pa.array(dow.astype(np.int8))
+        for name in PRICE_COLUMNS:
+            columns[name] = pc.multiply(table.column(name), pa.scalar(price_factor, pa.float32()))
+        out = lake_layout.day_dir(lake, lake_layout.RAW, target) / path.parent.name / path.name
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table(columns), out)
+    return target
+
+
+def admin_key(settings: Settings, scopes: tuple[str, ...] = ("pricing:admin",)) -> str:
+    """A raw API key in ``settings``' database (the actor of approved promotions)."""
+    from ssmas.core.platform import build_platform
+    from ssmas.core.security.keys import create_api_key
+
+    platform = build_platform(settings)
+    try:
+        with platform.session_factory() as session:
+            raw, _ = create_api_key(session, "ops", scopes)
+            session.commit()
+    finally:
+        platform.close()
+    return raw
 
 
 def mlflow_template(base: Path) -> Path:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from ssmas.bootstrap import create_app
 from ssmas.core.registry import ModelRegistry
 from ssmas.core.security.audit import list_audit
+from ssmas.pricing.lifecycle.retrain_decisions import recent_decisions
 from ssmas.pricing.model.bundle import MODEL_NAME, PricingModel, save_to_registry, train_model
 from ssmas.pricing.serving.hot_reload import MODEL_PROMOTED, publish_model_event
 from ssmas.pricing.serving.runtime import started_serving_runtime
@@ -115,3 +116,10 @@ def test_champion_and_challenger_serve_promote_and_roll_back(
     with platform.uow() as uow:
         actions = [a.action for a in list_audit(uow.session, 10)]
     assert actions.count("pricing.promote") == 1 and actions.count("pricing.rollback") == 1
+    # Each change is a recorded decision too (and a notification: the log by default).
+    decisions = recent_decisions(platform.session_factory)
+    assert [(d.outcome, d.trigger) for d in decisions] == [
+        ("rolled_back", "approved"),
+        ("promoted", "approved"),
+    ]
+    assert decisions[0].details["actor"].startswith("apikey:")

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from ssmas.cli import app
 from ssmas.settings import Settings, use_settings
 
-from .pricing_support import START, clean_lake, fresh_registry
+from .pricing_support import START, admin_key, clean_lake, fresh_registry
 
 pytestmark = pytest.mark.slow
 FROM, TO = START.isoformat(), (START + timedelta(days=2)).isoformat()
@@ -68,8 +68,11 @@ def run(*args: str) -> tuple[int, str, str]:
             ["simulate-floors", "--lake", "{lake}", "--from", FROM, "--to", FROM, "--rounds", "5"],
             "at least 3 days",
         ),
-        (["promote", "7"], "pricing-cpm"),
-        (["rollback"], "pricing-cpm"),
+        (["promote", "7"], "--approve"),
+        (["promote", "7", "--approve"], "api-key"),
+        (["promote", "7", "--approve", "--api-key", "ssmas_x_y"], "unknown"),
+        (["promote", "7", "--online"], "no version"),
+        (["rollback"], "api-key"),
         (["drift", "--lake", "{lake}", "--day", TO], "champion"),
         (["drift", "--lake", "{lake}", "--day", "yesterday"], "bad --day"),
         (["retrain", "--lake", "{missing}"], "no impressions"),
@@ -97,8 +100,17 @@ def test_train_list_promote_rollback_drift_and_floors(lake: Path, data_dir: Path
     code, out, _ = run("models")
     assert code == 0 and "champion" in out and "challenger" in out
 
-    assert run("promote", "2")[1].strip() == "pricing-cpm v2 is now champion"
-    assert "v1 is champion again" in run("rollback")[1]
+    key = admin_key(Settings(profile="test", data_dir=data_dir))
+    code, out, _ = run("promote", "--online")
+    assert code == 0 and "no_challenger" not in out and "collecting" in out  # no live outcomes
+    reader = admin_key(Settings(profile="test", data_dir=data_dir), ("pricing:read",))
+    code, _, err = run("promote", "2", "--approve", "--api-key", reader)
+    assert code == 2 and "does not grant pricing:admin" in err
+    code, out, err = run("promote", "2", "--approve", "--api-key", key, "--reason", "canary ok")
+    assert code == 0, err
+    # the default notifier (no SSMAS_PRICING_ALERT_URLS) is the log: its line comes first
+    assert out.strip().splitlines()[-1].startswith("pricing-cpm v2 is now champion (approved by")
+    assert "v1 is champion again" in run("rollback", "--api-key", key)[1]
 
     code, out, err = run("drift", "--lake", str(lake), "--day", TO, "--rows", "2000")
     assert code == 0, err

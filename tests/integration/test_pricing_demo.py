@@ -45,7 +45,7 @@ from ssmas.settings import PricingSettings, Settings, use_settings
 from tests.integration.test_pricing_api import make_key
 from tests.pricing_serving_support import small_model
 
-from .pricing_support import copy_lake, fresh_registry
+from .pricing_support import admin_key, copy_lake, fresh_registry
 
 pytestmark = pytest.mark.slow
 EVENING = datetime(2026, 3, 4, 18, 0, tzinfo=UTC)  # busy hours: more auctions per minute
@@ -257,21 +257,23 @@ def test_cli_promote_and_rollback_publish_model_events(
     settings: Settings, cli_registry: ModelRegistry
 ) -> None:
     since = datetime.now(UTC) - timedelta(minutes=1)
-    result = CliRunner().invoke(app, ["pricing", "promote", "2"])
+    key = admin_key(settings)
+    actor = f"apikey:{key.split('_')[1]}"
+    result = CliRunner().invoke(app, ["pricing", "promote", "2", "--approve", "--api-key", key])
     assert result.exit_code == 0, result.output
     assert "v2 is now champion" in result.stdout
-    result = CliRunner().invoke(app, ["pricing", "rollback"])
+    result = CliRunner().invoke(app, ["pricing", "rollback", "--api-key", key])
     assert result.exit_code == 0, result.output
     events = model_events(settings, "t-cli")
     assert [(e["event"], e["model"], e["version"], e["actor"]) for e in events] == [
-        (MODEL_PROMOTED, MODEL_NAME, "2", "cli"),
-        (MODEL_ROLLED_BACK, MODEL_NAME, "1", "cli"),
+        (MODEL_PROMOTED, MODEL_NAME, "2", actor),
+        (MODEL_ROLLED_BACK, MODEL_NAME, "1", actor),
     ]
     assert all(datetime.fromisoformat(e["at"]) >= since for e in events)
     champion = cli_registry.get_version_by_alias(MODEL_NAME, CHAMPION)
     assert champion is not None and champion.version == 1
     # A refused promotion changes nothing and announces nothing.
-    result = CliRunner().invoke(app, ["pricing", "promote", "9"])
+    result = CliRunner().invoke(app, ["pricing", "promote", "9", "--approve", "--api-key", key])
     assert result.exit_code == 2
     assert model_events(settings, "t-cli") == []
 

@@ -22,7 +22,7 @@ from ssmas.pricing.model.bundle import MODEL_NAME
 from ssmas.pricing.model.training import train_from_lake
 from ssmas.settings import PricingSettings, Settings
 
-from .pricing_support import START, copy_lake, fresh_registry, write_drifted_day
+from .pricing_support import START, copy_lake, fresh_registry, write_drifted_day, write_next_day
 
 pytestmark = pytest.mark.slow
 T0 = datetime(2026, 3, 8, 9, 0, tzinfo=UTC)
@@ -59,21 +59,30 @@ def _topic(platform: Platform, topic: str) -> list[dict[str, object]]:
     return [dict(m.payload) for m in platform.bus.replay(topic)]
 
 
-def test_drifted_day_schedules_then_retrains_and_promotes(
+def test_drifted_day_schedules_then_retrains_and_deploys_a_challenger(
     tmp_path: Path, platform: Platform, registry: ModelRegistry
 ) -> None:
     lake = copy_lake(tmp_path.parent, tmp_path / "lake")
     champion = _champion(registry, lake)
-    write_drifted_day(lake)
+    write_drifted_day(lake, price_factor=1.0)
     clock = Clock(T0)
     deps = RetrainDeps(registry, platform.session_factory, platform.bus, clock)
-    config = RetrainConfig(lake=lake, window_days=2, schedule_delay_h=6, params=FAST)
+    # Feature drift alone: the price and error triggers are out of reach here.
+    config = RetrainConfig(
+        lake=lake,
+        window_days=2,
+        schedule_delay_h=6,
+        params=FAST,
+        label_shift_above=10.0,
+        error_growth_above=10.0,
+    )
 
     scheduled = run_retrain(deps, config, trigger="schedule")
     assert scheduled.drift_level in {"WARNING", "CRITICAL"}
     assert scheduled.drift_score is not None and scheduled.drift_score > 0.5
     assert scheduled.outcome == "scheduled"
     assert scheduled.scheduled_for == T0 + timedelta(hours=6)
+    assert scheduled.details["features"]["day_of_week"] == 0.0  # a Saturday: no reference
     assert due_trigger(deps, last_check=T0, interval=timedelta(hours=24)) is None
 
     clock.now = T0 + timedelta(hours=7)
@@ -82,29 +91,53 @@ def test_drifted_day_schedules_then_retrains_and_promotes(
     decision = run_retrain(deps, config, force=True, trigger=trigger)
 
     assert decision.trigger == "scheduled"
-    assert decision.outcome == "promoted" and decision.promoted
+    # Better offline: deployed as challenger, never promoted without online evidence.
+    assert decision.outcome == "challenger_deployed" and not decision.promoted
     assert decision.champion_version == champion
     assert decision.challenger_rmse is not None and decision.champion_rmse is not None
     assert decision.challenger_rmse < decision.champion_rmse
-    assert registry.get_version_by_alias(MODEL_NAME, "champion").version == (  # type: ignore[union-attr]
+    assert registry.get_version_by_alias(MODEL_NAME, "champion").version == champion  # type: ignore[union-attr]
+    assert registry.get_version_by_alias(MODEL_NAME, "challenger").version == (  # type: ignore[union-attr]
         decision.challenger_version
     )
     stored = recent_decisions(platform.session_factory)
-    assert [d.outcome for d in stored] == ["promoted", "scheduled"]
+    assert [d.outcome for d in stored] == ["challenger_deployed", "scheduled"]
     assert stored[0].details["champion_metrics"]["rows"] > 0
-    assert [p["outcome"] for p in _topic(platform, TOPIC_DECIDED)] == ["scheduled", "promoted"]
-    promoted = _topic(platform, TOPIC_PROMOTED)
-    assert promoted == [
-        {
-            "model_version": decision.challenger_version,
-            "previous_version": champion,
-            "decision_id": decision.id,
-            "decided_at": promoted[0]["decided_at"],
-            "reason": decision.reason,
-        }
+    assert [p["outcome"] for p in _topic(platform, TOPIC_DECIDED)] == [
+        "scheduled",
+        "challenger_deployed",
     ]
+    assert _topic(platform, TOPIC_PROMOTED) == []
     # Nothing is due any more: the scheduled run has happened.
     assert due_trigger(deps, last_check=clock.now, interval=timedelta(hours=24)) is None
+
+
+def test_a_price_level_shift_with_unchanged_features_triggers_retraining(
+    tmp_path: Path, platform: Platform, registry: ModelRegistry
+) -> None:
+    shifted_lake = copy_lake(tmp_path.parent, tmp_path / "shifted")
+    same_lake = copy_lake(tmp_path.parent, tmp_path / "same")
+    champion = _champion(registry, shifted_lake)
+    write_next_day(shifted_lake, price_factor=1.2)
+    write_next_day(same_lake, price_factor=1.0)
+    deps = RetrainDeps(registry, platform.session_factory, platform.bus, Clock(T0))
+
+    unchanged = run_retrain(deps, RetrainConfig(lake=same_lake, params=FAST))
+    assert unchanged.outcome == "monitoring" and unchanged.action == "monitor_only"
+    # A new weekday with unchanged traffic: the calendar is compared like for like.
+    assert unchanged.details["features"]["day_of_week"] == 0.0
+    assert unchanged.drift_level == "OK"
+    assert abs(unchanged.details["label_shift"]) < 0.05
+    assert unchanged.details["error_growth"] < 0.1
+
+    shifted = run_retrain(deps, RetrainConfig(lake=shifted_lake, params=FAST))
+    assert shifted.action == "retrain_now"
+    assert shifted.drift_level == "OK"  # the features did not move: the prices did
+    assert shifted.details["label_shift"] > 0.15
+    assert "price level moved" in shifted.reason
+    assert shifted.outcome in {"challenger_deployed", "kept_champion"}
+    assert not shifted.promoted
+    assert registry.get_version_by_alias(MODEL_NAME, "champion").version == champion  # type: ignore[union-attr]
 
 
 def test_a_worse_challenger_keeps_the_champion(

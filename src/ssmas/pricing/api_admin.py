@@ -1,6 +1,7 @@
 """Pricing admin routes: models (versions, promote, rollback, split), floor configs, monitoring.
 
-Reads need ``pricing:read``; changes need ``pricing:admin`` and are written to the audit log.
+Reads need ``pricing:read``; changes need ``pricing:admin`` and are written to the audit log;
+a promotion or rollback is also recorded as a workflow decision and notified (pricing alerts).
 A promotion or rollback moves the registry alias, tells every serving process through the
 ``pricing.models`` topic and reloads this process before answering, so the next prediction
 here is priced by the new champion. The traffic split is a per-process setting (its default
@@ -26,6 +27,8 @@ from ssmas.core.registry import ModelNotFound, ModelVersionInfo, RegistryError
 from ssmas.core.security.audit import record_audit
 from ssmas.core.security.keys import ApiKeyRecord
 from ssmas.pricing.floors.formula import PublisherFloorConfig
+from ssmas.pricing.lifecycle.promotion import record_operator_change
+from ssmas.pricing.lifecycle.retraining import RetrainDeps
 from ssmas.pricing.schemas import ErrorResponse
 from ssmas.pricing.serving.hot_reload import MODEL_PROMOTED, MODEL_ROLLED_BACK, publish_model_event
 from ssmas.pricing.serving.request_bodies import BodyRejected, body_doc, read_json
@@ -165,6 +168,12 @@ async def _change_champion(
                 details={"event": event},
             )
             uow.commit()
+        deps = RetrainDeps(
+            registry, platform.session_factory, platform.bus, alerts=runtime.monitor.alerts
+        )
+        record_operator_change(
+            deps, rolled_back=version is None, version=info.version, actor=f"apikey:{key.prefix}"
+        )
 
     await run_in_threadpool(audit)
     await run_in_threadpool(runtime.loader.refresh)

@@ -469,10 +469,13 @@ def retrain(
     lake: Path = LakeOpt,
     force: bool = typer.Option(False, "--force", help="Retrain whatever the drift."),
     window_days: int = typer.Option(2, min=1, max=60, help="Freshest days to train on."),
-    min_improvement: float = typer.Option(0.0, help="Relative RMSE gain needed to promote."),
+    min_improvement: float = typer.Option(
+        0.0, help="Relative offline RMSE gain needed to deploy the challenger."
+    ),
     rounds: int = typer.Option(60, min=1, max=5000, help="Boosting rounds."),
 ) -> None:
-    """Run the retraining workflow once: drift → retrain → evaluate → promote if better."""
+    """Run the retraining workflow once: drift, price level and error → retrain → evaluate →
+    deploy a better model as challenger (promotion needs live evidence or approval)."""
     from ssmas.core.platform import build_platform
     from ssmas.pricing.lifecycle.retraining import RetrainConfig, RetrainDeps, run_retrain
 
@@ -496,50 +499,114 @@ def retrain(
     out.print(f"[bold]{decision.outcome}[/bold] ({decision.action}): {decision.reason}")
 
 
-def _announce(event: str, version: int) -> None:
-    """Publish the model event running servers hot-reload on; a bus failure only warns."""
-    from ssmas.core.bus import bus_from_settings
-    from ssmas.core.bus.base import BusError
-    from ssmas.pricing.model.bundle import MODEL_NAME
-    from ssmas.pricing.serving.hot_reload import publish_model_event
+ApiKeyOpt = typer.Option(
+    None,
+    "--api-key",
+    envvar="SSMAS_API_KEY",
+    help="A pricing:admin API key: the audited actor (or SSMAS_API_KEY).",
+)
 
+
+def _admin_actor(platform: Any, raw: str | None) -> str:
+    """``apikey:<prefix>`` of a valid key granting ``pricing:admin``, else exit 2."""
+    from ssmas.core.security.keys import has_scope, verify_api_key
+
+    if not raw:
+        _fail("an approved change needs a pricing:admin --api-key (or SSMAS_API_KEY)")
+    with platform.session_factory() as session:
+        record = verify_api_key(session, raw)
+    if record is None:
+        _fail("the API key is unknown, revoked or malformed")
+    if not has_scope(record, "pricing:admin"):
+        _fail(f"API key {record.prefix} does not grant pricing:admin")
+    return f"apikey:{record.prefix}"
+
+
+def _promotion_deps(platform: Any) -> Any:
+    from ssmas.pricing.lifecycle.alerts import PricingAlerts
+    from ssmas.pricing.lifecycle.retraining import RetrainDeps
+
+    return RetrainDeps(
+        _registry(),
+        platform.session_factory,
+        platform.bus,
+        alerts=PricingAlerts.from_settings(platform.settings.pricing),
+    )
+
+
+@pricing_app.command()
+def promote(
+    version: int | None = typer.Argument(
+        None, min=1, help="Version to make champion (default: the challenger)."
+    ),
+    approve: bool = typer.Option(False, "--approve", help="An operator approves the promotion."),
+    api_key: str | None = ApiKeyOpt,
+    reason: str = typer.Option("", max=500, help="Why (kept in the audit log)."),
+    online: bool = typer.Option(
+        False, "--online", help="Run the live sequential test and promote only if it proves."
+    ),
+) -> None:
+    """Promote a challenger: on live evidence (--online) or by an approved operator
+    (--approve --api-key); audited, recorded, notified; running servers reload at once."""
+    from ssmas.core.platform import build_platform
+    from ssmas.pricing.lifecycle.promotion import (
+        PromotionError,
+        approve_promotion,
+        check_online_promotion,
+        policy_from_settings,
+    )
+
+    if online == approve:
+        _fail("choose --online (live evidence) or --approve with a pricing:admin --api-key")
+    if online and version is not None:
+        _fail("--online tests the deployed challenger: give no version")
+    settings = _settings()
+    platform = build_platform(settings)
     try:
-        bus = bus_from_settings(_settings())
-        try:
-            publish_model_event(bus, event, model=MODEL_NAME, version=version, actor="cli")
-        finally:
-            bus.close()
-    except (BusError, OSError) as exc:
-        err.print(
-            f"warning: model event not published ({exc}); servers reload within their poll "
-            "interval",
-            markup=False,
-            highlight=False,
-        )
+        with _clean_errors():
+            deps = _promotion_deps(platform)
+            if online:
+                section = settings.pricing
+                policy = policy_from_settings(
+                    section.promotion_min_gain,
+                    section.promotion_alpha,
+                    section.promotion_min_outcomes,
+                )
+                evidence, decision = check_online_promotion(deps, platform.engine, policy)
+                if evidence is None:
+                    _fail("no champion is registered")
+                out.print(f"[bold]{evidence.verdict}[/bold]: {evidence.reason}")
+                if decision is not None:
+                    out.print(f"pricing-cpm v{decision.challenger_version} is now champion")
+                return
+            actor = _admin_actor(platform, api_key)
+            try:
+                decision = approve_promotion(deps, version, actor=actor, reason=reason)
+            except PromotionError as exc:
+                _fail(str(exc))
+    finally:
+        platform.close()
+    out.print(f"pricing-cpm v{decision.challenger_version} is now champion (approved by {actor})")
 
 
 @pricing_app.command()
-def promote(version: int = typer.Argument(..., min=1, help="Version to make champion.")) -> None:
-    """Make a registered version the champion (running servers reload it at once)."""
-    from ssmas.pricing.model.bundle import MODEL_NAME
-    from ssmas.pricing.serving.hot_reload import MODEL_PROMOTED
+def rollback(
+    api_key: str | None = ApiKeyOpt,
+    reason: str = typer.Option("", max=500, help="Why (kept in the audit log)."),
+) -> None:
+    """Put back the champion the last promotion replaced (audited, recorded, notified; running
+    servers reload it at once)."""
+    from ssmas.core.platform import build_platform
+    from ssmas.pricing.lifecycle.promotion import rollback_champion
 
-    with _clean_errors():
-        info = _registry().promote(MODEL_NAME, version)
-    _announce(MODEL_PROMOTED, info.version)
-    out.print(f"pricing-cpm v{info.version} is now champion")
-
-
-@pricing_app.command()
-def rollback() -> None:
-    """Put back the champion the last promotion replaced (running servers reload it at once)."""
-    from ssmas.pricing.model.bundle import MODEL_NAME
-    from ssmas.pricing.serving.hot_reload import MODEL_ROLLED_BACK
-
-    with _clean_errors():
-        info = _registry().rollback(MODEL_NAME)
-    _announce(MODEL_ROLLED_BACK, info.version)
-    out.print(f"rolled back: pricing-cpm v{info.version} is champion again")
+    platform = build_platform(_settings())
+    try:
+        with _clean_errors():
+            actor = _admin_actor(platform, api_key)
+            decision = rollback_champion(_promotion_deps(platform), actor=actor, reason=reason)
+    finally:
+        platform.close()
+    out.print(f"rolled back: pricing-cpm v{decision.champion_version} is champion again")
 
 
 @pricing_app.command()

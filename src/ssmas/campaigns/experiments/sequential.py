@@ -8,7 +8,8 @@ Waudby-Smith et al. (2023, eq. 9) that GrowthBook's sequential engine uses. The 
 parameter is tuned for the total sample size (both arms) at which the sequence should be
 tightest (``tuning``, by default 5,000 as GrowthBook's); the always-valid p-value is the inverse
 of the mixture e-value. :class:`SequentialMonitor` keeps the running intersection of the
-intervals and the running minimum of the p-values across looks, both still valid.
+intervals and the running minimum of the p-values across looks, both still valid. The boundary
+itself lives in :mod:`ssmas.core.stats` (pricing's model promotion uses it too).
 """
 
 from __future__ import annotations
@@ -20,30 +21,22 @@ from numpy.typing import ArrayLike, NDArray
 
 from ssmas.campaigns.experiments.errors import ExperimentError, check_alpha
 from ssmas.campaigns.experiments.summary import ArmSummary, EffectKind, effect
+from ssmas.core.stats import sequential as _cs
 
 
 def mixture_rho(alpha: float, tuning: float) -> float:
     """The mixing parameter that makes the sequence tightest near ``tuning`` total units."""
-    alpha = check_alpha(alpha)
-    if not tuning > 0:
-        raise ExperimentError(f"the tuning sample size must be positive, got {tuning!r}")
-    log_term = -2.0 * np.log(alpha)
-    return float(np.sqrt((log_term + np.log(log_term + 1.0)) / tuning))
+    _check(alpha, tuning)
+    return _cs.mixture_rho(alpha, tuning)
 
 
 def halfwidth(
     variance: ArrayLike, n_total: ArrayLike, *, alpha: float = 0.05, tuning: float = 5000.0
 ) -> NDArray[np.float64]:
-    """The sequence's half-width for an estimate of ``variance`` from ``n_total`` units.
-
-    Vectorised over both arguments. ``variance * n_total`` is the per-unit variance.
-    """
-    rho2 = mixture_rho(alpha, tuning) ** 2
-    v = np.asarray(variance, dtype=float)
-    n = np.asarray(n_total, dtype=float)
-    s2 = v * n
-    nr = n * rho2 + 1.0
-    return np.asarray(np.sqrt(s2 * 2.0 * nr * np.log(np.sqrt(nr) / alpha) / (n**2 * rho2)))
+    """The sequence's half-width (:func:`ssmas.core.stats.halfwidth`), bad parameters refused
+    with :class:`ExperimentError`."""
+    _check(alpha, tuning)
+    return _cs.halfwidth(variance, n_total, alpha=alpha, tuning=tuning)
 
 
 def always_valid_p(
@@ -55,13 +48,15 @@ def always_valid_p(
     tuning: float = 5000.0,
     null: float = 0.0,
 ) -> NDArray[np.float64]:
-    """The always-valid p-value: ``min(1, 1 / e)`` for the normal-mixture e-value ``e``."""
-    rho2 = mixture_rho(alpha, tuning) ** 2
-    n = np.asarray(n_total, dtype=float)
-    st2 = (np.asarray(estimate, dtype=float) - null) ** 2 * n / np.asarray(variance, dtype=float)
-    nr = n * rho2 + 1.0
-    log_e = rho2 * st2 / (2.0 * nr) - 0.5 * np.log(nr)
-    return np.asarray(np.minimum(1.0, np.exp(-log_e)))
+    """The always-valid p-value (:func:`ssmas.core.stats.always_valid_p`)."""
+    _check(alpha, tuning)
+    return _cs.always_valid_p(estimate, variance, n_total, alpha=alpha, tuning=tuning, null=null)
+
+
+def _check(alpha: float, tuning: float) -> None:
+    check_alpha(alpha)
+    if not tuning > 0:
+        raise ExperimentError(f"the tuning sample size must be positive, got {tuning!r}")
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,20 @@ global score is the mean of the feature scores (as in seed 003's drift Lambda; `
 and the seed's levels apply to these statistics themselves, never to p-values (at 50M rows every
 p-value is zero): ``<= 0.3 OK``, ``> 0.3 INFO``, ``> 0.5 WARNING``, ``> 0.7 CRITICAL``. PSI
 (training-quantile bins, or one bin per category) is reported beside it and drives nothing.
+
+Cyclic (calendar) features are compared like for like: a window of Tuesday traffic is compared
+with the training rows of the same calendar positions (the baseline restricted to the weekdays /
+hours present in the window and renormalised), so unchanged traffic scores 0 whatever day it is.
+Positions the training never saw have no reference: their share is reported
+(``unreferenced_share``) and scores nothing; a feature with no reference at all (a Saturday
+against Monday-Wednesday training) is left out of the global score. The label (clearing price)
+has its own baseline: :func:`label_shift` is the relative move of its median, the price-level
+drift that feature drift cannot see.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -60,11 +69,12 @@ class FeatureDrift(BaseModel):
 
     name: str
     kind: FeatureKind
-    statistic: Literal["ks", "tvd"]
+    statistic: Literal["ks", "tvd", "tvd_same_period"]
     score: float
     psi: float
     missing_share: float
     level: DriftLevel
+    unreferenced_share: float = 0.0
 
 
 class DriftReport(BaseModel):
@@ -145,13 +155,27 @@ def ks_statistic(baseline: npt.ArrayLike, current: npt.ArrayLike) -> float:
     return float(np.max(np.abs(fa - fb)))
 
 
-def compare_feature(name: str, baseline: FeatureBaseline, current: npt.ArrayLike) -> FeatureDrift:
-    """Drift of one current column against its training baseline."""
+def compare_feature(
+    name: str, baseline: FeatureBaseline, current: npt.ArrayLike, *, cyclic: bool = False
+) -> FeatureDrift:
+    """Drift of one current column against its training baseline (``cyclic``: like for like)."""
     data = np.asarray(current, dtype=np.float64).ravel()
     if data.size == 0:
         raise DriftError(f"no current values for feature {name!r}")
     nan = np.isnan(data)
     present = np.sort(data[~nan])
+    if cyclic:
+        score, psi, unreferenced = _same_period_distances(baseline, present)
+        return FeatureDrift(
+            name=name,
+            kind=baseline.kind,
+            statistic="tvd_same_period",
+            score=score,
+            psi=psi,
+            missing_share=float(nan.mean()),
+            level=drift_level(score),
+            unreferenced_share=unreferenced,
+        )
     if baseline.kind == "categorical":
         score, psi = _categorical_distances(baseline, data)
         statistic: Literal["ks", "tvd"] = "tvd"
@@ -175,8 +199,10 @@ def compute_drift(
     feature_names: Sequence[str],
     *,
     aggregate: Aggregate = "mean",
+    cyclic: Collection[str] = (),
 ) -> DriftReport:
-    """Drift of ``current`` (a matrix with ``feature_names`` as columns, or named columns)."""
+    """Drift of ``current`` (a matrix with ``feature_names`` as columns, or named columns);
+    the features named in ``cyclic`` are compared with the same calendar positions only."""
     if isinstance(current, Mapping):
         columns = {name: np.asarray(current[name]) for name in feature_names if name in current}
         n_rows = len(next(iter(columns.values()))) if columns else 0
@@ -191,8 +217,12 @@ def compute_drift(
     unknown = [name for name in columns if name not in baselines]
     if unknown:
         raise DriftError(f"no training baseline for features: {', '.join(unknown)}")
-    drifts = [compare_feature(name, baselines[name], col) for name, col in columns.items()]
-    scores = [d.score for d in drifts]
+    drifts = [
+        compare_feature(name, baselines[name], col, cyclic=name in cyclic)
+        for name, col in columns.items()
+    ]
+    # A calendar feature with no training reference at all says nothing: left out of the score.
+    scores = [d.score for d in drifts if d.unreferenced_share < 1.0] or [0.0]
     score = float(np.max(scores) if aggregate == "max" else np.mean(scores))
     return DriftReport(
         n_rows=n_rows,
@@ -203,6 +233,47 @@ def compute_drift(
         requires_retraining=score > WARNING_ABOVE,
         features=drifts,
     )
+
+
+def label_shift(baseline: FeatureBaseline, current: npt.ArrayLike) -> float:
+    """Relative move of the median price: ``median_now / median_train - 1`` (0 when either side
+    has no price). A +20% price level scores about 0.2 whatever the price spread."""
+    present = _present(current)
+    if present.size == 0 or not baseline.edges:
+        return 0.0
+    cdf = np.asarray(baseline.cdf)
+    idx = min(int(np.searchsorted(cdf, 0.5, side="left")), cdf.size - 1)
+    reference = float(baseline.edges[idx])
+    if reference <= 0.0:
+        return 0.0
+    return float(np.median(present)) / reference - 1.0
+
+
+def _same_period_distances(
+    baseline: FeatureBaseline, present: FloatArray
+) -> tuple[float, float, float]:
+    """TVD and PSI against the baseline restricted to the positions seen now; the share of
+    current values at positions the baseline never saw."""
+    if baseline.kind == "categorical":
+        positions = np.asarray(baseline.categories, dtype=np.float64)
+        mass = np.asarray(baseline.proportions, dtype=np.float64)
+    else:
+        positions = np.asarray(baseline.edges, dtype=np.float64)
+        mass = np.asarray(baseline.cdf, dtype=np.float64) - np.asarray(baseline.cdf_left)
+    if present.size == 0:
+        return 0.0, 0.0, 0.0
+    values, counts = np.unique(present, return_counts=True)
+    shared = np.isin(values, positions)
+    unreferenced = float(counts[~shared].sum() / present.size)
+    if not shared.any():
+        return 0.0, 0.0, unreferenced
+    now = counts[shared] / counts[shared].sum()
+    base = mass[np.searchsorted(positions, values[shared])]
+    if base.sum() <= 0.0:
+        return 0.0, 0.0, unreferenced
+    base = base / base.sum()
+    tvd = 0.5 * float(np.sum(np.abs(base - now)))
+    return min(tvd, 1.0), _psi(base, now), unreferenced
 
 
 def _present(values: npt.ArrayLike) -> FloatArray:

@@ -6,6 +6,8 @@ and compared, feature by feature, with the training baselines stored in its feat
 ``<= 0.3 OK``, ``> 0.3 INFO``, ``> 0.5 WARNING``, ``> 0.7 CRITICAL``). Each computation is kept in
 ``pricing_drift_reports`` (the history the dashboard plots) and exported as Prometheus gauges.
 Realised error: posted outcomes joined to the predictions that priced them, per variant.
+Alerts: each drift level, and the serving latency and fallback rate at every periodic check, go
+to :class:`~ssmas.pricing.lifecycle.alerts.PricingAlerts` (deduplicated core notifiers).
 Retention: :class:`Pruner` deletes captures, decisions and outcomes older than
 ``SSMAS_PRICING_RETENTION_HOURS`` (drift reports: ``SSMAS_PRICING_DRIFT_REPORT_RETENTION_HOURS``)
 on its own daemon thread, a chunk at a time, so a drift run never blocks behind a long purge.
@@ -26,8 +28,9 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from ssmas.core import metrics
+from ssmas.pricing.lifecycle.alerts import PricingAlerts
 from ssmas.pricing.lifecycle.drift import compute_drift
-from ssmas.pricing.model.features import FeatureEncoder
+from ssmas.pricing.model.features import CYCLIC_FEATURES, FeatureEncoder
 from ssmas.pricing.schemas import PredictRequest
 from ssmas.pricing.serving import store
 from ssmas.pricing.serving.service import PricingService
@@ -82,9 +85,11 @@ class Monitor:
         *,
         min_rows: int = MIN_ROWS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        alerts: PricingAlerts | None = None,
     ) -> None:
         self.engine = engine
         self.service = service
+        self.alerts = alerts
         self.min_rows = min_rows
         self.clock = clock
 
@@ -115,12 +120,18 @@ class Monitor:
                 f"drift needs at least {self.min_rows}",
                 "n_rows": int(matrix.shape[0]),
             }
-        report = compute_drift(schema.baselines, matrix, schema.feature_names)
+        report = compute_drift(
+            schema.baselines, matrix, schema.feature_names, cyclic=CYCLIC_FEATURES
+        )
         DRIFT_SCORE.set(report.score)
         DRIFT_ROWS.set(report.n_rows)
         for feature in report.features:
             FEATURE_DRIFT.labels(feature.name).set(feature.score)
             FEATURE_PSI.labels(feature.name).set(feature.psi)
+        if self.alerts is not None:
+            self.alerts.drift(
+                report.level, report.score, model_version=slot.version, n_rows=report.n_rows
+            )
         body = report.model_dump(mode="json")
         if save:
             store.insert_rows(
@@ -200,6 +211,8 @@ class Monitor:
         ``stop`` is set (nothing when ``interval_s`` is 0)."""
 
         def check() -> None:
+            if self.alerts is not None:
+                self.alerts.serving(self.service.stats.as_dict())
             self.drift(window_s)
             self.realised(window_s)
 

@@ -19,8 +19,16 @@ from ssmas.core.db import Base, JsonType, UtcDateTime
 
 TOPIC_DECIDED = "pricing.retrain_decided"
 TOPIC_PROMOTED = "pricing.model_promoted"
-Trigger = Literal["schedule", "command", "forced", "scheduled"]
-Outcome = Literal["monitoring", "scheduled", "promoted", "kept_champion", "bootstrapped"]
+Trigger = Literal["schedule", "command", "forced", "scheduled", "online", "approved"]
+Outcome = Literal[
+    "monitoring",
+    "scheduled",
+    "promoted",
+    "kept_champion",
+    "bootstrapped",
+    "challenger_deployed",
+    "rolled_back",
+]
 
 
 class RetrainDecisionRow(Base):

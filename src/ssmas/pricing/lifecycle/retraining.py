@@ -1,10 +1,16 @@
 """The retraining workflow: seed 003's Step Functions machine as one Python function.
 
-``CheckDataDrift`` → ``EvaluateDriftLevel`` (> 0.7 retrain now, > 0.5 schedule, else monitor) →
+``CheckDataDrift`` → ``EvaluateDriftLevel`` (> 0.7 retrain now, > 0.5 schedule, else monitor;
+and retrain now when the **price level** moved — the median clearing price of the freshest day
+against the champion's training label baseline, beyond ``label_shift_above`` — or when the
+champion's **error grew** — its RMSE on the freshest day beyond ``1 + error_growth_above`` times
+its held-out RMSE at training) →
 ``TriggerRetraining`` (a challenger on the freshest ``window_days`` of the lake) →
 ``EvaluateNewModel`` (challenger **and** champion scored on the same held-out blocks of that
-window) → ``DecideDeployment`` (promote only if the challenger's RMSE is lower by at least
-``min_improvement``) → record the decision (table + bus events). A scheduled retraining runs
+window) → ``DecideDeployment``: a challenger whose offline RMSE is lower by at least
+``min_improvement`` is deployed as **challenger** (it takes its share of live traffic); it becomes
+champion only by :mod:`ssmas.pricing.lifecycle.promotion` (online evidence or an approved
+operator) → record the decision (table + bus events). A scheduled retraining runs
 when :func:`run_retrain_loop` finds it due; ``force`` skips the drift gate. Every change of the
 registry's aliases is announced on ``pricing.models`` (:func:`publish_model_event`), so running
 servers load the new champion or challenger at once.
@@ -27,20 +33,28 @@ from ssmas.core.bus.base import Bus, BusError
 from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry
 from ssmas.exchange import lake_days
 from ssmas.pricing.demo_model import demo_lake_dir
-from ssmas.pricing.lifecycle.drift import DriftReport, compute_drift
+from ssmas.pricing.lifecycle.drift import DriftReport, compute_drift, label_shift
 from ssmas.pricing.lifecycle.retrain_decisions import (
     RetrainDecision,
     Trigger,
     pending_schedule,
     record_decision,
 )
-from ssmas.pricing.model.bundle import MODEL_NAME, PricingModel, load_from_registry
+from ssmas.pricing.model.bundle import MODEL_NAME, TARGET, PricingModel, load_from_registry
 from ssmas.pricing.model.dataset import LakeError, LakeReader
+from ssmas.pricing.model.features import CYCLIC_FEATURES
+from ssmas.pricing.model.frame_columns import FeatureError
 from ssmas.pricing.model.training import FEATURE_COLUMNS, evaluate_on_lake, train_from_lake
-from ssmas.pricing.serving.hot_reload import CHALLENGER_CHANGED, MODEL_PROMOTED, publish_model_event
+from ssmas.pricing.serving.hot_reload import (
+    CHALLENGER_CHANGED,
+    MODEL_PROMOTED,
+    publish_model_event,
+    registry_exists,
+)
 
 if TYPE_CHECKING:
     from ssmas.core.platform import Platform
+    from ssmas.pricing.lifecycle.alerts import PricingAlerts
     from ssmas.settings import Settings
 
 Clock = Callable[[], datetime]
@@ -60,6 +74,8 @@ class RetrainConfig(BaseModel):
     window_days: int = Field(default=2, ge=1, le=60)
     schedule_delay_h: float = Field(default=6.0, ge=0.0)
     min_improvement: float = Field(default=0.0, ge=0.0, lt=1.0)
+    label_shift_above: float = Field(default=0.1, gt=0.0, le=10.0)
+    error_growth_above: float = Field(default=0.15, gt=0.0, le=10.0)
     drift_rows: int = Field(default=200_000, ge=100)
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0
@@ -74,14 +90,15 @@ class RetrainDeps:
     sessions: sessionmaker[Session]
     bus: Bus | None = None
     clock: Clock = lambda: datetime.now(UTC)
+    alerts: PricingAlerts | None = None
 
-    def announce(self, event: str, version: int | str) -> None:
+    def announce(self, event: str, version: int | str, *, actor: str = ACTOR) -> None:
         """Tell serving processes the aliases moved; a bus failure is logged, not raised (they
         also poll the registry)."""
         if self.bus is None:
             return
         try:
-            publish_model_event(self.bus, event, model=MODEL_NAME, version=version, actor=ACTOR)
+            publish_model_event(self.bus, event, model=MODEL_NAME, version=version, actor=actor)
         except BusError as exc:
             _log.warning("pricing.model_event_not_published", event=event, error=str(exc)[:300])
 
@@ -98,7 +115,57 @@ def check_drift(
     if sample.num_rows == 0:
         raise LakeError(f"no auctions on {day} to check for drift")
     matrix = model.encoder.encode_frame(sample)
-    return compute_drift(model.schema.baselines, matrix, model.schema.feature_names)
+    return compute_drift(
+        model.schema.baselines, matrix, model.schema.feature_names, cyclic=CYCLIC_FEATURES
+    )
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the champion sees on the freshest day: feature drift, price-level shift, error."""
+
+    drift: DriftReport
+    label_shift: float | None
+    day_rmse: float | None
+    trained_rmse: float | None
+
+    @property
+    def error_growth(self) -> float | None:
+        if self.day_rmse is None or not self.trained_rmse:
+            return None
+        return self.day_rmse / self.trained_rmse - 1.0
+
+    def urgent(self, config: RetrainConfig) -> list[str]:
+        """The reasons to retrain now beyond feature drift (empty: none)."""
+        reasons = []
+        if self.label_shift is not None and abs(self.label_shift) > config.label_shift_above:
+            reasons.append(f"price level moved {self.label_shift:+.1%}")
+        growth = self.error_growth
+        if growth is not None and growth > config.error_growth_above:
+            reasons.append(f"champion RMSE grew {growth:+.1%} ({self.day_rmse:.4f} EUR)")
+        return reasons
+
+
+def check_signals(model: PricingModel, config: RetrainConfig, day: date) -> Signals:
+    """Feature drift, label drift and error growth of ``model`` on ``day`` of the lake."""
+    drift = check_drift(model, config.lake, day, rows=config.drift_rows, seed=config.seed)
+    reader = LakeReader(config.lake, day, day)
+    try:
+        labels = reader.sample(
+            "all", config.drift_rows, (TARGET,), filled_only=True, seed=config.seed
+        )
+        try:
+            day_rmse: float | None = float(evaluate_on_lake(model, reader, "all")["rmse"])
+        except FeatureError:  # no filled impression that day
+            day_rmse = None
+    finally:
+        reader.close()
+    baseline = model.schema.label_baseline
+    shift = None
+    if baseline is not None:
+        shift = label_shift(baseline, labels.column(TARGET).to_numpy(zero_copy_only=False))
+    trained = model.metrics.get("test_rmse")
+    return Signals(drift, shift, day_rmse, float(trained) if trained else None)
 
 
 def _window(lake: Path, days: int) -> list[date]:
@@ -136,24 +203,34 @@ def run_retrain(
         )
         return record_decision(deps.sessions, deps.bus, decision)
     champion = load_from_registry(deps.registry, CHAMPION)
-    drift = check_drift(champion, config.lake, window[-1], rows=config.drift_rows, seed=config.seed)
+    signals = check_signals(champion, config, window[-1])
+    drift = signals.drift
+    urgent = signals.urgent(config)
+    action = "retrain_now" if force or urgent else drift.action
     base = RetrainDecision(
         decided_at=now,
         trigger="forced" if force and trigger == "command" else trigger,
         drift_score=drift.score,
         drift_level=drift.level,
-        action="retrain_now" if force else drift.action,
+        action=action,
         outcome="monitoring",
         champion_version=champion_info.version,
-        reason="",
+        reason="; ".join(urgent),
         details={
             "window": [d.isoformat() for d in window],
             "drift_day": window[-1].isoformat(),
             "features": {f.name: round(f.score, 4) for f in drift.features},
+            "label_shift": signals.label_shift,
+            "champion_day_rmse": signals.day_rmse,
+            "error_growth": signals.error_growth,
+            "urgent": urgent,
         },
     )
     if base.action == "monitor_only":
-        reason = f"drift {drift.score:.3f} ({drift.level}) is below the retraining thresholds"
+        reason = (
+            f"drift {drift.score:.3f} ({drift.level}), price level {signals.label_shift or 0:+.1%}"
+            f", error growth {signals.error_growth or 0:+.1%}: below the retraining thresholds"
+        )
         return record_decision(deps.sessions, deps.bus, base.model_copy(update={"reason": reason}))
     if base.action == "schedule_retraining":
         due = now + timedelta(hours=config.schedule_delay_h)
@@ -200,14 +277,17 @@ def _challenge(
     challenger_rmse = float(result.metrics["test_rmse"])
     champion_rmse = float(champion_metrics["rmse"])
     better = challenger_rmse < champion_rmse * (1.0 - config.min_improvement)
-    verdict = "better" if better else "not better"
-    reason = (
-        f"challenger v{result.info.version} RMSE {challenger_rmse:.4f} vs champion "
-        f"v{champion.version} {champion_rmse:.4f} on the freshest held-out blocks: {verdict}"
+    verdict = (
+        "better offline: deployed as challenger, promoted only on online evidence or approval"
+        if better
+        else "not better"
     )
-    if better:
-        deps.registry.promote(MODEL_NAME, result.info.version)
-    deps.announce(MODEL_PROMOTED if better else CHALLENGER_CHANGED, result.info.version)
+    reason = (
+        f"{base.reason + ': ' if base.reason else ''}challenger v{result.info.version} RMSE "
+        f"{challenger_rmse:.4f} vs champion v{champion.version} {champion_rmse:.4f} on the "
+        f"freshest held-out blocks: {verdict}"
+    )
+    deps.announce(CHALLENGER_CHANGED, result.info.version)
     details = {
         **base.details,
         "challenger_metrics": result.metrics,
@@ -216,11 +296,11 @@ def _challenge(
     }
     decision = base.model_copy(
         update={
-            "outcome": "promoted" if better else "kept_champion",
+            "outcome": "challenger_deployed" if better else "kept_champion",
             "challenger_version": result.info.version,
             "challenger_rmse": challenger_rmse,
             "champion_rmse": champion_rmse,
-            "promoted": better,
+            "promoted": False,
             "reason": reason,
             "details": details,
         }
@@ -234,7 +314,12 @@ def retrain_config(settings: Settings) -> RetrainConfig:
     lake = settings.pricing.lake or settings.data_dir / "lake"
     if settings.pricing.lake is None and not lake.exists():
         lake = demo_lake_dir(settings.data_dir)
-    return RetrainConfig(lake=lake, window_days=settings.pricing.retrain_window_days)
+    return RetrainConfig(
+        lake=lake,
+        window_days=settings.pricing.retrain_window_days,
+        label_shift_above=settings.pricing.retrain_label_shift,
+        error_growth_above=settings.pricing.retrain_error_growth,
+    )
 
 
 def due_trigger(
@@ -252,23 +337,48 @@ def due_trigger(
 
 def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
     """Background worker (the pricing product's `retrain`): check drift every
-    ``SSMAS_PRICING_RETRAIN_INTERVAL_S`` (default 3600 s) and run due scheduled retrainings.
+    ``SSMAS_PRICING_RETRAIN_INTERVAL_S`` (default 3600 s) and run due scheduled retrainings;
+    every ``SSMAS_PRICING_PROMOTION_CHECK_INTERVAL_S`` (default 300 s) look at the live evidence
+    and promote a challenger that proved its gain (:mod:`ssmas.pricing.lifecycle.promotion`).
 
     Idle, it costs one small query every 5 s (is a scheduled retraining due?). Without a lake
     or a model it logs why it skipped the pass and waits for the next one; no pass error stops
     it. While the demo trains its first model (:data:`TRAINING_LOCK`), passes wait.
     """
     from ssmas.core.registry import registry_from_settings
+    from ssmas.pricing.lifecycle.alerts import PricingAlerts
+    from ssmas.pricing.lifecycle.promotion import check_online_promotion, policy_from_settings
 
-    interval = timedelta(seconds=platform.settings.pricing.retrain_interval_s)
+    section = platform.settings.pricing
+    interval = timedelta(seconds=section.retrain_interval_s)
+    promotion_interval = timedelta(seconds=section.promotion_check_interval_s)
+    policy = policy_from_settings(
+        section.promotion_min_gain, section.promotion_alpha, section.promotion_min_outcomes
+    )
     # The registry client is created on first use, so no MLflow database appears before a lake.
     deps = RetrainDeps(
         registry_from_settings(platform.settings, bus=platform.bus),
         platform.session_factory,
         platform.bus,
+        alerts=PricingAlerts.from_settings(section),
     )
     last_check: datetime | None = None
+    last_promotion_check = deps.clock()
     while not stop.wait(5.0 if last_check is not None else 1.0):
+        if (
+            promotion_interval.total_seconds() > 0
+            and deps.clock() - last_promotion_check >= promotion_interval
+            and registry_exists(platform.settings)
+        ):
+            last_promotion_check = deps.clock()
+            try:
+                evidence, promoted = check_online_promotion(deps, platform.engine, policy)
+                if promoted is not None:
+                    _log.info("pricing.online_promotion", reason=promoted.reason)
+                elif evidence is not None:
+                    _log.debug("pricing.online_evidence", verdict=evidence.verdict)
+            except Exception:  # no registry yet, database away: try on the next period
+                _log.exception("pricing.promotion_check_failed")
         try:
             trigger = due_trigger(deps, last_check, interval)
         except Exception:  # the database may be briefly unavailable: try again later

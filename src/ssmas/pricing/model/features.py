@@ -56,6 +56,10 @@ CATEGORICAL_FEATURES = frozenset(
     {"hour_category", "format", "inventory_type", "bidder", "demand_channel"}
 )
 LEARNED_VOCABULARIES = ("bidder", "demand_channel")
+# Calendar features: drift compares them with the same weekdays / hours of training only.
+CYCLIC_FEATURES = frozenset(
+    {"hour_of_day", "day_of_week", "is_weekend", "is_prime_time", "hour_category"}
+)
 FloatMatrix = npt.NDArray[np.float32]
 
 # Calendar tables indexed by hour (0-23), ISO day (1-7) and tier (1-3): both paths read them.
@@ -101,6 +105,7 @@ class FeatureSchema(BaseModel):
     )
     defaults: dict[str, float] = Field(default_factory=lambda: dict(SEED_DEFAULTS))
     baselines: dict[str, FeatureBaseline] = Field(default_factory=dict)
+    label_baseline: FeatureBaseline | None = None
     training_rows: int = Field(default=0, ge=0)
 
     @field_validator("version")
@@ -383,7 +388,8 @@ def fit_feature_schema(
     baselines = {
         name: build_baseline(matrix[:, j], kinds[name]) for j, name in enumerate(FEATURE_NAMES)
     }
-    return draft.model_copy(update={"baselines": baselines})
+    label = build_baseline(y, "numeric")
+    return draft.model_copy(update={"baselines": baselines, "label_baseline": label})
 
 
 def _top_categories(values: Any, limit: int) -> list[str]:

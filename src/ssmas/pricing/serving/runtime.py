@@ -24,6 +24,7 @@ from ssmas.core.bus.maintenance import Janitor
 from ssmas.core.platform import Platform
 from ssmas.core.tuning import refreeze
 from ssmas.pricing.floors.decisions import FloorConfigs
+from ssmas.pricing.lifecycle.alerts import PricingAlerts
 from ssmas.pricing.lifecycle.monitoring import Monitor, Pruner
 from ssmas.pricing.serving.capture import CaptureWriter
 from ssmas.pricing.serving.hot_reload import LEGACY_GROUP_PREFIXES, ModelLoader, registry_exists
@@ -96,7 +97,7 @@ def build_serving_runtime(
         service=service,
         writer=writer,
         floors=FloorConfigs(platform.engine),
-        monitor=Monitor(platform.engine, service),
+        monitor=Monitor(platform.engine, service, alerts=PricingAlerts.from_settings(config)),
         pruner=Pruner(platform.engine, config),
         loader=ModelLoader(service, platform.settings),
     )
