@@ -90,7 +90,17 @@ def affected_entities(world: World, fault: Fault) -> set[str]:
     """The metric entities (``type/id``) a fault is expected to show on first."""
     if fault.entity_type == "ad_unit":
         unit = next(u for u in world.ad_units if u.ad_unit_id == fault.entity)
-        return {f"publisher/{world.publishers[unit.publisher].publisher_id}"}
+        return {
+            f"ad_unit/{fault.entity}",
+            f"publisher/{world.publishers[unit.publisher].publisher_id}",
+        }
+    if fault.entity_type == "publisher":  # and its ad units that have a row of their own
+        units = {
+            f"ad_unit/{u.ad_unit_id}"
+            for u in world.ad_units
+            if world.publishers[u.publisher].publisher_id == fault.entity
+        }
+        return {f"publisher/{fault.entity}", *units}
     return {f"{fault.entity_type}/{fault.entity}"}
 
 
@@ -211,7 +221,7 @@ def _related(key: str, fault: Fault) -> bool:
     fault, belongs to it; a second one is counted against ``incident_per_fault``."""
     entity_type = key.split("/", 1)[0]
     if fault.entity_type == "exchange":
-        return entity_type in ("partner", "publisher")
+        return entity_type in ("partner", "publisher", "ad_unit")
     if fault.entity_type == "partner":
-        return entity_type in ("publisher", "exchange")
+        return entity_type in ("publisher", "ad_unit", "exchange")
     return entity_type == "exchange"
