@@ -60,6 +60,16 @@ class TrialReport:
     def incident_per_fault(self) -> float:
         return sum(len(o.incidents) for o in self.faults) / max(1, len(self.faults))
 
+    def without(self, kind: str) -> tuple[float, float]:
+        """``(detect_within_2_windows_pct, incident_per_fault)`` over the faults of every kind
+        but ``kind`` (a kind reported apart, never dropped)."""
+        kept = [o for o in self.faults if o.fault.kind != kind]
+        hits = [o for o in kept if o.delay_min is not None and o.delay_min <= 10.0]
+        return (
+            100.0 * len(hits) / max(1, len(kept)),
+            sum(len(o.incidents) for o in kept) / max(1, len(kept)),
+        )
+
     @property
     def false_incidents_per_day(self) -> float:
         return self.false_incidents / max(self.measured_days, 1e-9)
