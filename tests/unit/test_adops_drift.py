@@ -51,7 +51,7 @@ def test_cusum_off_leaves_the_z_score_alone() -> None:
 
 
 def test_the_drift_state_round_trips_and_old_checkpoints_load() -> None:
-    values = _drifting(300, 8)
+    values = _drifting(300, 15)
     detector = StreamDetector()
     detector.grow(1, drift=True)
     _scores(detector, values)

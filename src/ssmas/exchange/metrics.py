@@ -184,6 +184,12 @@ OPS_FIELDS = ("ivt_rate", "floor_reject_rate", "capacity_utilisation")
 AD_UNIT_FIELDS = ("requests", "impressions", "bids", "rpm", "fill_rate", "floor_reject_rate")
 
 
+def messages_per_minute(world: World) -> int:
+    """How many ``metrics.adops`` messages the live exchange publishes each minute."""
+    big_units = int(np.count_nonzero(world.unit_share >= AD_UNIT_MIN_SHARE))
+    return len(world.publishers) + len(world.partners) + 1 + big_units
+
+
 def _quality_counts(
     world: World, block: Block, key: np.ndarray, size: int
 ) -> dict[str, np.ndarray]:

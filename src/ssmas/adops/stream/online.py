@@ -53,8 +53,8 @@ class StreamDetectorConfig:
     clip: float = 3.0
     step_floor: float = 1.0
     step_half_life: float = 1440.0
-    cusum_k: float = 0.5
-    cusum_h: float = 8.0
+    cusum_k: float = 1.0
+    cusum_h: float = 20.0
 
     def __post_init__(self) -> None:
         if self.baseline_half_life <= 0 or self.z_half <= 0:
