@@ -15,6 +15,7 @@ from ssmas.exchange.metrics import AD_UNIT_MIN_SHARE
 from ssmas.exchange.world import build_world
 
 T0 = datetime(2024, 10, 22, tzinfo=UTC)
+ON = StreamDetectorConfig(cusum_h=20.0)  # the drift test is off by default
 
 
 def _drifting(n_normal: int, n_drift: int, seed: int = 3) -> np.ndarray:
@@ -31,7 +32,7 @@ def _scores(detector: StreamDetector, values: np.ndarray) -> list[float]:
 
 def test_a_slow_drift_is_seen_earlier_on_a_drift_series() -> None:
     values = _drifting(300, 30)
-    plain, watched = StreamDetector(), StreamDetector()
+    plain, watched = StreamDetector(ON), StreamDetector(ON)
     plain.grow(1)
     watched.grow(1, drift=True)
     s_plain, s_watched = _scores(plain, values), _scores(watched, values)
@@ -43,8 +44,8 @@ def test_a_slow_drift_is_seen_earlier_on_a_drift_series() -> None:
 
 def test_cusum_off_leaves_the_z_score_alone() -> None:
     values = _drifting(300, 30)
-    off = StreamDetector(StreamDetectorConfig(cusum_h=0.0))
-    plain = StreamDetector()
+    off = StreamDetector()
+    plain = StreamDetector(StreamDetectorConfig(cusum_h=20.0, clip=3.0))
     off.grow(1, drift=True)
     plain.grow(1)
     assert _scores(off, values) == _scores(plain, values)
@@ -52,7 +53,7 @@ def test_cusum_off_leaves_the_z_score_alone() -> None:
 
 def test_the_drift_state_round_trips_and_old_checkpoints_load() -> None:
     values = _drifting(300, 15)
-    detector = StreamDetector()
+    detector = StreamDetector(ON)
     detector.grow(1, drift=True)
     _scores(detector, values)
     copy = StreamDetector.from_bytes(detector.to_bytes())

@@ -23,7 +23,8 @@ seed's Flink job compares windows against the last hour:
   5-minute mean needs ``z_half`` deviations at once. The CUSUM restarts whenever the z-score
   alarms (that fault is already seen) or the baseline adapts, and is capped at twice
   ``cusum_h``, so it forgets a drift that has ended within ``cusum_h / cusum_k`` minutes.
-  ``cusum_h = 0`` turns it off.
+  ``cusum_h = 0`` (the default) turns it off: measured on the live trial, ``cusum_h = 20``
+  opened 4.4 false incidents a simulated day and detected nothing more within 10 minutes.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class StreamDetectorConfig:
     step_floor: float = 1.0
     step_half_life: float = 1440.0
     cusum_k: float = 1.0
-    cusum_h: float = 20.0
+    cusum_h: float = 0.0  # off: on the live trial it opened false incidents (docs/adops.md)
 
     def __post_init__(self) -> None:
         if self.baseline_half_life <= 0 or self.z_half <= 0:
