@@ -20,7 +20,7 @@ from ssmas.settings import Settings
 def test_an_injected_fault_becomes_an_incident(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(adops_demo, "WARMUP_MESSAGES", 51 * 70)
+    monkeypatch.setattr(adops_demo, "WARMUP_MINUTES", 70)
     platform = build_platform(settings)
     stop = threading.Event()
     exchange = threading.Thread(

@@ -19,7 +19,8 @@ from ssmas.adops.stream.job import JOB_NAME, METRICS_TOPIC
 from ssmas.core.platform import Platform
 
 log = structlog.get_logger("ssmas.adops.demo")
-WARMUP_MESSAGES = 51 * 90  # ~90 simulated minutes of the demo exchange's entities
+WARMUP_MINUTES = 90  # simulated minutes of the stream before the fault (warm-up is 60)
+DEMO_WORLD_SEED = 42  # the world ``run_live`` builds by default
 FAULT_KIND = "partner_outage"
 
 
@@ -45,8 +46,12 @@ def stream_offset(platform: Platform) -> int:
 def run_demo(platform: Platform, stop: threading.Event) -> None:
     """Wait for the ``stream`` worker (which ``ssmas demo`` runs with the other workers) to
     pass the detector's warm-up, then inject one fault into the live exchange."""
+    from ssmas.exchange.metrics import messages_per_minute
+    from ssmas.exchange.world import build_world
+
+    warmup_messages = WARMUP_MINUTES * messages_per_minute(build_world(DEMO_WORLD_SEED))
     while not stop.wait(1.0):
-        if stream_offset(platform) < WARMUP_MESSAGES:
+        if stream_offset(platform) < warmup_messages:
             continue
         fault_id = inject_demo_fault(platform)
         if fault_id is not None:

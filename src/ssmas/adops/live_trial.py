@@ -60,6 +60,16 @@ class TrialReport:
     def incident_per_fault(self) -> float:
         return sum(len(o.incidents) for o in self.faults) / max(1, len(self.faults))
 
+    def without(self, kind: str) -> tuple[float, float]:
+        """``(detect_within_2_windows_pct, incident_per_fault)`` over the faults of every kind
+        but ``kind`` (a kind reported apart, never dropped)."""
+        kept = [o for o in self.faults if o.fault.kind != kind]
+        hits = [o for o in kept if o.delay_min is not None and o.delay_min <= 10.0]
+        return (
+            100.0 * len(hits) / max(1, len(kept)),
+            sum(len(o.incidents) for o in kept) / max(1, len(kept)),
+        )
+
     @property
     def false_incidents_per_day(self) -> float:
         return self.false_incidents / max(self.measured_days, 1e-9)
@@ -90,7 +100,17 @@ def affected_entities(world: World, fault: Fault) -> set[str]:
     """The metric entities (``type/id``) a fault is expected to show on first."""
     if fault.entity_type == "ad_unit":
         unit = next(u for u in world.ad_units if u.ad_unit_id == fault.entity)
-        return {f"publisher/{world.publishers[unit.publisher].publisher_id}"}
+        return {
+            f"ad_unit/{fault.entity}",
+            f"publisher/{world.publishers[unit.publisher].publisher_id}",
+        }
+    if fault.entity_type == "publisher":  # and its ad units that have a row of their own
+        units = {
+            f"ad_unit/{u.ad_unit_id}"
+            for u in world.ad_units
+            if world.publishers[u.publisher].publisher_id == fault.entity
+        }
+        return {f"publisher/{fault.entity}", *units}
     return {f"{fault.entity_type}/{fault.entity}"}
 
 
@@ -211,7 +231,7 @@ def _related(key: str, fault: Fault) -> bool:
     fault, belongs to it; a second one is counted against ``incident_per_fault``."""
     entity_type = key.split("/", 1)[0]
     if fault.entity_type == "exchange":
-        return entity_type in ("partner", "publisher")
+        return entity_type in ("partner", "publisher", "ad_unit")
     if fault.entity_type == "partner":
-        return entity_type in ("publisher", "exchange")
+        return entity_type in ("publisher", "ad_unit", "exchange")
     return entity_type == "exchange"

@@ -31,7 +31,7 @@ from ssmas.exchange.demand import PartnerTable
 from ssmas.exchange.engine import Block, simulate_block
 from ssmas.exchange.faults import Fault
 from ssmas.exchange.injector import FaultInjector
-from ssmas.exchange.metrics import TOPIC, block_metrics, metric_points
+from ssmas.exchange.metrics import TOPIC, operator_points
 from ssmas.exchange.seasonality import expected_minute_volume
 from ssmas.exchange.traffic import Requests
 from ssmas.exchange.world import World, build_world
@@ -157,7 +157,7 @@ class LiveExchange:
                 provider.settle(self.world, at, block)
             except Exception:  # the exchange keeps running whatever the provider does
                 _log.exception("live_floor_settle_failed")
-        points = metric_points(block_metrics(self.world, block))
+        points = operator_points(self.world, block, conditions.capacity_per_min)
         self.minute = at + timedelta(minutes=1)
         return block, points
 

@@ -171,3 +171,97 @@ def metric_points(table: pa.Table) -> list[dict[str, Any]]:
             row[name] = round(float(row[name]), 6)
         points.append(row)
     return points
+
+
+# ---- what an operator's stack sees besides the lake's metrics (live mode) ----------------
+# The lake keeps ``METRIC_SCHEMA``; the live stream adds what an ad server's own monitoring
+# publishes: the traffic-quality filter's share of invalid requests, the share of auctions lost
+# to the floor, the serving pool's utilisation, and per-ad-unit rows for the ad units big enough
+# to give a per-minute figure (a unit selling a few impressions a minute is noise, so smaller
+# ones are only in their publisher's row: the cardinality limit every metrics stack has).
+AD_UNIT_MIN_SHARE = 0.01  # ad units with at least 1% of the exchange's requests get a row
+OPS_FIELDS = ("ivt_rate", "floor_reject_rate", "capacity_utilisation")
+AD_UNIT_FIELDS = ("requests", "impressions", "bids", "rpm", "fill_rate", "floor_reject_rate")
+
+
+def messages_per_minute(world: World) -> int:
+    """How many ``metrics.adops`` messages the live exchange publishes each minute."""
+    big_units = int(np.count_nonzero(world.unit_share >= AD_UNIT_MIN_SHARE))
+    return len(world.publishers) + len(world.partners) + 1 + big_units
+
+
+def _quality_counts(
+    world: World, block: Block, key: np.ndarray, size: int
+) -> dict[str, np.ndarray]:
+    """Per ``key`` group: requests seen (blocked included), invalid ones, requests with a bid
+    and those of them lost to the floor (bids arrived, none at or above it)."""
+    from ssmas.exchange.catalog import INVALID_SOURCE, TRAFFIC_SOURCES
+
+    invalid = block.requests.source == TRAFFIC_SOURCES.index(INVALID_SOURCE)
+    has_bid = block.top.received > 0
+    lost = has_bid & ~block.outcome.filled
+    return {
+        "seen": _grouped(key, size),
+        "invalid": _grouped(key, size, invalid.astype(np.float64)),
+        "with_bid": _grouped(key, size, has_bid.astype(np.float64)),
+        "lost": _grouped(key, size, lost.astype(np.float64)),
+    }
+
+
+def operator_points(world: World, block: Block, capacity_per_min: float) -> list[dict[str, Any]]:
+    """The live stream's points for one minute's block: :func:`block_metrics` rows with
+    ``ivt_rate`` and ``floor_reject_rate`` (publishers, exchange) and ``capacity_utilisation``
+    (exchange), then one ``ad_unit`` row per ad unit of at least ``AD_UNIT_MIN_SHARE``."""
+    if block.minutes != 1:
+        raise ValueError("operator points are per minute: live blocks have one minute")
+    points = metric_points(block_metrics(world, block))
+    req = block.requests
+    n_pub = len(world.publishers)
+    pub = _quality_counts(world, block, req.publisher.astype(np.int64), n_pub)
+    total = {name: np.array([values.sum()]) for name, values in pub.items()}
+    admitted = float(np.count_nonzero(block.status != STATUS_BLOCKED))
+    utilisation = admitted / capacity_per_min if capacity_per_min > 0 else 0.0
+    pub_index = {p: i for i, p in enumerate(world.publisher_ids())}
+    for point in points:
+        etype = point["entity_type"]
+        if etype == "publisher":
+            i = pub_index[point["entity_id"]]
+            counts = {name: values[i : i + 1] for name, values in pub.items()}
+        elif etype == "exchange":
+            counts = total
+            point["capacity_utilisation"] = round(utilisation, 6)
+        else:
+            continue
+        point["ivt_rate"] = round(float(_ratio(counts["invalid"], counts["seen"])[0]), 6)
+        point["floor_reject_rate"] = round(float(_ratio(counts["lost"], counts["with_bid"])[0]), 6)
+    units = np.flatnonzero(world.unit_share >= AD_UNIT_MIN_SHARE)
+    if len(units) == 0:
+        return points
+    n_units = len(world.ad_units)
+    key = req.unit.astype(np.int64)
+    unit_counts = _quality_counts(world, block, key, n_units)
+    forwarded = (block.status != STATUS_BLOCKED).astype(np.float64)
+    requests = _grouped(key, n_units, forwarded)
+    impressions = _grouped(key, n_units, block.outcome.filled.astype(np.float64))
+    revenue = _grouped(key, n_units, block.outcome.clearing_cpm.astype(np.float64)) / 1000.0
+    bids = _grouped(key, n_units, block.top.received.astype(np.float64))
+    rpm = _ratio(revenue * 1000.0, requests)
+    fill = _ratio(impressions, requests)
+    reject = _ratio(unit_counts["lost"], unit_counts["with_bid"])
+    ts = block.start.astimezone(UTC).isoformat()
+    for u in units.tolist():
+        points.append(
+            {
+                "ts": ts,
+                "entity_type": "ad_unit",
+                "entity_id": world.ad_units[u].ad_unit_id,
+                "requests": int(requests[u]),
+                "impressions": int(impressions[u]),
+                "bids": int(bids[u]),
+                "revenue_eur": round(float(revenue[u]), 6),
+                "rpm": round(float(rpm[u]), 6),
+                "fill_rate": round(float(fill[u]), 6),
+                "floor_reject_rate": round(float(reject[u]), 6),
+            }
+        )
+    return points

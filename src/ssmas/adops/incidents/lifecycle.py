@@ -30,7 +30,7 @@ MOVES: dict[str, frozenset[str]] = {
 }
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 # upstream first: an alert may join an incident of an entity ranked before its own
-ENTITY_RANK = {"exchange": 0, "partner": 1, "publisher": 2}
+ENTITY_RANK = {"exchange": 0, "partner": 1, "publisher": 2, "ad_unit": 3}
 
 
 class IncidentError(ValueError):

@@ -28,6 +28,9 @@ WATCHED: tuple[str, ...] = (
     "error_rate",
     "timeout_rate",
     "cache_hit_rate",
+    "ivt_rate",
+    "floor_reject_rate",
+    "capacity_utilisation",
 )
 Severity = Literal["critical", "high", "medium", "low"]
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low")

@@ -42,7 +42,13 @@ METRIC_FLOORS = {
     "cache_hit_rate": 0.005,
     "bid_latency_ms": 2.0,
     "requests": 1.0,
+    "ivt_rate": 0.01,
+    "floor_reject_rate": 0.01,
+    "capacity_utilisation": 0.01,
 }
+# Metrics also watched for slow drifts (CUSUM): ratios whose level does not swing with the hour
+# the way counts do, so a lagging hourly baseline does not read as a drift every morning.
+DRIFT_METRICS = frozenset({"rpm", "fill_rate", "floor_reject_rate", "ivt_rate"})
 HISTORY = 180  # closed minutes kept per series for the detector view
 SERIES_SOURCE = "series"
 EXCHANGE_SOURCE = "exchange"
@@ -127,7 +133,9 @@ class StreamProcessor:
             found = len(self.keys)
             self.keys.append(key)
             self.index[key] = found
-            self.detector.grow(found + 1, METRIC_FLOORS.get(key.rsplit("/", 1)[-1]))
+            metric = key.rsplit("/", 1)[-1]
+            drift = metric in DRIFT_METRICS and not key.startswith(f"{SERIES_SOURCE}/")
+            self.detector.grow(found + 1, METRIC_FLOORS.get(metric), drift)
         return found
 
     def series_keys(self) -> list[str]:
