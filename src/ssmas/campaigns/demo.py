@@ -54,7 +54,7 @@ WATCH_S = 120.0
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 # The demo's quick lead-quality model when none is registered: few simulated leads, two folds
 # and few boosting rounds (``ssmas campaigns quality train`` makes the full one).
-DEMO_QUALITY = {"leads": 4_000, "test_leads": 2_000, "folds": 2, "rounds": 40, "seed": 16}
+DEMO_QUALITY = {"leads": 3_000, "test_leads": 1_000, "folds": 2, "rounds": 30, "seed": 16}
 DEMO_TEMPLATE = "Hola {nombre}: 30% en tu tienda de {city} este fin. Responde BAJA para salir."
 log = structlog.get_logger(__name__)
 
