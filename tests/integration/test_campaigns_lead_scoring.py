@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from ssmas.bootstrap import create_app
+from ssmas.campaigns.demo import DEMO_TENANT, ensure_quality_model, run_demo_once
 from ssmas.campaigns.leads.scoring import lead_fields
 from ssmas.campaigns.leads.store import record_quality
 from ssmas.campaigns.product import PRODUCT
@@ -24,10 +26,11 @@ from ssmas.campaigns.quality.lifecycle import TrainConfig, train_and_decide
 from ssmas.campaigns.runtime import campaigns_runtime
 from ssmas.campaigns.scope import TenantScope
 from ssmas.campaigns.tables import Lead, Tenant
+from ssmas.cli import app
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.registry import registry_from_settings
 from ssmas.core.security import create_api_key
-from ssmas.settings import Settings
+from ssmas.settings import Settings, use_settings
 
 pytestmark = pytest.mark.slow  # trains a small model and registers it in MLflow
 
@@ -227,3 +230,46 @@ def test_without_a_model_leads_are_stored_unscored(bare_api: Any) -> None:
     answer = client.post("/campaigns/leads/quality", headers=headers)
     assert answer.status_code == 503
     assert "no lead-quality model" in answer.json()["message"]
+
+
+def test_cli_import_and_score_without_then_with_a_model(tmp_path: Path, trained_root: Path) -> None:
+    runner = CliRunner()
+    leads = tmp_path / "leads.csv"
+    leads.write_bytes(_csv(_rows(3000, 20)))
+    with use_settings(_settings(tmp_path)):
+        assert runner.invoke(app, ["campaigns", "tenant", "create", "bare-mx"]).exit_code == 0
+        imported = runner.invoke(app, ["campaigns", "import", str(leads), "--tenant", "bare-mx"])
+        assert imported.exit_code == 0, imported.output
+        assert "quality: no lead-quality model yet" in imported.output
+        scored = runner.invoke(app, ["campaigns", "quality", "score", "--tenant", "bare-mx"])
+        assert scored.exit_code == 2 and "no lead-quality model yet" in scored.output
+        nobody = runner.invoke(app, ["campaigns", "quality", "score", "--tenant", "nobody"])
+        assert nobody.exit_code == 2 and "no such tenant" in nobody.output
+    slug = f"cli-{uuid.uuid4().hex[:6]}"
+    with use_settings(_settings(trained_root)):
+        assert runner.invoke(app, ["campaigns", "tenant", "create", slug]).exit_code == 0
+        imported = runner.invoke(app, ["campaigns", "import", str(leads), "--tenant", slug])
+        assert imported.exit_code == 0, imported.output
+        assert "quality: 20 leads scored by lead-quality model v1" in imported.output
+        again = runner.invoke(app, ["campaigns", "quality", "score", "--tenant", slug])
+        assert again.exit_code == 0 and "quality: 0 leads scored" in again.output
+        everything = runner.invoke(
+            app, ["campaigns", "quality", "score", "--tenant", slug, "--overwrite"]
+        )
+        assert everything.exit_code == 0, everything.output
+        assert "quality: 20 leads scored" in everything.output
+
+
+def test_demo_trains_a_quick_model_once_and_its_leads_get_scores(tmp_path: Path) -> None:
+    platform = build_platform(_settings(tmp_path))
+    try:
+        assert ensure_quality_model(platform) == 1
+        assert ensure_quality_model(platform) is None  # a champion exists now
+        done = run_demo_once(platform, leads=200)
+        assert done.imported.quality is not None
+        assert "leads scored by lead-quality model v1" in done.imported.quality
+        _, stored = _stored(platform, DEMO_TENANT)
+        assert stored and all(lead.quality is not None for lead in stored)
+        assert len({round(lead.quality or 0.0, 1) for lead in stored}) > 20
+    finally:
+        platform.close()

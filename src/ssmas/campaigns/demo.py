@@ -85,7 +85,6 @@ def run_demo_once(
         except NotFound:
             tenant = create_tenant(uow.session, DEMO_TENANT, "Demo México", "growth")
             uow.commit()
-    trained = ensure_quality_model(platform)
     summary = import_leads(
         platform.session_factory,
         tenant.id,
@@ -95,8 +94,6 @@ def run_demo_once(
         checker=runtime.validator,
     )
     _scored, summary.quality = score_tenant_leads(platform, tenant.id, tenant.slug)
-    if trained is not None:
-        summary.quality += f" (quick demo model v{trained} trained now)"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     with platform.uow() as uow:
         scope = TenantScope(uow.session, tenant.id)
@@ -188,13 +185,15 @@ def _watch(platform: Platform, done: DemoOutcome, stop: threading.Event) -> dict
 
 
 def run_demo(platform: Platform, stop: threading.Event) -> None:
-    """``ssmas demo``'s campaigns scenario: serve the fake SMS provider, run the scenario once
+    """``ssmas demo``'s campaigns scenario: serve the fake SMS provider, train a quick
+    lead-quality model when none is registered, run the scenario once
     with the send ledger's sender, print what came back, then idle until ``stop``."""
     with local_provider(platform.settings.campaigns):
         api = f"http://{platform.settings.host}:{platform.settings.port}"
         if not wait_healthy(api, stop=stop, interval_s=0.25):
             return
         ensure_sender(platform)
+        ensure_quality_model(platform)
         _run_demo(platform, stop)
         stop.wait()
 
