@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from ssmas.campaigns.leads.store import record_quality
@@ -43,6 +44,7 @@ from ssmas.campaigns.quality.features import (
     LINE_TYPES,
     PLATFORMS,
     SOURCES,
+    LeadFeatureError,
     lada_geography,
     lead_matrix,
 )
@@ -86,6 +88,7 @@ _NUMERIC_BOUNDS: dict[str, tuple[float, float]] = {
 }
 HISTORY_COLUMNS = frozenset({"source", *_NUMERIC_BOUNDS})
 Progress = Callable[[int, int], None]
+_log = structlog.get_logger(__name__)
 
 
 class LeadScorer(Protocol):
@@ -240,12 +243,16 @@ def score_tenant_leads(
     scorer = runtime.scorer
     if scorer is None:
         return None, no_model_line(tenant_slug)
-    outcome = score_stored_leads(
-        platform.session_factory,
-        tenant_id,
-        scorer,
-        cipher=campaigns_runtime(platform).cipher,
-        overwrite=overwrite,
-        progress=progress,
-    )
+    try:
+        outcome = score_stored_leads(
+            platform.session_factory,
+            tenant_id,
+            scorer,
+            cipher=campaigns_runtime(platform).cipher,
+            overwrite=overwrite,
+            progress=progress,
+        )
+    except LeadFeatureError as exc:  # the leads stay stored; the line says why not scored
+        _log.warning("campaigns.lead_scoring_failed", tenant_id=tenant_id, error=str(exc)[:300])
+        return None, f"quality: leads not scored: {str(exc)[:200]}"
     return outcome, outcome.line()
