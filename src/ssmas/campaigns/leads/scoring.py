@@ -99,7 +99,7 @@ class LeadScorer(Protocol):
     def score(self, x: Any) -> Scores: ...
 
 
-def _history(lead: Lead, cipher: PiiCipher | None) -> dict[str, Any]:
+def _history(lead: Any, cipher: PiiCipher | None) -> dict[str, Any]:
     """The history columns the lead's import carried, parsed and bounded (others dropped)."""
     names = set(lead.attribute_names or ()) & HISTORY_COLUMNS
     if not names or cipher is None or not lead.attributes_enc:
@@ -129,10 +129,10 @@ def _days(now: datetime, then: datetime) -> int:
 
 
 def lead_fields(
-    leads: Sequence[Lead], *, cipher: PiiCipher | None = None, now: datetime | None = None
+    leads: Sequence[Any], *, cipher: PiiCipher | None = None, now: datetime | None = None
 ) -> pd.DataFrame:
-    """The model's raw fields (:data:`LEAD_FIELDS`, in order) for stored leads, with the
-    module's defaults for what a lead lacks."""
+    """The model's raw fields (:data:`LEAD_FIELDS`, in order) for stored leads (``Lead``
+    objects or rows of their columns), with the module's defaults for what a lead lacks."""
     now = now or datetime.now(UTC)
     geography = lada_geography()
     rows = []
@@ -172,8 +172,14 @@ class ScoringOutcome:
         return f"quality: {self.scored:,} leads scored by lead-quality model v{self.version}"
 
 
+# The columns scoring reads: plain rows, not ORM objects (a third of the time otherwise).
+_COLUMNS = (Lead.id, Lead.line_type, Lead.lada, Lead.time_zone, *(getattr(Lead, p) for p in
+            PLATFORMS), Lead.attribute_names, Lead.attributes_enc, Lead.created_at,
+            Lead.updated_at)  # fmt: skip
+
+
 def _chunk_query(scope: TenantScope, after: int, overwrite: bool) -> sa.Select[Any]:
-    query = scope.select(Lead).where(Lead.id > after)
+    query = scope.select(Lead, *_COLUMNS).where(Lead.id > after)
     if not overwrite:
         query = query.where(Lead.quality.is_(None))
     return query.order_by(Lead.id).limit(CHUNK)
@@ -203,7 +209,7 @@ def score_stored_leads(
     while True:
         with UnitOfWork(session_factory) as uow:
             scope = TenantScope(uow.session, tenant_id)
-            leads = list(uow.session.scalars(_chunk_query(scope, after, overwrite)))
+            leads = uow.session.execute(_chunk_query(scope, after, overwrite)).all()
             if not leads:
                 break
             after = leads[-1].id
