@@ -142,14 +142,18 @@ def ensure_quality_model(platform: Platform) -> int | None:
     the version trained, or ``None`` when a champion was there."""
     from ssmas.campaigns.quality.lifecycle import TrainConfig, train_and_decide
     from ssmas.campaigns.quality.runtime import quality_runtime
-    from ssmas.core.registry import registry_from_settings
+    from ssmas.core.registry import RegistryError, registry_from_settings
 
     runtime = quality_runtime(platform)
     if runtime.scorer is not None:
         return None
-    decision = train_and_decide(
-        registry_from_settings(platform.settings), TrainConfig(**DEMO_QUALITY)
-    )
+    try:
+        decision = train_and_decide(
+            registry_from_settings(platform.settings), TrainConfig(**DEMO_QUALITY)
+        )
+    except (RegistryError, ValueError, OSError) as exc:  # the demo goes on, leads unscored
+        log.warning("campaigns_demo_quality_model_failed", error=str(exc)[:300])
+        return None
     runtime.reload()
     log.info("campaigns_demo_quality_model", version=decision.version, auc=decision.auc)
     return decision.version
