@@ -163,6 +163,7 @@ def import_command(
 ) -> None:
     """Import leads: validate, deduplicate per tenant, report the rows left out."""
     from ssmas.campaigns.leads import import_leads
+    from ssmas.campaigns.leads.scoring import score_tenant_leads
     from ssmas.campaigns.runtime import campaigns_runtime
     from ssmas.campaigns.tenancy import get_tenant
 
@@ -174,7 +175,7 @@ def import_command(
             tenant_id = get_tenant(uow.session, tenant).id
         runtime = campaigns_runtime(platform)
         columns = (
-            TextColumn("[bold]import"),
+            TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -191,12 +192,20 @@ def import_command(
                 encoding=encoding,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
+            progress.update(task, description="quality", completed=0, total=None)
+            _outcome, summary.quality = score_tenant_leads(
+                platform,
+                tenant_id,
+                tenant,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
     out.print(
         f"import {summary.import_id} {summary.status}: {summary.rows:,} rows, "
         f"{summary.created:,} new, {summary.updated:,} updated, "
         f"{summary.duplicates:,} repeated, {summary.rejected:,} rejected",
         highlight=False,
     )
+    out.print(summary.quality, highlight=False, markup=False)
     if summary.report and show > 0:
         table = Table(title=f"rows left out (first {min(show, len(summary.report))})")
         for column in ("row", "reason", "column"):

@@ -27,6 +27,7 @@ from ssmas.campaigns.audience import (
 )
 from ssmas.campaigns.errors import NotFound
 from ssmas.campaigns.leads import ImportSummary, import_leads, simulated_leads_csv
+from ssmas.campaigns.leads.scoring import score_tenant_leads
 from ssmas.campaigns.runtime import campaigns_runtime, ensure_sender
 from ssmas.campaigns.scope import TenantScope
 from ssmas.campaigns.sending.fake_provider import FakeSmsProvider
@@ -39,6 +40,7 @@ __all__ = [
     "DEMO_LEADS",
     "DEMO_TENANT",
     "DemoOutcome",
+    "ensure_quality_model",
     "local_provider",
     "run_demo",
     "run_demo_once",
@@ -50,6 +52,9 @@ SENDER_WAIT_S = 30.0
 # How long the demo watches its campaign's counts before it prints them.
 WATCH_S = 120.0
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+# The demo's quick lead-quality model when none is registered: few simulated leads, two folds
+# and few boosting rounds (``ssmas campaigns quality train`` makes the full one).
+DEMO_QUALITY = {"leads": 3_000, "test_leads": 1_000, "folds": 2, "rounds": 30, "seed": 16}
 DEMO_TEMPLATE = "Hola {nombre}: 30% en tu tienda de {city} este fin. Responde BAJA para salir."
 log = structlog.get_logger(__name__)
 
@@ -88,6 +93,7 @@ def run_demo_once(
         cipher=runtime.cipher,
         checker=runtime.validator,
     )
+    _scored, summary.quality = score_tenant_leads(platform, tenant.id, tenant.slug)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     with platform.uow() as uow:
         scope = TenantScope(uow.session, tenant.id)
@@ -130,6 +136,29 @@ def run_demo_once(
     )
 
 
+def ensure_quality_model(platform: Platform) -> int | None:
+    """Train and register a small lead-quality model (:data:`DEMO_QUALITY`: seconds, not the
+    full command's minutes) when the registry has no champion, so the demo's leads get scores;
+    the version trained, or ``None`` when a champion was there."""
+    from ssmas.campaigns.quality.lifecycle import TrainConfig, train_and_decide
+    from ssmas.campaigns.quality.runtime import quality_runtime
+    from ssmas.core.registry import RegistryError, registry_from_settings
+
+    runtime = quality_runtime(platform)
+    if runtime.scorer is not None:
+        return None
+    try:
+        decision = train_and_decide(
+            registry_from_settings(platform.settings), TrainConfig(**DEMO_QUALITY)
+        )
+    except (RegistryError, ValueError, OSError) as exc:  # the demo goes on, leads unscored
+        log.warning("campaigns_demo_quality_model_failed", error=str(exc)[:300])
+        return None
+    runtime.reload()
+    log.info("campaigns_demo_quality_model", version=decision.version, auc=decision.auc)
+    return decision.version
+
+
 def local_provider(settings: CampaignsSettings) -> AbstractContextManager[object]:
     """The fake SMS provider on the port of ``settings.provider_url`` when that URL is on this
     host (the default), with the account and token the sender uses; else nothing to serve."""
@@ -160,13 +189,15 @@ def _watch(platform: Platform, done: DemoOutcome, stop: threading.Event) -> dict
 
 
 def run_demo(platform: Platform, stop: threading.Event) -> None:
-    """``ssmas demo``'s campaigns scenario: serve the fake SMS provider, run the scenario once
+    """``ssmas demo``'s campaigns scenario: serve the fake SMS provider, train a quick
+    lead-quality model when none is registered, run the scenario once
     with the send ledger's sender, print what came back, then idle until ``stop``."""
     with local_provider(platform.settings.campaigns):
         api = f"http://{platform.settings.host}:{platform.settings.port}"
         if not wait_healthy(api, stop=stop, interval_s=0.25):
             return
         ensure_sender(platform)
+        ensure_quality_model(platform)
         _run_demo(platform, stop)
         stop.wait()
 
@@ -182,6 +213,7 @@ def _run_demo(platform: Platform, stop: threading.Event) -> None:
         f"{summary.rows:,} rows: {summary.created:,} new, {summary.updated:,} updated, "
         f"{summary.duplicates:,} repeated, {summary.rejected:,} rejected",
     )
+    table.add_row("quality", summary.quality or "")
     table.add_row("segment", f"{done.segment.name}: {done.segment.size:,} leads")
     table.add_row("clusters", ", ".join(f"{c.name}: {c.size:,}" for c in done.clusters))
     outcome = "launched" if done.launched else "drafted (no sender in this process)"

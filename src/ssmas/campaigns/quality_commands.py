@@ -116,3 +116,43 @@ def evaluate(
     except (RegistryError, ValueError) as exc:
         fail(first_line(exc))
     out.print(_metrics_table(f"lead quality v{number} on {leads} fresh leads", metrics))
+
+
+@quality_app.command("score")
+def score(
+    tenant: str = typer.Option(..., "--tenant", help="The tenant's id."),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Rescore every lead, replacing qualities given in files and earlier scores.",
+    ),
+) -> None:
+    """(Re)score a tenant's leads with the lead-quality champion and store the scores (by
+    default the leads without a quality)."""
+    from rich.progress import BarColumn, MofNCompleteColumn
+
+    from ssmas.campaigns.commands_tenants import open_platform
+    from ssmas.campaigns.leads.scoring import score_tenant_leads
+    from ssmas.campaigns.tenancy import get_tenant
+
+    columns = (
+        TextColumn("[bold]scoring"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with open_platform() as platform:
+        with platform.uow() as uow:
+            tenant_id = get_tenant(uow.session, tenant).id
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task("scoring", total=None)
+            outcome, line = score_tenant_leads(
+                platform,
+                tenant_id,
+                tenant,
+                overwrite=overwrite,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    if outcome is None:
+        fail(line)
+    out.print(f"{line} ({outcome.considered:,} considered)", highlight=False, markup=False)

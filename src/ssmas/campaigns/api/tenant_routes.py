@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ssmas.campaigns.api.admin import MonthQuery, month_invoice, tenant_out
@@ -17,13 +17,14 @@ from ssmas.campaigns.api.deps import Caller, RuntimeDep, TenantReader, TenantWri
 from ssmas.campaigns.api.schemas import InvoiceOut, TenantOut
 from ssmas.campaigns.counters import VALIDATIONS
 from ssmas.campaigns.leads import ImportSummary, import_leads
+from ssmas.campaigns.leads.scoring import score_tenant_leads
 from ssmas.campaigns.leads.store import LeadView, get_import, get_lead, list_imports, list_leads
 from ssmas.campaigns.phone import BulkValidationRequest, read_bulk_request
 from ssmas.campaigns.scope import TenantScope
 from ssmas.campaigns.tables import Tenant
 from ssmas.campaigns.tenancy import meter
 from ssmas.core.api.bounds import MAX_ID, IdPath
-from ssmas.core.api.errors import error_responses
+from ssmas.core.api.errors import ApiError, error_responses
 from ssmas.core.db import utcnow
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
@@ -148,8 +149,9 @@ async def create_import(
     """Import a CSV or XLSX body (at most the API's body limit; larger files with
     ``ssmas campaigns import``): rows validated, deduplicated, the rest reported."""
     body = await request.body()
-    return await run_in_threadpool(
-        lambda: import_leads(
+
+    def work() -> ImportSummary:
+        summary = import_leads(
             caller.platform.session_factory,
             caller.tenant.id,
             filename,
@@ -158,6 +160,41 @@ async def create_import(
             checker=runtime.validator,
             encoding=encoding,
         )
+        _outcome, summary.quality = score_tenant_leads(
+            caller.platform, caller.tenant.id, caller.tenant.slug
+        )
+        return summary
+
+    return await run_in_threadpool(work)
+
+
+class QualityScoring(BaseModel):
+    """What a scoring run did: leads scored of those considered, and the model version."""
+
+    scored: int
+    considered: int
+    model_version: str
+
+
+@router.post("/leads/quality", responses=error_responses(503))
+async def score_leads_quality(
+    caller: TenantWriter,
+    overwrite: Annotated[
+        bool, Query(description="also rescore leads that already have a quality")
+    ] = False,
+) -> QualityScoring:
+    """Score the tenant's leads with the lead-quality champion and store the scores (those
+    without a quality; every lead with ``overwrite``, replacing qualities given in files);
+    503 while no lead-quality model has been trained."""
+    outcome, line = await run_in_threadpool(
+        lambda: score_tenant_leads(
+            caller.platform, caller.tenant.id, caller.tenant.slug, overwrite=overwrite
+        )
+    )
+    if outcome is None:
+        raise ApiError(503, "unavailable", line)
+    return QualityScoring(
+        scored=outcome.scored, considered=outcome.considered, model_version=outcome.version
     )
 
 

@@ -68,6 +68,8 @@ class ImportSummary:
     duplicates: int = 0
     rejected: int = 0
     error: str | None = None
+    # one line on the leads' predicted quality (set by the import's caller; not stored)
+    quality: str | None = None
     report: list[dict[str, Any]] = field(default_factory=list)
     started_at: datetime | None = None
     finished_at: datetime | None = None
