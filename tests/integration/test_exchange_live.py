@@ -11,13 +11,20 @@ import pytest
 from ssmas.core.bus import bus_from_settings
 from ssmas.exchange.faults import entities_of
 from ssmas.exchange.live import LiveClock, run_live
-from ssmas.exchange.metrics import TOPIC
+from ssmas.exchange.metrics import AD_UNIT_MIN_SHARE, TOPIC
 from ssmas.exchange.services import change_control, inject_fault, open_stores
 from ssmas.exchange.world import build_world
 from ssmas.settings import Settings
 
 T0 = datetime(2024, 10, 22, 10, tzinfo=UTC)
-PER_MINUTE_POINTS = 40 + 10 + 1  # publishers + partners + exchange
+_WORLD = build_world(42)  # run_live's default world
+# publishers + partners + exchange, and the ad units big enough to get rows of their own
+PER_MINUTE_POINTS = (
+    len(_WORLD.publishers)
+    + len(_WORLD.partners)
+    + 1
+    + int((_WORLD.unit_share >= AD_UNIT_MIN_SHARE).sum())
+)
 FAST = 1e7  # simulated minutes per real minute: no waiting between ticks
 
 

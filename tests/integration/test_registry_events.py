@@ -62,8 +62,14 @@ def test_train_promote_and_rollback_reach_every_process(
     assert wait_until(lambda: _serving(servers, "challenger") == {str(second.version)}, 30.0)
 
     registry.promote(MODEL_NAME, second.version)
-    assert wait_until(lambda: _serving(servers, "champion") == {str(second.version)}, 30.0)
-    assert _serving(servers, "challenger") == {None}
+    # a process applies the champion and the challenger one after the other: wait for both
+    assert wait_until(
+        lambda: (
+            _serving(servers, "champion") == {str(second.version)}
+            and _serving(servers, "challenger") == {None}
+        ),
+        30.0,
+    )
 
     registry.rollback(MODEL_NAME)
     assert wait_until(lambda: _serving(servers, "champion") == {str(first.version)}, 30.0)
