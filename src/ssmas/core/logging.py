@@ -101,9 +101,14 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error"):
-        # uvicorn installs its own handlers when given a log config; ours take over instead.
-        logging.getLogger(name).handlers.clear()
-        logging.getLogger(name).propagate = True
+        # uvicorn installs its own handlers when given a log config, and a dictConfig run
+        # earlier in the process (uvicorn's, alembic's fileConfig) may have disabled or
+        # re-levelled these loggers: ours take over instead.
+        named = logging.getLogger(name)
+        named.handlers.clear()
+        named.propagate = True
+        named.disabled = False
+        named.setLevel(logging.NOTSET)
 
 
 def get_logger(name: str | None = None, **initial: Any) -> Any:
