@@ -38,7 +38,7 @@ class IncidentError(ValueError):
 
 
 class IncidentNotFound(IncidentError):
-    pass
+    """No incident (or silence) has that id: the API answers 404."""
 
 
 @dataclass(frozen=True)
