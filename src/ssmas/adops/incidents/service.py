@@ -216,22 +216,7 @@ class IncidentService:
             existing.last_at = max(existing.last_at, alert.ts)
             existing.score = max(existing.score, alert.score)
             return False
-        session.add(
-            AlertRow(
-                fingerprint=alert.fingerprint,
-                incident_id=row.incident_id,
-                source=alert.source,
-                entity_type=alert.entity_type,
-                entity_id=alert.entity_id,
-                problem_type=alert.problem_type,
-                severity=alert.severity,
-                score=alert.score,
-                metrics={k: v.model_dump() for k, v in alert.metrics.items()},
-                first_at=alert.ts,
-                last_at=alert.ts,
-                occurrences=1,
-            )
-        )
+        session.add(_alert_row(alert, incident_id=row.incident_id))
         entity = f"{alert.entity_type}/{alert.entity_id}"
         if entity not in row.entities:
             row.entities = [*row.entities, entity][:200]
@@ -256,23 +241,7 @@ class IncidentService:
         return True
 
     def _record_silenced(self, session: Session, alert: Alert, silence: SilenceRow) -> None:
-        session.add(
-            AlertRow(
-                fingerprint=alert.fingerprint,
-                incident_id=None,
-                silence_id=silence.silence_id,
-                source=alert.source,
-                entity_type=alert.entity_type,
-                entity_id=alert.entity_id,
-                problem_type=alert.problem_type,
-                severity=alert.severity,
-                score=alert.score,
-                metrics={k: v.model_dump() for k, v in alert.metrics.items()},
-                first_at=alert.ts,
-                last_at=alert.ts,
-                occurrences=1,
-            )
-        )
+        session.add(_alert_row(alert, silence_id=silence.silence_id))
 
     # ---- silences and maintenance windows -------------------------------------------
     def _active_silences(
@@ -635,3 +604,24 @@ def _silence_dict(row: SilenceRow) -> dict[str, Any]:
         "created_by": row.created_by,
         "comment": row.comment,
     }
+
+
+def _alert_row(
+    alert: Alert, *, incident_id: str | None = None, silence_id: int | None = None
+) -> AlertRow:
+    """A first occurrence of ``alert``, in an incident or held by a silence."""
+    return AlertRow(
+        fingerprint=alert.fingerprint,
+        incident_id=incident_id,
+        silence_id=silence_id,
+        source=alert.source,
+        entity_type=alert.entity_type,
+        entity_id=alert.entity_id,
+        problem_type=alert.problem_type,
+        severity=alert.severity,
+        score=alert.score,
+        metrics={k: v.model_dump() for k, v in alert.metrics.items()},
+        first_at=alert.ts,
+        last_at=alert.ts,
+        occurrences=1,
+    )
