@@ -14,6 +14,7 @@ from ssmas.assistant.events import (
     TOPIC_MEDIA,
     TOPIC_STATUS,
     TOPIC_TEXT,
+    seal_bytes,
     unseal_bytes,
 )
 from ssmas.assistant.runtime import channel_cipher
@@ -191,3 +192,32 @@ def test_the_webhook_reads_the_platform_settings_whatsapp_section(settings: Sett
             assert default.status_code == 403
     finally:
         platform.close()
+
+
+def test_a_delivery_with_one_bad_element_answers_the_good_ones(
+    client: TestClient, channel: Channel
+) -> None:
+    data = json.loads(sample_bytes("02_text_en_batch_two_messages.json"))
+    value = data["entry"][0]["changes"][0]["value"]
+    now = str(int(time.time()))  # inside the 24-hour window
+    for message in value["messages"]:
+        message["timestamp"] = now
+    good_ids = [m["id"] for m in value["messages"]]
+    broken = {"from": value["messages"][0]["from"], "timestamp": now, "type": "text"}
+    value["messages"].insert(1, broken)  # no id, no text body
+    body = json.dumps(data).encode()
+    response = post(client, body)
+    assert response.status_code == 200
+    assert response.json()["rejected"] == 1
+    channel.drain()
+    dead = channel.platform.bus.replay(dlq_topic(TOPIC_INBOUND))
+    assert len(dead) == 1
+    assert dead[0].headers["dlq-error"].startswith("entry.0.changes.0.value.messages.1:")
+    element = json.loads(unseal_bytes(channel_cipher(channel.platform), dead[0].payload))
+    assert element == broken  # the bad element itself, sealed like every delivery
+    answered = {s["body"]["context"]["message_id"] for s in channel.fake.state.sent}
+    assert answered == set(good_ids)
+    # Routing the same delivery again (a redelivery) dead-letters nothing twice.
+    channel.platform.bus.publish(TOPIC_INBOUND, seal_bytes(channel_cipher(channel.platform), body))
+    channel.drain()
+    assert len(channel.platform.bus.replay(dlq_topic(TOPIC_INBOUND))) == 1

@@ -20,6 +20,7 @@ from ssmas.assistant.whatsapp.models import (
     SendText,
     StatusUpdate,
     iter_events,
+    parse_delivery,
     parse_webhook,
 )
 
@@ -202,6 +203,39 @@ def test_message_without_id_is_invalid() -> None:
         parse_webhook(
             envelope({"from": "1", "timestamp": "1", "type": "text", "text": {"body": "hi"}})
         )
+
+
+def test_parse_delivery_keeps_good_elements_and_names_the_bad_ones() -> None:
+    good = {"from": "1", "id": "w1", "timestamp": "1", "type": "text", "text": {"body": "hi"}}
+    no_id = {"from": "2", "timestamp": "1", "type": "text", "text": {"body": "yo"}}
+    no_body = {"from": "3", "id": "w3", "timestamp": "yesterday", "type": "text"}
+    data = json.loads(envelope(good))
+    value = data["entry"][0]["changes"][0]["value"]
+    value["messages"] = [no_id, good, no_body, {**good, "id": "w4"}]
+    value["statuses"] = [{"id": "s1", "status": "read"}]  # no timestamp, no recipient
+    envelope_ok, rejected = parse_delivery(json.dumps(data).encode())
+    kept = [e.message_id for e in iter_events(envelope_ok)]
+    assert kept == ["w1", "w4"]
+    where = sorted(r.where for r in rejected)
+    assert where == [
+        "entry.0.changes.0.value.messages.0",
+        "entry.0.changes.0.value.messages.2",
+        "entry.0.changes.0.value.statuses.0",
+    ]
+    by_place = {r.where: r for r in rejected}
+    assert by_place["entry.0.changes.0.value.messages.0"].element == no_id
+    assert "id" in by_place["entry.0.changes.0.value.messages.0"].reason
+    assert by_place["entry.0.changes.0.value.messages.2"].element == no_body
+
+
+def test_parse_delivery_refuses_a_broken_envelope_whole() -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse_delivery(b'{"object": "whatsapp_business_account", "entry": [{"changes": []}]}')
+    assert caught.value.code == "invalid_payload"
+    many = json.loads(envelope({"from": "1", "timestamp": "1", "type": "text"}))
+    many["entry"][0]["changes"][0]["value"]["messages"] *= 500
+    with pytest.raises(PayloadError):  # a flood of bad elements is not a delivery
+        parse_delivery(json.dumps(many).encode())
 
 
 @needs_samples

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ssmas.assistant.dlq_commands import dlq_app
 from ssmas.settings import get_settings
 
 assistant_app = typer.Typer(
@@ -19,6 +20,7 @@ assistant_app = typer.Typer(
 )
 err = Console(stderr=True)
 out = Console()
+assistant_app.add_typer(dlq_app, name="dlq")
 
 
 def _fail(message: str) -> None:

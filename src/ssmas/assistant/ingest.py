@@ -3,11 +3,15 @@
 Each message goes to its queue keyed by its WhatsApp id (statuses by id and status), so a
 delivery Meta sends twice, or a router retried after a crash, stores nothing twice. Messages of
 a type the assistant does not know are logged and dead-lettered; a delivery that cannot be
-parsed at all goes to ``assistant.inbound.dlq`` whole.
+parsed at all goes to ``assistant.inbound.dlq`` whole, and each invalid element of an otherwise
+readable delivery goes there alone (sealed, with its place and reason) while its good elements
+are routed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,18 +27,21 @@ from ssmas.assistant.events import (
     StatusEvent,
     TextMessageEvent,
     seal,
+    seal_bytes,
     unseal_bytes,
 )
 from ssmas.assistant.whatsapp.models import (
     Event,
     InboundMessage,
     PayloadError,
+    RejectedElement,
     StatusUpdate,
     iter_events,
-    parse_webhook,
+    parse_delivery,
 )
 from ssmas.core.bus import Bus, dlq_topic
 from ssmas.core.bus.base import HEADER_ERROR, HEADER_TOPIC
+from ssmas.core.bus.dlq import HEADER_REPLAYABLE
 from ssmas.core.security import PiiCipher
 from ssmas.core.worker import partition_for, partition_topic
 
@@ -53,6 +60,7 @@ class Split:
     media: list[MediaMessageEvent] = field(default_factory=list)
     statuses: list[StatusEvent] = field(default_factory=list)
     unknown: list[tuple[str, str]] = field(default_factory=list)  # (message id, type)
+    rejected: list[RejectedElement] = field(default_factory=list)  # invalid elements
 
 
 def _readable_text(message: InboundMessage) -> str:
@@ -125,10 +133,12 @@ def split_events(events: Iterable[Event]) -> Split:
 def split_delivery(body: bytes) -> Split:
     """Parse raw webhook bytes and route them; raises ``DeliveryUnreadable``."""
     try:
-        envelope = parse_webhook(body)
+        envelope, rejected = parse_delivery(body)
     except PayloadError as exc:
         raise DeliveryUnreadable(f"{exc.code}: {exc.message}") from exc
-    return split_events(iter_events(envelope))
+    split = split_events(iter_events(envelope))
+    split.rejected = rejected
+    return split
 
 
 class Router:
@@ -147,12 +157,15 @@ class Router:
         splits: list[Split] = []
         for payload in payloads:
             try:
-                split = split_delivery(unseal_bytes(self.cipher, payload))
+                body = unseal_bytes(self.cipher, payload)
+                split = split_delivery(body)
             except ValueError as exc:
                 reason = exc.args[0] if isinstance(exc, DeliveryUnreadable) else type(exc).__name__
                 self._dead_letter(TOPIC_INBOUND, payload, str(reason)[:300])
                 log.warning("delivery_dead_lettered", reason=str(reason)[:120])
                 split = Split()
+            if split.rejected:
+                self._dead_letter_elements(hashlib.sha256(body).hexdigest(), split.rejected)
             splits.append(split)
         texts: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for sp in splits:  # by customer partition, each in arrival order
@@ -184,8 +197,30 @@ class Router:
                 )
         return splits
 
+    def _dead_letter_elements(self, digest: str, rejected: Sequence[RejectedElement]) -> None:
+        """Each bad element alone, sealed (it may hold a phone number or a message text) and
+        keyed by delivery and place, so routing the same delivery again stores nothing twice."""
+        for bad in rejected:
+            raw = json.dumps(bad.element, ensure_ascii=False, default=str).encode()
+            log.warning("delivery_element_rejected", where=bad.where, reason=bad.reason[:120])
+            self._dead_letter(
+                TOPIC_INBOUND,
+                seal_bytes(self.cipher, raw),
+                f"{bad.where}: {bad.reason}",
+                key=f"{digest}:{bad.where}",
+                replayable=False,  # an element alone is not a delivery
+            )
+
     def _dead_letter(
-        self, topic: str, payload: dict[str, Any], reason: str, *, key: str | None = None
+        self,
+        topic: str,
+        payload: dict[str, Any],
+        reason: str,
+        *,
+        key: str | None = None,
+        replayable: bool = True,
     ) -> None:
         headers = {HEADER_ERROR: reason, HEADER_TOPIC: topic}
+        if not replayable:
+            headers[HEADER_REPLAYABLE] = "no"
         self.bus.publish(dlq_topic(topic), payload, key=key, headers=headers)

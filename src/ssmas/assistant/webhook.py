@@ -4,7 +4,9 @@ A delivery is acknowledged only after it is durably on the bus (``assistant.inbo
 the body's SHA-256 so Meta's retries store nothing twice): the router worker splits it into the
 text, media and status queues. A delivery that is signed but unusable (not UTF-8, not JSON, not
 a WhatsApp envelope) is kept on ``assistant.inbound.dlq`` and answered 400; an unsigned or
-wrongly signed one is refused 403.
+wrongly signed one is refused 403. A well-formed envelope with some bad elements is accepted:
+its good messages are answered and the router dead-letters each bad element with its reason
+(the response counts them in ``rejected``).
 
 Acknowledging fast means one bus transaction for many requests (group commit): each request
 queues its sealed delivery with ``InboundCommitter`` and waits; one flusher at a time writes
@@ -29,7 +31,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ssmas.assistant.events import TOPIC_INBOUND, seal_bytes
-from ssmas.assistant.whatsapp.models import PayloadError, parse_webhook
+from ssmas.assistant.whatsapp.models import PayloadError, parse_delivery
 from ssmas.core.api import ApiError, PlatformDep
 from ssmas.core.api.errors import error_responses
 from ssmas.core.bus import Bus, dlq_topic
@@ -169,7 +171,7 @@ async def receive_delivery(request: Request) -> JSONResponse:
     digest = hashlib.sha256(body).hexdigest()
     payload = seal_bytes(channel_cipher(platform), body)
     try:
-        parse_webhook(body)
+        _, rejected = parse_delivery(body)
     except PayloadError as exc:
         headers = {HEADER_ERROR: exc.code, HEADER_TOPIC: TOPIC_INBOUND}
         await run_in_threadpool(
@@ -178,4 +180,6 @@ async def receive_delivery(request: Request) -> JSONResponse:
         log.warning("webhook_delivery_dead_lettered", reason=exc.code, sha256=digest[:16])
         raise ApiError(400, exc.code, exc.message) from None
     message_id = await committer_for(platform).publish(digest, payload)
-    return JSONResponse({"status": "accepted", "delivery": message_id})
+    if rejected:
+        log.warning("webhook_elements_rejected", count=len(rejected), sha256=digest[:16])
+    return JSONResponse({"status": "accepted", "delivery": message_id, "rejected": len(rejected)})

@@ -10,8 +10,10 @@ from ssmas.assistant.whatsapp.models.events import (
     Event,
     InboundMessage,
     PayloadError,
+    RejectedElement,
     StatusUpdate,
     iter_events,
+    parse_delivery,
     parse_webhook,
 )
 from ssmas.assistant.whatsapp.models.outbound import (
@@ -61,6 +63,7 @@ __all__ = [
     "MediaUrl",
     "Message",
     "PayloadError",
+    "RejectedElement",
     "ReplyButton",
     "ReplyButtonId",
     "ReplyTo",
@@ -75,5 +78,6 @@ __all__ = [
     "UnsupportedMessage",
     "WebhookEnvelope",
     "iter_events",
+    "parse_delivery",
     "parse_webhook",
 ]

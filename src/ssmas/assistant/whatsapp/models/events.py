@@ -2,6 +2,10 @@
 
 ``parse_webhook`` raises ``PayloadError`` (with a short ``code``) for bodies that are not UTF-8,
 not JSON, or not a WhatsApp delivery; the webhook maps it to a 400 and a dead letter.
+``parse_delivery`` is what the live path uses: a well-formed envelope with some bad elements
+(a message without an id, a status of an unknown shape) keeps its good elements and lists the
+bad ones as ``RejectedElement`` — so one broken message never costs the customers beside it
+their answers; the router dead-letters each rejected element with its reason.
 ``iter_events`` yields one ``InboundMessage`` per customer message and one ``StatusUpdate`` per
 delivery status, in the order Meta sent them.
 """
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -127,23 +132,91 @@ Event = InboundMessage | StatusUpdate
 
 
 def parse_webhook(body: bytes) -> WebhookEnvelope:
-    """Validate one raw POST body; raise ``PayloadError`` with a one-line reason otherwise."""
+    """Validate one raw POST body strictly (every element); raise ``PayloadError`` with a
+    one-line reason otherwise."""
+    data = _decode(body)
+    try:
+        return WebhookEnvelope.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+ELEMENT_LISTS = ("messages", "statuses", "contacts", "errors")
+MAX_REJECTED = 200  # a delivery with more bad elements than this is refused whole
+
+
+@dataclass(frozen=True)
+class RejectedElement:
+    """One element of a delivery that failed validation: where it was, why, and its raw JSON."""
+
+    where: str  # e.g. "entry.0.changes.0.value.messages.2"
+    reason: str
+    element: object
+
+
+def _decode(body: bytes) -> object:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PayloadError("not_utf8", f"body is not UTF-8 (byte {exc.start})") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise PayloadError("malformed_json", f"body is not JSON: {exc.msg} at {exc.pos}") from None
-    try:
-        return WebhookEnvelope.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise PayloadError(
-            "invalid_payload", f"not a WhatsApp webhook: {where}: {first['msg']}"
-        ) from None
+
+
+def _invalid(exc: ValidationError) -> PayloadError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    return PayloadError("invalid_payload", f"not a WhatsApp webhook: {where}: {first['msg']}")
+
+
+def _element_at(loc: tuple[int | str, ...]) -> tuple[int, int, str, int] | None:
+    """``(entry, change, list name, index)`` when an error lies inside one list element."""
+    if (
+        len(loc) >= 7
+        and loc[0] == "entry"
+        and loc[2] == "changes"
+        and loc[4] == "value"
+        and loc[5] in ELEMENT_LISTS
+        and isinstance(loc[1], int)
+        and isinstance(loc[3], int)
+        and isinstance(loc[6], int)
+    ):
+        return loc[1], loc[3], str(loc[5]), loc[6]
+    return None
+
+
+def parse_delivery(body: bytes) -> tuple[WebhookEnvelope, list[RejectedElement]]:
+    """Validate a delivery element by element: the envelope and its good elements, and the bad
+    ones with their reasons. Raises ``PayloadError`` when the envelope itself is unusable."""
+    data = _decode(body)
+    rejected: list[RejectedElement] = []
+    while True:
+        try:
+            return WebhookEnvelope.model_validate(data), rejected
+        except ValidationError as exc:
+            bad: dict[tuple[int, int, str, int], str] = {}
+            for error in exc.errors():
+                at = _element_at(tuple(error["loc"]))
+                if at is None:  # the envelope's own shape is wrong: refuse it whole
+                    raise _invalid(exc) from None
+                where = ".".join(str(p) for p in error["loc"][7:]) or "element"
+                bad.setdefault(at, f"{where}: {error['msg']}")
+            if len(rejected) + len(bad) > MAX_REJECTED:
+                raise _invalid(exc) from None
+            assert isinstance(data, dict)  # an element error implies the dict envelope
+            # Drop from the highest index down so earlier indexes stay valid.
+            for (e, c, name, i), reason in sorted(bad.items(), reverse=True):
+                elements = data["entry"][e]["changes"][c]["value"][name]
+                rejected.append(
+                    RejectedElement(
+                        where=f"entry.{e}.changes.{c}.value.{name}.{i}",
+                        reason=reason[:300],
+                        element=elements[i],
+                    )
+                )
+                del elements[i]
 
 
 def _flatten(message: Message) -> dict[str, object]:
