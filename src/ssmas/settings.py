@@ -182,6 +182,21 @@ class WhatsAppSettings(BaseModel):
         default="",
         description="module:attribute of a callable(Settings) -> Brain; empty: the trained NLU",
     )
+    escalation_notify_urls: list[str] = Field(
+        default_factory=list,
+        description=(
+            "notifier URLs told of every escalation and SLA breach (JSON list: webhook+https://,"
+            " slack+https://, smtp://, pagerduty://); empty: log"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _notifier_urls_parse(self) -> WhatsAppSettings:
+        from ssmas.core.notify import notifier_from_url
+
+        for url in self.escalation_notify_urls:
+            notifier_from_url(url)  # ValueError names the expected form
+        return self
 
     @property
     def app_secret_bytes(self) -> bytes:

@@ -129,8 +129,11 @@ def open_channel(
     settings: Settings,
     *,
     clock: Callable[[], datetime] | None = None,
+    real_notifiers: bool = False,
     **wa_overrides: Any,
 ) -> Iterator[Channel]:
+    """A channel on ``settings``; escalations go to a recording notifier, or with
+    ``real_notifiers`` to the ones ``escalation_notify_urls`` names (as in production)."""
     fake = start_graph_fake()
     platform = build_platform(settings)
     wa = WhatsAppSettings(
@@ -145,7 +148,7 @@ def open_channel(
         platform,
         wa=wa,
         brain=brain,
-        notifier=notifier,
+        notifier=None if real_notifiers else notifier,
         clock=clock or (lambda: datetime.now(UTC)),
     )
     attach_runtime(runtime)

@@ -6,6 +6,7 @@ Real SQLite database and bus, the real app and workers' handlers; only the brain
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -314,3 +315,53 @@ def test_the_key_is_checked_before_the_body_is_read(client: TestClient, channel:
         empty = client.post(url, json={"agent": ""}, headers={"x-api-key": raw})
         assert empty.status_code == 422
         assert "agent" in [d["field"] for d in empty.json()["details"]]
+
+
+def test_an_escalation_reaches_a_webhook_receiver_and_a_mail_server(settings: Settings) -> None:
+    """The notifiers ``escalation_notify_urls`` names get each escalation once, with no
+    personal data; a receiver that is down does not hold up the customer's answer."""
+    from aiosmtpd.controller import Controller
+
+    from ssmas.ops.stack import free_port
+    from tests.fakes.webhook_sink import HttpSink, Reply
+    from tests.ops_alert_support import MailBox
+
+    box = MailBox()
+    smtp = Controller(box, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    try:
+        with HttpSink() as sink:
+            sink.script(Reply(status=503))  # the first try fails: the notifier retries it
+            urls = [
+                f"webhook+{sink.url}/escalations",
+                f"smtp://127.0.0.1:{smtp.port}?from=bot@ssmas.test&to=team@ssmas.test"
+                "&security=none",
+            ]
+            clock = sample_clock("01_text_es_complaint.json")
+            with (
+                open_channel(
+                    settings,
+                    clock=clock,
+                    real_notifiers=True,
+                    escalation_notify_urls=urls,
+                    visibility_timeout_s=0.2,
+                ) as channel,
+                TestClient(create_app(channel.platform)) as client,
+            ):
+                deliver(client, sample_bytes("01_text_es_complaint.json"))
+                phone = "5215512345678"
+                for _ in range(50):
+                    channel.drain()
+                    if len(sink.requests) >= 2 and box.messages:
+                        break
+                    time.sleep(0.1)
+                assert len(texts_to(channel, phone)) == 1  # answered despite the 503
+        posts = [r.json() for r in sink.requests]
+        assert len(posts) == 2  # the refused try, then the retry: one escalation
+        assert posts[-1]["fields"]["priority"] == "high"
+        assert phone not in json.dumps(posts)
+        [(_, mail)] = box.messages
+        assert "WhatsApp escalation (high)" in str(mail["Subject"])
+        assert phone not in mail.as_string()
+    finally:
+        smtp.stop()

@@ -65,6 +65,18 @@ def test_whatsapp_section_reads_the_ssmas_whatsapp_names(monkeypatch: pytest.Mon
     assert mixed.whatsapp.recipient_burst == 3 and mixed.whatsapp.send_rate_per_s == 100000.0
 
 
+def test_escalation_notifier_urls_are_checked_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "SSMAS_WHATSAPP_ESCALATION_NOTIFY_URLS", '["webhook+https://hooks.example/x"]'
+    )
+    assert Settings(profile="test").whatsapp.escalation_notify_urls == [
+        "webhook+https://hooks.example/x"
+    ]
+    monkeypatch.setenv("SSMAS_WHATSAPP_ESCALATION_NOTIFY_URLS", '["ftp://files.example/x"]')
+    with pytest.raises(ValidationError, match="unknown notifier scheme 'ftp'"):
+        Settings(profile="test")
+
+
 def test_the_assistant_config_name_is_the_settings_section() -> None:
     from ssmas.assistant.whatsapp import config
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ssmas.assistant.events import EscalationEvent
 from ssmas.assistant.tables import (
     STATE_BOT,
     STATE_HANDOFF,
@@ -195,24 +196,41 @@ def due_breaches(session: Session, now: datetime) -> list[Handoff]:
 
 def escalation_notification(handoff: Handoff, *, breached: bool = False) -> Notification:
     """The notifier message for a new (or SLA-breached) handoff; no personal data."""
+    return escalation_notice(
+        EscalationEvent(
+            conversation_id=handoff.conversation_id,
+            handoff_id=handoff.id,
+            priority=handoff.priority,
+            department=handoff.department,
+            score=handoff.score,
+            reasons=list(handoff.reasons or []),
+            sla_due_at=handoff.sla_due_at,
+            timestamp=handoff.opened_at,
+        ),
+        breached=breached,
+    )
+
+
+def escalation_notice(event: EscalationEvent, *, breached: bool = False) -> Notification:
+    """The notifier message for an escalation event (what the escalation queue sends)."""
     title = (
-        f"WhatsApp escalation SLA breached: conversation {handoff.conversation_id}"
+        f"WhatsApp escalation SLA breached: conversation {event.conversation_id}"
         if breached
-        else f"WhatsApp escalation ({handoff.priority}): conversation {handoff.conversation_id}"
+        else f"WhatsApp escalation ({event.priority}): conversation {event.conversation_id}"
     )
     return Notification(
         title=title,
-        body="; ".join(handoff.reasons or []),
-        severity="critical" if breached else SEVERITY.get(handoff.priority, "info"),  # type: ignore[arg-type]
+        body="; ".join(event.reasons),
+        severity="critical" if breached else SEVERITY.get(event.priority, "info"),  # type: ignore[arg-type]
         source="ssmas.assistant",
-        dedup_key=f"assistant-handoff-{handoff.id}",
+        dedup_key=f"assistant-handoff-{event.handoff_id}",
         fields={
-            "conversation_id": handoff.conversation_id,
-            "handoff_id": handoff.id,
-            "priority": handoff.priority,
-            "department": handoff.department,
-            "score": handoff.score,
-            "sla_due_at": handoff.sla_due_at.isoformat(),
+            "conversation_id": event.conversation_id,
+            "handoff_id": event.handoff_id,
+            "priority": event.priority,
+            "department": event.department,
+            "score": event.score,
+            "sla_due_at": event.sla_due_at.isoformat(),
         },
     )
 

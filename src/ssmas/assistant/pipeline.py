@@ -35,7 +35,7 @@ from ssmas.assistant.brain import (
 )
 from ssmas.assistant.context import ContextStore, ContextWindow
 from ssmas.assistant.events import TOPIC_ESCALATION, EscalationEvent, TextMessageEvent
-from ssmas.assistant.handoff import escalation_notification, open_handoff
+from ssmas.assistant.handoff import open_handoff
 from ssmas.assistant.outbox import Outbox, SendJob
 from ssmas.assistant.store import (
     NewInbound,
@@ -61,7 +61,6 @@ from ssmas.assistant.whatsapp.client import GraphClient
 from ssmas.assistant.whatsapp.config import WhatsAppSettings
 from ssmas.core.bus import Bus
 from ssmas.core.db import UnitOfWork
-from ssmas.core.notify import Notifier
 from ssmas.core.security import PiiCipher
 
 log = structlog.get_logger(__name__)
@@ -130,7 +129,6 @@ class TextPipeline:
     outbox: Outbox
     client: GraphClient
     bus: Bus
-    notifier: Notifier
     settings: WhatsAppSettings
     clock: Callable[[], datetime]
 
@@ -392,11 +390,9 @@ class TextPipeline:
             sla_due_at=handoff.sla_due_at,
             timestamp=now,
         )
+        # The escalation queue's consumer notifies the team (retried there, never in the way
+        # of the conversation); the key makes a redelivered message announce once.
         self.bus.publish(TOPIC_ESCALATION, event.model_dump(mode="json"), key=f"h{handoff.id}")
-        try:
-            self.notifier.send(escalation_notification(handoff))
-        except Exception as exc:  # a notifier outage must not lose the conversation
-            log.warning("escalation_notify_failed", handoff_id=handoff.id, error=str(exc))
 
 
 def _turn(role: str, text: str, at: datetime, intent: str | None, kind: str) -> Turn:

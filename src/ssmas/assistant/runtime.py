@@ -27,7 +27,7 @@ from ssmas.assistant.pipeline import TextPipeline
 from ssmas.assistant.whatsapp.client import GraphClient
 from ssmas.assistant.whatsapp.config import WhatsAppSettings
 from ssmas.core.db import utcnow
-from ssmas.core.notify import LogNotifier, Notifier
+from ssmas.core.notify import Notifier, notifier_from_urls
 from ssmas.core.platform import Platform
 from ssmas.core.security import PiiCipher, pii_cipher_from_settings
 from ssmas.settings import Settings
@@ -124,7 +124,7 @@ def build_assistant_runtime(
         ocr or TesseractOcr(),
         speech or PocketSphinxEnglish(),
     )
-    notifier = notifier or LogNotifier()
+    notifier = notifier or notifier_from_urls(wa.escalation_notify_urls)
     pipeline = TextPipeline(
         platform.session_factory,
         cipher,
@@ -133,7 +133,6 @@ def build_assistant_runtime(
         outbox,
         client,
         platform.bus,
-        notifier,
         wa,
         clock,
     )

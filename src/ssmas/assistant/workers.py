@@ -25,12 +25,14 @@ import structlog
 from sqlalchemy.orm import Session
 
 from ssmas.assistant.events import (
+    TOPIC_ESCALATION,
     TOPIC_INBOUND,
     TOPIC_MEDIA,
     TOPIC_OUTBOUND,
     TOPIC_STATUS,
     TOPIC_TEMPLATE_SEND,
     TOPIC_TEXT,
+    EscalationEvent,
     MediaMessageEvent,
     OutboundRequest,
     StatusEvent,
@@ -38,7 +40,7 @@ from ssmas.assistant.events import (
     seal,
     unseal,
 )
-from ssmas.assistant.handoff import due_breaches, escalation_notification
+from ssmas.assistant.handoff import due_breaches, escalation_notice, escalation_notification
 from ssmas.assistant.ingest import Router
 from ssmas.assistant.runtime import AssistantRuntime, assistant_runtime
 from ssmas.assistant.store import (
@@ -56,12 +58,13 @@ from ssmas.assistant.whatsapp.client import CODE_WINDOW_CLOSED
 from ssmas.core.bus import Delivery
 from ssmas.core.db import UnitOfWork
 from ssmas.core.leases import LeaseStore
+from ssmas.core.notify import NotifyError
 from ssmas.core.platform import Platform
 from ssmas.core.worker import Subscription, partition_for, partition_topic, run_worker
 
 log = structlog.get_logger(__name__)
 
-QUEUES = ("inbound", "text", "media", "status", "outbound", "templates")
+QUEUES = ("inbound", "text", "media", "status", "outbound", "templates", "escalations")
 MEDIA_VISIBILITY_S = 300.0
 LEASE_SCOPE = "assistant"
 TEXT_BATCH = 100
@@ -226,6 +229,18 @@ class AssistantHandlers:
         request = OutboundRequest.model_validate(delivery.message.payload)
         self.rt.outbox.deliver(request.message_id)
 
+    def escalation(self, delivery: Delivery) -> None:
+        """Tell the team (the configured notifiers) a conversation needs a person. A failure a
+        retry can fix is raised (the bus redelivers, then dead-letters); one it cannot (a 4xx
+        from the receiver) is logged and the message is done."""
+        event = EscalationEvent.model_validate(delivery.message.payload)
+        try:
+            self.rt.notifier.send(escalation_notice(event))
+        except NotifyError as exc:
+            if exc.retryable:
+                raise
+            log.warning("escalation_notify_refused", handoff_id=event.handoff_id, error=str(exc))
+
     def sweep_sla(self) -> int:
         """Notify handoffs past their SLA without an agent reply; returns how many."""
         with UnitOfWork(self.rt.platform.session_factory) as uow:
@@ -281,6 +296,9 @@ def assistant_subscriptions(
         ),
         "templates": Subscription(
             TOPIC_TEMPLATE_SEND, "assistant-templates", templates.handle, 20, lease
+        ),
+        "escalations": Subscription(
+            TOPIC_ESCALATION, "assistant-escalations", handlers.escalation, 20, lease
         ),
     }
     unknown = set(queues) - set(table)
