@@ -3,6 +3,7 @@ text pipeline → reply, with the clear fallbacks (404 media, audio in a languag
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -24,6 +25,7 @@ from ssmas.assistant.media.speech import CannotTranscribe
 from ssmas.assistant.runtime import channel_cipher
 from ssmas.assistant.tables import ChatMessage
 from ssmas.core.db import UnitOfWork
+from ssmas.core.security import PiiCipher, PiiDecryptError
 from ssmas.settings import Settings
 from tests.integration.assistant_channel_support import (
     Channel,
@@ -133,8 +135,14 @@ def test_image_is_downloaded_stored_read_and_answered(
     channel.drain()
     [text] = inbound_texts(channel)
     assert text.startswith("Foto del ticket de compra\n") and "Factura" in text
-    stored = list((settings.data_dir / "media").rglob("*.jpg"))
-    assert len(stored) == 1 and stored[0].read_bytes() == spanish_receipt_jpeg()
+    [stored] = list((settings.data_dir / "media").rglob("*.jpg.enc"))
+    on_disk = stored.read_bytes()
+    image = spanish_receipt_jpeg()
+    assert on_disk != image and image[:64] not in on_disk  # encrypted at rest
+    assert hashlib.sha256(image).hexdigest() not in str(stored)  # no matchable content hash
+    assert channel.runtime.media.store.get(stored) == image
+    with pytest.raises(PiiDecryptError):  # unreadable without the key
+        PiiCipher.from_secret("another-installation-secret").decrypt_bytes(on_disk)
     [reply] = channel.fake.state.sent_to("5215512345678")
     assert reply["body"]["text"]["body"].startswith("[es]")
 

@@ -82,3 +82,25 @@ def test_redis_forgets_idle_consumers_that_hold_nothing(redis_url: str) -> None:
         bus.ack(held)
     finally:
         bus.close()
+
+
+def test_forget_deletes_chosen_messages_for_every_group(bus: Bus) -> None:
+    ids = bus.publish_batch("t.pii", [("k0", {"n": 0}), ("k1", {"n": 1}), (None, {"n": 2})])
+    [held] = bus.consume("t.pii", "g", "c", visibility_timeout_s=0.05)  # n=0, will expire
+    assert held.message.id == ids[0]
+    forget = getattr(bus, "forget")  # noqa: B009 - an operations extra, not part of the port
+    assert forget("t.pii", [ids[0], ids[1], "no-such-id"]) == 2
+    assert forget("t.pii", [ids[0]]) == 0  # idempotent
+    assert [m.payload["n"] for m in bus.replay("t.pii")] == [2]
+    time.sleep(0.06)
+    # neither redelivered to the group that held one, nor handed to any group
+    got = bus.consume("t.pii", "g", "c", max_messages=10)
+    assert [d.message.payload["n"] for d in got] == [2]
+    bus.ack(got)
+    fresh = bus.consume("t.pii", "fresh", "c", max_messages=10)
+    assert [d.message.payload["n"] for d in fresh] == [2]
+    assert bus.replay("t.pii.dlq") == []
+    # the keys are free again: a new message with a forgotten key is stored
+    again = bus.publish("t.pii", {"n": 9}, key="k1")
+    assert again != ids[1] and [m.payload["n"] for m in bus.replay("t.pii")] == [2, 9]
+    assert [b.messages for b in backlogs(bus) if b.group == "g"] == [1]

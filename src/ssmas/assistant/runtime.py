@@ -120,7 +120,7 @@ def build_assistant_runtime(
     outbox = Outbox(platform.session_factory, client, cipher, wa, clock, lease_s=lease)
     media = MediaReader(
         client,
-        ObjectStore(platform.settings.data_dir / "media"),
+        ObjectStore(platform.settings.data_dir / "media", cipher),
         ocr or TesseractOcr(),
         speech or PocketSphinxEnglish(),
     )

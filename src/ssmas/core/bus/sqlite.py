@@ -490,6 +490,27 @@ class SqliteBus:
                 dropped += cur.rowcount
         return dropped
 
+    def forget(self, topic: str, ids: Sequence[str]) -> int:
+        """Delete the retained messages ``ids`` of ``topic`` for every group (what erasure of a
+        person's data needs); their keys are freed. Returns how many were deleted."""
+        check_topic(topic)
+        wanted = list(dict.fromkeys(ids))
+        dropped = 0
+        with self._write() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                conn.execute(
+                    "DELETE FROM bus_inflight WHERE topic = ? AND seq IN (SELECT seq FROM"
+                    f" bus_messages WHERE topic = ? AND id IN ({marks}))",
+                    (topic, topic, *chunk),
+                )
+                dropped += conn.execute(
+                    f"DELETE FROM bus_messages WHERE topic = ? AND id IN ({marks})",
+                    (topic, *chunk),
+                ).rowcount
+        return dropped
+
     def prune_consumers(self, idle_s: float) -> int:
         """Consumers are not registered in SQLite (only their in-flight rows): nothing to do."""
         return 0

@@ -81,6 +81,16 @@ class PiiCipher:
         except (InvalidToken, UnicodeEncodeError) as exc:
             raise PiiDecryptError("ciphertext is invalid or was made with another key") from exc
 
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """Encrypt a file's bytes (media, exports): a Fernet token, itself ASCII bytes."""
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken as exc:
+            raise PiiDecryptError("ciphertext is invalid or was made with another key") from exc
+
     def blind_index(self, value: str) -> str:
         """Hex HMAC-SHA256 of ``value``: equal inputs give equal tokens, nothing else leaks."""
         return hmac.new(self._index_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
