@@ -182,6 +182,22 @@ class WhatsAppSettings(BaseModel):
         default="",
         description="module:attribute of a callable(Settings) -> Brain; empty: the trained NLU",
     )
+    retention_messages_days: float = Field(
+        default=365.0,
+        ge=0,
+        description="messages and the assistant's bus topics older than this go; 0 keeps",
+    )
+    retention_media_days: float = Field(
+        default=90.0, ge=0, description="downloaded media older than this is deleted; 0 keeps"
+    )
+    retention_conversations_days: float = Field(
+        default=730.0,
+        ge=0,
+        description="a conversation idle this long is erased with everything of it; 0 keeps",
+    )
+    retention_sweep_s: float = Field(
+        default=3600.0, gt=0, description="seconds between two passes of the retention worker"
+    )
     escalation_notify_urls: list[str] = Field(
         default_factory=list,
         description=(

@@ -11,6 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ssmas.assistant.dlq_commands import dlq_app
+from ssmas.assistant.governance_commands import customer_app, retention_command
 from ssmas.settings import get_settings
 
 assistant_app = typer.Typer(
@@ -21,6 +22,8 @@ assistant_app = typer.Typer(
 err = Console(stderr=True)
 out = Console()
 assistant_app.add_typer(dlq_app, name="dlq")
+assistant_app.add_typer(customer_app, name="customer")
+assistant_app.command("retention")(retention_command)
 
 
 def _fail(message: str) -> None:

@@ -13,6 +13,7 @@ PRODUCT = Product(
     workers=(
         WorkerSpec("consumers", "ssmas.assistant.workers:run"),
         WorkerSpec("sla", "ssmas.assistant.workers:run_sla_sweep"),
+        WorkerSpec("retention", "ssmas.assistant.governance:run_retention"),
     ),
     cli="ssmas.assistant.commands:assistant_app",
     demo="ssmas.assistant.demo:run_demo",

@@ -1,5 +1,6 @@
 """The assistant's HTTP surface: the WhatsApp webhook and the agent API.
 
+Customer data (``assistant:admin``): export and erasure of one customer's data on request.
 Agent API (``assistant:read`` to look, ``assistant:write`` to act): list conversations, read one
 (audited), take over, reply as an agent, hand back to the bot, and the escalation queue. The
 authenticated key is who acts (``apikey:<prefix>``: the conversation's owner and the audit's
@@ -13,15 +14,16 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ssmas.assistant.console import Console
+from ssmas.assistant.governance import NoSuchCustomer, governance_for
 from ssmas.assistant.runtime import channel_cipher, channel_settings
 from ssmas.assistant.webhook import router as webhook_router
-from ssmas.core.api import PlatformDep, require_scope
+from ssmas.core.api import ApiError, PlatformDep, require_scope
 from ssmas.core.api.bodies import json_body, json_body_doc
 from ssmas.core.api.bounds import IdPath
 from ssmas.core.api.errors import error_responses
@@ -155,6 +157,37 @@ async def handoff_queue(platform: PlatformDep, _key: ReadKey) -> list[dict[str, 
         {**e.__dict__, "opened_at": _iso(e.opened_at), "sla_due_at": _iso(e.sla_due_at)}
         for e in entries
     ]
+
+
+AdminKey = Annotated[ApiKeyRecord, Depends(require_scope("assistant:admin"))]
+PhonePath = Annotated[str, Path(pattern=r"^\+?[0-9]{6,20}$", description="WhatsApp number")]
+CUSTOMER_ERRORS = error_responses(404, descriptions={404: "no conversation holds this number"})
+
+
+@api.get("/customers/{phone}/export", responses=CUSTOMER_ERRORS)
+async def export_customer(phone: PhonePath, platform: PlatformDep, key: AdminKey) -> Any:
+    """Everything held about a customer, decrypted (GDPR art. 15/20, LFPDPPP); audited."""
+    governance = governance_for(platform)
+    try:
+        return await run_in_threadpool(
+            partial(governance.export, phone.lstrip("+"), actor=_actor(key))
+        )
+    except NoSuchCustomer as exc:
+        raise ApiError(404, "no_such_customer", str(exc)) from None
+
+
+@api.delete("/customers/{phone}", responses=CUSTOMER_ERRORS)
+async def erase_customer(phone: PhonePath, platform: PlatformDep, key: AdminKey) -> Any:
+    """Delete everything held about a customer: database, cache, bus archive, media; audited.
+    Answers what was deleted, by place."""
+    governance = governance_for(platform)
+    try:
+        report = await run_in_threadpool(
+            partial(governance.erase, phone.lstrip("+"), actor=_actor(key))
+        )
+    except NoSuchCustomer as exc:
+        raise ApiError(404, "no_such_customer", str(exc)) from None
+    return {"erased": report.as_dict()}
 
 
 router.include_router(api)
