@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from ssmas.assistant import metrics
 from ssmas.assistant.events import (
     TOPIC_INBOUND,
     TOPIC_MEDIA,
@@ -141,6 +142,18 @@ def split_delivery(body: bytes) -> Split:
     return split
 
 
+def _reason_label(reason: str) -> str:
+    """A closed-set label for a dead letter's reason (never the free text)."""
+    if reason.startswith("unknown type"):
+        return "unknown_type"
+    if reason.startswith("entry."):
+        return "invalid_element"
+    return reason.split(":", 1)[0] if reason.split(":", 1)[0] in _DELIVERY_CODES else "unreadable"
+
+
+_DELIVERY_CODES = frozenset({"not_utf8", "malformed_json", "invalid_payload"})
+
+
 class Router:
     """Consumes ``assistant.inbound`` and fans out; safe to run again on the same delivery."""
 
@@ -220,6 +233,7 @@ class Router:
         key: str | None = None,
         replayable: bool = True,
     ) -> None:
+        metrics.DEAD_LETTERS.labels(_reason_label(reason)).inc()
         headers = {HEADER_ERROR: reason, HEADER_TOPIC: topic}
         if not replayable:
             headers[HEADER_REPLAYABLE] = "no"

@@ -30,6 +30,7 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from ssmas.assistant import metrics
 from ssmas.assistant.store import (
     SETTLED,
     accepted_send,
@@ -124,6 +125,8 @@ class Outbox:
             retry = isinstance(exc, SendDeferred) or (isinstance(exc, GraphError) and exc.retryable)
             self._settle_failure(job.message_id, exc, retry)
             states[job.message_id] = SendDeferred(str(exc)) if retry else "failed"
+        for state in states.values():
+            metrics.SENDS.labels(state if isinstance(state, str) else "deferred").inc()
         if mark_read:
             read = [job.reply_to for job, result, _ in outcomes if result and job.reply_to]
             if len(read) == 1:
@@ -193,12 +196,14 @@ class Outbox:
         except (SendDeferred, GraphError) as exc:
             retry = isinstance(exc, SendDeferred) or (isinstance(exc, GraphError) and exc.retryable)
             self._settle_failure(message_id, exc, retry)
+            metrics.SENDS.labels("deferred" if retry else "failed").inc()
             if retry:
                 raise SendDeferred(str(exc)) from exc
             return "failed"
         with UnitOfWork(self.session_factory) as uow:
             mark_sent(uow.session, message_id, wa_id=result.wa_id, now=self.clock(), meta=meta)
             uow.commit()
+        metrics.SENDS.labels("sent").inc()
         return "sent"
 
     def _recovered(self, uow: UnitOfWork, row: ChatMessage, now: datetime) -> bool:

@@ -18,6 +18,7 @@ to do its work for the whole round at once (one vectorisation instead of one per
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from ssmas.assistant import metrics
 from ssmas.assistant.brain import (
     Brain,
     EscalationCall,
@@ -144,6 +146,7 @@ class TextPipeline:
         caller gives that delivery back to the bus; the others are done)."""
         results: list[Outcome | Exception] = [RuntimeError("not handled")] * len(events)
         for indexes in rounds(events):
+            started = time.perf_counter()
             items = [_Item(i, events[i]) for i in indexes]
             try:
                 self._round(items)
@@ -152,8 +155,13 @@ class TextPipeline:
                 for item in items:
                     if item.outcome is None and item.error is None:
                         item.error = exc
+            elapsed = time.perf_counter() - started
             for item in items:
                 results[item.index] = item.outcome or item.error or RuntimeError("no outcome")
+                outcome = item.outcome.action if item.outcome is not None else "error"
+                metrics.MESSAGES.labels(outcome, item.event.kind).inc()
+                if item.outcome is not None and item.outcome.action in ("replied", "escalated"):
+                    metrics.PIPELINE_SECONDS.observe(elapsed)
         return results
 
     def _round(self, items: list[_Item]) -> None:
@@ -172,6 +180,9 @@ class TextPipeline:
                 log.warning("pipeline_think_failed", error=type(exc).__name__)
                 item.error = exc
                 continue
+            if item.plan.understanding is not None:
+                metrics.CONFIDENCE.observe(item.plan.understanding.confidence)
+                metrics.INTENTS.labels(item.plan.understanding.intent or "none").inc()
             thought.append(item)
         if not thought:
             return
@@ -393,6 +404,7 @@ class TextPipeline:
         # The escalation queue's consumer notifies the team (retried there, never in the way
         # of the conversation); the key makes a redelivered message announce once.
         self.bus.publish(TOPIC_ESCALATION, event.model_dump(mode="json"), key=f"h{handoff.id}")
+        metrics.ESCALATIONS.labels(handoff.priority).inc()
 
 
 def _turn(role: str, text: str, at: datetime, intent: str | None, kind: str) -> Turn:

@@ -30,6 +30,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from ssmas.assistant import metrics
 from ssmas.assistant.events import TOPIC_INBOUND, seal_bytes
 from ssmas.assistant.whatsapp.models import PayloadError, parse_delivery
 from ssmas.core.api import ApiError, PlatformDep
@@ -161,12 +162,14 @@ async def receive_delivery(request: Request) -> JSONResponse:
     settings = channel_settings(platform)
     body = await request.body()
     if len(body) > settings.max_body_bytes:
+        metrics.DELIVERIES.labels("too_large").inc()
         raise ApiError(
             413, "payload_too_large", f"webhook body over {settings.max_body_bytes} bytes"
         )
     signature = request.headers.get(SIGNATURE_HEADER)
     if not verify_sha256(settings.app_secret_bytes, body, signature):
         log.warning("webhook_signature_rejected", present=bool(signature))
+        metrics.DELIVERIES.labels("bad_signature").inc()
         raise ApiError(403, "invalid_signature", "X-Hub-Signature-256 is missing or wrong")
     digest = hashlib.sha256(body).hexdigest()
     payload = seal_bytes(channel_cipher(platform), body)
@@ -178,8 +181,11 @@ async def receive_delivery(request: Request) -> JSONResponse:
             platform.bus.publish, dlq_topic(TOPIC_INBOUND), payload, key=digest, headers=headers
         )
         log.warning("webhook_delivery_dead_lettered", reason=exc.code, sha256=digest[:16])
+        metrics.DELIVERIES.labels("invalid").inc()
         raise ApiError(400, exc.code, exc.message) from None
     message_id = await committer_for(platform).publish(digest, payload)
+    metrics.DELIVERIES.labels("partial" if rejected else "accepted").inc()
     if rejected:
         log.warning("webhook_elements_rejected", count=len(rejected), sha256=digest[:16])
+        metrics.ELEMENTS_REJECTED.inc(len(rejected))
     return JSONResponse({"status": "accepted", "delivery": message_id, "rejected": len(rejected)})

@@ -24,6 +24,7 @@ from datetime import datetime
 import structlog
 from sqlalchemy.orm import Session
 
+from ssmas.assistant import metrics
 from ssmas.assistant.events import (
     TOPIC_ESCALATION,
     TOPIC_INBOUND,
@@ -247,6 +248,7 @@ class AssistantHandlers:
             breaches = due_breaches(uow.session, self.rt.clock())
             uow.commit()
         for handoff in breaches:
+            metrics.SLA_BREACHES.inc()
             try:
                 self.rt.notifier.send(escalation_notification(handoff, breached=True))
             except Exception as exc:

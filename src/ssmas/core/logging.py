@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import orjson
 import structlog
@@ -29,6 +29,18 @@ class _NamedPrintLogger(structlog.PrintLogger):
     def __init__(self, file: TextIO, name: str) -> None:
         super().__init__(file)
         self.name = name
+
+
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of the write, not at configuration: a
+    test runner (or a CLI harness) that swaps stderr and closes its copy later must not leave
+    the loggers writing to a closed file."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 class _NamedPrintLoggerFactory:
@@ -67,7 +79,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     level = logging.getLevelName(settings.log_level.upper())
     if not isinstance(level, int):
         raise ValueError(f"unknown log level {settings.log_level!r}")
-    out = stream if stream is not None else sys.stderr
+    out = stream if stream is not None else cast(TextIO, _CurrentStderr())
     renderer = _renderer(settings.log_json)
     shared = _shared_processors()
 
