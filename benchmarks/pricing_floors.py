@@ -9,7 +9,9 @@ Prebid-style rule table, the tuned model floor's k) on the same days. Every poli
 with its own responsive bidders (``ssmas.exchange.Bidders``: learned first-price shading,
 floor-aware bids, truthful second price, partners pulling back from units whose floors price
 them out) over the last training day (warm-up) and the two held-out days (one with --quick),
-which are measured. Uplifts are against the best static floor per ad unit, averaged over the
+which are measured. The tuned policy's first-price ad units get the floor chosen per unit by
+re-running the training days with responsive bidders (``fit_first_price``). Uplifts are
+against the best static floor per ad unit, averaged over the
 (seed, held-out day) pairs with a 95% t-interval across them. The figures are merged into
 ``results/pricing.json``; the full table goes to ``results/pricing_floors.json``.
 """
@@ -41,6 +43,7 @@ MERGED = (
     "floor_uplift_vs_best_static_per_unit_pct",
     "floor_uplift_per_unit_ci_low_pct",
     "first_price_uplift_pct",
+    "first_price_uplift_ci95_pct",
     "second_price_uplift_pct",
     "fill_rate_drop_pts",
     "seed_formula_uplift_pct",
@@ -80,6 +83,7 @@ def run(quick: bool) -> dict[str, Any]:
         ],
         "floor_uplift_per_unit_ci_low_pct": summary["floor_uplift_per_unit_ci_low_pct"],
         "first_price_uplift_pct": summary["first_price_uplift_pct"],
+        "first_price_uplift_ci95_pct": summary["first_price_uplift_ci95_pct"],
         "second_price_uplift_pct": summary["second_price_uplift_pct"],
         "fill_rate_drop_pts": summary["fill_rate_drop_pts"],
         "seed_formula_uplift_pct": p["seed"]["uplift_vs_per_unit_pct"],
@@ -120,12 +124,15 @@ def main() -> None:
         f"{'QUICK: ' if args.quick else ''}seeds {figures['floor_eval_seeds']} x held-out days "
         f"= {figures['floor_eval_pairs']} pairs, {figures['floor_eval_requests_per_day']:,} "
         "requests a day. Candidate = tuned model floor clip(k x prediction), k fitted on the "
-        "last training day's logged bids; every policy fitted on the training days' logs and "
-        "run with its own responsive bidders (default BidderConfig, chosen on seed 11 before "
-        "these seeds were run) over a warm-up day and the held-out days. Uplifts vs the best "
-        "static floor per ad unit; CI = 95% t-interval across pairs; revenue / fill / surplus "
-        "are means per held-out day. fill_rate_drop_pts > 0 = fewer fills than the baseline. "
-        f"Load average {load:.1f} before (2 shared cores)."
+        "last training day's logged bids; on first-price ad units the floor each unit earned "
+        "most with in a re-run of the two training days with responsive bidders (candidates: "
+        "static floors and multiples of the same prediction); every policy fitted on the "
+        "training days' logs and run with its own responsive bidders (default BidderConfig, "
+        "chosen on seed 11 before these seeds were run; the first-price choice method was "
+        "compared on seeds 12-16 only) over a warm-up day and the held-out days. Uplifts vs "
+        "the best static floor per ad unit; CI = 95% t-interval across pairs; revenue / fill / "
+        "surplus are means per held-out day. fill_rate_drop_pts > 0 = fewer fills than the "
+        f"baseline. Load average {load:.1f} before (2 shared cores)."
     )
     path = write_result("pricing_floors", figures, notes, quick=args.quick)
     console.print(f"wrote {path}")

@@ -35,6 +35,7 @@ from ssmas.pricing.demo import (
     read_live_floors,
     run_pricing_demo,
 )
+from ssmas.pricing.lifecycle.monitoring import MIN_ROWS
 from ssmas.pricing.lifecycle.retraining import RetrainConfig, RetrainDeps, run_retrain
 from ssmas.pricing.model.bundle import MODEL_NAME, save_to_registry
 from ssmas.pricing.serving import store
@@ -63,7 +64,8 @@ def model_events(settings: Settings, group: str) -> list[dict[str, Any]]:
 
 @pytest.fixture()
 def platform(settings: Settings) -> Iterator[Platform]:
-    section = PricingSettings(drift_interval_s=0, reload_interval_s=0)
+    # The periodic drift check never comes round in a test; the demo's own first check does.
+    section = PricingSettings(drift_interval_s=3600, reload_interval_s=0)
     built = build_platform(
         settings.model_copy(update={"rate_limit_burst": 10_000, "pricing": section})
     )
@@ -78,7 +80,10 @@ def test_demo_trains_a_champion_and_floors_the_live_exchange_against_control(
 ) -> None:
     fresh_registry(tmp_path, settings)  # a migrated, empty MLflow database (saves its start)
     assert find_product("pricing").demo == "ssmas.pricing.demo:run_demo"
-    options = DemoOptions(history_days=3, impressions_per_day=8_000, publish_every_min=2)
+    options = DemoOptions(
+        history_days=3, impressions_per_day=8_000, publish_every_min=2, first_drift_s=1.0,
+        drift_retry_s=1.0,
+    )  # fmt: skip
     stop, exchange_stop = threading.Event(), threading.Event()
     ran: dict[str, DemoFloorProvider | None] = {}
     with TestClient(create_app(platform)) as client:
@@ -112,6 +117,8 @@ def test_demo_trains_a_champion_and_floors_the_live_exchange_against_control(
                 )
 
             assert wait_until(priced_enough, 240.0), read_live_floors(settings)
+            # The demo ran the drift check on what its live floors captured, and stored it.
+            assert wait_until(lambda: bool(store.recent_drift_reports(platform.engine)), 60.0)
             # The dashboard's floors page shows the same figures.
             login = client.post(
                 "/login", data={"api_key": make_key(platform, ["*"])["X-API-Key"]},
@@ -119,6 +126,7 @@ def test_demo_trains_a_champion_and_floors_the_live_exchange_against_control(
             )  # fmt: skip
             assert login.status_code == 303
             page = client.get("/dashboard/pricing/floors")
+            drift_page = client.get("/dashboard/pricing/drift")
             fragment = client.get("/dashboard/pricing/floors/live")
             models = client.get("/dashboard/pricing/models/live")
         finally:
@@ -176,6 +184,10 @@ def test_demo_trains_a_champion_and_floors_the_live_exchange_against_control(
     assert stored is not None and stored.control_share == DEMO_FLOOR_CONFIG.control_share
 
     assert page.status_code == 200 and "Live floors vs control" in page.text
+    (report,) = store.recent_drift_reports(platform.engine)
+    assert report["model_version"] == "1" and report["n_rows"] >= MIN_ROWS
+    assert {f["name"] for f in report["report"]["features"]} >= {"format", "hour_of_day"}
+    assert drift_page.status_code == 200 and 'id="drift-features"' in drift_page.text
     assert 'data-group="control"' in fragment.text and 'data-group="floored"' in fragment.text
 
     # A second start keeps the champion: no retraining.

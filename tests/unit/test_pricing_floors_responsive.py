@@ -7,12 +7,15 @@ from datetime import date
 import numpy as np
 import pytest
 
-from ssmas.exchange import BidderConfig, SimulationConfig, run_auctions
+from ssmas.exchange import FIRST_PRICE, BidderConfig, SimulationConfig, run_auctions
+from ssmas.pricing.floors.formula import SEED_MAX_FLOOR
 from ssmas.pricing.floors.responsive import (
     Day,
     best_static_by_key,
     day_floors,
     evaluate_seed,
+    first_price_revenue,
+    fit_first_price,
     fit_floors,
     mean_ci,
     simulate_days,
@@ -87,3 +90,69 @@ def test_mean_ci_and_bad_holdout() -> None:
     assert mean == 2.0 and low < 2.0 < high
     with pytest.raises(ValueError):
         evaluate_seed(1, START, 2, VOLUME, held_out=2, with_model=False)
+
+
+class _UnitMeanModel:
+    """A stand-in model: every row's prediction is its ad unit's mean logged top bid."""
+
+    def __init__(self, days: list[Day]) -> None:
+        unit = np.concatenate([d.unit for d in days])
+        top = np.concatenate([d.table.column("top_bid_cpm").to_numpy() for d in days])
+        self.mean = np.bincount(unit, weights=top) / np.maximum(np.bincount(unit), 1)
+
+    def predict_frame(self, table: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        unit = np.asarray(table.column("ad_unit_id").combine_chunks().indices)  # type: ignore[attr-defined]
+        point = self.mean[unit]
+        return point, 0.8 * point, 1.2 * point
+
+
+def test_first_price_rows_alone_give_the_first_price_revenue(days: list[Day]) -> None:
+    held = days[-1]
+    n_units = int(max(d.unit.max() for d in days)) + 1
+    floors = np.full(held.table.num_rows, 0.4)
+    per_unit = first_price_revenue(
+        [held], [floors], BidderConfig(responsive=False), n_units, seed=0
+    )
+    replay = run_auctions(held.table, floors)
+    first = held.auction == FIRST_PRICE
+    assert first.any() and (~first).any()
+    expected = float(replay.clearing_cpm[first].sum(dtype=np.float64)) / 1000
+    assert per_unit.sum() == pytest.approx(expected, rel=1e-6)
+    assert np.all(per_unit[np.unique(held.unit[~first])] == 0.0)
+
+
+def test_first_price_floors_are_chosen_by_rerunning_the_training_days(days: list[Day]) -> None:
+    train = days[:2]
+    n_units = int(max(d.unit.max() for d in days)) + 1
+    model = _UnitMeanModel(train)
+    fitted = fit_floors(train, n_units, None)
+    fit_first_price(train, fitted, model, BidderConfig(), n_units, seed=5)
+    assert fitted.fp_static is not None and fitted.fp_mult is not None
+    fp_units = np.unique(train[-1].unit[train[-1].auction == FIRST_PRICE])
+    chosen = fitted.fp_static[fp_units] + fitted.fp_mult[fp_units] * model.mean[fp_units]
+    # Against shading bidders the re-run finds floors that pay: they beat no floor on the
+    # measured training day (on the logged value bids no first-price floor could).
+    assert np.all(chosen > 0)
+    point = [np.asarray(model.predict_frame(d.table)[0]) for d in train]
+
+    def rerun(static: np.ndarray, mult: np.ndarray) -> np.ndarray:
+        return first_price_revenue(
+            train, [static[d.unit] + mult[d.unit] * p for d, p in zip(train, point, strict=True)],
+            BidderConfig(), n_units, seed=5,
+        )  # fmt: skip
+
+    zero = np.zeros(n_units)
+    assert (
+        rerun(fitted.fp_static, fitted.fp_mult)[fp_units].sum() > rerun(zero, zero)[fp_units].sum()
+    )
+    # The tuned policy uses them on first-price rows and k x basis on the others.
+    fitted.tuned_basis, fitted.tuned_k = "point", 1.1
+    floors = day_floors("tuned", days[-1], fitted, model, np.random.default_rng(0))
+    p = model.predict_frame(days[-1].table)[0]
+    first = days[-1].auction == FIRST_PRICE
+    u = days[-1].unit
+    np.testing.assert_allclose(floors[~first], np.clip(1.1 * p[~first], 0, SEED_MAX_FLOOR))
+    np.testing.assert_allclose(
+        floors[first], np.clip(fitted.fp_static[u[first]] + fitted.fp_mult[u[first]] * p[first],
+                               0, SEED_MAX_FLOOR),
+    )  # fmt: skip

@@ -17,7 +17,7 @@ from ssmas.pricing.lifecycle.monitoring import encode_captured
 from ssmas.pricing.schemas import BatchPredictRequest, FloorRequest, PredictRequest
 from ssmas.pricing.serving.capture import sample_mask, sampled
 from ssmas.pricing.serving.request_bodies import validate_object
-from ssmas.pricing.serving.responses import Scored
+from ssmas.pricing.serving.responses import Scored, capture_row
 from ssmas.pricing.serving.row_scorer import TreeWalker, UnsupportedModel, build_row_scorer
 from ssmas.pricing.serving.stats import observe_many
 from ssmas.pricing.web import drift_feed
@@ -172,6 +172,24 @@ def test_captured_requests_encode_like_live_ones() -> None:
         [PredictRequest.model_validate(r["request"]) for r in rows[:30]]
     )
     np.testing.assert_array_equal(np.nan_to_num(matrix, nan=-1), np.nan_to_num(live, nan=-1))
+
+
+def test_floor_captures_with_a_publisher_are_read_by_the_drift_monitor() -> None:
+    # The floor paths (/v2/floor, the demo's live floors) capture FloorRequests: the monitor
+    # once refused them all for their publisher_id and saw "0 captured requests".
+    model = small_model()
+    floor = FloorRequest.model_validate(
+        {**request_body("f1", hour_of_day=20), "publisher_id": "pub-001", "data_points": 12}
+    )
+    scored = Scored(2.0, 1.5, 2.5, "1", "champion", False)
+    row = capture_row(floor, scored, datetime(2026, 3, 4, 20, tzinfo=UTC), 1.0)
+    assert row["request"]["publisher_id"] == "pub-001"
+    junk = {"request": {**request_body("f2"), "not_a_field": 1}}
+    matrix = encode_captured([row, junk], model.encoder)
+    assert matrix.shape[0] == 1
+    np.testing.assert_array_equal(
+        np.nan_to_num(matrix, nan=-1), np.nan_to_num(model.encoder.encode_requests([floor]), nan=-1)
+    )
 
 
 def test_drift_feed_is_column_wise_for_the_chart() -> None:

@@ -21,7 +21,10 @@ their revenue against the unfloored control share.
    the dashboard's floors page); the same outcomes go through
    :func:`~ssmas.pricing.serving.stats.record_outcomes`, the path of ``POST /v2/outcomes``, so
    the per-variant realised figures (Models page, ``/v2/models``) are live during the demo;
-   the ``pricing_outcomes`` rows of a sticky sample (:data:`OUTCOME_SHARE`) are written.
+   the ``pricing_outcomes`` rows of a sticky sample (:data:`OUTCOME_SHARE`) are written;
+6. runs the serving side's drift check once :data:`FIRST_DRIFT_S` after the floors go live
+   (:func:`first_drift_report`; retried until the capture sample is big enough), so the
+   dashboard's drift page has a report minutes after the start, not a monitor period later.
 
 Rows are stamped in real time and the decision log grows by some 3.6M rows an hour, so while
 the scenario runs the serving side keeps captures, decisions and outcomes
@@ -77,6 +80,7 @@ __all__ = [
     "FloorLedger",
     "bound_retention",
     "ensure_champion",
+    "first_drift_report",
     "live_floors_path",
     "read_live_floors",
     "run_demo",
@@ -100,6 +104,12 @@ BOOT_MINUTES = 10  # minutes of history before an uplift interval is given
 # Captures, decisions and outcomes kept while the demo runs: twice the default drift window
 # (the drift page's input), ~7M decision rows (~1.5 GB of SQLite) at the demo's pace.
 DEMO_RETENTION_HOURS = 2.0
+# The serving side's drift check first runs one period (SSMAS_PRICING_DRIFT_INTERVAL_S, 300 s)
+# after start-up, when the demo may still be training its model: the demo checks once itself
+# this long after its floors go live (then every DRIFT_RETRY_S until the capture sample is big
+# enough), so the drift page has a report a few minutes after `ssmas demo` starts.
+FIRST_DRIFT_S = 60.0
+DRIFT_RETRY_S = 30.0
 _log = structlog.get_logger(__name__)
 
 AUCTIONS = metrics.counter(
@@ -148,6 +158,8 @@ class DemoOptions:
     floor_config: PublisherFloorConfig = DEMO_FLOOR_CONFIG
     outcome_share: float = OUTCOME_SHARE
     retention_hours: float = DEMO_RETENTION_HOURS
+    first_drift_s: float = FIRST_DRIFT_S
+    drift_retry_s: float = DRIFT_RETRY_S
 
 
 # -- the ledger -------------------------------------------------------------------------------
@@ -566,6 +578,30 @@ def bound_retention(runtime: ServingRuntime, hours: float) -> float | None:
     return previous
 
 
+def first_drift_report(
+    runtime: ServingRuntime, stop: threading.Event, wait_s: float, retry_s: float
+) -> dict[str, Any] | None:
+    """Run the serving side's drift check (stored like its periodic runs) ``wait_s`` after the
+    live floors started capturing, again every ``retry_s`` until a report is stored; returns it
+    (None when ``stop`` came first or drift checks are off, ``drift_interval_s`` = 0)."""
+    if runtime.config.drift_interval_s <= 0:
+        return None
+    wait = wait_s
+    while not stop.wait(wait):
+        wait = retry_s
+        try:
+            runtime.writer.flush()
+            report = runtime.monitor.drift(runtime.config.drift_window_s)
+        except Exception as exc:  # as the periodic check: a failed pass must not end the demo
+            _log.warning("pricing_demo_drift_failed", error=repr(exc)[:300])
+            continue
+        if report.get("available"):
+            _log.info("pricing_demo_drift", score=report["score"], level=report["level"])
+            return report
+        _log.info("pricing_demo_drift_waiting", reason=report.get("reason"))
+    return None
+
+
 def _wait_runtime(
     platform: Platform, stop: threading.Event, wait_s: float
 ) -> ServingRuntime | None:
@@ -648,6 +684,7 @@ def run_pricing_demo(
             trained_seconds=extra["trained_seconds"],
             publishers_configured=configured,
         )
+        first_drift_report(runtime, stop, options.first_drift_s, options.drift_retry_s)
         stop.wait()
         return provider
     finally:

@@ -18,7 +18,10 @@ and the held-out days, with its own bidders; the held-out days are measured. Pol
   on the training days (keys with fewer than ``MIN_RULE_ROWS`` rows fall back to the default,
   the best global static floor), and a 10% skip rate (no floor);
 * ``seed`` — the seed's formula on the model's prediction; ``tuned`` — ``clip(k x basis)`` with
-  ``k`` and the basis chosen on the last training day (as :mod:`.simulation` does);
+  ``k`` and the basis chosen on the last training day's logged bids (as :mod:`.simulation`
+  does) on second-price ad units; on first-price units, where logged bids cannot show what a
+  floor does to shading bidders, the floor each unit earned most with when the training days
+  are re-run with responsive bidders (:func:`fit_first_price`);
 * ``bandit`` — online, per ad unit: epsilon-greedy over multipliers of the unit's static floor,
   learning from the revenue per auction it earns, with a control share kept on the static floor.
 
@@ -52,6 +55,8 @@ BANDIT_ARMS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 BANDIT_EPSILON = 0.2
 BANDIT_CONTROL = 0.10
 BASELINE = "per_unit"
+FP_STATIC = (0.0, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.3)
+FP_MULTS = (0.4, 0.6, 0.8, 1.0, 1.15, 1.3)
 Progress = Callable[[str], None]
 
 
@@ -120,6 +125,9 @@ class FittedFloors:
     rule_coarse: dict[tuple[int, int], float]
     tuned_basis: str = "point"
     tuned_k: float = 1.0
+    # First-price units' floors, ``fp_static + fp_mult x basis`` per unit (see fit_first_price).
+    fp_static: FloatArray | None = None
+    fp_mult: FloatArray | None = None
 
 
 def fit_floors(train: Sequence[Day], n_units: int, model: Any | None) -> FittedFloors:
@@ -195,9 +203,78 @@ def day_floors(
     if name == "seed":
         return np.asarray(seed_floors(model, day.table, point), dtype=np.float64)
     if name == "tuned":
-        basis = point if fitted.tuned_basis == "point" else lower
-        return np.clip(fitted.tuned_k * np.asarray(basis), 0.0, SEED_MAX_FLOOR)
+        basis = np.asarray(point if fitted.tuned_basis == "point" else lower, dtype=np.float64)
+        floors = np.clip(fitted.tuned_k * basis, 0.0, SEED_MAX_FLOOR)
+        if fitted.fp_static is not None and fitted.fp_mult is not None:
+            first = day.auction == FIRST_PRICE
+            fp = fitted.fp_static[day.unit] + fitted.fp_mult[day.unit] * basis
+            floors = np.where(first, np.clip(fp, 0.0, SEED_MAX_FLOOR), floors)
+        return floors
     raise ValueError(f"unknown floor policy {name!r}")
+
+
+def first_price_revenue(
+    days: Sequence[Day],
+    floors: Sequence[FloatArray],
+    bidder_config: BidderConfig,
+    n_units: int,
+    seed: int,
+) -> FloatArray:
+    """First-price revenue per ad unit on the last of ``days``, the earlier ones a warm-up.
+
+    Only first-price rows run: shading learns from first-price auctions alone and a partner's
+    participation is per ad unit, and an ad unit has one auction type, so the first-price
+    outcomes do not depend on the second-price rows.
+    """
+    n_partners = days[0].values[0].shape[0]
+    bidders = Bidders(n_partners, n_units, bidder_config, seed=seed)
+    revenue = np.zeros(n_units)
+    for day, day_floors_ in zip(days, floors, strict=True):
+        revenue[:] = 0.0
+        for b, values in enumerate(day.values):
+            lo, hi = day.bounds[b], day.bounds[b + 1]
+            first = day.auction[lo:hi] == FIRST_PRICE
+            if not first.any():
+                continue
+            unit = day.unit[lo:hi][first]
+            auction = day.auction[lo:hi][first]
+            chunk = bidders.run_chunk(values[:, first], day_floors_[lo:hi][first], auction, unit)
+            price = chunk.outcome.clearing_cpm.astype(np.float64) / 1000.0
+            revenue += np.bincount(unit, weights=price, minlength=n_units)
+    return revenue
+
+
+def fit_first_price(
+    train: Sequence[Day],
+    fitted: FittedFloors,
+    model: Any,
+    bidder_config: BidderConfig,
+    n_units: int,
+    seed: int,
+) -> None:
+    """Choose each first-price ad unit's floor by re-running its auctions with responding bidders.
+
+    On logged first-price bids any floor only loses (the log holds values, so the fitted
+    floors of those units sit near zero), yet shading bidders that see a floor bid up to it.
+    The candidates are static floors (``FP_STATIC``) and multiples of the tuned basis
+    (``FP_MULTS`` x the prediction the tuned floor uses); each runs on the training days with
+    fresh bidders (the last day measured, the one before it a warm-up) and every first-price
+    unit keeps the candidate that earned it most there. Only training days are used.
+    """
+    run = train[-2:]
+    bases = []
+    for day in run:
+        point, lower, _ = model.predict_frame(day.table)
+        bases.append(np.asarray(point if fitted.tuned_basis == "point" else lower, np.float64))
+    candidates = [(s, 0.0) for s in FP_STATIC] + [(0.0, m) for m in FP_MULTS]
+    rows = []
+    for s, m in candidates:
+        floors = [np.clip(s + m * b, 0.0, SEED_MAX_FLOOR) for b in bases]
+        rows.append(first_price_revenue(run, floors, bidder_config, n_units, seed))
+    revenue = np.stack(rows)
+    best = np.argmax(revenue, axis=0)
+    fitted.fp_static = np.array([candidates[i][0] for i in best])
+    fitted.fp_mult = np.array([candidates[i][1] for i in best])
 
 
 class UnitBandit:
@@ -338,6 +415,8 @@ def evaluate_seed(
     else:
         policies = [p for p in policies if p not in ("seed", "tuned")]
     fitted = fit_floors(all_days[:n_train], n_units, model)
+    if model is not None and "tuned" in policies:
+        fit_first_price(all_days[:n_train], fitted, model, config, n_units, seed)
     run_days = all_days[n_train - 1 :]  # warm-up on the last training day, then held out
     results = {}
     for name in policies:
@@ -393,11 +472,13 @@ def summarise(runs: Sequence[SeedRun], candidate: str = "tuned") -> dict[str, An
     policies: dict[str, Any] = {}
     for name in runs[0].results:
         mean, low, high = mean_ci(uplift(name))
+        first = mean_ci(uplift(name, "revenue_first_eur"))
         days = [d for run in runs for d in run.results[name]]
         policies[name] = {
             "uplift_vs_per_unit_pct": round(mean, 2),
             "uplift_ci95_pct": [round(low, 2), round(high, 2)],
-            "first_price_uplift_pct": round(mean_ci(uplift(name, "revenue_first_eur"))[0], 2),
+            "first_price_uplift_pct": round(first[0], 2),
+            "first_price_uplift_ci95_pct": [round(first[1], 2), round(first[2], 2)],
             "second_price_uplift_pct": round(mean_ci(uplift(name, "revenue_second_eur"))[0], 2),
             "revenue_eur": round(float(np.mean([d.revenue_eur for d in days])), 2),
             "fill_rate": round(float(np.mean([d.fill_rate for d in days])), 4),
@@ -427,6 +508,7 @@ def summarise(runs: Sequence[SeedRun], candidate: str = "tuned") -> dict[str, An
         "floor_uplift_vs_best_static_per_unit_pct": chosen["uplift_vs_per_unit_pct"],
         "floor_uplift_per_unit_ci_low_pct": chosen["uplift_ci95_pct"][0],
         "first_price_uplift_pct": chosen["first_price_uplift_pct"],
+        "first_price_uplift_ci95_pct": chosen["first_price_uplift_ci95_pct"],
         "second_price_uplift_pct": chosen["second_price_uplift_pct"],
         "fill_rate_drop_pts": round(100.0 * (base["fill_rate"] - chosen["fill_rate"]), 2),
         "policies": policies,

@@ -31,7 +31,7 @@ from ssmas.core import metrics
 from ssmas.pricing.lifecycle.alerts import PricingAlerts
 from ssmas.pricing.lifecycle.drift import compute_drift
 from ssmas.pricing.model.features import CYCLIC_FEATURES, FeatureEncoder
-from ssmas.pricing.schemas import PredictRequest
+from ssmas.pricing.schemas import FloorRequest, PredictRequest
 from ssmas.pricing.serving import store
 from ssmas.pricing.serving.service import PricingService
 from ssmas.settings import PricingSettings
@@ -65,11 +65,16 @@ PRUNED = metrics.counter(
 
 
 def encode_captured(rows: list[dict[str, Any]], encoder: FeatureEncoder) -> np.ndarray:
-    """Captured request JSON as the encoder's float32 matrix (invalid rows are skipped)."""
-    requests = []
+    """Captured request JSON as the encoder's float32 matrix (invalid rows are skipped).
+
+    Captures come from ``/v2/predict`` and from the floor paths (``/v2/floor``, the demo's live
+    floors), whose requests also carry ``publisher_id`` / ``data_points``: they are read as
+    :class:`FloorRequest`, the superset, so a floor capture is not mistaken for an invalid one.
+    """
+    requests: list[PredictRequest] = []
     for row in rows:
         try:
-            requests.append(PredictRequest.model_validate(row["request"]))
+            requests.append(FloorRequest.model_validate(row["request"]))
         except ValidationError:
             continue
     return encoder.encode_requests(requests)
