@@ -50,6 +50,31 @@ def test_clusters_separate_obviously_different_topics() -> None:
     assert any({"package", "delivery", "tracking"} & t for t in terms)
 
 
+def test_clusters_are_labelled_by_distinctive_words_not_stop_words() -> None:
+    spanish = [
+        "¿Cuándo me van a pagar la factura de este mes?",
+        "No me ha llegado el pago de la factura",
+        "Necesito la factura del pago de marzo",
+        "El pago de la factura está retrasado",
+    ]
+    english = [
+        "The ads.txt file is not found on my site",
+        "How do I update the ads.txt file on the site",
+        "My ads.txt file has an error on the site",
+        "Where do I put the ads.txt file for my site",
+    ]
+    result = cluster_texts(spanish + english)
+    assert result.k == 2
+    words = {w for c in result.clusters for w in c.top_terms}
+    assert not words & {"de", "la", "el", "me", "the", "is", "on", "my", "do", "for"}
+    by_first = {c.members[0]: c.top_terms for c in result.clusters}
+    assert {"factura", "pago"} <= set(by_first[0][:3])
+    assert {"ads", "txt", "file", "site"} & set(by_first[4][:2])
+    # a word in every text of both clusters is not distinctive of either
+    shared = cluster_texts([t + " ayuda" for t in spanish + english])
+    assert all("ayuda" not in c.top_terms for c in shared.clusters)
+
+
 def test_clustering_is_deterministic_and_handles_degenerate_input() -> None:
     texts = REFUNDS + PASSWORDS
     assert cluster_texts(texts) == cluster_texts(texts)

@@ -7,12 +7,14 @@ functions draw the report with matplotlib's Agg backend.
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -22,6 +24,9 @@ from ssmas.assistant.tables import STATE_BOT, ChatMessage, Conversation, Handoff
 from ssmas.core.security import PiiCipher
 
 SENTIMENT_SCORE = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
+# Words of the support domain that general stop lists drop ("cuenta" is also a form of
+# "contar"; "order" and "help" are English function words there) but that name topics here.
+DOMAIN_TERMS = frozenset({"cuenta", "cuentas", "order", "help", "pago", "work", "report"})
 TREND_DAYS = 14
 
 
@@ -71,10 +76,43 @@ class DailyReport(BaseModel):
     sentiment: list[DailySentiment]  # the TREND_DAYS days ending at ``day``
 
 
+@functools.cache
+def stop_words() -> frozenset[str]:
+    """English (scikit-learn's list) and Spanish (stopwords-iso) function words, minus the
+    domain's topic words: what a cluster is never labelled with."""
+    import stopwordsiso
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    spanish = {w for w in stopwordsiso.stopwords("es") if w.isalpha()}
+    return frozenset((set(ENGLISH_STOP_WORDS) | spanish) - DOMAIN_TERMS)
+
+
+def distinctive_terms(
+    matrix: Any, labels: Sequence[int], label: int, terms: Sequence[str], top_n: int
+) -> list[str]:
+    """The terms that set cluster ``label`` apart: mean TF-IDF inside it minus mean outside
+    (a term frequent everywhere scores near zero however frequent it is)."""
+    import numpy as np
+
+    inside = np.array([lab == label for lab in labels])
+    mean_in = np.asarray(matrix[inside].mean(axis=0)).ravel()
+    outside = ~inside
+    mean_out = (
+        np.asarray(matrix[outside].mean(axis=0)).ravel()
+        if outside.any()
+        else np.zeros_like(mean_in)
+    )
+    score = mean_in - mean_out
+    order = np.argsort(-score, kind="stable")
+    return [str(terms[i]) for i in order[:top_n] if score[i] > 0]
+
+
 def cluster_texts(
     texts: Sequence[str], *, k_min: int = 2, k_max: int = 6, top_n: int = 5, seed: int = 0
 ) -> Clustering:
-    """TF-IDF + KMeans; k is the silhouette-best value in ``[k_min, k_max]`` (capped by size)."""
+    """TF-IDF + KMeans; k is the silhouette-best value in ``[k_min, k_max]`` (capped by size).
+    Spanish and English stop words are left out, and each cluster is labelled by its
+    distinctive terms (``distinctive_terms``)."""
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -84,7 +122,11 @@ def cluster_texts(
     if not any(docs):
         return Clustering(k=0, silhouette=None, clusters=[])
     vectorizer = TfidfVectorizer(
-        sublinear_tf=True, max_features=5000, token_pattern=r"(?u)\b\w\w+\b"
+        sublinear_tf=True,
+        max_features=5000,
+        token_pattern=r"(?u)\b\w\w+\b",
+        stop_words=sorted(stop_words()),
+        strip_accents=None,
     )
     try:
         matrix = vectorizer.fit_transform(docs)
@@ -109,11 +151,10 @@ def cluster_texts(
         top = [str(terms[i]) for i in centroid.argsort()[::-1][:top_n] if centroid[i] > 0]
         only = Cluster(label=0, size=distinct, top_terms=top, members=list(range(distinct)))
         return Clustering(k=1, silhouette=None, clusters=[only])
-    score, k, labels, centers = best
+    score, k, labels, _centers = best
     clusters = []
     for label in range(k):
-        center = centers[label]  # type: ignore[index]
-        top = [str(terms[i]) for i in center.argsort()[::-1][:top_n] if center[i] > 0]
+        top = distinctive_terms(matrix, labels, label, terms, top_n)
         members = [i for i, lab in enumerate(labels) if lab == label]
         clusters.append(Cluster(label=label, size=len(members), top_terms=top, members=members))
     clusters.sort(key=lambda c: -c.size)
