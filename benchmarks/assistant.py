@@ -377,6 +377,10 @@ class Stack:
                 "SSMAS_WHATSAPP_GRAPH_URL": self.fake_url + "/v23.0",
                 "SSMAS_WHATSAPP_BRAIN": brain,
                 "SSMAS_WHATSAPP_SEND_RATE_PER_S": "100000",
+                # The load is one business number and reused senders: measure the pipeline,
+                # not the inbound limits (their tests are in test_assistant_inbound_limits.py).
+                "SSMAS_WHATSAPP_INBOUND_NUMBER_PER_S": "0",
+                "SSMAS_WHATSAPP_INBOUND_SENDER_PER_MIN": "0",
                 "SSMAS_WHATSAPP_RECIPIENT_RATE_PER_S": "100",
                 "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), bench_dir]),
             }

@@ -182,6 +182,23 @@ class WhatsAppSettings(BaseModel):
         default="",
         description="module:attribute of a callable(Settings) -> Brain; empty: the trained NLU",
     )
+    inbound_sender_per_min: float = Field(
+        default=20.0,
+        ge=0,
+        description=(
+            "messages a customer may send per minute and still get answers (burst:"
+            " inbound_sender_burst); beyond it they are stored, not answered; 0: no limit"
+        ),
+    )
+    inbound_sender_burst: int = Field(default=10, ge=1, description="a customer's burst")
+    inbound_number_per_s: float = Field(
+        default=1000.0,
+        ge=0,
+        description=(
+            "webhook deliveries per second per business number; beyond it the webhook answers"
+            " 429 and Meta delivers again later; 0: no limit"
+        ),
+    )
     retention_messages_days: float = Field(
         default=365.0,
         ge=0,

@@ -46,3 +46,9 @@ SENDS = counter("assistant", "sends", "Replies sent to WhatsApp, by outcome", ["
 DEAD_LETTERS = counter(
     "assistant", "dead_letters", "Deliveries or elements dead-lettered, by reason", ["reason"]
 )
+RATE_LIMITED = counter(
+    "assistant",
+    "inbound_rate_limited",
+    "Inbound messages over a limit, by scope (sender: stored, not answered; number: 429)",
+    ["scope"],
+)

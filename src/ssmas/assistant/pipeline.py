@@ -38,6 +38,7 @@ from ssmas.assistant.brain import (
 from ssmas.assistant.context import ContextStore, ContextWindow
 from ssmas.assistant.events import TOPIC_ESCALATION, EscalationEvent, TextMessageEvent
 from ssmas.assistant.handoff import open_handoff
+from ssmas.assistant.inbound_limits import SenderLimit
 from ssmas.assistant.outbox import Outbox, SendJob
 from ssmas.assistant.store import (
     NewInbound,
@@ -133,6 +134,7 @@ class TextPipeline:
     bus: Bus
     settings: WhatsAppSettings
     clock: Callable[[], datetime]
+    sender_limit: SenderLimit | None = None
 
     def handle(self, event: TextMessageEvent) -> Outcome:
         """One message (raises what handling it raised)."""
@@ -174,6 +176,10 @@ class TextPipeline:
         thought: list[_Item] = []
         for item in fresh:
             assert item.window is not None
+            if not self._may_answer(item):
+                item.plan = _Plan(None, None, None)  # stored, not answered
+                thought.append(item)
+                continue
             try:
                 item.plan = self._think(item.event, item.window)
             except Exception as exc:  # this message is retried; the others go on
@@ -193,6 +199,17 @@ class TextPipeline:
             if item.handoff is not None:
                 self._announce(item.handoff, self.clock())
         self._send(thought)
+
+    def _may_answer(self, item: _Item) -> bool:
+        """False when the customer is past their inbound limit (counted only for messages the
+        bot would answer)."""
+        if self.sender_limit is None or item.window is None or item.window.state != STATE_BOT:
+            return True
+        if self.sender_limit.allow(item.event.business_id, item.event.phone):
+            return True
+        metrics.RATE_LIMITED.labels("sender").inc()
+        log.info("inbound_sender_limited", conversation_id=item.conversation_id)
+        return False
 
     def _open(self, items: list[_Item]) -> list[_Item]:
         """Transaction 1: conversations found or created, activity stamped, duplicates

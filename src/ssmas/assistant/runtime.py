@@ -19,6 +19,7 @@ import httpx
 
 from ssmas.assistant.brain import Brain
 from ssmas.assistant.context import ContextStore
+from ssmas.assistant.inbound_limits import SenderLimit
 from ssmas.assistant.media import MediaReader, ObjectStore, PocketSphinxEnglish, TesseractOcr
 from ssmas.assistant.media.ocr import OcrEngine
 from ssmas.assistant.media.speech import SpeechToText
@@ -63,6 +64,8 @@ class AssistantRuntime:
     def close(self) -> None:
         self.outbox.close()
         self.client.close()
+        if self.pipeline.sender_limit is not None:
+            self.pipeline.sender_limit.close()
 
 
 def _channel(platform: Platform) -> Channel:
@@ -135,6 +138,7 @@ def build_assistant_runtime(
         platform.bus,
         wa,
         clock,
+        SenderLimit(wa, cipher),
     )
     return AssistantRuntime(
         platform, wa, cipher, contexts, client, outbox, media, brain, notifier, pipeline, clock

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ssmas.assistant import metrics
 from ssmas.assistant.events import TOPIC_INBOUND, seal_bytes
+from ssmas.assistant.inbound_limits import NumberLimit
 from ssmas.assistant.whatsapp.models import PayloadError, parse_delivery
 from ssmas.core.api import ApiError, PlatformDep
 from ssmas.core.api.errors import error_responses
@@ -111,6 +113,7 @@ class InboundCommitter:
         return await run_in_threadpool(self.bus.publish_batch, self.topic, items)
 
 
+NUMBER_LIMIT = "assistant.number_limit"  # attached to the platform
 COMMITTERS = "assistant.committers"  # attached to the platform (``Platform.attach``)
 
 
@@ -174,7 +177,7 @@ async def receive_delivery(request: Request) -> JSONResponse:
     digest = hashlib.sha256(body).hexdigest()
     payload = seal_bytes(channel_cipher(platform), body)
     try:
-        _, rejected = parse_delivery(body)
+        envelope, rejected = parse_delivery(body)
     except PayloadError as exc:
         headers = {HEADER_ERROR: exc.code, HEADER_TOPIC: TOPIC_INBOUND}
         await run_in_threadpool(
@@ -183,6 +186,26 @@ async def receive_delivery(request: Request) -> JSONResponse:
         log.warning("webhook_delivery_dead_lettered", reason=exc.code, sha256=digest[:16])
         metrics.DELIVERIES.labels("invalid").inc()
         raise ApiError(400, exc.code, exc.message) from None
+    numbers = {
+        change.value.metadata.phone_number_id
+        for entry in envelope.entry
+        for change in entry.changes
+        if change.value.metadata is not None
+    }
+    limits = platform.runtime_or_build(
+        NUMBER_LIMIT, NumberLimit, lambda p: NumberLimit(channel_settings(p))
+    )
+    wait = await limits.retry_after(numbers)
+    if wait > 0:
+        metrics.RATE_LIMITED.labels("number").inc()
+        metrics.DELIVERIES.labels("rate_limited").inc()
+        seconds = str(max(1, math.ceil(wait)))
+        raise ApiError(
+            429,
+            "rate_limited",
+            "too many deliveries for this business number; deliver again later",
+            headers={"Retry-After": seconds},
+        )
     message_id = await committer_for(platform).publish(digest, payload)
     metrics.DELIVERIES.labels("partial" if rejected else "accepted").inc()
     if rejected:
