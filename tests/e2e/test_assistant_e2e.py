@@ -90,8 +90,8 @@ class Stack:
             "--log-level",
             "warning",
         )
-        wait_for(lambda: httpx.get(self.fake_url + "/_fake/sent").status_code == 200, 30, "fake")
-        wait_for(lambda: httpx.get(self.api_url + "/health").status_code == 200, 60, "api")
+        wait_for(lambda: httpx.get(self.fake_url + "/_fake/sent").status_code == 200, 120, "fake")
+        wait_for(lambda: httpx.get(self.api_url + "/health").status_code == 200, 120, "api")
 
     def worker(self, *extra: str) -> subprocess.Popen[bytes]:
         return self.spawn("-m", "ssmas", "worker", "assistant", *extra)
