@@ -2,7 +2,8 @@
 
 It serves the fake on the port of ``SSMAS_WHATSAPP_GRAPH_URL`` (8765 by default, so the workers'
 replies reach it), waits for the API, plays the scripted Spanish and English customers through
-the real webhook, prints the transcript, and keeps the fake up until the demo stops.
+the real webhook, prints the transcript, then keeps new customers coming (``demo_stream``)
+until the demo stops.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ssmas.assistant.demo_customers import run_demo_customers
+from ssmas.assistant.demo_stream import keep_customers_coming
 from ssmas.assistant.whatsapp.graph_fake import start_graph_fake
 from ssmas.core.health import wait_healthy
 from ssmas.core.platform import Platform
@@ -23,10 +25,11 @@ log = structlog.get_logger("ssmas.assistant.demo")
 
 # The first reply may wait for the NLU models to train (under a minute on 2 cores).
 REPLY_TIMEOUT_S = 240.0
+CUSTOMER_PACE_S = 5.0  # about one new customer every five seconds after the script
 
 
 def run_demo(platform: Platform, stop: threading.Event) -> None:
-    """Play the demo customers once, then keep the Graph API fake serving until ``stop``."""
+    """Play the scripted customers, then keep new ones coming until ``stop``."""
     graph = urlparse(platform.settings.whatsapp.graph_url)
     fake = start_graph_fake(host=graph.hostname or "127.0.0.1", port=graph.port or 8765)
     try:
@@ -46,6 +49,6 @@ def run_demo(platform: Platform, stop: threading.Event) -> None:
             replies=report.replies,
             missing=len(report.missing),
         )
-        stop.wait()
+        keep_customers_coming(api, fake.url, stop, pace_s=CUSTOMER_PACE_S)
     finally:
         fake.stop()

@@ -134,6 +134,34 @@ def _reply_text(record: dict[str, Any]) -> str:
     return f"<{body.get('type')}>"
 
 
+def post_step(
+    client: httpx.Client,
+    api_url: str,
+    fake_url: str,
+    step: Step,
+    *,
+    app_secret: str = DEV_APP_SECRET,
+) -> str:
+    """Send one customer message through the signed webhook (its attachment uploaded to the
+    Graph fake first); returns the WhatsApp message id."""
+    media_id = None
+    if step.media is not None:
+        _, mime, make = MEDIA[step.media]
+        media_id = str(uuid.uuid4().int)[:16]
+        data = base64.b64encode(make()).decode()
+        upload = {"id": media_id, "mime_type": mime, "data_b64": data}
+        client.post(f"{fake_url}/_fake/media", json=upload).raise_for_status()
+    message_id = f"wamid.demo.{uuid.uuid4().hex}"
+    body = delivery(step, message_id, media_id)
+    signature = sign_sha256(app_secret.encode(), body)
+    client.post(
+        f"{api_url}/whatsapp/webhook",
+        content=body,
+        headers={"x-hub-signature-256": signature, "content-type": "application/json"},
+    ).raise_for_status()
+    return message_id
+
+
 def run_demo_customers(
     api_url: str,
     fake_url: str,
@@ -149,20 +177,7 @@ def run_demo_customers(
     try:
         for step in script:
             before = len(_replies_to(client, fake_url, step.phone))
-            media_id = None
-            if step.media is not None:
-                _, mime, make = MEDIA[step.media]
-                media_id = str(uuid.uuid4().int)[:16]
-                data = base64.b64encode(make()).decode()
-                upload = {"id": media_id, "mime_type": mime, "data_b64": data}
-                client.post(f"{fake_url}/_fake/media", json=upload).raise_for_status()
-            body = delivery(step, f"wamid.demo.{uuid.uuid4().hex}", media_id)
-            signature = sign_sha256(app_secret.encode(), body)
-            client.post(
-                f"{api_url}/whatsapp/webhook",
-                content=body,
-                headers={"x-hub-signature-256": signature, "content-type": "application/json"},
-            ).raise_for_status()
+            post_step(client, api_url, fake_url, step, app_secret=app_secret)
             report.sent += 1
             deadline = time.monotonic() + reply_timeout_s
             replies = _replies_to(client, fake_url, step.phone)
