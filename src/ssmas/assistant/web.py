@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
-from ssmas.assistant import analytics
+from ssmas.assistant import analytics, insights
 from ssmas.assistant.console import Console
 from ssmas.assistant.runtime import channel_cipher
 from ssmas.core.api.bounds import DayOutOfRange, IdPath, parse_day
@@ -34,6 +34,7 @@ router = APIRouter(include_in_schema=False)
 register_page(GROUP, "Live conversations", f"{BASE}/conversations")
 register_page(GROUP, "Escalation queue", f"{BASE}/queue")
 register_page(GROUP, "Analytics", f"{BASE}/analytics")
+register_page(GROUP, "Insights", f"{BASE}/insights")
 
 _env = Environment(
     loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
@@ -224,6 +225,21 @@ async def analytics_page(request: Request, user: WebUserDep, day: DayQuery = Non
     report = await _report(request, chosen)
     body = _fragment("analytics.html", r=report, show_pii=granted(user, "assistant:read"))
     return render_page(request, user, group=GROUP, title="Analytics", body=body)
+
+
+@router.get(f"{BASE}/insights")
+async def insights_page(request: Request, user: WebUserDep, day: DayQuery = None) -> Response:
+    """Intent trends and the escalation-risk model (``ssmas.assistant.insights``)."""
+    if user is None:
+        return login_redirect(request)
+    chosen = _day(day)
+    if isinstance(chosen, str):
+        body = chosen[0].upper() + chosen[1:] + "."
+        return render_page(request, user, group=GROUP, title="Insights", body=body, status_code=400)
+    platform = platform_of(request)
+    report = await run_in_threadpool(insights.insights, platform.session_factory, chosen)
+    body = _fragment("insights.html", r=report)
+    return render_page(request, user, group=GROUP, title="Insights", body=body)
 
 
 @router.get(BASE + "/analytics/{plot}.png")
