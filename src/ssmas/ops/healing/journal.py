@@ -3,8 +3,8 @@
 :class:`HealingJournal` records one :class:`HealingAction` at a time: structlog's
 ``healing_action`` line, ``ssmas_ops_healing_actions_total{action,worker,outcome}`` and one JSON
 line appended to ``<data_dir>/ops/healing.jsonl`` (rotated to ``healing.jsonl.1`` past
-``max_bytes``). Any process on the host reads the journal back (:meth:`HealingJournal.recent`),
-so the API and the dashboard show what the supervisor of ``ssmas up`` did.
+``max_bytes``, 1 MB). Any process on the host reads the journal back
+(:meth:`HealingJournal.recent`), so the API and the dashboard show what ``ssmas up`` did.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def journal_path(data_dir: Path) -> Path:
 class HealingJournal:
     """Logs, counts and appends healing actions; reads the newest back."""
 
-    def __init__(self, path: Path, *, max_bytes: int = 5 * 1024 * 1024) -> None:
+    def __init__(self, path: Path, *, max_bytes: int = 1024 * 1024) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
@@ -109,12 +109,13 @@ class HealingJournal:
         if limit <= 0 or not self.path.exists():
             return []
         with self._lock, self.path.open(encoding="utf-8") as lines:
-            tail = deque(lines, maxlen=limit)
+            tail = deque(lines, maxlen=2 * limit + 10)  # room for a few torn lines
         found: list[HealingAction] = []
         for line in reversed(tail):
             try:
-                raw = json.loads(line)
-                found.append(HealingAction(**raw))
+                found.append(HealingAction(**json.loads(line)))
             except (ValueError, TypeError):
                 continue
+            if len(found) == limit:
+                break
         return found
