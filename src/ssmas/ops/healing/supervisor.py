@@ -345,7 +345,7 @@ class Supervisor:
                 self._record("restart", r, "ok", reason, spawns=r.spawns)
 
     def _exited(self, r: Replica, code: int, now: float) -> None:
-        why = r.why or f"exited with code {code}"
+        why = f"{r.why}; exited with code {code}" if r.why else f"exited with code {code}"
         if r.state == "stopping" or r.then == "remove":
             self.replicas.remove(r)
             return
