@@ -48,7 +48,7 @@ import structlog
 
 from ssmas.core import metrics
 from ssmas.core.notify import Notification, Notifier, Severity
-from ssmas.ops.healing.journal import HealingAction, HealingJournal
+from ssmas.ops.healing.journal import ACTIONS_TOTAL, HealingAction, HealingJournal
 from ssmas.ops.healing.probe import Sample, scrape
 from ssmas.settings import SUPERVISOR_PID_ENV
 
@@ -229,6 +229,9 @@ class Supervisor:
         self.shed = shed
         self.clock = clock
         self.replicas: list[Replica] = [Replica(u, 0) for u in self.units]
+        for unit in self.units:  # at 0 from the start, so the first failure is an increase
+            for action in ("restart", "alert"):
+                ACTIONS_TOTAL.labels(action, unit.name, "failed")
         self._lock = threading.RLock()
         self._client = httpx.Client(timeout=min(5.0, max(0.5, policy.check_interval_s)))
         self._alerts = ThreadPoolExecutor(1, thread_name_prefix="ssmas-heal-alert")
