@@ -39,7 +39,10 @@ def done_numbers(data_dir: Path) -> set[int]:
     if not path.exists():
         return set()
     with sqlite3.connect(path) as conn:
-        return {row[0] for row in conn.execute("SELECT n FROM done")}
+        try:
+            return {row[0] for row in conn.execute("SELECT n FROM done")}
+        except sqlite3.OperationalError:  # the worker has opened the file, not made the table
+            return set()
 
 
 def run_steady(platform: Platform, stop: threading.Event) -> None:

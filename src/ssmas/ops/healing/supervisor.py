@@ -266,6 +266,8 @@ class Supervisor:
     def step(self) -> None:
         """One pass: reap ended processes, start due ones, and (every interval) check health."""
         with self._lock:
+            if self._closed:
+                return
             now = self.clock()
             for r in list(self.replicas):
                 self._watch(r, now)
@@ -284,19 +286,19 @@ class Supervisor:
             if self._closed:
                 return
             self._closed = True
-            running = [r for r in self.replicas if r.proc is not None]
-            for r in running:
+            procs = [r.proc for r in self.replicas if r.proc is not None]
+            for r in self.replicas:
                 r.state = "stopping"
-                if r.proc is not None and r.proc.poll() is None:
-                    r.proc.terminate()
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.terminate()
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        for r in running:
-            assert r.proc is not None
+        for proc in procs:
             try:
-                r.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                r.proc.kill()
-                r.proc.wait()
+                proc.kill()
+                proc.wait()
         self._alerts.shutdown(wait=True)
         self._client.close()
         log.info("supervisor_stopped")
@@ -457,7 +459,8 @@ class Supervisor:
         depth, age = max((s.backlog_of(unit.groups) for s in samples), key=lambda d: d[0])
         deep = depth >= p.scale_depth or age >= p.scale_age_s
         calm = now - self._scaled.get(unit.name, -1e18) >= p.scale_cooldown_s
-        if deep and len(mine) < unit.max_replicas and calm:
+        broken = any(r.state == "open" for r in mine)  # more copies of a failing worker: no
+        if deep and len(mine) < unit.max_replicas and calm and not broken:
             slot = 1 + max(r.slot for r in mine) if mine else 0
             added = Replica(unit, slot)
             self.replicas.append(added)
