@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -164,5 +165,45 @@ def test_a_crash_loop_is_backed_off_alerted_once_then_healed(tmp_path: Path) -> 
     alerts = [a.detail["kind"] for a in recorded if a.action == "alert" and a.outcome == "ok"]
     assert alerts == ["critical", "resolved"]
     delays = [a.reason for a in reversed(journal.recent()) if a.action == "restart"][:3]
+    assert all(d.startswith("exited with code 70;") for d in delays)  # ssmas worker: a loop died
     assert [d.rsplit("after ", 1)[1] for d in delays] == ["0.05 s", "0.1 s", "0.2 s"]
     assert len(sink.requests) == 2
+
+
+PARENT = """
+import os, subprocess, sys, time
+os.environ["SSMAS_SUPERVISOR_PID"] = str(os.getpid())
+child = subprocess.Popen(sys.argv[1:])
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_worker_whose_supervisor_died_stops(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    argv = [sys.executable, str(MAIN), "worker", "healtest", "--only", "steady"]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, *argv, "--metrics-port", "0"],
+        env=child_env(data),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    try:
+        assert wait_until(lambda: (data / "heal_done.db").exists(), START_S, 0.1)  # running
+        parent.kill()
+        parent.wait()
+        assert wait_until(lambda: not alive(child), 60, 0.1)
+    finally:
+        if alive(child):
+            os.kill(child, signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "zombie" not in status.read_text()
+    except FileNotFoundError:
+        return False
