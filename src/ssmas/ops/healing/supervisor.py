@@ -235,6 +235,7 @@ class Supervisor:
         self._lock = threading.RLock()
         self._client = httpx.Client(timeout=min(5.0, max(0.5, policy.check_interval_s)))
         self._alerts = ThreadPoolExecutor(1, thread_name_prefix="ssmas-heal-alert")
+        self._scrapes = ThreadPoolExecutor(4, thread_name_prefix="ssmas-heal-scrape")
         self._next_check = 0.0
         self._scaled: dict[str, float] = {}
         self._shedding: dict[str, float] = {}
@@ -273,9 +274,13 @@ class Supervisor:
                 self._watch(r, now)
             if now >= self._next_check:
                 self._next_check = now + self.policy.check_interval_s
-                for r in list(self.replicas):
-                    if r.state == "running":
-                        self._check(r, now)
+                running = [r for r in self.replicas if r.state == "running"]
+                # scraped at once: one hung worker does not hold up the others' checks
+                samples = list(
+                    self._scrapes.map(lambda r: scrape(self._client, self.host, r.port), running)
+                )
+                for r, sample in zip(running, samples, strict=True):
+                    self._check(r, sample, now)
                 for unit in self.units:
                     self._scale(unit, now)
             self._gauges()
@@ -300,6 +305,7 @@ class Supervisor:
                 proc.kill()
                 proc.wait()
         self._alerts.shutdown(wait=True)
+        self._scrapes.shutdown(wait=True)
         self._client.close()
         log.info("supervisor_stopped")
 
@@ -404,9 +410,8 @@ class Supervisor:
 
     # -- health checks ----------------------------------------------------------------------
 
-    def _check(self, r: Replica, now: float) -> None:
+    def _check(self, r: Replica, sample: Sample | None, now: float) -> None:
         p = self.policy
-        sample = scrape(self._client, self.host, r.port)
         in_grace = now - r.started < p.start_grace_s
         if sample is None:
             silent = now - max(r.last_ok, r.started + p.start_grace_s)
