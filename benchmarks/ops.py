@@ -41,7 +41,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 from benchmarks._report import write_result  # noqa: E402
 
 NAME = "ops"
-# Figures other parts of issue 18 measure into the same file; a run of this script keeps them.
+# Figures other parts of issue 18 measure into the same file (benchmarks/ops_backup.py,
+# ops_autoscale.py, ops_heal.py: the worker killed under load); a run of this script keeps them.
 OTHER_FIGURES = (
     "rto_s",
     "rpo_s",
@@ -63,6 +64,18 @@ OTHER_FIGURES = (
     "rpo_bound_s",
     "pg_rpo_bound_s",
     "worker_restart_s",
+    "worker_restart_median_s",
+    "worker_restart_within_10s",
+    "worker_respawn_s",
+    "worker_resume_s",
+    "worker_drain_s",
+    "worker_events_published",
+    "worker_lost_events",
+    "worker_duplicate_events",
+    "worker_dead_letters",
+    "worker_kill_runs",
+    "worker_kill_load_avg",
+    "worker_kill_load",
     "autoscale_cover_pct",
     "autoscale_overprovision_pct",
     "autoscale_mape_pct",

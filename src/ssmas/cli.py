@@ -23,7 +23,7 @@ PLATFORM_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("db", "ssmas.core.commands:db_app", "Database schema: upgrade, current revision."),
     ("keys", "ssmas.core.commands:keys_app", "API keys: create, list, revoke."),
     ("serve", "ssmas.server:serve_app", "Serve the HTTP API (uvicorn)."),
-    ("up", "ssmas.server:up_app", "Run the API and every background worker in one process."),
+    ("up", "ssmas.server:up_app", "Run the API and every background worker, each supervised."),
     ("worker", "ssmas.server:worker_app", "Run one product's background workers."),
     ("demo", "ssmas.demo:demo_app", "Run the platform with every product's demo scenario."),
     ("backup", "ssmas.ops.backup.commands:backup_app", "Backups: create, list, verify, restore."),

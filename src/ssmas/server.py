@@ -1,4 +1,5 @@
-"""Process entry points: ``serve`` runs the API under uvicorn; ``run_up`` adds background workers;
+"""Process entry points: ``serve`` runs the API under uvicorn; ``run_up`` adds background workers
+(``ssmas up``: each a process under the self-healing supervisor of ``ssmas.ops.healing``);
 ``ssmas worker NAME`` runs one product's workers without HTTP.
 
 ``create_app_from_env`` is the uvicorn app factory (``uvicorn ssmas.server:create_app_from_env
@@ -13,26 +14,32 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 import typer
-import uvicorn
-from fastapi import FastAPI
 from prometheus_client import start_http_server
 
 from ssmas.bootstrap import all_products, create_app, find_product
-from ssmas.core.api.head_guard import server_limits
 from ssmas.core.bus.maintenance import BacklogCollector, Janitor
 from ssmas.core.logging import configure_logging
 from ssmas.core.metrics import REGISTRY
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.product import Product, ProductError, WorkerSpec, resolve
 from ssmas.core.tuning import freeze_heap
-from ssmas.settings import PROMETHEUS_MULTIPROC_DIR, Settings, export_environment, get_settings
+from ssmas.core.worker import HEARTBEAT
+from ssmas.settings import (
+    PROMETHEUS_MULTIPROC_DIR,
+    Settings,
+    child_environment,
+    export_environment,
+    get_settings,
+    supervisor_pid,
+)
 
 __all__ = [
     "create_app_from_env",
@@ -47,10 +54,15 @@ __all__ = [
     "worker_app",
 ]
 
+if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
 WorkerLoop = Callable[[Platform, threading.Event], None]
 
 _log = structlog.get_logger(__name__)
 _WORKER_JOIN_S = 10.0
+WORKER_CRASHED_EXIT = 70  # EX_SOFTWARE: `ssmas worker` ends with it when one of its loops crashed
 WORKER_HEALTHCHECK_S = 120
 
 
@@ -62,6 +74,10 @@ def create_app_from_env() -> FastAPI:
 
 
 def _config(app: FastAPI, settings: Settings, host: str | None, port: int | None) -> uvicorn.Config:
+    import uvicorn
+
+    from ssmas.core.api.head_guard import server_limits
+
     # Our request middleware logs each request, so uvicorn's access log stays off. Request
     # heads are bounded in size, header count and time (ssmas.core.api.head_guard).
     return uvicorn.Config(
@@ -79,6 +95,10 @@ def serve(
     settings: Settings, host: str | None = None, port: int | None = None, workers: int = 1
 ) -> None:
     """Serve the API until interrupted; ``workers > 1`` forks uvicorn worker processes."""
+    import uvicorn
+
+    from ssmas.core.api.head_guard import server_limits
+
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     configure_logging(settings)
@@ -117,10 +137,14 @@ def product_workers(products: Sequence[Product], *, demo: bool = False) -> list[
 
 
 def start_workers(
-    platform: Platform, stop: threading.Event, specs: Sequence[tuple[str, str]]
+    platform: Platform,
+    stop: threading.Event,
+    specs: Sequence[tuple[str, str]],
+    *,
+    crashed: threading.Event | None = None,
 ) -> list[threading.Thread]:
     """Start one daemon thread per ``(label, "module:function")`` loop; a crash is logged, not
-    raised."""
+    raised, and sets ``crashed`` when given."""
     threads = []
     for label, target in specs:
         loop: WorkerLoop = resolve(target)
@@ -130,6 +154,8 @@ def start_workers(
                 loop(platform, stop)
             except Exception:
                 _log.exception("worker_crashed", worker=name)
+                if crashed is not None:
+                    crashed.set()
 
         thread = threading.Thread(target=guarded, name=f"ssmas-{label}", daemon=True)
         thread.start()
@@ -145,13 +171,18 @@ def run_up(
     products: Sequence[Product] | None = None,
     demo: bool = False,
     on_ready: Callable[[Platform], None] | None = None,
+    supervise: bool = False,
 ) -> None:
-    """The whole platform in one process: the API plus every product's workers.
+    """The whole platform: the API plus every product's workers.
 
     ``products`` defaults to the platform's; ``demo=True`` adds their demo scenarios;
     ``on_ready`` runs once the platform is built, before the server starts (the demo prints its
-    login key there).
+    login key there). ``supervise=True`` (``ssmas up``) runs each worker as a process of its own
+    under the self-healing supervisor (``ssmas.ops.healing``); otherwise, and for the demo
+    scenarios always, they are threads of this process.
     """
+    import uvicorn
+
     chosen = all_products() if products is None else products
     configure_logging(settings)
     platform = build_platform(settings)
@@ -159,9 +190,8 @@ def run_up(
     threads: list[threading.Thread] = []
     previous: dict[signal.Signals, object] = {}
     try:
-        server = uvicorn.Server(
-            _config(create_app(platform, products=chosen, tune_process=True), settings, host, port)
-        )
+        app = create_app(platform, products=chosen, tune_process=True)
+        server = uvicorn.Server(_config(app, settings, host, port))
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
             _log.info("shutdown_signal", signal=signal.Signals(signum).name)
@@ -173,7 +203,12 @@ def run_up(
             previous[sig] = signal.signal(sig, on_signal)
         if on_ready is not None:
             on_ready(platform)
-        threads = start_workers(platform, stop, product_workers(chosen, demo=demo))
+        if supervise:
+            threads = [start_supervisor(platform, stop, chosen, app.state.load_shed)]
+            scenarios = [(f"{p.name}.demo", p.demo) for p in chosen if demo and p.demo]
+            threads += start_workers(platform, stop, scenarios)
+        else:
+            threads = start_workers(platform, stop, product_workers(chosen, demo=demo))
         server.run()
     finally:
         for sig, handler in previous.items():
@@ -184,6 +219,31 @@ def run_up(
         platform.close()
 
 
+def start_supervisor(
+    platform: Platform, stop: threading.Event, products: Sequence[Product], shed: Any
+) -> threading.Thread:
+    """Start ``products``' workers as supervised processes (``ssmas.ops.healing``) with this
+    process's settings; the supervisor is attached to ``platform`` for ``GET /ops/healing``
+    and stops its children when ``stop`` is set."""
+    from ssmas.core.notify import notifier_from_urls
+    from ssmas.ops.healing.api import RUNTIME
+    from ssmas.ops.healing.journal import HealingJournal, journal_path
+    from ssmas.ops.healing.supervisor import HealingPolicy, Supervisor, product_units
+
+    settings = platform.settings
+    supervisor = Supervisor(
+        product_units(products, sys.executable),
+        HealingPolicy.from_settings(settings.ops),
+        journal=HealingJournal(journal_path(settings.data_dir)),
+        notifier=notifier_from_urls(settings.ops.heal_alert_urls),
+        env=child_environment(settings),
+        host=settings.host,
+        shed=shed,
+    )
+    platform.attach(RUNTIME, supervisor)
+    return supervisor.start(stop)
+
+
 HostOption = Annotated[str | None, typer.Option(help="Interface to bind (default: settings).")]
 PortOption = Annotated[
     int | None, typer.Option(min=1, max=65535, help="Port to bind (default: settings).")
@@ -192,7 +252,9 @@ PortOption = Annotated[
 
 serve_app = typer.Typer(name="serve", help="Serve the HTTP API (uvicorn).", add_completion=False)
 up_app = typer.Typer(
-    name="up", help="Run the API and every background worker in one process.", add_completion=False
+    name="up",
+    help="Run the API and every background worker, each worker a supervised process.",
+    add_completion=False,
 )
 
 
@@ -207,9 +269,20 @@ def serve_command(
 
 
 @up_app.callback(invoke_without_command=True)
-def up_command(host: HostOption = None, port: PortOption = None) -> None:
-    """Run the API and every background worker in one process."""
-    run_up(get_settings(), host=host, port=port)
+def up_command(
+    host: HostOption = None,
+    port: PortOption = None,
+    threads: Annotated[
+        bool,
+        typer.Option(
+            "--threads",
+            help="Run the workers as threads of this one process, unsupervised (the default "
+            "runs each as a process of its own and heals it: docs/ops.md).",
+        ),
+    ] = False,
+) -> None:
+    """Run the API and every background worker, each worker a supervised process."""
+    run_up(get_settings(), host=host, port=port, supervise=not threads)
 
 
 worker_app = typer.Typer(
@@ -290,13 +363,19 @@ def run_workers(
     metrics_server = serve_worker_metrics(platform, port) if port else None
     Janitor(platform.bus).start(stop)
     labels = [(f"{product.name}.{w.name}", w.target) for w in specs]
-    threads = start_workers(platform, stop, labels)
+    crashed = threading.Event()
+    threads = start_workers(platform, stop, labels, crashed=crashed)
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # view, or each full collection walks it all (ssmas.core.tuning).
     freeze_heap()
     _log.info("workers_started", product=product.name, workers=[w.name for w in specs])
+    parent = supervisor_pid()
     try:
-        while not stop.is_set():
+        while not stop.is_set() and not crashed.is_set():
+            if parent is not None and os.getppid() != parent:
+                _log.warning("supervisor_gone", supervisor_pid=parent)
+                break  # `ssmas up` died without stopping us: stop rather than run unsupervised
+            HEARTBEAT.set_to_current_time()
             stop.wait(0.5)  # a timed wait, so SIGINT / SIGTERM handlers run promptly
     finally:
         stop.set()
@@ -305,3 +384,8 @@ def run_workers(
         if metrics_server is not None:
             metrics_server.shutdown()
         platform.close()
+    if crashed.is_set():
+        # A process whose loop died must not look alive: it ends, and its supervisor (ssmas up,
+        # Kubernetes) starts a new one.
+        _log.error("worker_process_exiting", product=product.name, reason="a worker crashed")
+        raise SystemExit(WORKER_CRASHED_EXIT)

@@ -438,6 +438,70 @@ class OpsSettings(BaseModel):
     backup_keep_days: float | None = Field(
         default=7.0, gt=0, description="backups older than this are deleted (the newest stays)"
     )
+    heal_check_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="how often `ssmas up`'s supervisor checks its workers",
+    )
+    heal_start_grace_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="a new worker process's time to start before its heartbeat counts",
+    )
+    heal_heartbeat_timeout_s: float = Field(
+        default=20.0, gt=0, description="a worker whose /metrics heartbeat is older is restarted"
+    )
+    heal_backoff_s: float = Field(
+        default=0.5, ge=0, description="wait before the first restart; doubles per recent restart"
+    )
+    heal_backoff_max_s: float = Field(
+        default=30.0, gt=0, description="longest wait between restarts"
+    )
+    heal_crash_loop_restarts: int = Field(
+        default=5,
+        ge=1,
+        description="restarts within heal_crash_loop_window_s that open the breaker",
+    )
+    heal_crash_loop_window_s: float = Field(
+        default=120.0, gt=0, description="window in which restarts count as a crash loop"
+    )
+    heal_breaker_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="an open breaker's first pause; doubles each time it reopens",
+    )
+    heal_max_rss_mb: float = Field(
+        default=2048.0, gt=0, description="a worker process above this resident memory is restarted"
+    )
+    heal_error_rate: float = Field(
+        default=0.5, gt=0, le=1, description="share of nacked deliveries that restarts a worker"
+    )
+    heal_error_min: int = Field(
+        default=20, ge=1, description="deliveries a check window needs before its error rate counts"
+    )
+    heal_latency_s: float = Field(
+        default=30.0, gt=0, description="mean handling time per delivery that restarts a worker"
+    )
+    heal_scale_depth: int = Field(
+        default=1000,
+        ge=1,
+        description="backlog of a worker's groups that adds a replica (seed 000)",
+    )
+    heal_scale_age_s: float = Field(
+        default=300.0, gt=0, description="age of a worker's oldest waiting message that adds one"
+    )
+    heal_scale_cooldown_s: float = Field(
+        default=60.0, ge=0, description="least time between two scalings of one worker"
+    )
+    heal_shed_depth: int = Field(
+        default=5000, ge=1, description="backlog at full scale that sheds the product's API writes"
+    )
+    heal_shed_s: float = Field(default=30.0, gt=0, description="how long one shedding lasts")
+    heal_alert_urls: list[str] = Field(
+        default_factory=list,
+        description="notifier URLs (ssmas.core.notify) alerted when healing fails; none: the log",
+    )
 
 
 class AdopsSettings(BaseModel):
@@ -904,6 +968,10 @@ def settings_environment(settings: Settings) -> dict[str, str | None]:
     return env
 
 
+SUPERVISOR_PID_ENV = "SSMAS_SUPERVISOR_PID"
+"""Set by ``ssmas up``'s supervisor (``ssmas.ops.healing``) in its workers' environment."""
+
+
 def export_environment(
     settings: Settings,
     extra: Mapping[str, str] | None = None,
@@ -918,6 +986,21 @@ def export_environment(
             target.pop(key, None)
         else:
             target[key] = value
+
+
+def child_environment(settings: Settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment with ``settings`` (and ``extra``) written in: the environment
+    of a process started from this one to run with the same settings (``ssmas up``'s workers)."""
+    env = dict(os.environ)
+    export_environment(settings, extra, environ=env)
+    return env
+
+
+def supervisor_pid() -> int | None:
+    """The pid of the ``ssmas up`` supervisor that started this worker process
+    (``SSMAS_SUPERVISOR_PID``), or None when no supervisor did."""
+    text = os.environ.get(SUPERVISOR_PID_ENV, "")
+    return int(text) if text.isdigit() else None
 
 
 def prometheus_multiproc_dir() -> str | None:

@@ -13,7 +13,12 @@ PRODUCT = Product(
     pages=("ssmas.adops.web:router",),
     workers=(
         WorkerSpec("stream", "ssmas.adops.runtime:run_stream_worker"),
-        WorkerSpec("rules", "ssmas.adops.events.service:run_rules_worker"),
+        WorkerSpec(
+            "rules",
+            "ssmas.adops.events.service:run_rules_worker",
+            groups=("adops-rules",),
+            max_replicas=3,  # batches archive to parts of their own; the ledger dedupes alerts
+        ),
     ),
     demo="ssmas.adops.demo:run_demo",
     settings_section="adops",

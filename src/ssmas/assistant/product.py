@@ -11,7 +11,19 @@ PRODUCT = Product(
     pages=("ssmas.assistant.web:router",),
     start="ssmas.assistant.routes:setup",
     workers=(
-        WorkerSpec("consumers", "ssmas.assistant.workers:run"),
+        WorkerSpec(
+            "consumers",
+            "ssmas.assistant.workers:run",
+            groups=(
+                "assistant-router",
+                "assistant-text",
+                "assistant-media",
+                "assistant-status",
+                "assistant-outbound",
+                "assistant-templates",
+            ),
+            max_replicas=4,  # partitions are leased per process (ssmas.core.leases)
+        ),
         WorkerSpec("sla", "ssmas.assistant.workers:run_sla_sweep"),
         WorkerSpec("retention", "ssmas.assistant.governance:run_retention"),
     ),

@@ -16,8 +16,9 @@ What each field names:
   (``platform.attach(name, runtime)``), adds readiness checks to ``platform.checks`` and returns
   the teardown, if any.
 - ``workers``: named background loops ``run(platform, stop)`` that return soon after the
-  ``threading.Event`` ``stop`` is set; ``ssmas up`` runs every product's, ``ssmas worker NAME``
-  one product's (``--only`` picks some of them).
+  ``threading.Event`` ``stop`` is set; ``ssmas up`` runs every product's, each in a process of
+  its own that it supervises (``ssmas.ops.healing``), ``ssmas worker NAME`` one product's
+  (``--only`` picks some of them).
 - ``cli``: a Typer app, mounted as the sub-command named after the product.
 - ``demo``: the product's demo scenario, a loop like a worker that ``ssmas demo`` adds.
 - ``settings_section``: the attribute of :class:`ssmas.settings.Settings` holding the product's
@@ -51,10 +52,22 @@ def resolve(spec: str) -> Any:
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """One named background loop of a product: ``target`` is ``"module:function"``."""
+    """One named background loop of a product: ``target`` is ``"module:function"``.
+
+    For ``ssmas up``'s supervisor (``ssmas.ops.healing``): ``groups`` are the bus consumer
+    groups the loop drains (their backlog says when it falls behind); ``max_replicas`` > 1 says
+    several processes may run it at once (competing consumers or leased partitions), so the
+    supervisor may add processes up to that many when its groups' backlog grows.
+    """
 
     name: str
     target: str
+    groups: tuple[str, ...] = ()
+    max_replicas: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_replicas < 1:
+            raise ProductError(f"worker {self.name!r}: max_replicas must be >= 1")
 
 
 @dataclass(frozen=True)

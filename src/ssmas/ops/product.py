@@ -7,6 +7,7 @@ from ssmas.core.product import Product, WorkerSpec
 PRODUCT = Product(
     name="ops",
     summary="Operations: alerting (Prometheus, Alertmanager), platform health and alerts, backups.",
+    routers=("ssmas.ops.healing.api:router",),
     pages=("ssmas.ops.web:web_router", "ssmas.ops.autoscale.web:web_router"),
     workers=(WorkerSpec("backup", "ssmas.ops.backup.worker:run_backup_loop"),),
     cli="ssmas.ops.commands:ops_app",

@@ -1,4 +1,5 @@
-"""The Ops dashboard page: firing alerts and the platform's health, refreshed every 5 s.
+"""The Ops dashboard page: firing alerts, the platform's health and the worker supervisor's
+latest healing actions (``ssmas.ops.healing``), refreshed every 5 s.
 
 Alerts come from Alertmanager's API when ``SSMAS_OPS_ALERTMANAGER_URL`` is set and it answers;
 otherwise (the embedded default) from the platform's own readiness checks, so the page shows the
@@ -19,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ssmas.core.platform import Platform
 from ssmas.ops.alerts import Alert, AlertmanagerClient, AlertmanagerError, alerts_from_checks
+from ssmas.ops.healing.api import healing_report
 from ssmas.web import WebUserDep, login_redirect, register_page, render_page
 from ssmas.web.health import HealthReport, check_health
 from ssmas.web.rendering import SECURITY_HEADERS
@@ -26,6 +28,7 @@ from ssmas.web.rendering import SECURITY_HEADERS
 PACKAGE_DIR = Path(__file__).resolve().parent
 GROUP = "ops"
 TITLE, PATH = "Health & alerts", "/dashboard/ops/health"
+HEALING_ROWS = 50
 
 _templates = Environment(
     loader=FileSystemLoader(str(PACKAGE_DIR / "templates")),
@@ -64,7 +67,9 @@ async def _context(request: Request) -> dict[str, Any]:
     platform: Platform = request.app.state.platform
     health = await check_health(platform)
     view = await run_in_threadpool(current_alerts, platform, health)
+    healing = await run_in_threadpool(healing_report, platform, HEALING_ROWS)
     return {
+        "healing": healing,
         "health": health,
         "alerts": view.alerts,
         "source": view.source,

@@ -22,6 +22,7 @@ from ssmas.core.api.errors import install_error_handlers
 from ssmas.core.api.lean import LeanDispatchMiddleware, collect_lean_routes
 from ssmas.core.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from ssmas.core.api.openapi import install_docs, install_openapi
+from ssmas.core.api.shed import LoadShed, LoadShedMiddleware
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.product import Product, ProductError, resolve
 from ssmas.core.ratelimit import open_rate_limiter, rate_limiter_from_settings
@@ -137,6 +138,12 @@ def create_app(
     app.include_router(system.router)
     for router in (*product_routers, *routers):
         app.include_router(router)
+    # A supervisor (ssmas up) may shed one product's writes while its workers catch up.
+    app.state.load_shed = shed = LoadShed()
+    shed_routes = {
+        p.name: [route for spec in p.routers for route in resolve(spec).routes] for p in products
+    }
+    app.user_middleware.append(Middleware(LoadShedMiddleware, shed=shed, routes=shed_routes))
     if lean:
         # Appended, so innermost: the request-context and body-limit middleware still wrap it.
         table = collect_lean_routes(app.routes)
