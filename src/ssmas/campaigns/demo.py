@@ -2,7 +2,9 @@
 clustering, and a campaign launched into the send ledger; the sender worker sends it through
 the local fake SMS provider (served here when ``SSMAS_CAMPAIGNS_PROVIDER_URL`` is on this host),
 whose delivery receipts come back to the API, so the counts on the dashboard's *Campaigns* page
-rise (log in with the demo key: it is an operator's and sees every tenant)."""
+rise (log in with the demo key: it is an operator's and sees every tenant). The campaign runs
+with an experiment and a bandit live (:mod:`ssmas.campaigns.live.demo_loop`): simulated
+recipients convert, and the *Experiments* and *Bandits* pages follow."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 import structlog
 from rich.console import Console
 from rich.table import Table
@@ -28,6 +31,7 @@ from ssmas.campaigns.audience import (
 from ssmas.campaigns.errors import NotFound
 from ssmas.campaigns.leads import ImportSummary, import_leads, simulated_leads_csv
 from ssmas.campaigns.leads.scoring import score_tenant_leads
+from ssmas.campaigns.live.demo_loop import LiveDemo, run_live, start_live
 from ssmas.campaigns.runtime import campaigns_runtime, ensure_sender
 from ssmas.campaigns.scope import TenantScope
 from ssmas.campaigns.sending.fake_provider import FakeSmsProvider
@@ -67,6 +71,7 @@ class DemoOutcome:
     clusters: list[SegmentView]
     campaign: CampaignView
     launched: bool
+    live: LiveDemo | None = None
 
 
 def run_demo_once(
@@ -131,9 +136,28 @@ def run_demo_once(
                 now=datetime.now(UTC),
             )
             uow.commit()
+    live = None
+    if launched is not None:
+        live = start_live(
+            platform, tenant, campaign.id, _recipients(platform, tenant.id, campaign.id), stamp
+        )
     return DemoOutcome(
-        tenant.slug, summary, segment, clusters, launched or campaign, launched is not None
+        tenant.slug, summary, segment, clusters, launched or campaign, launched is not None, live
     )
+
+
+def _recipients(platform: Platform, tenant_id: int, campaign_id: int) -> list[int]:
+    """The lead ids the send ledger holds for the campaign (none with another sender)."""
+    from ssmas.campaigns.sending.tables import SendRow
+
+    with platform.uow() as uow:
+        return list(
+            uow.session.scalars(
+                sa.select(SendRow.lead_id).where(
+                    SendRow.tenant_id == tenant_id, SendRow.campaign_id == campaign_id
+                )
+            )
+        )
 
 
 def ensure_quality_model(platform: Platform) -> int | None:
@@ -220,6 +244,17 @@ def _run_demo(platform: Platform, stop: threading.Event) -> None:
     table.add_row(
         "campaign", f"{done.campaign.name}: {outcome}, {done.campaign.recipients:,} recipients"
     )
+    if done.live is not None:
+        threading.Thread(
+            target=run_live, args=(done.live, stop), name="campaigns-demo-live", daemon=True
+        ).start()
+        experiment = (
+            f"running on the campaign: /dashboard/campaigns/experiments/{done.live.experiment_id}"
+            if done.live.experiment_id is not None
+            else "none (the tenant's experiment quota is used up)"
+        )
+        table.add_row("experiment", experiment)
+        table.add_row("bandit", "Thompson sampling, 12 arms: /dashboard/campaigns/bandits")
     counts = _watch(platform, done, stop) if done.launched else {}
     if counts:
         table.add_row("sending", ", ".join(f"{key} {value:,}" for key, value in counts.items()))
