@@ -136,8 +136,10 @@ def test_the_pages_draw_the_experiment_bandits_forecast_and_roi(
     text = bandits.text
     assert "Send-Time" in text and "chance best" in text
     assert 'data-series="cumulative regret (expected conversions lost)"' in text
+    assert 'hx-get="/dashboard/campaigns/bandits/simulated"' in text
+    simulated = client.get(f"{BASE}/bandits/simulated").text
     for policy in ("Thompson sampling", "UCB1", "epsilon-greedy (0.1)", "uniform", "Q-learning"):
-        assert policy in text
+        assert f'data-series="{policy}' in simulated
     assert "Send-Time" in client.get(f"{BASE}/bandits/live").text
 
     first = client.get(f"{BASE}/forecast")

@@ -76,7 +76,7 @@ register_page(GROUP, "ROI & portfolio", f"{BASE}/roi")
 
 FORECAST_HORIZON = 30
 MIN_OWN_DAYS = 56  # below this many days of the tenant's own conversions, a simulated series
-SIM_HORIZON, SIM_SEEDS = 3000, (1, 2, 3)
+SIM_HORIZON, SIM_SEEDS = 20_000, (1, 2, 3)
 
 
 async def _view(
@@ -163,6 +163,7 @@ def _experiment_detail(platform: Platform, tenant_id: int, experiment_id: int) -
             y_label=f"relative lift of {line['metric']}: {variant} vs control",
             x_ticks=_ticks(t),
             reference=0.0,
+            y_format=lambda v: f"{100 * v:+.0f}%",
         )
         charts.append({"variant": variant, "svg": chart, "looks": len(looks)})
     return {"results": found, "charts": charts}
@@ -267,8 +268,17 @@ def _bandit_rows(platform: Platform, tenant_id: int) -> list[dict[str, Any]]:
             bandit["svg"] = line_chart(
                 [h[0] for h in history],
                 [
-                    Line("cumulative regret (expected conversions lost)", [h[2] for h in history]),
-                    Line("conversions", [h[1] for h in history], color="#38a169"),
+                    Line(
+                        "cumulative regret (expected conversions lost)",
+                        [h[2] for h in history],
+                        markers=len(history) < 20,
+                    ),
+                    Line(
+                        "conversions",
+                        [h[1] for h in history],
+                        color="#38a169",
+                        markers=len(history) < 20,
+                    ),
                 ],
                 label=f"regret of bandit {bandit['name']}",
                 x_label="recipients",
@@ -276,7 +286,14 @@ def _bandit_rows(platform: Platform, tenant_id: int) -> list[dict[str, Any]]:
         elif history:
             bandit["svg"] = line_chart(
                 [h[0] for h in history],
-                [Line("conversions", [h[1] for h in history], color="#38a169")],
+                [
+                    Line(
+                        "conversions",
+                        [h[1] for h in history],
+                        color="#38a169",
+                        markers=len(history) < 20,
+                    )
+                ],
                 label=f"conversions of bandit {bandit['name']}",
                 x_label="recipients",
             )
@@ -292,8 +309,22 @@ async def bandits_page(request: Request, user: WebUserDep, tenant: TenantQuery =
     view, refused = await _view(request, user, tenant, "Bandits")
     if refused is not None or view.tenant is None:
         return refused or login_redirect(request)
-    platform = platform_of(request)
-    live = await _bandit_live(platform, view)
+    live = await _bandit_live(platform_of(request), view)
+    body = _html(
+        "bandits.html",
+        live=live,
+        picker=_tenant_picker(view, f"{BASE}/bandits"),
+        tenant=view.tenant.slug,
+    )
+    return render_page(request, user, group=GROUP, title="Bandits", body=body)
+
+
+@router.get(f"{BASE}/bandits/simulated")
+async def bandits_simulated(request: Request, user: WebUserDep) -> Response:
+    """The policies compared on the recipient simulator (computed once per process: seconds
+    the first time, so the page loads it after itself)."""
+    if user is None:
+        return login_redirect(request)
     regret = await run_in_threadpool(simulated_regret)
     x, _ = _thin(next(iter(regret.values())))
     comparison = line_chart(
@@ -304,17 +335,14 @@ async def bandits_page(request: Request, user: WebUserDep, tenant: TenantQuery =
         y_label="cumulative regret (expected conversions lost)",
     )
     final = {name: values[-1] for name, values in regret.items()}
-    body = _html(
-        "bandits.html",
-        live=live,
+    markup = _html(
+        "_simulated.html",
         comparison=comparison,
         final=final,
         horizon=SIM_HORIZON,
         seeds=len(SIM_SEEDS),
-        picker=_tenant_picker(view, f"{BASE}/bandits"),
-        tenant=view.tenant.slug,
     )
-    return render_page(request, user, group=GROUP, title="Bandits", body=body)
+    return Response(str(markup), media_type="text/html", headers=SECURITY_HEADERS)
 
 
 async def _bandit_live(platform: Platform, view: Viewing) -> Markup:
@@ -573,7 +601,7 @@ def roi_context(
     counts, edges = np.histogram(np.clip(sim.samples, lo, hi), bins=40)
     bars = [
         Bar(
-            f"{edges[i]:.2f}",
+            f"{100 * edges[i]:+.0f}%",
             0.0,
             float(c),
             color="#c53030" if edges[i + 1] <= 0 else "#2b6cb0",
@@ -608,6 +636,7 @@ def roi_context(
         label="efficient frontier of the portfolio",
         x_label="risk (sd of the portfolio's ROI)",
         y_label="expected ROI of the budget",
+        y_format=lambda v: f"{100 * v:+.0f}%",
     )
     return {
         "sim": sim,

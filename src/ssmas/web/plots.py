@@ -11,7 +11,7 @@ line instead of being joined across.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
@@ -84,17 +84,19 @@ def line_chart(
     y_label: str = "",
     x_ticks: Sequence[tuple[float, str]] = (),
     reference: float | None = None,
+    y_format: Callable[[float], str] = format_number,
     width: int = 860,
-    height: int = 280,
+    height: int = 300,
 ) -> Markup:
-    """Lines and bands over ``x`` (every series one value per x)."""
+    """Lines and bands over ``x`` (every series one value per x); the legend sits above the
+    plot, the y axis' label above the legend."""
     n = len(x)
     if n == 0 or (not lines and not bands):
         return Markup('<p class="empty">Nothing to draw yet.</p>')
     for series in [*(ln.y for ln in lines), *(b.low for b in bands), *(b.high for b in bands)]:
         if len(series) != n:
             raise ValueError("every series needs one value per x")
-    left, right, top, bottom = 64, width - 16, 24, height - 34
+    left, right, top, bottom = 64, width - 16, 48, height - 34
     x_lo, x_hi = min(x), max(x)
     if x_hi == x_lo:
         x_lo, x_hi = x_lo - 1.0, x_hi + 1.0
@@ -119,12 +121,14 @@ def line_chart(
     for v in (y_lo, (y_lo + y_hi) / 2, y_hi):
         parts.append(
             f'<text x="{left - 6}" y="{py(v) + 4:.1f}" font-size="10" text-anchor="end">'
-            f"{escape(format_number(v))}</text>"
+            f"{escape(y_format(v))}</text>"
         )
     ticks = x_ticks or [(x_lo, format_number(x_lo)), (x_hi, format_number(x_hi))]
     for v, text in ticks:
+        at = px(v)
+        anchor = "start" if at < left + 40 else "end" if at > right - 40 else "middle"
         parts.append(
-            f'<text x="{px(v):.1f}" y="{bottom + 14}" font-size="10" text-anchor="middle">'
+            f'<text x="{at:.1f}" y="{bottom + 14}" font-size="10" text-anchor="{anchor}">'
             f"{escape(text)}</text>"
         )
     if x_label:
@@ -133,7 +137,7 @@ def line_chart(
             f'text-anchor="middle">{escape(x_label)}</text>'
         )
     if y_label:
-        parts.append(f'<text x="4" y="{top - 10}" font-size="11">{escape(y_label)}</text>')
+        parts.append(f'<text x="4" y="14" font-size="11">{escape(y_label)}</text>')
     for band in bands:
         runs: list[list[int]] = [[]]
         for i in range(n):
@@ -180,7 +184,7 @@ def line_chart(
                 if _ok(val)
             )
     legend += [(b.name, b.color, False) for b in bands]
-    parts.append(_legend([item for item in legend if item[0]], left + 8, 14))
+    parts.append(_legend([item for item in legend if item[0]], left + 8, 34))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -202,6 +206,8 @@ def bar_chart(
     if reference is not None:
         values.append(reference)
     lo, hi = _range(values, pad=0.02)
+    if min(values) >= 0:  # counts: the axis starts at zero
+        lo = 0.0
     left, right, top, bottom = (
         (64, width - 16, 12, height - 30)
         if vertical
