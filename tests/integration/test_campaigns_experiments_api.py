@@ -17,9 +17,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ssmas.bootstrap import create_app, find_product
+from ssmas.campaigns.errors import Conflict
 from ssmas.campaigns.experiments import ArmSummary, lift_test, srm_check
+from ssmas.campaigns.live.experiments import _flush_or_conflict
+from ssmas.campaigns.live.tables import ExperimentUnit
+from ssmas.campaigns.scope import TenantScope
+from ssmas.campaigns.tenancy import tenant_for_key
 from ssmas.core.platform import Platform
-from ssmas.core.security import create_api_key
+from ssmas.core.security import create_api_key, verify_api_key
 from tests.integration.campaigns_support import campaigns_platform
 
 
@@ -302,3 +307,29 @@ def test_a_bandit_chooses_and_learns_over_the_api(api: Api) -> None:
         "/campaigns/bandits", json={"name": "x", "arms": ["only"]}, headers=headers
     )
     assert one_arm.status_code == 422
+
+
+def test_a_unit_recorded_twice_at_once_is_a_conflict_not_a_500(api: Api) -> None:
+    """Two requests assigning the same new unit at the same moment: the second flush clashes
+    on the unique (experiment, unit) and is answered 409, its batch not kept."""
+
+    headers = _tenant(api)
+    exp = _create(api, headers)
+    api.client.post(
+        f"/campaigns/experiments/{exp['id']}/assign", json={"units": ["same"]}, headers=headers
+    )
+    with api.platform.uow() as uow:
+        record = verify_api_key(uow.session, headers["X-API-Key"])
+        assert record is not None
+        tenant = tenant_for_key(uow.session, record.id)
+        assert tenant is not None
+        scope = TenantScope(uow.session, tenant.id)
+        scope.session.add(
+            ExperimentUnit(
+                tenant_id=tenant.id, experiment_id=exp["id"], unit="same", variant="control"
+            )
+        )
+        with pytest.raises(Conflict, match="send it again"):
+            _flush_or_conflict(scope)
+    found = api.client.get(f"/campaigns/experiments/{exp['id']}/results", headers=headers).json()
+    assert sum(found["units"].values()) == 1

@@ -36,10 +36,11 @@ from ssmas.campaigns.errors import NotFound
 from ssmas.campaigns.live import (
     experiment_results,
     experiment_timeline,
+    experiment_view,
     get_experiment,
     list_bandits,
-    list_experiments,
 )
+from ssmas.campaigns.live.tables import Experiment
 from ssmas.campaigns.roi import (
     CampaignPlan,
     Dist,
@@ -100,11 +101,21 @@ def _ticks(t: list[float]) -> list[tuple[float, str]]:
 # --- experiments ---------------------------------------------------------------------------
 
 
+SHOWN_EXPERIMENTS = 50
+
+
 def _experiment_rows(platform: Platform, tenant_id: int) -> list[dict[str, Any]]:
+    """The newest :data:`SHOWN_EXPERIMENTS` experiments, each with one look."""
     rows = []
     with platform.uow() as uow:
         scope = TenantScope(uow.session, tenant_id)
-        for exp in list_experiments(scope, limit=500)[::-1]:
+        newest = scope.session.scalars(
+            scope.select(Experiment, Experiment.id)
+            .order_by(Experiment.id.desc())
+            .limit(SHOWN_EXPERIMENTS)
+        ).all()
+        for exp_id in newest:
+            exp = experiment_view(get_experiment(scope, exp_id))
             found = experiment_results(scope, exp["id"])
             main = [c for c in found["comparisons"] if c["metric"] == exp["metric"]["name"]]
             rows.append({"exp": exp, "results": found, "main": main})
@@ -124,6 +135,7 @@ async def experiments_page(
     body = _html(
         "experiments.html",
         rows=rows,
+        shown=SHOWN_EXPERIMENTS,
         picker=_tenant_picker(view, f"{BASE}/experiments"),
         tenant=view.tenant.slug,
     )

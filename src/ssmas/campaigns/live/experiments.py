@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from ssmas.campaigns.errors import Conflict, InvalidInput
 from ssmas.campaigns.experiments import (
@@ -230,8 +231,20 @@ def assign_units(
                 assigned_at=stamp,
             )
         )
-    scope.session.flush()
+    _flush_or_conflict(scope)
     return [{"unit": u, "variant": known[u]} for u in units]
+
+
+def _flush_or_conflict(scope: TenantScope) -> None:
+    """Flush; a unique clash means another request recorded the same units or outcomes at
+    the same moment: a 409 (nothing of this batch is kept, so sending it again is safe)."""
+    try:
+        scope.session.flush()
+    except IntegrityError:
+        raise Conflict(
+            message="another request recorded some of these units at the same moment; "
+            "nothing of this batch was kept: send it again"
+        ) from None
 
 
 def record_outcomes(
@@ -300,7 +313,7 @@ def record_outcomes(
         else:
             found.value = found.value + o.value
         found.recorded_at = stamp
-    scope.session.flush()
+    _flush_or_conflict(scope)
     return {"recorded": len(outcomes)}
 
 
