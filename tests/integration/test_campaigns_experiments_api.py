@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,11 @@ from fastapi.testclient import TestClient
 from ssmas.bootstrap import create_app, find_product
 from ssmas.campaigns.errors import Conflict
 from ssmas.campaigns.experiments import ArmSummary, lift_test, srm_check
+from ssmas.campaigns.leads import simulated_leads_csv
 from ssmas.campaigns.live.experiments import _flush_or_conflict
 from ssmas.campaigns.live.tables import ExperimentUnit
+from ssmas.campaigns.ports import COUNT_KEYS
+from ssmas.campaigns.runtime import use_sender
 from ssmas.campaigns.scope import TenantScope
 from ssmas.campaigns.tenancy import tenant_for_key
 from ssmas.core.platform import Platform
@@ -333,3 +336,98 @@ def test_a_unit_recorded_twice_at_once_is_a_conflict_not_a_500(api: Api) -> None
             _flush_or_conflict(scope)
     found = api.client.get(f"/campaigns/experiments/{exp['id']}/results", headers=headers).json()
     assert sum(found["units"].values()) == 1
+
+
+@dataclass
+class RecordingSender:
+    """Keeps every ``enqueue`` call: (template, lead ids)."""
+
+    calls: list[tuple[str, list[int]]] = field(default_factory=list)
+
+    def enqueue(
+        self, tenant_id: int, campaign_id: int, channel: str, template: str, recipients: list[Any]
+    ) -> dict[str, int]:
+        self.calls.append((template, [r.lead_id for r in recipients]))
+        return {"queued": len(recipients)}
+
+    def counts(self, tenant_id: int, campaign_id: int) -> dict[str, int]:
+        return dict.fromkeys(COUNT_KEYS, 0)
+
+
+def test_a_campaign_sends_each_variant_its_own_text(api: Api) -> None:
+    sender = RecordingSender()
+    use_sender(api.platform, sender)
+    headers = _tenant(api)
+    imported = api.client.post(
+        "/campaigns/imports?filename=leads.csv",
+        content=simulated_leads_csv(200, seed=3),
+        headers=headers,
+    )
+    assert imported.status_code == 201, imported.text
+    segment = api.client.post("/campaigns/segments", json={"name": "All"}, headers=headers)
+    campaign = api.client.post(
+        "/campaigns/campaigns",
+        json={
+            "name": "Hola",
+            "segment_id": segment.json()["id"],
+            "template": "Hola {nombre} de {city}: 30% este fin",
+        },
+        headers=headers,
+    ).json()
+    base = {"name": "Greeting", "campaign_id": campaign["id"]}
+    unknown = api.client.post(
+        "/campaigns/experiments",
+        json={
+            **base,
+            "key": "bad",
+            "variants": [{"name": "control"}, {"name": "short", "template": "Hola {apodo}"}],
+        },
+        headers=headers,
+    )
+    assert unknown.status_code == 422 and "apodo" in unknown.json()["message"]
+    loose = api.client.post(
+        "/campaigns/experiments",
+        json={
+            "key": "loose",
+            "name": "x",
+            "variants": [{"name": "a"}, {"name": "b", "template": "Hi"}],
+        },
+        headers=headers,
+    )
+    assert loose.status_code == 422 and "campaign_id" in loose.json()["message"]
+    made = api.client.post(
+        "/campaigns/experiments",
+        json={
+            **base,
+            "key": "greeting",
+            "variants": [{"name": "control"}, {"name": "short", "template": "Hola {nombre}: 30%"}],
+        },
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    launched = api.client.post(f"/campaigns/campaigns/{campaign['id']}/launch", headers=headers)
+    assert launched.status_code == 200, launched.text
+    texts = {template: leads for template, leads in sender.calls}
+    assert set(texts) == {"Hola {nombre} de {city}: 30% este fin", "Hola {nombre}: 30%"}
+    recipients = launched.json()["recipients"]
+    assert sum(len(leads) for leads in texts.values()) == recipients
+    given = api.client.post(
+        f"/campaigns/experiments/{made.json()['id']}/assign",
+        json={"units": [f"lead-{lead}" for lead in texts["Hola {nombre}: 30%"]]},
+        headers=headers,
+    ).json()["assignments"]
+    assert {a["variant"] for a in given} == {"short"}  # the text sent is the variant assigned
+    found = api.client.get(
+        f"/campaigns/experiments/{made.json()['id']}/results", headers=headers
+    ).json()
+    assert sum(found["units"].values()) == recipients  # recorded at launch
+    late = api.client.post(
+        "/campaigns/experiments",
+        json={
+            **base,
+            "key": "late",
+            "variants": [{"name": "control"}, {"name": "b", "template": "Hola {nombre}"}],
+        },
+        headers=headers,
+    )
+    assert late.status_code == 409 and "launched already" in late.json()["message"]

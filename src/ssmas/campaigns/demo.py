@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 import structlog
 from rich.console import Console
 from rich.table import Table
@@ -31,7 +30,7 @@ from ssmas.campaigns.audience import (
 from ssmas.campaigns.errors import NotFound
 from ssmas.campaigns.leads import ImportSummary, import_leads, simulated_leads_csv
 from ssmas.campaigns.leads.scoring import score_tenant_leads
-from ssmas.campaigns.live.demo_loop import LiveDemo, run_live, start_live
+from ssmas.campaigns.live.demo_loop import LiveDemo, demo_experiment, run_live, start_live
 from ssmas.campaigns.runtime import campaigns_runtime, ensure_sender
 from ssmas.campaigns.scope import TenantScope
 from ssmas.campaigns.sending.fake_provider import FakeSmsProvider
@@ -118,6 +117,7 @@ def run_demo_once(
             channel="sms",
             template=DEMO_TEMPLATE,
         )
+        experiment_id = demo_experiment(scope, tenant, campaign.id, stamp)
         uow.commit()
     waiter = stop or threading.Event()
     waited = 0.0
@@ -138,26 +138,10 @@ def run_demo_once(
             uow.commit()
     live = None
     if launched is not None:
-        live = start_live(
-            platform, tenant, campaign.id, _recipients(platform, tenant.id, campaign.id), stamp
-        )
+        live = start_live(platform, tenant, campaign.id, experiment_id, stamp)
     return DemoOutcome(
         tenant.slug, summary, segment, clusters, launched or campaign, launched is not None, live
     )
-
-
-def _recipients(platform: Platform, tenant_id: int, campaign_id: int) -> list[int]:
-    """The lead ids the send ledger holds for the campaign (none with another sender)."""
-    from ssmas.campaigns.sending.tables import SendRow
-
-    with platform.uow() as uow:
-        return list(
-            uow.session.scalars(
-                sa.select(SendRow.lead_id).where(
-                    SendRow.tenant_id == tenant_id, SendRow.campaign_id == campaign_id
-                )
-            )
-        )
 
 
 def ensure_quality_model(platform: Platform) -> int | None:

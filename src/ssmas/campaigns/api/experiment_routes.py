@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ssmas.campaigns.api.deps import TenantReader, TenantWriter
 from ssmas.campaigns.api.tenant_routes import After, Limit, run_scoped
+from ssmas.campaigns.audience.templates import MAX_TEMPLATE_CHARS
 from ssmas.campaigns.errors import InvalidInput
 from ssmas.campaigns.experiments import ExperimentError, plan_experiment
 from ssmas.campaigns.live import (
@@ -52,6 +53,12 @@ class VariantIn(BaseModel):
 
     name: str = NAME
     weight: float = Field(default=1.0, description="traffic weight (> 0; normalised)")
+    template: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_TEMPLATE_CHARS,
+        description="this variant's message text (the campaign's otherwise), sent at launch",
+    )
 
 
 class MetricIn(BaseModel):
@@ -157,6 +164,7 @@ async def create(
             campaign_id=body.campaign_id,
             alpha=body.alpha,
             planned_total=body.planned_total,
+            templates={v.name: v.template for v in body.variants if v.template},
         )
 
     return await run_in_threadpool(run_scoped, caller, work, commit=True)

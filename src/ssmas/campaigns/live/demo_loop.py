@@ -1,9 +1,10 @@
 """The demo campaign's experiment and bandit, live: simulated people answer the campaign.
 
-``start_live`` puts an experiment (control greeting vs a shorter one, primary metric
-``conversion``, guardrail ``optout``) and a Thompson-sampling bandit (4 message variants x 3 send
-times, the recipient simulator's true rates) on the demo's launched campaign, and assigns the
-campaign's recipients to the experiment. Each :meth:`LiveDemo.tick` then plays one round:
+``demo_experiment`` puts an experiment on the demo's campaign before its launch (the control
+greeting vs a shorter text, primary metric ``conversion``, guardrail ``optout``): the launch
+sends each recipient its variant's text and records it as the experiment's unit.
+``start_live`` adds a Thompson-sampling bandit (4 message variants x 3 send times, the
+recipient simulator's true rates). Each :meth:`LiveDemo.tick` then plays one round:
 
 - every recipient whose message the ledger has sent since the last round converts (or opts
   out) with its variant's probability: the conversion is recorded on the send ledger (the
@@ -15,8 +16,7 @@ campaign's recipients to the experiment. Each :meth:`LiveDemo.tick` then plays o
   whether each converted.
 
 The variants' rates are known (:data:`RATES`), so what the pages show can be checked against
-the truth. The sender sends one template per campaign: the variants change who is counted in
-which arm, not the text sent (per-variant templates at launch are not built).
+the truth (the simulated people answer by their variant, not by reading the text).
 """
 
 from __future__ import annotations
@@ -49,7 +49,15 @@ from ssmas.campaigns.tables import Tenant
 from ssmas.core.db import utcnow
 from ssmas.core.platform import Platform
 
-__all__ = ["OPTOUT_RATE", "RATES", "LiveDemo", "run_live", "start_live"]
+__all__ = [
+    "OPTOUT_RATE",
+    "RATES",
+    "SHORT_TEMPLATE",
+    "LiveDemo",
+    "demo_experiment",
+    "run_live",
+    "start_live",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -147,33 +155,41 @@ class LiveDemo:
         return done
 
 
+SHORT_TEMPLATE = "Hola {nombre}: 30% este fin en {city}. BAJA para salir."
+
+
+def demo_experiment(scope: TenantScope, tenant: Tenant, campaign_id: int, stamp: str) -> int | None:
+    """The greeting experiment on the demo's campaign, before its launch: the control keeps
+    the campaign's text, ``short`` gets :data:`SHORT_TEMPLATE`; ``None`` when the tenant's
+    experiment quota is used up (earlier demos' experiments still running)."""
+    try:
+        exp = create_experiment(
+            scope,
+            tenant,
+            key=f"demo-greeting-c{campaign_id}",
+            name=f"Greeting: long vs short ({stamp})",
+            variants=[("control", 1.0), ("short", 1.0)],
+            metric=MetricSpec("conversion"),
+            guardrails=[MetricSpec("optout", higher_is_better=False, tolerance=0.25)],
+            campaign_id=campaign_id,
+            templates={"short": SHORT_TEMPLATE},
+        )
+    except QuotaExceeded as exc:
+        log.warning("campaigns_demo_experiment_skipped", reason=str(exc))
+        return None
+    return int(exp["id"])
+
+
 def start_live(
-    platform: Platform, tenant: Tenant, campaign_id: int, recipients: list[int], stamp: str
+    platform: Platform, tenant: Tenant, campaign_id: int, experiment_id: int | None, stamp: str
 ) -> LiveDemo:
-    """The experiment and the bandit on the demo's campaign, its recipients assigned."""
+    """The bandit on the demo's launched campaign, and the rounds' state; the experiment
+    (:func:`demo_experiment`) had the campaign's recipients assigned at launch."""
     world = campaign_simulator(17)
     names = [f"{v} @ {s}" for v in world.variants for s in world.send_times]
     with platform.uow() as uow:
-        scope = TenantScope(uow.session, tenant.id)
-        experiment_id: int | None = None
-        try:
-            exp = create_experiment(
-                scope,
-                tenant,
-                key=f"demo-greeting-{stamp}",
-                name=f"Greeting: long vs short ({stamp})",
-                variants=[("control", 1.0), ("short", 1.0)],
-                metric=MetricSpec("conversion"),
-                guardrails=[MetricSpec("optout", higher_is_better=False, tolerance=0.25)],
-                campaign_id=campaign_id,
-            )
-            experiment_id = int(exp["id"])
-            if recipients:
-                assign_units(scope, experiment_id, [f"lead-{lead}" for lead in recipients])
-        except QuotaExceeded as exc:  # earlier demos' experiments still running
-            log.warning("campaigns_demo_experiment_skipped", reason=str(exc))
         bandit = create_bandit(
-            scope,
+            TenantScope(uow.session, tenant.id),
             name=f"Variant x send time ({stamp})",
             arms=names,
             campaign_id=campaign_id,

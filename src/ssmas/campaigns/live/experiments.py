@@ -59,7 +59,9 @@ __all__ = [
     "experiment_view",
     "get_experiment",
     "list_experiments",
+    "record_launch_units",
     "record_outcomes",
+    "split_recipients",
 ]
 
 MetricKind = Literal["binomial", "mean"]
@@ -131,9 +133,14 @@ def create_experiment(
     campaign_id: int | None = None,
     alpha: float = 0.05,
     planned_total: int | None = None,
+    templates: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Store a new running experiment; a bad design is :class:`InvalidInput` (422), a key the
-    tenant already used a :class:`Conflict` (409), one past the tier's quota a 429."""
+    tenant already used a :class:`Conflict` (409), one past the tier's quota a 429.
+
+    ``templates``: a message text per variant (the others keep the campaign's): the campaign,
+    not launched yet, then sends each recipient its variant's text (:func:`split_recipients`);
+    a template may use only the variables of the campaign's own."""
     try:
         design = ExperimentDesign.create(key, list(variants))
     except ExperimentError as exc:
@@ -143,8 +150,9 @@ def create_experiment(
     names = [metric.name] + [g.name for g in guardrails]
     if len(set(names)) != len(names):
         raise InvalidInput(message=f"metric names must be unique, got {names}")
-    if campaign_id is not None:
-        scope.get(Campaign, campaign_id, "campaign")
+    campaign = None if campaign_id is None else scope.get(Campaign, campaign_id, "campaign")
+    templates = dict(templates or {})
+    _check_templates(templates, design, campaign)
     taken = scope.session.scalar(
         scope.select(Experiment, Experiment.id).where(Experiment.key == key)
     )
@@ -156,7 +164,10 @@ def create_experiment(
             key=key,
             name=name,
             campaign_id=campaign_id,
-            variants=[{"name": v.name, "weight": v.weight} for v in design.variants],
+            variants=[
+                {"name": v.name, "weight": v.weight, "template": templates.get(v.name)}
+                for v in design.variants
+            ],
             metric=asdict(metric),
             guardrails=[asdict(g) for g in guardrails],
             alpha=float(alpha),
@@ -166,6 +177,69 @@ def create_experiment(
         )
     )
     return experiment_view(row)
+
+
+def _check_templates(
+    templates: Mapping[str, str], design: ExperimentDesign, campaign: Campaign | None
+) -> None:
+    if not templates:
+        return
+    from ssmas.campaigns.audience.templates import template_variables
+
+    unknown = sorted(set(templates) - set(design.names))
+    if unknown:
+        raise InvalidInput(message=f"templates given for variants not in the design: {unknown}")
+    if campaign is None:
+        raise InvalidInput(message="variant templates need the campaign_id they are sent by")
+    if campaign.status == "launched":
+        raise Conflict(
+            message=f"campaign {campaign.id} is launched already: variant texts apply at launch"
+        )
+    allowed = set(campaign.variables or [])
+    for variant, text in templates.items():
+        extra = [v for v in template_variables(text) if v not in allowed]
+        if extra:
+            raise InvalidInput(
+                message=f"variant {variant!r}'s template uses {extra}, which the campaign's "
+                f"recipients do not carry (its template uses {sorted(allowed)})"
+            )
+
+
+def split_recipients(
+    scope: TenantScope, campaign_id: int, lead_ids: Sequence[int]
+) -> tuple[int, dict[str, tuple[str | None, list[int]]]] | None:
+    """At a campaign's launch: when a running experiment on it gives variants their own
+    texts, its id and each variant's text (``None``: the campaign's) with its leads (the
+    variant :func:`assign` gives unit ``lead-<id>``); ``None`` when no experiment splits it.
+    Reads only: :func:`record_launch_units` records the units once the messages are queued
+    (the send ledger writes in a transaction of its own)."""
+    rows = scope.session.scalars(
+        scope.select(Experiment)
+        .where(Experiment.campaign_id == campaign_id, Experiment.status == "running")
+        .order_by(Experiment.id)
+    ).all()
+    row = next((r for r in rows if any(v.get("template") for v in r.variants)), None)
+    if row is None:
+        return None
+    design = _design(row)
+    texts = {v["name"]: v.get("template") for v in row.variants}
+    groups: dict[str, tuple[str | None, list[int]]] = {
+        name: (texts.get(name), []) for name in design.names
+    }
+    for lead in lead_ids:
+        variant = assign(design, f"lead-{lead}")
+        assert variant is not None
+        groups[variant][1].append(lead)
+    return row.id, groups
+
+
+def record_launch_units(
+    scope: TenantScope, experiment_id: int, lead_ids: Sequence[int], *, now: datetime
+) -> None:
+    """Record a launched campaign's recipients as the experiment's units (``lead-<id>``)."""
+    units = [f"lead-{lead}" for lead in lead_ids]
+    for start in range(0, len(units), MAX_BATCH):
+        assign_units(scope, experiment_id, units[start : start + MAX_BATCH], now=now)
 
 
 def list_experiments(scope: TenantScope, *, limit: int, after_id: int = 0) -> list[dict[str, Any]]:
