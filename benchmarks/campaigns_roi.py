@@ -22,6 +22,7 @@ only; the full run writes ``campaigns_roi.json`` and merges ``roi_mc_10k_ms`` an
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -124,6 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     repeats = 5 if args.quick else 50
     rng = np.random.default_rng(17)
+    load_before = os.getloadavg()[0]
 
     plan = example_plan()
     sim = simulate_roi(plan, iterations=10_000, seed=0)
@@ -159,6 +161,8 @@ def main() -> None:
 
     figures: dict[str, Any] = {
         "roi_mc_10k_ms": round(mc_ms, 3),
+        "roi_load_avg_before": round(load_before, 2),
+        "roi_load_avg_after": round(os.getloadavg()[0], 2),
         "portfolio_50_s": round(port_s, 4),
         "portfolio_50_with_mc_s": round(full_s, 4),
         "frontier_50_s": round(frontier_s, 4),
@@ -179,13 +183,15 @@ def main() -> None:
     notes = (
         f"simulate_roi p50 over {repeats} repeats (10,000 iterations); optimise_portfolio "
         f"(SLSQP, exact gradients) on {N_CAMPAIGNS} campaigns with a 3-factor correlation and "
-        f"minimum spends on 10, p50 over {port_repeats} repeats."
+        f"minimum spends on 10, p50 over {port_repeats} repeats. 1-minute load average "
+        f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after, {os.cpu_count()} cores "
+        "(a shared machine: read the times with it)."
     )
     path = write_result(NAME, figures, notes, quick=args.quick)
     console.print(f"wrote {path}", highlight=False)
     if not args.quick:
         # the two issue-17 figures (campaigns_optimise.py keeps them when it reruns)
-        keys = ("roi_mc_10k_ms", "portfolio_50_s")
+        keys = ("roi_mc_10k_ms", "portfolio_50_s", "roi_load_avg_before", "roi_load_avg_after")
         merged = merge_figures("campaigns_optimise", {k: figures[k] for k in keys}, "campaigns_roi")
         console.print(f"merged into {merged}", highlight=False)
 

@@ -70,6 +70,7 @@ def test_rules_list_and_test(client: TestClient, platform: Platform) -> None:
         "multi-metric-anomaly",
         "demand-partner-degradation",
         "security-incident-detected",
+        "campaign-anomaly",
     ]
 
     answer = client.post(

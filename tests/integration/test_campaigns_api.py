@@ -85,12 +85,39 @@ def _populate(api: Api, headers: dict[str, str], seed: int) -> dict[str, int]:
     )
     assert launched.status_code == 200, launched.text
     lead = api.client.get("/campaigns/leads?limit=1", headers=headers).json()[0]
+    experiment = api.client.post(
+        "/campaigns/experiments",
+        json={
+            "key": "greeting",
+            "name": "Greeting",
+            "variants": [{"name": "control"}, {"name": "short"}],
+            "campaign_id": campaign.json()["id"],
+        },
+        headers=headers,
+    )
+    assert experiment.status_code == 201, experiment.text
+    bandit = api.client.post(
+        "/campaigns/bandits", json={"name": "send time", "arms": ["am", "pm"]}, headers=headers
+    )
+    assert bandit.status_code == 201, bandit.text
     return {
         "import_id": imported.json()["import_id"],
         "segment_id": segment.json()["id"],
         "campaign_id": campaign.json()["id"],
         "lead_id": lead["id"],
+        "experiment_id": experiment.json()["id"],
+        "bandit_id": bandit.json()["id"],
     }
+
+
+# valid bodies for the routes that need one, so another tenant's id is what gets refused
+BODIES: dict[str, dict[str, Any]] = {
+    "/campaigns/experiments/{experiment_id}/assign": {"units": ["u1"]},
+    "/campaigns/experiments/{experiment_id}/outcomes": {
+        "outcomes": [{"unit": "u1", "metric": "conversion", "value": 1}]
+    },
+    "/campaigns/bandits/{bandit_id}/rewards": {"rewards": [{"arm": "am", "reward": 1}]},
+}
 
 
 def _tenant_routes(api: Api) -> list[tuple[str, str]]:
@@ -111,10 +138,17 @@ def test_every_route_hides_other_tenants(api: Api) -> None:
     their_ids = _populate(api, theirs, seed=2)
     with_ids = [(method, path) for method, path in _tenant_routes(api) if "{" in path]
     covered = {re.findall(r"{(\w+)}", path)[0] for _, path in with_ids}
-    assert covered == {"import_id", "lead_id", "segment_id", "campaign_id"}
+    assert covered == {
+        "import_id",
+        "lead_id",
+        "segment_id",
+        "campaign_id",
+        "experiment_id",
+        "bandit_id",
+    }
     for method, template in with_ids:
         path = template.format(**their_ids)
-        answer = api.client.request(method, path, headers=mine)
+        answer = api.client.request(method, path, headers=mine, json=BODIES.get(template))
         assert answer.status_code == 404, (method, path, answer.text)
         assert answer.json()["error"] == "not_found"
         if method == "GET":

@@ -12,6 +12,7 @@ import httpx
 
 from ssmas.campaigns.audience import create_campaign, get_campaign
 from ssmas.campaigns.demo import DEMO_TENANT, run_demo_once
+from ssmas.campaigns.live import experiment_results
 from ssmas.campaigns.runtime import campaigns_runtime, ensure_sender, use_sender
 from ssmas.campaigns.scheduling import launch_due, run_scheduler
 from ssmas.campaigns.scope import TenantScope
@@ -118,6 +119,36 @@ def test_demo_campaign_is_sent_through_the_fake_provider_and_counts_rise(tmp_pat
                 assert sum(fake.handset.values()) == recipients
                 cells = _campaign_cells(client, base, tenant.slug, done.campaign.id)
                 assert cells[7:9] == [f"{recipients:,}", f"{recipients:,}"]
+                # the campaign's experiment and bandit, live: its sent recipients and
+                # simulated ones answer; conversions reach the ledger and the pages
+                live = done.live
+                assert live is not None and live.experiment_id is not None
+                first = live.tick(visitors=400)
+                assert first["recipients"] == recipients and first["bandit_pulls"] == 400
+                for _ in range(3):
+                    assert live.tick(visitors=400)["recipients"] == 0  # each judged once
+                converted = sender.counts(tenant.id, done.campaign.id)["converted"]
+                assert 0 < converted < recipients
+                cells = _campaign_cells(client, base, tenant.slug, done.campaign.id)
+                assert cells[12] == f"{converted:,}"
+                page = client.get(
+                    f"/dashboard/campaigns/experiments/{live.experiment_id}",
+                    params={"tenant": tenant.slug},
+                )
+                assert page.status_code == 200
+                with platform.uow() as uow:
+                    found = experiment_results(
+                        TenantScope(uow.session, tenant.id), live.experiment_id
+                    )
+                assert sum(found["units"].values()) == recipients + 4 * 400
+                assert found["experiment"]["campaign_id"] == done.campaign.id
+                conversions = found["metrics"]["conversion"]
+                assert sum(v["total"] for v in conversions.values()) >= converted
+                assert 'data-series="always-valid confidence sequence"' in page.text
+                bandits = client.get(
+                    "/dashboard/campaigns/bandits/live", params={"tenant": tenant.slug}
+                )
+                assert "short @ 19:00" in bandits.text and "1,600 recipients" in bandits.text
 
 
 def test_the_scheduler_worker_launches_into_the_send_ledger(tmp_path: Path) -> None:

@@ -138,6 +138,8 @@ def test_migration_matches_the_tables(platform: Platform) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
+    import ssmas.campaigns.live.tables
+    import ssmas.campaigns.sending.tables  # noqa: F401  (every campaigns table in the metadata)
     from ssmas.core.db import Base
 
     with platform.engine.connect() as connection:

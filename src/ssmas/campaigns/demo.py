@@ -2,7 +2,9 @@
 clustering, and a campaign launched into the send ledger; the sender worker sends it through
 the local fake SMS provider (served here when ``SSMAS_CAMPAIGNS_PROVIDER_URL`` is on this host),
 whose delivery receipts come back to the API, so the counts on the dashboard's *Campaigns* page
-rise (log in with the demo key: it is an operator's and sees every tenant)."""
+rise (log in with the demo key: it is an operator's and sees every tenant). The campaign runs
+with an experiment and a bandit live (:mod:`ssmas.campaigns.live.demo_loop`): simulated
+recipients convert, and the *Experiments* and *Bandits* pages follow."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from ssmas.campaigns.audience import (
 from ssmas.campaigns.errors import NotFound
 from ssmas.campaigns.leads import ImportSummary, import_leads, simulated_leads_csv
 from ssmas.campaigns.leads.scoring import score_tenant_leads
+from ssmas.campaigns.live.demo_loop import LiveDemo, demo_experiment, run_live, start_live
 from ssmas.campaigns.runtime import campaigns_runtime, ensure_sender
 from ssmas.campaigns.scope import TenantScope
 from ssmas.campaigns.sending.fake_provider import FakeSmsProvider
@@ -67,6 +70,7 @@ class DemoOutcome:
     clusters: list[SegmentView]
     campaign: CampaignView
     launched: bool
+    live: LiveDemo | None = None
 
 
 def run_demo_once(
@@ -113,6 +117,7 @@ def run_demo_once(
             channel="sms",
             template=DEMO_TEMPLATE,
         )
+        experiment_id = demo_experiment(scope, tenant, campaign.id, stamp)
         uow.commit()
     waiter = stop or threading.Event()
     waited = 0.0
@@ -131,8 +136,11 @@ def run_demo_once(
                 now=datetime.now(UTC),
             )
             uow.commit()
+    live = None
+    if launched is not None:
+        live = start_live(platform, tenant, campaign.id, experiment_id, stamp)
     return DemoOutcome(
-        tenant.slug, summary, segment, clusters, launched or campaign, launched is not None
+        tenant.slug, summary, segment, clusters, launched or campaign, launched is not None, live
     )
 
 
@@ -220,6 +228,17 @@ def _run_demo(platform: Platform, stop: threading.Event) -> None:
     table.add_row(
         "campaign", f"{done.campaign.name}: {outcome}, {done.campaign.recipients:,} recipients"
     )
+    if done.live is not None:
+        threading.Thread(
+            target=run_live, args=(done.live, stop), name="campaigns-demo-live", daemon=True
+        ).start()
+        experiment = (
+            f"running on the campaign: /dashboard/campaigns/experiments/{done.live.experiment_id}"
+            if done.live.experiment_id is not None
+            else "none (the tenant's experiment quota is used up)"
+        )
+        table.add_row("experiment", experiment)
+        table.add_row("bandit", "Thompson sampling, 12 arms: /dashboard/campaigns/bandits")
     counts = _watch(platform, done, stop) if done.launched else {}
     if counts:
         table.add_row("sending", ", ".join(f"{key} {value:,}" for key, value in counts.items()))

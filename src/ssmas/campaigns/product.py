@@ -13,7 +13,7 @@ PRODUCT = Product(
         "ssmas.campaigns.sending.routes:router",
         "ssmas.campaigns.api_quality:router",
     ),
-    pages=("ssmas.campaigns.web:router",),
+    pages=("ssmas.campaigns.web:router", "ssmas.campaigns.web_optimise:router"),
     start="ssmas.campaigns.runtime:setup",
     workers=(
         WorkerSpec("scheduler", "ssmas.campaigns.scheduling:run_scheduler"),

@@ -36,6 +36,7 @@ from ssmas.core.platform import Platform
 from ssmas.core.security import scopes_grant
 from ssmas.web import WebUser, WebUserDep, login_redirect, register_page, render_page
 from ssmas.web.access import platform_of
+from ssmas.web.charts import format_number
 from ssmas.web.rendering import SECURITY_HEADERS
 
 GROUP = "campaigns"
@@ -51,6 +52,7 @@ _env = Environment(
     loader=FileSystemLoader(str(Path(__file__).resolve().parent / "templates")),
     autoescape=select_autoescape(["html"]),
 )
+_env.filters["number"] = format_number
 
 
 def _html(name: str, **context: Any) -> Markup:

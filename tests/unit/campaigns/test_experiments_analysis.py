@@ -80,3 +80,23 @@ def test_150_experiments_at_once_split_independently() -> None:
     assert np.abs(corr).max() < 5 / np.sqrt(len(units))
     # and the correlations look like noise: their spread is 1/sqrt(n)
     assert stats.kstest(corr * np.sqrt(len(units)), "norm").pvalue > 0.001
+
+
+def test_a_guardrail_without_events_does_not_hold_the_decision_back() -> None:
+    design = ExperimentDesign.create("rail", ["control", "short"])
+    primary = Metric(
+        "conversion",
+        {
+            "control": ArmSummary.proportion(500, 10_000),
+            "short": ArmSummary.proportion(800, 10_000),
+        },
+    )
+    quiet = Metric(
+        "complaints",
+        {"control": ArmSummary.proportion(0, 10_000), "short": ArmSummary.proportion(0, 10_000)},
+        guardrail=Guardrail("complaints", higher_is_better=False),
+    )
+    report = analyse(design, {"control": 10_000, "short": 10_000}, primary, guardrails=[quiet])
+    decision = report.decisions["short"]
+    assert decision.action == "ship" and "complaints" in decision.reason
+    assert [c.metric for c in report.comparisons] == ["conversion"]

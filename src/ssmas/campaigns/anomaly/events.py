@@ -1,6 +1,9 @@
 """Anomalies as bus events: ``AnomalyDetected`` on the ``campaigns.anomalies`` topic, one per
-flagged row, so AdOps' event rules can route them (page someone, open an incident, pause a send)
-without importing campaigns.
+flagged row, and the same anomaly as an AdOps event on ``adops.events`` (EventBridge-shaped:
+``source`` ``ssmas.campaigns``, ``detail-type`` ``Campaign Anomaly Detected``, the payload as
+``detail``), the topic AdOps' ``rules`` worker reads, so its event rules route them (page
+someone, open an incident, pause a send; the shipped rules page on critical ones) without
+importing campaigns.
 
 A payload carries what a rule needs to decide: where the row came from (``source``: validations
 or campaigns), which entity, the ensemble score and a severity, each detector's score, and the
@@ -10,9 +13,11 @@ does not raise the same anomaly twice.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 from pydantic import AwareDatetime, BaseModel, Field
@@ -20,10 +25,24 @@ from pydantic import AwareDatetime, BaseModel, Field
 from ssmas.campaigns.anomaly.ensemble import AnomalyEnsemble, AnomalyInputError
 from ssmas.core.bus import Bus
 
-__all__ = ["TOPIC_ANOMALIES", "AnomalyDetected", "detect_anomalies", "publish_anomalies"]
+__all__ = [
+    "ADOPS_DETAIL_TYPE",
+    "ADOPS_SOURCE",
+    "TOPIC_ADOPS_EVENTS",
+    "TOPIC_ANOMALIES",
+    "AnomalyDetected",
+    "adops_event",
+    "detect_anomalies",
+    "publish_anomalies",
+]
 
 TOPIC_ANOMALIES = "campaigns.anomalies"
+# AdOps' event rules read this topic; the envelope is the EventBridge shape they parse
+TOPIC_ADOPS_EVENTS = "adops.events"
+ADOPS_SOURCE = "ssmas.campaigns"
+ADOPS_DETAIL_TYPE = "Campaign Anomaly Detected"
 CRITICAL = 0.99
+_NOT_ID = re.compile(r"[^A-Za-z0-9_.:\-]")
 
 
 class AnomalyDetected(BaseModel):
@@ -91,9 +110,39 @@ def detect_anomalies(
     return events
 
 
-def publish_anomalies(bus: Bus, events: Sequence[AnomalyDetected]) -> list[str]:
-    """Publish ``events`` on :data:`TOPIC_ANOMALIES` in one atomic batch; returns message ids."""
+def adops_event(event: AnomalyDetected) -> dict[str, Any]:
+    """The anomaly as an AdOps event envelope; its ``id`` comes from the anomaly's key, so the
+    same anomaly published twice is one event."""
+    raw = f"campaigns-anomaly:{event.key}"
+    event_id = _NOT_ID.sub("-", raw)
+    if len(event_id) > 128:
+        event_id = f"campaigns-anomaly:{hashlib.sha256(raw.encode()).hexdigest()}"
+    return {
+        "version": "0",
+        "id": event_id,
+        "source": ADOPS_SOURCE,
+        "detail-type": ADOPS_DETAIL_TYPE,
+        "time": event.detected_at.isoformat(),
+        "account": "ssmas",
+        "region": "local",
+        "resources": [f"campaigns:{event.source}:{event.entity_id}"[:1600]],
+        "detail": event.model_dump(mode="json"),
+    }
+
+
+def publish_anomalies(
+    bus: Bus,
+    events: Sequence[AnomalyDetected],
+    *,
+    adops_topic: str | None = TOPIC_ADOPS_EVENTS,
+) -> list[str]:
+    """Publish ``events`` on :data:`TOPIC_ANOMALIES` in one atomic batch, and as AdOps events on
+    ``adops_topic`` (``None``: not); returns the anomalies' message ids."""
     if not events:
         return []
     items = [(event.key, event.model_dump(mode="json")) for event in events]
-    return bus.publish_batch(TOPIC_ANOMALIES, items)
+    ids = bus.publish_batch(TOPIC_ANOMALIES, items)
+    if adops_topic is not None:
+        envelopes = [adops_event(event) for event in events]
+        bus.publish_batch(adops_topic, [(f"event/{e['id']}", e) for e in envelopes])
+    return ids

@@ -169,7 +169,7 @@ def launch_campaign(
     recipients, skipped = recipients_of(scope, campaign, cipher)
     check_messages(scope.session, tenant, len(recipients), now)
     channel: ChannelName = "whatsapp" if campaign.channel == "whatsapp" else "sms"
-    counts = sender.enqueue(tenant.id, campaign.id, channel, campaign.template, recipients)
+    counts = _enqueue(scope, tenant, campaign, channel, recipients, sender, now)
     RECIPIENTS.labels(channel).inc(len(recipients))
     campaign.status = "launched"
     campaign.launched_at = now
@@ -179,6 +179,36 @@ def launch_campaign(
     meter(scope.session, tenant.id, "messages", int(counts.get("queued", 0)), now.date())
     scope.session.flush()
     return _view(campaign, counts)
+
+
+def _enqueue(
+    scope: TenantScope,
+    tenant: Tenant,
+    campaign: Campaign,
+    channel: ChannelName,
+    recipients: list[Recipient],
+    sender: CampaignSender,
+    now: datetime,
+) -> dict[str, int]:
+    """Hand the recipients over: all with the campaign's text, or, when a running experiment
+    gives its variants their own texts, each variant's recipients with theirs."""
+    from ssmas.campaigns.live.experiments import record_launch_units, split_recipients
+
+    split = split_recipients(scope, campaign.id, [r.lead_id for r in recipients])
+    if split is None:
+        return dict(sender.enqueue(tenant.id, campaign.id, channel, campaign.template, recipients))
+    experiment_id, groups = split
+    by_lead = {r.lead_id: r for r in recipients}
+    counts: dict[str, int] = {}
+    for text, leads in groups.values():
+        if not leads:
+            continue
+        group = [by_lead[lead] for lead in leads]
+        got = sender.enqueue(tenant.id, campaign.id, channel, text or campaign.template, group)
+        for key, value in got.items():
+            counts[key] = counts.get(key, 0) + int(value)
+    record_launch_units(scope, experiment_id, list(by_lead), now=now)
+    return counts
 
 
 def get_campaign(

@@ -114,26 +114,41 @@ def analyse(
             main = _compare(
                 primary, control, variant, alpha=alpha, seq_alpha=seq_alpha, tuning=tuning
             )
-            rails = [
-                _compare(g, control, variant, alpha=alpha, seq_alpha=seq_alpha, tuning=tuning)
-                for g in guardrails
-            ]
+            for g in guardrails:
+                if control not in g.arms or variant not in g.arms:
+                    missing = control if control not in g.arms else variant
+                    raise ExperimentError(f"metric {g.name!r} has no data for variant {missing!r}")
         except ExperimentError as exc:
             decisions[variant] = Decision("no_data", f"cannot conclude yet: {exc}")
             continue
+        rails: list[tuple[Metric, Comparison]] = []
+        unmeasured: list[str] = []
+        for g in guardrails:
+            # a guardrail with no events yet (zero variance, a zero control mean) shows no harm
+            try:
+                rails.append(
+                    (
+                        g,
+                        _compare(
+                            g, control, variant, alpha=alpha, seq_alpha=seq_alpha, tuning=tuning
+                        ),
+                    )
+                )
+            except ExperimentError as exc:
+                unmeasured.append(f"{g.name} ({exc})")
         primaries.append(main)
-        comparisons.extend(rails)
-        decisions[variant] = conclude(
+        comparisons.extend(r for _, r in rails)
+        decision = conclude(
             main.sequential,
             srm,
-            guardrails=[
-                (g.guardrail, r.sequential)
-                for g, r in zip(guardrails, rails, strict=True)
-                if g.guardrail is not None
-            ],
+            guardrails=[(g.guardrail, r.sequential) for g, r in rails if g.guardrail is not None],
             higher_is_better=primary.higher_is_better,
             planned_total=planned_total,
         )
+        if unmeasured:
+            note = "; guardrail not measurable yet, no harm shown: " + ", ".join(unmeasured)
+            decision = Decision(decision.action, decision.reason + note, decision.harmed_guardrails)
+        decisions[variant] = decision
     if primaries:
         method = holm if correction == "holm" else benjamini_hochberg
         adjusted = method([c.fixed.p_value for c in primaries], alpha=alpha).adjusted
