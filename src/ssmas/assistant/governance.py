@@ -4,8 +4,8 @@ GDPR (arts. 15, 17, 20) and Mexico's LFPDPPP (ARCO rights) give a customer the r
 their data and to have it deleted. A customer is a phone number (optionally on one business
 number); their data lives in four places, and erasure reaches each:
 
-- the database: conversations, messages, handoffs, and the delivery statuses of the messages
-  sent to them;
+- the database: conversations, messages, handoffs, private notes, CSAT answers, and the
+  delivery statuses of the messages sent to them;
 - the cache: each conversation's context window;
 - the bus archive: every retained message of the assistant's topics and dead-letter topics
   that names the phone anywhere, sealed or not (a webhook delivery is read whole), deleted with
@@ -36,7 +36,14 @@ from sqlalchemy.orm import Session
 from ssmas.assistant.context import ContextStore
 from ssmas.assistant.events import unseal, unseal_bytes
 from ssmas.assistant.media import ObjectStore
-from ssmas.assistant.tables import ChatMessage, Conversation, DeliveryStatus, Handoff
+from ssmas.assistant.tables import (
+    ChatMessage,
+    Conversation,
+    CsatAnswer,
+    DeliveryStatus,
+    Handoff,
+    PrivateNote,
+)
 from ssmas.core.bus import Bus, dlq_topic
 from ssmas.core.cache import Cache
 from ssmas.core.db import UnitOfWork, utcnow
@@ -59,6 +66,8 @@ class ErasureReport:
     conversations: int = 0
     messages: int = 0
     handoffs: int = 0
+    notes: int = 0
+    csat_answers: int = 0
     delivery_statuses: int = 0
     cache_entries: int = 0
     media_files: int = 0
@@ -69,6 +78,8 @@ class ErasureReport:
             "conversations": self.conversations,
             "messages": self.messages,
             "handoffs": self.handoffs,
+            "notes": self.notes,
+            "csat_answers": self.csat_answers,
             "delivery_statuses": self.delivery_statuses,
             "cache_entries": self.cache_entries,
             "media_files": self.media_files,
@@ -193,6 +204,16 @@ def _delete_conversations(
         )
     report.handoffs += _count(
         session.execute(sa.delete(Handoff).where(Handoff.conversation_id.in_(conversation_ids)))
+    )
+    report.notes += _count(
+        session.execute(
+            sa.delete(PrivateNote).where(PrivateNote.conversation_id.in_(conversation_ids))
+        )
+    )
+    report.csat_answers += _count(
+        session.execute(
+            sa.delete(CsatAnswer).where(CsatAnswer.conversation_id.in_(conversation_ids))
+        )
     )
     session.execute(
         sa.update(ChatMessage)

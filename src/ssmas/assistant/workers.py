@@ -25,6 +25,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from ssmas.assistant import metrics
+from ssmas.assistant.console import Console
 from ssmas.assistant.events import (
     TOPIC_ESCALATION,
     TOPIC_INBOUND,
@@ -243,17 +244,33 @@ class AssistantHandlers:
             log.warning("escalation_notify_refused", handoff_id=event.handoff_id, error=str(exc))
 
     def sweep_sla(self) -> int:
-        """Notify handoffs past their SLA without an agent reply; returns how many."""
+        """One pass of the SLA worker: notify handoffs past their first-response target
+        without an agent reply, count those past their resolution target, wake snoozed
+        conversations and move unanswered handoffs off agents who are away or over capacity;
+        returns how many breaches it found."""
+        now = self.rt.clock()
         with UnitOfWork(self.rt.platform.session_factory) as uow:
-            breaches = due_breaches(uow.session, self.rt.clock())
+            breaches = due_breaches(uow.session, now)
             uow.commit()
         for handoff in breaches:
-            metrics.SLA_BREACHES.inc()
+            metrics.SLA_BREACHES.labels("first_response", handoff.priority).inc()
             try:
                 self.rt.notifier.send(escalation_notification(handoff, breached=True))
             except Exception as exc:
                 log.warning("sla_notify_failed", handoff_id=handoff.id, error=str(exc))
-        return len(breaches)
+        console = Console(
+            self.rt.platform.session_factory,
+            self.rt.cipher,
+            self.rt.platform.bus,
+            self.rt.platform.cache,
+            self.rt.wa,
+        )
+        swept = console.sweep(now)
+        for handoff in swept["resolution_breaches"]:
+            metrics.SLA_BREACHES.labels("resolution", handoff.priority).inc()
+        if swept["woken"] or swept["moves"]:
+            log.info("sla_sweep", woken=len(swept["woken"]), reassigned=len(swept["moves"]))
+        return len(breaches) + len(swept["resolution_breaches"])
 
 
 def assistant_subscriptions(
