@@ -346,12 +346,17 @@ def test_snooze_wakes_by_time_or_message_and_the_sweep_counts_resolution_breache
     settings: Settings,
 ) -> None:
     now = [datetime.now(UTC)]
+    targets = {"urgent": 30.0, "high": 100.0, "medium": 600.0, "low": 1000.0}
     with (
-        open_channel(settings, clock=lambda: now[0]) as channel,
+        open_channel(settings, clock=lambda: now[0], sla_resolution_minutes=targets) as channel,
         TestClient(create_app(channel.platform)) as client,
     ):
         _, agent, handle = keys(channel)
         first = escalate(client, channel, "16505550301", ANGRY, "wamid.s1")
+        opened = handoff_of(channel, first)
+        assert opened.resolution_due_at is not None
+        assert opened.resolution_due_at - opened.opened_at == timedelta(minutes=100)
+        assert opened.sla_due_at - opened.opened_at == timedelta(minutes=15)
         second = escalate(client, channel, "16505550302", "where is my order", "wamid.s2")
         console = Console(
             channel.platform.session_factory,
@@ -398,9 +403,10 @@ def test_snooze_wakes_by_time_or_message_and_the_sweep_counts_resolution_breache
         now[0] += timedelta(minutes=31)
         handlers.sweep_sla()
         assert conversation_of(channel, "16505550301").status == "open"
-        # past the 240-minute resolution target of a high priority: counted once
-        now[0] += timedelta(minutes=240)
-        assert handlers.sweep_sla() >= 1
+        assert handoff_of(channel, first).resolution_breach_notified_at is None
+        # past the configured 100-minute resolution target of a high priority: counted once
+        now[0] += timedelta(minutes=40)
+        assert handlers.sweep_sla() == 1
         handlers.sweep_sla()
         after = REGISTRY.get_sample_value(
             "ssmas_assistant_sla_breaches_total", {"target": "resolution", "priority": "high"}
