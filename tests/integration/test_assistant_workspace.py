@@ -322,10 +322,14 @@ def test_agent_workspace_from_notes_to_csat(client: TestClient, channel: Channel
         channel.platform.session_factory, channel_cipher(channel.platform), datetime.now(UTC).date()
     )
     assert report.rates.resolution_rate == 1.0 and report.rates.csat_mean == 5.0
+    listed = client.get("/assistant/conversations?status=resolved", headers=agent).json()
+    assert [c["id"] for c in listed] == [conv]
+    assert client.get("/assistant/conversations?status=closed", headers=agent).status_code == 422
     # a new message reopens it, and the bot answers
     deliver(client, text_delivery(phone, "where is my order now?", "wamid.w4"))
     channel.drain()
     assert conversation_of(channel, phone).status == "open"
+    assert client.get("/assistant/conversations?status=resolved", headers=agent).json() == []
     assert (
         "answer about order_status" in channel.fake.state.sent_to(phone)[-1]["body"]["text"]["body"]
     )

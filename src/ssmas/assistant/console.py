@@ -31,7 +31,14 @@ from ssmas.assistant.handoff import (
 )
 from ssmas.assistant.routing import assign, rebalance
 from ssmas.assistant.store import add_outbound, messages_of
-from ssmas.assistant.tables import STATUS_RESOLVED, Agent, Conversation, CsatAnswer, Team
+from ssmas.assistant.tables import (
+    STATUS_RESOLVED,
+    STATUS_SNOOZED,
+    Agent,
+    Conversation,
+    CsatAnswer,
+    Team,
+)
 from ssmas.core.bus import Bus
 from ssmas.core.cache import Cache
 from ssmas.core.db import UnitOfWork
@@ -143,6 +150,8 @@ class Console:
         conversation; ``label`` (a name the caller gives itself) is recorded beside it."""
         with UnitOfWork(self.session_factory) as uow:
             row = take_over(uow.session, conversation_id, agent, now)
+            if row.status in (STATUS_RESOLVED, STATUS_SNOOZED):  # someone works on it again
+                ws.open_again(uow.session, row, now)
             record_audit(
                 uow.session,
                 actor=agent,
