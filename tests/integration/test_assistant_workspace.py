@@ -4,15 +4,19 @@
 Routing (rules, round robin, languages, capacity, away), canned responses, private notes, rich
 replies, status (pending pauses the resolution clock, snoozed wakes, resolved reopens), the CSAT
 survey and its answer, resolution by customer confirmation in analytics, and bad input as 4xx
-JSON.
+JSON. Every test runs on SQLite and on the real PostgreSQL (a fresh database each).
 """
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -26,6 +30,7 @@ from ssmas.core.db import UnitOfWork
 from ssmas.core.metrics import REGISTRY
 from ssmas.core.security import create_api_key, list_audit
 from ssmas.settings import Settings
+from tests.conftest import PG_ADMIN_URL
 from tests.integration.assistant_channel_support import (
     BUSINESS_ID,
     Channel,
@@ -36,6 +41,29 @@ from tests.integration.assistant_fixtures import deliver
 
 ANGRY = "I want a refund, get me a manager"
 ENOJO = "quiero cancelar, hola, devuelvan mi dinero"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """The test's settings on SQLite, or on a fresh PostgreSQL database (dropped after)."""
+    if request.param == "sqlite":
+        s = Settings(profile="test", data_dir=tmp_path / "data")
+        s.ensure_dirs()
+        yield s
+        return
+    name = f"ssmas_ws_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    s = Settings(profile="test", data_dir=tmp_path / "data", database_url=url)
+    s.ensure_dirs()
+    try:
+        yield s
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def keys(channel: Channel) -> tuple[dict[str, str], dict[str, str], str]:
