@@ -215,6 +215,8 @@ def test_agent_workspace_from_notes_to_csat(client: TestClient, channel: Channel
     assert post(client, "/agents", body, admin).status_code == 201
     conv = escalate(client, channel, phone, ANGRY, "wamid.w1")
     assert handoff_of(channel, conv).agent == handle  # department billing names the team
+    told = channel.notifier.sent[-1]  # the escalation notice names where it was routed
+    assert (told.fields["team"], told.fields["assigned_to"]) == ("billing", handle)
     base = f"/conversations/{conv}"
     sent_before = len(channel.fake.state.sent_to(phone))
 

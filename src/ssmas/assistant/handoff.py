@@ -271,8 +271,15 @@ def escalation_notification(handoff: Handoff, *, breached: bool = False) -> Noti
     )
 
 
-def escalation_notice(event: EscalationEvent, *, breached: bool = False) -> Notification:
-    """The notifier message for an escalation event (what the escalation queue sends)."""
+def escalation_notice(
+    event: EscalationEvent,
+    *,
+    breached: bool = False,
+    team: str | None = None,
+    agent: str | None = None,
+) -> Notification:
+    """The notifier message for an escalation event (what the escalation queue sends), with
+    the team and agent it was routed to when known."""
     title = (
         f"WhatsApp escalation SLA breached: conversation {event.conversation_id}"
         if breached
@@ -291,6 +298,8 @@ def escalation_notice(event: EscalationEvent, *, breached: bool = False) -> Noti
             "department": event.department,
             "score": event.score,
             "sla_due_at": event.sla_due_at.isoformat(),
+            **({"team": team} if team else {}),
+            **({"assigned_to": agent} if agent else {}),
         },
     )
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.orm import Session
 
@@ -54,7 +55,7 @@ from ssmas.assistant.store import (
     outbound_by_wa_id,
     settle_by_token,
 )
-from ssmas.assistant.tables import Conversation
+from ssmas.assistant.tables import Conversation, Handoff, Team
 from ssmas.assistant.template_sends import TemplateSends
 from ssmas.assistant.whatsapp.client import CODE_WINDOW_CLOSED
 from ssmas.core.bus import Delivery
@@ -236,12 +237,24 @@ class AssistantHandlers:
         retry can fix is raised (the bus redelivers, then dead-letters); one it cannot (a 4xx
         from the receiver) is logged and the message is done."""
         event = EscalationEvent.model_validate(delivery.message.payload)
+        team, agent = self._routed(event.handoff_id)
         try:
-            self.rt.notifier.send(escalation_notice(event))
+            self.rt.notifier.send(escalation_notice(event, team=team, agent=agent))
         except NotifyError as exc:
             if exc.retryable:
                 raise
             log.warning("escalation_notify_refused", handoff_id=event.handoff_id, error=str(exc))
+
+    def _routed(self, handoff_id: int) -> tuple[str | None, str | None]:
+        """The team and agent a handoff was routed to (the workspace's assignment on open)."""
+        with UnitOfWork(self.rt.platform.session_factory) as uow:
+            found = uow.session.execute(
+                sa.select(Team.name, Handoff.agent)
+                .select_from(Handoff)
+                .outerjoin(Team, Team.id == Handoff.team_id)
+                .where(Handoff.id == handoff_id)
+            ).first()
+        return (found[0], found[1]) if found is not None else (None, None)
 
     def sweep_sla(self) -> int:
         """One pass of the SLA worker: notify handoffs past their first-response target
