@@ -18,7 +18,7 @@ from ssmas.core.db import UnitOfWork, utcnow
 from ssmas.core.platform import build_platform
 from ssmas.core.security import list_audit
 from ssmas.settings import Settings, use_settings
-from tests.integration.assistant_channel_support import Channel
+from tests.integration.assistant_channel_support import Channel, signature
 from tests.integration.test_assistant_web import (
     BASE,
     conversation_id,
@@ -26,6 +26,7 @@ from tests.integration.test_assistant_web import (
     make_key,
     sign_in,
 )
+from tests.integration.test_assistant_workspace import reply_delivery
 
 ANGRY = "16505550501"
 
@@ -130,6 +131,19 @@ def test_conversation_and_queue_pages_drive_the_workspace(
     after = client.get(f"{BASE}/conversations/{conv}")
     assert "asked, no answer yet" in after.text and "pill resolved" in after.text
     assert "The queue is empty." in client.get(f"{BASE}/queue").text
+    # the customer rates it 4: on the conversation and in the queue page's CSAT tables
+    answer = reply_delivery(ANGRY, "wamid.p9", "csat:4", "4 · Good")
+    hooked = client.post(
+        "/whatsapp/webhook", content=answer, headers={"x-hub-signature-256": signature(answer)}
+    )
+    assert hooked.status_code == 200
+    channel.drain()
+    assert (
+        '<td id="conversation-csat">4 / 5</td>' in client.get(f"{BASE}/conversations/{conv}").text
+    )
+    rated = client.get(f"{BASE}/queue").text
+    assert "<tr><td>web:eva</td><td>1</td><td>4.0</td><td>100%</td></tr>" in rated
+    assert "<tr><td>billing</td><td>1</td><td>4.0</td><td>100%</td></tr>" in rated
     with UnitOfWork(channel.platform.session_factory) as uow:
         actions = {(e.actor, e.action) for e in list_audit(uow.session, limit=100)}
     for action in ("note", "reply", "status.snoozed", "status.resolved"):
