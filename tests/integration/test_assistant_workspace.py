@@ -374,6 +374,15 @@ def test_agent_workspace_from_notes_to_csat(client: TestClient, channel: Channel
         assert (handle, action) in actions
     # notes never reach the bot: the scripted brain saw only the customer's words
     assert not any("VIP" in seen for seen in channel.brain.seen)
+    # the customer's export holds the notes and the survey; erasure deletes them
+    exported = client.get(f"/assistant/customers/{phone}/export", headers=admin).json()
+    [held] = exported["conversations"]
+    assert [n["text"] for n in held["notes"]] == ["VIP: invoice 42 twice"]
+    assert [c["score"] for c in held["satisfaction"]] == [5]
+    erased = client.delete(f"/assistant/customers/{phone}", headers=admin).json()["erased"]
+    assert (erased["notes"], erased["csat_answers"]) == (1, 1)
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        assert uow.session.scalars(sa.select(CsatAnswer)).all() == []
 
 
 def test_snooze_wakes_by_time_or_message_and_the_sweep_counts_resolution_breaches(

@@ -133,12 +133,23 @@ def export_customer(
         handoffs = session.scalars(
             sa.select(Handoff).where(Handoff.conversation_id == conversation.id)
         ).all()
+        notes = session.scalars(
+            sa.select(PrivateNote)
+            .where(PrivateNote.conversation_id == conversation.id)
+            .order_by(PrivateNote.id)
+        ).all()
+        surveys = session.scalars(
+            sa.select(CsatAnswer)
+            .where(CsatAnswer.conversation_id == conversation.id)
+            .order_by(CsatAnswer.id)
+        ).all()
         out.append(
             {
                 "business_id": conversation.business_id,
                 "name": cipher.decrypt(conversation.name_enc) if conversation.name_enc else None,
                 "language": conversation.language,
                 "state": conversation.state,
+                "status": conversation.status,
                 "created_at": _iso(conversation.created_at),
                 "last_activity_at": _iso(conversation.last_activity_at),
                 "messages": [
@@ -170,6 +181,23 @@ def export_customer(
                         "closed_at": _iso(h.closed_at),
                     }
                     for h in handoffs
+                ],
+                # what agents wrote about the customer is their data too (GDPR art. 15)
+                "notes": [
+                    {
+                        "author": n.author,
+                        "text": cipher.decrypt(n.body_enc),
+                        "created_at": _iso(n.created_at),
+                    }
+                    for n in notes
+                ],
+                "satisfaction": [
+                    {
+                        "score": c.score,
+                        "asked_at": _iso(c.asked_at),
+                        "answered_at": _iso(c.answered_at),
+                    }
+                    for c in surveys
                 ],
             }
         )
