@@ -29,7 +29,7 @@ from ssmas.assistant.handoff import (
     open_handoff_of,
     take_over,
 )
-from ssmas.assistant.routing import assign, rebalance
+from ssmas.assistant.routing import Move, assign, move_one, waiting_moves
 from ssmas.assistant.store import add_outbound, messages_of
 from ssmas.assistant.tables import (
     STATUS_RESOLVED,
@@ -401,13 +401,7 @@ class Console:
                 result, target = {"id": a.id, "handle": a.handle}, f"agent:{a.handle}"
             elif action == "update_agent":
                 a = ws.update_agent(s, **fields)
-                moves = rebalance(s, now, only=[a.handle])
-                result = {
-                    "handle": a.handle,
-                    "status": a.status,
-                    "capacity": a.capacity,
-                    "reassigned": [m.__dict__ for m in moves],
-                }
+                result = {"handle": a.handle, "status": a.status, "capacity": a.capacity}
                 target = f"agent:{a.handle}"
             elif action == "add_rule":
                 r = ws.add_rule(s, now=now, **fields)
@@ -428,7 +422,32 @@ class Console:
                 s, actor=actor, action=f"assistant.{action}", target=target, details=_plain(safe)
             )
             uow.commit()
-            return result
+        if action == "update_agent":
+            moves = self.rebalance(actor, now, only=[result["handle"]])
+            result["reassigned"] = [m.__dict__ for m in moves]
+        return result
+
+    def rebalance(self, actor: str, now: datetime, *, only: list[str] | None = None) -> list[Move]:
+        """Move unanswered handoffs off agents who are away or over capacity, one audited
+        transaction per move."""
+        with UnitOfWork(self.session_factory) as uow:
+            candidates = waiting_moves(uow.session, only=only)
+        moves: list[Move] = []
+        for handoff_id in candidates:
+            with UnitOfWork(self.session_factory) as uow:
+                move = move_one(uow.session, handoff_id, now)
+                if move is None:
+                    continue
+                record_audit(
+                    uow.session,
+                    actor=actor,
+                    action="assistant.reassign",
+                    target=f"conversation:{move.conversation_id}",
+                    details={"from": move.from_agent, "to": move.to_agent},
+                )
+                uow.commit()
+                moves.append(move)
+        return moves
 
     def listing(self, what: str, **fields: Any) -> Any:
         with UnitOfWork(self.session_factory) as uow:
@@ -450,18 +469,10 @@ class Console:
         breaches (the SLA worker calls this every pass)."""
         with UnitOfWork(self.session_factory) as uow:
             woken = ws.wake_snoozed(uow.session, now)
-            moves = rebalance(uow.session, now)
             breaches = ws.resolution_breaches(uow.session, now)
-            for move in moves:
-                record_audit(
-                    uow.session,
-                    actor="system:sla-sweep",
-                    action="assistant.reassign",
-                    target=f"conversation:{move.conversation_id}",
-                    details={"from": move.from_agent, "to": move.to_agent},
-                )
             uow.commit()
-            return {"woken": woken, "moves": moves, "resolution_breaches": breaches}
+        moves = self.rebalance("system:sla-sweep", now)
+        return {"woken": woken, "moves": moves, "resolution_breaches": breaches}
 
     def queue(self, now: datetime, *, team: str | None = None) -> list[QueueEntry]:
         with UnitOfWork(self.session_factory) as uow:

@@ -7,8 +7,9 @@ taken in turn (``Team.rr_cursor`` is the last one given work) among those availa
 the conversation's language (an agent with no languages speaks all) and below their capacity
 (handoffs assigned to them and not closed).
 
-``rebalance`` moves handoffs nobody has answered yet away from an agent who went away or is over
-capacity (a lowered capacity), to the next agent of the team, or back to the team's queue.
+``waiting_moves`` and ``move_one`` move handoffs nobody has answered yet away from an agent who
+went away or is over capacity (a lowered capacity), to the next agent of the team, or back to
+the team's queue; one transaction per move.
 """
 
 from __future__ import annotations
@@ -117,8 +118,14 @@ def assign(
     *,
     exclude: Collection[str] = (),
 ) -> Agent | None:
-    """Give ``handoff`` to the next agent of its team (or back to the team's queue)."""
-    team = session.get(Team, handoff.team_id) if handoff.team_id is not None else None
+    """Give ``handoff`` to the next agent of its team (or back to the team's queue). The team's
+    row is locked (PostgreSQL) so two workers assigning at once take turns: the round robin
+    and the capacities hold."""
+    team = (
+        session.get(Team, handoff.team_id, with_for_update=True, populate_existing=True)
+        if handoff.team_id is not None
+        else None
+    )
     agent = pick_agent(session, team, handoff.language, exclude=exclude) if team else None
     if agent is not None:
         handoff.state, handoff.agent, handoff.assigned_at = _ASSIGNED, agent.handle, now
@@ -140,43 +147,68 @@ class Move:
     to_agent: str | None
 
 
-def rebalance(session: Session, now: datetime, *, only: Sequence[str] | None = None) -> list[Move]:
-    """Reassign unanswered handoffs of agents who are away or over capacity (``only``: these
-    handles); a handoff an agent has taken over or answered stays theirs."""
+def waiting_moves(session: Session, *, only: Sequence[str] | None = None) -> list[int]:
+    """Ids of the unanswered handoffs (newest first) of agents who are away or over capacity
+    (``only``: these handles): the candidates of ``move_one``."""
     query = sa.select(Agent)
     if only is not None:
         query = query.where(Agent.handle.in_(list(only)))
     agents = list(session.scalars(query))
     load = loads(session, [a.handle for a in agents])
-    moves: list[Move] = []
-    for agent in agents:
-        excess = load.get(agent.handle, 0) - agent.capacity
-        if agent.status == AGENT_AVAILABLE and excess <= 0:
-            continue
-        waiting = list(
-            session.execute(
-                sa.select(Handoff, Conversation)
-                .join(Conversation, Conversation.id == Handoff.conversation_id)
-                .where(
-                    Handoff.agent == agent.handle,
-                    Handoff.state == _ASSIGNED,
-                    Handoff.first_response_at.is_(None),
-                    Conversation.state != STATE_HUMAN,
-                )
-                .order_by(Handoff.opened_at.desc(), Handoff.id.desc())
-            ).tuples()
+    out = [
+        a.handle
+        for a in agents
+        if a.status != AGENT_AVAILABLE or load.get(a.handle, 0) > a.capacity
+    ]
+    if not out:
+        return []
+    ids = session.scalars(
+        sa.select(Handoff.id)
+        .join(Conversation, Conversation.id == Handoff.conversation_id)
+        .where(
+            Handoff.agent.in_(out),
+            Handoff.state == _ASSIGNED,
+            Handoff.first_response_at.is_(None),
+            Conversation.state != STATE_HUMAN,
         )
-        for handoff, conversation in waiting:
-            if agent.status == AGENT_AVAILABLE and excess <= 0:
-                break
-            chosen = assign(session, handoff, conversation, now, exclude={agent.handle})
-            moves.append(
-                Move(
-                    handoff.id,
-                    conversation.id,
-                    agent.handle,
-                    chosen.handle if chosen is not None else None,
-                )
-            )
-            excess -= 1
-    return moves
+        .order_by(Handoff.opened_at.desc(), Handoff.id.desc())
+    )
+    return list(ids)
+
+
+def move_one(session: Session, handoff_id: int, now: datetime) -> Move | None:
+    """Reassign one unanswered handoff if its agent is (still) away or over capacity.
+
+    Locks the conversation, then the team (``assign``): the order the text pipeline takes
+    them in, so the sweep and the pipeline never wait on each other in a circle. The caller
+    commits each move on its own."""
+    found = session.get(Handoff, handoff_id)
+    if found is None:
+        return None
+    conversation = session.get(
+        Conversation, found.conversation_id, with_for_update=True, populate_existing=True
+    )
+    handoff = session.get(Handoff, handoff_id, populate_existing=True)
+    if conversation is None or handoff is None or handoff.agent is None:
+        return None
+    if (
+        handoff.state != _ASSIGNED
+        or handoff.first_response_at is not None
+        or conversation.state == STATE_HUMAN
+    ):
+        return None
+    agent = session.scalars(sa.select(Agent).where(Agent.handle == handoff.agent)).first()
+    if agent is None:
+        return None
+    if (
+        agent.status == AGENT_AVAILABLE
+        and loads(session, [agent.handle]).get(agent.handle, 0) <= agent.capacity
+    ):
+        return None
+    chosen = assign(session, handoff, conversation, now, exclude={agent.handle})
+    return Move(
+        handoff.id,
+        conversation.id,
+        agent.handle,
+        chosen.handle if chosen is not None else None,
+    )
