@@ -484,3 +484,17 @@ def test_customer_confirmation_resolves_and_counts_in_analytics(
     deliver(client, text_delivery(phone, "one more thing", "wamid.c3"))
     channel.drain()
     assert conversation_of(channel, phone).status == "open"
+
+
+def test_the_demo_workspace_routes_escalations(client: TestClient, channel: Channel) -> None:
+    from ssmas.assistant.workspace import seed_demo
+
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        assert seed_demo(uow.session, datetime.now(UTC)) is True
+        assert seed_demo(uow.session, datetime.now(UTC)) is False  # once
+        uow.commit()
+    english = escalate(client, channel, "16505550601", ANGRY, "wamid.d1")
+    spanish = escalate(client, channel, "5215550602", ENOJO, "wamid.d2")
+    # billing by department; Tom answers English there, Lucía Spanish
+    assert handoff_of(channel, english).agent == "web:tom"
+    assert handoff_of(channel, spanish).agent == "web:lucia"

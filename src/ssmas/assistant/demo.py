@@ -1,7 +1,8 @@
 """The assistant's part of ``ssmas demo``: the Graph API fake plus simulated customers.
 
 It serves the fake on the port of ``SSMAS_WHATSAPP_GRAPH_URL`` (8765 by default, so the workers'
-replies reach it), waits for the API, plays the scripted Spanish and English customers through
+replies reach it), waits for the API, seeds the agent workspace (teams, agents, canned
+responses) on a database without teams, plays the scripted Spanish and English customers through
 the real webhook, prints the transcript, and keeps the fake up until the demo stops.
 """
 
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from ssmas.assistant.demo_customers import run_demo_customers
 from ssmas.assistant.whatsapp.graph_fake import start_graph_fake
+from ssmas.core.db import UnitOfWork, utcnow
 from ssmas.core.health import wait_healthy
 from ssmas.core.platform import Platform
 
@@ -23,6 +25,17 @@ log = structlog.get_logger("ssmas.assistant.demo")
 
 # The first reply may wait for the NLU models to train (under a minute on 2 cores).
 REPLY_TIMEOUT_S = 240.0
+
+
+def _seed_workspace(platform: Platform) -> None:
+    """Teams, agents and canned responses, so escalations are routed and the queue page shows
+    them (only on a database without teams)."""
+    from ssmas.assistant.workspace import seed_demo
+
+    with UnitOfWork(platform.session_factory) as uow:
+        if seed_demo(uow.session, utcnow()):
+            uow.commit()
+            log.info("assistant_demo_workspace_seeded")
 
 
 def run_demo(platform: Platform, stop: threading.Event) -> None:
@@ -33,6 +46,7 @@ def run_demo(platform: Platform, stop: threading.Event) -> None:
         api = f"http://{platform.settings.host}:{platform.settings.port}"
         if not wait_healthy(api, stop=stop, interval_s=0.25):
             return
+        _seed_workspace(platform)
         report = run_demo_customers(api, fake.url, reply_timeout_s=REPLY_TIMEOUT_S)
         table = Table(title="Assistant demo: WhatsApp customers through the real webhook")
         for column in ("customer", "message", "bot reply"):

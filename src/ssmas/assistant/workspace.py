@@ -644,3 +644,42 @@ def csat_report(session: Session, *, by: str) -> list[dict[str, Any]]:
         }
         for name, n, mean, ok in session.execute(query).tuples()
     ]
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+DEMO_TEAMS = ("billing", "technical", "customer_service")
+DEMO_AGENTS = (
+    ("web:lucia", "Lucía", ["es"], 4, ["billing", "customer_service"]),
+    ("web:tom", "Tom", ["en"], 4, ["billing", "technical"]),
+    ("web:sam", "Sam", ["en", "es"], 3, ["technical", "customer_service"]),
+)
+DEMO_CANNED = (
+    ("hello", "Hola {{first_name}}, soy {{agent}}. ¿En qué te puedo ayudar?", None),
+    ("invoice", "{{first_name}}, te enviamos la factura en unos minutos.", "billing"),
+    ("tags", "{{first_name}}, please check that the tag is on every page.", "technical"),
+)
+
+
+def seed_demo(session: Session, now: datetime) -> bool:
+    """Teams, agents and canned responses for ``ssmas demo`` (once: False when teams exist)."""
+    if session.scalars(sa.select(Team.id)).first() is not None:
+        return False
+    for name in DEMO_TEAMS:
+        add_team(session, name, now)
+    for handle, name, languages, capacity, teams in DEMO_AGENTS:
+        add_agent(
+            session,
+            handle=handle,
+            name=name,
+            languages=languages,
+            capacity=capacity,
+            teams=teams,
+            now=now,
+        )
+    add_rule(
+        session, team="billing", intent=None, language=None, priority="urgent", position=10, now=now
+    )
+    for shortcut, body, team in DEMO_CANNED:
+        add_canned(session, shortcut=shortcut, body=body, team=team, now=now)
+    return True
