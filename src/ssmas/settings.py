@@ -223,6 +223,41 @@ class WhatsAppSettings(BaseModel):
         ),
     )
 
+    sla_first_response_minutes: dict[str, float] = Field(
+        default_factory=lambda: {"urgent": 5.0, "high": 15.0, "medium": 60.0, "low": 240.0},
+        description="first agent reply due this many minutes after an escalation, by priority",
+    )
+    sla_resolution_minutes: dict[str, float] = Field(
+        default_factory=lambda: {
+            "urgent": 60.0,
+            "high": 240.0,
+            "medium": 1440.0,
+            "low": 4320.0,
+        },
+        description=(
+            "an escalation resolved within this many minutes, by priority (paused while the"
+            " conversation is pending: waiting for the customer)"
+        ),
+    )
+    csat_survey: bool = Field(
+        default=True, description="ask for a 1-5 satisfaction score when an agent resolves"
+    )
+    csat_answer_hours: float = Field(
+        default=72.0, gt=0, description="a survey answer counts within this many hours"
+    )
+
+    @model_validator(mode="after")
+    def _sla_priorities(self) -> WhatsAppSettings:
+        wanted = {"urgent", "high", "medium", "low"}
+        for name in ("sla_first_response_minutes", "sla_resolution_minutes"):
+            table: dict[str, float] = getattr(self, name)
+            if set(table) != wanted or any(v <= 0 for v in table.values()):
+                raise ValueError(
+                    f"{name} needs a positive number of minutes for each of urgent, high,"
+                    f" medium and low, not {table}"
+                )
+        return self
+
     @model_validator(mode="after")
     def _notifier_urls_parse(self) -> WhatsAppSettings:
         from ssmas.core.notify import notifier_from_url

@@ -1,5 +1,10 @@
 """Conversation analytics: topic clusters, intent transitions, outcome rates, sentiment per day.
 
+A conversation counts as resolved on a day when the customer said so that day (a message the
+NLU reads as thanks / confirmation, or the "solved" button: ``workspace.CONFIRM_INTENTS`` and
+``CONFIRM_BUTTONS``) or answered the satisfaction survey with 4 or 5 of 5; who spoke last says
+nothing about it.
+
 The functions over texts and labels are pure; :func:`daily_report` reads one UTC day from the
 database (decrypting message bodies in memory only, never logging them) and the ``*_png``
 functions draw the report with matplotlib's Agg backend.
@@ -20,7 +25,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
-from ssmas.assistant.tables import STATE_BOT, ChatMessage, Conversation, Handoff
+from ssmas.assistant.tables import ChatMessage, CsatAnswer, Handoff
+from ssmas.assistant.workspace import CONFIRM_BUTTONS, CONFIRM_INTENTS, CSAT_SATISFIED
 from ssmas.core.security import PiiCipher
 
 SENTIMENT_SCORE = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
@@ -44,16 +50,20 @@ class Clustering(BaseModel):
 
 
 class Outcome(BaseModel):
-    """What happened to one conversation: escalated to a human, and whether it ended resolved."""
+    """What happened to one conversation: escalated to a human, and whether the customer
+    confirmed it resolved (in words, with the button, or a CSAT of 4-5)."""
 
     escalated: bool
     resolved: bool
+    csat: int | None = None
 
 
 class Rates(BaseModel):
     conversations: int
     resolution_rate: float
     escalation_rate: float
+    csat_answers: int = 0
+    csat_mean: float | None = None
 
 
 class DailySentiment(BaseModel):
@@ -176,11 +186,20 @@ def outcome_rates(outcomes: Sequence[Outcome]) -> Rates:
     total = len(outcomes)
     if total == 0:
         return Rates(conversations=0, resolution_rate=0.0, escalation_rate=0.0)
+    scores = [o.csat for o in outcomes if o.csat is not None]
     return Rates(
         conversations=total,
         resolution_rate=sum(o.resolved for o in outcomes) / total,
         escalation_rate=sum(o.escalated for o in outcomes) / total,
+        csat_answers=len(scores),
+        csat_mean=round(sum(scores) / len(scores), 2) if scores else None,
     )
+
+
+def confirms(message: ChatMessage) -> bool:
+    """Whether an inbound message is the customer saying the problem is solved."""
+    reply_id = (message.meta or {}).get("reply_id")
+    return message.intent in CONFIRM_INTENTS or reply_id in CONFIRM_BUTTONS
 
 
 def sentiment_by_day(
@@ -232,11 +251,19 @@ def daily_report(
         for row in rows:
             by_conv[row.conversation_id].append(row)
         ids = sorted(by_conv)
-        states = dict(
-            session.execute(
-                sa.select(Conversation.id, Conversation.state).where(Conversation.id.in_(ids))
-            ).all()
-        )
+        csat: dict[int, int] = {}
+        answered = session.execute(
+            sa.select(CsatAnswer.conversation_id, CsatAnswer.score)
+            .where(
+                CsatAnswer.conversation_id.in_(ids),
+                CsatAnswer.answered_at >= start,
+                CsatAnswer.answered_at < end,
+            )
+            .order_by(CsatAnswer.answered_at)
+        ).tuples()
+        for conversation_id, score in answered:
+            if score is not None:
+                csat[conversation_id] = score  # the day's last answer
         escalated = set(
             session.scalars(
                 sa.select(Handoff.conversation_id).where(
@@ -258,7 +285,9 @@ def daily_report(
     outcomes = [
         Outcome(
             escalated=cid in escalated,
-            resolved=states.get(cid) == STATE_BOT and by_conv[cid][-1].direction == "out",
+            resolved=csat.get(cid, 0) >= CSAT_SATISFIED
+            or any(m.direction == "in" and confirms(m) for m in by_conv[cid]),
+            csat=csat.get(cid),
         )
         for cid in ids
     ]

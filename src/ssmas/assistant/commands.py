@@ -12,6 +12,13 @@ from rich.table import Table
 
 from ssmas.assistant.dlq_commands import dlq_app
 from ssmas.assistant.governance_commands import customer_app, retention_command
+from ssmas.assistant.workspace_commands import (
+    agents_app,
+    canned_app,
+    csat_command,
+    rules_app,
+    teams_app,
+)
 from ssmas.settings import get_settings
 
 assistant_app = typer.Typer(
@@ -24,6 +31,11 @@ out = Console()
 assistant_app.add_typer(dlq_app, name="dlq")
 assistant_app.add_typer(customer_app, name="customer")
 assistant_app.command("retention")(retention_command)
+assistant_app.add_typer(teams_app, name="teams")
+assistant_app.add_typer(agents_app, name="agents")
+assistant_app.add_typer(rules_app, name="rules")
+assistant_app.add_typer(canned_app, name="canned")
+assistant_app.command("csat")(csat_command)
 
 
 def _fail(message: str) -> None:

@@ -1,7 +1,8 @@
 """The assistant's part of ``ssmas demo``: the Graph API fake plus simulated customers.
 
 It serves the fake on the port of ``SSMAS_WHATSAPP_GRAPH_URL`` (8765 by default, so the workers'
-replies reach it), waits for the API, plays the scripted Spanish and English customers through
+replies reach it), waits for the API, seeds the agent workspace (teams, agents, canned
+responses) on a database without teams, plays the scripted Spanish and English customers through
 the real webhook, prints the transcript, then keeps new customers coming (``demo_stream``)
 until the demo stops.
 """
@@ -18,6 +19,7 @@ from rich.table import Table
 from ssmas.assistant.demo_customers import run_demo_customers
 from ssmas.assistant.demo_stream import keep_customers_coming
 from ssmas.assistant.whatsapp.graph_fake import start_graph_fake
+from ssmas.core.db import UnitOfWork, utcnow
 from ssmas.core.health import wait_healthy
 from ssmas.core.platform import Platform
 
@@ -28,6 +30,17 @@ REPLY_TIMEOUT_S = 240.0
 CUSTOMER_PACE_S = 5.0  # about one new customer every five seconds after the script
 
 
+def _seed_workspace(platform: Platform) -> None:
+    """Teams, agents and canned responses, so escalations are routed and the queue page shows
+    them (only on a database without teams)."""
+    from ssmas.assistant.workspace import seed_demo
+
+    with UnitOfWork(platform.session_factory) as uow:
+        if seed_demo(uow.session, utcnow()):
+            uow.commit()
+            log.info("assistant_demo_workspace_seeded")
+
+
 def run_demo(platform: Platform, stop: threading.Event) -> None:
     """Play the scripted customers, then keep new ones coming until ``stop``."""
     graph = urlparse(platform.settings.whatsapp.graph_url)
@@ -36,6 +49,7 @@ def run_demo(platform: Platform, stop: threading.Event) -> None:
         api = f"http://{platform.settings.host}:{platform.settings.port}"
         if not wait_healthy(api, stop=stop, interval_s=0.25):
             return
+        _seed_workspace(platform)
         report = run_demo_customers(api, fake.url, reply_timeout_s=REPLY_TIMEOUT_S)
         table = Table(title="Assistant demo: WhatsApp customers through the real webhook")
         for column in ("customer", "message", "bot reply"):

@@ -4,8 +4,8 @@ GDPR (arts. 15, 17, 20) and Mexico's LFPDPPP (ARCO rights) give a customer the r
 their data and to have it deleted. A customer is a phone number (optionally on one business
 number); their data lives in four places, and erasure reaches each:
 
-- the database: conversations, messages, handoffs, and the delivery statuses of the messages
-  sent to them;
+- the database: conversations, messages, handoffs, private notes, CSAT answers, and the
+  delivery statuses of the messages sent to them;
 - the cache: each conversation's context window;
 - the bus archive: every retained message of the assistant's topics and dead-letter topics
   that names the phone anywhere, sealed or not (a webhook delivery is read whole), deleted with
@@ -36,7 +36,14 @@ from sqlalchemy.orm import Session
 from ssmas.assistant.context import ContextStore
 from ssmas.assistant.events import unseal, unseal_bytes
 from ssmas.assistant.media import ObjectStore
-from ssmas.assistant.tables import ChatMessage, Conversation, DeliveryStatus, Handoff
+from ssmas.assistant.tables import (
+    ChatMessage,
+    Conversation,
+    CsatAnswer,
+    DeliveryStatus,
+    Handoff,
+    PrivateNote,
+)
 from ssmas.core.bus import Bus, dlq_topic
 from ssmas.core.cache import Cache
 from ssmas.core.db import UnitOfWork, utcnow
@@ -59,6 +66,8 @@ class ErasureReport:
     conversations: int = 0
     messages: int = 0
     handoffs: int = 0
+    notes: int = 0
+    csat_answers: int = 0
     delivery_statuses: int = 0
     cache_entries: int = 0
     media_files: int = 0
@@ -69,6 +78,8 @@ class ErasureReport:
             "conversations": self.conversations,
             "messages": self.messages,
             "handoffs": self.handoffs,
+            "notes": self.notes,
+            "csat_answers": self.csat_answers,
             "delivery_statuses": self.delivery_statuses,
             "cache_entries": self.cache_entries,
             "media_files": self.media_files,
@@ -122,12 +133,23 @@ def export_customer(
         handoffs = session.scalars(
             sa.select(Handoff).where(Handoff.conversation_id == conversation.id)
         ).all()
+        notes = session.scalars(
+            sa.select(PrivateNote)
+            .where(PrivateNote.conversation_id == conversation.id)
+            .order_by(PrivateNote.id)
+        ).all()
+        surveys = session.scalars(
+            sa.select(CsatAnswer)
+            .where(CsatAnswer.conversation_id == conversation.id)
+            .order_by(CsatAnswer.id)
+        ).all()
         out.append(
             {
                 "business_id": conversation.business_id,
                 "name": cipher.decrypt(conversation.name_enc) if conversation.name_enc else None,
                 "language": conversation.language,
                 "state": conversation.state,
+                "status": conversation.status,
                 "created_at": _iso(conversation.created_at),
                 "last_activity_at": _iso(conversation.last_activity_at),
                 "messages": [
@@ -159,6 +181,23 @@ def export_customer(
                         "closed_at": _iso(h.closed_at),
                     }
                     for h in handoffs
+                ],
+                # what agents wrote about the customer is their data too (GDPR art. 15)
+                "notes": [
+                    {
+                        "author": n.author,
+                        "text": cipher.decrypt(n.body_enc),
+                        "created_at": _iso(n.created_at),
+                    }
+                    for n in notes
+                ],
+                "satisfaction": [
+                    {
+                        "score": c.score,
+                        "asked_at": _iso(c.asked_at),
+                        "answered_at": _iso(c.answered_at),
+                    }
+                    for c in surveys
                 ],
             }
         )
@@ -193,6 +232,16 @@ def _delete_conversations(
         )
     report.handoffs += _count(
         session.execute(sa.delete(Handoff).where(Handoff.conversation_id.in_(conversation_ids)))
+    )
+    report.notes += _count(
+        session.execute(
+            sa.delete(PrivateNote).where(PrivateNote.conversation_id.in_(conversation_ids))
+        )
+    )
+    report.csat_answers += _count(
+        session.execute(
+            sa.delete(CsatAnswer).where(CsatAnswer.conversation_id.in_(conversation_ids))
+        )
     )
     session.execute(
         sa.update(ChatMessage)

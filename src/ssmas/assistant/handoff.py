@@ -4,6 +4,11 @@ A conversation leaves the bot when the escalation score says so (``open_handoff`
 ``handoff``) or when an agent takes it (``take_over``/``agent_reply``, state ``human``); in both
 states the bot stays silent. ``hand_back`` returns it to the bot and closes the handoff.
 Notifications carry ids, priority and reasons only, never the customer's number or words.
+
+A new handoff gets two SLA clocks from the priority (``sla_first_response_minutes``: until the
+first agent reply, ``sla_due_at``; ``sla_resolution_minutes``: until it is resolved,
+``resolution_due_at``) and is routed on open (``ssmas.assistant.routing``): a team by the
+assignment rules, an agent of it by round robin.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ssmas.assistant.events import EscalationEvent
+from ssmas.assistant.routing import assign, route_team
 from ssmas.assistant.tables import (
     STATE_BOT,
     STATE_HANDOFF,
@@ -22,12 +28,15 @@ from ssmas.assistant.tables import (
     ChatMessage,
     Conversation,
     Handoff,
+    Team,
 )
 from ssmas.core.api import DomainError
 from ssmas.core.notify import Notification
+from ssmas.settings import WhatsAppSettings
 
 PRIORITY_RANK = {"urgent": 0, "high": 1, "medium": 2, "low": 3}
-SLA_MINUTES = {"urgent": 5, "high": 15, "medium": 60, "low": 240}
+SLA_MINUTES: dict[str, float] = {"urgent": 5, "high": 15, "medium": 60, "low": 240}
+RESOLUTION_MINUTES: dict[str, float] = {"urgent": 60, "high": 240, "medium": 1440, "low": 4320}
 SEVERITY = {"urgent": "critical", "high": "warning", "medium": "info", "low": "info"}
 
 HANDOFF_QUEUED = "queued"
@@ -60,10 +69,19 @@ class QueueEntry:
     sla_due_at: datetime
     agent: str | None
     breached: bool
+    team: str | None = None
+    status: str = "open"
+    resolution_due_at: datetime | None = None
+    resolution_breached: bool = False
+    paused: bool = False
+    first_response_at: datetime | None = None
 
 
-def sla_deadline(priority: str, opened_at: datetime) -> datetime:
-    return opened_at + timedelta(minutes=SLA_MINUTES.get(priority, SLA_MINUTES["medium"]))
+def sla_deadline(
+    priority: str, opened_at: datetime, minutes: dict[str, float] | None = None
+) -> datetime:
+    table = minutes or SLA_MINUTES
+    return opened_at + timedelta(minutes=table.get(priority, table["medium"]))
 
 
 def open_handoff_of(session: Session, conversation_id: int) -> Handoff | None:
@@ -82,12 +100,20 @@ def open_handoff(
     priority: str,
     department: str,
     now: datetime,
+    intent: str | None = None,
+    settings: WhatsAppSettings | None = None,
+    route: bool = True,
 ) -> tuple[Handoff, bool]:
-    """Queue the conversation for an agent; ``(handoff, False)`` when one is already open."""
+    """Queue the conversation for an agent; ``(handoff, False)`` when one is already open.
+
+    With ``route`` the new handoff goes to a team (assignment rules by intent, language and
+    priority; else the team named like the department) and to an available agent of it."""
     existing = open_handoff_of(session, conversation.id)
     if existing is not None:
         return existing, False
     priority = priority if priority in PRIORITY_RANK else "medium"
+    first = settings.sla_first_response_minutes if settings is not None else None
+    resolution = settings.sla_resolution_minutes if settings is not None else None
     row = Handoff(
         conversation_id=conversation.id,
         state=HANDOFF_QUEUED,
@@ -97,12 +123,26 @@ def open_handoff(
         score=score,
         reasons=list(reasons),
         opened_at=now,
-        sla_due_at=sla_deadline(priority, now),
+        sla_due_at=sla_deadline(priority, now, first),
+        resolution_due_at=sla_deadline(priority, now, resolution or RESOLUTION_MINUTES),
+        intent=intent,
+        language=conversation.language,
     )
     session.add(row)
     if conversation.state == STATE_BOT:
         conversation.state = STATE_HANDOFF
     session.flush()
+    if route:
+        team = route_team(
+            session,
+            intent=intent,
+            language=conversation.language,
+            priority=priority,
+            department=department,
+        )
+        if team is not None:
+            row.team_id = team.id
+            assign(session, row, conversation, now)
     return row, True
 
 
@@ -128,6 +168,7 @@ def take_over(session: Session, conversation_id: int, agent: str, now: datetime)
             priority="medium",
             department="general",
             now=now,
+            route=False,
         )
     handoff.state, handoff.agent = HANDOFF_ASSIGNED, agent
     handoff.assigned_at = handoff.assigned_at or now
@@ -154,14 +195,23 @@ def note_agent_response(session: Session, conversation_id: int, now: datetime) -
         handoff.first_response_at = now
 
 
-def agent_queue(session: Session, now: datetime, limit: int = 200) -> list[QueueEntry]:
-    """Open handoffs, most urgent first, then by SLA deadline."""
+def agent_queue(
+    session: Session, now: datetime, limit: int = 200, *, team: str | None = None
+) -> list[QueueEntry]:
+    """Open handoffs, most urgent first, then by SLA deadline (only ``team``'s when given;
+    ``team="-"``: those routed to no team)."""
     query = (
-        sa.select(Handoff)
+        sa.select(Handoff, Conversation.status, Team.name)
+        .join(Conversation, Conversation.id == Handoff.conversation_id)
+        .outerjoin(Team, Team.id == Handoff.team_id)
         .where(Handoff.state != HANDOFF_CLOSED)
         .order_by(Handoff.priority_rank, Handoff.sla_due_at, Handoff.id)
         .limit(limit)
     )
+    if team == "-":
+        query = query.where(Handoff.team_id.is_(None))
+    elif team:
+        query = query.where(Team.name == team)
     return [
         QueueEntry(
             handoff_id=row.id,
@@ -175,8 +225,18 @@ def agent_queue(session: Session, now: datetime, limit: int = 200) -> list[Queue
             sla_due_at=row.sla_due_at,
             agent=row.agent,
             breached=row.first_response_at is None and row.sla_due_at < now,
+            team=team_name,
+            status=status,
+            resolution_due_at=row.resolution_due_at,
+            resolution_breached=(
+                row.resolution_due_at is not None
+                and row.paused_at is None
+                and row.resolution_due_at < now
+            ),
+            paused=row.paused_at is not None,
+            first_response_at=row.first_response_at,
         )
-        for row in session.scalars(query)
+        for row, status, team_name in session.execute(query).tuples()
     ]
 
 
@@ -211,8 +271,15 @@ def escalation_notification(handoff: Handoff, *, breached: bool = False) -> Noti
     )
 
 
-def escalation_notice(event: EscalationEvent, *, breached: bool = False) -> Notification:
-    """The notifier message for an escalation event (what the escalation queue sends)."""
+def escalation_notice(
+    event: EscalationEvent,
+    *,
+    breached: bool = False,
+    team: str | None = None,
+    agent: str | None = None,
+) -> Notification:
+    """The notifier message for an escalation event (what the escalation queue sends), with
+    the team and agent it was routed to when known."""
     title = (
         f"WhatsApp escalation SLA breached: conversation {event.conversation_id}"
         if breached
@@ -231,6 +298,8 @@ def escalation_notice(event: EscalationEvent, *, breached: bool = False) -> Noti
             "department": event.department,
             "score": event.score,
             "sla_due_at": event.sla_due_at.isoformat(),
+            **({"team": team} if team else {}),
+            **({"assigned_to": agent} if agent else {}),
         },
     )
 

@@ -41,7 +41,12 @@ INTENTS = counter("assistant", "intents", "Messages by the intent the NLU gave t
 ESCALATIONS = counter(
     "assistant", "escalations", "Conversations handed to a person, by priority", ["priority"]
 )
-SLA_BREACHES = counter("assistant", "sla_breaches", "Handoffs past their SLA without an answer")
+SLA_BREACHES = counter(
+    "assistant",
+    "sla_breaches",
+    "Handoffs past an SLA target, by target (first_response, resolution) and priority",
+    ["target", "priority"],
+)
 SENDS = counter("assistant", "sends", "Replies sent to WhatsApp, by outcome", ["outcome"])
 DEAD_LETTERS = counter(
     "assistant", "dead_letters", "Deliveries or elements dead-lettered, by reason", ["reason"]

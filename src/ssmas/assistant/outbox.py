@@ -257,6 +257,26 @@ class Outbox:
                 pairs = [(str(b[0]), str(b[1])) for b in buttons]
                 sent = self.client.send_buttons(job.to, job.text, pairs, callback_data=job.token)
                 return sent, {}
+            listing = job.meta.get("list")
+            if listing:
+                rows = [
+                    (str(r[0]), str(r[1]), r[2] if len(r) > 2 else None) for r in listing["rows"]
+                ]
+                sent = self.client.send_list(
+                    job.to, job.text, str(listing["button"]), rows, callback_data=job.token
+                )
+                return sent, {}
+            media = job.meta.get("media")
+            if media and job.kind in ("image", "document"):
+                sent = self.client.send_media(
+                    job.to,
+                    job.kind,
+                    str(media["link"]),
+                    caption=job.text or None,
+                    filename=media.get("filename"),
+                    callback_data=job.token,
+                )
+                return sent, {}
             sent = self.client.send_text(
                 job.to, job.text, reply_to=job.reply_to, callback_data=job.token
             )

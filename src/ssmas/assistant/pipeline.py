@@ -27,7 +27,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from ssmas.assistant import metrics
+from ssmas.assistant import metrics, workspace
 from ssmas.assistant.brain import (
     Brain,
     EscalationCall,
@@ -248,6 +248,8 @@ class TextPipeline:
         if window.state != STATE_BOT or event.kind in SILENT_KINDS:
             return _Plan(None, None, None)
         hint = window.language
+        if workspace.parse_csat(event.reply_id) is not None:  # the survey's answer: thank
+            return _Plan(None, None, workspace.csat_thanks(hint))
         if event.media is not None and event.media.error:
             audio = event.kind == "audio"
             return _Plan(None, None, media_error_message(event.media.error, hint, audio=audio))
@@ -331,6 +333,16 @@ class TextPipeline:
                     conversation.last_inbound_at = event.timestamp
                 intent = u.intent if u is not None else None
                 item.turns = [_turn("user", event.text, now, intent, event.kind)]
+                # The agent workspace's status: reopen, wake, record a CSAT answer or a
+                # customer's confirmation that it is solved.
+                workspace.on_customer_message(
+                    s,
+                    conversation,
+                    reply_id=event.reply_id,
+                    intent=intent,
+                    now=now,
+                    csat_window=timedelta(hours=self.settings.csat_answer_hours),
+                )
                 # The state may have changed while we were thinking (an agent took over).
                 if plan.reply is None or conversation.state != STATE_BOT:
                     continue
@@ -343,6 +355,8 @@ class TextPipeline:
                         priority=plan.decision.priority,
                         department=plan.decision.department,
                         now=now,
+                        intent=intent,
+                        settings=self.settings,
                     )
                 language = u.language if u is not None else conversation.language
                 replies.append(

@@ -1,4 +1,5 @@
-"""ORM tables of the assistant: conversations, messages, delivery statuses and handoffs.
+"""ORM tables of the assistant: conversations, messages, delivery statuses and handoffs; the agent
+workspace's teams, agents, assignment rules, canned responses, private notes and CSAT answers.
 
 Phone numbers, names and message bodies are stored only encrypted (``*_enc``, Fernet through
 ``PiiCipher``); a phone number is found by its blind index. Two unique constraints make the
@@ -20,6 +21,16 @@ from ssmas.core.db import Base, JsonType, UtcDateTime
 STATE_BOT = "bot"
 STATE_HANDOFF = "handoff"
 STATE_HUMAN = "human"
+
+# Conversation statuses (the agent workspace's workflow, beside who speaks: ``state``).
+# open: someone on our side owes an answer; pending: waiting for the customer (the resolution
+# clock is paused); snoozed: put aside until ``snoozed_until`` or the customer's next message;
+# resolved: done (reopens on the customer's next message, a CSAT answer excepted).
+STATUS_OPEN = "open"
+STATUS_PENDING = "pending"
+STATUS_SNOOZED = "snoozed"
+STATUS_RESOLVED = "resolved"
+STATUSES = (STATUS_OPEN, STATUS_PENDING, STATUS_SNOOZED, STATUS_RESOLVED)
 
 # Outbound message states (the send outbox).
 OUT_PENDING = "pending"
@@ -46,6 +57,9 @@ class Conversation(Base):
     language: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
     state: Mapped[str] = mapped_column(sa.String(16), default=STATE_BOT)
     agent: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=STATUS_OPEN)
+    snoozed_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     session_no: Mapped[int] = mapped_column(sa.Integer, default=1)
     turns: Mapped[int] = mapped_column(sa.Integer, default=0)
     last_inbound_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
@@ -124,3 +138,121 @@ class Handoff(Base):
     first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     breach_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The agent workspace: the team it was routed to, what routed it, the resolution clock
+    # (paused while the conversation is pending: ``paused_at``) and its breach.
+    team_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("assistant_teams.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    intent: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    language: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolution_breach_notified_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime, nullable=True
+    )
+
+
+AGENT_AVAILABLE = "available"
+AGENT_AWAY = "away"
+
+
+class Team(Base):
+    """A group of agents escalations are routed to (round robin among its members)."""
+
+    __tablename__ = "assistant_teams"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    rr_cursor: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)  # last agent id
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Agent(Base):
+    """A person who answers customers; ``handle`` is who acts (``web:<name>``,
+    ``apikey:<prefix>``)."""
+
+    __tablename__ = "assistant_agents"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    handle: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    languages: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    capacity: Mapped[int] = mapped_column(sa.Integer, default=5)
+    status: Mapped[str] = mapped_column(sa.String(16), default=AGENT_AVAILABLE)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TeamMember(Base):
+    __tablename__ = "assistant_team_members"
+
+    team_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("assistant_teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("assistant_agents.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class AssignmentRule(Base):
+    """Escalations matching intent / language / priority (None: any) go to ``team_id``; the
+    lowest ``position`` that matches wins."""
+
+    __tablename__ = "assistant_assignment_rules"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("assistant_teams.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(sa.Integer, default=100)
+    intent: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    language: Mapped[str | None] = mapped_column(sa.String(8), nullable=True)
+    priority: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CannedResponse(Base):
+    """A reply agents reuse, per team (None: every team), with ``{{variables}}``."""
+
+    __tablename__ = "assistant_canned_responses"
+    __table_args__ = (sa.UniqueConstraint("team_id", "shortcut"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("assistant_teams.id", ondelete="CASCADE"), nullable=True
+    )
+    shortcut: Mapped[str] = mapped_column(sa.String(64))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PrivateNote(Base):
+    """An agent's note on a conversation: never sent, never in the bot's context; encrypted."""
+
+    __tablename__ = "assistant_notes"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"), index=True
+    )
+    author: Mapped[str] = mapped_column(sa.String(200))
+    body_enc: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CsatAnswer(Base):
+    """A satisfaction survey sent after resolution and, once the customer picks 1-5, its score;
+    ``agent`` and ``team_id`` are who resolved it (CSAT per agent and team)."""
+
+    __tablename__ = "assistant_csat"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"), index=True
+    )
+    handoff_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    agent: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    team_id: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    score: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    asked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)

@@ -1,5 +1,7 @@
-"""The assistant's dashboard pages: live conversations, the agent console, the escalation queue
-and the daily analytics report with its plots.
+"""The assistant's dashboard pages: live conversations, the agent console (status, assignee,
+private notes, canned responses, a composer for text, buttons, lists, images and documents), the
+escalation queue by team with its SLA clocks and CSAT per agent and team, and the daily
+analytics report with its plots.
 
 Every page needs a signed-in user; decrypted personal data is shown only with ``assistant:read``
 and agent actions (forms posting back here, audited by ``Console``) need ``assistant:write``.
@@ -7,7 +9,8 @@ and agent actions (forms posting back here, audited by ``Console``) need ``assis
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ssmas.assistant import analytics, insights
 from ssmas.assistant.console import Console
-from ssmas.assistant.runtime import channel_cipher
+from ssmas.assistant.runtime import channel_cipher, channel_settings
 from ssmas.core.api.bounds import DayOutOfRange, IdPath, parse_day
 from ssmas.core.api.errors import DomainError, error_response
 from ssmas.core.db import utcnow
@@ -54,7 +57,13 @@ def granted(user: WebUser, scope: str) -> bool:
 
 def _console(request: Request) -> Console:
     platform = platform_of(request)
-    return Console(platform.session_factory, channel_cipher(platform), platform.bus, platform.cache)
+    return Console(
+        platform.session_factory,
+        channel_cipher(platform),
+        platform.bus,
+        platform.cache,
+        channel_settings(platform),
+    )
 
 
 def _forbidden(request: Request, user: WebUser, title: str, scope: str) -> Response:
@@ -94,20 +103,27 @@ async def _conversation_view(
     title = f"Conversation {conversation_id}"
     if not granted(user, "assistant:read"):
         return _forbidden(request, user, title, "assistant:read")
+    console = _console(request)
     try:
         summary, messages = await run_in_threadpool(
-            _console(request).conversation, conversation_id, actor=_actor(user)
+            console.conversation, conversation_id, actor=_actor(user)
         )
     except DomainError as exc:
         return render_page(
             request, user, group=GROUP, title=title, body=exc.message, status_code=exc.status
         )
+    extra = await run_in_threadpool(console.workspace_view, conversation_id)
+    now = utcnow()
+    handoff = extra["handoff"]
+    clocks = _clocks(handoff, now) if handoff is not None else None
     body = _fragment(
         "conversation.html",
         summary=summary,
         messages=messages,
         error=error,
         can_write=granted(user, "assistant:write"),
+        ws=extra,
+        clocks=clocks,
     )
     return render_page(request, user, group=GROUP, title=title, body=body, status_code=status)
 
@@ -122,30 +138,21 @@ async def conversation_page(
 
 
 async def _act(
-    request: Request, user: WebUser | None, conversation_id: int, action: str, text: str = ""
+    request: Request,
+    user: WebUser | None,
+    conversation_id: int,
+    action: Callable[[Console, str, datetime], Any],
 ) -> Response:
+    """Run an agent's action from a form (signed in, same origin, ``assistant:write``); a
+    refused one re-renders the page with the reason and its 4xx status."""
     if user is None:
         return login_redirect(request)
     if not same_origin(request):
         return Response("cross-site request refused", status_code=403)
     if not granted(user, "assistant:write"):
         return _forbidden(request, user, f"Conversation {conversation_id}", "assistant:write")
-    console, agent, now = _console(request), _actor(user), utcnow()
     try:
-        if action == "takeover":
-            await run_in_threadpool(console.take_over, conversation_id, agent, now)
-        elif action == "handback":
-            await run_in_threadpool(console.hand_back, conversation_id, agent, now)
-        else:
-            if not text.strip() or len(text) > 4096:
-                return await _conversation_view(
-                    request,
-                    user,
-                    conversation_id,
-                    error="Write a reply (1-4096 characters).",
-                    status=400,
-                )
-            await run_in_threadpool(console.reply, conversation_id, agent, text.strip(), now)
+        await run_in_threadpool(action, _console(request), _actor(user), utcnow())
     except DomainError as exc:
         return await _conversation_view(
             request, user, conversation_id, error=exc.message, status=exc.status
@@ -155,12 +162,37 @@ async def _act(
 
 @router.post(BASE + "/conversations/{conversation_id}/takeover")
 async def takeover_action(conversation_id: IdPath, request: Request, user: WebUserDep) -> Response:
-    return await _act(request, user, conversation_id, "takeover")
+    return await _act(
+        request, user, conversation_id, lambda c, a, now: c.take_over(conversation_id, a, now)
+    )
 
 
 @router.post(BASE + "/conversations/{conversation_id}/handback")
 async def handback_action(conversation_id: IdPath, request: Request, user: WebUserDep) -> Response:
-    return await _act(request, user, conversation_id, "handback")
+    return await _act(
+        request, user, conversation_id, lambda c, a, now: c.hand_back(conversation_id, a, now)
+    )
+
+
+class FormInvalid(DomainError):
+    code = "invalid_form"
+    status = 400
+
+
+def _pairs(text: str, parts: int) -> list[tuple[str, ...]]:
+    """Lines ``id | title [| description]`` of a composer field."""
+    out: list[tuple[str, ...]] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) < 2 or len(cells) > parts:
+            raise FormInvalid(message=f"write one option per line as id | title: {line!r}")
+        out.append(tuple(cells + [""] * (parts - len(cells))))
+    return out
+
+
+Field = Annotated[str, Form(max_length=8192)]
 
 
 @router.post(BASE + "/conversations/{conversation_id}/reply")
@@ -168,9 +200,106 @@ async def reply_action(
     conversation_id: IdPath,
     request: Request,
     user: WebUserDep,
-    text: Annotated[str, Form(max_length=8192)] = "",
+    text: Field = "",
+    kind: Annotated[str, Form(max_length=16)] = "text",
+    buttons: Field = "",
+    rows: Field = "",
+    list_button: Annotated[str, Form(max_length=64)] = "",
+    link: Annotated[str, Form(max_length=4096)] = "",
+    filename: Annotated[str, Form(max_length=512)] = "",
+    canned_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    return await _act(request, user, conversation_id, "reply", text)
+    canned = int(canned_id) if canned_id.isdigit() else None
+
+    def send(console: Console, agent: str, now: datetime) -> int:
+        wordy = canned is None and kind in ("text", "buttons", "list")
+        if wordy and (not text.strip() or len(text) > 4096):
+            raise FormInvalid(message="Write a reply (1-4096 characters).")
+        pairs = [(b[0], b[1]) for b in _pairs(buttons, 2)] if kind == "buttons" else None
+        listing = [(r[0], r[1], r[2] or None) for r in _pairs(rows, 3)] if kind == "list" else None
+        return console.reply(
+            conversation_id,
+            agent,
+            text.strip(),
+            now,
+            kind=kind,
+            buttons=pairs,
+            rows=listing,
+            list_button=list_button or None,
+            link=link.strip() or None,
+            filename=filename.strip() or None,
+            canned_id=canned,
+        )
+
+    return await _act(request, user, conversation_id, send)
+
+
+@router.post(BASE + "/conversations/{conversation_id}/note")
+async def note_action(
+    conversation_id: IdPath, request: Request, user: WebUserDep, text: Field = ""
+) -> Response:
+    return await _act(
+        request,
+        user,
+        conversation_id,
+        lambda c, a, now: c.add_note(conversation_id, a, text, now),
+    )
+
+
+@router.post(BASE + "/conversations/{conversation_id}/status")
+async def status_action(
+    conversation_id: IdPath,
+    request: Request,
+    user: WebUserDep,
+    status: Annotated[str, Form(max_length=16)] = "",
+    snooze_minutes: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    def change(console: Console, agent: str, now: datetime) -> Any:
+        until = None
+        if status == "snoozed":
+            if not snooze_minutes.isdigit() or not 1 <= int(snooze_minutes) <= 90 * 24 * 60:
+                raise FormInvalid(message="Snooze for 1 minute to 90 days.")
+            until = now + timedelta(minutes=int(snooze_minutes))
+        return console.set_status(conversation_id, agent, status, now, until=until)
+
+    return await _act(request, user, conversation_id, change)
+
+
+@router.post(BASE + "/conversations/{conversation_id}/assign")
+async def assign_action(
+    conversation_id: IdPath,
+    request: Request,
+    user: WebUserDep,
+    team: Annotated[str, Form(max_length=64)] = "",
+    agent: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    return await _act(
+        request,
+        user,
+        conversation_id,
+        lambda c, a, now: c.assign(conversation_id, a, now, team=team or None, agent=agent or None),
+    )
+
+
+def _clocks(handoff: Any, now: datetime) -> dict[str, Any]:
+    """The SLA clocks of a handoff as the pages show them."""
+    first_due = handoff.sla_due_at
+    first = (
+        {"state": "met", "text": "answered"}
+        if handoff.first_response_at is not None
+        else {
+            "state": "breached" if first_due < now else "running",
+            "text": _span(first_due - now),
+        }
+    )
+    due = handoff.resolution_due_at
+    if due is None:
+        resolution = {"state": "none", "text": ""}
+    elif handoff.paused_at is not None:
+        resolution = {"state": "paused", "text": _span(due - handoff.paused_at)}
+    else:
+        resolution = {"state": "breached" if due < now else "running", "text": _span(due - now)}
+    return {"first": first, "resolution": resolution}
 
 
 def _span(delta: timedelta) -> str:
@@ -180,15 +309,41 @@ def _span(delta: timedelta) -> str:
 
 
 @router.get(f"{BASE}/queue")
-async def queue_page(request: Request, user: WebUserDep) -> Response:
+async def queue_page(
+    request: Request,
+    user: WebUserDep,
+    team: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
     if user is None:
         return login_redirect(request)
     if not granted(user, "assistant:read"):  # as GET /assistant/handoffs
         return _forbidden(request, user, "Escalation queue", "assistant:read")
     now = utcnow()
-    entries = await run_in_threadpool(_console(request).queue, now)
-    rows = [{**e.__dict__, "left": _span(e.sla_due_at - now)} for e in entries]
-    body = _fragment("queue.html", entries=rows)
+    console = _console(request)
+    entries = await run_in_threadpool(lambda: console.queue(now, team=team or None))
+    teams = await run_in_threadpool(console.listing, "teams")
+    agents = await run_in_threadpool(console.listing, "agents")
+    by_agent = await run_in_threadpool(lambda: console.listing("csat", by="agent"))
+    by_team = await run_in_threadpool(lambda: console.listing("csat", by="team"))
+    rows = []
+    for e in entries:
+        resolution = ""
+        if e.resolution_due_at is not None:
+            resolution = _span(e.resolution_due_at - now)
+        rows.append({**e.__dict__, "left": _span(e.sla_due_at - now), "resolution": resolution})
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["team"] or "no team", []).append(row)
+    body = _fragment(
+        "queue.html",
+        entries=rows,
+        groups=groups,
+        teams=teams,
+        chosen=team or "",
+        agents=agents,
+        csat_agents=by_agent,
+        csat_teams=by_team,
+    )
     return render_page(request, user, group=GROUP, title="Escalation queue", body=body)
 
 

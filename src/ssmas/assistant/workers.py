@@ -21,10 +21,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.orm import Session
 
 from ssmas.assistant import metrics
+from ssmas.assistant.console import Console
 from ssmas.assistant.events import (
     TOPIC_ESCALATION,
     TOPIC_INBOUND,
@@ -53,7 +55,7 @@ from ssmas.assistant.store import (
     outbound_by_wa_id,
     settle_by_token,
 )
-from ssmas.assistant.tables import Conversation
+from ssmas.assistant.tables import Conversation, Handoff, Team
 from ssmas.assistant.template_sends import TemplateSends
 from ssmas.assistant.whatsapp.client import CODE_WINDOW_CLOSED
 from ssmas.core.bus import Delivery
@@ -235,25 +237,53 @@ class AssistantHandlers:
         retry can fix is raised (the bus redelivers, then dead-letters); one it cannot (a 4xx
         from the receiver) is logged and the message is done."""
         event = EscalationEvent.model_validate(delivery.message.payload)
+        team, agent = self._routed(event.handoff_id)
         try:
-            self.rt.notifier.send(escalation_notice(event))
+            self.rt.notifier.send(escalation_notice(event, team=team, agent=agent))
         except NotifyError as exc:
             if exc.retryable:
                 raise
             log.warning("escalation_notify_refused", handoff_id=event.handoff_id, error=str(exc))
 
-    def sweep_sla(self) -> int:
-        """Notify handoffs past their SLA without an agent reply; returns how many."""
+    def _routed(self, handoff_id: int) -> tuple[str | None, str | None]:
+        """The team and agent a handoff was routed to (the workspace's assignment on open)."""
         with UnitOfWork(self.rt.platform.session_factory) as uow:
-            breaches = due_breaches(uow.session, self.rt.clock())
+            found = uow.session.execute(
+                sa.select(Team.name, Handoff.agent)
+                .select_from(Handoff)
+                .outerjoin(Team, Team.id == Handoff.team_id)
+                .where(Handoff.id == handoff_id)
+            ).first()
+        return (found[0], found[1]) if found is not None else (None, None)
+
+    def sweep_sla(self) -> int:
+        """One pass of the SLA worker: notify handoffs past their first-response target
+        without an agent reply, count those past their resolution target, wake snoozed
+        conversations and move unanswered handoffs off agents who are away or over capacity;
+        returns how many breaches it found."""
+        now = self.rt.clock()
+        with UnitOfWork(self.rt.platform.session_factory) as uow:
+            breaches = due_breaches(uow.session, now)
             uow.commit()
         for handoff in breaches:
-            metrics.SLA_BREACHES.inc()
+            metrics.SLA_BREACHES.labels("first_response", handoff.priority).inc()
             try:
                 self.rt.notifier.send(escalation_notification(handoff, breached=True))
             except Exception as exc:
                 log.warning("sla_notify_failed", handoff_id=handoff.id, error=str(exc))
-        return len(breaches)
+        console = Console(
+            self.rt.platform.session_factory,
+            self.rt.cipher,
+            self.rt.platform.bus,
+            self.rt.platform.cache,
+            self.rt.wa,
+        )
+        swept = console.sweep(now)
+        for handoff in swept["resolution_breaches"]:
+            metrics.SLA_BREACHES.labels("resolution", handoff.priority).inc()
+        if swept["woken"] or swept["moves"]:
+            log.info("sla_sweep", woken=len(swept["woken"]), reassigned=len(swept["moves"]))
+        return len(breaches) + len(swept["resolution_breaches"])
 
 
 def assistant_subscriptions(

@@ -1,4 +1,5 @@
-"""WhatsApp Cloud API client: send text, buttons, lists, templates; mark read; fetch media.
+"""WhatsApp Cloud API client: send text, buttons, lists, images, documents, templates; mark read;
+fetch media.
 
 Sends are paced per business number (80/s by default) and per recipient by token buckets that
 live where the platform's rate limits live (``pacing_backend``: in process, or in Redis and
@@ -271,6 +272,27 @@ class GraphClient:
         action = {"button": button[:20], "sections": [{"title": section[:24], "rows": items}]}
         interactive = {"type": "list", "body": {"text": body}, "action": action}
         return self._send(to, {"type": "interactive", "interactive": interactive}, callback_data)
+
+    def send_media(
+        self,
+        to: str,
+        kind: str,
+        link: str,
+        *,
+        caption: str | None = None,
+        filename: str | None = None,
+        callback_data: str | None = None,
+    ) -> SendResult:
+        """An image or a document by URL (Meta fetches it), with an optional caption (and a
+        file name for documents)."""
+        if kind not in ("image", "document"):
+            raise ValueError("media sends are image or document")
+        media: dict[str, Any] = {"link": link}
+        if caption:
+            media["caption"] = caption[:1024]
+        if filename and kind == "document":
+            media["filename"] = filename[:240]
+        return self._send(to, {"type": kind, kind: media}, callback_data)
 
     def send_template(
         self,

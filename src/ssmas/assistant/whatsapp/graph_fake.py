@@ -1,9 +1,11 @@
 """A small local stand-in for the WhatsApp Graph API, for tests, the demo and benchmarks.
 
-It accepts sends and mark-as-read calls and records them, serves registered media (a media id
-resolves to a URL on this server, which returns the bytes), and can be scripted to answer the
-next sends with 131047, 131056, a 500 or a hang. It does not call webhooks by itself; on
-request it builds the status webhook Meta would send for a recorded message
+It accepts sends and mark-as-read calls and records them (a send is checked against the
+request models of ``models.outbound``, as Meta checks it: text, interactive buttons and lists,
+image, document, template; anything else is a 400 with Graph's code 100), serves registered
+media (a media id resolves to a URL on this server, which returns the bytes), and can be
+scripted to answer the next sends with 131047, 131056, a 500 or a hang. It does not call webhooks by
+itself; on request it builds the status webhook Meta would send for a recorded message
 (``FakeGraphState.status_delivery``, ``GET /_fake/status/{wa_id}``), echoing the send's
 ``biz_opaque_callback_data`` as Meta does. Control endpoints live under ``/_fake``.
 Run it with ``python -m ssmas.assistant.whatsapp.graph_fake --port 8765``.
@@ -26,7 +28,9 @@ from typing import Any, Literal
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+
+from ssmas.assistant.whatsapp.models.outbound import SEND_MODELS
 
 _ERRORS = {
     131047: (400, "Re-engagement message"),
@@ -196,6 +200,15 @@ def create_graph_fake(state: FakeGraphState | None = None, *, token: str | None 
             with fake.lock:
                 fake.reads.append(str(body.get("message_id")))
             return JSONResponse({"success": True})
+        model = SEND_MODELS.get(str(body.get("type")))
+        if model is None:
+            return _graph_error(100, 400, f"Invalid parameter: unsupported type {body.get('type')}")
+        try:
+            model.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            return _graph_error(100, 400, f"Invalid parameter {where}: {first['msg']}")
         to = str(body.get("to", ""))
         rule = fake.take_rule(to)
         if rule is not None and rule.hang_s > 0:

@@ -1,9 +1,10 @@
 """Request and response bodies of the Graph API calls the send client makes.
 
 Shapes follow Meta's documentation (and ``shared/data/whatsapp/20-23``): text, interactive
-buttons and lists, templates, mark-as-read, the send response, the error body and the media URL
-lookup. Limits that Meta enforces (4,096-character text, 3 buttons, 20-character titles) are
-checked here so a bad request fails before it leaves the process.
+buttons and lists, images and documents by link, templates, mark-as-read, the send response,
+the error body and the media URL lookup. Limits that Meta enforces (4,096-character text,
+3 buttons, 20-character titles) are checked here so a bad request fails before it leaves the
+process.
 """
 
 from __future__ import annotations
@@ -102,6 +103,34 @@ class SendInteractive(Body):
     biz_opaque_callback_data: CallbackData | None = None
 
 
+class MediaLink(Body):
+    """An image or document Meta fetches from ``link`` (https in production)."""
+
+    link: str = Field(min_length=8, max_length=2048, pattern=r"^https?://")
+    caption: str | None = Field(default=None, max_length=1024)
+    filename: str | None = Field(default=None, max_length=240)
+
+
+class SendImage(Body):
+    messaging_product: Literal["whatsapp"] = "whatsapp"
+    recipient_type: Literal["individual"] = "individual"
+    to: str
+    context: ReplyTo | None = None
+    type: Literal["image"] = "image"
+    image: MediaLink
+    biz_opaque_callback_data: CallbackData | None = None
+
+
+class SendDocument(Body):
+    messaging_product: Literal["whatsapp"] = "whatsapp"
+    recipient_type: Literal["individual"] = "individual"
+    to: str
+    context: ReplyTo | None = None
+    type: Literal["document"] = "document"
+    document: MediaLink
+    biz_opaque_callback_data: CallbackData | None = None
+
+
 class TemplateLanguage(Body):
     code: str
 
@@ -121,6 +150,9 @@ class SendTemplate(Body):
     type: Literal["template"] = "template"
     template: Template
     biz_opaque_callback_data: CallbackData | None = None
+
+
+SEND_MODELS: dict[str, type[Body]] = {}
 
 
 class MarkRead(Body):
@@ -176,3 +208,14 @@ class MediaUrl(Response):
     @classmethod
     def _size(cls, value: Any) -> Any:
         return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+SEND_MODELS.update(
+    {
+        "text": SendText,
+        "interactive": SendInteractive,
+        "image": SendImage,
+        "document": SendDocument,
+        "template": SendTemplate,
+    }
+)
