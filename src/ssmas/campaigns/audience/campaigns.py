@@ -181,6 +181,9 @@ def launch_campaign(
     return _view(campaign, counts)
 
 
+LAUNCH_CHUNK = 50
+
+
 def _enqueue(
     scope: TenantScope,
     tenant: Tenant,
@@ -191,23 +194,32 @@ def _enqueue(
     now: datetime,
 ) -> dict[str, int]:
     """Hand the recipients over: all with the campaign's text, or, when a running experiment
-    gives its variants their own texts, each variant's recipients with theirs."""
-    from ssmas.campaigns.live.experiments import record_launch_units, split_recipients
+    gives its variants their own texts, each variant's recipients with theirs. The units are
+    not recorded here: a recipient is exposed when its message is sent, and is assigned then
+    (the same variant: the same hash)."""
+    from ssmas.campaigns.live.experiments import split_recipients
 
     split = split_recipients(scope, campaign.id, [r.lead_id for r in recipients])
     if split is None:
         return dict(sender.enqueue(tenant.id, campaign.id, channel, campaign.template, recipients))
-    experiment_id, groups = split
+    _experiment_id, groups = split
     by_lead = {r.lead_id: r for r in recipients}
     counts: dict[str, int] = {}
-    for text, leads in groups.values():
-        if not leads:
-            continue
-        group = [by_lead[lead] for lead in leads]
-        got = sender.enqueue(tenant.id, campaign.id, channel, text or campaign.template, group)
-        for key, value in got.items():
-            counts[key] = counts.get(key, 0) + int(value)
-    record_launch_units(scope, experiment_id, list(by_lead), now=now)
+    # the variants' recipients in alternating chunks, so the ledger sends the arms side by side
+    # (one arm first would expose it first, and skew every early look at the experiment)
+    texts = [text for text, _leads in groups.values()]
+    pieces = [
+        [leads[i : i + LAUNCH_CHUNK] for i in range(0, len(leads), LAUNCH_CHUNK)]
+        for _text, leads in groups.values()
+    ]
+    for turn in range(max((len(p) for p in pieces), default=0)):
+        for text, chunks in zip(texts, pieces, strict=True):
+            if turn >= len(chunks):
+                continue
+            group = [by_lead[lead] for lead in chunks[turn]]
+            got = sender.enqueue(tenant.id, campaign.id, channel, text or campaign.template, group)
+            for key, value in got.items():
+                counts[key] = counts.get(key, 0) + int(value)
     return counts
 
 

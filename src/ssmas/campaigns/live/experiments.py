@@ -59,7 +59,6 @@ __all__ = [
     "experiment_view",
     "get_experiment",
     "list_experiments",
-    "record_launch_units",
     "record_outcomes",
     "split_recipients",
 ]
@@ -211,8 +210,8 @@ def split_recipients(
     """At a campaign's launch: when a running experiment on it gives variants their own
     texts, its id and each variant's text (``None``: the campaign's) with its leads (the
     variant :func:`assign` gives unit ``lead-<id>``); ``None`` when no experiment splits it.
-    Reads only: :func:`record_launch_units` records the units once the messages are queued
-    (the send ledger writes in a transaction of its own)."""
+    Reads only: a recipient becomes the experiment's unit when it is exposed (its message
+    sent), by :func:`assign_units`, which gives it the same variant."""
     rows = scope.session.scalars(
         scope.select(Experiment)
         .where(Experiment.campaign_id == campaign_id, Experiment.status == "running")
@@ -231,15 +230,6 @@ def split_recipients(
         assert variant is not None
         groups[variant][1].append(lead)
     return row.id, groups
-
-
-def record_launch_units(
-    scope: TenantScope, experiment_id: int, lead_ids: Sequence[int], *, now: datetime
-) -> None:
-    """Record a launched campaign's recipients as the experiment's units (``lead-<id>``)."""
-    units = [f"lead-{lead}" for lead in lead_ids]
-    for start in range(0, len(units), MAX_BATCH):
-        assign_units(scope, experiment_id, units[start : start + MAX_BATCH], now=now)
 
 
 def list_experiments(scope: TenantScope, *, limit: int, after_id: int = 0) -> list[dict[str, Any]]:
