@@ -215,6 +215,29 @@ class WhatsAppSettings(BaseModel):
     retention_sweep_s: float = Field(
         default=3600.0, gt=0, description="seconds between two passes of the retention worker"
     )
+    voice_engine: Literal["whisper", "pocketsphinx", "none"] = Field(
+        default="whisper",
+        description=(
+            "speech to text for voice notes: whisper (offline, Spanish and English), pocketsphinx"
+            " (offline, English only) or none (customers are asked to write)"
+        ),
+    )
+    voice_model_dir: str = Field(
+        default="",
+        description=(
+            "a CTranslate2 Whisper model directory to use instead of the bundled Whisper base;"
+            " empty: the bundled one"
+        ),
+    )
+    voice_min_confidence: float = Field(
+        default=0.55,
+        ge=0,
+        le=1,
+        description=(
+            "a voice note heard with a lower mean token probability is not acted on: the"
+            " customer is asked to write"
+        ),
+    )
     escalation_notify_urls: list[str] = Field(
         default_factory=list,
         description=(
