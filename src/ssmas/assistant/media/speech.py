@@ -10,6 +10,7 @@ in the customer's language.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import threading
@@ -141,6 +142,12 @@ def directory_whisper_files(path: Path) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in path.iterdir() if f.is_file()}
 
 
+@functools.cache
+def directory_loader(path: str) -> Callable[[], dict[str, bytes]]:
+    """The loader of the model in ``path`` (one per path, so its model is loaded once)."""
+    return functools.partial(directory_whisper_files, Path(path))
+
+
 class WhisperSpeech:
     """Offline speech to text in Spanish and English with Whisper (faster-whisper on CPU).
 
@@ -172,17 +179,7 @@ class WhisperSpeech:
 
     def _get_model(self) -> Any:
         if self._model is None:
-            try:
-                from faster_whisper import WhisperModel
-            except ImportError as exc:
-                raise CannotTranscribe("no_engine", "pip install faster-whisper") from exc
-            self._model = WhisperModel(
-                "ssmas-whisper",
-                device="cpu",
-                compute_type="int8",
-                cpu_threads=self._threads,
-                files=self._model_files(),
-            )
+            self._model = _shared_model(self._model_files, self._threads)
         return self._model
 
     def transcribe(self, audio: bytes, language: str) -> str:
@@ -225,6 +222,29 @@ class WhisperSpeech:
         _, _, ranked = model.detect_language(samples)
         probs: dict[str, float] = dict(ranked)
         return choose_language(probs, self.languages, hint)
+
+
+_MODELS: dict[tuple[Callable[[], dict[str, bytes]], int], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _shared_model(model_files: Callable[[], dict[str, bytes]], threads: int) -> Any:
+    """One loaded Whisper per model source and process (every runtime in it shares it)."""
+    with _MODELS_LOCK:
+        key = (model_files, threads)
+        if key not in _MODELS:
+            try:
+                from faster_whisper import WhisperModel
+            except ImportError as exc:
+                raise CannotTranscribe("no_engine", "pip install faster-whisper") from exc
+            _MODELS[key] = WhisperModel(
+                "ssmas-whisper",
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=threads,
+                files=model_files(),
+            )
+        return _MODELS[key]
 
 
 MIN_SAMPLES = int(0.3 * 16_000)
@@ -275,10 +295,7 @@ def speech_engine(wa: WhatsAppSettings) -> SpeechToText:
         return NoSpeechToText()
     if wa.voice_engine == "pocketsphinx":
         return PocketSphinxEnglish()
-    model_dir = Path(wa.voice_model_dir) if wa.voice_model_dir else None
-    return WhisperSpeech(
-        min_confidence=wa.voice_min_confidence,
-        model_files=(lambda: directory_whisper_files(model_dir))
-        if model_dir is not None
-        else bundled_whisper_files,
+    model_files = (
+        directory_loader(wa.voice_model_dir) if wa.voice_model_dir else bundled_whisper_files
     )
+    return WhisperSpeech(min_confidence=wa.voice_min_confidence, model_files=model_files)
