@@ -19,8 +19,12 @@ from math import gcd
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+import structlog
+
 if TYPE_CHECKING:
     from ssmas.settings import WhatsAppSettings
+
+log = structlog.get_logger(__name__)
 
 
 class CannotTranscribe(Exception):
@@ -280,6 +284,103 @@ def transcript_confidence(segments: Sequence[tuple[int, float, float]]) -> float
     return math.exp(sum(tokens * logprob for tokens, logprob, _ in segments) / total)
 
 
+LANGUAGE_NAMES = {"spanish": "es", "english": "en", "castilian": "es"}
+
+
+class HttpTranscription:
+    """An OpenAI-compatible ``POST {base_url}/audio/transcriptions`` service (OpenAI, a local
+    faster-whisper server, ...), opt-in: the offline engine stays the default and is the
+    ``fallback`` whenever the service fails (timeout, 5xx, 4xx, an answer that is not JSON).
+
+    ``response_format=verbose_json`` brings the language and, per segment, ``avg_logprob`` and
+    ``compression_ratio``: the same confidence floor as ``WhisperSpeech`` applies. A service that
+    returns no segments gives no confidence to judge by, and its text is taken as it is.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str = "",
+        model: str = "whisper-1",
+        timeout_s: float = 30.0,
+        languages: Iterable[str] = ("es", "en"),
+        min_confidence: float = 0.55,
+        fallback: SpeechToText | None = None,
+        transport: Any = None,
+    ) -> None:
+        self.url = base_url.rstrip("/") + "/audio/transcriptions"
+        self.languages = frozenset(languages)
+        self.min_confidence = min_confidence
+        self._api_key, self._model, self._timeout_s = api_key, model, timeout_s
+        self._fallback = fallback
+        self._transport = transport
+
+    def transcribe(self, audio: bytes, language: str) -> str:
+        try:
+            answer = self._request(audio, language)
+        except (OSError, ValueError) as exc:  # unreachable, an error status, no JSON
+            return self._fall_back(audio, language, type(exc).__name__)
+        return self._judge(answer)
+
+    def _request(self, audio: bytes, language: str) -> dict[str, Any]:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        data = {"model": self._model, "response_format": "verbose_json"}
+        try:
+            with httpx.Client(timeout=self._timeout_s, transport=self._transport) as client:
+                response = client.post(
+                    self.url,
+                    headers=headers,
+                    data=data,
+                    files={"file": ("voice-note.ogg", audio, "audio/ogg")},
+                )
+        except httpx.HTTPError as exc:
+            raise OSError(f"transcription service unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            raise OSError(f"transcription service answered {response.status_code}")
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise ValueError("transcription service answered no JSON") from exc
+        if not isinstance(answer, dict) or not isinstance(answer.get("text"), str):
+            raise ValueError("transcription service answered no text")
+        return answer
+
+    def _fall_back(self, audio: bytes, language: str, why: str) -> str:
+        if self._fallback is None:
+            raise CannotTranscribe("no_engine", why)
+        log.warning("transcription_service_failed", error=why, fallback="offline")
+        return self._fallback.transcribe(audio, language)
+
+    def _judge(self, answer: dict[str, Any]) -> str:
+        text = " ".join(str(answer["text"]).split())
+        if not text:
+            raise CannotTranscribe("no_speech_recognised")
+        said = str(answer.get("language") or "").strip().lower()
+        code = LANGUAGE_NAMES.get(said, said)
+        if code and code not in self.languages:
+            raise CannotTranscribe("unsupported_language", code)
+        segments = answer.get("segments") or []
+        if segments:
+            scored = [
+                (
+                    max(1, len(seg.get("tokens") or [])),
+                    float(seg.get("avg_logprob", 0.0)),
+                    float(seg.get("compression_ratio", 1.0)),
+                )
+                for seg in segments
+                if isinstance(seg, dict)
+            ]
+            confidence = transcript_confidence(scored)
+            if confidence < self.min_confidence:
+                raise CannotTranscribe(
+                    "low_confidence", f"{confidence:.2f} < {self.min_confidence}"
+                )
+        return text
+
+
 class NoSpeechToText:
     """The engine to use when none is installed: every call says so."""
 
@@ -298,4 +399,14 @@ def speech_engine(wa: WhatsAppSettings) -> SpeechToText:
     model_files = (
         directory_loader(wa.voice_model_dir) if wa.voice_model_dir else bundled_whisper_files
     )
-    return WhisperSpeech(min_confidence=wa.voice_min_confidence, model_files=model_files)
+    offline = WhisperSpeech(min_confidence=wa.voice_min_confidence, model_files=model_files)
+    if wa.voice_engine == "http":
+        return HttpTranscription(
+            wa.voice_api_url,
+            api_key=wa.voice_api_key,
+            model=wa.voice_api_model,
+            timeout_s=wa.voice_api_timeout_s,
+            min_confidence=wa.voice_min_confidence,
+            fallback=offline,
+        )
+    return offline
