@@ -215,6 +215,39 @@ class WhatsAppSettings(BaseModel):
     retention_sweep_s: float = Field(
         default=3600.0, gt=0, description="seconds between two passes of the retention worker"
     )
+    voice_engine: Literal["whisper", "http", "pocketsphinx", "none"] = Field(
+        default="whisper",
+        description=(
+            "speech to text for voice notes: whisper (offline, Spanish and English), http (an"
+            " OpenAI-compatible /audio/transcriptions service, whisper when it fails),"
+            " pocketsphinx (offline, English only) or none (customers are asked to write)"
+        ),
+    )
+    voice_api_url: str = Field(
+        default="",
+        description="base URL of the transcription service (voice_engine=http), e.g. .../v1",
+    )
+    voice_api_key: str = Field(default="", description="its bearer token; empty: none sent")
+    voice_api_model: str = Field(default="whisper-1", description="the model it is asked for")
+    voice_api_timeout_s: float = Field(
+        default=30.0, gt=0, description="seconds to wait for it before the offline engine"
+    )
+    voice_model_dir: str = Field(
+        default="",
+        description=(
+            "a CTranslate2 Whisper model directory to use instead of the bundled Whisper base;"
+            " empty: the bundled one"
+        ),
+    )
+    voice_min_confidence: float = Field(
+        default=0.55,
+        ge=0,
+        le=1,
+        description=(
+            "a voice note heard with a lower mean token probability is not acted on: the"
+            " customer is asked to write"
+        ),
+    )
     escalation_notify_urls: list[str] = Field(
         default_factory=list,
         description=(
@@ -256,6 +289,14 @@ class WhatsAppSettings(BaseModel):
                     f"{name} needs a positive number of minutes for each of urgent, high,"
                     f" medium and low, not {table}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _voice_service_named(self) -> WhatsAppSettings:
+        if self.voice_engine == "http" and not self.voice_api_url.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError("voice_engine=http needs voice_api_url (http:// or https://)")
         return self
 
     @model_validator(mode="after")

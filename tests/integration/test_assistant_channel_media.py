@@ -156,14 +156,15 @@ def test_pdf_document_text_joins_the_conversation(client: TestClient, channel: C
     assert window is not None and "refund of 59.90" in window.turns[0].text
 
 
-def test_spanish_voice_note_gets_a_clear_spanish_reply(
+def test_voice_note_without_words_gets_a_clear_spanish_reply(
     client: TestClient, channel: Channel
 ) -> None:
     channel.fake.state.add_media("1148792340021553", tone_ogg(), "audio/ogg")
     deliver(client, sample_bytes("05_audio_voice_note.json"))
     channel.drain()
     [reply] = channel.fake.state.sent_to("5215512345678")
-    assert "notas de voz en español" in reply["body"]["text"]["body"]
+    assert reply["body"]["text"]["body"].endswith("¿Podrías escribirme tu consulta?")
+    assert channel.brain.seen == []  # a tone is not guessed into words
 
 
 def test_media_id_that_404s_is_answered_not_lost(client: TestClient, channel: Channel) -> None:

@@ -63,9 +63,20 @@ class Brain(Protocol):
 _MESSAGES: dict[str, dict[str, str]] = {
     "handoff": HANDOFF_MESSAGES,
     "audio_unsupported_language": {
-        "es": "Lo siento, todavía no puedo escuchar notas de voz en español. "
+        "es": "Lo siento, solo entiendo notas de voz en español o en inglés. "
         "¿Podrías escribirme tu consulta?",
-        "en": "Sorry, I can't listen to voice notes in this language yet. "
+        "en": "Sorry, I can only understand voice notes in English or Spanish. "
+        "Could you type your question?",
+    },
+    "audio_no_engine": {
+        "es": "Lo siento, ahora mismo no puedo escuchar notas de voz. "
+        "¿Podrías escribirme tu consulta?",
+        "en": "Sorry, I can't listen to voice notes right now. Could you type your question?",
+    },
+    "audio_low_confidence": {
+        "es": "No estoy seguro de haber entendido bien tu nota de voz y prefiero no adivinar. "
+        "¿Podrías escribirme tu consulta?",
+        "en": "I'm not sure I understood your voice note and would rather not guess. "
         "Could you type your question?",
     },
     "audio_not_understood": {
@@ -89,18 +100,56 @@ _MESSAGES: dict[str, dict[str, str]] = {
 
 AUDIO_REASONS = {
     "unsupported_language": "audio_unsupported_language",
-    "no_engine": "audio_unsupported_language",
+    "no_engine": "audio_no_engine",
+    "low_confidence": "audio_low_confidence",
 }
 
+SPANISH_PREFIXES = (
+    "34",
+    "52",
+    "54",
+    "56",
+    "57",
+    "51",
+    "58",
+    "593",
+    "502",
+    "503",
+    "504",
+    "505",
+    "506",
+    "507",
+    "591",
+    "595",
+    "598",
+    "53",
+    "1809",
+    "1829",
+    "1849",
+)
 
-def channel_message(name: str, language: str | None) -> str:
-    """A fixed channel line in ``language`` (Spanish when the language is unknown)."""
+
+def guess_language(phone: str) -> str:
+    """Spanish for Spain and Latin American country codes, English otherwise (a first guess)."""
+    return "es" if phone.startswith(SPANISH_PREFIXES) else "en"
+
+
+def channel_message(name: str, language: str | None, phone: str | None = None) -> str:
+    """A fixed channel line in ``language``; when that is unknown, in the language of the
+    customer's country code (``phone``), else Spanish."""
     lines = _MESSAGES[name]
+    if language is None and phone:
+        language = guess_language(phone)
     return lines.get(language or "es", lines["es"])
 
 
-def media_error_message(error: str, language: str | None, *, audio: bool) -> str:
-    """The reply for a media failure code from ``MediaInfo.error``."""
+def media_error_message(
+    error: str, language: str | None, *, audio: bool, phone: str | None = None
+) -> str:
+    """The reply for a media failure code from ``MediaInfo.error``, in the conversation's
+    language or, for a customer not yet heard from, that of their country code."""
+    if language is None and phone:
+        language = guess_language(phone)
     if audio:
         return channel_message(AUDIO_REASONS.get(error, "audio_not_understood"), language)
     if error == "media_not_found":

@@ -252,9 +252,10 @@ class TextPipeline:
             return _Plan(None, None, workspace.csat_thanks(hint))
         if event.media is not None and event.media.error:
             audio = event.kind == "audio"
-            return _Plan(None, None, media_error_message(event.media.error, hint, audio=audio))
+            reply = media_error_message(event.media.error, hint, audio=audio, phone=event.phone)
+            return _Plan(None, None, reply)
         if event.kind == "unsupported" or not event.text.strip():
-            return _Plan(None, None, channel_message("unsupported", hint))
+            return _Plan(None, None, channel_message("unsupported", hint, event.phone))
         understanding = self.brain.understand(event.text, hint)
         decision = self.brain.judge(event.text, understanding, window)
         asked = event.reply_id in AGENT_BUTTONS or (

@@ -20,9 +20,9 @@ import httpx
 from ssmas.assistant.brain import Brain
 from ssmas.assistant.context import ContextStore
 from ssmas.assistant.inbound_limits import SenderLimit
-from ssmas.assistant.media import MediaReader, ObjectStore, PocketSphinxEnglish, TesseractOcr
+from ssmas.assistant.media import MediaReader, ObjectStore, TesseractOcr
 from ssmas.assistant.media.ocr import OcrEngine
-from ssmas.assistant.media.speech import SpeechToText
+from ssmas.assistant.media.speech import SpeechToText, speech_engine
 from ssmas.assistant.outbox import Outbox
 from ssmas.assistant.pipeline import TextPipeline
 from ssmas.assistant.whatsapp.client import GraphClient
@@ -125,7 +125,7 @@ def build_assistant_runtime(
         client,
         ObjectStore(platform.settings.data_dir / "media", cipher),
         ocr or TesseractOcr(),
-        speech or PocketSphinxEnglish(),
+        speech or speech_engine(wa),
     )
     notifier = notifier or notifier_from_urls(wa.escalation_notify_urls)
     pipeline = TextPipeline(

@@ -26,6 +26,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from ssmas.assistant import metrics
+from ssmas.assistant.brain import guess_language
 from ssmas.assistant.console import Console
 from ssmas.assistant.events import (
     TOPIC_ESCALATION,
@@ -72,39 +73,11 @@ MEDIA_VISIBILITY_S = 300.0
 LEASE_SCOPE = "assistant"
 TEXT_BATCH = 100
 SLA_SWEEP_S = 30.0
-SPANISH_PREFIXES = (
-    "34",
-    "52",
-    "54",
-    "56",
-    "57",
-    "51",
-    "58",
-    "593",
-    "502",
-    "503",
-    "504",
-    "505",
-    "506",
-    "507",
-    "591",
-    "595",
-    "598",
-    "53",
-    "1809",
-    "1829",
-    "1849",
-)
 
 
 def text_topic(business_id: str, phone: str, partitions: int) -> str:
     """The text queue partition of one customer."""
     return partition_topic(TOPIC_TEXT, partition_for(f"{business_id}:{phone}", partitions))
-
-
-def guess_language(phone: str) -> str:
-    """Spanish for Spain and Latin American country codes, English otherwise (a first guess)."""
-    return "es" if phone.startswith(SPANISH_PREFIXES) else "en"
 
 
 class AssistantHandlers:

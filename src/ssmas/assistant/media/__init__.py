@@ -11,6 +11,9 @@ from ssmas.assistant.media.speech import (
     NoSpeechToText,
     PocketSphinxEnglish,
     SpeechToText,
+    Transcript,
+    WhisperSpeech,
+    speech_engine,
 )
 
 __all__ = [
@@ -25,6 +28,9 @@ __all__ = [
     "PocketSphinxEnglish",
     "SpeechToText",
     "TesseractOcr",
+    "Transcript",
+    "WhisperSpeech",
     "docx_text",
     "pdf_text",
+    "speech_engine",
 ]

@@ -1,9 +1,9 @@
 """Turn a WhatsApp attachment into text: resolve the media id, download, store, extract.
 
 Images go through OCR, PDF and DOCX through their text layers, audio through speech to text.
-Failures the customer should hear about (a media id that 404s, a language without a speech
-engine, an unreadable file) come back as ``MediaInfo.error`` instead of an exception; only
-failures worth retrying (Graph 5xx, timeouts) raise.
+Failures the customer should hear about (a media id that 404s, a voice note in another language
+or heard too unsurely to act on, an unreadable file) come back as ``MediaInfo.error`` instead of
+an exception; only failures worth retrying (Graph 5xx, timeouts) raise.
 """
 
 from __future__ import annotations
