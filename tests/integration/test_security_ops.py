@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from ssmas.bootstrap import create_app
 from ssmas.cli import app
 from ssmas.core.db import make_engine, upgrade
 from ssmas.core.db.base import utcnow
-from ssmas.core.security import list_audit, record_audit
+from ssmas.core.platform import build_platform
+from ssmas.core.security import create_api_key, list_audit, record_audit
 from ssmas.core.security.audit import verify_audit_chain
 from ssmas.core.security.pii import PiiCipher, RingEntry
 from ssmas.core.security.pii_keys import (
@@ -27,6 +31,8 @@ from ssmas.core.security.pii_keys import (
     reencrypt,
     retire_key,
 )
+from ssmas.settings import Settings
+from tests.conftest import PG_ADMIN_URL
 
 
 def ring_of(engine: sa.Engine) -> Callable[[], list[RingEntry]]:
@@ -39,18 +45,24 @@ def ring_of(engine: sa.Engine) -> Callable[[], list[RingEntry]]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """A migrated database of this test alone (a fresh PostgreSQL one: the rotation counts and
+    re-encrypts every PII row there is)."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+        url, admin, name = f"sqlite:///{tmp_path / 'db.sqlite'}", None, ""
     else:
-        url = request.getfixturevalue("pg_url")
+        name = f"ssmas_secops_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     upgrade(url)
     eng = make_engine(url)
     yield eng
-    if request.param == "postgres":  # the session's database is shared: leave it as found
-        with eng.begin() as conn:
-            conn.execute(sa.text("DELETE FROM core_pii_keys"))
-            conn.execute(sa.text("DELETE FROM assistant_conversations"))
     eng.dispose()
+    if admin is not None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _conversations(engine: sa.Engine, cipher: PiiCipher, n: int) -> None:
@@ -223,3 +235,32 @@ def test_audit_and_pii_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     ]
     verified = runner.invoke(app, ["audit", "verify"])
     assert verified.exit_code == 0 and "3 entries" in verified.output
+
+
+def test_the_audit_api_pages_newest_first_and_needs_admin(settings: Settings) -> None:
+    platform = build_platform(settings)
+    try:
+        with platform.uow() as uow:
+            admin, _ = create_api_key(uow.session, "admin", ["admin"])
+            reader, _ = create_api_key(uow.session, "reader", ["pricing:read"])
+            for n in range(5):
+                record_audit(uow.session, actor="t", action="test.page", target=str(n))
+            uow.commit()
+        with TestClient(create_app(platform)) as client:
+            assert client.get("/v1/audit").status_code == 401
+            denied = client.get("/v1/audit", headers={"X-API-Key": reader})
+            assert denied.status_code == 403 and denied.json()["error"] == "forbidden"
+            headers = {"X-API-Key": admin}
+            first = client.get("/v1/audit?limit=3&action=test.page", headers=headers).json()
+            assert [e["target"] for e in first["entries"]] == ["4", "3", "2"]
+            assert all(len(e["hash"]) == 64 for e in first["entries"])
+            rest = client.get(
+                f"/v1/audit?limit=3&action=test.page&before={first['next_before']}",
+                headers=headers,
+            ).json()
+            assert [e["target"] for e in rest["entries"]] == ["1", "0"]
+            assert rest["next_before"] is None
+            bad = client.get("/v1/audit?action=DROP%20TABLE", headers=headers)
+            assert bad.status_code == 422 and "error" in bad.json()
+    finally:
+        platform.close()

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ssmas.campaigns.errors import Conflict, InvalidInput, NotFound
 from ssmas.campaigns.tables import Tenant, TenantKey, UsageRecord
 from ssmas.campaigns.tenancy.tiers import METRICS, Quotas, tier_of
-from ssmas.core.security import ApiKeyRecord, create_api_key
+from ssmas.core.security import ApiKeyRecord, create_api_key, record_audit
 
 __all__ = [
     "TENANT_SCOPES",
@@ -117,14 +117,27 @@ def list_tenants(session: Session) -> list[Tenant]:
 
 
 def issue_key(
-    session: Session, tenant: Tenant, name: str = "", scopes: Sequence[str] = TENANT_SCOPES
+    session: Session,
+    tenant: Tenant,
+    name: str = "",
+    scopes: Sequence[str] = TENANT_SCOPES,
+    *,
+    actor: str = "system",
 ) -> tuple[str, ApiKeyRecord]:
-    """A new API key acting for ``tenant`` (the raw key is returned once, never stored)."""
+    """A new API key acting for ``tenant`` (the raw key is returned once, never stored);
+    ``actor`` (who asked) goes into the audit log's ``api_key.created`` entry."""
     if any(scope in ("*", "admin") or scope.endswith(":admin") for scope in scopes):
         raise InvalidInput(message="a tenant key cannot hold an admin scope")
     raw, record = create_api_key(session, name or f"tenant:{tenant.slug}", scopes)
     session.add(TenantKey(api_key_id=record.id, tenant_id=tenant.id))
     session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="api_key.created",
+        target=record.prefix,
+        details={"name": record.name, "scopes": record.scopes, "tenant": tenant.slug},
+    )
     return raw, record
 
 
