@@ -112,8 +112,12 @@ def get_tenant(session: Session, slug: str) -> Tenant:
     return tenant
 
 
-def list_tenants(session: Session) -> list[Tenant]:
-    return list(session.scalars(sa.select(Tenant).order_by(Tenant.id)))
+def list_tenants(session: Session, *, after_id: int = 0, limit: int | None = None) -> list[Tenant]:
+    """Tenants by id (those after ``after_id``; at most ``limit``)."""
+    query = sa.select(Tenant).where(Tenant.id > after_id).order_by(Tenant.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
 
 
 def issue_key(
@@ -197,6 +201,24 @@ def usage_between(session: Session, tenant_id: int, first: date, last: date) -> 
     totals = dict.fromkeys(METRICS, 0)
     for metric, total in session.execute(query):
         totals[metric] = int(total or 0)
+    return totals
+
+
+def usage_of_tenants(
+    session: Session, tenant_ids: Sequence[int], first: date, last: date
+) -> dict[int, dict[str, int]]:
+    """:func:`usage_between` for many tenants in one grouped query."""
+    totals = {tenant_id: dict.fromkeys(METRICS, 0) for tenant_id in tenant_ids}
+    if not tenant_ids:
+        return totals
+    query = (
+        sa.select(UsageRecord.tenant_id, UsageRecord.metric, sa.func.sum(UsageRecord.quantity))
+        .where(UsageRecord.tenant_id.in_(list(tenant_ids)))
+        .where(UsageRecord.day >= first, UsageRecord.day <= last)
+        .group_by(UsageRecord.tenant_id, UsageRecord.metric)
+    )
+    for tenant_id, metric, total in session.execute(query):
+        totals[tenant_id][metric] = int(total or 0)
     return totals
 
 
