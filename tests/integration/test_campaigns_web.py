@@ -114,3 +114,21 @@ def test_the_tenants_page_pages_through_many_tenants(site: tuple[TestClient, Pla
     assert 'id="tenants-next"' not in rest.text
     assert "7 / " in rest.text  # t-0120's messages today, from the grouped usage query
     assert client.get(f"{BASE}/tenants", params={"after": "-1"}).status_code == 422
+
+
+def test_the_imports_page_shows_the_newest_of_many(site: tuple[TestClient, Platform]) -> None:
+    from ssmas.campaigns.scope import TenantScope
+    from ssmas.campaigns.tables import LeadImport
+    from ssmas.campaigns.tenancy import create_tenant
+
+    client, platform = site
+    with platform.uow() as uow:
+        tenant = create_tenant(uow.session, "many-imports", "Many", "starter")
+        scope = TenantScope(uow.session, tenant.id)
+        for n in range(250):
+            scope.add(LeadImport(filename=f"file-{n:03d}.csv", status="done"))
+        uow.commit()
+    _sign_in(client, _key(platform, ["campaigns:admin"]))
+    page = client.get(f"{BASE}/imports", params={"tenant": "many-imports"}).text
+    assert "file-249.csv" in page and "file-050.csv" in page and "file-049.csv" not in page
+    assert page.index("file-249.csv") < page.index("file-248.csv")  # newest first

@@ -174,12 +174,12 @@ async def imports_page(request: Request, user: WebUserDep, tenant: TenantQuery =
 
     def load() -> list[Any]:
         with platform.uow() as uow:
-            return list_imports(TenantScope(uow.session, tenant_id), limit=200)
+            return list_imports(TenantScope(uow.session, tenant_id), limit=200, newest=True)
 
     rows = await run_in_threadpool(load)
     body = _html(
         "imports.html",
-        rows=rows[::-1],
+        rows=rows,
         picker=_tenant_picker(view, f"{BASE}/imports"),
         tenant=view.tenant.slug,
     )
@@ -227,7 +227,7 @@ async def segments_page(request: Request, user: WebUserDep, tenant: TenantQuery 
 
     def load() -> list[Any]:
         with platform.uow() as uow:
-            return list_segments(TenantScope(uow.session, tenant_id), limit=500)
+            return list_segments(TenantScope(uow.session, tenant_id), limit=500, newest=True)
 
     rows = await run_in_threadpool(load)
     body = _html("segments.html", rows=rows, picker=_tenant_picker(view, f"{BASE}/segments"))
@@ -242,10 +242,11 @@ async def _campaign_rows(request: Request, view: Viewing) -> Markup:
 
     def load() -> list[Any]:
         with platform.uow() as uow:
-            return list_campaigns(TenantScope(uow.session, tenant_id), sender, limit=200)
+            scope = TenantScope(uow.session, tenant_id)
+            return list_campaigns(scope, sender, limit=200, newest=True)
 
     rows = await run_in_threadpool(load)
-    return _html("_campaign_rows.html", rows=rows[::-1], sending=sender is not None)
+    return _html("_campaign_rows.html", rows=rows, sending=sender is not None)
 
 
 @router.get(f"{BASE}/campaigns")
