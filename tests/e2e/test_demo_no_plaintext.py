@@ -28,43 +28,32 @@ from tests.e2e.test_serve import free_port, server_env, wait_healthy
 
 RUN_S = 60.0
 KEY_RE = re.compile(rb"ssmas_[a-z0-9]{8}_[A-Za-z0-9_-]{32,128}")
-DIGITS_RE = re.compile(rb"(?<![0-9])[0-9]{10,13}(?![0-9])")
+# A number as people write it: digits with spaces, dashes, brackets or a leading +.
+PHONE_RE = re.compile(rb"(?<![0-9])\+?[0-9(][0-9 ()+-]{8,22}[0-9](?![0-9])")
 # Messages short or common enough to be in the bot's own knowledge and replies are left out.
 MIN_TEXT = 12
 
 
-def _lead_numbers() -> tuple[set[bytes], set[bytes]]:
-    """The demo leads' numbers as digit strings (national, +52, +52 1) and their spellings."""
+def _national_numbers() -> set[str]:
+    """The last ten digits of every number that went through the demo: the leads' valid ones
+    (however the CSV spelled them) and the assistant's customers'."""
     reader = csv.DictReader(io.StringIO(simulated_leads_csv(DEMO_LEADS, seed=16).decode()))
-    digits: set[bytes] = set()
-    spellings: set[bytes] = set()
+    numbers: set[str] = set()
     for row in reader:
         raw = row["telefono"]
         only = re.sub(r"\D", "", raw)
-        if re.search(r"[A-Za-z]", raw) or len(only) < 10:
-            continue
-        national = only[-10:]
-        digits |= {national.encode(), f"52{national}".encode(), f"521{national}".encode()}
-        if not raw.isdigit():
-            spellings.add(raw.encode())
-    return digits, spellings
+        if not re.search(r"[A-Za-z]", raw) and len(only) >= 10:
+            numbers.add(only[-10:])
+    numbers |= {step.phone[-10:] for step in SCRIPT}
+    return numbers
 
 
-def _needles() -> tuple[set[bytes], list[bytes]]:
-    """Digit strings to find as whole numbers, and texts to find anywhere (raw and as JSON
-    escapes them)."""
-    digits, spellings = _lead_numbers()
-    texts: set[str] = set()
-    for step in SCRIPT:
-        digits.add(step.phone.encode())
-        texts.add(step.name)
-        if len(step.text) >= MIN_TEXT:
-            texts.add(step.text)
-    variants: set[bytes] = set(spellings)
-    for text in texts:
-        variants.add(text.encode())
-        variants.add(json.dumps(text)[1:-1].encode())  # "Mar\\u00eda" in ASCII JSON logs
-    return digits, sorted(variants, key=len, reverse=True)
+def _texts() -> list[bytes]:
+    """The customers' names and longer messages, raw and as ASCII JSON escapes them."""
+    texts = {step.name for step in SCRIPT}
+    texts |= {step.text for step in SCRIPT if len(step.text) >= MIN_TEXT}
+    variants = {t.encode() for t in texts} | {json.dumps(t)[1:-1].encode() for t in texts}
+    return sorted(variants)
 
 
 def _parquet_text(path: Path) -> bytes:
@@ -72,15 +61,42 @@ def _parquet_text(path: Path) -> bytes:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    return "\n".join(
-        str(value) for column in table.columns for value in column.to_pylist()
-    ).encode()
+    values = (str(value) for column in table.columns for value in column.to_pylist())
+    return "\n".join(values).encode()
 
 
-def _findings(name: str, data: bytes, digits: set[bytes], texts: list[bytes]) -> list[str]:
-    found = [f"{name}: number {m.decode()}" for m in DIGITS_RE.findall(data) if m in digits]
+def findings_in(name: str, data: bytes, numbers: set[str], texts: list[bytes]) -> list[str]:
+    """Phone numbers (any spelling whose last ten digits are one of ``numbers``) and texts."""
+    found = []
+    for match in PHONE_RE.findall(data):
+        digits = re.sub(rb"[^0-9]", b"", match).decode()
+        if len(digits) >= 10 and digits[-10:] in numbers:
+            found.append(f"{name}: number {match.decode()!r}")
     found += [f"{name}: text {t[:40]!r}" for t in texts if t in data]
     return found
+
+
+def scan(data_dir: Path, output: bytes, key: bytes) -> tuple[list[str], int]:
+    """Every finding in the demo's output and data directory, and the files scanned."""
+    numbers, texts = _national_numbers(), _texts()
+    assert len(numbers) > 1000 and texts
+    findings: list[str] = []
+    # The banner prints the demo key once; no other line of the output may hold any key.
+    assert output.count(key) == 1
+    rest = output.replace(key, b"", 1)
+    findings += [f"demo output: API key {k[:14]!r}..." for k in KEY_RE.findall(rest)]
+    findings += findings_in("demo output", output, numbers, texts)
+    scanned = 0
+    for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
+        name = str(path.relative_to(data_dir))
+        data = path.read_bytes()
+        if path.suffix == ".parquet":
+            data += b"\n" + _parquet_text(path)
+        if path.name != "demo_api_key":
+            findings += [f"{name}: API key {k[:14]!r}..." for k in KEY_RE.findall(data)]
+        findings += findings_in(name, data, numbers, texts)
+        scanned += 1
+    return findings, scanned
 
 
 @pytest.mark.slow
@@ -118,25 +134,8 @@ def test_a_minute_of_demo_leaves_no_plaintext_secret_or_personal_data(tmp_path: 
                 proc.kill()
                 proc.wait()
     key = (data_dir / "demo_api_key").read_text().strip().encode()
-    digits, texts = _needles()
-    output = log_path.read_bytes()
-    findings: list[str] = []
-    # The banner prints the demo key once; no other line of the output may hold any key.
-    assert output.count(key) == 1
-    leaked_keys = KEY_RE.findall(output.replace(key, b"", 1))
-    findings += [f"demo output: API key {k[:14]!r}..." for k in leaked_keys]
-    findings += _findings("demo output", output, digits, texts)
-    scanned = 0
-    for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
-        name = str(path.relative_to(data_dir))
-        data = path.read_bytes()
-        if path.suffix == ".parquet":
-            data += b"\n" + _parquet_text(path)
-        if path.name != "demo_api_key":
-            findings += [f"{name}: API key {k[:14]!r}..." for k in KEY_RE.findall(data)]
-        findings += _findings(name, data, digits, texts)
-        scanned += 1
-    assert scanned > 5 and len(digits) > 1000 and texts
+    findings, scanned = scan(data_dir, log_path.read_bytes(), key)
+    assert scanned > 5
     assert findings == [], "\n".join(findings[:40])
 
 
@@ -148,3 +147,36 @@ def _conversations(engine: sa.Engine) -> int:
             )
     except sa.exc.OperationalError:
         return 0
+
+
+def test_the_search_finds_each_kind_of_plaintext(tmp_path: Path) -> None:
+    """The search itself can fail: a number spelled as the CSV spells it in a SQLite file, a
+    customer's name in a Parquet file (compressed), a key in a log, a text JSON-escaped."""
+    import sqlite3
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    lead = sorted(_national_numbers())[0]
+    key = b"ssmas_abcd1234_" + b"x" * 43
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "demo_api_key").write_bytes(key)  # its own file may hold it
+    db = sqlite3.connect(data_dir / "leak.db")
+    db.execute("CREATE TABLE t (v TEXT)")
+    db.execute("INSERT INTO t VALUES (?)", (f"({lead[:3]}) {lead[3:6]}-{lead[6:]}",))
+    db.commit()
+    db.close()
+    pq.write_table(
+        pa.table({"who": ["Sheena Nelson"] * 50}), data_dir / "lake.parquet", compression="zstd"
+    )
+    (data_dir / "worker.log").write_bytes(b'{"event": "auth", "key": "' + key + b'"}\n')
+    output = key + b'\n{"text": "' + json.dumps(SCRIPT[1].text)[1:-1].encode() + b'"}\n'
+    findings, scanned = scan(data_dir, output, key)
+    assert scanned == 4
+    joined = "\n".join(findings)
+    assert f"leak.db: number '({lead[:3]})" in joined
+    assert "lake.parquet: text b'Sheena Nelson'" in joined
+    assert "worker.log: API key" in joined
+    assert "demo output: text" in joined
+    assert "demo_api_key" not in joined
