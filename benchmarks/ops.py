@@ -82,6 +82,7 @@ OTHER_FIGURES = (
     "key_rotation_requests_during",
     "key_rotation_failed_requests",
     "key_rotation_left_under_old_key",
+    "key_rotation_late_rewritten",
     "key_rotation_refresh_s",
     "key_rotation_loadavg",
 )

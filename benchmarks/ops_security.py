@@ -14,7 +14,9 @@ traffic goes on 1.5 s more with key 1 gone.
   of twice the refresh interval);
 - ``key_rotation_requests``, ``key_rotation_failed_requests``: requests served during the whole
   drill and how many failed (any status but the expected one, a wrong decrypted value, an error);
-- ``key_rotation_left_under_old_key``: ciphertexts under any key but the new one afterwards.
+- ``key_rotation_left_under_old_key``: ciphertexts under any key but the new one afterwards;
+- ``key_rotation_late_rewritten``: rows written under key 1 but committed after the final pass,
+  which ``retire`` refused for until one more pass re-encrypted them (0 on a quiet machine).
 
     .venv/bin/python benchmarks/ops_security.py [--quick] [--conversations N]
 """
@@ -70,13 +72,14 @@ def main() -> int:
         "key_rotation_requests_during": result.reads_during,
         "key_rotation_failed_requests": result.failed,
         "key_rotation_left_under_old_key": left,
+        "key_rotation_late_rewritten": result.late,
         "key_rotation_refresh_s": REFRESH_S,
         "key_rotation_loadavg": [round(load_before, 2), round(load_after, 2)],
     }
     for name, value in figures.items():
         console.print(f"{name:36} {value}")
-    if result.failures:
-        console.print("first failures:", result.failures)
+    if result.failures or left:
+        print(f"failed requests: {result.failures}; left under old keys: {left}", file=sys.stderr)
     notes = (
         f"{conversations:,} conversations x {args.messages} messages and {leads:,} leads "
         f"(phones, names, texts, attributes) re-encrypted while ssmas serve answered three "

@@ -29,7 +29,14 @@ from ssmas.campaigns.tenancy.tenants import create_tenant
 from ssmas.core.db import make_engine, upgrade
 from ssmas.core.security import create_api_key
 from ssmas.core.security.pii import pii_cipher_from_settings
-from ssmas.core.security.pii_keys import add_key, key_usage, reencrypt, retire_key
+from ssmas.core.security.pii_keys import (
+    PiiKeyRingError,
+    add_key,
+    key_usage,
+    reencrypt,
+    reencrypt_pass,
+    retire_key,
+)
 from ssmas.core.worker import wait_until
 from ssmas.settings import Settings
 
@@ -48,6 +55,7 @@ class DrillResult:
     usage_after: dict[int, int] = field(default_factory=dict)
     reads_during: int = 0
     writes_during: int = 0
+    late: int = 0  # rewritten by the extra pass retire's refusal called for
 
 
 def server_env(data_dir: Path) -> dict[str, str]:
@@ -245,9 +253,22 @@ def run_drill(
         report = reencrypt(engine, cipher, settle_s=settle_s)
         rotation_s = time.perf_counter() - started
         during = traffic.requests - before
-        with sa.orm.Session(engine) as session:
-            retire_key(session, engine, 1, actor="drill", retire_after_s=0)
-            session.commit()
+        # A write encrypted under key 1 just before the rotation but committed after the final
+        # pass (seconds late on a loaded machine) keeps key 1 in use: retire refuses, and one
+        # more pass (``ssmas keys pii reencrypt``) picks it up, as an operator would do.
+        late = 0
+        for attempt in range(5):
+            try:
+                with sa.orm.Session(engine) as session:
+                    retire_key(session, engine, 1, actor="drill", retire_after_s=0)
+                    session.commit()
+                break
+            except PiiKeyRingError:
+                if attempt == 4:
+                    raise
+                extra = reencrypt_pass(engine, cipher)
+                report.rewritten += extra.rewritten
+                late += extra.rewritten
         time.sleep(after_s)  # the server reads everything, key 1 gone
         writes = traffic.writes
     finally:
@@ -271,6 +292,7 @@ def run_drill(
         usage_after=usage,
         reads_during=during,
         writes_during=writes,
+        late=late,
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from cryptography.fernet import Fernet
 
@@ -72,3 +75,36 @@ def test_an_unreadable_ring_keeps_the_keys_held() -> None:
     cipher.refresh()  # the database is away: None
     assert cipher.active_key_id == 2
     assert cipher.encrypt("x").startswith("k2:")
+
+
+def test_threads_meeting_a_new_key_together_all_wait_for_one_ring_read() -> None:
+    writer = PiiCipher.from_secret("shared-secret")
+    reader = PiiCipher.from_secret("shared-secret")
+    stored = ring(writer, (1, "decrypt"), (2, "active"))
+    writer.apply_ring(stored)
+    token = writer.encrypt("hola")
+    reads: list[int] = []
+
+    def slow_load() -> list[RingEntry]:
+        reads.append(1)
+        time.sleep(0.2)  # a database read on a busy machine
+        return stored
+
+    reader.with_ring(slow_load, refresh_s=3600)
+    reader.apply_ring([])  # it holds key 1 only, and won't re-read for an hour
+    results: list[str] = []
+    errors: list[Exception] = []
+
+    def read() -> None:
+        try:
+            results.append(reader.decrypt(token))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and results == ["hola"] * 8
+    assert len(reads) == 1

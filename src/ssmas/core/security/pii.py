@@ -109,6 +109,7 @@ class PiiCipher:
         self._loaded_at = float("-inf")
         self._missed_at = float("-inf")
         self._lock = threading.Lock()
+        self._miss_lock = threading.Lock()
 
     @classmethod
     def from_pii_key(cls, pii_key: str) -> PiiCipher:
@@ -212,11 +213,15 @@ class PiiCipher:
         key_id = token_key_id(token)
         fernet = self._keys.get(key_id)
         if fernet is None and self._loader is not None:
-            now = time.monotonic()
-            if now - self._missed_at >= _MISS_REFRESH_S:  # a new key another process added
-                self._missed_at = now
-                self.refresh(force=True)
-            fernet = self._keys.get(key_id)
+            # A key another process added: re-read the ring (at most once a second), with
+            # threads meeting it meanwhile waiting for that read rather than failing.
+            with self._miss_lock:
+                fernet = self._keys.get(key_id)
+                now = time.monotonic()
+                if fernet is None and now - self._missed_at >= _MISS_REFRESH_S:
+                    self._missed_at = now
+                    self.refresh(force=True)
+                    fernet = self._keys.get(key_id)
         if fernet is None:
             raise PiiDecryptError(f"ciphertext is under PII key k{key_id}, which is not held")
         body = token[len(token_prefix(key_id)) :]
