@@ -59,19 +59,19 @@ class AuditRecord(BaseModel):
         )
 
 
-def _canonical(details: dict[str, Any]) -> str:
-    return json.dumps(details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def chain_hash(
     prev_hash: str, at: datetime, actor: str, action: str, target: str, details: dict[str, Any]
 ) -> str:
-    """SHA-256 (hex) of an entry's content after ``prev_hash``; microsecond UTC timestamps."""
+    """SHA-256 (hex) of an entry's content after ``prev_hash``: one JSON array (so no field's
+    text can pass for a boundary between two fields), microsecond UTC timestamp."""
     stamp = at.astimezone(UTC).isoformat(timespec="microseconds")
-    text = "\n".join(
-        (prev_hash, stamp, actor, action, target, _canonical(details))
-    )  # fields are one-line strings or JSON: the newline can't be forged into a field boundary
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    body = json.dumps(
+        [prev_hash, stamp, actor, action, target, details],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def _normalised(details: dict[str, Any] | None) -> dict[str, Any]:
