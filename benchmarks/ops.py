@@ -85,6 +85,19 @@ OTHER_FIGURES = (
     "autoscale_backtest_s",
     "autoscale_by_service",
     "page_load_max_ms",
+    "page_load_within_budget",
+    "page_load_pages",
+    "page_load_loadavg",
+    "key_rotation_rows",
+    "key_rotation_rewritten",
+    "key_rotation_s",
+    "key_rotation_requests",
+    "key_rotation_requests_during",
+    "key_rotation_failed_requests",
+    "key_rotation_left_under_old_key",
+    "key_rotation_late_rewritten",
+    "key_rotation_refresh_s",
+    "key_rotation_loadavg",
 )
 
 

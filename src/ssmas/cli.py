@@ -21,7 +21,8 @@ __all__ = ["PLATFORM_COMMANDS", "LazyGroup", "app", "main"]
 # (command, "module:attribute" of its Typer app, one-line help) of the platform's own commands.
 PLATFORM_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("db", "ssmas.core.commands:db_app", "Database schema: upgrade, current revision."),
-    ("keys", "ssmas.core.commands:keys_app", "API keys: create, list, revoke."),
+    ("keys", "ssmas.core.commands:keys_app", "API keys: create, list, revoke; PII key ring."),
+    ("audit", "ssmas.core.security_commands:audit_app", "The audit log: list, verify."),
     ("serve", "ssmas.server:serve_app", "Serve the HTTP API (uvicorn)."),
     ("up", "ssmas.server:up_app", "Run the API and every background worker, each supervised."),
     ("worker", "ssmas.server:worker_app", "Run one product's background workers."),

@@ -578,6 +578,20 @@ class OpsSettings(BaseModel):
         default_factory=list,
         description="notifier URLs (ssmas.core.notify) alerted when healing fails; none: the log",
     )
+    pii_key_refresh_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="how often a process re-reads the PII key ring (a rotation waits this long "
+        "before its final pass)",
+    )
+    pii_retire_after_s: float = Field(
+        default=600.0,
+        ge=0,
+        le=30 * 86400,
+        description="a rotated-out PII key can be retired this long after it stopped "
+        "encrypting (bus messages and cached context sealed under it drain first)",
+    )
 
 
 class AdopsSettings(BaseModel):

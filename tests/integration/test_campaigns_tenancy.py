@@ -29,7 +29,7 @@ from ssmas.campaigns.tenancy import (
     usage_between,
 )
 from ssmas.core.platform import Platform
-from ssmas.core.security import verify_api_key
+from ssmas.core.security import list_audit, verify_api_key
 from tests.integration.campaigns_support import campaigns_platform
 
 
@@ -50,9 +50,12 @@ def _slug(platform: Platform, base: str) -> str:
 def test_tenant_keys_act_for_their_tenant_only(platform: Platform) -> None:
     with platform.uow() as uow:
         acme = create_tenant(uow.session, _slug(platform, "acme"), "Acme", "starter")
-        raw, record = issue_key(uow.session, acme)
+        raw, record = issue_key(uow.session, acme, actor="apikey:ops00001")
         uow.commit()
     with platform.uow() as uow:
+        [entry] = list_audit(uow.session, 1, action="api_key.created")
+        assert (entry.actor, entry.target) == ("apikey:ops00001", record.prefix)
+        assert entry.details["tenant"] == acme.slug and raw not in str(entry.details)
         verified = verify_api_key(uow.session, raw)
         assert verified is not None and verified.id == record.id
         assert set(verified.scopes) == {"campaigns:read", "campaigns:write"}

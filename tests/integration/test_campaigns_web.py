@@ -92,3 +92,43 @@ def test_pages_show_the_tenants_own_rows(site: tuple[TestClient, Platform]) -> N
 
     _sign_in(client, _key(platform, ["pricing:read"]))
     assert client.get(f"{BASE}/segments").status_code == 403
+
+
+def test_the_tenants_page_pages_through_many_tenants(site: tuple[TestClient, Platform]) -> None:
+    from ssmas.campaigns.tenancy import create_tenant, meter
+    from ssmas.core.db import utcnow
+
+    client, platform = site
+    with platform.uow() as uow:
+        made = [create_tenant(uow.session, f"t-{n:04d}", f"T {n}", "starter") for n in range(130)]
+        meter(uow.session, made[120].id, "messages", 7, utcnow().date())
+        uow.commit()
+    _sign_in(client, _key(platform, ["campaigns:admin"]))
+    first = client.get(f"{BASE}/tenants")
+    assert first.status_code == 200
+    assert "t-0000" in first.text and "t-0099" in first.text and "t-0100" not in first.text
+    assert 'id="tenants-next"' in first.text
+    after = first.text.split('href="/dashboard/campaigns/tenants?after=')[1].split('"')[0]
+    rest = client.get(f"{BASE}/tenants", params={"after": after})
+    assert "t-0100" in rest.text and "t-0129" in rest.text and "t-0099" not in rest.text
+    assert 'id="tenants-next"' not in rest.text
+    assert "7 / " in rest.text  # t-0120's messages today, from the grouped usage query
+    assert client.get(f"{BASE}/tenants", params={"after": "-1"}).status_code == 422
+
+
+def test_the_imports_page_shows_the_newest_of_many(site: tuple[TestClient, Platform]) -> None:
+    from ssmas.campaigns.scope import TenantScope
+    from ssmas.campaigns.tables import LeadImport
+    from ssmas.campaigns.tenancy import create_tenant
+
+    client, platform = site
+    with platform.uow() as uow:
+        tenant = create_tenant(uow.session, "many-imports", "Many", "starter")
+        scope = TenantScope(uow.session, tenant.id)
+        for n in range(250):
+            scope.add(LeadImport(filename=f"file-{n:03d}.csv", status="done"))
+        uow.commit()
+    _sign_in(client, _key(platform, ["campaigns:admin"]))
+    page = client.get(f"{BASE}/imports", params={"tenant": "many-imports"}).text
+    assert "file-249.csv" in page and "file-050.csv" in page and "file-049.csv" not in page
+    assert page.index("file-249.csv") < page.index("file-248.csv")  # newest first

@@ -16,9 +16,10 @@ from typer.testing import CliRunner
 
 from ssmas.cli import app
 from ssmas.core.db import head_revision, upgrade
-from ssmas.ops.backup import source_for, store_for
+from ssmas.ops.backup import backup_dir, source_for, store_for
 from ssmas.ops.backup.archive import BackupError, WrongKeyError, drill, restore
 from ssmas.ops.backup.crypto import generate_key
+from ssmas.ops.backup.history import recent_drills
 from ssmas.ops.backup.worker import backup_once
 from ssmas.settings import OpsSettings, Settings, use_settings
 from tests.conftest import PG_ADMIN_URL
@@ -178,6 +179,9 @@ def test_drill_and_scheduled_round_on_sqlite(tmp_path: Path) -> None:
         result = runner.invoke(app, ["dr", "drill", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["ok"] is True
+    # The drill is recorded for the backups page.
+    [recorded] = recent_drills(backup_dir(settings), 10)
+    assert recorded["backup_id"] == backup.id and recorded["ok"] is True
 
 
 @pytest.fixture()

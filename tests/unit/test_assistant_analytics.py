@@ -130,3 +130,11 @@ def test_sentiment_by_day_fills_every_day() -> None:
     assert png.startswith(b"\x89PNG")
     assert clusters_png(cluster_texts(REFUNDS + PASSWORDS)).startswith(b"\x89PNG")
     assert clusters_png(Clustering(k=0, silhouette=None, clusters=[])).startswith(b"\x89PNG")
+
+
+def test_a_sample_fits_the_clusters_and_every_text_is_assigned() -> None:
+    texts = REFUNDS + PASSWORDS + SHIPPING
+    result = cluster_texts(texts, fit_max=6)  # fitted on every other text
+    assert result.k == 3
+    groups = sorted(sorted(c.members) for c in result.clusters)
+    assert groups == [list(range(0, 4)), list(range(4, 8)), list(range(8, 12))]

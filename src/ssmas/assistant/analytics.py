@@ -117,12 +117,25 @@ def distinctive_terms(
     return [str(terms[i]) for i in order[:top_n] if score[i] > 0]
 
 
+FIT_MAX = 2000  # documents KMeans is fitted on (and the silhouette scored on); all are assigned
+
+
 def cluster_texts(
-    texts: Sequence[str], *, k_min: int = 2, k_max: int = 6, top_n: int = 5, seed: int = 0
+    texts: Sequence[str],
+    *,
+    k_min: int = 2,
+    k_max: int = 6,
+    top_n: int = 5,
+    seed: int = 0,
+    fit_max: int = FIT_MAX,
 ) -> Clustering:
     """TF-IDF + KMeans; k is the silhouette-best value in ``[k_min, k_max]`` (capped by size).
     Spanish and English stop words are left out, and each cluster is labelled by its
-    distinctive terms (``distinctive_terms``)."""
+    distinctive terms (``distinctive_terms``).
+
+    A busy day's many conversations cost what ``fit_max`` of them do: KMeans is fitted, and
+    the silhouette (quadratic in its points) scored, on an even sample of ``fit_max``; every
+    document is then assigned to its nearest centre, so the cluster sizes count them all."""
     from sklearn.cluster import KMeans
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -146,14 +159,18 @@ def cluster_texts(
     distinct = matrix.shape[0]
     upper = min(k_max, distinct - 1)
     best: tuple[float, int, list[int], object] | None = None
+    step = -(-distinct // fit_max)  # ceil: an even sample of at most fit_max rows
+    sample = matrix[::step] if step > 1 else matrix
+    upper = min(upper, sample.shape[0] - 1)
     for k in range(max(2, k_min), upper + 1):
         with warnings.catch_warnings():  # duplicate documents: fewer distinct points than k
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model = KMeans(n_clusters=k, n_init=5, random_state=seed).fit(matrix)
-        labels = [int(x) for x in model.labels_]
-        if len(set(labels)) < 2:
+            model = KMeans(n_clusters=k, n_init=5, random_state=seed).fit(sample)
+        sample_labels = [int(x) for x in model.labels_]
+        if len(set(sample_labels)) < 2:
             continue
-        score = float(silhouette_score(matrix, labels, metric="cosine"))
+        score = float(silhouette_score(sample, sample_labels, metric="cosine"))
+        labels = sample_labels if step == 1 else [int(x) for x in model.predict(matrix)]
         if best is None or score > best[0]:
             best = (score, k, labels, model.cluster_centers_)
     if best is None:

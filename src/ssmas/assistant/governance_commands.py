@@ -45,11 +45,11 @@ def _phone(value: str) -> str:
 
 def _governance() -> tuple[Platform, Governance]:
     from ssmas.assistant.governance import governance_for
-    from ssmas.core.logging import configure_logging
+    from ssmas.core.logging import logs_to_stderr
     from ssmas.core.platform import build_platform
 
     settings = get_settings()
-    configure_logging(settings)  # log lines to stderr: stdout carries only the JSON
+    logs_to_stderr()  # stdout carries only the JSON
     try:
         platform = build_platform(settings)
     except Exception as exc:  # a bad database URL, a bus that is down: one line, exit 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -357,11 +358,27 @@ def _day(value: str | None) -> date | str:
         return str(exc)
 
 
+REPORT_TTL_S = 15.0  # the page and its two plots ask for the same report at once
+
+
 async def _report(request: Request, day: date) -> analytics.DailyReport:
+    """The day's report, computed once for the page and its plots (kept ``REPORT_TTL_S`` in
+    this app's state)."""
     platform = platform_of(request)
-    return await run_in_threadpool(
+    reports: dict[date, tuple[float, analytics.DailyReport]] = getattr(
+        request.app.state, "assistant_reports", {}
+    )
+    request.app.state.assistant_reports = reports
+    cached = reports.get(day)
+    if cached is not None and monotonic() - cached[0] < REPORT_TTL_S:
+        return cached[1]
+    report = await run_in_threadpool(
         analytics.daily_report, platform.session_factory, channel_cipher(platform), day
     )
+    for stale in [d for d, (at, _r) in reports.items() if monotonic() - at >= REPORT_TTL_S]:
+        reports.pop(stale, None)
+    reports[day] = (monotonic(), report)
+    return report
 
 
 DayQuery = Annotated[str | None, Query(max_length=10)]

@@ -74,7 +74,7 @@ def create(
 
     with open_platform() as platform, platform.uow() as uow:
         tenant = create_tenant(uow.session, slug, name or slug, tier)
-        raw, _record = issue_key(uow.session, tenant)
+        raw, _record = issue_key(uow.session, tenant, actor="cli")
         uow.commit()
     out.print(f"tenant {tenant.slug} ({tenant.tier}) created; its API key (shown once):")
     out.print(raw, highlight=False, soft_wrap=True)
@@ -130,7 +130,7 @@ def key(slug: str = typer.Argument(..., help="The tenant's id.")) -> None:
     from ssmas.campaigns.tenancy import get_tenant, issue_key
 
     with open_platform() as platform, platform.uow() as uow:
-        raw, _ = issue_key(uow.session, get_tenant(uow.session, slug))
+        raw, _ = issue_key(uow.session, get_tenant(uow.session, slug), actor="cli")
         uow.commit()
     out.print(raw, highlight=False, soft_wrap=True)
 

@@ -51,9 +51,13 @@ class TenantScope:
             raise NotFound(message=f"no such {what}: {row_id}")
         return row
 
-    def all(self, model: type[T], *, limit: int, after_id: int = 0) -> list[T]:
-        """This tenant's rows of ``model`` by id, after ``after_id``, at most ``limit``."""
-        query = self.select(model).where(model.id > after_id).order_by(model.id).limit(limit)
+    def all(
+        self, model: type[T], *, limit: int, after_id: int = 0, newest: bool = False
+    ) -> list[T]:
+        """This tenant's rows of ``model`` by id, after ``after_id``, at most ``limit``
+        (``newest``: the newest ``limit`` of them, newest first)."""
+        order = model.id.desc() if newest else model.id
+        query = self.select(model).where(model.id > after_id).order_by(order).limit(limit)
         return list(self.session.scalars(query))
 
     def add(self, row: T) -> T:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -29,7 +30,7 @@ from ssmas.campaigns.tenancy import (
     list_tenants,
     quotas_of,
     tenant_for_prefix,
-    usage_between,
+    usage_of_tenants,
 )
 from ssmas.core.api.bounds import IdPath
 from ssmas.core.platform import Platform
@@ -68,6 +69,10 @@ class Viewing:
     admin: bool
 
 
+PICKER_CHOICES = 200  # tenants an operator's picker lists (others: ?tenant=<id>)
+TENANTS_PAGE = 100  # tenants per page of the tenants table
+
+
 def _viewing(platform: Platform, user: WebUser, wanted: str | None) -> Viewing:
     admin = scopes_grant(user.scopes, "campaigns:admin")
     with platform.uow() as uow:
@@ -76,30 +81,47 @@ def _viewing(platform: Platform, user: WebUser, wanted: str | None) -> Viewing:
             return Viewing(own, [], False)
         if not admin:
             return Viewing(None, [], False)
-        tenants = list_tenants(uow.session)
-        chosen = next((t for t in tenants if t.slug == wanted), None)
-        if chosen is None and wanted is None and tenants:
+        tenants = list_tenants(uow.session, limit=PICKER_CHOICES)
+        chosen = None
+        if wanted is not None:
+            chosen = uow.session.scalar(sa.select(Tenant).where(Tenant.slug == wanted))
+        elif tenants:
             chosen = tenants[0]
-        return Viewing(chosen, [t.slug for t in tenants], True)
+        choices = [t.slug for t in tenants]
+        if chosen is not None and chosen.slug not in choices:
+            choices.append(chosen.slug)
+        return Viewing(chosen, choices, True)
 
 
-def _tenants(platform: Platform) -> list[dict[str, Any]]:
+def _tenants(platform: Platform, after: int, own: int | None) -> list[dict[str, Any]]:
+    """One page of tenants (only ``own`` if set) with their quotas, usage and lead counts,
+    in three grouped queries whatever the page's size."""
     today = datetime.now(UTC).date()
-    rows = []
     with platform.uow() as uow:
-        for tenant in list_tenants(uow.session):
-            usage = usage_between(uow.session, tenant.id, today.replace(day=1), today)
-            used_today = usage_between(uow.session, tenant.id, today, today)
-            rows.append(
-                {
-                    "tenant": tenant,
-                    "quotas": quotas_of(tenant),
-                    "usage": usage,
-                    "today": used_today,
-                    "leads": TenantScope(uow.session, tenant.id).count(Lead),
-                }
-            )
-    return rows
+        if own is not None:
+            tenants = [t for t in [uow.session.get(Tenant, own)] if t is not None]
+        else:
+            tenants = list_tenants(uow.session, after_id=after, limit=TENANTS_PAGE)
+        ids = [t.id for t in tenants]
+        month = usage_of_tenants(uow.session, ids, today.replace(day=1), today)
+        day = usage_of_tenants(uow.session, ids, today, today)
+        leads = dict(
+            uow.session.execute(
+                sa.select(Lead.tenant_id, sa.func.count())
+                .where(Lead.tenant_id.in_(ids))
+                .group_by(Lead.tenant_id)
+            ).all()
+        )
+        return [
+            {
+                "tenant": tenant,
+                "quotas": quotas_of(tenant),
+                "usage": month[tenant.id],
+                "today": day[tenant.id],
+                "leads": int(leads.get(tenant.id, 0)),
+            }
+            for tenant in tenants
+        ]
 
 
 def _refused(request: Request, user: WebUser, title: str, view: Viewing) -> Response | None:
@@ -115,16 +137,25 @@ def _refused(request: Request, user: WebUser, title: str, view: Viewing) -> Resp
 
 
 @router.get(f"{BASE}/tenants")
-async def tenants_page(request: Request, user: WebUserDep) -> Response:
+async def tenants_page(
+    request: Request,
+    user: WebUserDep,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="tenants after this id")] = 0,
+) -> Response:
     if user is None:
         return login_redirect(request)
     platform = platform_of(request)
     view = await run_in_threadpool(_viewing, platform, user, None)
-    rows = await run_in_threadpool(_tenants, platform)
-    if not view.admin:
-        own = view.tenant.id if view.tenant is not None else None
-        rows = [r for r in rows if r["tenant"].id == own]
-    body = _html("tenants.html", rows=rows, admin=view.admin)
+    own = None if view.admin else (view.tenant.id if view.tenant is not None else -1)
+    rows = await run_in_threadpool(_tenants, platform, after, own)
+    more = view.admin and len(rows) == TENANTS_PAGE
+    body = _html(
+        "tenants.html",
+        rows=rows,
+        admin=view.admin,
+        next_after=rows[-1]["tenant"].id if more else None,
+        paged=after > 0,
+    )
     return render_page(request, user, group=GROUP, title="Tenants & usage", body=body)
 
 
@@ -145,12 +176,12 @@ async def imports_page(request: Request, user: WebUserDep, tenant: TenantQuery =
 
     def load() -> list[Any]:
         with platform.uow() as uow:
-            return list_imports(TenantScope(uow.session, tenant_id), limit=200)
+            return list_imports(TenantScope(uow.session, tenant_id), limit=200, newest=True)
 
     rows = await run_in_threadpool(load)
     body = _html(
         "imports.html",
-        rows=rows[::-1],
+        rows=rows,
         picker=_tenant_picker(view, f"{BASE}/imports"),
         tenant=view.tenant.slug,
     )
@@ -198,7 +229,7 @@ async def segments_page(request: Request, user: WebUserDep, tenant: TenantQuery 
 
     def load() -> list[Any]:
         with platform.uow() as uow:
-            return list_segments(TenantScope(uow.session, tenant_id), limit=500)
+            return list_segments(TenantScope(uow.session, tenant_id), limit=500, newest=True)
 
     rows = await run_in_threadpool(load)
     body = _html("segments.html", rows=rows, picker=_tenant_picker(view, f"{BASE}/segments"))
@@ -213,10 +244,11 @@ async def _campaign_rows(request: Request, view: Viewing) -> Markup:
 
     def load() -> list[Any]:
         with platform.uow() as uow:
-            return list_campaigns(TenantScope(uow.session, tenant_id), sender, limit=200)
+            scope = TenantScope(uow.session, tenant_id)
+            return list_campaigns(scope, sender, limit=200, newest=True)
 
     rows = await run_in_threadpool(load)
-    return _html("_campaign_rows.html", rows=rows[::-1], sending=sender is not None)
+    return _html("_campaign_rows.html", rows=rows, sending=sender is not None)
 
 
 @router.get(f"{BASE}/campaigns")

@@ -15,12 +15,16 @@ import typer
 from rich.console import Console
 
 from ssmas.core.cli_errors import fail as _fail
+from ssmas.core.security_commands import pii_app
 
 if TYPE_CHECKING:
     from ssmas.core.db import UnitOfWork
 
 db_app = typer.Typer(help="Database schema: upgrade, current revision.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys: create, list, revoke; `keys pii` rotates the PII key.", no_args_is_help=True
+)
+keys_app.add_typer(pii_app, name="pii")
 stdout = Console()
 stderr = Console(stderr=True)
 

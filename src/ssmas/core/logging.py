@@ -18,7 +18,7 @@ from structlog.typing import Processor
 
 from ssmas.settings import Settings
 
-__all__ = ["configure_logging", "get_logger"]
+__all__ = ["configure_logging", "get_logger", "logs_to_stderr"]
 
 _NOISY_LOGGERS = ("uvicorn.access", "httpx", "httpcore")
 
@@ -41,6 +41,12 @@ class _CurrentStderr:
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+def logs_to_stderr() -> None:
+    """Send structlog's lines to stderr (the stderr of the moment), changing nothing else: for
+    commands whose stdout carries data (JSON) and that would rather not reconfigure logging."""
+    structlog.configure(logger_factory=_NamedPrintLoggerFactory(cast(TextIO, _CurrentStderr())))
 
 
 class _NamedPrintLoggerFactory:

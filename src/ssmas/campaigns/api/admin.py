@@ -54,10 +54,10 @@ def month_invoice(session: Session, tenant: Tenant, month: str | None) -> Invoic
     return InvoiceOut.of(invoice(session, tenant, first))
 
 
-def _create(platform: Platform, body: TenantCreate) -> TenantCreated:
+def _create(platform: Platform, body: TenantCreate, actor: str) -> TenantCreated:
     with platform.uow() as uow:
         tenant = create_tenant(uow.session, body.id, body.name, body.tier)
-        raw, record = issue_key(uow.session, tenant)
+        raw, record = issue_key(uow.session, tenant, actor=actor)
         uow.commit()
         out = tenant_out(uow.session, tenant)
     return TenantCreated(
@@ -74,11 +74,11 @@ def _create(platform: Platform, body: TenantCreate) -> TenantCreated:
 )
 async def create(
     platform: PlatformDep,
-    _key: AdminKey,
+    key: AdminKey,
     body: Annotated[TenantCreate, Depends(json_body(TenantCreate))],
 ) -> TenantCreated:
     """Create a tenant and its first API key (``campaigns:read`` and ``campaigns:write``)."""
-    return await run_in_threadpool(_create, platform, body)
+    return await run_in_threadpool(_create, platform, body, f"apikey:{key.prefix}")
 
 
 def _list(platform: Platform) -> list[TenantOut]:
@@ -122,18 +122,18 @@ async def update(
     return await run_in_threadpool(_update, platform, tenant, body)
 
 
-def _key_for(platform: Platform, slug: str) -> KeyOut:
+def _key_for(platform: Platform, slug: str, actor: str) -> KeyOut:
     with platform.uow() as uow:
         tenant = get_tenant(uow.session, slug)
-        raw, record = issue_key(uow.session, tenant)
+        raw, record = issue_key(uow.session, tenant, actor=actor)
         uow.commit()
     return KeyOut(tenant=slug, prefix=record.prefix, api_key=raw, scopes=record.scopes)
 
 
 @router.post("/{tenant}/keys", status_code=201, responses=NOT_FOUND)
-async def new_key(tenant: TenantPath, platform: PlatformDep, _key: AdminKey) -> KeyOut:
+async def new_key(tenant: TenantPath, platform: PlatformDep, key: AdminKey) -> KeyOut:
     """Another API key for the tenant, shown once."""
-    return await run_in_threadpool(_key_for, platform, tenant)
+    return await run_in_threadpool(_key_for, platform, tenant, f"apikey:{key.prefix}")
 
 
 def _invoice(platform: Platform, slug: str, month: str | None) -> InvoiceOut:

@@ -239,9 +239,10 @@ def list_campaigns(
     *,
     limit: int = 100,
     after_id: int = 0,
+    newest: bool = False,
 ) -> list[CampaignView]:
     views = []
-    for campaign in scope.all(Campaign, limit=limit, after_id=after_id):
+    for campaign in scope.all(Campaign, limit=limit, after_id=after_id, newest=newest):
         counts = None
         if sender is not None and campaign.status == "launched":
             counts = sender.counts(scope.tenant_id, campaign.id)

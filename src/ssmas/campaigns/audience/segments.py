@@ -181,8 +181,11 @@ def cluster_segments(
     return views
 
 
-def list_segments(scope: TenantScope, *, limit: int = 100, after_id: int = 0) -> list[SegmentView]:
-    return [_view(segment) for segment in scope.all(Segment, limit=limit, after_id=after_id)]
+def list_segments(
+    scope: TenantScope, *, limit: int = 100, after_id: int = 0, newest: bool = False
+) -> list[SegmentView]:
+    segments = scope.all(Segment, limit=limit, after_id=after_id, newest=newest)
+    return [_view(segment) for segment in segments]
 
 
 def get_segment(scope: TenantScope, segment_id: int) -> SegmentView:

@@ -94,8 +94,10 @@ def record_quality(scope: TenantScope, scores: dict[int, float]) -> int:
     return len(owned)
 
 
-def list_imports(scope: TenantScope, *, limit: int = 100, after_id: int = 0) -> list[ImportSummary]:
-    rows = scope.all(LeadImport, limit=limit, after_id=after_id)
+def list_imports(
+    scope: TenantScope, *, limit: int = 100, after_id: int = 0, newest: bool = False
+) -> list[ImportSummary]:
+    rows = scope.all(LeadImport, limit=limit, after_id=after_id, newest=newest)
     summaries = [ImportSummary.of(row) for row in rows]
     for summary in summaries:
         summary.report = summary.report[:0]  # listings carry counts; one import has its rows

@@ -24,6 +24,7 @@ from ssmas.campaigns.tenancy.tenants import (
     tenant_for_prefix,
     update_tenant,
     usage_between,
+    usage_of_tenants,
 )
 from ssmas.campaigns.tenancy.tiers import METRICS, TIERS, Quotas, Tier, tier_of
 
@@ -52,4 +53,5 @@ __all__ = [
     "tier_of",
     "update_tenant",
     "usage_between",
+    "usage_of_tenants",
 ]

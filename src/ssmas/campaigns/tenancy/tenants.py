@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ssmas.campaigns.errors import Conflict, InvalidInput, NotFound
 from ssmas.campaigns.tables import Tenant, TenantKey, UsageRecord
 from ssmas.campaigns.tenancy.tiers import METRICS, Quotas, tier_of
-from ssmas.core.security import ApiKeyRecord, create_api_key
+from ssmas.core.security import ApiKeyRecord, create_api_key, record_audit
 
 __all__ = [
     "TENANT_SCOPES",
@@ -112,19 +112,36 @@ def get_tenant(session: Session, slug: str) -> Tenant:
     return tenant
 
 
-def list_tenants(session: Session) -> list[Tenant]:
-    return list(session.scalars(sa.select(Tenant).order_by(Tenant.id)))
+def list_tenants(session: Session, *, after_id: int = 0, limit: int | None = None) -> list[Tenant]:
+    """Tenants by id (those after ``after_id``; at most ``limit``)."""
+    query = sa.select(Tenant).where(Tenant.id > after_id).order_by(Tenant.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
 
 
 def issue_key(
-    session: Session, tenant: Tenant, name: str = "", scopes: Sequence[str] = TENANT_SCOPES
+    session: Session,
+    tenant: Tenant,
+    name: str = "",
+    scopes: Sequence[str] = TENANT_SCOPES,
+    *,
+    actor: str = "system",
 ) -> tuple[str, ApiKeyRecord]:
-    """A new API key acting for ``tenant`` (the raw key is returned once, never stored)."""
+    """A new API key acting for ``tenant`` (the raw key is returned once, never stored);
+    ``actor`` (who asked) goes into the audit log's ``api_key.created`` entry."""
     if any(scope in ("*", "admin") or scope.endswith(":admin") for scope in scopes):
         raise InvalidInput(message="a tenant key cannot hold an admin scope")
     raw, record = create_api_key(session, name or f"tenant:{tenant.slug}", scopes)
     session.add(TenantKey(api_key_id=record.id, tenant_id=tenant.id))
     session.flush()
+    record_audit(
+        session,
+        actor=actor,
+        action="api_key.created",
+        target=record.prefix,
+        details={"name": record.name, "scopes": record.scopes, "tenant": tenant.slug},
+    )
     return raw, record
 
 
@@ -184,6 +201,24 @@ def usage_between(session: Session, tenant_id: int, first: date, last: date) -> 
     totals = dict.fromkeys(METRICS, 0)
     for metric, total in session.execute(query):
         totals[metric] = int(total or 0)
+    return totals
+
+
+def usage_of_tenants(
+    session: Session, tenant_ids: Sequence[int], first: date, last: date
+) -> dict[int, dict[str, int]]:
+    """:func:`usage_between` for many tenants in one grouped query."""
+    totals = {tenant_id: dict.fromkeys(METRICS, 0) for tenant_id in tenant_ids}
+    if not tenant_ids:
+        return totals
+    query = (
+        sa.select(UsageRecord.tenant_id, UsageRecord.metric, sa.func.sum(UsageRecord.quantity))
+        .where(UsageRecord.tenant_id.in_(list(tenant_ids)))
+        .where(UsageRecord.day >= first, UsageRecord.day <= last)
+        .group_by(UsageRecord.tenant_id, UsageRecord.metric)
+    )
+    for tenant_id, metric, total in session.execute(query):
+        totals[tenant_id][metric] = int(total or 0)
     return totals
 
 

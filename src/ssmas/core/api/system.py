@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from ssmas import __version__
 from ssmas.core import metrics
+from ssmas.core.api.auth import require_scope
 from ssmas.core.api.deps import PlatformDep
 from ssmas.core.api.errors import error_response, error_responses
 from ssmas.core.api.lean import lean_route
+from ssmas.core.security.audit import AuditRecord, list_audit
 from ssmas.core.security.keys import ApiKeyRecord
 
 router = APIRouter()
@@ -92,3 +94,43 @@ async def prometheus_metrics() -> Response:
 async def ping(request: Request, key: ApiKeyRecord) -> Response:
     """Answers any valid key: checks authentication and rate limiting end to end."""
     return Response(orjson.dumps({"pong": True, "key": key.name}), media_type="application/json")
+
+
+AdminKey = Annotated[ApiKeyRecord, Depends(require_scope("admin"))]
+MAX_ID = 2**63 - 1
+
+
+class AuditPage(BaseModel):
+    """Audit entries, newest first; ``next_before`` pages on to older ones (None: no more)."""
+
+    entries: list[AuditRecord]
+    next_before: int | None
+
+
+@router.get("/v1/audit", tags=["platform"], response_model=AuditPage)
+async def audit_log(
+    platform: PlatformDep,
+    _key: AdminKey,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="entries older than this id")
+    ] = None,
+    action: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[a-z0-9_.]+(\.\*)?$",
+            description="only this action (``pii_key.*``: the family)",
+        ),
+    ] = None,
+) -> AuditPage:
+    """The append-only audit log of administrative actions (``admin`` scope)."""
+
+    def read() -> list[AuditRecord]:
+        with platform.uow() as uow:
+            return list_audit(uow.session, limit, action=action, before_id=before)
+
+    entries = await asyncio.to_thread(read)
+    more = len(entries) == limit and entries[-1].id > 1
+    return AuditPage(entries=entries, next_before=entries[-1].id if more else None)

@@ -1,4 +1,4 @@
-"""Core tables: API keys, dashboard sessions and the audit log.
+"""Core tables: API keys, dashboard sessions, the audit log and the PII key ring.
 
 Products declare their own tables on ``Base``.
 """
@@ -61,6 +61,39 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(sa.String(100), index=True)
     target: Mapped[str] = mapped_column(sa.String(300))
     details: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    # The hash chain (:mod:`ssmas.core.security.audit`): each entry's hash covers its content and
+    # the previous entry's hash, so an altered or removed entry breaks every later link.
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+
+
+class AuditChainHead(Base):
+    """The audit chain's one head row: updating it first serialises appends on every backend."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entries: Mapped[int] = mapped_column(sa.Integer(), default=0)
+    last_hash: Mapped[str] = mapped_column(sa.String(64))
+
+
+class PiiKey(Base):
+    """One version of the PII encryption key (:mod:`ssmas.core.security.pii_keys`).
+
+    Key 1 is derived from the platform's PII key or secret and has no ``wrapped`` material;
+    later keys are random Fernet keys stored wrapped (encrypted) under a key-encryption key
+    derived from that same secret, so this table alone decrypts nothing. ``state`` is
+    ``active`` (encrypts; exactly one), ``decrypt`` (still read) or ``retired`` (gone).
+    """
+
+    __tablename__ = "core_pii_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    state: Mapped[str] = mapped_column(sa.String(16))
+    wrapped: Mapped[str | None] = mapped_column(sa.Text(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class WorkerLease(Base):

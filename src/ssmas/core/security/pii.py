@@ -3,6 +3,14 @@
 The blind index is an HMAC under a key separate from the encryption key, so an encrypted phone
 number can be found by value without decrypting the table. Normalise values (e.g. E.164)
 before indexing: the index matches exact strings only.
+
+Key versions: the encryption key rotates (:mod:`ssmas.core.security.pii_keys`). Key 1 is the
+one derived from ``SSMAS_PII_KEY`` or the platform secret, and its ciphertexts are bare Fernet
+tokens (all data written before rotation existed); a ciphertext of key ``n`` > 1 is
+``k<n>:<Fernet token>``. A cipher encrypts with the ring's active key and decrypts with any key
+the ring still holds; it re-reads the ring every ``refresh_s`` seconds, and at once when it
+meets a key id it does not know. The blind-index key does not rotate (indexes are looked up by
+value; rotating it would re-key every unique index).
 """
 
 from __future__ import annotations
@@ -10,6 +18,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -20,6 +33,11 @@ from ssmas.settings import PLACEHOLDER_SECRETS, Settings
 
 _FERNET_INFO = b"ssmas/pii/fernet/v1"
 _INDEX_INFO = b"ssmas/pii/blind-index/v1"
+_KEK_INFO = b"ssmas/pii/key-wrapping/v1"
+BASE_KEY_ID = 1
+_TOKEN_KEY_RE = re.compile(r"^k([0-9]{1,9}):")
+# A key id the ring does not know makes the cipher re-read the ring, at most this often.
+_MISS_REFRESH_S = 1.0
 
 
 class PiiKeyError(ValueError):
@@ -34,10 +52,42 @@ def _hkdf(material: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(material)
 
 
+def token_key_id(token: str) -> int:
+    """The key id a ciphertext names (1 for a bare Fernet token)."""
+    match = _TOKEN_KEY_RE.match(token)
+    return int(match.group(1)) if match else BASE_KEY_ID
+
+
+def token_prefix(key_id: int) -> str:
+    """What ciphertexts of ``key_id`` start with ("" for key 1, whose tokens are bare)."""
+    return "" if key_id == BASE_KEY_ID else f"k{key_id}:"
+
+
+@dataclass(frozen=True)
+class RingEntry:
+    """One key version as the ring's store holds it (``wrapped`` is None for key 1)."""
+
+    id: int
+    state: str  # active | decrypt | retired
+    wrapped: str | None
+
+
+# Returns the stored ring (None: nothing stored or the store can't be read, keep what we have).
+RingLoader = Callable[[], "list[RingEntry] | None"]
+
+
 class PiiCipher:
     """Encrypt and decrypt personal data; ``blind_index`` gives a stable lookup token."""
 
-    def __init__(self, fernet_key: str | bytes, index_key: bytes) -> None:
+    def __init__(
+        self,
+        fernet_key: str | bytes,
+        index_key: bytes,
+        *,
+        wrap_key: bytes | None = None,
+        ring_loader: RingLoader | None = None,
+        refresh_s: float = 5.0,
+    ) -> None:
         try:
             self._fernet = Fernet(fernet_key)
         except (ValueError, TypeError) as exc:
@@ -49,6 +99,17 @@ class PiiCipher:
         if len(index_key) < 32:
             raise PiiKeyError("blind-index key must be at least 32 bytes")
         self._index_key = index_key
+        # Wraps (encrypts) the random keys of later versions where the ring is stored.
+        kek = wrap_key if wrap_key is not None else _hkdf(index_key, _KEK_INFO)
+        self._kek = Fernet(base64.urlsafe_b64encode(kek))
+        self._keys: dict[int, Fernet] = {BASE_KEY_ID: self._fernet}
+        self._active = BASE_KEY_ID
+        self._loader = ring_loader
+        self._refresh_s = refresh_s
+        self._loaded_at = float("-inf")
+        self._missed_at = float("-inf")
+        self._lock = threading.Lock()
+        self._miss_lock = threading.Lock()
 
     @classmethod
     def from_pii_key(cls, pii_key: str) -> PiiCipher:
@@ -57,7 +118,7 @@ class PiiCipher:
             material = base64.urlsafe_b64decode(pii_key.encode("ascii"))
         except (ValueError, UnicodeEncodeError) as exc:
             raise PiiKeyError("PII key is not url-safe base64") from exc
-        return cls(pii_key, _hkdf(material, _INDEX_INFO))
+        return cls(pii_key, _hkdf(material, _INDEX_INFO), wrap_key=_hkdf(material, _KEK_INFO))
 
     @classmethod
     def from_secret(cls, secret: str) -> PiiCipher:
@@ -70,37 +131,157 @@ class PiiCipher:
             raise PiiKeyError("the PII key can't be derived from a public placeholder secret")
         material = secret.encode("utf-8")
         fernet_key = base64.urlsafe_b64encode(_hkdf(material, _FERNET_INFO))
-        return cls(fernet_key, _hkdf(material, _INDEX_INFO))
+        return cls(fernet_key, _hkdf(material, _INDEX_INFO), wrap_key=_hkdf(material, _KEK_INFO))
+
+    # -- the key ring ---------------------------------------------------------------------
+
+    def with_ring(self, loader: RingLoader, refresh_s: float) -> PiiCipher:
+        """This cipher, following the ring ``loader`` reads (every ``refresh_s`` seconds)."""
+        self._loader = loader
+        self._refresh_s = refresh_s
+        self._loaded_at = float("-inf")
+        return self
+
+    def wrap(self, fernet_key: bytes) -> str:
+        """A new version's key, encrypted for storage in the ring."""
+        return self._kek.encrypt(fernet_key).decode("ascii")
+
+    def apply_ring(self, entries: list[RingEntry]) -> None:
+        """Hold exactly the keys of ``entries`` that are not retired; encrypt with the active.
+
+        An empty ring means key 1 alone, active. A wrapped key this cipher can't unwrap (the
+        ring was made under another secret) raises PiiKeyError.
+        """
+        keys: dict[int, Fernet] = {}
+        active = None
+        if not entries:
+            keys[BASE_KEY_ID] = self._fernet
+            active = BASE_KEY_ID
+        for entry in entries:
+            if entry.state == "retired":
+                continue
+            if entry.id == BASE_KEY_ID:
+                keys[entry.id] = self._fernet
+            elif entry.wrapped:
+                try:
+                    keys[entry.id] = Fernet(self._kek.decrypt(entry.wrapped.encode("ascii")))
+                except (InvalidToken, ValueError) as exc:
+                    raise PiiKeyError(
+                        f"PII key k{entry.id} was wrapped under another secret: this process's "
+                        "SSMAS_PII_KEY / SSMAS_SECRET_KEY differs from the one that made it"
+                    ) from exc
+            if entry.state == "active":
+                active = entry.id
+        if active is None or active not in keys:
+            active = max(keys) if keys else BASE_KEY_ID
+        with self._lock:
+            self._keys = keys or {BASE_KEY_ID: self._fernet}
+            self._active = active
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Re-read the ring if it is older than ``refresh_s`` (or at once with ``force``)."""
+        if self._loader is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._loaded_at < self._refresh_s:
+            return
+        self._loaded_at = now
+        entries = self._loader()
+        if entries is not None:
+            self.apply_ring(entries)
+
+    @property
+    def active_key_id(self) -> int:
+        self.refresh()
+        return self._active
+
+    @property
+    def key_ids(self) -> list[int]:
+        """The key versions this cipher can decrypt, ascending."""
+        return sorted(self._keys)
+
+    # -- data -----------------------------------------------------------------------------
 
     def encrypt(self, plaintext: str) -> str:
-        return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
+        self.refresh()
+        with self._lock:
+            key_id, fernet = self._active, self._keys[self._active]
+        token = fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
+        return token_prefix(key_id) + token
+
+    def _held(self, key_id: int) -> Fernet:
+        """The key ``key_id``; a key another process added is found by re-reading the ring (at
+        most once a second), threads meeting it meanwhile waiting for that read."""
+        fernet = self._keys.get(key_id)
+        if fernet is None and self._loader is not None:
+            with self._miss_lock:
+                fernet = self._keys.get(key_id)
+                now = time.monotonic()
+                if fernet is None and now - self._missed_at >= _MISS_REFRESH_S:
+                    self._missed_at = now
+                    self.refresh(force=True)
+                    fernet = self._keys.get(key_id)
+        if fernet is None:
+            raise PiiDecryptError(f"ciphertext is under PII key k{key_id}, which is not held")
+        return fernet
 
     def decrypt(self, token: str) -> str:
+        key_id = token_key_id(token)
+        fernet = self._held(key_id)
+        body = token[len(token_prefix(key_id)) :]
         try:
-            return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
+            return fernet.decrypt(body.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeEncodeError) as exc:
             raise PiiDecryptError("ciphertext is invalid or was made with another key") from exc
 
     def encrypt_bytes(self, data: bytes) -> bytes:
-        """Encrypt a file's bytes (media, exports): a Fernet token, itself ASCII bytes."""
-        return self._fernet.encrypt(data)
+        """Encrypt a file's bytes (media, exports) under the active key: the key-tagged Fernet
+        token, ASCII bytes."""
+        self.refresh()
+        with self._lock:
+            key_id, fernet = self._active, self._keys[self._active]
+        return (token_prefix(key_id) + fernet.encrypt(data).decode("ascii")).encode("ascii")
 
     def decrypt_bytes(self, token: bytes) -> bytes:
         try:
-            return self._fernet.decrypt(token)
+            text = token.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise PiiDecryptError("ciphertext is not a Fernet token") from exc
+        key_id = token_key_id(text)
+        fernet = self._held(key_id)
+        try:
+            return fernet.decrypt(text[len(token_prefix(key_id)) :].encode("ascii"))
         except InvalidToken as exc:
             raise PiiDecryptError("ciphertext is invalid or was made with another key") from exc
+
+    def reencrypt(self, token: str) -> str:
+        """``token``'s plaintext under the active key (the same token if it already is)."""
+        if token_key_id(token) == self._active:
+            return token
+        return self.encrypt(self.decrypt(token))
 
     def blind_index(self, value: str) -> str:
         """Hex HMAC-SHA256 of ``value``: equal inputs give equal tokens, nothing else leaks."""
         return hmac.new(self._index_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def pii_cipher_from_settings(settings: Settings) -> PiiCipher:
-    """The cipher for ``settings.pii_key``; in dev and test, one derived from the platform
-    secret (``SSMAS_SECRET_KEY``, else the data directory's random ``secret_key`` file)."""
+def base_pii_cipher(settings: Settings) -> PiiCipher:
+    """The cipher of key 1 alone: ``settings.pii_key``; in dev and test, one derived from the
+    platform secret (``SSMAS_SECRET_KEY``, else the data directory's random ``secret_key``)."""
     if settings.pii_key:
         return PiiCipher.from_pii_key(settings.pii_key)
     if settings.profile in ("dev", "test"):
         return PiiCipher.from_secret(resolve_secret_key(settings))
     raise PiiKeyError("SSMAS_PII_KEY must be set when SSMAS_PROFILE=prod")
+
+
+def pii_cipher_from_settings(settings: Settings) -> PiiCipher:
+    """The platform's cipher: key 1 (:func:`base_pii_cipher`) plus the key ring stored in the
+    settings' database, re-read every ``ops.pii_key_refresh_s`` seconds."""
+    from ssmas.core.security.pii_keys import ring_loader_for
+
+    cipher = base_pii_cipher(settings)
+    loader = ring_loader_for(settings.resolved_database_url)
+    if loader is not None:
+        cipher.with_ring(loader, settings.ops.pii_key_refresh_s)
+    return cipher

@@ -10,7 +10,7 @@ import json
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -37,6 +37,7 @@ dr_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
+err = Console(stderr=True)
 
 
 @dr_app.callback()
@@ -237,6 +238,19 @@ def prune_backups(
     out.print(f"deleted {len(gone)} backups" + (f": {', '.join(gone)}" if gone else ""))
 
 
+def _record_drill(settings: Settings, report: Any) -> None:
+    """Keep the drill's report for the backups page; a failure to write it is said, not fatal."""
+    import time
+
+    from ssmas.ops.backup import backup_dir
+    from ssmas.ops.backup.history import record_drill
+
+    try:
+        record_drill(backup_dir(settings), report, at=time.time())
+    except OSError as exc:
+        err.print(f"warning: the drill's report was not recorded: {exc}")
+
+
 @dr_app.command()
 def drill(
     into: Path | None = typer.Option(
@@ -275,6 +289,7 @@ def drill(
             import shutil
 
             shutil.rmtree(scratch, ignore_errors=True)
+    _record_drill(settings, report)
     if as_json:
         typer.echo(json.dumps({**asdict(report), "ok": report.ok}))
     else:
