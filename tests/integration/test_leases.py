@@ -77,3 +77,34 @@ def test_partitions_split_between_members_and_settle_after_takeover(
     assert sorted(a.owned()) == names
     a.release_all()
     assert store.live(f"{scope}:") == {}
+
+
+def test_a_taken_partition_is_owned_only_once_claimed(factory: sessionmaker[Session]) -> None:
+    clock = Clock()
+    store = LeaseStore(factory, clock)
+    scope = f"s{uuid.uuid4().hex[:8]}"
+    names = [f"{scope}:topic.p{k}" for k in range(2)]
+    claims: list[str] = []
+    released: list[str] = []
+    failing = {names[1]}
+
+    def claim(name: str) -> None:
+        if name in failing:
+            raise ConnectionError("bus away")
+        claims.append(name)
+
+    a = PartitionLeases(
+        store, scope, names, "a", clock=clock, on_take=claim, on_release=released.append
+    )
+    a.refresh(force=True)
+    assert a.owned() == [names[0]]  # the other is leased but not claimed: not read yet
+    assert store.live(f"{scope}:topic") == {n: "a" for n in names}
+    failing.clear()
+    a.refresh(force=True)  # the claim is retried while the lease is held
+    assert sorted(a.owned()) == names and claims == names
+    b = PartitionLeases(store, scope, names, "b", clock=clock, on_take=claim)
+    b.refresh(force=True)
+    a.refresh(force=True)  # two members: a gives one back and says so
+    assert len(a.owned()) == 1 and len(released) == 1
+    b.refresh(force=True)
+    assert b.owned() == released and claims[-1] == released[0]  # b claimed it before reading

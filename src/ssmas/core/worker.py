@@ -13,7 +13,13 @@ A subscription with ``partitions`` > 0 reads a topic split in that many partitio
 (``partition_topic``; publishers pick one per key with ``partition_for``). Given a
 ``LeaseStore``, ``run_worker`` consumes only the partitions this process leases
 (``ssmas.core.leases.PartitionLeases``): one process per partition, so one key's messages are
-handled in order by one consumer however many processes run. Without one, it consumes them all.
+handled in order by one consumer however many processes run. Each partition it takes it first
+reserves on the bus (``reserve``, both backends): the bus then serves that partition to this
+consumer only, and hands it what the previous owner held (a process that died or stalled)
+before anything newer. Without a ``LeaseStore``, it consumes them all.
+
+Deliveries are handled in offset order within a batch (redeliveries may come out of the bus in
+deadline order).
 
 When every subscription is empty the loop waits for the bus to change (``wait_for_change``,
 which the SQLite bus answers from ``PRAGMA data_version`` within ~2 ms of another process's
@@ -131,6 +137,7 @@ def drain_once(bus: Bus, subs: Sequence[Subscription], consumer: str, stats: Wor
         )
         if not deliveries:
             continue
+        deliveries.sort(key=lambda d: d.message.offset)
         acked: list[Delivery] = []
         for delivery, exc in zip(deliveries, _outcomes(sub, deliveries), strict=True):
             if exc is None:
@@ -155,6 +162,50 @@ def drain_once(bus: Bus, subs: Sequence[Subscription], consumer: str, stats: Wor
     return done
 
 
+@dataclass
+class WorkerLoop:
+    """One worker's consuming, a step at a time (``run_worker`` steps it until stopped).
+
+    With ``owner`` (its partition leases), partitioned subscriptions are consumed only on the
+    partitions it owns when the step begins."""
+
+    bus: Bus
+    subs: Sequence[Subscription]
+    consumer: str
+    stats: WorkerStats = field(default_factory=WorkerStats)
+    owner: PartitionLeases | None = None
+    scope: str = "workers"
+
+    def __post_init__(self) -> None:
+        self.shared = [s for s in self.subs if s.partitions <= 0]
+        self.parts = [p for s in self.subs if s.partitions > 0 for p in expand(s)]
+
+    def active(self) -> list[Subscription]:
+        """The subscriptions to read now (leases renewed first, at most every ``renew_s``)."""
+        if self.owner is None:
+            return [*self.shared, *self.parts]
+        try:
+            self.owner.refresh()
+        except Exception as exc:  # the database is away: keep what we hold, retry
+            log.warning("lease_refresh_failed", error=type(exc).__name__)
+        mine = set(self.owner.owned())
+        return [*self.shared, *(p for p in self.parts if f"{self.scope}:{p.topic}" in mine)]
+
+    def step(self) -> int:
+        """Renew leases, then consume and handle one batch per active subscription; returns
+        how many deliveries were handled."""
+        return drain_once(self.bus, self.active(), self.consumer, self.stats)
+
+    def close(self) -> None:
+        """Give the partitions back (a clean stop)."""
+        if self.owner is None:
+            return
+        try:
+            self.owner.release_all()
+        except Exception as exc:
+            log.warning("lease_release_failed", error=type(exc).__name__)
+
+
 def run_worker(
     bus: Bus,
     subs: Sequence[Subscription],
@@ -174,46 +225,63 @@ def run_worker(
     With ``leases``, partitioned subscriptions are consumed only on the partitions this
     process leases within ``scope`` (processes sharing a scope share the partitions)."""
     name = consumer or consumer_name()
-    stats = stats or WorkerStats()
     waiter: Callable[[float], bool] | None = getattr(bus, "wait_for_change", None)
-    shared = [s for s in subs if s.partitions <= 0]
-    parts = [p for s in subs if s.partitions > 0 for p in expand(s)]
-    owner: PartitionLeases | None = None
-    if leases is not None and parts:
-        owner = PartitionLeases(
-            leases,
-            scope,
-            [f"{scope}:{p.topic}" for p in parts],
-            name,
-            ttl_s=lease_ttl_s,
-            settle_s=max(p.visibility_timeout_s for p in parts),
-            renew_s=lease_ttl_s / 3,
-        )
+    loop = WorkerLoop(bus, subs, name, stats or WorkerStats(), scope=scope)
+    if leases is not None and loop.parts:
+        loop.owner = partition_leases(bus, loop.parts, leases, scope, name, lease_ttl_s)
     log.info("worker_started", consumer=name, topics=[s.topic for s in subs])
     try:
         while not stop.is_set():
-            active = [*shared, *parts]
-            if owner is not None:
-                try:
-                    owner.refresh()
-                except Exception as exc:  # the database is away: keep what we hold, retry
-                    log.warning("lease_refresh_failed", error=type(exc).__name__)
-                mine = set(owner.owned())
-                active = [*shared, *(p for p in parts if f"{scope}:{p.topic}" in mine)]
-            if drain_once(bus, active, name, stats) == 0:
-                stats.idle_polls += 1
+            if loop.step() == 0:
+                loop.stats.idle_polls += 1
                 if waiter is not None:
                     waiter(idle_poll_s)
                 else:
                     stop.wait(idle_sleep_s)
     finally:
-        if owner is not None:
-            try:
-                owner.release_all()
-            except Exception as exc:
-                log.warning("lease_release_failed", error=type(exc).__name__)
-    log.info("worker_stopped", consumer=name, handled=stats.handled, failed=stats.failed)
-    return stats
+        loop.close()
+    log.info("worker_stopped", consumer=name, handled=loop.stats.handled, failed=loop.stats.failed)
+    return loop.stats
+
+
+def partition_leases(
+    bus: Bus,
+    parts: Sequence[Subscription],
+    leases: LeaseStore,
+    scope: str,
+    consumer: str,
+    ttl_s: float = 3.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> PartitionLeases:
+    """The leases of expanded partition subscriptions ``parts`` for ``consumer``: each taken
+    partition is reserved on the bus for it before it is read (given back: unreserved)."""
+    by_name = {f"{scope}:{p.topic}": p for p in parts}
+    reserve: Callable[[str, str, str], int] | None = getattr(bus, "reserve", None)
+    unreserve: Callable[[str, str, str], None] | None = getattr(bus, "unreserve", None)
+
+    def take(name: str) -> None:
+        assert reserve is not None
+        sub = by_name[name]
+        held = reserve(sub.topic, sub.group, consumer)
+        log.info("partition_reserved", topic=sub.topic, group=sub.group, taken_back=held)
+
+    def give(name: str) -> None:
+        if unreserve is not None:
+            sub = by_name[name]
+            unreserve(sub.topic, sub.group, consumer)
+
+    return PartitionLeases(
+        leases,
+        scope,
+        list(by_name),
+        consumer,
+        ttl_s=ttl_s,
+        settle_s=max(p.visibility_timeout_s for p in parts),
+        renew_s=ttl_s / 3,
+        clock=clock,
+        on_take=take if callable(reserve) else None,
+        on_release=give,
+    )
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.02) -> bool:
