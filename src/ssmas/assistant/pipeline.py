@@ -11,6 +11,11 @@ out concurrently over the Graph client's pooled keep-alive connections, and a th
 transaction records them sent. While a human owns the conversation the bot stores messages and
 says nothing.
 
+A message that fails is given back to the bus (redelivered later); a customer's later messages
+in the same batch are then given back too, unhandled (``EarlierMessageFailed``), so they are not
+stored before it — except on their last allowed delivery (``deferrable`` false), so one message
+that keeps failing never takes the customer's next ones to the dead-letter topic with it.
+
 A brain may offer ``prepare(items)`` (``items``: ``(text, language hint)`` pairs of the round)
 to do its work for the whole round at once (one vectorisation instead of one per message);
 ``understand`` and ``reply`` are still called per message.
@@ -69,6 +74,10 @@ log = structlog.get_logger(__name__)
 SILENT_KINDS = frozenset({"reaction"})
 AGENT_BUTTONS = frozenset({"talk_to_agent", "agent", "human"})
 AGENT_INTENTS = frozenset({"contact_human_agent", "talk_to_agent", "human_agent"})
+
+
+class EarlierMessageFailed(RuntimeError):
+    """Not handled: an earlier message of the same customer in the batch failed."""
 
 
 @dataclass(frozen=True)
@@ -141,12 +150,27 @@ class TextPipeline:
             raise result
         return result
 
-    def handle_batch(self, events: Sequence[TextMessageEvent]) -> list[Outcome | Exception]:
+    def handle_batch(
+        self, events: Sequence[TextMessageEvent], deferrable: Sequence[bool] | None = None
+    ) -> list[Outcome | Exception]:
         """Every message of ``events``: its ``Outcome``, or the exception that stopped it (the
-        caller gives that delivery back to the bus; the others are done)."""
+        caller gives that delivery back to the bus; the others are done). A message after a
+        failed one of the same customer is not handled (``EarlierMessageFailed``) unless
+        ``deferrable`` (one flag per event; default all true) says it may not wait."""
         results: list[Outcome | Exception] = [RuntimeError("not handled")] * len(events)
+        failed: dict[tuple[str, str], Exception] = {}
         for indexes in rounds(events):
-            items = [_Item(i, events[i]) for i in indexes]
+            items: list[_Item] = []
+            for i in indexes:
+                who = (events[i].business_id, events[i].phone)
+                if who in failed and (deferrable is None or deferrable[i]):
+                    results[i] = EarlierMessageFailed(
+                        f"an earlier message of this customer failed: {type(failed[who]).__name__}"
+                    )
+                    continue
+                items.append(_Item(i, events[i]))
+            if not items:
+                continue
             try:
                 self._round(items)
             except Exception as exc:  # a database failure: the whole round is given back
@@ -155,7 +179,10 @@ class TextPipeline:
                     if item.outcome is None and item.error is None:
                         item.error = exc
             for item in items:
-                results[item.index] = item.outcome or item.error or RuntimeError("no outcome")
+                result = item.outcome or item.error or RuntimeError("no outcome")
+                results[item.index] = result
+                if isinstance(result, Exception):
+                    failed[(item.event.business_id, item.event.phone)] = result
         return results
 
     def _round(self, items: list[_Item]) -> None:

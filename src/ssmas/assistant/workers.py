@@ -133,7 +133,11 @@ class AssistantHandlers:
                 errors[i] = exc
                 continue
             positions.append(i)
-        for i, result in zip(positions, self.rt.pipeline.handle_batch(events), strict=True):
+        # a message on its last allowed delivery is handled even after a failed one
+        last = int(getattr(self.rt.platform.bus, "max_deliveries", 0))
+        deferrable = [not last or deliveries[i].attempt < last for i in positions]
+        handled = self.rt.pipeline.handle_batch(events, deferrable)
+        for i, result in zip(positions, handled, strict=True):
             if isinstance(result, Exception):
                 errors[i] = result
         return errors
