@@ -15,12 +15,6 @@ from tests.e2e.bench_support import run_quick
 @pytest.mark.timeout(900)  # a deployment of ~10 processes on a shared 2-core machine
 @pytest.mark.postgres
 @pytest.mark.redis
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect (issue #13, open): one run of this test saw one reply out of order per "
-    "customer across the worker kill; lost and duplicated were 0. Kept running so a pass or a "
-    "fail shows in every report until the order holds.",
-)
 def test_scale_out_deployment_loses_nothing_and_switches_models(redis_url: str) -> None:
     stdout, body = run_quick("scale_out", "--redis-url", redis_url, timeout=840)
     figures = body["figures"]

@@ -174,3 +174,25 @@ def test_a_stalled_worker_cannot_read_a_partition_taken_over_from_it(
     frozen.now = clock.now  # its next renewal fails: it learns the partitions are gone
     stalled.owner.refresh(force=True)
     assert stalled.owner.owned() == []
+
+
+def test_a_long_step_keeps_its_partitions_but_a_stuck_loop_loses_them(
+    bus: Bus, sessions: sessionmaker[Session]
+) -> None:
+    clock, handler = Clock(), Recorder()
+    busy = worker(bus, sessions, "w1", clock, handler)
+    busy.clock = clock
+    busy.step()
+    other = worker(bus, sessions, "w2", clock, handler)
+    assert other.owner is not None and busy.owner is not None
+    busy.step_began = clock.now  # a step begins and runs long (a big batch, a slow database)
+    for _ in range(20):  # its heartbeat renews every second meanwhile
+        clock.now += 1.0
+        assert busy.heartbeat(max_step_s=60.0)
+        other.owner.refresh(force=True)
+        assert other.owner.owned() == []
+    clock.now += 41.0  # 61 s in the same step: stuck, not vouched for any more
+    assert not busy.heartbeat(max_step_s=60.0)
+    clock.now += 4.0
+    other.owner.refresh(force=True)
+    assert len(other.owner.owned()) == PARTS

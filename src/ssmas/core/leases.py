@@ -138,7 +138,9 @@ class PartitionLeases:
     ``names`` are the partitions to share (one lease each); ``owned()`` are those held now and
     claimed: ``on_take(name)`` returned for them (it is retried at each refresh while it
     raises), or, without ``on_take``, their takeover wait (``settle_s``) has passed.
-    ``on_release(name)`` is called for each partition given back.
+    ``on_release(name)`` is called for each partition given back. ``keep_alive`` renews the
+    membership and what is held without changing anything else (a heartbeat thread calls it
+    while the consuming loop is busy with a long batch); the methods are thread-safe.
     """
 
     store: LeaseStore
@@ -155,30 +157,30 @@ class PartitionLeases:
     _unclaimed: set[str] = field(default_factory=set)  # held, ``on_take`` not done yet
     _next: float = 0.0
     _renewed: float = -math.inf
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def member(self) -> str:
         return f"{MEMBER_PREFIX}{self.scope}:{self.owner}"
 
     def owned(self) -> list[str]:
-        now = self.clock()
-        if now - self._renewed > self.ttl_s:  # renewals failing: what we held may be taken
-            return []
-        return [
-            name
-            for name, usable in self._held.items()
-            if usable <= now and name not in self._unclaimed
-        ]
+        with self._lock:
+            now = self.clock()
+            if now - self._renewed > self.ttl_s:  # renewals failing: what we held may be taken
+                return []
+            return [
+                name
+                for name, usable in self._held.items()
+                if usable <= now and name not in self._unclaimed
+            ]
 
-    def refresh(self, force: bool = False) -> None:
-        """Renew what is held, take free partitions up to the fair share, give back extras."""
-        now = self.clock()
-        if not force and now < self._next:
-            return
-        self._next = now + self.renew_s
+    def keep_alive(self) -> None:
+        """Renew the membership and the partitions held; nothing is taken or given back."""
+        with self._lock:
+            self._renew(self.clock())
+
+    def _renew(self, now: float) -> None:
         self.store.take([self.member], self.owner, self.ttl_s)
-        members = max(1, len(self.store.live(f"{MEMBER_PREFIX}{self.scope}:")))
-        share = math.ceil(len(self.names) / members)
         renewed = {t.name for t in self.store.take(list(self._held), self.owner, self.ttl_s)}
         self._renewed = now
         for name in list(self._held):
@@ -186,6 +188,20 @@ class PartitionLeases:
                 log.warning("partition_lost", partition=name, owner=self.owner)
                 del self._held[name]
                 self._unclaimed.discard(name)
+
+    def refresh(self, force: bool = False) -> None:
+        """Renew what is held, take free partitions up to the fair share, give back extras."""
+        with self._lock:
+            now = self.clock()
+            if not force and now < self._next:
+                return
+            self._next = now + self.renew_s
+            self._rebalance(now)
+
+    def _rebalance(self, now: float) -> None:
+        self._renew(now)
+        members = max(1, len(self.store.live(f"{MEMBER_PREFIX}{self.scope}:")))
+        share = math.ceil(len(self.names) / members)
         extra = len(self._held) - share
         if extra > 0:
             # unclaimed ones first: nothing of theirs has been read here
@@ -234,8 +250,9 @@ class PartitionLeases:
 
     def release_all(self) -> None:
         """A clean stop: the partitions and the membership go back at once."""
-        self._give_back(list(self._held))
-        self.store.release([self.member], self.owner)
+        with self._lock:
+            self._give_back(list(self._held))
+            self.store.release([self.member], self.owner)
 
 
 class LeaderLease:

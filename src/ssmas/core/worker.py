@@ -18,6 +18,10 @@ reserves on the bus (``reserve``, both backends): the bus then serves that parti
 consumer only, and hands it what the previous owner held (a process that died or stalled)
 before anything newer. Without a ``LeaseStore``, it consumes them all.
 
+Leases are renewed between steps and, while a step runs, by a heartbeat thread, so a long batch
+does not hand the partitions to another process; a loop stuck in one step for longer than
+``max_step_s`` stops being vouched for and its partitions move on.
+
 Deliveries are handled in offset order within a batch (redeliveries may come out of the bus in
 deadline order).
 
@@ -175,10 +179,12 @@ class WorkerLoop:
     stats: WorkerStats = field(default_factory=WorkerStats)
     owner: PartitionLeases | None = None
     scope: str = "workers"
+    clock: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
         self.shared = [s for s in self.subs if s.partitions <= 0]
         self.parts = [p for s in self.subs if s.partitions > 0 for p in expand(s)]
+        self.step_began = self.clock()
 
     def active(self) -> list[Subscription]:
         """The subscriptions to read now (leases renewed first, at most every ``renew_s``)."""
@@ -194,7 +200,33 @@ class WorkerLoop:
     def step(self) -> int:
         """Renew leases, then consume and handle one batch per active subscription; returns
         how many deliveries were handled."""
+        self.step_began = self.clock()
         return drain_once(self.bus, self.active(), self.consumer, self.stats)
+
+    def heartbeat(self, max_step_s: float) -> bool:
+        """Renew the leases held if the current step began less than ``max_step_s`` ago (a
+        loop stuck longer is not vouched for); returns whether it renewed."""
+        if self.owner is None or self.clock() - self.step_began >= max_step_s:
+            return False
+        try:
+            self.owner.keep_alive()
+        except Exception as exc:  # the database is away: the next beat tries again
+            log.warning("lease_heartbeat_failed", error=type(exc).__name__)
+            return False
+        return True
+
+    def beat_until(self, stop: threading.Event, max_step_s: float) -> threading.Thread:
+        """Run ``heartbeat`` every ``renew_s`` on a thread until ``stop`` is set."""
+        assert self.owner is not None
+        every = self.owner.renew_s
+
+        def beat() -> None:
+            while not stop.wait(every):
+                self.heartbeat(max_step_s)
+
+        thread = threading.Thread(target=beat, name="lease-heartbeat", daemon=True)
+        thread.start()
+        return thread
 
     def close(self) -> None:
         """Give the partitions back (a clean stop)."""
@@ -218,17 +250,21 @@ def run_worker(
     leases: LeaseStore | None = None,
     scope: str = "workers",
     lease_ttl_s: float = 3.0,
+    max_step_s: float = 60.0,
 ) -> WorkerStats:
     """Consume until ``stop`` is set; when every subscription is empty, wait for the bus to
     change (or sleep ``idle_sleep_s`` on a bus that cannot tell).
 
     With ``leases``, partitioned subscriptions are consumed only on the partitions this
-    process leases within ``scope`` (processes sharing a scope share the partitions)."""
+    process leases within ``scope`` (processes sharing a scope share the partitions); the
+    leases are kept during a step up to ``max_step_s`` long."""
     name = consumer or consumer_name()
     waiter: Callable[[float], bool] | None = getattr(bus, "wait_for_change", None)
     loop = WorkerLoop(bus, subs, name, stats or WorkerStats(), scope=scope)
     if leases is not None and loop.parts:
         loop.owner = partition_leases(bus, loop.parts, leases, scope, name, lease_ttl_s)
+    beating = threading.Event()
+    heart = loop.beat_until(beating, max_step_s) if loop.owner is not None else None
     log.info("worker_started", consumer=name, topics=[s.topic for s in subs])
     try:
         while not stop.is_set():
@@ -239,6 +275,9 @@ def run_worker(
                 else:
                     stop.wait(idle_sleep_s)
     finally:
+        beating.set()
+        if heart is not None:
+            heart.join(10)  # no beat after the leases are given back
         loop.close()
     log.info("worker_stopped", consumer=name, handled=loop.stats.handled, failed=loop.stats.failed)
     return loop.stats
