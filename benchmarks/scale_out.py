@@ -16,8 +16,9 @@ fake. Then:
    API hosts at ``rate`` messages/s. Mid-run one assistant worker and one API host are
    SIGKILLed (a fresh worker and host are started in their place; a sender whose host died
    retries on the other, as Meta retries). The worker first hangs (SIGSTOP) for a second while
-   traffic goes on, so it surely owes replies when it dies. Then, from the database and the
-   fake's log:
+   traffic goes on, so it surely owes replies when it dies. Meta's status webhooks, which the
+   fake does not send, are relayed for every accepted reply (``StatusRelay``). Then, from the
+   database and the fake's log:
    ``lost`` (accepted, never stored or never answered), ``duplicated`` (replies sent beyond one
    per message), ``out_of_order`` (customers whose messages were stored in another order than
    sent), ``counter_errors`` (conversations whose ``turns`` differ from their stored
@@ -54,6 +55,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -471,6 +473,68 @@ async def drive(
         await asyncio.gather(*(sender(s, p) for s, p in enumerate(phones)))
 
 
+class StatusRelay(threading.Thread):
+    """Meta's part the fake leaves out: a ``sent`` status webhook for every message the fake
+    accepted (echoing its ``biz_opaque_callback_data``, as Meta does), up to 50 statuses per
+    signed delivery to a live API host, every 0.3 s. A worker killed after Meta accepted a reply
+    and before recording it is proven by this status; without it the takeover sends again."""
+
+    def __init__(self, dep: Deployment) -> None:
+        super().__init__(name="status-relay", daemon=True)
+        self.dep = dep
+        self.done = threading.Event()
+        self.relayed = 0
+
+    def run(self) -> None:
+        cursor = 0
+        with httpx.Client(timeout=10.0) as client:
+            while not self.done.wait(0.3):
+                try:
+                    got = client.get(self.dep.fake_url + "/_fake/sent", params={"since": cursor})
+                    new = got.json()
+                except (httpx.HTTPError, ValueError):
+                    continue
+                cursor += len(new)
+                for start in range(0, len(new), 50):
+                    self.post(client, status_body(new[start : start + 50]))
+                self.relayed += len(new)
+
+    def post(self, client: httpx.Client, body: bytes) -> None:
+        for attempt in range(50):  # a host may be down a while: try the others (Meta retries)
+            urls = [u for _p, u in list(self.dep.hosts.values())]
+            if urls:
+                try:
+                    got = client.post(urls[attempt % len(urls)] + "/whatsapp/webhook",
+                                      content=body, headers=signed(body))  # fmt: skip
+                    if got.status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+
+
+def status_body(records: list[dict[str, Any]]) -> bytes:
+    """One webhook delivery with a ``sent`` status for each of ``records`` (the fake's log)."""
+    statuses = []
+    for r in records:
+        entry = {"id": r["wa_id"], "status": "sent", "timestamp": str(int(r["at"])),
+                 "recipient_id": r["to"]}  # fmt: skip
+        callback = (r.get("body") or {}).get("biz_opaque_callback_data")
+        if callback is not None:
+            entry["biz_opaque_callback_data"] = callback
+        statuses.append(entry)
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": BUSINESS_ID},
+        "statuses": statuses,
+    }
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"value": value, "field": "messages"}]}],
+    }
+    return json.dumps(body).encode()
+
+
 def lease_owners(dep: Deployment) -> int:
     """How many worker processes hold assistant partitions now."""
     import sqlalchemy as sa
@@ -509,6 +573,8 @@ def webhook_run(
     sent = Sent()
     workers = [dep.start_worker("a"), dep.start_worker("b")]
     wait_for(lambda: lease_owners(dep) == 2, 120)  # both hold partitions before traffic starts
+    relay = StatusRelay(dep)
+    relay.start()
     total = senders * per_sender
     kill: dict[str, Any] = {}
 
@@ -538,6 +604,8 @@ def webhook_run(
             break
         time.sleep(0.25)
     time.sleep(1.0)  # a late duplicate would show now
+    relay.done.set()
+    relay.join(30)
     replies = replies_by_message(dep)
     owed_done = [min(replies[m]) for m in kill["owed"] if m in replies]
     recovery = max(0.0, max(owed_done, default=kill["at_wall"]) - kill["at_wall"])
@@ -570,6 +638,13 @@ def webhook_run(
         "messages": total,
         "lost": len(wanted - (stored & set(replies))),
         "duplicated": sum(len(replies[m]) - 1 for m in wanted if m in replies),
+        # seconds between a duplicated reply's sends (a takeover after the 8 s send claim)
+        "duplicate_gaps_s": [
+            round(max(replies[m]) - min(replies[m]), 2)
+            for m in wanted
+            if len(replies.get(m, [])) > 1
+        ],
+        "statuses_relayed": relay.relayed,
         "out_of_order": sum(seq != sorted(seq) for seq in order.values()),
         "counter_errors": sum(turns[c] != len(seq) for c, seq in order.items()),
         "kill_recovery_s": round(recovery, 3),

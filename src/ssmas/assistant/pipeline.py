@@ -39,7 +39,13 @@ from ssmas.assistant.brain import (
     media_error_message,
 )
 from ssmas.assistant.context import ContextStore, ContextWindow
-from ssmas.assistant.events import TOPIC_ESCALATION, EscalationEvent, TextMessageEvent
+from ssmas.assistant.events import (
+    TOPIC_ESCALATION,
+    TOPIC_OUTBOUND,
+    EscalationEvent,
+    OutboundRequest,
+    TextMessageEvent,
+)
 from ssmas.assistant.handoff import escalation_notification, open_handoff
 from ssmas.assistant.outbox import Outbox, SendJob
 from ssmas.assistant.store import (
@@ -399,12 +405,19 @@ class TextPipeline:
             item.outcome = Outcome(action, item.conversation_id, item.reply_id)
 
     def _resume(self, session: Session, conversation_id: int, wa_id: str) -> Outcome:
-        """A message seen before: finish sending its reply if a crash interrupted it."""
+        """A message seen before: finish sending its reply if a crash interrupted it. A reply
+        another worker (one that died, likely) had claimed goes to the outbound queue, whose
+        consumer takes it over once the claim lapses, unless a status proves it was sent by
+        then; the text queue does not wait for that."""
         inbound = session.query(ChatMessage).filter(ChatMessage.wa_id == wa_id).first()
         reply = reply_of(session, inbound.id) if inbound is not None else None
         if reply is not None and reply.state in (OUT_PENDING, OUT_SENDING):
             self.contexts.forget(conversation_id)
-            self.outbox.deliver(reply.id)
+            if reply.state == OUT_SENDING:
+                request = OutboundRequest(message_id=reply.id, requested_at=self.clock())
+                self.bus.publish(TOPIC_OUTBOUND, request.model_dump(mode="json"))
+            else:
+                self.outbox.deliver(reply.id)
         log.info("duplicate_message", conversation_id=conversation_id)
         return Outcome("duplicate", conversation_id, reply.id if reply is not None else None)
 

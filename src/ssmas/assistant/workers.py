@@ -228,7 +228,7 @@ class AssistantHandlers:
 
     def outbound(self, delivery: Delivery) -> None:
         request = OutboundRequest.model_validate(delivery.message.payload)
-        self.rt.outbox.deliver(request.message_id)
+        self.rt.outbox.deliver(request.message_id, wait=False)  # claimed elsewhere: later
 
     def sweep_sla(self) -> int:
         """Notify handoffs past their SLA without an agent reply; returns how many."""

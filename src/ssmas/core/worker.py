@@ -5,6 +5,10 @@ them in a loop: a handler that returns acks the delivery; one that raises is nac
 error text, so the bus redelivers it later and dead-letters it after its maximum deliveries.
 Handlers must be idempotent: delivery is at least once.
 
+A handler that raises ``RetryLater`` has its delivery given back to be handed out again after
+the delay it names (something it waits for, another process's claim, will be over by then);
+the worker goes on with other messages meanwhile.
+
 A subscription may instead give a ``batch_handler``: it gets the whole consumed batch and
 returns one entry per delivery, ``None`` (done, acked) or the exception that failed it (nacked);
 if it raises, the whole batch is nacked. The acks of a batch go to the bus in one call.
@@ -50,6 +54,14 @@ log = structlog.get_logger("ssmas.worker")
 
 Handler = Callable[[Delivery], None]
 BatchHandler = Callable[[Sequence[Delivery]], Sequence[BaseException | None]]
+
+
+class RetryLater(Exception):
+    """Give this delivery back, to be handed out again after ``delay_s`` (not before)."""
+
+    def __init__(self, message: str, delay_s: float) -> None:
+        super().__init__(message)
+        self.delay_s = max(0.0, delay_s)
 
 
 @dataclass(frozen=True)
@@ -156,7 +168,8 @@ def drain_once(bus: Bus, subs: Sequence[Subscription], consumer: str, stats: Wor
                 attempt=delivery.attempt,
                 error=type(exc).__name__,
             )
-            bus.nack(delivery, error=f"{type(exc).__name__}: {exc}")
+            delay = exc.delay_s if isinstance(exc, RetryLater) else 0.0
+            bus.nack(delivery, error=f"{type(exc).__name__}: {exc}", delay_s=delay)
         if acked:
             bus.ack(acked)
             stats.handled += len(acked)
