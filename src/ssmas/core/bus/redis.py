@@ -5,7 +5,9 @@ created at id 0 (so it starts at the oldest retained entry). Redis keeps who hol
 often it was delivered (the pending entries list); two sorted sets per group keep when held
 entries become visible again (one lease per consumed batch, one score per redelivered or nacked
 entry), because XAUTOCLAIM's idle clock cannot express a per-delivery visibility timeout or a
-nack delay. Idempotency keys are ``SET NX EX`` strings.
+nack delay. Idempotency keys are ``SET NX EX`` strings. A reservation (``reserve``: one consumer
+alone may read a group's topic, partition takeover) is a string key the consume and nack
+scripts check.
 """
 
 from __future__ import annotations
