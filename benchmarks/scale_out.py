@@ -486,8 +486,8 @@ class StatusRelay(threading.Thread):
         self.relayed = 0
 
     def run(self) -> None:
-        cursor = 0
         with httpx.Client(timeout=10.0) as client:
+            cursor = len(client.get(self.dep.fake_url + "/_fake/sent").json())  # this run's on
             while not self.done.wait(0.3):
                 try:
                     got = client.get(self.dep.fake_url + "/_fake/sent", params={"since": cursor})
