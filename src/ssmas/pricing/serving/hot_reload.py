@@ -183,12 +183,13 @@ class ModelLoader:
         next_poll = time.monotonic() + interval
         while not stop.wait(EVENT_POLL_S if tail is not None else 1.0):
             events = [p for p in tail.poll() if p.get("model") == self.name] if tail else []
-            if events or (interval > 0 and time.monotonic() >= next_poll):
+            fresh = [str(p["version"]) for p in events if p.get("change") == "registered"]
+            if fresh:  # a new version moves no alias: load it before one points at it
+                self.prefetch(fresh)
+            moved = any(p.get("change") != "registered" for p in events)
+            if moved or (interval > 0 and time.monotonic() >= next_poll):
                 self.refresh()
                 next_poll = time.monotonic() + interval
-            fresh = [str(p["version"]) for p in events if p.get("change") == "registered"]
-            if fresh:
-                self.prefetch(fresh)
 
     def start(self, stop: threading.Event, bus: Bus | None) -> threading.Thread:
         """Run :meth:`run` on a daemon thread."""
