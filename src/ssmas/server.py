@@ -26,6 +26,7 @@ from prometheus_client import start_http_server
 
 from ssmas.bootstrap import all_products, create_app, find_product
 from ssmas.core.bus.maintenance import BacklogCollector, Janitor
+from ssmas.core.leases import LeaseStore
 from ssmas.core.logging import configure_logging
 from ssmas.core.metrics import REGISTRY
 from ssmas.core.platform import Platform, build_platform
@@ -361,7 +362,7 @@ def run_workers(
         signal.signal(sig, lambda _s, _f: stop.set())
     port = settings.worker_metrics_port if metrics_port is None else metrics_port
     metrics_server = serve_worker_metrics(platform, port) if port else None
-    Janitor(platform.bus).start(stop)
+    Janitor(platform.bus, leases=LeaseStore(platform.session_factory)).start(stop)
     labels = [(f"{product.name}.{w.name}", w.target) for w in specs]
     crashed = threading.Event()
     threads = start_workers(platform, stop, labels, crashed=crashed)

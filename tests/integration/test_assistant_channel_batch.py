@@ -97,3 +97,66 @@ def test_a_failing_message_is_retried_alone(client: TestClient, channel: Channel
     with UnitOfWork(channel.platform.session_factory) as uow:
         stored = uow.session.scalars(sa.select(ChatMessage.wa_id)).all()
         assert "wamid.bad" not in stored
+
+
+class FailsOnce(ScriptedBrain):
+    """The scripted brain, except that it raises the first time it reads ``flaky``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def understand(self, text: str, hint_language: str | None) -> Understanding:
+        if "flaky" in text and not self.failed:
+            self.failed = True
+            raise RuntimeError("model timed out")
+        return super().understand(text, hint_language)
+
+
+def stored_in(channel: Channel) -> list[str]:
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        query = sa.select(ChatMessage.wa_id).where(ChatMessage.direction == "in")
+        return list(uow.session.scalars(query.order_by(ChatMessage.id)))
+
+
+def test_after_a_failed_message_the_customers_next_ones_wait_for_it(
+    client: TestClient, channel: Channel
+) -> None:
+    channel.runtime.pipeline.brain = FailsOnce()
+    deliver(client, text_delivery("16505553001", "flaky question", "wamid.f0"))
+    deliver(client, text_delivery("16505553001", "where is my order", "wamid.f1"))
+    deliver(client, text_delivery("16505553001", "thanks", "wamid.f2"))
+    deliver(client, text_delivery("16505553002", "where is my order", "wamid.g0"))
+    # one batch: f0 fails and f1, f2 go back with it (g0 is answered); then all three come
+    # back, in order
+    channel.drain()
+    assert channel.stats.failed == 3
+    assert [m for m in stored_in(channel) if m.startswith("wamid.f")] == [
+        "wamid.f0",
+        "wamid.f1",
+        "wamid.f2",
+    ]
+    assert [m for m, _ in replies_to(channel, "16505553001")] == [
+        "wamid.f0",
+        "wamid.f1",
+        "wamid.f2",
+    ]
+    assert [m for m, _ in replies_to(channel, "16505553002")] == ["wamid.g0"]
+
+
+def test_a_message_that_keeps_failing_does_not_take_the_next_ones_with_it(
+    client: TestClient, channel: Channel
+) -> None:
+    channel.runtime.pipeline.brain = FailsOn("poison")
+    deliver(client, text_delivery("16505554001", "poison pill", "wamid.p0"))
+    deliver(client, text_delivery("16505554001", "where is my order", "wamid.p1"))
+    for _ in range(10):  # each pass redelivers both, until the poison is dead-lettered
+        channel.drain()
+        if "wamid.p1" in stored_in(channel):
+            break
+    assert stored_in(channel) == ["wamid.p1"]  # answered on its last allowed delivery
+    assert [m for m, _ in replies_to(channel, "16505554001")] == ["wamid.p1"]
+    dead = channel.platform.bus.replay("assistant.text.dlq") + [
+        m for k in range(1, 8) for m in channel.platform.bus.replay(f"assistant.text.p{k}.dlq")
+    ]
+    assert len(dead) == 1  # the poison alone

@@ -245,3 +245,27 @@ def test_a_failed_131047_status_settles_the_row_then_the_template_follows(
         status = uow.session.get(DeliveryStatus, accepted["wa_id"])
         assert status is not None and status.status == "failed"
         assert status.callback_data == send_token(reply.id, reply.created_at)
+
+
+def test_a_redelivered_message_does_not_wait_on_a_claim_the_dead_worker_still_holds(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a partition taken over at once (scale-out) brings the message back before the dead
+    # worker's claim on its reply has lapsed
+    reply = die_after_the_send(setup, monkeypatch)
+    [accepted] = setup.channel.fake.state.sent_to(setup.phone)
+    events = [e["event"] for e in redeliver(setup)]  # acknowledged, no wait for the claim
+    assert "send_takeover" not in events and "duplicate_message" in events
+    bus = setup.channel.platform.bus
+    handed = [m.payload["message_id"] for m in bus.replay("assistant.outbound")]
+    assert handed == [reply.id]  # the reply waits on the outbound queue, given back
+    assert bus.consume("assistant.outbound", "assistant-outbound", "other") == []  # till the lapse
+    # meanwhile the status arrives and proves the dead worker's send
+    status = setup.channel.fake.state.status_delivery(accepted["wa_id"], "sent")
+    assert status is not None
+    post(setup.client, json.dumps(status).encode())
+    drain(setup.channel, ("inbound", "status"))
+    assert row(setup, reply.id).state == "sent"
+    setup.clock.advance(LEASE_S + 5)  # the outbound request comes back: nothing to send
+    assert setup.channel.runtime.outbox.deliver(reply.id, wait=False) == "sent"
+    assert len(setup.channel.fake.state.sent_to(setup.phone)) == 1

@@ -379,3 +379,38 @@ def test_sigkilled_consumer_loses_nothing_and_applies_each_message_once(
     assert applied == {message_id: 1 for message_id in ids}
     assert total == sum(range(1, 11))
     assert seen[held_a] >= 2 and seen[held_b] >= 2
+
+
+# -- reservation (an extra both backends have; partition takeover in ssmas.core.worker) ---------
+
+
+def test_a_reservation_hands_what_others_held_back_first_in_offset_order(bus: Bus) -> None:
+    bus.publish_batch("part", [{"n": n} for n in range(6)])
+    # the old owner holds 0-2 on their first delivery (a long visibility timeout) and has
+    # nacked 3 with a delay; 4 and 5 were never read
+    held = bus.consume("part", "g", "old", max_messages=4, visibility_timeout_s=300)
+    assert offsets(held) == [1, 2, 3, 4]
+    bus.nack(held[3], delay_s=300)
+    assert bus.reserve("part", "g", "new") == 4  # type: ignore[attr-defined]
+    got = bus.consume("part", "g", "new", max_messages=3)
+    assert offsets(got) == [1, 2, 3] and [d.attempt for d in got] == [2, 2, 2]
+    rest = bus.consume("part", "g", "new", max_messages=10)
+    assert offsets(rest) == [4, 5, 6] and [d.attempt for d in rest] == [2, 1, 1]
+
+
+def test_a_reserved_topic_serves_no_other_consumer_and_ignores_its_nacks(bus: Bus) -> None:
+    bus.publish_batch("part", [{"n": n} for n in range(3)])
+    [stale] = bus.consume("part", "g", "old", visibility_timeout_s=300)
+    bus.reserve("part", "g", "new")  # type: ignore[attr-defined]
+    assert bus.consume("part", "g", "old", max_messages=10) == []  # fenced
+    bus.nack(stale, delay_s=300)  # the fenced consumer cannot push its message back
+    got = bus.consume("part", "g", "new", max_messages=10)
+    assert offsets(got) == [1, 2, 3]
+    bus.ack(stale)  # a late ack of work done is still taken
+    bus.ack(got)
+    assert offsets(bus.consume("part", "other", "old")) == [1]  # other groups are not reserved
+    bus.unreserve("part", "g", "old")  # type: ignore[attr-defined]  # not old's: no effect
+    bus.publish("part", {"n": 3})
+    assert bus.consume("part", "g", "old", visibility_timeout_s=0.1, wait_s=0.3) == []
+    bus.unreserve("part", "g", "new")  # type: ignore[attr-defined]
+    assert offsets(bus.consume("part", "g", "old", wait_s=5)) == [4]

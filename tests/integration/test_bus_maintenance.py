@@ -104,3 +104,24 @@ def test_forget_deletes_chosen_messages_for_every_group(bus: Bus) -> None:
     again = bus.publish("t.pii", {"n": 9}, key="k1")
     assert again != ids[1] and [m.payload["n"] for m in bus.replay("t.pii")] == [2, 9]
     assert [b.messages for b in backlogs(bus) if b.group == "g"] == [1]
+
+
+def test_janitor_drops_the_leases_of_processes_gone_long_ago(tmp_path: Path) -> None:
+    from ssmas.core.db import make_engine, make_session_factory, upgrade
+    from ssmas.core.leases import LeaseStore
+
+    url = f"sqlite:///{tmp_path / 'leases.db'}"
+    upgrade(url)
+    now = [1000.0]
+    store = LeaseStore(make_session_factory(make_engine(url)), lambda: now[0])
+    store.take(["member:assistant:host-1", "assistant:text"], "host-1", 3.0)  # died at 1000
+    now[0] = 1500.0
+    store.take(["member:assistant:host-2"], "host-2", 3.0)  # alive
+    bus = open_bus(str(tmp_path / "bus.db"))
+    try:
+        Janitor(bus, leases=store, lease_grace_s=300.0).sweep()
+    finally:
+        bus.close()
+    assert store.live("") == {"member:assistant:host-2": "host-2"}
+    now[0] = 1000.0  # nothing of host-1 is left, even counting expired rows
+    assert store.live("member:assistant:host-1") == {} and store.live("assistant:") == {}

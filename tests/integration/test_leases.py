@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from ssmas.core.db import make_engine, make_session_factory, upgrade
-from ssmas.core.leases import LeaseStore, PartitionLeases
+from ssmas.core.leases import LeaderLease, LeaseStore, PartitionLeases, Taken
 
 
 class Clock:
@@ -77,3 +78,73 @@ def test_partitions_split_between_members_and_settle_after_takeover(
     assert sorted(a.owned()) == names
     a.release_all()
     assert store.live(f"{scope}:") == {}
+
+
+def test_a_taken_partition_is_owned_only_once_claimed(factory: sessionmaker[Session]) -> None:
+    clock = Clock()
+    store = LeaseStore(factory, clock)
+    scope = f"s{uuid.uuid4().hex[:8]}"
+    names = [f"{scope}:topic.p{k}" for k in range(2)]
+    claims: list[str] = []
+    released: list[str] = []
+    failing = {names[1]}
+
+    def claim(name: str) -> None:
+        if name in failing:
+            raise ConnectionError("bus away")
+        claims.append(name)
+
+    a = PartitionLeases(
+        store, scope, names, "a", clock=clock, on_take=claim, on_release=released.append
+    )
+    a.refresh(force=True)
+    assert a.owned() == [names[0]]  # the other is leased but not claimed: not read yet
+    assert store.live(f"{scope}:topic") == {n: "a" for n in names}
+    failing.clear()
+    a.refresh(force=True)  # the claim is retried while the lease is held
+    assert sorted(a.owned()) == names and claims == names
+    b = PartitionLeases(store, scope, names, "b", clock=clock, on_take=claim)
+    b.refresh(force=True)
+    a.refresh(force=True)  # two members: a gives one back and says so
+    assert len(a.owned()) == 1 and len(released) == 1
+    b.refresh(force=True)
+    assert b.owned() == released and claims[-1] == released[0]  # b claimed it before reading
+
+
+def test_one_leader_at_a_time_and_a_takeover_when_it_stops_renewing(
+    factory: sessionmaker[Session],
+) -> None:
+    clock = Clock()
+    store = LeaseStore(factory, clock)
+    name = f"lead-{uuid.uuid4().hex[:8]}"
+    a = LeaderLease(store, name, "a", ttl_s=30.0, clock=clock)
+    b = LeaderLease(store, name, "b", ttl_s=30.0, clock=clock)
+    assert a.renew() and a.is_leader()
+    assert not b.renew() and not b.is_leader()
+    clock.now += 20.0
+    assert a.renew() and not b.renew()  # renewed in time: still a's
+    clock.now += 31.0  # a stops renewing (dead, or its database calls fail)
+    assert not a.is_leader()  # it knows not to act any more, before anyone took over
+    assert b.renew() and b.is_leader()
+    assert not a.renew() and not a.is_leader()
+    b.release()  # a clean stop: the next one leads at once
+    assert not b.is_leader() and a.renew()
+
+
+def test_a_leader_whose_database_is_away_stops_leading_when_its_lease_would_end(
+    factory: sessionmaker[Session],
+) -> None:
+    clock = Clock()
+    name = f"lead-{uuid.uuid4().hex[:8]}"
+
+    class Away(LeaseStore):
+        def take(self, names: Sequence[str], owner: str, ttl_s: float) -> list[Taken]:
+            raise ConnectionError("database away")
+
+    lead = LeaderLease(LeaseStore(factory, clock), name, "a", ttl_s=30.0, clock=clock)
+    assert lead.renew()
+    lead.store = Away(factory, clock)
+    clock.now += 10.0
+    assert lead.renew() and lead.is_leader()  # the lease still runs
+    clock.now += 25.0
+    assert not lead.renew() and not lead.is_leader()

@@ -147,3 +147,29 @@ def test_simulate_floors_defaults_to_the_demo_lake_and_its_last_three_days(
     assert "tuned" in out
     # The held-out day is the lake's last one, trained on the two before it.
     assert (data_dir / "pricing" / "floorsim" / f"{TO}.json").exists()
+
+
+def test_retrain_and_online_promotion_wait_for_the_process_holding_the_lease(
+    lake: Path, data_dir: Path
+) -> None:
+    from ssmas.core.db import make_engine, make_session_factory
+    from ssmas.core.leases import LeaseStore
+    from ssmas.core.platform import build_platform
+    from ssmas.pricing.lifecycle.retraining import LEADER_LEASE
+    from ssmas.settings import get_settings
+
+    build_platform(get_settings()).close()  # the tables
+    engine = make_engine(get_settings().resolved_database_url)
+    store = LeaseStore(make_session_factory(engine))
+    try:
+        assert store.take([LEADER_LEASE], "worker-host-4242", 600.0)  # a worker is retraining
+        for args in (["retrain", "--lake", str(lake), "--force"], ["promote", "--online"]):
+            code, _, stderr = run(*args)
+            assert code == 2, stderr
+            assert "worker-host-4242" in stderr and "retraining lease" in stderr
+        store.release([LEADER_LEASE], "worker-host-4242")
+        code, _, stderr = run("retrain", "--lake", str(lake), "--rounds", "5")
+        assert code == 0, stderr  # the lease is free: the command runs (and gives it back)
+        assert store.live(LEADER_LEASE) == {}
+    finally:
+        engine.dispose()

@@ -74,6 +74,16 @@ def test_log_model_registers_versions_with_metrics(
     assert info.run_id and info.created_at.tzinfo is not None
 
 
+def test_one_version_by_number(
+    registry: ModelRegistry, floors: dict[int, tuple[Any, ModelVersionInfo]]
+) -> None:
+    second = registry.get_version("floors", "2")
+    assert (second.version, second.metrics) == (2, floors[2][1].metrics)
+    for missing in (99, "latest", "champion"):
+        with pytest.raises(ModelNotFound, match="has no version"):
+            registry.get_version("floors", missing)
+
+
 def test_artifacts_live_under_the_artifact_root(
     registry: ModelRegistry, floors: dict[int, tuple[Any, ModelVersionInfo]]
 ) -> None:

@@ -46,6 +46,7 @@ from ssmas.assistant.whatsapp.client import GraphClient, GraphError, SendResult,
 from ssmas.assistant.whatsapp.config import WhatsAppSettings
 from ssmas.core.db import UnitOfWork
 from ssmas.core.security import PiiCipher
+from ssmas.core.worker import RetryLater
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +55,10 @@ TEMPLATE_LANGUAGES = {"es": "es", "en": "en_US"}
 
 class SendDeferred(RuntimeError):
     """A send failed in a way worth retrying later (rate limit, Graph outage)."""
+
+
+class SendClaimed(RetryLater):
+    """Another worker holds a fresh claim on the row: look again once it may have lapsed."""
 
 
 @dataclass(frozen=True)
@@ -149,11 +154,14 @@ class Outbox:
         except GraphError as exc:
             log.info("mark_read_failed", code=exc.code, status=exc.status)
 
-    def deliver(self, message_id: int) -> str:
+    def deliver(self, message_id: int, *, wait: bool = True) -> str:
         """Send ``message_id`` if it is still unsent; returns its state afterwards.
 
         When another worker holds a fresh claim, wait for it to finish or for its lease to
-        lapse (it died) and take over; so a redelivered message never drops its reply.
+        lapse (it died) and take over; so a redelivered message never drops its reply. With
+        ``wait`` false, raise ``SendClaimed`` (a ``RetryLater`` until the claim lapses) instead:
+        a bus consumer then looks again later and handles other messages meanwhile — among
+        them the status webhook that proves the dead worker's send was accepted.
 
         The worker that held the claim may have died after the Graph API accepted the message
         and before recording it. So a row tried before is first looked up among the status
@@ -190,6 +198,10 @@ class Outbox:
                     break
                 if row.state != OUT_SENDING or time.monotonic() > deadline:
                     return row.state
+                if not wait:
+                    held = (now - row.claimed_at).total_seconds() if row.claimed_at else 0.0
+                    left = self.lease_s - held + 0.5
+                    raise SendClaimed(f"reply {message_id} is claimed by another sender", left)
             time.sleep(0.1)
         try:
             result, meta = self._send(job)

@@ -11,6 +11,11 @@ out concurrently over the Graph client's pooled keep-alive connections, and a th
 transaction records them sent. While a human owns the conversation the bot stores messages and
 says nothing.
 
+A message that fails is given back to the bus (redelivered later); a customer's later messages
+in the same batch are then given back too, unhandled (``EarlierMessageFailed``), so they are not
+stored before it — except on their last allowed delivery (``deferrable`` false), so one message
+that keeps failing never takes the customer's next ones to the dead-letter topic with it.
+
 A brain may offer ``prepare(items)`` (``items``: ``(text, language hint)`` pairs of the round)
 to do its work for the whole round at once (one vectorisation instead of one per message);
 ``understand`` and ``reply`` are still called per message.
@@ -36,7 +41,13 @@ from ssmas.assistant.brain import (
     media_error_message,
 )
 from ssmas.assistant.context import ContextStore, ContextWindow
-from ssmas.assistant.events import TOPIC_ESCALATION, EscalationEvent, TextMessageEvent
+from ssmas.assistant.events import (
+    TOPIC_ESCALATION,
+    TOPIC_OUTBOUND,
+    EscalationEvent,
+    OutboundRequest,
+    TextMessageEvent,
+)
 from ssmas.assistant.handoff import open_handoff
 from ssmas.assistant.inbound_limits import SenderLimit
 from ssmas.assistant.outbox import Outbox, SendJob
@@ -71,6 +82,10 @@ log = structlog.get_logger(__name__)
 SILENT_KINDS = frozenset({"reaction"})
 AGENT_BUTTONS = frozenset({"talk_to_agent", "agent", "human"})
 AGENT_INTENTS = frozenset({"contact_human_agent", "talk_to_agent", "human_agent"})
+
+
+class EarlierMessageFailed(RuntimeError):
+    """Not handled: an earlier message of the same customer in the batch failed."""
 
 
 @dataclass(frozen=True)
@@ -143,13 +158,28 @@ class TextPipeline:
             raise result
         return result
 
-    def handle_batch(self, events: Sequence[TextMessageEvent]) -> list[Outcome | Exception]:
+    def handle_batch(
+        self, events: Sequence[TextMessageEvent], deferrable: Sequence[bool] | None = None
+    ) -> list[Outcome | Exception]:
         """Every message of ``events``: its ``Outcome``, or the exception that stopped it (the
-        caller gives that delivery back to the bus; the others are done)."""
+        caller gives that delivery back to the bus; the others are done). A message after a
+        failed one of the same customer is not handled (``EarlierMessageFailed``) unless
+        ``deferrable`` (one flag per event; default all true) says it may not wait."""
         results: list[Outcome | Exception] = [RuntimeError("not handled")] * len(events)
+        failed: dict[tuple[str, str], Exception] = {}
         for indexes in rounds(events):
             started = time.perf_counter()
-            items = [_Item(i, events[i]) for i in indexes]
+            items: list[_Item] = []
+            for i in indexes:
+                who = (events[i].business_id, events[i].phone)
+                if who in failed and (deferrable is None or deferrable[i]):
+                    results[i] = EarlierMessageFailed(
+                        f"an earlier message of this customer failed: {type(failed[who]).__name__}"
+                    )
+                    continue
+                items.append(_Item(i, events[i]))
+            if not items:
+                continue
             try:
                 self._round(items)
             except Exception as exc:  # a database failure: the whole round is given back
@@ -159,7 +189,10 @@ class TextPipeline:
                         item.error = exc
             elapsed = time.perf_counter() - started
             for item in items:
-                results[item.index] = item.outcome or item.error or RuntimeError("no outcome")
+                result = item.outcome or item.error or RuntimeError("no outcome")
+                results[item.index] = result
+                if isinstance(result, Exception):
+                    failed[(item.event.business_id, item.event.phone)] = result
                 outcome = item.outcome.action if item.outcome is not None else "error"
                 metrics.MESSAGES.labels(outcome, item.event.kind).inc()
                 if item.outcome is not None and item.outcome.action in ("replied", "escalated"):
@@ -413,12 +446,19 @@ class TextPipeline:
             item.outcome = Outcome(action, item.conversation_id, item.reply_id)
 
     def _resume(self, session: Session, conversation_id: int, wa_id: str) -> Outcome:
-        """A message seen before: finish sending its reply if a crash interrupted it."""
+        """A message seen before: finish sending its reply if a crash interrupted it. A reply
+        another worker (one that died, likely) had claimed goes to the outbound queue, whose
+        consumer takes it over once the claim lapses, unless a status proves it was sent by
+        then; the text queue does not wait for that."""
         inbound = session.query(ChatMessage).filter(ChatMessage.wa_id == wa_id).first()
         reply = reply_of(session, inbound.id) if inbound is not None else None
         if reply is not None and reply.state in (OUT_PENDING, OUT_SENDING):
             self.contexts.forget(conversation_id)
-            self.outbox.deliver(reply.id)
+            if reply.state == OUT_SENDING:
+                request = OutboundRequest(message_id=reply.id, requested_at=self.clock())
+                self.bus.publish(TOPIC_OUTBOUND, request.model_dump(mode="json"))
+            else:
+                self.outbox.deliver(reply.id)
         log.info("duplicate_message", conversation_id=conversation_id)
         return Outcome("duplicate", conversation_id, reply.id if reply is not None else None)
 

@@ -112,7 +112,11 @@ class AssistantHandlers:
                 errors[i] = exc
                 continue
             positions.append(i)
-        for i, result in zip(positions, self.rt.pipeline.handle_batch(events), strict=True):
+        # a message on its last allowed delivery is handled even after a failed one
+        last = int(getattr(self.rt.platform.bus, "max_deliveries", 0))
+        deferrable = [not last or deliveries[i].attempt < last for i in positions]
+        handled = self.rt.pipeline.handle_batch(events, deferrable)
+        for i, result in zip(positions, handled, strict=True):
             if isinstance(result, Exception):
                 errors[i] = result
         return errors
@@ -203,7 +207,7 @@ class AssistantHandlers:
 
     def outbound(self, delivery: Delivery) -> None:
         request = OutboundRequest.model_validate(delivery.message.payload)
-        self.rt.outbox.deliver(request.message_id)
+        self.rt.outbox.deliver(request.message_id, wait=False)  # claimed elsewhere: later
 
     def escalation(self, delivery: Delivery) -> None:
         """Tell the team (the configured notifiers) a conversation needs a person. A failure a

@@ -5,6 +5,10 @@ them in a loop: a handler that returns acks the delivery; one that raises is nac
 error text, so the bus redelivers it later and dead-letters it after its maximum deliveries.
 Handlers must be idempotent: delivery is at least once.
 
+A handler that raises ``RetryLater`` has its delivery given back to be handed out again after
+the delay it names (something it waits for, another process's claim, will be over by then);
+the worker goes on with other messages meanwhile.
+
 A subscription may instead give a ``batch_handler``: it gets the whole consumed batch and
 returns one entry per delivery, ``None`` (done, acked) or the exception that failed it (nacked);
 if it raises, the whole batch is nacked. The acks of a batch go to the bus in one call.
@@ -13,7 +17,17 @@ A subscription with ``partitions`` > 0 reads a topic split in that many partitio
 (``partition_topic``; publishers pick one per key with ``partition_for``). Given a
 ``LeaseStore``, ``run_worker`` consumes only the partitions this process leases
 (``ssmas.core.leases.PartitionLeases``): one process per partition, so one key's messages are
-handled in order by one consumer however many processes run. Without one, it consumes them all.
+handled in order by one consumer however many processes run. Each partition it takes it first
+reserves on the bus (``reserve``, both backends): the bus then serves that partition to this
+consumer only, and hands it what the previous owner held (a process that died or stalled)
+before anything newer. Without a ``LeaseStore``, it consumes them all.
+
+Leases are renewed between steps and, while a step runs, by a heartbeat thread, so a long batch
+does not hand the partitions to another process; a loop stuck in one step for longer than
+``max_step_s`` stops being vouched for and its partitions move on.
+
+Deliveries are handled in offset order within a batch (redeliveries may come out of the bus in
+deadline order).
 
 When every subscription is empty the loop waits for the bus to change (``wait_for_change``,
 which the SQLite bus answers from ``PRAGMA data_version`` within ~2 ms of another process's
@@ -55,6 +69,14 @@ HEARTBEAT = metrics.gauge(
 
 Handler = Callable[[Delivery], None]
 BatchHandler = Callable[[Sequence[Delivery]], Sequence[BaseException | None]]
+
+
+class RetryLater(Exception):
+    """Give this delivery back, to be handed out again after ``delay_s`` (not before)."""
+
+    def __init__(self, message: str, delay_s: float) -> None:
+        super().__init__(message)
+        self.delay_s = max(0.0, delay_s)
 
 
 @dataclass(frozen=True)
@@ -146,6 +168,7 @@ def drain_once(bus: Bus, subs: Sequence[Subscription], consumer: str, stats: Wor
         )
         if not deliveries:
             continue
+        deliveries.sort(key=lambda d: d.message.offset)
         acked: list[Delivery] = []
         started = time.perf_counter()
         outcomes = _outcomes(sub, deliveries)
@@ -163,7 +186,8 @@ def drain_once(bus: Bus, subs: Sequence[Subscription], consumer: str, stats: Wor
                 attempt=delivery.attempt,
                 error=type(exc).__name__,
             )
-            bus.nack(delivery, error=f"{type(exc).__name__}: {exc}")
+            delay = exc.delay_s if isinstance(exc, RetryLater) else 0.0
+            bus.nack(delivery, error=f"{type(exc).__name__}: {exc}", delay_s=delay)
         if acked:
             bus.ack(acked)
             stats.handled += len(acked)
@@ -171,6 +195,78 @@ def drain_once(bus: Bus, subs: Sequence[Subscription], consumer: str, stats: Wor
             stats.by_topic[topic] = stats.by_topic.get(topic, 0) + len(acked)
             done += len(acked)
     return done
+
+
+@dataclass
+class WorkerLoop:
+    """One worker's consuming, a step at a time (``run_worker`` steps it until stopped).
+
+    With ``owner`` (its partition leases), partitioned subscriptions are consumed only on the
+    partitions it owns when the step begins."""
+
+    bus: Bus
+    subs: Sequence[Subscription]
+    consumer: str
+    stats: WorkerStats = field(default_factory=WorkerStats)
+    owner: PartitionLeases | None = None
+    scope: str = "workers"
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        self.shared = [s for s in self.subs if s.partitions <= 0]
+        self.parts = [p for s in self.subs if s.partitions > 0 for p in expand(s)]
+        self.step_began = self.clock()
+
+    def active(self) -> list[Subscription]:
+        """The subscriptions to read now (leases renewed first, at most every ``renew_s``)."""
+        if self.owner is None:
+            return [*self.shared, *self.parts]
+        try:
+            self.owner.refresh()
+        except Exception as exc:  # the database is away: keep what we hold, retry
+            log.warning("lease_refresh_failed", error=type(exc).__name__)
+        mine = set(self.owner.owned())
+        return [*self.shared, *(p for p in self.parts if f"{self.scope}:{p.topic}" in mine)]
+
+    def step(self) -> int:
+        """Renew leases, then consume and handle one batch per active subscription; returns
+        how many deliveries were handled."""
+        self.step_began = self.clock()
+        return drain_once(self.bus, self.active(), self.consumer, self.stats)
+
+    def heartbeat(self, max_step_s: float) -> bool:
+        """Renew the leases held if the current step began less than ``max_step_s`` ago (a
+        loop stuck longer is not vouched for); returns whether it renewed."""
+        if self.owner is None or self.clock() - self.step_began >= max_step_s:
+            return False
+        try:
+            self.owner.keep_alive()
+        except Exception as exc:  # the database is away: the next beat tries again
+            log.warning("lease_heartbeat_failed", error=type(exc).__name__)
+            return False
+        return True
+
+    def beat_until(self, stop: threading.Event, max_step_s: float) -> threading.Thread:
+        """Run ``heartbeat`` every ``renew_s`` on a thread until ``stop`` is set."""
+        assert self.owner is not None
+        every = self.owner.renew_s
+
+        def beat() -> None:
+            while not stop.wait(every):
+                self.heartbeat(max_step_s)
+
+        thread = threading.Thread(target=beat, name="lease-heartbeat", daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        """Give the partitions back (a clean stop)."""
+        if self.owner is None:
+            return
+        try:
+            self.owner.release_all()
+        except Exception as exc:
+            log.warning("lease_release_failed", error=type(exc).__name__)
 
 
 def run_worker(
@@ -185,53 +281,77 @@ def run_worker(
     leases: LeaseStore | None = None,
     scope: str = "workers",
     lease_ttl_s: float = 3.0,
+    max_step_s: float = 60.0,
 ) -> WorkerStats:
     """Consume until ``stop`` is set; when every subscription is empty, wait for the bus to
     change (or sleep ``idle_sleep_s`` on a bus that cannot tell).
 
     With ``leases``, partitioned subscriptions are consumed only on the partitions this
-    process leases within ``scope`` (processes sharing a scope share the partitions)."""
+    process leases within ``scope`` (processes sharing a scope share the partitions); the
+    leases are kept during a step up to ``max_step_s`` long."""
     name = consumer or consumer_name()
-    stats = stats or WorkerStats()
     waiter: Callable[[float], bool] | None = getattr(bus, "wait_for_change", None)
-    shared = [s for s in subs if s.partitions <= 0]
-    parts = [p for s in subs if s.partitions > 0 for p in expand(s)]
-    owner: PartitionLeases | None = None
-    if leases is not None and parts:
-        owner = PartitionLeases(
-            leases,
-            scope,
-            [f"{scope}:{p.topic}" for p in parts],
-            name,
-            ttl_s=lease_ttl_s,
-            settle_s=max(p.visibility_timeout_s for p in parts),
-            renew_s=lease_ttl_s / 3,
-        )
+    loop = WorkerLoop(bus, subs, name, stats or WorkerStats(), scope=scope)
+    if leases is not None and loop.parts:
+        loop.owner = partition_leases(bus, loop.parts, leases, scope, name, lease_ttl_s)
+    beating = threading.Event()
+    heart = loop.beat_until(beating, max_step_s) if loop.owner is not None else None
     log.info("worker_started", consumer=name, topics=[s.topic for s in subs])
     try:
         while not stop.is_set():
-            active = [*shared, *parts]
-            if owner is not None:
-                try:
-                    owner.refresh()
-                except Exception as exc:  # the database is away: keep what we hold, retry
-                    log.warning("lease_refresh_failed", error=type(exc).__name__)
-                mine = set(owner.owned())
-                active = [*shared, *(p for p in parts if f"{scope}:{p.topic}" in mine)]
-            if drain_once(bus, active, name, stats) == 0:
-                stats.idle_polls += 1
+            if loop.step() == 0:
+                loop.stats.idle_polls += 1
                 if waiter is not None:
                     waiter(idle_poll_s)
                 else:
                     stop.wait(idle_sleep_s)
     finally:
-        if owner is not None:
-            try:
-                owner.release_all()
-            except Exception as exc:
-                log.warning("lease_release_failed", error=type(exc).__name__)
-    log.info("worker_stopped", consumer=name, handled=stats.handled, failed=stats.failed)
-    return stats
+        beating.set()
+        if heart is not None:
+            heart.join(10)  # no beat after the leases are given back
+        loop.close()
+    log.info("worker_stopped", consumer=name, handled=loop.stats.handled, failed=loop.stats.failed)
+    return loop.stats
+
+
+def partition_leases(
+    bus: Bus,
+    parts: Sequence[Subscription],
+    leases: LeaseStore,
+    scope: str,
+    consumer: str,
+    ttl_s: float = 3.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> PartitionLeases:
+    """The leases of expanded partition subscriptions ``parts`` for ``consumer``: each taken
+    partition is reserved on the bus for it before it is read (given back: unreserved)."""
+    by_name = {f"{scope}:{p.topic}": p for p in parts}
+    reserve: Callable[[str, str, str], int] | None = getattr(bus, "reserve", None)
+    unreserve: Callable[[str, str, str], None] | None = getattr(bus, "unreserve", None)
+
+    def take(name: str) -> None:
+        assert reserve is not None
+        sub = by_name[name]
+        held = reserve(sub.topic, sub.group, consumer)
+        log.info("partition_reserved", topic=sub.topic, group=sub.group, taken_back=held)
+
+    def give(name: str) -> None:
+        if unreserve is not None:
+            sub = by_name[name]
+            unreserve(sub.topic, sub.group, consumer)
+
+    return PartitionLeases(
+        leases,
+        scope,
+        list(by_name),
+        consumer,
+        ttl_s=ttl_s,
+        settle_s=max(p.visibility_timeout_s for p in parts),
+        renew_s=ttl_s / 3,
+        clock=clock,
+        on_take=take if callable(reserve) else None,
+        on_release=give,
+    )
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.02) -> bool:

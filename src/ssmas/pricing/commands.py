@@ -477,7 +477,13 @@ def retrain(
     """Run the retraining workflow once: drift, price level and error → retrain → evaluate →
     deploy a better model as challenger (promotion needs live evidence or approval)."""
     from ssmas.core.platform import build_platform
-    from ssmas.pricing.lifecycle.retraining import RetrainConfig, RetrainDeps, run_retrain
+    from ssmas.pricing.lifecycle.retraining import (
+        RetrainBusy,
+        RetrainConfig,
+        RetrainDeps,
+        leading,
+        run_retrain,
+    )
 
     if not 0.0 <= min_improvement < 1.0:
         _fail(f"--min-improvement must be in [0, 1), got {min_improvement}")
@@ -493,7 +499,10 @@ def retrain(
         platform = build_platform(settings)
         try:
             deps = RetrainDeps(_registry(), platform.session_factory, platform.bus)
-            decision = run_retrain(deps, config, force=force)
+            with leading(platform.session_factory):  # never beside the workers' retraining
+                decision = run_retrain(deps, config, force=force)
+        except RetrainBusy as exc:
+            _fail(str(exc))
         finally:
             platform.close()
     out.print(f"[bold]{decision.outcome}[/bold] ({decision.action}): {decision.reason}")
@@ -555,6 +564,7 @@ def promote(
         check_online_promotion,
         policy_from_settings,
     )
+    from ssmas.pricing.lifecycle.retraining import RetrainBusy, leading
 
     if online == approve:
         _fail("choose --online (live evidence) or --approve with a pricing:admin --api-key")
@@ -572,7 +582,11 @@ def promote(
                     section.promotion_alpha,
                     section.promotion_min_outcomes,
                 )
-                evidence, decision = check_online_promotion(deps, platform.engine, policy)
+                try:
+                    with leading(platform.session_factory):  # not beside the workers' check
+                        evidence, decision = check_online_promotion(deps, platform.engine, policy)
+                except RetrainBusy as exc:
+                    _fail(str(exc))
                 if evidence is None:
                     _fail("no champion is registered")
                 out.print(f"[bold]{evidence.verdict}[/bold]: {evidence.reason}")

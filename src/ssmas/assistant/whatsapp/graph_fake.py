@@ -158,9 +158,10 @@ def create_graph_fake(state: FakeGraphState | None = None, *, token: str | None 
         return {"id": media.id}
 
     @app.get("/_fake/sent")
-    async def sent() -> list[dict[str, Any]]:
+    async def sent(since: int = 0) -> list[dict[str, Any]]:
+        """Recorded sends in order, from the ``since``-th on (a poller's cursor)."""
         with fake.lock:
-            return list(fake.sent)
+            return list(fake.sent[max(0, since) :])
 
     @app.get("/_fake/status/{wa_id}")
     async def status_delivery(wa_id: str, status: StatusName = "sent") -> Response:

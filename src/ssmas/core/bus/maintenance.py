@@ -7,8 +7,10 @@ that are gone.
 next to the bus counters. ``Janitor`` runs on start and then every ``interval_s``: it deletes
 the consumer groups named by ``group_prefixes`` (groups that only processes now gone used) and
 forgets consumers idle longer than ``consumer_idle_s`` that hold no message (Redis lists every
-consumer that ever read a group until told otherwise). Both use the backends' extras
-(``backlog``, ``prune_groups``, ``prune_consumers``); a bus without them is skipped.
+consumer that ever read a group until told otherwise). Given a ``LeaseStore``, it also deletes
+worker leases expired for more than ``lease_grace_s`` (the membership rows of processes that are
+gone: one per process start). Both use the backends' extras (``backlog``, ``prune_groups``,
+``prune_consumers``); a bus without them is skipped.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ssmas.core.bus.base import GroupBacklog
+
+if TYPE_CHECKING:
+    from ssmas.core.leases import LeaseStore
 
 log = structlog.get_logger("ssmas.bus")
 
@@ -75,14 +80,18 @@ class Janitor:
         group_prefixes: Sequence[str] = (),
         consumer_idle_s: float = 3600.0,
         interval_s: float = 600.0,
+        leases: LeaseStore | None = None,
+        lease_grace_s: float = 600.0,
     ) -> None:
         self.bus = bus
         self.group_prefixes = tuple(group_prefixes)
         self.consumer_idle_s = consumer_idle_s
         self.interval_s = interval_s
+        self.leases = leases
+        self.lease_grace_s = lease_grace_s
 
     def sweep(self) -> tuple[int, int]:
-        """One pass; returns (groups, consumers) removed."""
+        """One pass; returns (groups, consumers) removed (and drops expired leases)."""
         groups = consumers = 0
         prune_groups = getattr(self.bus, "prune_groups", None)
         if self.group_prefixes and callable(prune_groups):
@@ -92,6 +101,10 @@ class Janitor:
             consumers = int(prune_consumers(self.consumer_idle_s))
         if groups or consumers:
             log.info("bus_pruned", groups=groups, consumers=consumers)
+        if self.leases is not None:
+            gone = self.leases.sweep(self.lease_grace_s)
+            if gone:
+                log.info("leases_pruned", leases=gone)
         return groups, consumers
 
     def run(self, stop: threading.Event) -> None:

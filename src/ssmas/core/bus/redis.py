@@ -5,7 +5,9 @@ created at id 0 (so it starts at the oldest retained entry). Redis keeps who hol
 often it was delivered (the pending entries list); two sorted sets per group keep when held
 entries become visible again (one lease per consumed batch, one score per redelivered or nacked
 entry), because XAUTOCLAIM's idle clock cannot express a per-delivery visibility timeout or a
-nack delay. Idempotency keys are ``SET NX EX`` strings.
+nack delay. Idempotency keys are ``SET NX EX`` strings. A reservation (``reserve``: one consumer
+alone may read a group's topic, partition takeover) is a string key the consume and nack
+scripts check.
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ class RedisBus:
         self._nack = self._client.register_script(redis_lua.NACK)
         self._first_since = self._client.register_script(redis_lua.FIRST_SINCE)
         self._trim_chunk = self._client.register_script(redis_lua.TRIM_CHUNK)
+        self._reserve = self._client.register_script(redis_lua.RESERVE)
+        self._unreserve = self._client.register_script(redis_lua.UNRESERVE)
         self._closed = False
 
     def _stream(self, topic: str) -> str:
@@ -116,7 +120,7 @@ class RedisBus:
 
     def _group_keys(self, topic: str, group: str) -> list[str]:
         """Keys the consume and nack scripts touch: stream, deadlines, errors, DLQ stream and
-        meta, batch leases."""
+        meta, batch leases, reservation."""
         dead = dlq_topic(topic)
         return [
             self._stream(topic),
@@ -125,6 +129,7 @@ class RedisBus:
             self._stream(dead),
             self._meta(dead),
             f"{self._prefix}:l:{topic}:{group}",
+            f"{self._prefix}:r:{topic}:{group}",
         ]
 
     def publish(
@@ -214,6 +219,7 @@ class RedisBus:
             self.max_deliveries,
             error or "",
             topic,
+            delivery.consumer,
         ]
         self._nack(keys=self._group_keys(topic, delivery.group), args=args)
 
@@ -247,6 +253,24 @@ class RedisBus:
             dropped += n
             if n < TRIM_CHUNK:
                 return dropped
+
+    # -- partition ownership (not part of the port; ``ssmas.core.worker`` uses it) --------
+
+    def reserve(self, topic: str, group: str, consumer: str) -> int:
+        """From now on only ``consumer`` gets messages of ``topic`` in ``group`` (a consume by
+        another returns nothing, its nacks are ignored), and everything the group holds is due
+        at once in offset order, so the reserver is handed what others held before anything
+        new. Returns how many messages other consumers held."""
+        check_topic(topic)
+        check_label("group", group)
+        check_label("consumer", consumer)
+        stream, vis, *_rest, reservation = self._group_keys(topic, group)
+        return int(self._reserve(keys=[stream, vis, reservation], args=[group, consumer]))
+
+    def unreserve(self, topic: str, group: str, consumer: str) -> None:
+        """End ``consumer``'s reservation of ``topic`` in ``group`` (nothing if it holds none)."""
+        check_topic(topic)
+        self._unreserve(keys=[self._group_keys(topic, group)[6]], args=[consumer])
 
     # -- operations extras (not part of the port) ----------------------------------------
 
@@ -304,7 +328,7 @@ class RedisBus:
                     continue
                 self._ops.xgroup_destroy(stream, group)
                 keys = self._group_keys(topic, group)
-                self._ops.delete(keys[1], keys[2], keys[5])  # deadlines, errors, leases
+                self._ops.delete(keys[1], keys[2], keys[5], keys[6])  # and the reservation
                 dropped += 1
         return dropped
 

@@ -95,7 +95,7 @@ return out
 """
 )
 
-# KEYS: stream, vis, err, dlq stream, dlq meta, leases.
+# KEYS: stream, vis, err, dlq stream, dlq meta, leases, reservation.
 # ARGV: group, consumer, count, hold ms, max deliveries, topic.
 # Returns {due, first, last}: due = {id, attempt, fields}* redelivered entries; first..last = the
 # contiguous range of new entries handed out (read by the client with XRANGE), '' when none.
@@ -107,6 +107,8 @@ CONSUME = (
     + _DEAD_LETTER
     + """
 local group, consumer, topic = ARGV[1], ARGV[2], ARGV[6]
+local reserved = redis.call('GET', KEYS[7])
+if reserved and reserved ~= consumer then return {{}, '', ''} end
 local count, hold, max_deliveries = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local now_ms = math.floor(now_us() / 1000)
 local leases = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now_ms, 'WITHSCORES', 'LIMIT', 0, 8)
@@ -160,13 +162,16 @@ return {due_out, first, last}
 """
 )
 
-# KEYS: stream, vis, err, dlq stream, dlq meta (, leases: unused).
-# ARGV: group, id, attempt, delay ms, max deliveries, error ('' for none), topic.
-# Returns 0 for a stale delivery, 1 when it will be redelivered, 2 when dead-lettered.
+# KEYS: stream, vis, err, dlq stream, dlq meta, leases (unused), reservation.
+# ARGV: group, id, attempt, delay ms, max deliveries, error ('' for none), topic, consumer.
+# Returns 0 for a stale delivery (or one of a consumer the group is no longer reserved for),
+# 1 when it will be redelivered, 2 when dead-lettered.
 NACK = (
     _PRELUDE
     + _DEAD_LETTER
     + """
+local reserved = redis.call('GET', KEYS[7])
+if reserved and reserved ~= ARGV[8] then return 0 end
 local id, attempt = ARGV[2], tonumber(ARGV[3])
 local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1], id, id, 1)
 if not ok or #p == 0 or tonumber(p[1][4]) ~= attempt then return 0 end
@@ -184,6 +189,37 @@ redis.call('ZADD', KEYS[2], math.floor(now_us() / 1000) + tonumber(ARGV[4]), id)
 return 1
 """
 )
+
+# KEYS: stream, vis, reservation. ARGV: group, consumer.
+# Reserves the group's topic for `consumer` (CONSUME hands nothing to anyone else from now on)
+# and makes every entry the group holds due at once, scored in offset order (a consumer that
+# is gone may have held some, on their first delivery or not). Returns how many entries other
+# consumers held.
+RESERVE = """
+local group, consumer = ARGV[1], ARGV[2]
+redis.call('SET', KEYS[3], consumer)
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local held, start = {}, '-'
+while true do
+  local p = redis.pcall('XPENDING', KEYS[1], group, start, '+', 1000)
+  if type(p) ~= 'table' or p.err or #p == 0 then break end
+  for _, e in ipairs(p) do held[#held + 1] = e end
+  start = '(' .. p[#p][1]
+end
+local others = 0
+for i, e in ipairs(held) do
+  redis.call('ZADD', KEYS[2], now_ms - #held + i, e[1])
+  if e[2] ~= consumer then others = others + 1 end
+end
+return others
+"""
+
+# KEYS: reservation. ARGV: consumer. Ends the reservation if `consumer` holds it.
+UNRESERVE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 # KEYS: stream. ARGV: since us, from offset. Returns the offset to read from, or -1 for none.
 FIRST_SINCE = """

@@ -281,6 +281,8 @@ class SqliteBus:
         if not self._has_work(topic, group, now_us()):
             return []
         with self._write() as conn:
+            if not self._may_consume(conn, topic, group, consumer):
+                return []
             now = now_us()
             conn.execute("INSERT OR IGNORE INTO bus_groups VALUES (?, ?, 0)", (topic, group))
             out = self._claim_due(conn, topic, group, consumer, limit, now, now + hold_us)
@@ -303,7 +305,7 @@ class SqliteBus:
         """Hand out again what timed out or was nacked; dead-letter what used its last try."""
         due = conn.execute(
             "SELECT seq, attempt, last_error FROM bus_inflight WHERE topic = ? AND grp = ?"
-            " AND visible_us <= ? ORDER BY visible_us LIMIT ?",
+            " AND visible_us <= ? ORDER BY visible_us, seq LIMIT ?",
             (topic, group, now, limit),
         ).fetchall()
         attempts: dict[int, int] = {}
@@ -411,6 +413,8 @@ class SqliteBus:
             ).fetchone()
             if row is None or f"{seq}:{row[0]}" != delivery.receipt:
                 return
+            if not self._may_consume(conn, topic, group, delivery.consumer):
+                return  # the topic is reserved for another consumer since
             last_error = error or row[1]
             if row[0] >= self.max_deliveries:
                 self._dead_letter(conn, topic, group, seq, row[0], last_error)
@@ -453,6 +457,46 @@ class SqliteBus:
             ).rowcount
         return int(dropped)
 
+    # -- partition ownership (not part of the port; ``ssmas.core.worker`` uses it) --------
+
+    @staticmethod
+    def _may_consume(conn: sqlite3.Connection, topic: str, group: str, consumer: str) -> bool:
+        row = conn.execute(
+            "SELECT consumer FROM bus_reservations WHERE topic = ? AND grp = ?", (topic, group)
+        ).fetchone()
+        return row is None or row[0] == consumer
+
+    def reserve(self, topic: str, group: str, consumer: str) -> int:
+        """From now on only ``consumer`` gets messages of ``topic`` in ``group`` (a consume by
+        another returns nothing, its nacks are ignored), and everything the group holds is due
+        at once in offset order, so the reserver is handed what others held before anything
+        new. Returns how many messages other consumers held."""
+        check_topic(topic)
+        check_label("group", group)
+        check_label("consumer", consumer)
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO bus_reservations VALUES (?, ?, ?)",
+                (topic, group, consumer),
+            )
+            others = conn.execute(
+                "SELECT COUNT(*) FROM bus_inflight WHERE topic = ? AND grp = ? AND consumer != ?",
+                (topic, group, consumer),
+            ).fetchone()[0]
+            conn.execute(
+                "UPDATE bus_inflight SET visible_us = ? WHERE topic = ? AND grp = ?",
+                (now_us(), topic, group),
+            )
+        return int(others)
+
+    def unreserve(self, topic: str, group: str, consumer: str) -> None:
+        """End ``consumer``'s reservation of ``topic`` in ``group`` (nothing if it holds none)."""
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM bus_reservations WHERE topic = ? AND grp = ? AND consumer = ?",
+                (topic, group, consumer),
+            )
+
     # -- operations extras (not part of the port) ----------------------------------------
 
     def backlog(self) -> list[GroupBacklog]:
@@ -486,6 +530,7 @@ class SqliteBus:
                 match = "substr(grp, 1, ?) = ?"
                 args = (len(prefix), prefix)
                 conn.execute(f"DELETE FROM bus_inflight WHERE {match}", args)
+                conn.execute(f"DELETE FROM bus_reservations WHERE {match}", args)
                 cur = conn.execute(f"DELETE FROM bus_groups WHERE {match}", args)
                 dropped += cur.rowcount
         return dropped

@@ -2,7 +2,8 @@
 
 ``bus_messages`` holds every retained message under (topic, seq); ``bus_topics`` the last offset
 handed out per topic, so offsets survive trimming; ``bus_groups`` each group's cursor (the highest
-offset it was handed); ``bus_inflight`` one row per message a group holds but has not acked.
+offset it was handed); ``bus_inflight`` one row per message a group holds but has not acked;
+``bus_reservations`` the one consumer a group's topic is reserved for, if any (``reserve``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ CREATE TABLE IF NOT EXISTS bus_inflight (
     PRIMARY KEY (topic, grp, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS bus_inflight_due ON bus_inflight (topic, grp, visible_us);
+CREATE TABLE IF NOT EXISTS bus_reservations (
+    topic TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    consumer TEXT NOT NULL,
+    PRIMARY KEY (topic, grp)
+) WITHOUT ROWID;
 """
 
 

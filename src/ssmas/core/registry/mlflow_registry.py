@@ -287,6 +287,16 @@ class ModelRegistry:
         except ModelNotFound:
             return None
 
+    def get_version(self, name: str, version: int | str) -> ModelVersionInfo:
+        """Version ``version`` (a number) of ``name``; ``ModelNotFound`` if there is none."""
+        missing = ModelNotFound(f"model {name!r} has no version {str(version)!r}")
+        if not str(version).isdigit():
+            raise missing
+        try:
+            return self._info(self._resolve(name, version))
+        except ModelNotFound:
+            raise missing from None
+
     def list_versions(self, name: str) -> list[ModelVersionInfo]:
         """Every version, oldest first, with its aliases and metrics; [] for an unknown model."""
         check_name(name)

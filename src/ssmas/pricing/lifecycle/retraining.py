@@ -14,12 +14,20 @@ operator) → record the decision (table + bus events). A scheduled retraining r
 when :func:`run_retrain_loop` finds it due; ``force`` skips the drift gate. Every change of the
 registry's aliases is announced on ``pricing.models`` (:func:`publish_model_event`), so running
 servers load the new champion or challenger at once.
+
+Across processes (several ``ssmas worker pricing``, on several hosts) the loop runs in one
+process at a time: the holder of the ``pricing:retrain`` lease in the shared database
+(:class:`ssmas.core.leases.LeaderLease`, renewed every ``ttl / 3`` on a thread of its own, so a
+training run longer than the lease keeps it). The others wait and take over within the lease's
+ttl (:data:`LEADER_TTL_S`) when the leader stops. ``ssmas pricing retrain`` takes the same
+lease for its run, so an operator's retraining never overlaps the worker's.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -30,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 
 from ssmas.core.bus.base import Bus, BusError
+from ssmas.core.leases import LeaderLease, LeaseStore
 from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry
 from ssmas.exchange import lake_days
 from ssmas.pricing.demo_model import demo_lake_dir
@@ -63,6 +72,41 @@ ACTOR = "retrain-workflow"
 # One first-model training at a time in a process: the demo holds it while it trains its
 # champion, so the worker does not bootstrap a second one from the same lake meanwhile.
 TRAINING_LOCK = threading.Lock()
+LEADER_LEASE = "pricing:retrain"
+LEADER_TTL_S = 30.0
+IDLE_WAIT_S = 5.0  # between two looks at whether a pass is due
+
+
+class RetrainBusy(RuntimeError):
+    """Another process holds the retraining lease (it is retraining or checking now)."""
+
+
+def retrain_leader(
+    sessions: sessionmaker[Session], *, ttl_s: float = LEADER_TTL_S, owner: str | None = None
+) -> LeaderLease:
+    """The retraining lease of this process (not taken yet)."""
+    from ssmas.core.worker import consumer_name
+
+    return LeaderLease(LeaseStore(sessions), LEADER_LEASE, owner or consumer_name(), ttl_s=ttl_s)
+
+
+@contextmanager
+def leading(sessions: sessionmaker[Session], *, ttl_s: float = LEADER_TTL_S) -> Iterator[None]:
+    """Hold the retraining lease for the block (renewed meanwhile), or raise ``RetrainBusy``."""
+    leader = retrain_leader(sessions, ttl_s=ttl_s)
+    if not leader.renew():
+        holders = leader.store.live(LEADER_LEASE)
+        raise RetrainBusy(
+            f"another process ({holders.get(LEADER_LEASE, 'unknown')}) holds the retraining "
+            "lease: it is retraining or checking now; try again when it is done"
+        )
+    stop = threading.Event()
+    thread = leader.start(stop)
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
 
 
 class RetrainConfig(BaseModel):
@@ -335,7 +379,9 @@ def due_trigger(
     return None
 
 
-def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
+def run_retrain_loop(
+    platform: Platform, stop: threading.Event, *, leader_ttl_s: float = LEADER_TTL_S
+) -> None:
     """Background worker (the pricing product's `retrain`): check drift every
     ``SSMAS_PRICING_RETRAIN_INTERVAL_S`` (default 3600 s) and run due scheduled retrainings;
     every ``SSMAS_PRICING_PROMOTION_CHECK_INTERVAL_S`` (default 300 s) look at the live evidence
@@ -343,7 +389,8 @@ def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
 
     Idle, it costs one small query every 5 s (is a scheduled retraining due?). Without a lake
     or a model it logs why it skipped the pass and waits for the next one; no pass error stops
-    it. While the demo trains its first model (:data:`TRAINING_LOCK`), passes wait.
+    it. While the demo trains its first model (:data:`TRAINING_LOCK`), passes wait. Only the
+    process holding the retraining lease runs passes (the others keep trying to take it).
     """
     from ssmas.core.registry import registry_from_settings
     from ssmas.pricing.lifecycle.alerts import PricingAlerts
@@ -364,7 +411,11 @@ def run_retrain_loop(platform: Platform, stop: threading.Event) -> None:
     )
     last_check: datetime | None = None
     last_promotion_check = deps.clock()
-    while not stop.wait(5.0 if last_check is not None else 1.0):
+    leader = retrain_leader(platform.session_factory, ttl_s=leader_ttl_s)
+    leader.start(stop)
+    while not stop.wait(IDLE_WAIT_S if last_check is not None else 1.0):
+        if not leader.is_leader():
+            continue
         if (
             promotion_interval.total_seconds() > 0
             and deps.clock() - last_promotion_check >= promotion_interval

@@ -274,11 +274,12 @@ def resolve_version(
 ) -> ModelVersionInfo:
     """The registered version behind a number, an alias or ``"latest"``."""
     ref = str(alias_or_version).strip()
-    if ref.isdigit() or ref == "latest":
+    if ref.isdigit():
+        return registry.get_version(name, ref)  # one lookup, not a listing of every version
+    if ref == "latest":
         versions = registry.list_versions(name)
-        found = versions[-1:] if ref == "latest" else [v for v in versions if v.version == int(ref)]
-        if found:
-            return found[0]
+        if versions:
+            return versions[-1]
     else:
         info = registry.get_version_by_alias(name, ref)
         if info is not None:

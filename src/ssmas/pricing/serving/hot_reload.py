@@ -11,13 +11,20 @@ the CLI and the retraining workflow say who promoted or rolled back
 exits, and every process switches within about ``EVENT_POLL_S`` plus the model's load time. As
 a safety net it also refreshes every ``reload_interval_s``. Until a registry exists (no MLflow
 database yet), nothing is loaded and the service answers with its fallback.
+
+The last :data:`KEEP_LOADED` versions loaded stay in memory, and a version the registry
+announces as newly registered is loaded as soon as the event arrives, before any alias points
+at it: a promotion (the challenger becomes champion), a rollback (the previous champion comes
+back) and a new challenger then switch without loading anything, so every process switches
+within about ``EVENT_POLL_S``.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,6 +44,7 @@ CHALLENGER_CHANGED = "ChallengerChanged"
 VARIANTS: tuple[Variant, ...] = ("champion", "challenger")
 EVENT_TOPICS = (REGISTRY_EVENTS_TOPIC, MODEL_EVENTS_TOPIC)
 EVENT_POLL_S = 0.1
+KEEP_LOADED = 4
 LEGACY_GROUP_PREFIXES = ("pricing-serving-",)  # one group per process, before EventTail
 
 _log = structlog.get_logger(__name__)
@@ -88,6 +96,7 @@ class ModelLoader:
         self._registry = registry
         self._load = load
         self._refresh_lock = threading.Lock()
+        self._kept: OrderedDict[str, Scorer] = OrderedDict()  # version → loaded, newest last
         self.loaded = threading.Event()
         self.last_error: str | None = None
 
@@ -128,13 +137,37 @@ class ModelLoader:
         if current is not None and current.version == version:
             return
         started = time.perf_counter()
-        self.service.install(variant, self._load(registry, self.name, version))
+        self.service.install(variant, self._scorer(registry, version))
         _log.info(
             "pricing_model_loaded",
             variant=variant,
             version=version,
             seconds=round(time.perf_counter() - started, 3),
         )
+
+    def _scorer(self, registry: ModelRegistry, version: str) -> Scorer:
+        """Version ``version``, loaded once and kept among the last :data:`KEEP_LOADED`."""
+        scorer = self._kept.pop(version, None)
+        if scorer is None:
+            scorer = self._load(registry, self.name, version)
+        self._kept[version] = scorer
+        while len(self._kept) > KEEP_LOADED:
+            self._kept.popitem(last=False)
+        return scorer
+
+    def prefetch(self, versions: Iterable[str]) -> None:
+        """Load newly registered ``versions`` ahead of any alias change (failures: logged)."""
+        with self._refresh_lock:
+            registry = self.registry
+            for version in versions:
+                if registry is None or version in self._kept:
+                    continue
+                try:
+                    self._scorer(registry, version)
+                except Exception as exc:  # the alias change will try again
+                    _log.warning("pricing_model_prefetch_failed", version=version, error=str(exc))
+                else:
+                    _log.info("pricing_model_prefetched", version=version)
 
     def run(self, stop: threading.Event, bus: Bus | None) -> None:
         """Refresh now, then on model events and every ``reload_interval_s`` until ``stop``."""
@@ -149,8 +182,12 @@ class ModelLoader:
         interval = self.service.config.reload_interval_s
         next_poll = time.monotonic() + interval
         while not stop.wait(EVENT_POLL_S if tail is not None else 1.0):
-            event = tail is not None and any(p.get("model") == self.name for p in tail.poll())
-            if event or (interval > 0 and time.monotonic() >= next_poll):
+            events = [p for p in tail.poll() if p.get("model") == self.name] if tail else []
+            fresh = [str(p["version"]) for p in events if p.get("change") == "registered"]
+            if fresh:  # a new version moves no alias: load it before one points at it
+                self.prefetch(fresh)
+            moved = any(p.get("change") != "registered" for p in events)
+            if moved or (interval > 0 and time.monotonic() >= next_poll):
                 self.refresh()
                 next_poll = time.monotonic() + interval
 
