@@ -73,14 +73,28 @@ def ingest_alert(platform: Platform, alert: Alert | Mapping[str, Any]) -> Ingest
     return incident_service(platform).ingest_alert(alert)
 
 
+def detector_registry(platform: Platform) -> Any:
+    """The platform's model registry (MLflow), where trained detectors wait for approval."""
+    from ssmas.core.registry import registry_from_settings
+
+    return registry_from_settings(platform.settings, bus=platform.bus)
+
+
 def stream_job(platform: Platform) -> StreamJob:
+    from ssmas.adops.stream.registry import load_active_detector
+
     section = platform.settings.incidents
+
+    def models() -> Any:
+        return load_active_detector(detector_registry(platform))
+
     return StreamJob(
         platform.engine,
         platform.bus,
         incident_service(platform),
         rules=rules_of(section),
         checkpoint_s=section.checkpoint_s,
+        models=models,
     )
 
 
