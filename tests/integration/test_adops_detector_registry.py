@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,5 +101,66 @@ def test_train_approve_and_the_stream_worker_picks_it_up(settings: Settings) -> 
         assert rows[second]["approval"] == REJECTED and rows[version]["approval"] == APPROVED
         active = load_active_detector(registry)
         assert active is not None and active[0] == str(version)
+    finally:
+        platform.close()
+
+
+@pytest.mark.slow
+def test_cli_and_api_train_list_and_approve(settings: Settings, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from ssmas.adops.commands import adops_app
+    from ssmas.bootstrap import create_app
+    from ssmas.core.security.keys import create_api_key
+    from ssmas.settings import use_settings
+
+    runner = CliRunner()
+    history = tmp_path / "history.jsonl"
+    history.write_text("\n".join(json.dumps(m) for m in day_of_messages()) + "\n")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"ts": "2024-10-21T00:00:00"}\nnot json\n')
+    short = tmp_path / "short.jsonl"
+    short.write_text("\n".join(json.dumps(m) for m in day_of_messages(60)) + "\n")
+    with use_settings(settings):
+        result = runner.invoke(adops_app, ["train-detector", "--messages", str(bad)])
+        assert result.exit_code == 2 and "bad.jsonl:2: not a JSON object" in result.output
+        result = runner.invoke(adops_app, ["train-detector", "--messages", str(short)])
+        assert result.exit_code == 2 and "nothing to train on" in result.output
+        result = runner.invoke(adops_app, ["train-detector", "--messages", str(history)])
+        assert result.exit_code == 0, result.output
+        assert "v1 registered (PendingManualApproval)" in result.output
+        listed = runner.invoke(adops_app, ["detector-versions"])
+        assert listed.exit_code == 0 and "PendingManualApproval" in listed.output
+        result = runner.invoke(adops_app, ["approve-detector", "7"])
+        assert result.exit_code == 2 and "no version 7" in result.output
+        assert (
+            runner.invoke(adops_app, ["train-detector", "--messages", str(history)]).exit_code == 0
+        )
+
+    platform = build_platform(settings.model_copy(update={"rate_limit_burst": 1000}))
+    try:
+        with platform.uow() as uow:
+            admin, _ = create_api_key(uow.session, "lead", ["adops:admin", "adops:read"])
+            reader, _ = create_api_key(uow.session, "ana", ["adops:read", "adops:write"])
+            uow.commit()
+        with TestClient(create_app(platform)) as client:
+            url = "/adops/detector/versions"
+            r = client.post(f"{url}/1/approve", headers={"X-API-Key": reader})
+            assert r.status_code == 403
+            r = client.post(f"{url}/1/approve", headers={"X-API-Key": admin})
+            assert r.status_code == 200 and r.json()["approval"] == "Approved"
+            assert r.json()["by"] == "lead"
+            r = client.post(f"{url}/1/approve", headers={"X-API-Key": admin})
+            assert r.status_code == 409 and "not pending" in r.text
+            r = client.post(f"{url}/42/approve", headers={"X-API-Key": admin})
+            assert r.status_code == 404
+            r = client.post(f"{url}/one/approve", headers={"X-API-Key": admin})
+            assert r.status_code == 422
+            r = client.post(f"{url}/2/approve", json={"reject": True}, headers={"X-API-Key": admin})
+            assert r.status_code == 200 and r.json()["approval"] == "Rejected"
+            body = client.get(url, headers={"X-API-Key": reader}).json()
+            states = {v["version"]: v["approval"] for v in body["versions"]}
+            assert states == {1: "Approved", 2: "Rejected"}
     finally:
         platform.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -74,10 +75,14 @@ def ingest_alert(platform: Platform, alert: Alert | Mapping[str, Any]) -> Ingest
 
 
 def detector_registry(platform: Platform) -> Any:
-    """The platform's model registry (MLflow), where trained detectors wait for approval."""
-    from ssmas.core.registry import registry_from_settings
+    """The platform's model registry (MLflow), where trained detectors wait for approval;
+    built once per process, its changes announced on the platform's bus."""
+    from ssmas.core.registry import ModelRegistry, registry_from_settings
 
-    return registry_from_settings(platform.settings, bus=platform.bus)
+    def build(p: Platform) -> ModelRegistry:
+        return registry_from_settings(p.settings, bus=p.bus)
+
+    return platform.runtime_or_build("adops.registry", ModelRegistry, build)
 
 
 def stream_job(platform: Platform) -> StreamJob:
@@ -86,6 +91,9 @@ def stream_job(platform: Platform) -> StreamJob:
     section = platform.settings.incidents
 
     def models() -> Any:
+        uri = platform.settings.resolved_mlflow_uri
+        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+            return None  # no registry yet, so no approved detector (and no MLflow start-up)
         return load_active_detector(detector_registry(platform))
 
     return StreamJob(
