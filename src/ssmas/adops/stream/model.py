@@ -59,6 +59,9 @@ class TrainingConfig:
     margin: float = 1.5
     min_gain: float = 0.75
     max_gain: float = 3.0
+    # the online detector's relative floor (5% of the level) guards series whose variance it
+    # has not learnt; a model knows each series' noise, so a smaller floor is enough
+    rel_floor: float = 0.02
 
     def __post_init__(self) -> None:
         if self.slot_minutes < 1 or DAY_S % (self.slot_minutes * 60):
@@ -78,6 +81,7 @@ class DetectorModel:
     noise: FloatArray  # (series,)
     gain: FloatArray  # (series,)
     slot_minutes: int
+    rel_floor: float = 0.02
     training: dict[str, Any] = field(default_factory=dict)  # what it was fitted on, and how
     metrics: dict[str, float] = field(default_factory=dict)
 
@@ -107,6 +111,7 @@ class DetectorModel:
         head = {
             "keys": self.keys,
             "slot_minutes": self.slot_minutes,
+            "rel_floor": self.rel_floor,
             "training": self.training,
             "metrics": self.metrics,
         }
@@ -127,6 +132,7 @@ class DetectorModel:
                     noise=archive["noise"].astype(np.float64),
                     gain=archive["gain"].astype(np.float64),
                     slot_minutes=int(head["slot_minutes"]),
+                    rel_floor=float(head.get("rel_floor", 0.02)),
                     training=dict(head.get("training", {})),
                     metrics={k: float(v) for k, v in head.get("metrics", {}).items()},
                 )
@@ -224,6 +230,7 @@ def fit_detector(
         noise=np.zeros(len(keys)),
         gain=np.ones(len(keys)),
         slot_minutes=cfg.slot_minutes,
+        rel_floor=cfg.rel_floor,
     )
     for row, (minutes, values) in enumerate(series):
         residual = values - _levels(model, row, minutes)
@@ -269,6 +276,7 @@ def _calibrate(
         metric = key.rsplit("/", 1)[-1]
         detector.grow(row + 1, floors.get(metric))
     detector.var[:] = model.noise**2
+    detector.rel[:] = model.rel_floor
     by_minute: dict[int, list[tuple[int, float]]] = defaultdict(list)
     for row, (minutes, values) in enumerate(series):
         for m, v in zip(minutes.astype(np.int64).tolist(), values.tolist(), strict=True):

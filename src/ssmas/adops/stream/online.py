@@ -66,7 +66,7 @@ class StreamDetectorConfig:
 
 _ARRAYS = ("count", "mean", "var", "ring", "streak", "step_size", "last", "floor")
 _DRIFT_ARRAYS = ("drift", "cusum_up", "cusum_down")  # absent from older checkpoints
-_MODEL_ARRAYS = ("gain",)  # absent from checkpoints written before trained models
+_MODEL_ARRAYS = ("gain", "rel")  # absent from checkpoints written before trained models
 
 
 class StreamDetector:
@@ -87,6 +87,7 @@ class StreamDetector:
         self.cusum_up = np.zeros(0)
         self.cusum_down = np.zeros(0)
         self.gain = np.ones(0)  # per series: its scale's multiplier (a trained model's)
+        self.rel = np.zeros(0)  # per series: its relative floor (a trained model's, or rel_floor)
 
     def __len__(self) -> int:
         return len(self.count)
@@ -112,6 +113,7 @@ class StreamDetector:
         self.cusum_up = np.concatenate((self.cusum_up, np.zeros(extra)))
         self.cusum_down = np.concatenate((self.cusum_down, np.zeros(extra)))
         self.gain = np.concatenate((self.gain, np.ones(extra)))
+        self.rel = np.concatenate((self.rel, np.full(extra, c.rel_floor)))
 
     def step(
         self,
@@ -152,7 +154,7 @@ class StreamDetector:
         scale = np.maximum(
             self.gain[idx]
             * np.maximum.reduce(
-                [np.sqrt(var), c.step_floor * step_size, c.rel_floor * np.abs(mean + level)]
+                [np.sqrt(var), c.step_floor * step_size, self.rel[idx] * np.abs(mean + level)]
             ),
             self.floor[idx],
         )
@@ -248,4 +250,9 @@ class StreamDetector:
                     empty = np.zeros(size, dtype=bool if name == "drift" else np.float64)
                     setattr(detector, name, empty)
             detector.gain = archive["gain"].copy() if "gain" in archive.files else np.ones(size)
+            detector.rel = (
+                archive["rel"].copy()
+                if "rel" in archive.files
+                else np.full(size, detector.config.rel_floor)
+            )
         return detector

@@ -147,6 +147,7 @@ class StreamProcessor:
             self.level = np.append(self.level, 0.0)
             if row >= 0 and self.model is not None:
                 self.detector.gain[found] = self.model.gain[row]
+                self.detector.rel[found] = self.model.rel_floor
         return found
 
     def apply_model(self, model: DetectorModel | None, version: str | None = None) -> int:
@@ -175,7 +176,9 @@ class StreamProcessor:
             noise = model.noise[rows[known]]
             d.var[:n][known] = np.where(noise > 0, noise**2, d.var[:n][known])
             d.gain[:n][known] = model.gain[rows[known]]
+            d.rel[:n][known] = model.rel_floor
         d.gain[:n][~known] = 1.0
+        d.rel[:n][~known] = d.config.rel_floor
         self.model, self.model_version = model, version
         self.rows, self.level = rows, new_level
         return int(known.sum())
