@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from ssmas.adops.incidents import IncidentService
 from ssmas.adops.incidents.tables import IncidentRow
 from ssmas.adops.stream import StreamDetectorConfig, StreamProcessor
-from ssmas.adops.stream.model import fit_detector, history_from_messages
+from ssmas.adops.stream.model import DetectorModelError, fit_detector, history_from_messages
 from ssmas.adops.stream.processor import METRIC_FLOORS
 from ssmas.exchange.control_plane import MemoryControlPlane
 from ssmas.exchange.faults import FAULT_KINDS, Fault, entities_of, make_fault
@@ -148,8 +148,9 @@ def run_trial(
 
     ``kinds`` fixes the fault kinds in order (default: ``per_kind`` of each, shuffled);
     ``processor`` is the stream processor to use (default: a fresh one, default detector).
-    With ``train`` the warm-up's metrics train a :class:`DetectorModel` (as ``ssmas adops
-    train-detector`` does from the bus) that the processor uses once the warm-up is over."""
+    With ``train`` the warm-up's metrics (all but its last two hours) train a
+    :class:`DetectorModel` (as ``ssmas adops train-detector`` does from the bus) that the
+    processor uses from then on."""
     world = build_world(seed)
     start = datetime(2024, 10, 21, tzinfo=UTC)
     first = start + warmup
@@ -184,13 +185,18 @@ def run_trial(
             _, minute_points = live.step()
             points += minute_points
         if train and processor.model is None:
-            if live.minute <= first:
+            # trained on the warm-up's first 22 hours and applied two hours before the
+            # measured span, so the switch itself is not scored
+            if live.minute <= first - timedelta(hours=2):
                 seen += points
             else:
-                model = fit_detector(
-                    history_from_messages(seen), config=config, floors=METRIC_FLOORS
-                )
-                processor.apply_model(model, "trial")
+                try:
+                    model = fit_detector(
+                        history_from_messages(seen), config=config, floors=METRIC_FLOORS
+                    )
+                    processor.apply_model(model, "trial")
+                except DetectorModelError:  # a warm-up too short to train on: online only
+                    train = False
                 seen = []
         alerts = processor.ingest_exchange(points)
         with service.session() as session:
