@@ -121,3 +121,35 @@ def test_a_checkpoint_keeps_the_model_and_a_restart_scores_the_same() -> None:
     assert run(processor, tail[60:], 1500) == run(restored, tail[60:], 1500)
     # back to the online baseline alone
     assert restored.apply_model(None) == 0 and restored.model is None
+
+
+def test_degenerate_history_trains_sanely() -> None:
+    """A constant series, one with NaN and a six-hour gap, and one of three points."""
+    minutes = [T0 + 60 * i for i in range(1500)]
+    gappy = [float("nan") if i % 97 == 0 else 0.5 + 0.01 * (i % 7) for i in range(1500)]
+    history = {
+        "exchange/exchange/error_rate": (minutes, [0.0] * 1500),
+        "publisher/p/fill_rate": (
+            [m for i, m in enumerate(minutes) if not 300 <= i < 660],
+            [v for i, v in enumerate(gappy) if not 300 <= i < 660],
+        ),
+        "publisher/q/rpm": (minutes[:3], [1.0, 2.0, 3.0]),
+    }
+    model = fit_detector(history, floors=METRIC_FLOORS)
+    assert model.keys == ["exchange/exchange/error_rate", "publisher/p/fill_rate"]
+    assert np.isfinite(model.profile).all() and np.isfinite(model.gain).all()
+    assert model.noise[0] == 0.0
+    processor = StreamProcessor()
+    processor.apply_model(model, "1")
+    for i in range(200):  # the constant series stays quiet, whatever its variance
+        at = START + timedelta(days=2, minutes=i)
+        assert not processor.ingest_exchange(
+            [
+                {
+                    "ts": at.isoformat(),
+                    "entity_type": "exchange",
+                    "entity_id": "exchange",
+                    "error_rate": 0.0,
+                }
+            ]
+        )
