@@ -56,7 +56,11 @@ from ssmas.adops.incidents import IncidentService  # noqa: E402
 from ssmas.adops.live_trial import plan_segments, run_parallel_trial  # noqa: E402
 from ssmas.adops.stream import StreamProcessor  # noqa: E402
 from ssmas.adops.stream.composite import WATCHED  # noqa: E402
-from ssmas.adops.stream.model import fit_detector, history_from_messages  # noqa: E402
+from ssmas.adops.stream.model import (  # noqa: E402
+    TrainingConfig,
+    fit_detector,
+    history_from_messages,
+)
 from ssmas.adops.stream.processor import METRIC_FLOORS  # noqa: E402
 from ssmas.core.db import make_engine  # noqa: E402
 from ssmas.core.db.migrate import upgrade  # noqa: E402
@@ -82,7 +86,9 @@ def ingest_speed(folder: Path, seed: int, minutes: int, passes: int) -> tuple[fl
         messages += live.step()[1]
     points = sum(1 for m in messages for name in WATCHED if name in m)
     # the stream as it runs with an approved model: seasonal levels taken off every series
-    model = fit_detector(history_from_messages(messages), floors=METRIC_FLOORS)
+    # (a --quick run has an hour: the model is fitted on it, its values matter not for speed)
+    training = TrainingConfig(min_days=min(0.9, 0.9 * minutes / 1440))
+    model = fit_detector(history_from_messages(messages), floors=METRIC_FLOORS, training=training)
     best = 0.0
     for attempt in range(passes):
         engine = fresh_engine(folder / f"speed{attempt}")
