@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from ssmas.adops.incidents.tables import AlertKeyRow, AlertRow, IncidentRow
 from ssmas.adops.stream import StreamProcessor
 from ssmas.adops.stream.job import METRICS_TOPIC
+from ssmas.adops.stream.model import DetectorModel, fit_detector, history_from_messages
 from ssmas.core.platform import build_platform
 from ssmas.settings import Settings
 
@@ -51,12 +52,31 @@ def messages() -> list[dict[str, Any]]:
     return out
 
 
-def expected_alert_keys(batch: list[dict[str, Any]]) -> set[str]:
+def history() -> list[dict[str, Any]]:
+    """The day before: what a trained model learns the publishers' levels from."""
+    rng = np.random.default_rng(6)
+    return [
+        {
+            "ts": (T0 - timedelta(days=1) + timedelta(minutes=minute)).isoformat(),
+            "entity_type": "publisher",
+            "entity_id": publisher,
+            "rpm": 1.0 + 0.03 * rng.standard_normal(),
+            "fill_rate": 0.6 + 0.01 * rng.standard_normal(),
+        }
+        for minute in range(1440)
+        for publisher in ("pub-001", "pub-002", "pub-003")
+    ]
+
+
+def expected_alert_keys(batch: list[dict[str, Any]], model: DetectorModel | None) -> set[str]:
     processor = StreamProcessor()
+    if model is not None:
+        processor.apply_model(model, "1")
     return {a.alert_key for a in processor.ingest_exchange(batch)}
 
 
 def run_worker(data_dir: Path, *args: str) -> subprocess.Popen[str]:
+    """The worker script on ``data_dir`` (``args`` may name a model)."""
     return subprocess.Popen(
         [sys.executable, str(WORKER), str(data_dir), *args],
         cwd=ROOT,
@@ -80,25 +100,31 @@ def stored(settings: Settings) -> tuple[set[str], int, int]:
 
 
 @pytest.mark.slow
-def test_sigkill_loses_nothing_and_alerts_nothing_twice(tmp_path: Path) -> None:
+@pytest.mark.parametrize("trained", [False, True], ids=["online", "trained-model"])
+def test_sigkill_loses_nothing_and_alerts_nothing_twice(tmp_path: Path, trained: bool) -> None:
     settings = Settings(profile="test", data_dir=tmp_path / "data")
     settings.ensure_dirs()
     batch = messages()
     platform = build_platform(settings)
     platform.bus.publish_batch(METRICS_TOPIC, batch)
     platform.close()
-    want = expected_alert_keys(batch)
+    model = fit_detector(history_from_messages(history())) if trained else None
+    extra: tuple[str, ...] = ()
+    if model is not None:
+        (tmp_path / "model.npz").write_bytes(model.to_bytes())
+        extra = ("--model", str(tmp_path / "model.npz"))
+    want = expected_alert_keys(batch, model)
     assert len(want) > 20  # three faults, each alerting for several minutes
 
     # killed by itself right after reading an unsaved batch, twice
     for checkpoints in (2, 5):
         died = run_worker(
-            tmp_path / "data", "--expect", str(len(batch)), "--die-after", str(checkpoints)
+            tmp_path / "data", "--expect", str(len(batch)), "--die-after", str(checkpoints), *extra
         )
         died.wait(timeout=120)
         assert died.returncode == -signal.SIGKILL, died.stderr.read() if died.stderr else ""
     # killed from outside while it works (slowed so the kill lands mid-stream)
-    slow = run_worker(tmp_path / "data", "--expect", str(len(batch)), "--pause", "0.05")
+    slow = run_worker(tmp_path / "data", "--expect", str(len(batch)), "--pause", "0.05", *extra)
     assert slow.stdout is not None
     seen = 0
     while seen < 3:  # three checkpoints in (the log notifier writes lines too)
@@ -108,7 +134,7 @@ def test_sigkill_loses_nothing_and_alerts_nothing_twice(tmp_path: Path) -> None:
     slow.send_signal(signal.SIGKILL)
     slow.wait(timeout=30)
     # a last worker finishes the stream
-    final = run_worker(tmp_path / "data", "--expect", str(len(batch)))
+    final = run_worker(tmp_path / "data", "--expect", str(len(batch)), *extra)
     out, err = final.communicate(timeout=120)
     assert final.returncode == 0, err[-2000:]
     start = next(line for line in out.splitlines() if line.startswith("START"))

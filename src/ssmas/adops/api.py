@@ -292,3 +292,62 @@ def detect(body: DetectIn) -> dict[str, Any]:
         "threshold": threshold,
         "anomalies": [int(i) for i in np.flatnonzero(scores >= threshold)],
     }
+
+
+# ---- the stream detector's trained versions (registry, approval) ------------------------------
+AdminKey = Annotated[ApiKeyRecord, Depends(require_scope("adops:admin"))]
+Version = Annotated[str, Path(min_length=1, max_length=9, pattern=r"^[1-9][0-9]*$")]
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reject: bool = False
+
+
+def _decide(platform: Platform, version: str, actor: str, reject: bool) -> dict[str, Any]:
+    from ssmas.adops.runtime import detector_registry
+    from ssmas.adops.stream.registry import (
+        MODEL_NAME,
+        DetectorApprovalError,
+        approve_detector,
+        reject_detector,
+    )
+
+    registry = detector_registry(platform)
+    try:
+        decide = reject_detector if reject else approve_detector
+        number = decide(registry, version, actor=actor)
+    except DetectorApprovalError as exc:
+        message = str(exc)
+        if "has no version" in message or "positive integer" in message:
+            raise NotFound(message=message) from None
+        raise Conflict(message=message) from None
+    return {
+        "model": MODEL_NAME,
+        "version": number,
+        "approval": "Rejected" if reject else "Approved",
+        "by": actor,
+    }
+
+
+@router.get("/detector/versions", dependencies=READ, responses=error_responses(401, 403, 422))
+def detector_versions(platform: PlatformDep) -> dict[str, Any]:
+    """The stream detector's registered versions (trained by ``ssmas adops train-detector``)
+    with their approval state (``PendingManualApproval``, ``Approved``, ``Rejected``)."""
+    from ssmas.adops.runtime import detector_registry
+    from ssmas.adops.stream.registry import MODEL_NAME
+    from ssmas.adops.stream.registry import detector_versions as versions
+
+    return {"model": MODEL_NAME, "versions": versions(detector_registry(platform))}
+
+
+@router.post(
+    "/detector/versions/{version}/approve", responses=error_responses(401, 403, 404, 409, 422)
+)
+def approve_detector_version(
+    version: Version, platform: PlatformDep, key: AdminKey, body: DecisionIn | None = None
+) -> dict[str, Any]:
+    """Approve (or, with ``{"reject": true}``, reject) a version pending approval; approved,
+    it becomes the champion and the stream worker scores with it (``adops:admin``)."""
+    return _decide(platform, version, key.name, bool(body and body.reject))

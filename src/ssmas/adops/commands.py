@@ -166,3 +166,144 @@ def incidents(
             row["title"],
         )
     out.print(table)
+
+
+# ---- the stream detector's trained model (issue 14, item 2: registry with approval) ---------
+
+
+def _history_messages(messages_file: Path | None, days: float) -> list[dict[str, object]]:
+    """The exchange's metric messages: a JSON-lines file, else the bus topic ``metrics.adops``
+    (its last ``days`` of stream time)."""
+    import json as _json
+
+    if messages_file is not None:
+        try:
+            lines = messages_file.read_text().splitlines()
+        except OSError as exc:
+            _fail(f"cannot read {messages_file}: {exc.strerror}")
+        rows = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = _json.loads(line)
+            except ValueError:
+                _fail(f"{messages_file}:{number}: not a JSON object")
+            if not isinstance(row, dict):
+                _fail(f"{messages_file}:{number}: not a JSON object")
+            rows.append(row)
+        return rows
+    from ssmas.adops.stream.job import METRICS_TOPIC
+    from ssmas.core.platform import build_platform
+    from ssmas.settings import get_settings
+
+    platform = build_platform(get_settings())
+    try:
+        rows, offset = [], 0
+        while True:
+            batch = platform.bus.replay(METRICS_TOPIC, from_offset=offset, limit=5000)
+            if not batch:
+                break
+            rows += [m.payload for m in batch]
+            offset = batch[-1].offset + 1
+    finally:
+        platform.close()
+    stamps = sorted(str(r.get("ts")) for r in rows if isinstance(r.get("ts"), str))
+    if stamps:
+        from datetime import datetime, timedelta
+
+        try:
+            cutoff = (datetime.fromisoformat(stamps[-1]) - timedelta(days=days)).isoformat()
+            rows = [r for r in rows if str(r.get("ts", "")) >= cutoff]
+        except ValueError:
+            pass  # unreadable times are skipped by the history reader anyway
+    return rows
+
+
+@adops_app.command("train-detector")
+def train_detector(
+    messages_file: Path | None = typer.Option(
+        None, "--messages", help="JSON lines of metrics.adops messages (default: the bus)."
+    ),
+    days: float = typer.Option(7.0, "--days", min=0.5, help="History to train on (bus only)."),
+) -> None:
+    """Fit the stream detector's seasonal baselines and gains from history and register the
+    model in the MLflow registry, pending approval (it serves only once approved)."""
+    from ssmas.adops.stream.model import DetectorModelError, history_from_messages
+    from ssmas.adops.stream.processor import METRIC_FLOORS
+    from ssmas.adops.stream.registry import MODEL_NAME, PENDING, register_detector
+    from ssmas.core.registry import RegistryError, registry_from_settings
+    from ssmas.settings import get_settings
+
+    rows = _history_messages(messages_file, days)
+    history = history_from_messages(rows)
+    with err.status(f"fitting on {len(rows):,} messages, {len(history):,} series"):
+        try:
+            version, model = register_detector(
+                registry_from_settings(get_settings()),
+                history,
+                floors=METRIC_FLOORS,
+                source=str(messages_file) if messages_file else "bus:metrics.adops",
+            )
+        except (DetectorModelError, RegistryError) as exc:
+            _fail(first_line(exc))
+    out.print(
+        f"{MODEL_NAME} v{version} registered ({PENDING}): {len(model.keys):,} series, "
+        f"{model.metrics['history_days']:.1f} days of history; approve it with "
+        f"`ssmas adops approve-detector {version}`"
+    )
+
+
+@adops_app.command("approve-detector")
+def approve_detector_command(
+    version: str = typer.Argument(..., help="The registered version to approve."),
+    actor: str = typer.Option("cli", "--by", help="Who approves (recorded on the version)."),
+    reject: bool = typer.Option(False, "--reject", help="Reject it instead (never served)."),
+) -> None:
+    """Approve a pending detector version: it becomes the champion and the stream worker
+    scores with it from its next batch (or --reject it)."""
+    from ssmas.adops.stream.registry import (
+        MODEL_NAME,
+        DetectorApprovalError,
+        approve_detector,
+        reject_detector,
+    )
+    from ssmas.core.registry import RegistryError, registry_from_settings
+    from ssmas.settings import get_settings
+
+    registry = registry_from_settings(get_settings())
+    try:
+        if reject:
+            number = reject_detector(registry, version, actor=actor)
+        else:
+            number = approve_detector(registry, version, actor=actor)
+    except (DetectorApprovalError, RegistryError) as exc:
+        _fail(first_line(exc))
+    verb = "rejected" if reject else "approved: it is the champion the stream scores with"
+    out.print(f"{MODEL_NAME} v{number} {verb}")
+
+
+@adops_app.command("detector-versions")
+def detector_versions_command() -> None:
+    """The detector's registered versions with their approval state, newest first."""
+    from ssmas.adops.stream.registry import detector_versions
+    from ssmas.core.registry import RegistryError, registry_from_settings
+    from ssmas.settings import get_settings
+
+    try:
+        rows = detector_versions(registry_from_settings(get_settings()))
+    except RegistryError as exc:
+        _fail(first_line(exc))
+    table = Table(title=f"adops-detector ({len(rows)} versions)")
+    for name in ("version", "approval", "by", "aliases", "series", "created"):
+        table.add_column(name)
+    for row in rows:
+        table.add_row(
+            str(row["version"]),
+            row["approval"],
+            row["approved_by"] or "",
+            ", ".join(row["aliases"]),
+            str(int(row["metrics"].get("series", 0))),
+            row["created_at"][:16],
+        )
+    Console(width=max(out.width, 100)).print(table)

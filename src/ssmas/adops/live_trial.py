@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,9 @@ import sqlalchemy as sa
 
 from ssmas.adops.incidents import IncidentService
 from ssmas.adops.incidents.tables import IncidentRow
-from ssmas.adops.stream import StreamProcessor
+from ssmas.adops.stream import StreamDetectorConfig, StreamProcessor
+from ssmas.adops.stream.model import DetectorModelError, fit_detector, history_from_messages
+from ssmas.adops.stream.processor import METRIC_FLOORS
 from ssmas.exchange.control_plane import MemoryControlPlane
 from ssmas.exchange.faults import FAULT_KINDS, Fault, entities_of, make_fault
 from ssmas.exchange.live import LiveExchange
@@ -39,6 +42,7 @@ class FaultOutcome:
     fault: Fault
     incidents: list[str]
     delay_min: float | None
+    seed: int = 0  # the world (and segment) the fault ran in
 
 
 @dataclass
@@ -50,6 +54,7 @@ class TrialReport:
     points: int
     minutes: int
     by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
+    false_keys: list[str] = field(default_factory=list)  # where the false incidents opened
 
     @property
     def detect_within_2_windows_pct(self) -> float:
@@ -76,14 +81,23 @@ class TrialReport:
 
 
 def fault_plan(
-    world: World, *, per_kind: int, start: datetime, spacing: timedelta, minutes: float, seed: int
+    world: World,
+    *,
+    per_kind: int,
+    start: datetime,
+    spacing: timedelta,
+    minutes: float,
+    seed: int,
+    kinds: Sequence[str] | None = None,
 ) -> list[Fault]:
-    """``per_kind`` faults of every kind, in a shuffled order, one every ``spacing``, each on a
-    random entity the kind can hit (ad units among the bigger ones: a floor on a unit that
-    sells a few impressions a minute is not visible in any metric)."""
+    """``per_kind`` faults of every kind, in a shuffled order (or ``kinds`` in their order),
+    one every ``spacing``, each on a random entity the kind can hit (ad units among the bigger
+    ones: a floor on a unit that sells a few impressions a minute is not visible in any
+    metric)."""
     rng = np.random.default_rng(seed)
-    kinds = [k for k in FAULT_KINDS for _ in range(per_kind)]
-    rng.shuffle(kinds)
+    if kinds is None:
+        kinds = [k for k in FAULT_KINDS for _ in range(per_kind)]
+        rng.shuffle(kinds)
     faults = []
     for i, kind in enumerate(kinds):
         candidates = entities_of(world, FAULT_KINDS[kind].entity_type)
@@ -125,8 +139,18 @@ def run_trial(
     impressions_per_day: float = 10_000_000.0,
     batch_minutes: int = 5,
     progress: Callable[[int, int], None] | None = None,
+    kinds: Sequence[str] | None = None,
+    processor: StreamProcessor | None = None,
+    train: bool = True,
+    config: StreamDetectorConfig | None = None,
 ) -> TrialReport:
-    """Run the exchange with the plan's faults and score the incidents (tables must exist)."""
+    """Run the exchange with the plan's faults and score the incidents (tables must exist).
+
+    ``kinds`` fixes the fault kinds in order (default: ``per_kind`` of each, shuffled);
+    ``processor`` is the stream processor to use (default: a fresh one, default detector).
+    With ``train`` the warm-up's metrics (all but its last two hours) train a
+    :class:`DetectorModel` (as ``ssmas adops train-detector`` does from the bus) that the
+    processor uses from then on."""
     world = build_world(seed)
     start = datetime(2024, 10, 21, tzinfo=UTC)
     first = start + warmup
@@ -137,6 +161,7 @@ def run_trial(
         spacing=spacing,
         minutes=fault_minutes,
         seed=seed + 1,
+        kinds=kinds,
     )
     end = first + spacing * (len(faults) + 0.5)
     plane = MemoryControlPlane(world)
@@ -149,15 +174,30 @@ def run_trial(
     live = LiveExchange(
         world, plane, start=start, impressions_per_day=impressions_per_day, faults=active
     )
-    processor = StreamProcessor()
+    processor = processor or StreamProcessor(config=config)
     service = IncidentService(engine, clock=lambda: live.minute)
     total = int((end - start).total_seconds() // 60)
     done = 0
+    seen: list[dict[str, Any]] = []
     while live.minute < end:
         points: list[dict[str, Any]] = []
         for _ in range(batch_minutes):
             _, minute_points = live.step()
             points += minute_points
+        if train and processor.model is None:
+            # trained on the warm-up's first 22 hours and applied two hours before the
+            # measured span, so the switch itself is not scored
+            if live.minute <= first - timedelta(hours=2):
+                seen += points
+            else:
+                try:
+                    model = fit_detector(
+                        history_from_messages(seen), config=config, floors=METRIC_FLOORS
+                    )
+                    processor.apply_model(model, "trial")
+                except DetectorModelError:  # a warm-up too short to train on: online only
+                    train = False
+                seen = []
         alerts = processor.ingest_exchange(points)
         with service.session() as session:
             if live.minute > first:  # the warm-up day teaches the baselines only
@@ -166,7 +206,130 @@ def run_trial(
         done += batch_minutes
         if progress is not None:
             progress(done, total)
-    return score_trial(engine, world, faults, first, end, processor.stats.points, total)
+    report = score_trial(engine, world, faults, first, end, processor.stats.points, total)
+    for outcome in report.faults:
+        outcome.seed = seed
+    return report
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One simulated stretch of a trial: its own world (``seed``), its own database, a day of
+    warm-up, then ``kinds`` as faults in that order."""
+
+    seed: int
+    kinds: tuple[str, ...]
+
+
+def plan_segments(seed: int, per_kind: int, segments: int) -> list[Segment]:
+    """``per_kind`` faults of every kind, shuffled and dealt into ``segments`` stretches of
+    nearly equal length, each on its own world (seeds ``seed``, ``seed + 2``, ...)."""
+    rng = np.random.default_rng(seed)
+    kinds = [k for k in FAULT_KINDS for _ in range(per_kind)]
+    rng.shuffle(kinds)
+    count = max(1, min(segments, len(kinds)))
+    return [Segment(seed + 2 * i, tuple(kinds[i::count])) for i in range(count)]
+
+
+def run_segment(
+    folder: str, segment: Segment, options: dict[str, Any], progress: Any = None
+) -> TrialReport:
+    """:func:`run_trial_in` as a process pool's job (everything in and out pickles);
+    ``progress`` is a queue that hears ``(seed, minutes simulated since the last report)``."""
+    last = [0]
+
+    def step(done: int, total: int) -> None:
+        if progress is not None and (done - last[0] >= 60 or done >= total):
+            progress.put((segment.seed, done - last[0]))
+            last[0] = done
+
+    return run_trial_in(Path(folder), segment, options, step)
+
+
+def merge_reports(reports: Sequence[TrialReport]) -> TrialReport:
+    """One report over several segments (faults, incidents and days added up)."""
+    merged = TrialReport(
+        faults=[o for r in reports for o in r.faults],
+        incidents=sum(r.incidents for r in reports),
+        false_incidents=sum(r.false_incidents for r in reports),
+        measured_days=sum(r.measured_days for r in reports),
+        points=sum(r.points for r in reports),
+        minutes=sum(r.minutes for r in reports),
+        false_keys=[k for r in reports for k in r.false_keys],
+    )
+    merged.by_kind = summarise_kinds(merged.faults)
+    return merged
+
+
+def run_parallel_trial(
+    folder: Path,
+    segments: Sequence[Segment],
+    *,
+    workers: int,
+    options: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrialReport:
+    """Run ``segments`` in ``workers`` processes (1: in this one) and merge their reports.
+    Simulated time runs as fast as each process can go, so the segments are independent
+    simulated days that need no wall-clock coordination."""
+    options = options or {}
+    if workers <= 1:
+        reports = []
+        offset = [0]
+
+        def local(done: int, total: int) -> None:
+            if progress is not None:
+                progress(offset[0] + done, -1)
+
+        for segment in segments:
+            report = run_trial_in(folder, segment, options, local)
+            offset[0] += report.minutes
+            reports.append(report)
+        return merge_reports(reports)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        queue = manager.Queue()
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(run_segment, str(folder), s, options, queue) for s in segments]
+            done_minutes = 0
+            while not all(f.done() for f in futures):
+                try:
+                    _, moved = queue.get(timeout=0.5)
+                except Exception:  # queue.Empty: nothing new within half a second
+                    continue
+                done_minutes += moved
+                if progress is not None:
+                    progress(done_minutes, -1)
+            reports = [f.result() for f in futures]
+    return merge_reports(reports)
+
+
+def run_trial_in(
+    folder: Path, segment: Segment, options: dict[str, Any], progress: Callable[[int, int], None]
+) -> TrialReport:
+    """One segment in this process (the same database set-up as :func:`run_segment`)."""
+    from ssmas.core.db import make_engine
+    from ssmas.core.db.migrate import upgrade
+
+    path = Path(folder) / f"segment-{segment.seed}.db"
+    path.unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        return run_trial(
+            engine,
+            seed=segment.seed,
+            per_kind=0,
+            kinds=segment.kinds,
+            progress=progress,
+            **options,
+        )
+    finally:
+        engine.dispose()
 
 
 def score_trial(
@@ -205,23 +368,32 @@ def score_trial(
         measured_days=(end - first).total_seconds() / 86400.0,
         points=points,
         minutes=minutes,
+        false_keys=[
+            f"{key}@{opened:%Y-%m-%d %H:%M}" for iid, key, opened in incidents if iid not in claimed
+        ],
     )
+    report.by_kind = summarise_kinds(outcomes)
+    return report
+
+
+def summarise_kinds(outcomes: Sequence[FaultOutcome]) -> dict[str, dict[str, float]]:
+    """Per kind: faults, % detected within 10 minutes, incidents per fault, median delay."""
+    by_kind: dict[str, dict[str, float]] = {}
     for kind in FAULT_KINDS:
         of_kind = [o for o in outcomes if o.fault.kind == kind]
-        if of_kind:
-            report.by_kind[kind] = {
-                "faults": len(of_kind),
-                "detected_pct": 100.0
-                * sum(o.delay_min is not None and o.delay_min <= 10 for o in of_kind)
-                / len(of_kind),
-                "incidents_per_fault": sum(len(o.incidents) for o in of_kind) / len(of_kind),
-                "median_delay_min": float(
-                    np.median([o.delay_min for o in of_kind if o.delay_min is not None])
-                )
-                if any(o.delay_min is not None for o in of_kind)
-                else float("nan"),
-            }
-    return report
+        if not of_kind:
+            continue
+        delays = [o.delay_min for o in of_kind if o.delay_min is not None]
+        by_kind[kind] = {
+            "faults": len(of_kind),
+            "detected_pct": 100.0
+            * sum(o.delay_min is not None and o.delay_min <= 10 for o in of_kind)
+            / len(of_kind),
+            "incidents_per_fault": sum(len(o.incidents) for o in of_kind) / len(of_kind),
+            "exactly_one_pct": 100.0 * sum(len(o.incidents) == 1 for o in of_kind) / len(of_kind),
+            "median_delay_min": float(np.median(delays)) if delays else float("nan"),
+        }
+    return by_kind
 
 
 def _related(key: str, fault: Fault) -> bool:

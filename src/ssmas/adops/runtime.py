@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -73,14 +74,35 @@ def ingest_alert(platform: Platform, alert: Alert | Mapping[str, Any]) -> Ingest
     return incident_service(platform).ingest_alert(alert)
 
 
+def detector_registry(platform: Platform) -> Any:
+    """The platform's model registry (MLflow), where trained detectors wait for approval;
+    built once per process, its changes announced on the platform's bus."""
+    from ssmas.core.registry import ModelRegistry, registry_from_settings
+
+    def build(p: Platform) -> ModelRegistry:
+        return registry_from_settings(p.settings, bus=p.bus)
+
+    return platform.runtime_or_build("adops.registry", ModelRegistry, build)
+
+
 def stream_job(platform: Platform) -> StreamJob:
+    from ssmas.adops.stream.registry import load_active_detector
+
     section = platform.settings.incidents
+
+    def models() -> Any:
+        uri = platform.settings.resolved_mlflow_uri
+        if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+            return None  # no registry yet, so no approved detector (and no MLflow start-up)
+        return load_active_detector(detector_registry(platform))
+
     return StreamJob(
         platform.engine,
         platform.bus,
         incident_service(platform),
         rules=rules_of(section),
         checkpoint_s=section.checkpoint_s,
+        models=models,
     )
 
 

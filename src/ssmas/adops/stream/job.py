@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,15 +30,19 @@ from ssmas.adops.incidents import IncidentService
 from ssmas.adops.incidents.tables import StreamCheckpointRow
 from ssmas.adops.stream.alerts import Alert
 from ssmas.adops.stream.composite import CompositeRules
+from ssmas.adops.stream.model import DetectorModel
 from ssmas.adops.stream.processor import StreamProcessor
+from ssmas.adops.stream.registry import is_detector_change
 from ssmas.core.bus import Bus, Message
 from ssmas.core.metrics import counter
+from ssmas.core.registry.events import MODEL_EVENTS_TOPIC
 
 log = structlog.get_logger("ssmas.adops.stream")
 
 METRICS_TOPIC = "metrics.adops"
 SERIES_TOPIC = "adops.series"
 JOB_NAME = "stream"
+ModelLoader = Callable[[], "tuple[str, DetectorModel] | None"]
 POINTS = counter("adops", "stream_points", "Metric points read by the stream job", ["topic"])
 CHECKPOINTS = counter("adops", "stream_checkpoints", "Checkpoints written by the stream job")
 
@@ -76,12 +80,16 @@ class StreamJob:
         topics: Sequence[str] = (METRICS_TOPIC, SERIES_TOPIC),
         batch: int = 2000,
         checkpoint_s: float = 2.0,
+        models: ModelLoader | None = None,
     ) -> None:
         self.engine = engine
         self.bus = bus
         self.incidents = incidents
         self.name = name
         self.topics = tuple(topics)
+        self.models = models
+        if models is not None and MODEL_EVENTS_TOPIC not in self.topics:
+            self.topics += (MODEL_EVENTS_TOPIC,)
         self.batch = batch
         self.checkpoint_s = checkpoint_s
         self.processor, self.offsets = load_checkpoint(engine, name, rules)
@@ -90,6 +98,26 @@ class StreamJob:
         self.last_checkpoint = time.monotonic()
         self.watermark: datetime | None = None
         self.stats = JobStats()
+        if models is not None and self.processor.model is None:
+            self.reload_model()
+
+    def reload_model(self) -> bool:
+        """Score with the registry's approved detector if it is not the one in use; a registry
+        that cannot be read leaves the current one (logged, tried at the next event)."""
+        if self.models is None:
+            return False
+        try:
+            active = self.models()
+        except Exception as exc:
+            log.warning("adops_detector_not_loaded", error=f"{type(exc).__name__}: {exc}")
+            return False
+        version = None if active is None else active[0]
+        if version == self.processor.model_version:
+            return False
+        covered = self.processor.apply_model(None if active is None else active[1], version)
+        self.dirty = True
+        log.info("adops_detector_applied", version=version, series=covered)
+        return True
 
     def poll(self) -> int:
         """Read and process at most one batch per topic; returns the messages read."""
@@ -110,6 +138,10 @@ class StreamJob:
         return read
 
     def _process(self, topic: str, messages: Sequence[Message]) -> None:
+        if topic == MODEL_EVENTS_TOPIC:
+            if any(is_detector_change(m.payload) for m in messages):
+                self.reload_model()
+            return
         if topic == SERIES_TOPIC:
             for message in messages:
                 name = message.payload.get("series")

@@ -66,6 +66,7 @@ class StreamDetectorConfig:
 
 _ARRAYS = ("count", "mean", "var", "ring", "streak", "step_size", "last", "floor")
 _DRIFT_ARRAYS = ("drift", "cusum_up", "cusum_down")  # absent from older checkpoints
+_MODEL_ARRAYS = ("gain", "rel")  # absent from checkpoints written before trained models
 
 
 class StreamDetector:
@@ -85,6 +86,8 @@ class StreamDetector:
         self.drift = np.zeros(0, dtype=bool)  # per series: watched for slow drifts (CUSUM)
         self.cusum_up = np.zeros(0)
         self.cusum_down = np.zeros(0)
+        self.gain = np.ones(0)  # per series: its scale's multiplier (a trained model's)
+        self.rel = np.zeros(0)  # per series: its relative floor (a trained model's, or rel_floor)
 
     def __len__(self) -> int:
         return len(self.count)
@@ -109,20 +112,31 @@ class StreamDetector:
         self.drift = np.concatenate((self.drift, np.full(extra, drift, dtype=bool)))
         self.cusum_up = np.concatenate((self.cusum_up, np.zeros(extra)))
         self.cusum_down = np.concatenate((self.cusum_down, np.zeros(extra)))
+        self.gain = np.concatenate((self.gain, np.ones(extra)))
+        self.rel = np.concatenate((self.rel, np.full(extra, c.rel_floor)))
 
     def step(
-        self, index: npt.NDArray[np.int64], values: FloatArray
+        self,
+        index: npt.NDArray[np.int64],
+        values: FloatArray,
+        offset: FloatArray | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Score one closed minute of the series at ``index`` (distinct indices).
 
-        Returns ``(score, z)``: the score in [0, 1] and the signed deviation of the sliding
-        mean (negative: below the baseline), both 0 for warm-up and non-finite values.
+        ``offset`` (a trained model's seasonal level at this minute, per series) is taken off
+        the values first: the baseline then follows the residual. Returns ``(score, z)``: the
+        score in [0, 1] and the signed deviation of the sliding mean (negative: below the
+        baseline), both 0 for warm-up and non-finite values.
         """
         c = self.config
         index = np.asarray(index, dtype=np.int64)
         x = np.asarray(values, dtype=np.float64)
         ok = np.isfinite(x)
         idx, x = index[ok], x[ok]
+        level = np.zeros(len(idx))
+        if offset is not None:
+            level = np.asarray(offset, dtype=np.float64)[ok]
+            x = x - level
         score = np.zeros(len(index))
         signed = np.zeros(len(index))
         if len(idx) == 0:
@@ -137,13 +151,12 @@ class StreamDetector:
         sliding_mean = window_sum / filled
         mean, var = self.mean[idx], self.var[idx]
         step_size = self.step_size[idx]
-        scale = np.maximum.reduce(
-            [
-                np.sqrt(var),
-                c.step_floor * step_size,
-                c.rel_floor * np.abs(mean),
-                self.floor[idx],
-            ]
+        scale = np.maximum(
+            self.gain[idx]
+            * np.maximum.reduce(
+                [np.sqrt(var), c.step_floor * step_size, self.rel[idx] * np.abs(mean + level)]
+            ),
+            self.floor[idx],
         )
         z = (sliding_mean - mean) / scale
         warm = count > c.warmup
@@ -218,7 +231,7 @@ class StreamDetector:
         """The state as an ``.npz`` archive (no pickles), the configuration as JSON inside."""
         buffer = io.BytesIO()
         config = np.frombuffer(json.dumps(asdict(self.config)).encode(), dtype=np.uint8)
-        arrays = {name: getattr(self, name) for name in (*_ARRAYS, *_DRIFT_ARRAYS)}
+        arrays = {name: getattr(self, name) for name in (*_ARRAYS, *_DRIFT_ARRAYS, *_MODEL_ARRAYS)}
         np.savez(buffer, config=config, **arrays)
         return buffer.getvalue()
 
@@ -236,4 +249,10 @@ class StreamDetector:
                 else:  # a checkpoint from before the drift test: no series watched yet
                     empty = np.zeros(size, dtype=bool if name == "drift" else np.float64)
                     setattr(detector, name, empty)
+            detector.gain = archive["gain"].copy() if "gain" in archive.files else np.ones(size)
+            detector.rel = (
+                archive["rel"].copy()
+                if "rel" in archive.files
+                else np.full(size, detector.config.rel_floor)
+            )
         return detector

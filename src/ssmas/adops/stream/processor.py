@@ -31,6 +31,7 @@ import numpy as np
 
 from ssmas.adops.stream.alerts import Alert, MetricAnomaly, fingerprint
 from ssmas.adops.stream.composite import WATCHED, CompositeRules, default_rules
+from ssmas.adops.stream.model import DetectorModel
 from ssmas.adops.stream.online import StreamDetector, StreamDetectorConfig
 
 # The smallest move of a metric worth one unit of deviation: a partner that times out once in
@@ -125,6 +126,11 @@ class StreamProcessor:
         self.open: dict[int, _Open] = {}  # posted series: the minute still filling
         self.history: dict[int, _History] = {}
         self.stats = StreamStats()
+        # a trained model (seasonal levels, gains), applied with :meth:`apply_model`
+        self.model: DetectorModel | None = None
+        self.model_version: str | None = None
+        self.rows = np.zeros(0, dtype=np.int64)  # series index -> model row (-1: unknown)
+        self.level = np.zeros(0)  # series index -> the model's level at its last minute
 
     # ---- series bookkeeping -------------------------------------------------------------
     def _series(self, key: str) -> int:
@@ -136,7 +142,46 @@ class StreamProcessor:
             metric = key.rsplit("/", 1)[-1]
             drift = metric in DRIFT_METRICS and not key.startswith(f"{SERIES_SOURCE}/")
             self.detector.grow(found + 1, METRIC_FLOORS.get(metric), drift)
+            row = -1 if self.model is None else self.model.index.get(key, -1)
+            self.rows = np.append(self.rows, row)
+            self.level = np.append(self.level, 0.0)
+            if row >= 0 and self.model is not None:
+                self.detector.gain[found] = self.model.gain[row]
+                self.detector.rel[found] = self.model.rel_floor
         return found
+
+    def apply_model(self, model: DetectorModel | None, version: str | None = None) -> int:
+        """Score with ``model`` from now on (None: back to the online baseline alone); the
+        series it knows move their baseline into its residual space. Returns how many of the
+        stream's series it covers."""
+        d = self.detector
+        n = len(self.keys)
+        rows = np.array(
+            [-1 if model is None else model.index.get(k, -1) for k in self.keys], dtype=np.int64
+        )
+        new_level = np.zeros(n)
+        for i in range(n):
+            if rows[i] >= 0 and model is not None and i in self.last_closed:
+                new_level[i] = model.level(rows[i : i + 1], self.last_closed[i])[0]
+        shift = self.level[:n] - new_level
+        d.mean[:n] += shift
+        d.last[:n] += shift
+        d.ring[:n] += shift[:, None]
+        known = rows >= 0
+        # the online baseline lags the hour; in the model's residual space the level of the
+        # last minutes is the better start (a warm series only)
+        settled = known & (d.count[:n] >= d.config.sliding)
+        d.mean[:n][settled] = d.ring[:n][settled].mean(axis=1)
+        if model is not None and known.any():
+            noise = model.noise[rows[known]]
+            d.var[:n][known] = np.where(noise > 0, noise**2, d.var[:n][known])
+            d.gain[:n][known] = model.gain[rows[known]]
+            d.rel[:n][known] = model.rel_floor
+        d.gain[:n][~known] = 1.0
+        d.rel[:n][~known] = d.config.rel_floor
+        self.model, self.model_version = model, version
+        self.rows, self.level = rows, new_level
+        return int(known.sum())
 
     def series_keys(self) -> list[str]:
         return list(self.keys)
@@ -241,9 +286,18 @@ class StreamProcessor:
             return []
         idx = np.asarray(indices, dtype=np.int64)
         x = np.asarray(values, dtype=np.float64)
-        baseline = self.detector.mean[idx].copy()
-        score, z = self.detector.step(idx, x)
-        sliding = self.detector.ring[idx].mean(axis=1)
+        offset = None
+        if self.model is not None:
+            rows = self.rows[idx]
+            offset = np.zeros(len(idx))
+            known = rows >= 0
+            if known.any():
+                offset[known] = self.model.level(rows[known], minute)
+            self.level[idx] = offset
+        level = self.level[idx]
+        baseline = self.detector.mean[idx] + level
+        score, z = self.detector.step(idx, x, offset)
+        sliding = self.detector.ring[idx].mean(axis=1) + level
         self.stats.minutes_closed += len(indices)
         for j, i in enumerate(indices):
             self.last_closed[i] = minute
@@ -290,13 +344,13 @@ class StreamProcessor:
             i = self.index.get(f"{etype}/{eid}/{metric}")
             if i is not None and self.detector.count[i] > 0:
                 filled = min(int(self.detector.count[i]), self.detector.config.sliding)
-                out[metric] = float(self.detector.ring[i, -filled:].mean())
+                out[metric] = float(self.detector.ring[i, -filled:].mean() + self.level[i])
         return out
 
     # ---- checkpoint -----------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """Everything but the rules, as JSON plus the detector's ``.npz`` (no pickles)."""
-        body = {
+        body: dict[str, Any] = {
             "keys": self.keys,
             "last_closed": {str(i): m for i, m in self.last_closed.items()},
             "open": {str(i): [o.minute, o.total, o.count] for i, o in self.open.items()},
@@ -305,12 +359,18 @@ class StreamProcessor:
                 for i, h in self.history.items()
             },
             "stats": self.stats.__dict__,
+            "model_version": self.model_version,
+            "level": self.level.tolist(),
         }
+        detector = self.detector.to_bytes()
+        body["detector_size"] = len(detector)
         head = json.dumps(body).encode()
         buffer = io.BytesIO()
         buffer.write(len(head).to_bytes(8, "big"))
         buffer.write(head)
-        buffer.write(self.detector.to_bytes())
+        buffer.write(detector)
+        if self.model is not None:
+            buffer.write(self.model.to_bytes())
         return buffer.getvalue()
 
     @classmethod
@@ -318,7 +378,15 @@ class StreamProcessor:
         size = int.from_bytes(data[:8], "big")
         body = json.loads(data[8 : 8 + size])
         processor = cls(rules)
-        processor.detector = StreamDetector.from_bytes(data[8 + size :])
+        tail = data[8 + size :]
+        detector_size = body.get("detector_size")  # absent before trained models
+        if detector_size is None:
+            processor.detector = StreamDetector.from_bytes(tail)
+        else:
+            processor.detector = StreamDetector.from_bytes(tail[:detector_size])
+            if len(tail) > detector_size:
+                processor.model = DetectorModel.from_bytes(tail[detector_size:])
+                processor.model_version = body.get("model_version")
         processor.keys = list(body["keys"])
         processor.index = {k: i for i, k in enumerate(processor.keys)}
         processor.last_closed = {int(i): int(m) for i, m in body["last_closed"].items()}
@@ -332,4 +400,11 @@ class StreamProcessor:
             for i, h in body["history"].items()
         }
         processor.stats = StreamStats(**body["stats"])
+        n = len(processor.keys)
+        model = processor.model
+        processor.rows = np.array(
+            [-1 if model is None else model.index.get(k, -1) for k in processor.keys],
+            dtype=np.int64,
+        )
+        processor.level = np.asarray(body.get("level", [0.0] * n), dtype=np.float64)
         return processor

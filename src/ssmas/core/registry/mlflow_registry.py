@@ -129,6 +129,7 @@ class ModelRegistry:
             feature_schema_version=tags.get(TAG_SCHEMA_VERSION),
             flavor=tags.get(TAG_FLAVOR),
             created_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
+            tags={str(k): str(v) for k, v in tags.items()},
         )
 
     def _resolve(self, name: str, alias_or_version: str | int) -> Any:
@@ -222,6 +223,25 @@ class ModelRegistry:
         with self._translate(f"setting alias {alias!r} on {name!r} v{version}"):
             self._client.set_registered_model_alias(name, alias, str(version))
         self._changed("alias_set", name, version, alias)
+
+    def set_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
+        """Tag one version (e.g. its approval state); announced as ``version_tagged``."""
+        check_name(name)
+        with self._translate(f"tagging {name!r} v{version}"):
+            self._client.set_model_version_tag(name, str(version), key, value)
+        self._changed("version_tagged", name, version)
+
+    def get_version(self, name: str, version: int | str) -> ModelVersionInfo:
+        """One version by number (its aliases and tags); :class:`ModelNotFound` if absent."""
+        check_name(name)
+        with self._translate(f"model {name!r} v{version}"):
+            mv = self._client.get_model_version(name, str(version))
+            aliases = [
+                a
+                for a, v in self._client.get_registered_model(name).aliases.items()
+                if int(v) == int(mv.version)
+            ]
+        return self._info(mv, aliases=aliases)
 
     def delete_alias(self, name: str, alias: str) -> None:
         check_name(name)

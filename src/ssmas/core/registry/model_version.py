@@ -25,6 +25,7 @@ class ModelVersionInfo(BaseModel):
     feature_schema_version: str | None = None
     flavor: str | None = None
     created_at: datetime
+    tags: dict[str, str] = Field(default_factory=dict)  # the version's tags (e.g. approval)
 
 
 class RegistryError(Exception):
