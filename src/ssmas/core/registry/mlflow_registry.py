@@ -234,13 +234,19 @@ class ModelRegistry:
     def get_version(self, name: str, version: int | str) -> ModelVersionInfo:
         """One version by number (its aliases and tags); :class:`ModelNotFound` if absent."""
         check_name(name)
-        with self._translate(f"model {name!r} v{version}"):
-            mv = self._client.get_model_version(name, str(version))
-            aliases = [
-                a
-                for a, v in self._client.get_registered_model(name).aliases.items()
-                if int(v) == int(mv.version)
-            ]
+        missing = ModelNotFound(f"model {name!r} has no version {str(version)!r}")
+        if not str(version).isdigit():
+            raise missing
+        try:
+            with self._translate(f"model {name!r} v{version}"):
+                mv = self._client.get_model_version(name, str(version))
+                aliases = [
+                    a
+                    for a, v in self._client.get_registered_model(name).aliases.items()
+                    if int(v) == int(mv.version)
+                ]
+        except ModelNotFound:
+            raise missing from None
         return self._info(mv, aliases=aliases)
 
     def delete_alias(self, name: str, alias: str) -> None:
@@ -306,16 +312,6 @@ class ModelRegistry:
             return self._info(self._resolve(name, alias))
         except ModelNotFound:
             return None
-
-    def get_version(self, name: str, version: int | str) -> ModelVersionInfo:
-        """Version ``version`` (a number) of ``name``; ``ModelNotFound`` if there is none."""
-        missing = ModelNotFound(f"model {name!r} has no version {str(version)!r}")
-        if not str(version).isdigit():
-            raise missing
-        try:
-            return self._info(self._resolve(name, version))
-        except ModelNotFound:
-            raise missing from None
 
     def list_versions(self, name: str) -> list[ModelVersionInfo]:
         """Every version, oldest first, with its aliases and metrics; [] for an unknown model."""
