@@ -108,7 +108,7 @@ class Channel:
     platform: Platform
     runtime: AssistantRuntime
     fake: RunningFake
-    brain: ScriptedBrain
+    brain: Any  # ScriptedBrain unless open_channel was given another
     notifier: RecordingNotifier
     stats: WorkerStats
 
@@ -129,8 +129,10 @@ def open_channel(
     settings: Settings,
     *,
     clock: Callable[[], datetime] | None = None,
+    brain: Any = None,
     **wa_overrides: Any,
 ) -> Iterator[Channel]:
+    """The channel on ``settings``; ``brain``: the one to run (default: ``ScriptedBrain``)."""
     fake = start_graph_fake()
     platform = build_platform(settings)
     wa = WhatsAppSettings(
@@ -140,7 +142,7 @@ def open_channel(
         retry_backoff_s=0.01,
         **wa_overrides,
     )
-    brain, notifier = ScriptedBrain(), RecordingNotifier()
+    brain, notifier = brain or ScriptedBrain(), RecordingNotifier()
     runtime = build_assistant_runtime(
         platform,
         wa=wa,

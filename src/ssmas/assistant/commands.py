@@ -99,7 +99,6 @@ def _train(data: Path | None, embeddings: bool | None, register: bool) -> None:
                 progress=lambda step: progress.update(task, description=f"training: {step}"),
             )
         except DomainError as exc:
-            progress.stop()
             _domain_problems(exc)
             return
         except (CorpusMissing, RuntimeError, RegistryError) as exc:
@@ -234,7 +233,6 @@ def kb_load_command(
                 settings, paths, progress=lambda m: progress.update(task, description=m)
             )
         except KbError as exc:
-            progress.stop()
             _fail(str(exc))
             return
     for source, count in report.files.items():

@@ -70,15 +70,16 @@ def chunks(text: str, words: int = CHUNK_WORDS) -> list[str]:
 
 
 def _sections(source: str, sections: Iterable[tuple[str, str, str]]) -> list[Passage]:
-    """``(title, locator, body)`` triples → passages (one per chunk)."""
+    """``(title, locator, body)`` triples → passages (one per chunk). A passage too short to
+    tell its language takes the document's."""
     from ssmas.assistant.respond import language_of
 
-    out: list[Passage] = []
-    for title, locator, body in sections:
-        for piece in chunks(body):
-            language = language_of(f"{title} {piece}")
-            out.append(Passage(piece, title, source, locator or title, language))
-    return out
+    cut = [(title, locator, piece) for title, locator, body in sections for piece in chunks(body)]
+    document = language_of(" ".join(f"{t} {p}" for t, _, p in cut))
+    return [
+        Passage(piece, title, source, locator or title, language_of(f"{title} {piece}") or document)
+        for title, locator, piece in cut
+    ]
 
 
 def parse_markdown(text: str, source: str) -> list[Passage]:
