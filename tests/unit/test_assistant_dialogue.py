@@ -5,6 +5,8 @@ knowledge-base answers carry their source, and an unsure match is asked about, n
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -120,3 +122,40 @@ def test_unsure_match_is_asked_about_not_answered(dialogue: Dialogue) -> None:
         Turn("bot", decision.text, now),
     ]
     assert dialogue.previous_action(window) == "utter_ask_rephrase"
+
+
+class GroundedLLM:
+    """Records the prompt; answers with a cited sentence in English."""
+
+    def __init__(self) -> None:
+        self.prompts: list[str] = []
+
+    def complete(self, messages: list[Any], **kwargs: Any) -> Any:
+        from ssmas.core.llm import Completion
+
+        self.prompts.append(messages[0].content)
+        text = "You get paid once your balance reaches 100 EUR. Source: faq.json"
+        return Completion(text=text, model="m", provider="fake")
+
+
+def test_llm_answers_are_grounded_on_the_passages_and_forms_never_go_to_it(
+    dialogue: Dialogue,
+) -> None:
+    from ssmas.assistant.knowledge import KnowledgeBase
+    from ssmas.assistant.seed_brain import SeedBrain
+
+    nlu = SimpleNamespace(
+        bundle=SimpleNamespace(domain=dialogue.domain, entities=dialogue.extractor), encoder=None
+    )
+    llm = GroundedLLM()
+    brain = SeedBrain(nlu, KnowledgeBase.shipped(), llm=llm, kb=dialogue.kb)  # type: ignore[arg-type]
+    window = ContextWindow(1, 1, "bot")
+    answer = brain.reply(
+        "What is the minimum payout?", understood("en", "payment_threshold"), window
+    )
+    assert answer == "You get paid once your balance reaches 100 EUR. Source: faq.json"
+    (prompt,) = llm.prompts
+    assert "Answer only from these passages" in prompt
+    assert "[1] (What is the minimum payout? (faq.json, payment_threshold)) The minimum" in prompt
+    ask = brain.reply("Necesito una factura", understood("es", "invoice"), window)
+    assert ask == "¿De qué mes necesitas la factura?" and len(llm.prompts) == 1
