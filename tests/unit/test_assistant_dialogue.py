@@ -159,3 +159,15 @@ def test_llm_answers_are_grounded_on_the_passages_and_forms_never_go_to_it(
     assert "[1] (What is the minimum payout? (faq.json, payment_threshold)) The minimum" in prompt
     ask = brain.reply("Necesito una factura", understood("es", "invoice"), window)
     assert ask == "¿De qué mes necesitas la factura?" and len(llm.prompts) == 1
+
+
+def test_an_unplaced_answer_gets_the_question_once_more_then_the_rules(
+    dialogue: Dialogue,
+) -> None:
+    window = ContextWindow(1, 1, "bot")
+    question = "¿De qué mes necesitas la factura?"
+    assert talk(dialogue, window, "Necesito una factura", understood("es", "invoice")) == question
+    assert talk(dialogue, window, "no sé", understood("es", "out_of_scope", 0.3)) == question
+    again = talk(dialogue, window, "ni idea", understood("es", "out_of_scope", 0.3))
+    assert again.startswith("No estoy seguro de haberte entendido")
+    assert dialogue.action(understood("es", "out_of_scope", 0.3), window) == "handoff"

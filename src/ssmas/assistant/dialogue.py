@@ -10,7 +10,8 @@ bare "marzo" after "¿De qué mes necesitas la factura?" is the invoice intent w
 ``action(understanding, window)`` is the rule's action (``handoff`` escalates);
 ``respond(text, understanding, window)`` writes the reply:
 
-1. an active form whose intent this is: ask the next missing slot, or answer with the slots;
+1. an active form whose intent this is: ask the next missing slot, or answer with the slots
+   (an answer it cannot place gets the question once more, then the rules decide);
 2. the rule for the intent (or ``out_of_scope`` when the classifier is unsure): a response, a
    form, a hand-off, or ``answer``;
 3. ``answer``: a knowledge-base passage scoring at least ``STRONG_SCORE``, else the intent's
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 INTENT_CONFIDENCE = 0.5
 FORM_CONFIDENCE = 0.9
 SHORT_ANSWER_WORDS = 3
+REASK_LIMIT = 2  # a form's question is asked at most twice in a row
 STRONG_SCORE = 0.6
 ANSWER_SCORE = 0.45
 ASK_SCORE = 0.3
@@ -159,9 +161,16 @@ class Dialogue:
         return u.intent if sure and u.intent in self.domain.intents else OUT_OF_SCOPE
 
     def action(self, u: Understanding, window: ContextWindow) -> str:
+        """The active form when the message continues it (or, once, when the assistant cannot
+        place the answer: the question is asked again), else the rule's action."""
         state = self.active_form(window)
-        if state is not None and u.intent == state[0].intent:
-            return state[0].name
+        if state is not None:
+            form = state[0]
+            if u.intent == form.intent:
+                return form.name
+            unplaced = self._intent(u) == OUT_OF_SCOPE
+            if unplaced and len(self._form_texts(form, window)) < REASK_LIMIT:
+                return form.name
         return self.domain.action_for(self._intent(u), self.previous_action(window))
 
     def search(self, text: str, language: str) -> list[KbHit]:
