@@ -108,7 +108,7 @@ class Channel:
     platform: Platform
     runtime: AssistantRuntime
     fake: RunningFake
-    brain: ScriptedBrain
+    brain: Any  # ScriptedBrain unless open_channel was given another
     notifier: RecordingNotifier
     stats: WorkerStats
 
@@ -130,10 +130,12 @@ def open_channel(
     *,
     clock: Callable[[], datetime] | None = None,
     real_notifiers: bool = False,
+    brain: Any = None,
     **wa_overrides: Any,
 ) -> Iterator[Channel]:
-    """A channel on ``settings``; escalations go to a recording notifier, or with
-    ``real_notifiers`` to the ones ``escalation_notify_urls`` names (as in production)."""
+    """The channel on ``settings``; ``brain``: the one to run (default: ``ScriptedBrain``);
+    escalations go to a recording notifier, or with ``real_notifiers`` to the ones
+    ``escalation_notify_urls`` names (as in production)."""
     fake = start_graph_fake()
     platform = build_platform(settings)
     wa = WhatsAppSettings(
@@ -143,7 +145,7 @@ def open_channel(
         retry_backoff_s=0.01,
         **wa_overrides,
     )
-    brain, notifier = ScriptedBrain(), RecordingNotifier()
+    brain, notifier = brain or ScriptedBrain(), RecordingNotifier()
     runtime = build_assistant_runtime(
         platform,
         wa=wa,

@@ -1,5 +1,7 @@
-"""NLU end to end on real files: train from a small cut of the shared corpora, save, load, analyse,
-register in MLflow; language detection on held-out sentences of the full corpora."""
+"""NLU end to end on real files: train the shipped domain (with a small cut of the shared corpora
+for language and sentiment), save, load, analyse, register in MLflow with champion /
+challenger; the model first use trains is the one ``train`` makes; language detection on
+held-out sentences of the full corpora."""
 
 from __future__ import annotations
 
@@ -84,24 +86,27 @@ def test_train_save_load_analyse(settings: Settings, corpus_root: Path) -> None:
     assert report.path == bundle_path(settings) and report.path.is_file()
     assert not report.embeddings
     for key in (
-        "intent_acc_en",
-        "intent_acc_es",
-        "oos_recall_bot",
+        "domain_val_intent_acc_es",
+        "domain_val_intent_acc_en",
+        "domain_val_oos_recall_es",
         "language_acc",
         "sentiment_3class_acc_es",
         "sentiment_binary_acc_es",
     ):
         assert 0.0 <= report.metrics[key] <= 1.0, key
-    assert report.metrics["intent_acc_es"] > 0.9
+    assert report.metrics["domain_val_intent_acc_en"] > 0.7
     saved_at = report.path.stat().st_mtime_ns
 
     nlu = load_nlu(settings)
     assert report.path.stat().st_mtime_ns == saved_at  # loaded, not retrained
-    lost = nlu.analyse("My card was stolen yesterday, please block it")
-    assert (lost.language, lost.intent) == ("en", "lost_or_stolen_card")
-    assert 0.0 < lost.intent_confidence <= 1.0
-    alarm = nlu.analyse("Pon una alarma para mañana a las siete")
-    assert (alarm.language, alarm.intent) == ("es", "alarm:set_alarm")
+    locked = nlu.analyse("I forgot my password and cannot log in")
+    assert (locked.language, locked.intent) == ("en", "account_access")
+    assert 0.0 < locked.intent_confidence <= 1.0
+    invoice = nlu.analyse("Necesito la factura de marzo")
+    assert (invoice.language, invoice.intent) == ("es", "invoice")
+    assert [(e.entity, e.text, e.value) for e in invoice.entities] == [("month", "marzo", "03")]
+    weather = nlu.analyse("¿Qué tiempo hará mañana en Sevilla?")
+    assert weather.out_of_scope
     angry = nlu.analyse("This is terrible and unacceptable, nobody helps me!")
     assert angry.sentiment == "negative" and angry.negative_score > 0.8
     forced = nlu.analyse("hola", language="en")
@@ -120,44 +125,99 @@ def test_train_save_load_analyse(settings: Settings, corpus_root: Path) -> None:
     assert (calm.reply.language, calm.reply.faq_id) == ("es", "payment_threshold")
 
 
-def test_load_nlu_trains_on_first_use(settings: Settings, corpus_root: Path) -> None:
+@pytest.mark.slow  # the default path: MiniLM encoding and an MLflow registration
+def test_first_use_trains_what_train_trains(settings: Settings, corpus_root: Path) -> None:
+    """No served model: ``load_nlu`` runs ``train_assistant`` with its defaults (embeddings when
+    installed, registered), so the model is the one ``ssmas assistant train`` makes."""
+    from ssmas.assistant.nlu.minilm import find_model_dir
+    from ssmas.core.registry import registry_from_settings
+
     settings = settings.model_copy(update={"shared_data": corpus_root})
     assert data_root(settings.shared_data) == corpus_root
     assert data_root() == SHARED  # the default: shared/data beside the repository
     assert not bundle_path(settings).exists()
     nlu = load_nlu(settings)
     assert bundle_path(settings).is_file()
-    assert nlu.analyse("I lost my card").language == "en"
+    assert nlu.bundle.uses_embeddings == (find_model_dir() is not None)
+    assert nlu.analyse("What is the minimum payout?").intent == "payment_threshold"
+    (version,) = registry_from_settings(settings).list_versions("assistant-nlu")
+    assert version.aliases == ["champion"]
+    assert version.metrics["domain_val_intent_acc_en"] == pytest.approx(
+        nlu.bundle.metrics["domain_val_intent_acc_en"]
+    )
 
 
 def test_no_model_and_no_corpus_is_a_clear_error(settings: Settings, tmp_path: Path) -> None:
     settings = settings.model_copy(update={"shared_data": tmp_path / "nowhere"})
     with pytest.raises(NluUnavailable, match="no corpus"):
         load_nlu(settings)
-    with pytest.raises(NluUnavailable, match="train-nlu"):
+    with pytest.raises(NluUnavailable, match="ssmas assistant train"):
         load_nlu(settings, train_if_missing=False)
 
 
+@pytest.mark.slow  # retrains on the default path (MiniLM, MLflow)
 def test_corrupt_model_file_is_retrained(settings: Settings, corpus_root: Path) -> None:
     settings = settings.model_copy(update={"shared_data": corpus_root})
     bundle_path(settings).parent.mkdir(parents=True)
     bundle_path(settings).write_bytes(b"not a joblib file")
-    assert load_nlu(settings).analyse("Pon una alarma").language == "es"
+    assert load_nlu(settings).analyse("¿Cómo configuro ads.txt?").intent == "ads_txt"
 
 
-def test_registered_in_mlflow_and_served_by_pyfunc(settings: Settings, corpus_root: Path) -> None:
+def _smaller_domain(target: Path) -> Path:
+    """The shipped domain with five examples per intent and language: a worse model."""
+    import yaml
+
+    from ssmas.assistant.nlu.domain import shipped_domain_dir
+
+    source = shipped_domain_dir()
+    (target / "nlu").mkdir(parents=True)
+    (target / "domain.yml").write_text((source / "domain.yml").read_text(encoding="utf-8"))
+    for name in ("es.yml", "en.yml"):
+        data = yaml.safe_load((source / "nlu" / name).read_text(encoding="utf-8"))
+        data["intents"] = {k: v[:5] for k, v in data["intents"].items()}
+        (target / "nlu" / name).write_text(yaml.safe_dump(data, allow_unicode=True))
+    return target
+
+
+def test_registered_champion_then_challenger_then_promoted(
+    settings: Settings, corpus_root: Path, tmp_path: Path
+) -> None:
     import pandas as pd
+    from typer.testing import CliRunner
 
+    from ssmas.assistant.commands import assistant_app
+    from ssmas.assistant.nlu.bundle import challenger_path, read_bundle
+    from ssmas.assistant.nlu.domain import load_domain
     from ssmas.core.registry import registry_from_settings
+    from ssmas.settings import use_settings
 
     report = train_nlu(settings, use_embeddings=False, register_model=True, root=corpus_root)
-    assert report.registered_version == 1
+    assert (report.registered_version, report.alias) == (1, "champion")
     registry = registry_from_settings(settings)
-    (version,) = registry.list_versions("assistant-nlu")
-    assert version.version == 1
     model = registry.load("assistant-nlu", 1)
-    out = model.predict(pd.DataFrame({"text": ["I lost my card", "Pon una alarma"]}))
+    out = model.predict(pd.DataFrame({"text": ["I lost my password", "Pon una alarma"]}))
     assert list(out["language"]) == ["en", "es"]
+
+    worse = train_nlu(
+        settings,
+        data_dir=_smaller_domain(tmp_path / "small"),
+        use_embeddings=False,
+        register_model=True,
+        root=corpus_root,
+    )
+    assert (worse.registered_version, worse.alias) == (2, "challenger")
+    assert worse.path == challenger_path(settings)  # not served
+    served = read_bundle(bundle_path(settings))
+    assert served is not None and served.params["examples"] == len(load_domain().examples)
+
+    with use_settings(settings):
+        result = CliRunner().invoke(assistant_app, ["promote"])
+    assert result.exit_code == 0, result.output
+    served = read_bundle(bundle_path(settings))
+    assert served is not None and served.params["examples"] == 15 * 5 * 2  # intents x 5 x es, en
+    assert not challenger_path(settings).exists()
+    aliases = {v.version: v.aliases for v in registry.list_versions("assistant-nlu")}
+    assert aliases == {1: [], 2: ["champion"]}
 
 
 def test_language_detection_on_held_out_sentences() -> None:

@@ -125,13 +125,18 @@ def test_a_new_round_replaces_the_previous_one(trained: Settings) -> None:
     assert batched._prepared == {}
 
 
-def test_faq_scores_of_the_round_are_prepared(trained: Settings) -> None:
+def test_a_round_with_a_domain_skips_the_faq_scores(trained: Settings) -> None:
+    """With the trained domain the replies come from the dialogue policy (knowledge base
+    searched per reply), so ``prepare`` no longer scores the shipped FAQ for the round."""
     nlu = load_nlu(trained, train_if_missing=False)
-    _, batched = _brains(nlu)
-    batched.prepare([("¿Cuál es el pago mínimo?", None), ("What is the minimum payout?", None)])
-    prepared = set(batched.knowledge._prepared)
-    assert ("¿Cuál es el pago mínimo?", "es") in prepared
-    assert ("What is the minimum payout?", "en") in prepared
-    plain = KnowledgeBase.shipped()
-    for text, language in prepared:
-        assert batched.knowledge.best(text, language) == plain.best(text, language)
+    alone, batched = _brains(nlu)
+    items = [("¿Cuál es el pago mínimo?", None), ("What is the minimum payout?", None)]
+    batched.prepare(items)
+    assert batched.knowledge._prepared == {}
+    window = ContextWindow(1, 1, "bot", None, "")
+    for text, hint in items:
+        u = batched.understand(text, hint)
+        assert u.intent == "payment_threshold"
+        assert batched.reply(text, u, window) == alone.reply(
+            text, alone.understand(text, hint), window
+        )

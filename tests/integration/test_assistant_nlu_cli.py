@@ -1,4 +1,4 @@
-"""``ssmas assistant classify`` / ``train-nlu``: JSON out, and bad input exits 2 with one line."""
+"""``ssmas assistant classify`` / ``train``: JSON out, and bad input exits 2 with one line."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def runner(tmp_path: Path) -> Iterator[CliRunner]:
         (["classify", "  "], "error: TEXT is empty"),
         (["classify", "hola", "--language", "fr"], "error: --language must be es or en"),
         (["classify", "hola"], "error: no NLU model and no corpus to train one"),
+        (["train", "--no-register"], "error: NLU corpus not found"),
         (["train-nlu", "--no-register"], "error: NLU corpus not found"),
     ],
 )
@@ -47,8 +48,11 @@ def test_classify_prints_json(runner: CliRunner) -> None:
     settings = get_settings()
     root = _cut_corpora(Path(settings.data_dir).parent / "corpora")
     with use_settings(settings.model_copy(update={"shared_data": root})):
-        result = runner.invoke(assistant_app, ["classify", "Pon una alarma a las siete"])
+        result = runner.invoke(
+            assistant_app, ["classify", "¿Cómo configuro ads.txt en misitio.com?"]
+        )
     assert result.exit_code == 0, result.stderr
     body = json.loads(result.stdout)
-    assert body["language"] == "es" and body["intent"] == "alarm:set_alarm"
+    assert body["language"] == "es" and body["intent"] == "ads_txt"
     assert set(body) >= {"intent_confidence", "out_of_scope", "sentiment", "sentiment_score"}
+    assert [(e["entity"], e["text"]) for e in body["entities"]] == [("site", "misitio.com")]

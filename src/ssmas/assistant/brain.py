@@ -14,6 +14,7 @@ from ssmas.assistant.escalation import HANDOFF_MESSAGES
 
 if TYPE_CHECKING:
     from ssmas.assistant.context import ContextWindow
+    from ssmas.assistant.nlu.entities import Entity
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Understanding:
     sentiment_score: float = 0.0
     negative_score: float = 0.0
     out_of_scope: bool = False
+    entities: tuple[Entity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class Brain(Protocol):
     work for the whole round at once and cache it. A brain with ``prepare`` must answer those
     calls exactly as it would without it (``SeedBrain`` does; see ``seed_brain``). It is not
     declared here, so brains without it still satisfy the protocol.
+
+    Optional too: ``follow(text, understanding, window) -> Understanding``. The pipeline calls
+    it (when the brain has it) right after ``understand``, so the conversation can change what
+    a message means (an answer to a form's question); ``judge``, ``reply`` and the stored
+    intent then use what it returns.
     """
 
     def understand(self, text: str, hint_language: str | None) -> Understanding: ...

@@ -1,8 +1,10 @@
-"""``ssmas assistant ...``: train the NLU models and classify a message from the command line."""
+"""``ssmas assistant ...``: check and train the domain, manage its model versions, load the
+knowledge base, and classify a message from the command line."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -43,27 +45,57 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-@assistant_app.command("train-nlu")
-def train_nlu_command(
-    embeddings: Annotated[
-        bool | None,
-        typer.Option(
-            "--embeddings/--no-embeddings",
-            help="MiniLM features for English intents (default: when installed)",
-        ),
-    ] = None,
-    register: Annotated[
-        bool, typer.Option("--register/--no-register", help="log a new version to MLflow")
-    ] = True,
-    full: Annotated[
-        bool,
-        typer.Option(
-            "--full/--holdout", help="after measuring, refit the saved models on all the data"
-        ),
-    ] = True,
-) -> None:
-    """Train language, intent and sentiment models, print their validation figures."""
-    from ssmas.assistant.nlu import CorpusMissing, train_nlu
+kb_app = typer.Typer(
+    help="The team's knowledge base (Markdown, PDF, DOCX, FAQ CSV).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+assistant_app.add_typer(kb_app, name="kb")
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option("--data", help="domain directory (domain.yml + example files); default: shipped"),
+]
+
+
+def _domain_problems(exc: Exception) -> None:
+    for problem in getattr(exc, "problems", []):
+        typer.echo(f"{problem}", err=True)
+    count = len(getattr(exc, "problems", []))
+    typer.echo(f"error: the training data has {count} problem(s)", err=True)
+    raise typer.Exit(code=2)
+
+
+@assistant_app.command("validate")
+def validate_command(data: DataOption = None) -> None:
+    """Check the training data; every problem is printed as file:line: reason (exit 2)."""
+    from ssmas.assistant.nlu.domain import DomainError, load_domain
+
+    try:
+        domain = load_domain(data)
+    except DomainError as exc:
+        _domain_problems(exc)
+        return
+    table = Table(title=f"domain {domain.source}")
+    table.add_column("intent")
+    for lang in domain.languages:
+        table.add_column(f"examples {lang}", justify="right")
+    counts = domain.counts()
+    for intent in domain.intents:
+        table.add_row(
+            intent, *(str(counts.get(intent, {}).get(lang, 0)) for lang in domain.languages)
+        )
+    out.print(table)
+    out.print(
+        f"ok: {len(domain.intents)} intents, {len(domain.entities)} entities, "
+        f"{len(domain.forms)} forms, {len(domain.rules)} rules"
+    )
+
+
+def _train(data: Path | None, embeddings: bool | None, register: bool) -> None:
+    from ssmas.assistant.nlu import CorpusMissing, train_assistant
+    from ssmas.assistant.nlu.domain import DomainError
+    from ssmas.core.registry import RegistryError
 
     settings = get_settings()
     settings.ensure_dirs()
@@ -74,29 +106,213 @@ def train_nlu_command(
         console=err,
         transient=True,
     ) as progress:
-        task = progress.add_task("training NLU", total=None)
+        task = progress.add_task("training", total=None)
         try:
-            report = train_nlu(
+            report = train_assistant(
                 settings,
+                data_dir=data,
                 use_embeddings=embeddings,
                 register_model=register,
-                refit_full=full,
                 progress=lambda step: progress.update(task, description=f"training: {step}"),
             )
-        except (CorpusMissing, RuntimeError) as exc:
+        except DomainError as exc:
+            _domain_problems(exc)
+            return
+        except (CorpusMissing, RuntimeError, RegistryError) as exc:
             _fail(str(exc))
             return
-    table = Table(title="NLU validation figures (held-out splits)")
+    table = Table(title="validation figures (held-back fifth of the domain; corpora splits)")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, value in report.metrics.items():
         table.add_row(name, f"{value:.4f}")
     out.print(table)
-    version = f", MLflow version {report.registered_version}" if report.registered_version else ""
+    version = (
+        f", MLflow assistant-nlu v{report.registered_version} ({report.alias})"
+        if report.registered_version
+        else ""
+    )
     out.print(
         f"saved {report.path} in {report.seconds:.1f} s "
         f"(embeddings: {'yes' if report.embeddings else 'no'}{version})"
     )
+
+
+EmbeddingsOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--embeddings/--no-embeddings",
+        help="MiniLM features for English intents (default: when installed)",
+    ),
+]
+RegisterOption = Annotated[
+    bool, typer.Option("--register/--no-register", help="log a new version to MLflow")
+]
+
+
+@assistant_app.command("train")
+def train_command(
+    data: DataOption = None, embeddings: EmbeddingsOption = None, register: RegisterOption = True
+) -> None:
+    """Check the domain's training data, train the NLU, register it (champion when at least as
+    good as the current one, else challenger) and save the served model."""
+    _train(data, embeddings, register)
+
+
+@assistant_app.command("train-nlu", hidden=True)
+def train_nlu_command(embeddings: EmbeddingsOption = None, register: RegisterOption = True) -> None:
+    """Former name of ``train`` (the shipped domain)."""
+    _train(None, embeddings, register)
+
+
+@assistant_app.command("models")
+def models_command() -> None:
+    """The registered versions of assistant-nlu with their aliases and figures."""
+    from ssmas.assistant.nlu.bundle import MODEL_NAME
+    from ssmas.core.registry import RegistryError, registry_from_settings
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    try:
+        versions = registry_from_settings(settings).list_versions(MODEL_NAME)
+    except RegistryError as exc:
+        _fail(str(exc))
+        return
+    table = Table(title=MODEL_NAME)
+    for column in ("version", "aliases", "intent acc es", "intent acc en"):
+        table.add_column(column)
+    for v in versions:
+        m = v.metrics
+        table.add_row(
+            str(v.version),
+            ",".join(v.aliases),
+            f"{m.get('domain_val_intent_acc_es', float('nan')):.4f}",
+            f"{m.get('domain_val_intent_acc_en', float('nan')):.4f}",
+        )
+    out.print(table)
+
+
+@assistant_app.command("promote")
+def promote_command(
+    version: Annotated[
+        int | None, typer.Argument(help="version to make champion (default: the challenger)")
+    ] = None,
+) -> None:
+    """Make a version of assistant-nlu champion and serve it (restart workers to pick it up)."""
+    from ssmas.assistant.nlu.bundle import (
+        MODEL_NAME,
+        bundle_from_registry,
+        bundle_path,
+        challenger_path,
+        save_bundle,
+    )
+    from ssmas.core.registry import CHALLENGER, RegistryError, registry_from_settings
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    try:
+        registry = registry_from_settings(settings)
+        if version is None:
+            challenger = registry.get_version_by_alias(MODEL_NAME, CHALLENGER)
+            if challenger is None:
+                _fail("no challenger to promote: give a version")
+                return
+            version = int(challenger.version)
+        bundle = bundle_from_registry(settings, version)
+        registry.promote(MODEL_NAME, version)
+    except (RegistryError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    save_bundle(bundle, bundle_path(settings))
+    challenger_path(settings).unlink(missing_ok=True)
+    out.print(f"{MODEL_NAME} v{version} is champion and served from {bundle_path(settings)}")
+
+
+@kb_app.command("load")
+def kb_load_command(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders to load")],
+) -> None:
+    """Read, chunk and index documents (a file loaded again replaces its earlier version)."""
+    from ssmas.assistant.kb import KbError, load_files
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("loading", total=None)
+        try:
+            report = load_files(
+                settings, paths, progress=lambda m: progress.update(task, description=m)
+            )
+        except KbError as exc:
+            _fail(str(exc))
+            return
+    for source, count in report.files.items():
+        out.print(f"{source}: {count} passages")
+    out.print(
+        f"index: {report.total_passages} passages (shipped FAQ included), "
+        f"embeddings: {'yes' if report.embeddings else 'no'} → {report.path}"
+    )
+
+
+@kb_app.command("list")
+def kb_list_command() -> None:
+    """The loaded sources and their passage counts."""
+    from ssmas.assistant.kb import SHIPPED_SOURCE, loaded_sources, shipped_passages
+
+    settings = get_settings()
+    out.print(f"{SHIPPED_SOURCE} (shipped): {len(shipped_passages())} passages")
+    for source, passages in loaded_sources(settings).items():
+        out.print(f"{source}: {len(passages)} passages")
+
+
+@kb_app.command("remove")
+def kb_remove_command(source: Annotated[str, typer.Argument(help="file name as listed")]) -> None:
+    """Drop a loaded source from the knowledge base."""
+    from ssmas.assistant.kb import remove_source
+
+    settings = get_settings()
+    if not remove_source(settings, source):
+        _fail(f"no loaded source named {source!r} (see `ssmas assistant kb list`)")
+    out.print(f"removed {source}")
+
+
+@kb_app.command("search")
+def kb_search_command(
+    text: Annotated[str, typer.Argument(help="a customer's question")],
+    language: Annotated[str, typer.Option("--language", "-l", help="es or en")] = "es",
+) -> None:
+    """The best passages for a question, with their scores (BM25, MiniLM, hybrid)."""
+    from ssmas.assistant.kb import knowledge_index
+    from ssmas.assistant.kb.parse import Passage  # noqa: F401  (unpickling the index)
+
+    if language not in ("es", "en"):
+        _fail(f"--language must be es or en, not {language!r}")
+    if not text.strip():
+        _fail("TEXT is empty")
+    settings = get_settings()
+    settings.ensure_dirs()
+    from ssmas.assistant.kb import default_encoder
+
+    index = knowledge_index(settings, encoder=None)
+    hits = index.search(text, language, default_encoder() if index.dense else None, k=5)
+    table = Table(title=f"knowledge base: {text}")
+    for column in ("score", "bm25", "dense", "source", "passage"):
+        table.add_column(column)
+    for hit in hits:
+        table.add_row(
+            f"{hit.score:.3f}",
+            f"{hit.bm25:.3f}",
+            f"{hit.dense:.3f}",
+            hit.passage.citation,
+            hit.passage.text[:80],
+        )
+    out.print(table)
 
 
 @assistant_app.command("classify")

@@ -25,8 +25,9 @@ from ssmas.core.platform import Platform
 
 log = structlog.get_logger("ssmas.assistant.demo")
 
-# The first reply may wait for the NLU models to train (under a minute on 2 cores).
-REPLY_TIMEOUT_S = 240.0
+# The first reply may wait for ``train_assistant`` (one to three minutes on 2 cores, longer
+# when the machine is loaded).
+REPLY_TIMEOUT_S = 360.0
 CUSTOMER_PACE_S = 5.0  # about one new customer every five seconds after the script
 
 

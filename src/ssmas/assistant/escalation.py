@@ -89,6 +89,14 @@ INTENT_DEPARTMENTS = {
     "cancel_order": "retention",
     "terminate_account": "retention",
     "passcode_forgotten": "technical",
+    # the shipped domain's intents (assistant/data/domain)
+    "payment_status": "billing",
+    "payment_threshold": "billing",
+    "payment_details": "billing",
+    "invoice": "billing",
+    "account_access": "technical",
+    "integration": "technical",
+    "ads_txt": "technical",
 }
 HANDOFF_MESSAGES = {
     "es": "Te estoy conectando con uno de nuestros especialistas. En breve te contactarán.",

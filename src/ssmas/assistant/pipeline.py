@@ -290,6 +290,9 @@ class TextPipeline:
         if event.kind == "unsupported" or not event.text.strip():
             return _Plan(None, None, channel_message("unsupported", hint, event.phone))
         understanding = self.brain.understand(event.text, hint)
+        follow = getattr(self.brain, "follow", None)
+        if callable(follow):  # a form's question answered: the conversation says what it means
+            understanding = follow(event.text, understanding, window)
         decision = self.brain.judge(event.text, understanding, window)
         asked = event.reply_id in AGENT_BUTTONS or (
             understanding.intent in AGENT_INTENTS and understanding.confidence >= 0.5

@@ -1,6 +1,10 @@
-"""The production ``Brain``: the trained NLU, the seed's escalation score, the offline responder,
-and — when an LLM endpoint is configured — a context-aware prompt with the seed's model choice,
-a deadline and a fall back to the offline reply.
+"""The production ``Brain``: the trained NLU, the seed's escalation score, the domain's dialogue
+policy (forms, rules, responses, knowledge-base answers with their source; ``dialogue``), and
+— when an LLM endpoint is configured — a context-aware prompt grounded on the retrieved
+passages, with the seed's model choice, a deadline and a fall back to the offline reply.
+
+Forms and hand-off rules are never left to the LLM: it rewrites only answers (a response of
+the domain, or a knowledge-base passage, which it must keep to and cite).
 
 ``prepare(items)`` (the optional part of the ``Brain`` port) runs the NLU once for a whole
 round: every message's language, intent and sentiment in one vectorised pass
@@ -19,7 +23,9 @@ import structlog
 
 from ssmas.assistant.brain import EscalationCall, Understanding
 from ssmas.assistant.context import ContextWindow
+from ssmas.assistant.dialogue import Decision, Dialogue
 from ssmas.assistant.escalation import score_escalation
+from ssmas.assistant.kb import KnowledgeIndex
 from ssmas.assistant.knowledge import KnowledgeBase
 from ssmas.assistant.nlu import NLU, NluResult, load_nlu
 from ssmas.assistant.respond import FALLBACK, check_reply, compose_reply
@@ -29,7 +35,9 @@ from ssmas.settings import Settings
 log = structlog.get_logger(__name__)
 
 LANGUAGE_CONFIDENCE_MIN = 0.6
-TECHNICAL_INTENTS = frozenset({"passcode_forgotten", "technical_issue", "integration"})
+TECHNICAL_INTENTS = frozenset(
+    {"passcode_forgotten", "technical_issue", "integration", "account_access", "ads_txt"}
+)
 LANGUAGE_NAMES = {"es": "Spanish", "en": "English"}
 
 
@@ -59,12 +67,18 @@ class SeedBrain:
     llm: LLM | None = None
     llm_deadline_s: float = 3.0
     tier_models: dict[str, str] | None = None
+    kb: KnowledgeIndex | None = None
     _prepared: dict[tuple[str, str | None], Understanding] = field(
         default_factory=dict, init=False, repr=False
     )
 
     def __post_init__(self) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="llm")
+        bundle = getattr(self.nlu, "bundle", None)
+        self.dialogue: Dialogue | None = None
+        if bundle is not None:
+            encoder = getattr(self.nlu, "encoder", None)
+            self.dialogue = Dialogue(bundle.domain, bundle.entities, self.kb, encoder)
 
     def prepare(self, items: Sequence[tuple[str, str | None]]) -> None:
         """Understand a round of ``(text, language hint)`` pairs at once (see the module doc);
@@ -83,6 +97,8 @@ class SeedBrain:
         self._prepared = {
             pair: _understanding(result) for pair, result in zip(pairs, results, strict=True)
         }
+        if self.dialogue is not None:
+            return  # replies come from the dialogue policy, not from the FAQ scores
         by_language: dict[str, list[str]] = {}
         for text, result in zip(texts, results, strict=True):
             by_language.setdefault(_reply_language(result.language), []).append(text)
@@ -99,6 +115,10 @@ class SeedBrain:
             result = self.nlu.analyse(text, language=hint_language)
         return _understanding(result)
 
+    def follow(self, text: str, u: Understanding, window: ContextWindow) -> Understanding:
+        """``u`` read in the conversation (an answer to a form's question); see ``dialogue``."""
+        return u if self.dialogue is None else self.dialogue.follow(text, u, window)
+
     def judge(self, text: str, u: Understanding, window: ContextWindow) -> EscalationCall:
         history = [t.text for t in window.turns if t.role == "user"]
         decision = score_escalation(
@@ -110,19 +130,42 @@ class SeedBrain:
             intent=u.intent,
             history=history,
         )
-        return EscalationCall(
+        call = EscalationCall(
             decision.escalate,
             decision.score,
             list(decision.reasons),
             decision.priority,
             decision.department,
         )
+        if (
+            not call.escalate
+            and self.dialogue is not None
+            and self.dialogue.action(u, window) == "handoff"
+        ):
+            reason = "Domain rule: hand off to a person"
+            priority = "medium" if call.priority == "low" else call.priority
+            return EscalationCall(
+                True, call.score, [*call.reasons, reason], priority, call.department
+            )
+        return call
+
+    def decide(self, text: str, u: Understanding, window: ContextWindow) -> Decision | None:
+        """The dialogue policy's decision (``None`` for a brain without a domain)."""
+        return None if self.dialogue is None else self.dialogue.respond(text, u, window)
 
     def reply(self, text: str, u: Understanding, window: ContextWindow) -> str:
-        offline = compose_reply(text, nlu_result(u), self.knowledge).text
+        decision = self.decide(text, u, window)
+        if decision is None or self.dialogue is None:
+            offline = compose_reply(text, nlu_result(u), self.knowledge).text
+        else:
+            offline = decision.text
+            if check_reply(offline, u.language if u.language in FALLBACK else "es"):
+                offline = self.dialogue.fallback(u)
+            if decision.source not in ("kb", "response"):
+                return offline  # forms, clarifications, hand-offs: never rewritten
         if self.llm is None:
             return offline
-        future = self._pool.submit(self._llm_reply, text, u, window, offline)
+        future = self._pool.submit(self._llm_reply, text, u, window, offline, decision)
         try:
             answer = future.result(timeout=self.llm_deadline_s)
         except concurrent.futures.TimeoutError:
@@ -135,7 +178,14 @@ class SeedBrain:
             return offline
         return answer
 
-    def _llm_reply(self, text: str, u: Understanding, window: ContextWindow, draft: str) -> str:
+    def _llm_reply(
+        self,
+        text: str,
+        u: Understanding,
+        window: ContextWindow,
+        draft: str,
+        decision: Decision | None = None,
+    ) -> str:
         assert self.llm is not None
         language = LANGUAGE_NAMES.get(u.language, "Spanish")
         system = (
@@ -145,6 +195,17 @@ class SeedBrain:
             f"Detected intent: {u.intent} (confidence {u.confidence:.2f}).\n"
             f"A vetted answer you may adapt: {draft}"
         )
+        if decision is not None and decision.hits:
+            passages = "\n".join(
+                f"[{n}] ({hit.passage.citation}) {hit.passage.text}"
+                for n, hit in enumerate(decision.hits, 1)
+            )
+            system += (
+                "\nAnswer only from these passages of the team's knowledge base; if they do "
+                "not answer the question, say a person from the team will help. End with "
+                "the source you used, as 'Source: <the text in brackets>' in the answer's "
+                f"language.\n{passages}"
+            )
         messages = [ChatMessage(role="system", content=system)]
         if window.summary:
             messages.append(
@@ -185,6 +246,7 @@ def _understanding(result: NluResult) -> Understanding:
         sentiment_score=result.sentiment_score,
         negative_score=result.negative_score,
         out_of_scope=result.out_of_scope,
+        entities=result.entities,
     )
 
 
@@ -198,10 +260,17 @@ def nlu_result(u: Understanding) -> NluResult:
         sentiment=u.sentiment,
         sentiment_score=u.sentiment_score,
         negative_score=u.negative_score,
+        entities=u.entities,
     )
 
 
 def brain_from_settings(settings: Settings) -> SeedBrain:
-    """The trained NLU (trained on first use), the shipped FAQ, and the LLM if configured."""
+    """The trained NLU (trained on first use, as ``ssmas assistant train`` trains it), the
+    team's knowledge base (``kb load``; the shipped FAQ until then), and the LLM if
+    configured."""
+    from ssmas.assistant.kb import knowledge_index
+
     llm = llm_from_settings(settings, max_retries=0) if settings.llm_base_url else None
-    return SeedBrain(load_nlu(settings), KnowledgeBase.shipped(), llm=llm)
+    nlu = load_nlu(settings)
+    kb = knowledge_index(settings, encoder=getattr(nlu, "encoder", None))
+    return SeedBrain(nlu, KnowledgeBase.shipped(), llm=llm, kb=kb)

