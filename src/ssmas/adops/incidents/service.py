@@ -371,6 +371,41 @@ class IncidentService:
             session.flush()
             return _timeline_dict(entry)
 
+    # ---- hooks for the agents (ssmas.adops.agents) ------------------------------------
+    def add_step(
+        self,
+        incident_id: str,
+        *,
+        kind: str,
+        actor: str,
+        text: str,
+        data: dict[str, Any] | None = None,
+        human: bool = False,
+    ) -> dict[str, Any]:
+        """Append one step of an agent's (or an approver's, ``human=True``) work to the
+        incident's timeline; a human step makes the incident count as not automated."""
+        with self.session() as session:
+            row = self._get(session, incident_id)
+            now = self.clock()
+            entry = self._timeline(
+                session, incident_id, now, kind[:16], actor, text[:5000], data or {}
+            )
+            row.updated_at = now
+            if human:
+                row.human_touched = True
+            session.flush()
+            return _timeline_dict(entry)
+
+    def agent_move(
+        self, incident_id: str, state: str, *, actor: str, note: str = ""
+    ) -> dict[str, Any]:
+        """Move an incident as an agent: unlike :meth:`move`, no human touched it."""
+        with self.session() as session:
+            row = self._get(session, incident_id)
+            check_move(row.state, state)
+            self._set_state(session, row, state, actor, self.clock(), note)
+            return _incident_dict(row)
+
     def _set_state(
         self,
         session: Session,
