@@ -166,3 +166,9 @@ def incidents(
             row["title"],
         )
     out.print(table)
+
+
+# ---- the agents (issue 15): `ssmas adops agents ...` --------------------------------------
+from ssmas.adops.agents.commands import agents_app  # noqa: E402
+
+adops_app.add_typer(agents_app, name="agents")

@@ -9,7 +9,11 @@ PRODUCT = Product(
     name="adops",
     summary="Autonomous AdOps: streaming anomaly detectors, incidents and event rules.",
     cli="ssmas.adops.commands:adops_app",
-    routers=("ssmas.adops.api:router", "ssmas.adops.api_events:router"),
+    routers=(
+        "ssmas.adops.api:router",
+        "ssmas.adops.api_events:router",
+        "ssmas.adops.api_agents:router",
+    ),
     pages=("ssmas.adops.web:router",),
     workers=(
         WorkerSpec("stream", "ssmas.adops.runtime:run_stream_worker"),

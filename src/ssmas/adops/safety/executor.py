@@ -164,7 +164,9 @@ class SafeExecutor:
                 sa.select(AgentActionRow).where(AgentActionRow.idempotency_key == key)
             ).first()
             if found is not None:
-                return Outcome("duplicate", found.action_id, f"already {found.status}")
+                return Outcome(
+                    "duplicate", found.action_id, f"already {found.status}", found.approval_id
+                )
             row = AgentActionRow(
                 idempotency_key=key,
                 incident_id=incident_id,
