@@ -36,7 +36,11 @@ class Planner(Protocol):
     name: str
 
     def plan(
-        self, incident: Mapping[str, Any], t: Triage, findings: list[dict[str, Any]]
+        self,
+        incident: Mapping[str, Any],
+        t: Triage,
+        findings: list[dict[str, Any]],
+        playbook: list[Hypothesis] | None = None,
     ) -> list[Hypothesis]: ...
 
 
@@ -157,7 +161,7 @@ class AgentRunner:
         if self.planner is None:
             return playbook, "playbook"
         try:
-            planned = self.planner.plan(incident, t, findings)
+            planned = self.planner.plan(incident, t, findings, playbook)
         except Exception as exc:  # timeout, budget, bad JSON, unknown tool: the playbook
             self._step(
                 incident["incident_id"],
