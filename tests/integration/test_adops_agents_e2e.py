@@ -117,3 +117,38 @@ def test_denied_shift_leaves_the_control_plane_untouched(engine: sa.Engine) -> N
     with episode.incidents.session() as session:
         audit = {a["action"] for a in adops_audit(session) if a["target"] == case["incident_id"]}
     assert "adops.approval.denied" in audit and "adops.apply" not in audit
+
+
+@pytest.mark.parametrize("kind", ["partner_outage", "cache_collapse"])
+def test_shadow_mode_proposes_the_active_first_action_and_changes_nothing(
+    tmp_path: Path, kind: str
+) -> None:
+    firsts = {}
+    for mode in ("active", "shadow"):
+        url = f"sqlite:///{tmp_path / f'{mode}.db'}"
+        upgrade(url)
+        engine = make_engine(url)
+        world = build_world(7)
+        fault = make_fault(world, kind, start=FAULT_AT, minutes=60)
+        episode = Episode(
+            world,
+            engine,
+            SafetyPolicy(mode=mode, approvers=("alice",)),  # type: ignore[arg-type]
+            T0,
+            faults=[fault],
+            approver=("alice", lambda _req: True),
+            agents_from=FAULT_AT - timedelta(minutes=30),
+        )
+        episode.run_until(FAULT_AT + timedelta(minutes=15))
+        assert episode.plane is not None
+        actions = episode.runner.executor.actions()
+        firsts[mode] = (actions[0]["tool"], actions[0]["args"])
+        agent_writes = [v for v in episode.plane.history(50) if v.actor.startswith("agent:")]
+        if mode == "shadow":
+            assert agent_writes == []
+            assert {a["status"] for a in actions} == {"shadow"}
+            assert not any(c["state"] == "resolved" for c in cases(episode.incidents))
+        else:
+            assert len(agent_writes) == 1
+        engine.dispose()
+    assert firsts["shadow"] == firsts["active"]
