@@ -137,3 +137,26 @@ def test_cli_approvals(env: Settings, platform: Platform) -> None:
     assert result.exit_code == 0 and "Approvals (1)" in result.output
     result = runner.invoke(adops_app, ["agents", "tools"])
     assert result.exit_code == 0 and "shift_traffic" in result.output
+
+
+def test_dashboard_approves_as_the_signed_in_approver(
+    client: TestClient, platform: Platform
+) -> None:
+    approval = request_shift(platform)
+    mallory = key(platform, "mallory", ["adops:read", "adops:write"])
+    client.post("/login", data={"api_key": mallory["X-API-Key"]})
+    page = client.get("/dashboard/adops/agents")
+    assert page.status_code == 200 and approval in page.text and "Approve" in page.text
+    r = client.post(f"/dashboard/adops/agents/approvals/{approval}/approve")
+    assert r.status_code == 409 and "not an approver" in r.text
+    tools = client.get("/dashboard/adops/tools")
+    assert tools.status_code == 200 and 'data-tool="shift_traffic"' in tools.text
+    alice = key(platform, "alice", ["adops:read", "adops:write"])
+    client.post("/login", data={"api_key": alice["X-API-Key"]})
+    r = client.post(f"/dashboard/adops/agents/approvals/{approval}/deny", follow_redirects=False)
+    assert r.status_code == 303
+    reader = key(platform, "ana", ["adops:read"])
+    (row,) = client.get("/adops/agents/approvals", headers=reader).json()
+    assert row["state"] == "denied" and row["decided_by"] == "alice"
+    page = client.get("/dashboard/adops/agents")
+    assert "adops.approval.denied" in page.text and "No approval pending" in page.text

@@ -14,7 +14,7 @@ PRODUCT = Product(
         "ssmas.adops.api_events:router",
         "ssmas.adops.api_agents:router",
     ),
-    pages=("ssmas.adops.web:router",),
+    pages=("ssmas.adops.web:router", "ssmas.adops.web_agents:router"),
     workers=(
         WorkerSpec("stream", "ssmas.adops.runtime:run_stream_worker"),
         WorkerSpec("rules", "ssmas.adops.events.service:run_rules_worker"),
