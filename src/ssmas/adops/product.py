@@ -18,6 +18,7 @@ PRODUCT = Product(
     workers=(
         WorkerSpec("stream", "ssmas.adops.runtime:run_stream_worker"),
         WorkerSpec("rules", "ssmas.adops.events.service:run_rules_worker"),
+        WorkerSpec("agents", "ssmas.adops.agents.live:run_agents_worker"),
     ),
     demo="ssmas.adops.demo:run_demo",
     settings_section="adops",

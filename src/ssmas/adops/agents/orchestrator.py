@@ -10,7 +10,7 @@ reasoning lands on the incident's timeline (kind ``agent``) and in the audit log
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -23,11 +23,12 @@ from ssmas.adops.incidents import IncidentService
 from ssmas.adops.incidents.tables import IncidentRow
 from ssmas.adops.safety.executor import SafeExecutor
 from ssmas.adops.safety.policy import SafetyPolicy
-from ssmas.adops.tools.base import ToolContext, ToolError
+from ssmas.adops.tools.base import BASELINE_GAP, BASELINE_SPAN, ToolContext, ToolError
 from ssmas.core.security.audit import record_audit
 
 log = structlog.get_logger("ssmas.adops.agents")
 ORCHESTRATOR = "orchestrator"
+MIN_HISTORY_MIN = 40  # minutes of the baseline hour the agents need before judging anything
 
 
 class Planner(Protocol):
@@ -54,11 +55,14 @@ class AgentRunner:
         policy: SafetyPolicy,
         *,
         planner: Planner | None = None,
+        approval_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.incidents = incidents
         self.ctx = ctx
         self.policy = policy
-        self.executor = SafeExecutor(incidents.engine, ctx, policy, clock=incidents.clock)
+        self.executor = SafeExecutor(
+            incidents.engine, ctx, policy, clock=incidents.clock, approval_clock=approval_clock
+        )
         self.planner = planner
 
     def observe(self, points: Iterable[Mapping[str, Any]]) -> None:
@@ -78,15 +82,22 @@ class AgentRunner:
                 self.handle(incident)
             except Exception:  # one bad incident must not stop the others
                 log.exception("agent_case_failed", incident=incident["incident_id"])
+                self._forget(incident["incident_id"])
 
     def _new_incidents(self) -> list[dict[str, Any]]:
         with self.incidents.session() as session:
-            taken = sa.select(AgentCaseRow.incident_id)
+            # new incidents, and those where no cause was found that have alerted since
+            taken = sa.select(AgentCaseRow.incident_id).where(
+                sa.or_(
+                    AgentCaseRow.state != "no_cause",
+                    AgentCaseRow.updated_at >= IncidentRow.last_alert_at,
+                )
+            )
             rows = session.scalars(
                 sa.select(IncidentRow)
                 .where(
                     IncidentRow.state.in_(("open", "triaged")),
-                    IncidentRow.incident_id.not_in(taken),
+                    IncidentRow.incident_id.not_in(taken.scalar_subquery()),
                 )
                 .order_by(IncidentRow.opened_at)
             ).all()
@@ -106,6 +117,16 @@ class AgentRunner:
     def handle(self, incident: dict[str, Any]) -> None:
         iid = incident["incident_id"]
         self.ctx.reference = incident["opened_at"]
+        history = self._history(incident["opened_at"])
+        if history < MIN_HISTORY_MIN:
+            self._case(iid, "NONE", ORCHESTRATOR, "no_cause", [], incident)
+            self._step(
+                iid,
+                f"not enough history for baselines ({history} of the "
+                f"{MIN_HISTORY_MIN} minutes needed); looked at again on its next alert",
+                {},
+            )
+            return
         t = triage(self.ctx, incident)
         now = self.incidents.clock()
         if t is None:
@@ -141,6 +162,18 @@ class AgentRunner:
                 {"step": "hypothesise", **h.as_dict()},
                 actor=specialist.name,
             )
+        other = self._handled_elsewhere(iid, hypotheses)
+        if other is not None:
+            self._case(
+                iid, t.category, specialist.name, "linked", hypotheses, incident, planner=planner
+            )
+            self._step(
+                iid,
+                f"same cause as incident {other}, which is being handled: linked "
+                "to it (no second action)",
+                {"step": "link", "incident": other},
+            )
+            return
         self._case(
             iid, t.category, specialist.name, "acting", hypotheses, incident, planner=planner
         )
@@ -153,6 +186,41 @@ class AgentRunner:
             )
         del now
         self._try_next(iid)
+
+    def _handled_elsewhere(self, iid: str, hypotheses: list[Hypothesis]) -> str | None:
+        """Another incident whose case is working on the same first action right now."""
+        if not hypotheses:
+            return None
+        first = (hypotheses[0].tool, hypotheses[0].args)
+        with self.incidents.session() as session:
+            rows = session.scalars(
+                sa.select(AgentCaseRow).where(
+                    AgentCaseRow.state.in_(("acting", "awaiting_approval", "verifying")),
+                    AgentCaseRow.incident_id != iid,
+                )
+            ).all()
+            for row in rows:
+                if (
+                    row.hypotheses
+                    and (row.hypotheses[0]["tool"], row.hypotheses[0]["args"]) == first
+                ):
+                    return row.incident_id
+        return None
+
+    def _forget(self, iid: str) -> None:
+        """Drop a case that failed half-way (a busy database...): it is taken again at the next
+        step, and its actions, being idempotent, are found again rather than repeated."""
+        try:
+            with self.incidents.session() as session:
+                case = session.get(AgentCaseRow, iid)
+                if case is not None:
+                    session.delete(case)
+        except Exception:
+            log.exception("agent_case_forget_failed", incident=iid)
+
+    def _history(self, reference: datetime) -> int:
+        end = reference - BASELINE_GAP
+        return len(self.ctx.metrics.values("exchange", "exchange", "rpm", end - BASELINE_SPAN, end))
 
     def _hypotheses(
         self, incident: dict[str, Any], t: Triage, findings: list[dict[str, Any]], specialist: Any
@@ -227,7 +295,13 @@ class AgentRunner:
                 },
                 actor=agent,
             )
-            if outcome.status in ("refused", "failed", "duplicate"):
+            if outcome.status == "duplicate":  # taken again after a failure: resume it
+                resumed = self._resume(outcome.action_id)
+                if resumed is not None:
+                    self._set_case(iid, state=resumed)
+                    return
+                continue
+            if outcome.status in ("refused", "failed"):
                 continue
             state = {
                 "shadow": "shadow",
@@ -238,6 +312,17 @@ class AgentRunner:
             self._set_case(iid, state=state)
             return
         self._escalate(iid, agent, "no hypothesis left to try")
+
+    def _resume(self, action_id: int | None) -> str | None:
+        with self.incidents.session() as session:
+            row = session.get(AgentActionRow, action_id) if action_id is not None else None
+            status = row.status if row is not None else None
+        return {
+            "awaiting_approval": "awaiting_approval",
+            "applied": "verifying",
+            "sent": "verifying",
+            "shadow": "shadow",
+        }.get(status or "")
 
     def _in_place(self, h: Hypothesis) -> bool:
         """The hypothesis's change is what the knobs already hold (an earlier incident's fix)."""
@@ -358,7 +443,7 @@ class AgentRunner:
     ) -> None:
         now = self.incidents.clock()
         with self.incidents.session() as session:
-            session.add(
+            session.merge(
                 AgentCaseRow(
                     incident_id=iid,
                     category=category,

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
+import numpy as np
+
 from ssmas.adops.safety.executor import SafeExecutor, Verify
 from ssmas.adops.tools.base import ToolContext
 from ssmas.exchange import catalog
@@ -147,7 +149,11 @@ def triage(ctx: ToolContext, incident: dict[str, Any]) -> Triage | None:
         drops = []
         for p in candidates:
             rpm, rpm0 = ctx.deviation("publisher", p, "rpm")
-            if rpm0 > 0 and (rpm0 - rpm) / rpm0 >= bar:
+            # beyond the publisher's own minute-to-minute noise too (small ones are noisy):
+            # the last 10 minutes' mean, four robust deviations of a 10-minute mean below
+            noise = _noise(ctx, "publisher", p, "rpm")
+            rpm = ctx.metrics.recent("publisher", p, "rpm", minutes=10) or rpm
+            if rpm0 > 0 and (rpm0 - rpm) / rpm0 >= bar and rpm0 - rpm > 4 * noise / 10**0.5:
                 drops.append(
                     Evidence(
                         "rpm_decay",
@@ -165,6 +171,17 @@ def triage(ctx: ToolContext, incident: dict[str, Any]) -> Triage | None:
     return Triage(
         KIND_CATEGORY[top.problem], top.problem, top.entity_type, top.entity_id, tuple(found)
     )
+
+
+def _noise(ctx: ToolContext, entity_type: str, entity_id: str, metric: str) -> float:
+    """Robust standard deviation of a metric's minutes over its baseline hour."""
+    end = ctx.ref - timedelta(minutes=15)
+    values = np.array(
+        ctx.metrics.values(entity_type, entity_id, metric, end - timedelta(hours=1), end)
+    )
+    if len(values) < 5:
+        return float("inf")
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
 def _config_evidence(ctx: ToolContext) -> list[Evidence]:

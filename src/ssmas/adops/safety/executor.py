@@ -90,11 +90,15 @@ class SafeExecutor:
         policy: SafetyPolicy,
         *,
         clock: Callable[[], datetime] | None = None,
+        approval_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.engine = engine
         self.ctx = ctx
         self.policy = policy
         self.clock = clock or ctx.clock
+        # Approvals are decided by people: on the live exchange their expiry runs on the wall
+        # clock while actions and verification follow the exchange's (faster) simulated time.
+        self.approval_clock = approval_clock or self.clock
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -214,8 +218,8 @@ class SafeExecutor:
                     summary=f"{tool_name} {plain}: {reason}"[:2000],
                     state="pending",
                     requested_by=actor,
-                    requested_at=now,
-                    expires_at=now + self.policy.approval_ttl,
+                    requested_at=self.approval_clock(),
+                    expires_at=self.approval_clock() + self.policy.approval_ttl,
                     note="",
                 )
                 session.add(approval)
@@ -234,7 +238,11 @@ class SafeExecutor:
                     f"{risk} risk: waiting for an approver until {approval.expires_at:%H:%M}",
                     approval.approval_id,
                 )
-            return self._apply(session, row, actor, details)
+            row.status = "applying"
+            action_id = row.action_id
+        # the control plane is written outside this transaction (on SQLite a second writer
+        # would wait for this one): the row says "applying" until the write is recorded
+        return self._apply(action_id, actor, details)
 
     def _refusal(
         self, session: Session, row: AgentActionRow, blast: float, now: datetime
@@ -259,39 +267,60 @@ class SafeExecutor:
             return f"cooldown: {row.target} was acted on at {last:%H:%M}"
         return None
 
-    def _apply(
-        self, session: Session, row: AgentActionRow, actor: str, details: dict[str, Any]
-    ) -> Outcome:
-        tool = get_tool(row.tool)
-        parsed = tool.parse(row.args)
+    def _apply(self, action_id: int, actor: str, details: dict[str, Any]) -> Outcome:
+        """Write an action's change to the control plane, then record it (two transactions)."""
+        with self.session() as session:
+            row = session.get(AgentActionRow, action_id)
+            if row is None:
+                raise SafetyError(f"no action {action_id}")
+            tool_name, args, incident_id = row.tool, dict(row.args), row.incident_id
+        tool = get_tool(tool_name)
+        parsed = tool.parse(args)
         now = self.clock()
+        result: dict[str, Any]
         if isinstance(tool, NotifyPartner):
             tool.send(self.ctx, parsed)
-            row.status, row.applied_at = "sent", now
-            self.audit(session, actor, "apply", row.incident_id, {**details, "sent": True})
-            return Outcome("sent", row.action_id, "partner notified")
-        try:
-            change = tool.change(self.ctx, parsed)  # recomputed on the knobs as they are now
-            undo = undo_of(self.ctx, change)
-            before = self.ctx.plane.current().version
-            version = self.ctx.plane.apply(
-                change, actor=actor, reason=f"{row.incident_id}: {row.tool}", at=None
+            result = {"status": "sent"}
+        else:
+            try:
+                change = tool.change(self.ctx, parsed)  # on the knobs as they are now
+                undo = undo_of(self.ctx, change)
+                before = self.ctx.plane.current().version
+                version = self.ctx.plane.apply(
+                    change, actor=actor, reason=f"{incident_id}: {tool_name}", at=None
+                )
+                result = {
+                    "status": "applied",
+                    "change": change,
+                    "undo": undo,
+                    "before": before,
+                    "after": version.version,
+                }
+            except (ToolError, ControlPlaneError) as exc:
+                result = {"status": "failed", "error": str(exc)}
+        with self.session() as session:
+            row = session.get(AgentActionRow, action_id)
+            assert row is not None
+            row.status = result["status"]
+            if result["status"] == "failed":
+                self.audit(
+                    session, actor, "failed", incident_id, {**details, "error": result["error"]}
+                )
+                return Outcome("failed", action_id, result["error"])
+            row.applied_at = now
+            if result["status"] == "sent":
+                self.audit(session, actor, "apply", incident_id, {**details, "sent": True})
+                return Outcome("sent", action_id, "partner notified")
+            row.change, row.undo = result["change"], result["undo"]
+            row.version_before, row.version_after = result["before"], result["after"]
+            self.audit(
+                session,
+                actor,
+                "apply",
+                incident_id,
+                {**details, "undo": result["undo"], "version": result["after"]},
             )
-        except (ToolError, ControlPlaneError) as exc:
-            row.status = "failed"
-            self.audit(session, actor, "failed", row.incident_id, {**details, "error": str(exc)})
-            return Outcome("failed", row.action_id, str(exc))
-        row.change, row.undo = change, undo
-        row.version_before, row.version_after = before, version.version
-        row.status, row.applied_at = "applied", now
-        self.audit(
-            session,
-            actor,
-            "apply",
-            row.incident_id,
-            {**details, "undo": undo, "version": version.version},
-        )
-        return Outcome("applied", row.action_id, f"applied as control-plane v{version.version}")
+        return Outcome("applied", action_id, f"applied as control-plane v{result['after']}")
 
     # ---- approvals ---------------------------------------------------------------------
     def _approval(self, session: Session, approval_id: str) -> ApprovalRow:
@@ -317,7 +346,7 @@ class SafeExecutor:
 
     def expire_due(self) -> list[str]:
         """Requests past their expiry become ``expired`` (a denial)."""
-        now = self.clock()
+        now = self.approval_clock()
         with self.session() as session:
             rows = session.scalars(
                 sa.select(ApprovalRow).where(
@@ -340,7 +369,7 @@ class SafeExecutor:
 
     def run_approved(self) -> list[AgentActionRow]:
         """Apply the actions whose approval was granted (once: the approval is then closed)."""
-        applied = []
+        todo: list[tuple[int, str, dict[str, Any]]] = []
         with self.session() as session:
             rows = session.scalars(
                 sa.select(ApprovalRow).where(ApprovalRow.state == "approved")
@@ -350,6 +379,7 @@ class SafeExecutor:
                 approval.state = "executed"
                 if action is None or action.status != "awaiting_approval":
                     continue
+                action.status = "applying"
                 details = {
                     "action_id": action.action_id,
                     "tool": action.tool,
@@ -358,9 +388,15 @@ class SafeExecutor:
                     "approval_id": approval.approval_id,
                     "approved_by": approval.decided_by,
                 }
-                self._apply(session, action, f"agent:{action.agent}", details)
-                applied.append(action)
-        return applied
+                todo.append((action.action_id, f"agent:{action.agent}", details))
+        for action_id, actor, details in todo:
+            self._apply(action_id, actor, details)
+        with self.session() as session:
+            return [
+                row
+                for action_id, _, _ in todo
+                if (row := session.get(AgentActionRow, action_id)) is not None
+            ]
 
     # ---- verification ------------------------------------------------------------------
     def due(self) -> list[AgentActionRow]:
@@ -415,23 +451,32 @@ class SafeExecutor:
                     {"action_id": row.action_id, **verdict, "recovered": True},
                 )
                 return row.status
-            self._undo(session, row, verdict)
+            row.status = "rolling_back"
+            undo, actor = dict(row.undo), f"agent:{row.agent}"
+            reason = f"{row.incident_id}: undo {row.tool}"
+        error = None
+        try:
+            if undo:  # outside the transaction, as for applying
+                self.ctx.plane.apply(undo, actor=actor, reason=reason, at=None)
+        except ControlPlaneError as exc:
+            error = str(exc)
+        with self.session() as session:
+            row = session.get(AgentActionRow, action_id)
+            assert row is not None
+            self._undo(session, row, verdict, error)
             return row.status
 
-    def _undo(self, session: Session, row: AgentActionRow, verdict: dict[str, Any]) -> None:
+    def _undo(
+        self, session: Session, row: AgentActionRow, verdict: dict[str, Any], error: str | None
+    ) -> None:
         actor = f"agent:{row.agent}"
-        try:
-            if row.undo:
-                self.ctx.plane.apply(
-                    row.undo, actor=actor, reason=f"{row.incident_id}: undo {row.tool}", at=None
-                )
-        except ControlPlaneError as exc:
+        if error is not None:
             self.audit(
                 session,
                 actor,
                 "rollback.failed",
                 row.incident_id,
-                {"action_id": row.action_id, "error": str(exc)},
+                {"action_id": row.action_id, "error": error},
             )
             row.status = "failed"
             return
