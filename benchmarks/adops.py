@@ -5,8 +5,8 @@
 One simulated warm-up (30 hours) teaches the stream its baselines; then every fault is an
 episode from that same state: a fresh incident database, the stream processor and the agents'
 metrics copied from the warm-up, the fault starting 3 to 12 minutes in on a random entity of its
-kind (ad units among the ten biggest), 40 minutes simulated (shadow runs 25). ``--per-kind`` faults of each of
-the eight kinds; seeds are not the tests' (7, 11). Active mode, auto-approval off for high risk:
+kind (ad units among the ten biggest), 40 minutes simulated (shadow runs 25). ``--per-kind``
+faults of each of the eight kinds; seeds are not the tests' (7, 11). Active mode, auto-approval off for high risk:
 a scripted approver ("bench-approver", a person) approves after two simulated minutes. Figures:
 
 * ``classification_pct``: the first agent case of a fault's incidents has the fault's category;
@@ -38,6 +38,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -80,22 +81,39 @@ def warm(world: World) -> tuple[StreamProcessor, MetricsView]:
 
 
 def revenue(world: World, faults: list[Fault]) -> float:
-    live = LiveExchange(world, MemoryControlPlane(world), start=START + WARMUP,
-                        faults=lambda at: [f for f in faults if f.start <= at < f.end + timedelta(minutes=1)])
+    live = LiveExchange(
+        world,
+        MemoryControlPlane(world),
+        start=START + WARMUP,
+        faults=lambda at: [f for f in faults if f.start <= at < f.end + timedelta(minutes=1)],
+    )
     total = 0.0
     while live.minute < START + WARMUP + EPISODE:
         total += next(p["revenue_eur"] for p in live.step()[1] if p["entity_type"] == "exchange")
     return total
 
 
-def episode(world: World, fault: Fault, processor: StreamProcessor, view: MetricsView, mode: str,
-            folder: Path, n: int) -> dict[str, Any]:
+def episode(
+    world: World,
+    fault: Fault,
+    processor: StreamProcessor,
+    view: MetricsView,
+    mode: str,
+    folder: Path,
+    n: int,
+) -> dict[str, Any]:
     engine = make_engine(f"sqlite:///{folder / f'{mode}{n}.db'}")
     Base.metadata.create_all(engine)
     policy = SafetyPolicy(mode=mode, approvers=(APPROVER,))  # type: ignore[arg-type]
-    ep = Episode(world, engine, policy, START + WARMUP, faults=[fault],
-                 approver=(APPROVER, lambda _r: True),
-                 processor=StreamProcessor.from_bytes(processor.to_bytes()))
+    ep = Episode(
+        world,
+        engine,
+        policy,
+        START + WARMUP,
+        faults=[fault],
+        approver=(APPROVER, lambda _r: True),
+        processor=StreamProcessor.from_bytes(processor.to_bytes()),
+    )
     ep.ctx.metrics = copy.deepcopy(view)
     ep.run_until(START + WARMUP + (EPISODE if mode == "active" else SHADOW))
     assert ep.plane is not None
@@ -103,16 +121,28 @@ def episode(world: World, fault: Fault, processor: StreamProcessor, view: Metric
     incs = sorted(ep.incidents.list_incidents(limit=500), key=lambda i: i["opened_at"])
     mine = [i for i in incs if fault.start <= i["opened_at"] < fault.end]
     by_case = {c["incident_id"]: c for c in cases(ep.incidents)}
-    first_case = next((by_case[i["incident_id"]] for i in mine if i["incident_id"] in by_case
-                       and by_case[i["incident_id"]]["category"] != "NONE"), None)
-    first_inc = next((i for i in mine if first_case and i["incident_id"] == first_case["incident_id"]), None)
+    first_case = next(
+        (
+            by_case[i["incident_id"]]
+            for i in mine
+            if i["incident_id"] in by_case and by_case[i["incident_id"]]["category"] != "NONE"
+        ),
+        None,
+    )
+    first_inc = next(
+        (i for i in mine if first_case and i["incident_id"] == first_case["incident_id"]), None
+    )
     with Session(engine) as session:
-        actions = session.scalars(sa.select(AgentActionRow).order_by(AgentActionRow.action_id)).all()
+        actions = session.scalars(
+            sa.select(AgentActionRow).order_by(AgentActionRow.action_id)
+        ).all()
         approvals = {a.approval_id: a for a in session.scalars(sa.select(ApprovalRow))}
         first_action = next(((a.tool, a.args) for a in actions), None)
         unapproved = sum(
-            1 for a in actions
-            if a.risk == "high" and a.status in ("applied", "verified", "rolled_back")
+            1
+            for a in actions
+            if a.risk == "high"
+            and a.status in ("applied", "verified", "rolled_back")
             and not (a.approval_id and approvals[a.approval_id].decided_by == APPROVER)
         )
         harm = 0
@@ -131,17 +161,17 @@ def episode(world: World, fault: Fault, processor: StreamProcessor, view: Metric
         "correct": bool(first_case and first_case["category"] == KIND_CATEGORY[fault.kind]),
         "automated": bool(resolved and first_inc and first_inc["automated"]),
         "resolved": resolved,
-        "mttr_min": ((first_inc["resolved_at"] - first_inc["opened_at"]).total_seconds() / 60
-                     if resolved and first_inc else None),
+        "mttr_min": (
+            (first_inc["resolved_at"] - first_inc["opened_at"]).total_seconds() / 60
+            if resolved and first_inc
+            else None
+        ),
         "first_action": first_action,
         "writes": len(writes),
         "unapproved_high_risk": unapproved,
         "unrolled_harm": harm,
         "revenue": ep.revenue,
     }
-
-
-from sqlalchemy.orm import Session  # noqa: E402
 
 
 def main() -> None:
@@ -157,17 +187,29 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     processor, view = warm(world)
     rng = np.random.default_rng(args.seed + 1)
-    plan = fault_plan(world, per_kind=per_kind, start=START, spacing=timedelta(0), minutes=60,
-                      seed=args.seed + 2)
-    faults = [make_fault(world, f.kind, entity=f.entity, minutes=60,
-                         start=START + WARMUP + timedelta(minutes=int(rng.integers(3, 13))))
-              for f in plan]
+    plan = fault_plan(
+        world, per_kind=per_kind, start=START, spacing=timedelta(0), minutes=60, seed=args.seed + 2
+    )
+    faults = [
+        make_fault(
+            world,
+            f.kind,
+            entity=f.entity,
+            minutes=60,
+            start=START + WARMUP + timedelta(minutes=int(rng.integers(3, 13))),
+        )
+        for f in plan
+    ]
     clean = revenue(world, [])
     modes = ["active"] if args.no_shadow else ["active", "shadow"]
     results: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     no_agent: list[float] = []
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with tempfile.TemporaryDirectory() as tmp, Progress(*columns, console=console) as progress:
         task = progress.add_task("episodes", total=len(faults) * (len(modes) + 1))
         for n, fault in enumerate(faults):
@@ -190,10 +232,16 @@ def main() -> None:
         "seed": args.seed,
         "detected_pct": round(100 * len(detected) / len(faults), 1),
         "classification_pct": round(100 * sum(r["correct"] for r in cased) / max(1, len(cased)), 1),
-        "classification_pct_of_faults": round(100 * sum(r["correct"] for r in active) / len(faults), 1),
+        "classification_pct_of_faults": round(
+            100 * sum(r["correct"] for r in active) / len(faults), 1
+        ),
         "automation_pct": round(100 * sum(r["automated"] for r in cased) / max(1, len(cased)), 1),
-        "automation_pct_of_faults": round(100 * sum(r["automated"] for r in active) / len(faults), 1),
-        "mttr_sim_min": round(float(np.mean([r["mttr_min"] for r in resolved])), 2) if resolved else None,
+        "automation_pct_of_faults": round(
+            100 * sum(r["automated"] for r in active) / len(faults), 1
+        ),
+        "mttr_sim_min": round(float(np.mean([r["mttr_min"] for r in resolved])), 2)
+        if resolved
+        else None,
         "unapproved_high_risk": sum(r["unapproved_high_risk"] for r in active),
         "unrolled_harm": sum(r["unrolled_harm"] for r in active),
         "revenue_recovered_pct": round(100 * gained / lost, 1) if lost > 0 else None,
@@ -213,8 +261,11 @@ def main() -> None:
             }
     figures["by_kind"] = by_kind
     if "shadow" in results:
-        pairs = [(a, s) for a, s in zip(active, results["shadow"], strict=True)
-                 if a["first_action"] is not None]
+        pairs = [
+            (a, s)
+            for a, s in zip(active, results["shadow"], strict=True)
+            if a["first_action"] is not None
+        ]
         same = sum(a["first_action"] == s["first_action"] for a, s in pairs)
         figures["shadow_same_first_action_pct"] = round(100 * same / max(1, len(pairs)), 1)
         figures["shadow_control_plane_changes"] = sum(s["writes"] for s in results["shadow"])
