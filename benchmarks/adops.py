@@ -7,7 +7,8 @@ episode from that same state: a fresh incident database, the stream processor an
 metrics copied from the warm-up, the fault starting 3 to 12 minutes in on a random entity of its
 kind (ad units among the ten biggest), 40 minutes simulated (shadow runs 25). ``--per-kind``
 faults of each of the eight kinds; seeds are not the tests' (7, 11). Active mode, auto-approval
-off for high risk: a scripted approver ("bench-approver", a person) approves after two simulated minutes. Figures:
+off for high risk: a scripted approver ("bench-approver", a person) approves after two
+simulated minutes. Figures:
 
 * ``classification_pct``: the first agent case of a fault's incidents has the fault's category;
 * ``automation_pct``: the fault's first incident resolved with no human (approvals are human);
