@@ -85,3 +85,39 @@ def test_live_agents_fix_faults_and_wait_for_approval(settings: Settings) -> Non
     finally:
         platform.close()
     assert timedelta(0) < live.minute - T0
+
+
+def test_one_orchestrator_holds_the_lease(settings: Settings) -> None:
+    import threading
+
+    import sqlalchemy as sa
+
+    from ssmas.core.db.models import WorkerLease
+    from ssmas.core.worker import wait_until
+
+    platform = build_platform(settings)
+    first, second = (
+        LiveAgents(platform, policy_of(platform)),
+        LiveAgents(platform, policy_of(platform)),
+    )
+    polled: list[str] = []
+    first.poll = lambda: polled.append("first") or 0  # type: ignore[method-assign]
+    second.poll = lambda: polled.append("second") or 0  # type: ignore[method-assign]
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=a.run, args=(stop,), kwargs={"idle_s": 0.05})
+        for a in (first, second)
+    ]
+    try:
+        for t in threads:
+            t.start()
+        assert wait_until(lambda: len(polled) >= 10, timeout_s=30, poll_s=0.05)
+        assert len(set(polled)) == 1  # the other one waits as a standby
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    with platform.engine.connect() as conn:
+        rows = conn.execute(sa.select(WorkerLease).where(WorkerLease.name == "adops-agents")).all()
+    assert rows == []  # released on a clean stop
+    platform.close()

@@ -27,6 +27,8 @@ from ssmas.exchange.world import build_world
 log = structlog.get_logger("ssmas.adops.agents.live")
 LIVE_WORLD_SEED = 42  # the world ``run_live`` builds by default
 BATCH = 5000
+LEASE = "adops-agents"
+LEASE_TTL_S = 15.0
 
 
 def wall() -> datetime:
@@ -65,8 +67,21 @@ class LiveAgents:
         return len(messages)
 
     def run(self, stop: threading.Event, *, idle_s: float = 0.5) -> None:
+        """Poll until ``stop``, while this process holds the ``adops-agents`` lease (one
+        orchestrator for the platform: the replicas of the worker wait as standbys)."""
+        import os
+        import uuid
+
+        from ssmas.core.db import make_session_factory
+        from ssmas.core.leases import LeaseStore
+
+        leases = LeaseStore(make_session_factory(self.platform.engine))
+        owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         log.info("adops_agents_started", mode=self.runner.policy.mode)
         while not stop.is_set():
+            if not leases.take([LEASE], owner, LEASE_TTL_S):
+                stop.wait(LEASE_TTL_S / 3)
+                continue
             try:
                 read = self.poll()
             except Exception:  # the loop outlives one bad minute; the next poll retries
@@ -74,6 +89,7 @@ class LiveAgents:
                 read = 0
             if read == 0:
                 stop.wait(idle_s)
+        leases.release([LEASE], owner)
         log.info("adops_agents_stopped")
 
 
