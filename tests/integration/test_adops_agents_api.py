@@ -160,3 +160,18 @@ def test_dashboard_approves_as_the_signed_in_approver(
     assert row["state"] == "denied" and row["decided_by"] == "alice"
     page = client.get("/dashboard/adops/agents")
     assert "adops.approval.denied" in page.text and "No approval pending" in page.text
+
+
+def test_the_demo_runs_the_agents_active_with_the_demo_key_as_approver(
+    settings: Settings,
+) -> None:
+    from ssmas.demo import adops_for_demo
+
+    demo = adops_for_demo(settings)
+    assert demo.incidents.agent_mode == "active"
+    assert demo.incidents.agent_approvers == ["demo"]
+    chosen = settings.incidents.model_copy(update={"agent_mode": "shadow"})
+    explicit = Settings.model_validate(
+        {**settings.model_dump(), "incidents": chosen.model_dump(exclude_unset=True)}
+    )
+    assert adops_for_demo(explicit).incidents.agent_mode == "shadow"
