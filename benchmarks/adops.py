@@ -288,7 +288,13 @@ def main() -> None:
         "minutes); episodes of 40 simulated minutes from one 30-hour warm-up; classification and "
         "automation over faults whose incidents reached an agent (_of_faults: over all faults)."
     )
-    path = write_result("adops", figures, notes, quick=args.quick)
+    keep: tuple[str, ...] = ()
+    if "shadow" not in results:  # an active-only run keeps the last shadow figures (noted)
+        keep = ("shadow_same_first_action_pct", "shadow_control_plane_changes", "shadow_run")
+        notes += " Shadow figures: from the run named in shadow_run (not re-measured here)."
+    else:
+        figures["shadow_run"] = f"seed {args.seed}, {per_kind} faults per kind"
+    path = write_result("adops", figures, notes, quick=args.quick, keep=keep)
     console.print(f"wrote {path}")
 
 
