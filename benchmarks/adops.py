@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-shadow", action="store_true")
     args = parser.parse_args()
-    per_kind = 2 if args.quick else args.per_kind
+    per_kind = 1 if args.quick else args.per_kind
     world = build_world(args.seed)
     began = time.time()
     load_before = os.getloadavg()[0]
