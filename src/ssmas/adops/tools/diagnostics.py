@@ -512,8 +512,13 @@ class CapacityCheck(Tool):
     Output = CapacityOutput
 
     def run(self, ctx: ToolContext, args: ToolInput) -> CapacityOutput:
-        util, _ = ctx.deviation("exchange", "exchange", "capacity_utilisation")
-        err, _ = ctx.deviation("exchange", "exchange", "error_rate")
+        # the busiest of the last three minutes: a fault that began a minute ago is not yet in
+        # a three-minute mean, and a pool sized on it would be too small
+        last = ctx.metrics.last or ctx.ref
+        window = (last - timedelta(minutes=2), last + timedelta(minutes=1))
+        utils = ctx.metrics.values("exchange", "exchange", "capacity_utilisation", *window)
+        errs = ctx.metrics.values("exchange", "exchange", "error_rate", *window)
+        util, err = max(utils, default=0.0), max(errs, default=0.0)
         units = ctx.state().capacity_units
         # utilisation counts every admitted request, the rejected ones too: it is the demand
         need = max(units, int(np.ceil(units * util / 0.75)))
