@@ -100,6 +100,18 @@ def campaigns_for_demo(settings: Settings, bind_host: str, bind_port: int) -> Se
     return settings.model_copy(update={"campaigns": campaigns})
 
 
+def adops_for_demo(settings: Settings) -> Settings:
+    """Settings for the AdOps demo: the agents act (unless ``SSMAS_INCIDENTS_AGENT_MODE`` is
+    set) and the demo's own key, named ``demo``, is one of the approvers."""
+    section = settings.incidents
+    update: dict[str, object] = {}
+    if "agent_mode" not in section.model_fields_set:
+        update["agent_mode"] = "active"
+    if "demo" not in section.agent_approvers:
+        update["agent_approvers"] = [*section.agent_approvers, "demo"]
+    return settings.model_copy(update={"incidents": section.model_copy(update=update)})
+
+
 demo_app = typer.Typer(
     name="demo", help="Run the platform with every product's demo scenario.", add_completion=False
 )
@@ -118,6 +130,7 @@ def demo_command(
     settings = base.model_copy(update={"host": bind_host, "port": bind_port})
     settings = move_graph_fake(settings, bind_port)
     settings = campaigns_for_demo(settings, bind_host, bind_port)
+    settings = adops_for_demo(settings)
     settings.ensure_dirs()
     warning = secret_warning(settings)
     if warning:

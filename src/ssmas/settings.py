@@ -674,6 +674,15 @@ class IncidentSettings(BaseModel):
     checkpoint_s: float = Field(
         default=2.0, gt=0.0, le=600.0, description="seconds between the stream job's checkpoints"
     )
+    agent_mode: Literal["active", "shadow"] = Field(
+        default="shadow", description="AdOps agents: shadow proposes and logs only; active acts"
+    )
+    agent_approvers: list[str] = Field(
+        default_factory=list, description="names allowed to approve the agents' high-risk actions"
+    )
+    approval_ttl_min: float = Field(
+        default=15.0, gt=0.0, le=1440.0, description="an approval request not decided expires"
+    )
 
 
 class CampaignsSettings(BaseModel):

@@ -307,3 +307,9 @@ def detector_versions_command() -> None:
             row["created_at"][:16],
         )
     Console(width=max(out.width, 100)).print(table)
+
+
+# ---- the agents (issue 15): `ssmas adops agents ...` --------------------------------------
+from ssmas.adops.agents.commands import agents_app  # noqa: E402
+
+adops_app.add_typer(agents_app, name="agents")

@@ -1,10 +1,14 @@
-"""AdOps' part of ``ssmas demo``: the stream job on the live exchange, and a fault to see.
+"""AdOps' part of ``ssmas demo``: the stream job on the live exchange, and faults to see.
 
 The exchange demo publishes one simulated minute a second on ``metrics.adops`` and the
 ``stream`` worker (windows, detector, composite rules, incidents) reads it. Once the stream has
 passed the detector's warm-up, this loop injects a partner outage into the exchange through its
 fault store, so within a couple of simulated minutes an incident opens on the dashboard
-(``/dashboard/adops/incidents``) and the notifiers say so.
+(``/dashboard/adops/incidents``) and the notifiers say so; then another fault every
+``FAULT_EVERY_MIN`` simulated minutes, of the next kind in ``DEMO_FAULTS``. The ``agents``
+worker (active in the demo) classifies each incident, acts, waits on
+``/dashboard/adops/agents`` for the demo user's approval where the risk bar says so, verifies
+and resolves.
 """
 
 from __future__ import annotations
@@ -22,17 +26,29 @@ log = structlog.get_logger("ssmas.adops.demo")
 WARMUP_MINUTES = 90  # simulated minutes of the stream before the fault (warm-up is 60)
 DEMO_WORLD_SEED = 42  # the world ``run_live`` builds by default
 FAULT_KIND = "partner_outage"
+FAULT_EVERY_MIN = 40  # simulated minutes between two faults after the first
+DEMO_FAULTS = (
+    "cache_collapse",
+    "floor_too_high",
+    "capacity_saturation",
+    "invalid_traffic_surge",
+    "partner_latency_spike",
+    "ad_unit_misconfiguration",
+    FAULT_KIND,
+)
 
 
-def inject_demo_fault(platform: Platform, minutes: float = 20.0) -> str | None:
-    """Inject a partner outage at the live exchange's next minute; its fault id (None if the
-    live exchange has not run here yet)."""
+def inject_demo_fault(
+    platform: Platform, minutes: float = 20.0, kind: str = FAULT_KIND
+) -> str | None:
+    """Inject a fault (a partner outage by default) at the live exchange's next minute; its
+    fault id (None if the live exchange has not run here yet)."""
     from ssmas.exchange.live import LiveClock
     from ssmas.exchange.services import inject_fault
 
     if LiveClock(platform.settings.data_dir).next_minute() is None:
         return None
-    fault = inject_fault(platform.settings, FAULT_KIND, minutes=minutes, actor="adops-demo")
+    fault = inject_fault(platform.settings, kind, minutes=minutes, actor="adops-demo")
     return str(fault.fault_id)
 
 
@@ -49,11 +65,16 @@ def run_demo(platform: Platform, stop: threading.Event) -> None:
     from ssmas.exchange.metrics import messages_per_minute
     from ssmas.exchange.world import build_world
 
-    warmup_messages = WARMUP_MINUTES * messages_per_minute(build_world(DEMO_WORLD_SEED))
+    per_minute = messages_per_minute(build_world(DEMO_WORLD_SEED))
+    next_at = WARMUP_MINUTES * per_minute
+    kinds = [FAULT_KIND, *DEMO_FAULTS]
+    n = 0
     while not stop.wait(1.0):
-        if stream_offset(platform) < warmup_messages:
+        if stream_offset(platform) < next_at:
             continue
-        fault_id = inject_demo_fault(platform)
+        kind = kinds[n % len(kinds)]
+        fault_id = inject_demo_fault(platform, kind=kind)
         if fault_id is not None:
-            log.info("adops_demo_fault_injected", fault_id=fault_id, kind=FAULT_KIND)
-            return
+            log.info("adops_demo_fault_injected", fault_id=fault_id, kind=kind)
+            n += 1
+            next_at = stream_offset(platform) + FAULT_EVERY_MIN * per_minute

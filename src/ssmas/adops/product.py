@@ -7,10 +7,14 @@ from ssmas.core.product import Product, WorkerSpec
 
 PRODUCT = Product(
     name="adops",
-    summary="Autonomous AdOps: streaming anomaly detectors, incidents and event rules.",
+    summary="Autonomous AdOps: anomaly detectors, incidents, event rules and remediation agents.",
     cli="ssmas.adops.commands:adops_app",
-    routers=("ssmas.adops.api:router", "ssmas.adops.api_events:router"),
-    pages=("ssmas.adops.web:router",),
+    routers=(
+        "ssmas.adops.api:router",
+        "ssmas.adops.api_events:router",
+        "ssmas.adops.api_agents:router",
+    ),
+    pages=("ssmas.adops.web:router", "ssmas.adops.web_agents:router"),
     workers=(
         WorkerSpec("stream", "ssmas.adops.runtime:run_stream_worker"),
         WorkerSpec(
@@ -19,6 +23,7 @@ PRODUCT = Product(
             groups=("adops-rules",),
             max_replicas=3,  # batches archive to parts of their own; the ledger dedupes alerts
         ),
+        WorkerSpec("agents", "ssmas.adops.agents.live:run_agents_worker"),
     ),
     demo="ssmas.adops.demo:run_demo",
     settings_section="adops",

@@ -23,6 +23,7 @@ REPLICA_FACTOR = 0.95  # the replica pool is a little colder than a healthy prim
 COLLAPSED_HEALTH = 0.05
 CAPACITY_HEADROOM = 1.3  # default capacity serves 1.3x the busiest expected minute
 DEFAULT_UNITS = 10
+RETRY_LOAD = 1.4  # traffic multiplier while the ``aggressive_retries`` flag is on
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ def resolve_conditions(
         elif fault.kind == "rpm_decay":
             drop = min(0.9, 0.65 * sev * fault.progress(at))
             value_shift[pub_index[fault.entity]] = np.log1p(-drop)
+    if state.flag("aggressive_retries"):  # every rejected admission is retried: more load
+        traffic *= RETRY_LOAD
     return Conditions(
         partner_weight=weight,
         partner_error=error,

@@ -15,6 +15,15 @@ class ControlPlaneError(ValueError):
     """A control-plane change is malformed or names an entity the world does not have."""
 
 
+# Feature flags of the exchange's serving path and their defaults. ``bid_compression`` is a
+# harmless flag; ``aggressive_retries`` retries failed admissions, which costs capacity.
+FEATURE_FLAGS: dict[str, bool] = {
+    "bid_compression": True,
+    "aggressive_retries": False,
+    "multi_size_requests": True,
+}
+
+
 class CachePolicy(BaseModel):
     """Identity/bid cache: which pool serves lookups and how long entries live."""
 
@@ -37,6 +46,10 @@ class ControlState(BaseModel):
     capacity_units: int = Field(default=10, ge=0, le=1000)
     blocked_sources: tuple[str, ...] = ()
     auction_timeout_ms: float = Field(default=300.0, gt=0, le=5000)
+    feature_flags: dict[str, bool] = Field(default_factory=dict)  # missing = the flag's default
+
+    def flag(self, name: str) -> bool:
+        return self.feature_flags.get(name, FEATURE_FLAGS[name])
 
     def weight(self, partner: str) -> float:
         return (
@@ -46,7 +59,13 @@ class ControlState(BaseModel):
         )
 
 
-_DICT_KNOBS = ("partner_weights", "circuit_breakers", "floors", "ad_unit_sizes")
+_DICT_KNOBS = (
+    "partner_weights",
+    "circuit_breakers",
+    "floors",
+    "ad_unit_sizes",
+    "feature_flags",
+)
 
 
 def apply_change(state: ControlState, change: dict[str, Any]) -> ControlState:
@@ -101,6 +120,9 @@ def validate_entities(
         for name in change.get(knob, {}) or {}:
             if name not in known:
                 raise ControlPlaneError(f"{knob}: unknown entity {name!r}")
+    for flag in change.get("feature_flags", {}) or {}:
+        if flag not in FEATURE_FLAGS:
+            raise ControlPlaneError(f"feature_flags: unknown flag {flag!r}")
     for source in change.get("blocked_sources", ()) or ():
         if source not in sources:
             raise ControlPlaneError(f"blocked_sources: unknown traffic source {source!r}")

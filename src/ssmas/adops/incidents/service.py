@@ -42,7 +42,7 @@ from ssmas.adops.incidents.tables import (
     TimelineRow,
 )
 from ssmas.adops.stream.alerts import Alert
-from ssmas.core.notify import Notification, Notifier, NotifyError
+from ssmas.core.notify import Notification, Notifier, NotifyError, Severity
 
 log = structlog.get_logger("ssmas.adops.incidents")
 
@@ -371,6 +371,41 @@ class IncidentService:
             session.flush()
             return _timeline_dict(entry)
 
+    # ---- hooks for the agents (ssmas.adops.agents) ------------------------------------
+    def add_step(
+        self,
+        incident_id: str,
+        *,
+        kind: str,
+        actor: str,
+        text: str,
+        data: dict[str, Any] | None = None,
+        human: bool = False,
+    ) -> dict[str, Any]:
+        """Append one step of an agent's (or an approver's, ``human=True``) work to the
+        incident's timeline; a human step makes the incident count as not automated."""
+        with self.session() as session:
+            row = self._get(session, incident_id)
+            now = self.clock()
+            entry = self._timeline(
+                session, incident_id, now, kind[:16], actor, text[:5000], data or {}
+            )
+            row.updated_at = now
+            if human:
+                row.human_touched = True
+            session.flush()
+            return _timeline_dict(entry)
+
+    def agent_move(
+        self, incident_id: str, state: str, *, actor: str, note: str = ""
+    ) -> dict[str, Any]:
+        """Move an incident as an agent: unlike :meth:`move`, no human touched it."""
+        with self.session() as session:
+            row = self._get(session, incident_id)
+            check_move(row.state, state)
+            self._set_state(session, row, state, actor, self.clock(), note)
+            return _incident_dict(row)
+
     def _set_state(
         self,
         session: Session,
@@ -537,15 +572,21 @@ class IncidentService:
         return entry
 
 
+# Incident severities onto the notifiers' three (info, warning, critical): high pages too.
+NOTIFY_SEVERITY: dict[str, Severity] = {
+    "critical": "critical",
+    "high": "critical",
+    "medium": "warning",
+}
+
+
 def _notification(event: str, incident: dict[str, Any]) -> Notification:
-    severity = {"critical": "critical", "high": "error", "medium": "warning"}.get(
-        incident["severity"], "info"
-    )
+    severity = NOTIFY_SEVERITY.get(incident["severity"], "info")
     return Notification(
         title=f"[{event}] {incident['title']}"[:500],
         body=f"incident {incident['incident_id']} ({incident['state']}), "
         f"{incident['alert_count']} alerts on {', '.join(incident['entities'][:5])}",
-        severity=severity,  # type: ignore[arg-type]
+        severity=severity,
         source="ssmas.adops",
         dedup_key=incident["incident_id"],
         fields={"problem_type": incident["problem_type"], "severity": incident["severity"]},

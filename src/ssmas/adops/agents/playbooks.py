@@ -1,0 +1,465 @@
+"""The orchestrator's triage and the five specialists' playbooks (the deterministic brain).
+
+Triage reads the whole exchange against its baseline, not only the entity an incident opened
+on (a partner's outage first shows on the exchange's latency and on publishers): each kind of
+evidence gets a strength and the strongest names the category, as the seed's orchestrator
+classifies (PERFORMANCE, CONFIGURATION, DEMAND, INFRASTRUCTURE, SECURITY). Each specialist then
+diagnoses with its tools, states hypotheses in order of confidence, each with the action that
+would fix it and the metric that will tell (diagnose -> hypothesise -> act -> verify).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from ssmas.adops.safety.executor import SafeExecutor, Verify
+from ssmas.adops.tools.base import ToolContext
+from ssmas.exchange import catalog
+from ssmas.exchange.knobs import FEATURE_FLAGS
+
+Category = Literal["PERFORMANCE", "CONFIGURATION", "DEMAND", "INFRASTRUCTURE", "SECURITY"]
+CATEGORIES: tuple[str, ...] = (
+    "PERFORMANCE",
+    "CONFIGURATION",
+    "DEMAND",
+    "INFRASTRUCTURE",
+    "SECURITY",
+)
+# The simulator's fault kinds and the category each belongs to (the benchmark's ground truth).
+KIND_CATEGORY: dict[str, str] = {
+    "partner_outage": "DEMAND",
+    "partner_latency_spike": "PERFORMANCE",
+    "floor_too_high": "CONFIGURATION",
+    "ad_unit_misconfiguration": "CONFIGURATION",
+    "invalid_traffic_surge": "SECURITY",
+    "cache_collapse": "PERFORMANCE",
+    "capacity_saturation": "INFRASTRUCTURE",
+    "rpm_decay": "DEMAND",
+}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    problem: str  # one of KIND_CATEGORY's keys
+    entity_type: str
+    entity_id: str
+    strength: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Triage:
+    category: str
+    problem: str
+    entity_type: str
+    entity_id: str
+    evidence: tuple[Evidence, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "problem": self.problem,
+            "entity": f"{self.entity_type}/{self.entity_id}",
+            "evidence": [
+                {
+                    "problem": e.problem,
+                    "entity": f"{e.entity_type}/{e.entity_id}",
+                    "strength": round(e.strength, 3),
+                    "text": e.text,
+                }
+                for e in self.evidence[:5]
+            ],
+        }
+
+
+def triage(ctx: ToolContext, incident: dict[str, Any]) -> Triage | None:
+    """The strongest evidence of a cause on the exchange now, or None when there is none."""
+    found: list[Evidence] = []
+    state = ctx.state()
+    for p in ctx.world.partner_names():
+        if state.weight(p) == 0.0:
+            continue
+        err, err0 = ctx.deviation("partner", p, "error_rate")
+        if err - err0 >= 0.3:
+            found.append(
+                Evidence(
+                    "partner_outage",
+                    "partner",
+                    p,
+                    1.0 + err - err0,
+                    f"{p} fails {err:.0%} of calls (baseline {err0:.0%})",
+                )
+            )
+        tmo, tmo0 = ctx.deviation("partner", p, "timeout_rate")
+        if tmo - tmo0 >= 0.2:
+            found.append(
+                Evidence(
+                    "partner_latency_spike",
+                    "partner",
+                    p,
+                    1.0 + tmo - tmo0,
+                    f"{p} times out on {tmo:.0%} of calls (baseline {tmo0:.0%})",
+                )
+            )
+    hit, hit0 = ctx.deviation("exchange", "exchange", "cache_hit_rate")
+    if hit0 > 0 and (hit0 - hit) / hit0 >= 0.3:
+        found.append(
+            Evidence(
+                "cache_collapse",
+                "exchange",
+                "exchange",
+                1.0 + (hit0 - hit) / hit0,
+                f"cache hit rate {hit:.0%} (baseline {hit0:.0%})",
+            )
+        )
+    rej, rej0 = ctx.deviation("exchange", "exchange", "error_rate")
+    if rej - rej0 >= 0.03:
+        found.append(
+            Evidence(
+                "capacity_saturation",
+                "exchange",
+                "exchange",
+                1.0 + 2 * (rej - rej0),
+                f"{rej:.0%} of requests rejected (baseline {rej0:.0%})",
+            )
+        )
+    for pub in ctx.metrics.entities("publisher"):
+        ivt, ivt0 = ctx.deviation("publisher", pub, "ivt_rate")
+        if ivt - ivt0 >= 0.15:
+            found.append(
+                Evidence(
+                    "invalid_traffic_surge",
+                    "publisher",
+                    pub,
+                    1.0 + ivt - ivt0,
+                    f"{pub}: {ivt:.0%} invalid traffic (baseline {ivt0:.0%})",
+                )
+            )
+    found += _config_evidence(ctx)
+    if not found:
+        own: str | None = None
+        if incident.get("entity_type") == "publisher":
+            own = str(incident.get("entity_id"))
+        candidates = [own] if own else ctx.metrics.entities("publisher")
+        bar = 0.15 if own else 0.25  # a publisher's own incident, or one seen from elsewhere
+        drops = []
+        for p in candidates:
+            rpm, rpm0 = ctx.deviation("publisher", p, "rpm")
+            # beyond the publisher's own minute-to-minute noise too (small ones are noisy):
+            # the last 10 minutes' mean, four robust deviations of a 10-minute mean below
+            noise = _noise(ctx, "publisher", p, "rpm")
+            rpm = ctx.metrics.recent("publisher", p, "rpm", minutes=10) or rpm
+            if rpm0 > 0 and (rpm0 - rpm) / rpm0 >= bar and rpm0 - rpm > 4 * noise / 10**0.5:
+                drops.append(
+                    Evidence(
+                        "rpm_decay",
+                        "publisher",
+                        p,
+                        (rpm0 - rpm) / rpm0,
+                        f"{p} RPM {rpm:.3f} vs {rpm0:.3f}, no knob changed",
+                    )
+                )
+        found += sorted(drops, key=lambda e: -e.strength)[:1]
+    if not found:
+        return None
+    found.sort(key=lambda e: -e.strength)
+    top = found[0]
+    return Triage(
+        KIND_CATEGORY[top.problem], top.problem, top.entity_type, top.entity_id, tuple(found)
+    )
+
+
+def _noise(ctx: ToolContext, entity_type: str, entity_id: str, metric: str) -> float:
+    """Robust standard deviation of a metric's minutes over its baseline hour."""
+    end = ctx.ref - timedelta(minutes=15)
+    values = np.array(
+        ctx.metrics.values(entity_type, entity_id, metric, end - timedelta(hours=1), end)
+    )
+    if len(values) < 5:
+        return float("inf")
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def _config_evidence(ctx: ToolContext) -> list[Evidence]:
+    """Knobs changed since an hour before the incident that are now far from the world's own."""
+    now = ctx.state()
+    then = ctx.plane.as_of(ctx.ref - timedelta(minutes=60)).state
+    out = []
+    for unit in ctx.world.ad_units:
+        uid = unit.ad_unit_id
+        floor = now.floors.get(uid, unit.default_floor)
+        if (
+            floor != then.floors.get(uid, unit.default_floor)
+            and floor > 3 * unit.default_floor + 0.5
+        ):
+            out.append(
+                Evidence(
+                    "floor_too_high",
+                    "ad_unit",
+                    uid,
+                    2.0,
+                    f"{uid} floor {floor:.2f} (own {unit.default_floor:.2f})",
+                )
+            )
+        size = now.ad_unit_sizes.get(uid, unit.size)
+        if size != then.ad_unit_sizes.get(uid, unit.size) and size == catalog.MISCONFIGURED_SIZE:
+            out.append(
+                Evidence(
+                    "ad_unit_misconfiguration",
+                    "ad_unit",
+                    uid,
+                    2.0,
+                    f"{uid} declared {size} (own {unit.size})",
+                )
+            )
+    for flag, default in FEATURE_FLAGS.items():
+        if now.flag(flag) != then.flag(flag) and now.flag(flag) != default:
+            out.append(
+                Evidence(
+                    "feature_flag", "flag", flag, 1.5, f"flag {flag} changed to {now.flag(flag)}"
+                )
+            )
+    return out
+
+
+KIND_CATEGORY["feature_flag"] = "CONFIGURATION"
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    text: str
+    tool: str
+    args: dict[str, Any]
+    verify: Verify | None
+    confidence: float = 0.8
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "tool": self.tool,
+            "args": self.args,
+            "verify": self.verify.as_dict() if self.verify else None,
+            "confidence": self.confidence,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Hypothesis:
+        verify = Verify(**data["verify"]) if data.get("verify") else None
+        return cls(
+            data["text"], data["tool"], dict(data["args"]), verify, data.get("confidence", 0.8)
+        )
+
+
+def verify_on(
+    ctx: ToolContext, entity_type: str, entity_id: str, metric: str, *, lower_is_better: bool
+) -> Verify:
+    recent, base = ctx.deviation(entity_type, entity_id, metric)
+    return Verify(entity_type, entity_id, metric, base, recent, lower_is_better)
+
+
+@dataclass
+class Specialist:
+    """One specialist agent: which diagnostics it runs and the hypotheses it draws."""
+
+    name: ClassVar[str]
+    category: ClassVar[str]
+    findings: list[dict[str, Any]] = field(default_factory=list)
+
+    def diagnostics(self, t: Triage) -> list[tuple[str, dict[str, Any]]]:
+        raise NotImplementedError
+
+    def hypotheses(self, ctx: ToolContext, t: Triage) -> list[Hypothesis]:
+        raise NotImplementedError
+
+    def diagnose(self, executor: SafeExecutor, incident_id: str, t: Triage) -> list[dict[str, Any]]:
+        out = []
+        for tool, args in self.diagnostics(t):
+            result = executor.diagnose(incident_id, self.name, tool, args)
+            out.append({"tool": tool, "args": args, "summary": result.summary})
+        return out
+
+
+def _unit_metric(ctx: ToolContext, unit_id: str) -> tuple[str, str]:
+    if unit_id in ctx.metrics.entities("ad_unit"):
+        return "ad_unit", unit_id
+    unit = next(u for u in ctx.world.ad_units if u.ad_unit_id == unit_id)
+    return "publisher", ctx.world.publishers[unit.publisher].publisher_id
+
+
+class DemandAgent(Specialist):
+    name = "demand"
+    category = "DEMAND"
+
+    def diagnostics(self, t: Triage) -> list[tuple[str, dict[str, Any]]]:
+        if t.problem == "partner_outage":
+            return [
+                ("partner_health", {}),
+                ("bid_response_analysis", {}),
+                ("log_patterns", {}),
+                ("revenue_impact", {}),
+            ]
+        return [
+            ("revenue_impact", {"entity_type": t.entity_type, "entity_id": t.entity_id}),
+            ("predictive_trend", {"entity_type": t.entity_type, "entity_id": t.entity_id}),
+            ("partner_health", {}),
+            ("config_diff", {}),
+        ]
+
+    def hypotheses(self, ctx: ToolContext, t: Triage) -> list[Hypothesis]:
+        if t.problem != "partner_outage":
+            return []  # demand eroding with no knob changed and every partner healthy: a person
+        return [
+            Hypothesis(
+                f"{t.entity_id} is down: move its traffic to the healthy partners",
+                "shift_traffic",
+                {"partner": t.entity_id, "weight": 0.0},
+                verify_on(ctx, "exchange", "exchange", "bid_latency_ms", lower_is_better=True),
+                0.9,
+            )
+        ]
+
+
+class PerformanceAgent(Specialist):
+    name = "performance"
+    category = "PERFORMANCE"
+
+    def diagnostics(self, t: Triage) -> list[tuple[str, dict[str, Any]]]:
+        if t.problem == "cache_collapse":
+            return [("cache_stats", {}), ("request_trace", {}), ("metric_correlation", {})]
+        return [("partner_health", {}), ("request_trace", {}), ("log_patterns", {})]
+
+    def hypotheses(self, ctx: ToolContext, t: Triage) -> list[Hypothesis]:
+        if t.problem == "cache_collapse":
+            return [
+                Hypothesis(
+                    "the primary identity cache lost its entries: serve from the warm replica",
+                    "cache_warm",
+                    {"mode": "replica"},
+                    verify_on(ctx, "exchange", "exchange", "cache_hit_rate", lower_is_better=False),
+                    0.85,
+                )
+            ]
+        return [
+            Hypothesis(
+                f"{t.entity_id} answers past the auction timeout: open its circuit breaker",
+                "circuit_breaker",
+                {"partner": t.entity_id, "open": True},
+                verify_on(ctx, "exchange", "exchange", "bid_latency_ms", lower_is_better=True),
+                0.85,
+            )
+        ]
+
+
+class ConfigurationAgent(Specialist):
+    name = "configuration"
+    category = "CONFIGURATION"
+
+    def diagnostics(self, t: Triage) -> list[tuple[str, dict[str, Any]]]:
+        if t.entity_type == "ad_unit":
+            return [
+                ("config_diff", {}),
+                ("ad_unit_inspect", {"ad_unit_id": t.entity_id}),
+                ("bid_response_analysis", {}),
+            ]
+        return [("config_diff", {}), ("feature_flags", {})]
+
+    def hypotheses(self, ctx: ToolContext, t: Triage) -> list[Hypothesis]:
+        if t.problem == "feature_flag":
+            return [
+                Hypothesis(
+                    f"flag {t.entity_id} was changed: back to its default",
+                    "feature_flag_rollback",
+                    {"flag": t.entity_id},
+                    verify_on(ctx, "exchange", "exchange", "error_rate", lower_is_better=True),
+                    0.8,
+                )
+            ]
+        etype, eid = _unit_metric(ctx, t.entity_id)
+        check = verify_on(ctx, etype, eid, "rpm", lower_is_better=False)
+        if t.problem == "floor_too_high":
+            first = Hypothesis(
+                f"{t.entity_id}'s floor was raised far above its own: roll it back",
+                "floor_rollback",
+                {"ad_unit_id": t.entity_id},
+                check,
+                0.9,
+            )
+        else:
+            first = Hypothesis(
+                f"{t.entity_id} is declared in a size no buyer takes: restore it",
+                "restore_ad_unit_size",
+                {"ad_unit_id": t.entity_id},
+                check,
+                0.9,
+            )
+        before = ctx.plane.as_of(ctx.ref - timedelta(minutes=60)).version
+        whole = Hypothesis(
+            "roll the whole control plane back to an hour before the incident",
+            "config_rollback",
+            {"version": before},
+            check,
+            0.5,
+        )
+        return [first, whole]
+
+
+class InfrastructureAgent(Specialist):
+    name = "infrastructure"
+    category = "INFRASTRUCTURE"
+
+    def diagnostics(self, t: Triage) -> list[tuple[str, dict[str, Any]]]:
+        return [("capacity_check", {}), ("log_patterns", {}), ("feature_flags", {})]
+
+    def hypotheses(self, ctx: ToolContext, t: Triage) -> list[Hypothesis]:
+        from ssmas.adops.tools.base import get_tool
+
+        tool = get_tool("capacity_check")
+        need = tool.run(ctx, tool.parse({})).recommended_units  # type: ignore[attr-defined]
+        return [
+            Hypothesis(
+                f"the serving pool is saturated: scale from {ctx.state().capacity_units} "
+                f"to {need} units",
+                "scale_capacity",
+                {"units": int(need)},
+                verify_on(ctx, "exchange", "exchange", "error_rate", lower_is_better=True),
+                0.85,
+            )
+        ]
+
+
+class SecurityAgent(Specialist):
+    name = "security"
+    category = "SECURITY"
+
+    def diagnostics(self, t: Triage) -> list[tuple[str, dict[str, Any]]]:
+        return [
+            ("traffic_quality", {}),
+            ("health_check", {"entity_type": t.entity_type, "entity_id": t.entity_id}),
+        ]
+
+    def hypotheses(self, ctx: ToolContext, t: Triage) -> list[Hypothesis]:
+        return [
+            Hypothesis(
+                f"a bot network is sending {t.entity_id} invalid requests: block the source",
+                "block_invalid_traffic",
+                {"source": catalog.INVALID_SOURCE, "block": True},
+                verify_on(ctx, t.entity_type, t.entity_id, "rpm", lower_is_better=False),
+                0.85,
+            )
+        ]
+
+
+SPECIALISTS: dict[str, type[Specialist]] = {
+    cls.category: cls
+    for cls in (
+        DemandAgent,
+        PerformanceAgent,
+        ConfigurationAgent,
+        InfrastructureAgent,
+        SecurityAgent,
+    )
+}
