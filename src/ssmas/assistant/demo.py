@@ -52,12 +52,19 @@ def run_demo(platform: Platform, stop: threading.Event) -> None:
             return
         _seed_workspace(platform)
         report = run_demo_customers(api, fake.url, reply_timeout_s=REPLY_TIMEOUT_S)
+        # Names and texts stay off the console (its output ends up in logs); the dashboard
+        # shows the conversations to a signed-in user.
         table = Table(title="Assistant demo: WhatsApp customers through the real webhook")
         for column in ("customer", "message", "bot reply"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column)
+        numbers: dict[str, int] = {}
         for name, said, reply in report.transcript:
-            table.add_row(name, said or "(attachment)", reply)
-        Console().print(table)
+            number = numbers.setdefault(name, len(numbers) + 1)
+            kind = f"text, {len(said)} chars" if said else "attachment"
+            table.add_row(f"#{number}", kind, f"answered, {len(reply)} chars")
+        console = Console()
+        console.print(table)
+        console.print(f"Read them at {api}/dashboard/assistant/conversations")
         log.info(
             "assistant_demo_done",
             sent=report.sent,
