@@ -31,7 +31,7 @@ from ssmas.core.security.pii_keys import (
     reencrypt,
     retire_key,
 )
-from ssmas.settings import Settings
+from ssmas.settings import Settings, use_settings
 from tests.conftest import PG_ADMIN_URL
 
 
@@ -212,10 +212,16 @@ def test_verify_finds_an_entry_altered_behind_the_triggers(tmp_path: Path) -> No
     engine.dispose()
 
 
-def test_audit_and_pii_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SSMAS_PROFILE", "test")
-    monkeypatch.setenv("SSMAS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SSMAS_OPS_PII_KEY_REFRESH_S", "0.1")
+@pytest.fixture()
+def cli_settings(tmp_path: Path) -> Iterator[Settings]:
+    """The commands' settings (``use_settings``: the environment may already have been read
+    into the process-wide settings by an earlier test, pointing at the default data dir)."""
+    own = Settings(profile="test", data_dir=tmp_path / "data", ops={"pii_key_refresh_s": 0.1})
+    with use_settings(own):
+        yield own
+
+
+def test_audit_and_pii_cli(cli_settings: Settings) -> None:
     runner = CliRunner()
     created = runner.invoke(app, ["keys", "create", "ops", "--scope", "admin"])
     assert created.exit_code == 0, created.output

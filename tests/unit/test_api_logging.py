@@ -89,3 +89,11 @@ def test_a_server_on_a_background_thread_does_not_log_a_second_start() -> None:
     logging.getLogger("uvicorn.error").info("Started server process [%d]", 1)
     assert [line["event"] for line in lines(stream)][-1] == "Started server process [1]"
     assert logging.getLogger("uvicorn.error").filters == []
+
+
+def test_a_dict_with_non_string_keys_is_logged_not_raised() -> None:
+    stream = io.StringIO()
+    configure_logging(Settings(log_level="INFO", log_json=True), stream=stream)
+    get_logger("ssmas.test").info("pruned", deleted={("a", 1): 3, 7: "x"})
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    assert line["event"] == "pruned" and line["deleted"] == {"('a', 1)": 3, "7": "x"}

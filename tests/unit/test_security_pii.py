@@ -12,6 +12,13 @@ from ssmas.core.security import PiiCipher, PiiDecryptError, PiiKeyError, pii_cip
 from ssmas.settings import DEV_SECRET, Settings
 
 
+@pytest.fixture(autouse=True)
+def _own_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default data directory (``.ssmas``) is relative: keep it in this test's own folder,
+    so a key ring left in the checkout's (a demo's rotation) cannot be read here."""
+    monkeypatch.chdir(tmp_path)
+
+
 def test_round_trip_and_ciphertext_hides_plaintext() -> None:
     cipher = pii_cipher_from_settings(Settings(profile="test", secret_key="round-trip-secret"))
     phone = "+34600123456"

@@ -68,7 +68,18 @@ def _shared_processors() -> list[Processor]:
 
 def _orjson_text(event: Any, **_: Any) -> str:
     # orjson is several times faster than json.dumps; default=str keeps odd values loggable.
-    return orjson.dumps(event, default=str).decode()
+    try:
+        return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # a key orjson can't turn into a string (a tuple): a log never raises
+        return orjson.dumps(_str_keys(event), default=str).decode()
+
+
+def _str_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _str_keys(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_str_keys(v) for v in value]
+    return value
 
 
 def _renderer(json_lines: bool) -> Processor:
