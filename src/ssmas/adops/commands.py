@@ -6,6 +6,7 @@ and a one-line message on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -212,11 +213,10 @@ def _history_messages(messages_file: Path | None, days: float) -> list[dict[str,
     if stamps:
         from datetime import datetime, timedelta
 
-        try:
+        # an unreadable newest time keeps every row: the history reader skips bad times anyway
+        with contextlib.suppress(ValueError):
             cutoff = (datetime.fromisoformat(stamps[-1]) - timedelta(days=days)).isoformat()
             rows = [r for r in rows if str(r.get("ts", "")) >= cutoff]
-        except ValueError:
-            pass  # unreadable times are skipped by the history reader anyway
     return rows
 
 

@@ -138,7 +138,7 @@ def stack(
             if not alert_stack.running():
                 fail(f"a process of the stack exited: {alert_stack.log('prometheus')}")
     except KeyboardInterrupt:
-        pass
+        typer.echo("interrupted", err=True)
     finally:
         signal.signal(signal.SIGTERM, previous)
         alert_stack.stop()

@@ -10,6 +10,7 @@ without clustering, so several stacks can run on one host.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import socket
@@ -176,11 +177,9 @@ class AlertStack:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise StackError(f"{name} exited with code {process.returncode}: {self.log(name)}")
-            try:
+            with contextlib.suppress(httpx.HTTPError):  # not listening yet
                 if httpx.get(f"{url}/-/ready", timeout=1.0).status_code == 200:
                     return
-            except httpx.HTTPError:
-                pass
             time.sleep(0.1)
         raise StackError(f"{name} not ready within {READY_TIMEOUT_S:g} s: {self.log(name)}")
 

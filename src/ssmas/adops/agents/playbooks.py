@@ -10,6 +10,7 @@ would fix it and the metric that will tell (diagnose -> hypothesise -> act -> ve
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar, Literal
@@ -262,18 +263,20 @@ def verify_on(
 
 
 @dataclass
-class Specialist:
+class Specialist(ABC):
     """One specialist agent: which diagnostics it runs and the hypotheses it draws."""
 
     name: ClassVar[str]
     category: ClassVar[str]
     findings: list[dict[str, Any]] = field(default_factory=list)
 
+    @abstractmethod
     def diagnostics(self, t: Triage) -> list[tuple[str, dict[str, Any]]]:
-        raise NotImplementedError
+        """The diagnostic tools to run, with their arguments."""
 
+    @abstractmethod
     def hypotheses(self, ctx: ToolContext, t: Triage) -> list[Hypothesis]:
-        raise NotImplementedError
+        """What the findings suggest, most likely first."""
 
     def diagnose(self, executor: SafeExecutor, incident_id: str, t: Triage) -> list[dict[str, Any]]:
         out = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import statistics
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -139,7 +140,7 @@ class ToolContext:
         return mine / total if total > 0 else 0.0
 
 
-class Tool:
+class Tool(ABC):
     """Base of every tool; subclasses set the class attributes and implement ``run``."""
 
     name: ClassVar[str]
@@ -158,9 +159,9 @@ class Tool:
             where = ".".join(str(p) for p in first["loc"]) or "arguments"
             raise InvalidArguments(f"{self.name}: {where}: {first['msg']}") from None
 
+    @abstractmethod
     def run(self, ctx: ToolContext, args: ToolInput) -> ToolOutput:
         """Diagnostics: the finding. Remediations: what the change will do (a dry run)."""
-        raise NotImplementedError
 
     # ---- remediation side ----------------------------------------------------------
     def change(self, ctx: ToolContext, args: ToolInput) -> dict[str, Any]:

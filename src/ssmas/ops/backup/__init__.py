@@ -8,6 +8,7 @@ worker makes one every ``SSMAS_OPS_BACKUP_INTERVAL_S`` seconds and applies the r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -51,9 +52,8 @@ def backup_key(settings: Settings, *, create: bool) -> BackupKey:
             with os.fdopen(fd, "w", encoding="ascii") as out:
                 out.write(generate_key() + "\n")
             try:
-                os.link(draft, path)
-            except FileExistsError:
-                pass  # another process made it first: use theirs
+                with contextlib.suppress(FileExistsError):  # another process won: use theirs
+                    os.link(draft, path)
             finally:
                 draft.unlink()
         text = path.read_text(encoding="ascii").strip()
