@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ssmas.campaigns.errors import CampaignsError
+from ssmas.core.api.errors import DomainError
 from ssmas.core.cli_errors import fail, first_line
 from ssmas.core.platform import Platform
 
@@ -55,7 +55,7 @@ def open_platform() -> Iterator[Platform]:
     platform = build_platform(settings)
     try:
         yield platform
-    except CampaignsError as exc:
+    except DomainError as exc:
         fail(exc.message)
     except (ValueError, OSError) as exc:
         fail(first_line(exc))
