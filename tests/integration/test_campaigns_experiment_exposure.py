@@ -18,12 +18,16 @@ from ssmas.bootstrap import create_app, find_product
 from ssmas.campaigns.leads import simulated_leads_csv
 from ssmas.campaigns.live.tables import ExperimentUnit
 from ssmas.campaigns.sending.runtime import SendingRuntime
-from ssmas.campaigns.sending.sender import Sender
 from ssmas.campaigns.sending.tables import SendRow
 from ssmas.core.platform import Platform
 from ssmas.core.security import create_api_key
 from tests.fakes.sms_provider import FakeSmsProvider
-from tests.integration.campaigns_sending_support import Clock, sending_platform, sending_settings
+from tests.integration.campaigns_sending_support import (
+    Clock,
+    send_all,
+    sending_platform,
+    sending_settings,
+)
 
 CONTROL = "Hola {nombre} de {city}: 30% este fin"
 SHORT = "Hola {nombre}: 30%"
@@ -91,15 +95,6 @@ def _units(client: TestClient, headers: dict[str, str], experiment_id: int) -> A
     return found.json()["units"]
 
 
-def _drain(runtime: SendingRuntime) -> None:
-    sender = Sender(runtime)
-    try:
-        while sender.run_once():
-            pass
-    finally:
-        sender.close()
-
-
 def test_the_sender_records_each_recipients_exposure_to_its_variant(
     wired: tuple[TestClient, Platform, SendingRuntime, FakeSmsProvider],
 ) -> None:
@@ -112,7 +107,7 @@ def test_the_sender_records_each_recipients_exposure_to_its_variant(
     assert recipients > 50
     assert _units(client, headers, experiment_id) == {"control": 0, "short": 0}  # not sent yet
 
-    _drain(runtime)
+    send_all(runtime)
 
     bodies = [m.body for m in fake.messages.values()]
     assert len(bodies) == recipients
@@ -147,7 +142,7 @@ def test_the_sender_records_each_recipients_exposure_to_its_variant(
     assert Counter(given.values()) == Counter(control=sent_control, short=sent_short)
 
     # nothing more to send, nothing counted twice
-    _drain(runtime)
+    send_all(runtime)
     assert _units(client, headers, experiment_id) == {
         "control": sent_control,
         "short": sent_short,
@@ -167,7 +162,7 @@ def test_a_campaign_no_experiment_splits_records_no_units(
     ).json()
     launched = client.post(f"/campaigns/campaigns/{other['id']}/launch", headers=headers)
     assert launched.status_code == 200, launched.text
-    _drain(runtime)
+    send_all(runtime)
     assert len(fake.messages) == launched.json()["recipients"] > 0
     assert _units(client, headers, experiment_id) == {"control": 0, "short": 0}
 
