@@ -68,6 +68,18 @@ def sending_platform(
         platform.close()
 
 
+def send_all(runtime: SendingRuntime) -> None:
+    """Run a sender's passes until the ledger has nothing due, then close it."""
+    from ssmas.campaigns.sending.sender import Sender
+
+    sender = Sender(runtime)
+    try:
+        while sender.run_once():
+            pass
+    finally:
+        sender.close()
+
+
 def recipients(n: int, *, start: int = 1, tz: str = "America/Mexico_City") -> list[Recipient]:
     return [
         Recipient(

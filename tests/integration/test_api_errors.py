@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from ssmas.bootstrap import create_app
 from ssmas.core.api import DomainError
+from ssmas.core.api.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ssmas.core.logging import configure_logging
 from ssmas.core.platform import Platform, build_platform
 from ssmas.settings import Settings
@@ -47,6 +48,19 @@ async def place_bid(bid: Bid) -> dict[str, float]:
 @router.get("/v1/test/items/{item_id}")
 async def read_item(item_id: int) -> dict[str, int]:
     return {"item": item_id}
+
+
+SHARED_ERRORS: dict[str, type[DomainError]] = {
+    "not-found": NotFound,
+    "conflict": Conflict,
+    "invalid": InvalidInput,
+    "forbidden": Forbidden,
+}
+
+
+@router.get("/v1/test/shared/{kind}")
+async def shared_error(kind: str, code: str | None = None) -> None:
+    raise SHARED_ERRORS[kind](code, f"{kind} happened")
 
 
 @router.get("/v1/test/bug")
@@ -122,6 +136,25 @@ def test_domain_error_maps_to_its_status_and_code(client: TestClient) -> None:
     response = client.post("/v1/test/bids", json={"slot": "top", "price_eur": 0.1})
     body = assert_error(response, 409, "floor_too_low")
     assert "under the floor" in str(body["message"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "default_code"),
+    [
+        ("not-found", 404, "not_found"),
+        ("conflict", 409, "conflict"),
+        ("invalid", 422, "invalid_input"),
+        ("forbidden", 403, "forbidden"),
+    ],
+)
+def test_shared_domain_errors_keep_their_status_with_a_products_code(
+    client: TestClient, kind: str, status: int, default_code: str
+) -> None:
+    body = assert_error(client.get(f"/v1/test/shared/{kind}"), status, default_code)
+    assert body["message"] == f"{kind} happened"
+    assert_error(
+        client.get(f"/v1/test/shared/{kind}?code=rule_not_found"), status, "rule_not_found"
+    )
 
 
 def test_declared_oversized_body_is_413(client: TestClient) -> None:

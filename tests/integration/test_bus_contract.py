@@ -414,3 +414,34 @@ def test_a_reserved_topic_serves_no_other_consumer_and_ignores_its_nacks(bus: Bu
     assert bus.consume("part", "g", "old", visibility_timeout_s=0.1, wait_s=0.3) == []
     bus.unreserve("part", "g", "new")  # type: ignore[attr-defined]
     assert offsets(bus.consume("part", "g", "old", wait_s=5)) == [4]
+
+
+@pytest.mark.parametrize("hinted", [False, True], ids=["by-id", "with-offsets"])
+def test_forget_deletes_messages_for_every_group_and_frees_their_keys(
+    bus: Bus, hinted: bool
+) -> None:
+    ids = [bus.publish("pii", {"n": n}, key=f"k{n}") for n in range(6)]
+    held = bus.consume("pii", "g", "c", max_messages=6, visibility_timeout_s=300)
+    assert offsets(held) == [1, 2, 3, 4, 5, 6]
+    for delivery in held:  # due again at once, as a redelivery
+        bus.nack(delivery)
+    gone = [ids[1], ids[3], "f" * 32]  # the last one was never published
+    # offsets as replay gives them; the second hint is wrong (the bus looks further for it)
+    hints = [2, 3, 9] if hinted else None
+    assert bus.forget("pii", gone, offsets=hints) == 2  # type: ignore[attr-defined]
+    assert bus.forget("pii", gone, offsets=hints) == 0  # type: ignore[attr-defined]
+    kept = [1, 3, 5, 6]
+    assert offsets(bus.consume("pii", "g", "c", max_messages=10)) == kept  # not redelivered
+    assert offsets(bus.consume("pii", "other", "c", max_messages=10)) == kept
+    assert [m.id for m in bus.replay("pii")] == [ids[0], ids[2], ids[4], ids[5]]
+    assert bus.publish("pii", {"n": 1}, key="k1") not in ids  # its key is free again
+    assert bus.publish("pii", {"n": 0}, key="k0") == ids[0]  # a kept one still holds its key
+
+
+def test_forget_refuses_hints_that_do_not_pair_with_the_ids(bus: Bus) -> None:
+    message_id = bus.publish("pii", {"n": 0})
+    with pytest.raises(InvalidBusInput, match="offsets"):
+        bus.forget("pii", [message_id], offsets=[1, 2])  # type: ignore[attr-defined]
+    with pytest.raises(InvalidBusInput, match="offsets"):
+        bus.forget("pii", [message_id], offsets=[-1])  # type: ignore[attr-defined]
+    assert [m.id for m in bus.replay("pii")] == [message_id]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ssmas.campaigns.demo import run_demo_once
 from ssmas.campaigns.runtime import ensure_sender
 from ssmas.campaigns.sending.runtime import INBOUND_PATH, RECEIPTS_PATH, SendingRuntime
-from ssmas.campaigns.sending.sender import LedgerSender, Sender
+from ssmas.campaigns.sending.sender import LedgerSender
 from ssmas.campaigns.sending.tables import SendRow
 from ssmas.campaigns.tables import Lead
 from ssmas.campaigns.tenancy import create_tenant, get_tenant, issue_key
@@ -25,6 +25,7 @@ from tests.integration.campaigns_sending_support import (
     free_port,
     live_api,
     recipients,
+    send_all,
     sending_platform,
     sending_settings,
 )
@@ -54,12 +55,7 @@ def test_receipts_move_rows_to_delivered_undelivered_and_failed(
     fake.failing = {people[2].e164}
     port = LedgerSender(runtime)
     port.enqueue(1, 1, "sms", TEMPLATE, people)
-    sender = Sender(runtime)
-    try:
-        while sender.run_once():
-            pass
-    finally:
-        sender.close()
+    send_all(runtime)
     fake.wait_receipts()
     assert fake.callback_errors == 0
     counts = port.counts(1, 1)
@@ -104,12 +100,7 @@ def test_a_conversion_is_recorded_once_for_the_callers_tenant_only(
     ensure_sender(platform)  # the send ledger's, as the API's start hook attaches it
     done = run_demo_once(platform, leads=200)
     assert done.launched and done.campaign.recipients > 0
-    sender = Sender(runtime)
-    try:
-        while sender.run_once():
-            pass
-    finally:
-        sender.close()
+    send_all(runtime)
     fake.wait_receipts()
     with UnitOfWork(platform.session_factory) as uow:
         tenant = get_tenant(uow.session, done.tenant)

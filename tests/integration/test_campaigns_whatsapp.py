@@ -19,7 +19,7 @@ from ssmas.core.worker import Subscription, WorkerStats, drain_once
 from ssmas.settings import Settings
 from tests.integration.assistant_channel_support import Channel
 from tests.integration.assistant_fixtures import deliver
-from tests.integration.campaigns_sending_support import Clock, recipients
+from tests.integration.campaigns_sending_support import Clock, recipients, send_all
 
 
 def test_the_topic_and_request_are_the_assistants() -> None:
@@ -35,12 +35,7 @@ def test_a_whatsapp_campaign_is_sent_by_the_assistant_once_and_its_statuses_reco
     people = recipients(3)
     port = LedgerSender(runtime)
     port.enqueue(5, 1, "whatsapp", "Hola {nombre}, oferta", people)
-    sender = Sender(runtime)
-    try:
-        while sender.run_once():
-            pass
-    finally:
-        sender.close()
+    send_all(runtime)
     assert port.counts(5, 1)["sent"] == 3
     channel.drain()
     sent = channel.fake.state.sent

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -138,6 +138,38 @@ def test_a_price_level_shift_with_unchanged_features_triggers_retraining(
     assert shifted.outcome in {"challenger_deployed", "kept_champion"}
     assert not shifted.promoted
     assert registry.get_version_by_alias(MODEL_NAME, "champion").version == champion  # type: ignore[union-attr]
+
+
+def _next_days(lake: Path, day: date, factors: list[float]) -> date:
+    """Append a day per factor after ``day`` (each a copy of the one before, prices times it)."""
+    for factor in factors:
+        day = write_next_day(lake, source=day, price_factor=factor)
+    return day
+
+
+def test_a_normal_weekend_is_no_price_level_shift(
+    tmp_path: Path, platform: Platform, registry: ModelRegistry
+) -> None:
+    # Weekdays at the simulator's prices, weekends 40% lower. The champion trains on Monday to
+    # Sunday (the next Monday and Tuesday are its calibration and test days).
+    lake = copy_lake(tmp_path.parent, tmp_path / "weekly")
+    tuesday = _next_days(lake, START + timedelta(days=2), [1.0, 1.0, 0.6, 1.0, 1 / 0.6, 1.0])
+    train_from_lake(lake, START, tuesday, registry=registry, params=FAST)
+    deps = RetrainDeps(registry, platform.session_factory, platform.bus, Clock(T0))
+    # the error trigger is out of reach: this is about the price level alone
+    config = RetrainConfig(lake=lake, params=FAST, error_growth_above=10.0)
+
+    saturday = _next_days(lake, tuesday, [1.0, 1.0, 1.0, 0.6])
+    assert saturday.isoweekday() == 6
+    weekend = run_retrain(deps, config)
+    assert weekend.details["drift_day"] == saturday.isoformat()
+    assert weekend.action == "monitor_only" and weekend.outcome == "monitoring"
+    assert abs(weekend.details["label_shift"]) < 0.05  # against Saturday's prices, not all days
+
+    _next_days(lake, saturday, [1.2])  # a Sunday 20% above the weekend's level
+    sunday = run_retrain(deps, config)
+    assert sunday.details["label_shift"] == pytest.approx(0.2, abs=0.05)
+    assert sunday.action == "retrain_now" and "price level moved" in sunday.reason
 
 
 def test_a_worse_challenger_keeps_the_champion(

@@ -20,7 +20,7 @@ from ssmas.adops.runtime import incident_service
 from ssmas.adops.stream.job import SERIES_TOPIC, load_checkpoint
 from ssmas.core.api import require_scope
 from ssmas.core.api.deps import PlatformDep
-from ssmas.core.api.errors import DomainError, error_responses
+from ssmas.core.api.errors import Conflict, DomainError, NotFound, error_responses
 from ssmas.core.bus import BusError
 from ssmas.core.platform import Platform
 from ssmas.core.security.keys import ApiKeyRecord
@@ -50,16 +50,6 @@ def _bounded(at: datetime) -> datetime:
 Stamp = Annotated[datetime, AfterValidator(_bounded)]
 
 
-class NotFound(DomainError):
-    code = "not_found"
-    status = 404
-
-
-class Conflict(DomainError):
-    code = "invalid_request"
-    status = 409
-
-
 def _service(platform: Platform) -> IncidentService:
     return incident_service(platform)
 
@@ -70,7 +60,7 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     except IncidentNotFound as exc:
         raise NotFound(message=str(exc)) from None
     except IncidentError as exc:
-        raise Conflict(message=str(exc)) from None
+        raise Conflict("invalid_request", str(exc)) from None
 
 
 class NoteIn(BaseModel):
@@ -322,7 +312,7 @@ def _decide(platform: Platform, version: str, actor: str, reject: bool) -> dict[
         message = str(exc)
         if "has no version" in message or "positive integer" in message:
             raise NotFound(message=message) from None
-        raise Conflict(message=message) from None
+        raise Conflict("invalid_request", message) from None
     return {
         "model": MODEL_NAME,
         "version": number,

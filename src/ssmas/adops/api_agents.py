@@ -31,7 +31,7 @@ from ssmas.adops.safety import (
 from ssmas.adops.tools import registry
 from ssmas.core.api import require_scope
 from ssmas.core.api.deps import PlatformDep
-from ssmas.core.api.errors import DomainError, error_responses
+from ssmas.core.api.errors import Conflict, Forbidden, NotFound, error_responses
 from ssmas.core.platform import Platform
 from ssmas.core.security.keys import ApiKeyRecord
 
@@ -39,21 +39,6 @@ router = APIRouter(prefix="/adops/agents", tags=["adops"])
 READ = [Depends(require_scope("adops:read"))]
 WriteKey = Annotated[ApiKeyRecord, Depends(require_scope("adops:write"))]
 ApprovalId = Annotated[str, Path(min_length=5, max_length=40, pattern=r"^apr-[0-9a-f]{16}$")]
-
-
-class NotFound(DomainError):
-    code = "not_found"
-    status = 404
-
-
-class Forbidden(DomainError):
-    code = "not_an_approver"
-    status = 403
-
-
-class Closed(DomainError):
-    code = "approval_closed"
-    status = 409
 
 
 class DecisionIn(BaseModel):
@@ -124,11 +109,11 @@ def _decide(
     except ApprovalNotFound as exc:
         raise NotFound(message=str(exc)) from None
     except NotAnApprover as exc:
-        raise Forbidden(message=str(exc)) from None
+        raise Forbidden("not_an_approver", str(exc)) from None
     except ApprovalClosed as exc:
-        raise Closed(message=str(exc)) from None
+        raise Conflict("approval_closed", str(exc)) from None
     except SafetyError as exc:
-        raise Closed(message=str(exc)) from None
+        raise Conflict("approval_closed", str(exc)) from None
 
 
 @router.post("/approvals/{approval_id}/approve", responses=error_responses(401, 403, 404, 409, 422))

@@ -21,9 +21,9 @@ from ssmas.adops.events.envelope import EventError, parse_event
 from ssmas.adops.events.pattern import PatternError, compile_pattern
 from ssmas.adops.events.rules import RuleFileError, RuleSet, parse_rules
 from ssmas.adops.events.service import EventRules, event_rules, publish_event
-from ssmas.core.api import DomainError, PlatformDep, require_scope
+from ssmas.core.api import PlatformDep, require_scope
 from ssmas.core.api.bodies import json_body, json_body_doc
-from ssmas.core.api.errors import error_responses
+from ssmas.core.api.errors import Conflict, InvalidInput, NotFound, error_responses
 from ssmas.core.platform import Platform
 from ssmas.core.security import ApiKeyRecord
 
@@ -35,21 +35,6 @@ WriteKey = Annotated[ApiKeyRecord, Depends(require_scope("adops:write"))]
 RuleName = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 ]
-
-
-class InvalidInput(DomainError):
-    code = "invalid_input"
-    status = 422
-
-
-class RuleNotFound(DomainError):
-    code = "rule_not_found"
-    status = 404
-
-
-class RulesUnavailable(DomainError):
-    code = "rules_invalid"
-    status = 409
 
 
 class PatternTest(BaseModel):
@@ -89,7 +74,7 @@ def _runtime(platform: Platform) -> EventRules:
     try:
         return event_rules(platform)
     except RuleFileError as exc:
-        raise RulesUnavailable(message=str(exc)) from None
+        raise Conflict("rules_invalid", str(exc)) from None
 
 
 def _rules_json(ruleset: RuleSet) -> list[dict[str, Any]]:
@@ -135,7 +120,7 @@ async def test_pattern(platform: PlatformDep, _key: ReadKey, body: TestBody) -> 
     runtime = await run_in_threadpool(_runtime, platform)
     rule = runtime.rules.get(body.rule or "")
     if rule is None:
-        raise RuleNotFound(message=f"no rule {body.rule!r}")
+        raise NotFound("rule_not_found", f"no rule {body.rule!r}")
     matched = rule.match(document)
     targets = []
     if matched:

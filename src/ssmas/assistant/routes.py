@@ -13,6 +13,7 @@ actor); the ``agent`` of the body is only the name recorded beside it. Replies a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -150,6 +151,16 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+async def _hand(
+    move: Callable[..., Any], conversation_id: int, key: ApiKeyRecord, label: str
+) -> dict[str, Any]:
+    """Take a conversation over from the bot or hand it back (``move``: the console's method)."""
+    row = await run_in_threadpool(
+        partial(move, label=label), conversation_id, _actor(key), utcnow()
+    )
+    return {"id": row.id, "state": row.state, "agent": row.agent}
+
+
 @api.get("/conversations")
 async def list_conversations(
     platform: PlatformDep,
@@ -211,13 +222,7 @@ async def read_conversation(
 async def take_over(
     conversation_id: IdPath, platform: PlatformDep, key: WriteKey, body: ActionBody
 ) -> dict[str, Any]:
-    row = await run_in_threadpool(
-        partial(_console(platform).take_over, label=body.agent),
-        conversation_id,
-        _actor(key),
-        utcnow(),
-    )
-    return {"id": row.id, "state": row.state, "agent": row.agent}
+    return await _hand(_console(platform).take_over, conversation_id, key, body.agent)
 
 
 @api.post(
@@ -318,13 +323,7 @@ async def assign(
 async def hand_back(
     conversation_id: IdPath, platform: PlatformDep, key: WriteKey, body: ActionBody
 ) -> dict[str, Any]:
-    row = await run_in_threadpool(
-        partial(_console(platform).hand_back, label=body.agent),
-        conversation_id,
-        _actor(key),
-        utcnow(),
-    )
-    return {"id": row.id, "state": row.state, "agent": row.agent}
+    return await _hand(_console(platform).hand_back, conversation_id, key, body.agent)
 
 
 @api.get("/handoffs")
@@ -358,6 +357,13 @@ async def _directory(platform: Platform, key: ApiKeyRecord, action: str, **field
     )
 
 
+async def _created(
+    platform: Platform, key: ApiKeyRecord, action: str, **fields: Any
+) -> JSONResponse:
+    """A directory entry added (a team, an agent, a rule, a canned response): 201 with it."""
+    return JSONResponse(await _directory(platform, key, action, **fields), status_code=201)
+
+
 async def _listing(platform: Platform, what: str, **fields: Any) -> Any:
     return await run_in_threadpool(partial(_console(platform).listing, what, **fields))
 
@@ -373,8 +379,7 @@ async def list_teams(platform: PlatformDep, _key: ReadKey) -> Any:
 async def add_team(
     platform: PlatformDep, key: AdminKey, body: Annotated[TeamBody, Depends(json_body(TeamBody))]
 ) -> JSONResponse:
-    result = await _directory(platform, key, "add_team", name=body.name)
-    return JSONResponse(result, status_code=201)
+    return await _created(platform, key, "add_team", name=body.name)
 
 
 @api.get("/agents")
@@ -390,8 +395,7 @@ async def add_agent(
     key: AdminKey,
     body: Annotated[AgentBody, Depends(json_body(AgentBody))],
 ) -> JSONResponse:
-    result = await _directory(platform, key, "add_agent", **body.model_dump())
-    return JSONResponse(result, status_code=201)
+    return await _created(platform, key, "add_agent", **body.model_dump())
 
 
 @api.patch("/agents/{handle}", responses=DIRECTORY_ERRORS, openapi_extra=json_body_doc(AgentPatch))
@@ -418,8 +422,7 @@ async def list_rules(platform: PlatformDep, _key: ReadKey) -> Any:
 async def add_rule(
     platform: PlatformDep, key: AdminKey, body: Annotated[RuleBody, Depends(json_body(RuleBody))]
 ) -> JSONResponse:
-    result = await _directory(platform, key, "add_rule", **body.model_dump())
-    return JSONResponse(result, status_code=201)
+    return await _created(platform, key, "add_rule", **body.model_dump())
 
 
 @api.delete("/rules/{rule_id}", responses=DIRECTORY_ERRORS)
@@ -446,8 +449,7 @@ async def add_canned(
 ) -> JSONResponse:
     """A canned response for a team (or all); ``{{name}}``, ``{{first_name}}``, ``{{agent}}``,
     ``{{conversation}}`` and ``{{phone_last4}}`` are filled when it is sent."""
-    result = await _directory(platform, key, "add_canned", **body.model_dump())
-    return JSONResponse(result, status_code=201)
+    return await _created(platform, key, "add_canned", **body.model_dump())
 
 
 @api.delete("/canned/{canned_id}", responses=DIRECTORY_ERRORS)

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ssmas.campaigns.quality_commands import quality_app
 from ssmas.core.cli_errors import fail as _fail
 from ssmas.core.cli_errors import first_line
+from ssmas.core.progress import progress_bar
 
 if TYPE_CHECKING:
     from ssmas.campaigns.forecast import Evaluation, ForecastResult, Series
@@ -52,23 +52,6 @@ def _clean_errors() -> Iterator[None]:
         _fail(first_line(exc))
 
 
-@contextmanager
-def _progress(title: str) -> Iterator[ProgressFn]:
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(title, total=None)
-
-        def say(done: int, total: int, message: str) -> None:
-            progress.update(task, completed=done, total=total, description=f"{title}: {message}")
-
-        yield say
-
-
 def _load(path: Path) -> Series:
     from ssmas.campaigns.forecast import prepare_series, read_series_csv
 
@@ -81,8 +64,8 @@ def _series_job(csv: Path, level: float, title: str) -> Iterator[tuple[Series, P
     _check_level(level)
     with _clean_errors():
         series = _load(csv)
-        with _progress(title) as say:
-            yield series, say
+        with progress_bar(title, err) as bar:
+            yield series, bar.update
 
 
 def _check_level(level: float) -> None:

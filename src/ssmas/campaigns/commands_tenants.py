@@ -14,12 +14,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ssmas.campaigns.errors import CampaignsError
+from ssmas.core.api.errors import DomainError
 from ssmas.core.cli_errors import fail, first_line
 from ssmas.core.platform import Platform
+from ssmas.core.progress import progress_bar
 
 __all__ = ["import_command", "open_platform", "tenant_app"]
 
@@ -55,7 +55,7 @@ def open_platform() -> Iterator[Platform]:
     platform = build_platform(settings)
     try:
         yield platform
-    except CampaignsError as exc:
+    except DomainError as exc:
         fail(exc.message)
     except (ValueError, OSError) as exc:
         fail(first_line(exc))
@@ -174,14 +174,7 @@ def import_command(
         with platform.uow() as uow:
             tenant_id = get_tenant(uow.session, tenant).id
         runtime = campaigns_runtime(platform)
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=err, transient=True) as progress:
-            task = progress.add_task("import", total=None)
+        with progress_bar("import", err) as bar:
             summary = import_leads(
                 platform.session_factory,
                 tenant_id,
@@ -190,14 +183,11 @@ def import_command(
                 cipher=runtime.cipher,
                 checker=runtime.validator,
                 encoding=encoding,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                progress=bar.update,
             )
-            progress.update(task, description="quality", completed=0, total=None)
+            bar.stage("quality")
             _outcome, summary.quality = score_tenant_leads(
-                platform,
-                tenant_id,
-                tenant,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
+                platform, tenant_id, tenant, progress=bar.update
             )
     out.print(
         f"import {summary.import_id} {summary.status}: {summary.rows:,} rows, "

@@ -1,47 +1,23 @@
-"""The campaigns product's domain errors: each a 4xx with a stable code."""
+"""The campaigns product's domain errors: each a 4xx with a stable code.
+
+``NotFound`` (another tenant's row is not found either), ``Conflict`` (a slug taken, a campaign
+launched) and ``InvalidInput`` (an unknown tenant, a template variable no lead has) are the shared
+core's; the ones only campaigns raise are defined here.
+"""
 
 from __future__ import annotations
 
 import math
 
-from ssmas.core.api.errors import ApiError, DomainError
+from ssmas.core.api.errors import ApiError, Conflict, DomainError, InvalidInput, NotFound
 
 __all__ = [
-    "CampaignsError",
     "Conflict",
     "InvalidInput",
     "NotFound",
     "QuotaExceeded",
     "SendingUnavailable",
 ]
-
-
-class CampaignsError(DomainError):
-    """Base of the campaigns errors."""
-
-    code = "campaigns_error"
-    status = 400
-
-
-class NotFound(CampaignsError):
-    """No such row for this tenant (another tenant's row is not found either)."""
-
-    code = "not_found"
-    status = 404
-
-
-class Conflict(CampaignsError):
-    """The request clashes with the current state (a slug taken, a campaign launched)."""
-
-    code = "conflict"
-    status = 409
-
-
-class InvalidInput(CampaignsError):
-    """Input the domain refuses (an unknown tenant, a template variable no lead has)."""
-
-    code = "invalid_input"
-    status = 422
 
 
 class QuotaExceeded(ApiError):
@@ -53,7 +29,7 @@ class QuotaExceeded(ApiError):
         super().__init__(429, "quota_exceeded", message, headers={"Retry-After": wait})
 
 
-class SendingUnavailable(CampaignsError):
+class SendingUnavailable(DomainError):
     """No campaign sender is configured in this process."""
 
     code = "sending_unavailable"

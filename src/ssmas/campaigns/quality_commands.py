@@ -14,6 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ssmas.core.cli_errors import fail, first_line
+from ssmas.core.progress import progress_bar
 
 __all__ = ["quality_app"]
 
@@ -129,29 +130,16 @@ def score(
 ) -> None:
     """(Re)score a tenant's leads with the lead-quality champion and store the scores (by
     default the leads without a quality)."""
-    from rich.progress import BarColumn, MofNCompleteColumn
-
     from ssmas.campaigns.commands_tenants import open_platform
     from ssmas.campaigns.leads.scoring import score_tenant_leads
     from ssmas.campaigns.tenancy import get_tenant
 
-    columns = (
-        TextColumn("[bold]scoring"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
     with open_platform() as platform:
         with platform.uow() as uow:
             tenant_id = get_tenant(uow.session, tenant).id
-        with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task("scoring", total=None)
+        with progress_bar("scoring", err) as bar:
             outcome, line = score_tenant_leads(
-                platform,
-                tenant_id,
-                tenant,
-                overwrite=overwrite,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                platform, tenant_id, tenant, overwrite=overwrite, progress=bar.update
             )
     if outcome is None:
         fail(line)

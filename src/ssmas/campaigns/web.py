@@ -136,6 +136,25 @@ def _refused(request: Request, user: WebUser, title: str, view: Viewing) -> Resp
     return render_page(request, user, group=GROUP, title=title, body=text, status_code=status)
 
 
+async def _view(
+    request: Request, user: WebUser, tenant: str | None, title: str
+) -> tuple[Viewing, Response | None]:
+    """The tenant a page shows, and the answer in the page's place when there is none (refused,
+    or back to the login)."""
+    view = await run_in_threadpool(_viewing, platform_of(request), user, tenant)
+    refused = _refused(request, user, title, view)
+    if refused is None and view.tenant is None:
+        refused = login_redirect(request)
+    return view, refused
+
+
+def _fragment(markup: object = "", status_code: int = 200) -> Response:
+    """An htmx fragment (empty for a refusal or a miss): HTML with the security headers."""
+    return Response(
+        str(markup), media_type="text/html", status_code=status_code, headers=SECURITY_HEADERS
+    )
+
+
 @router.get(f"{BASE}/tenants")
 async def tenants_page(
     request: Request,
@@ -168,8 +187,7 @@ async def imports_page(request: Request, user: WebUserDep, tenant: TenantQuery =
     if user is None:
         return login_redirect(request)
     platform = platform_of(request)
-    view = await run_in_threadpool(_viewing, platform, user, tenant)
-    refused = _refused(request, user, "Lead imports", view)
+    view, refused = await _view(request, user, tenant, "Lead imports")
     if refused is not None or view.tenant is None:
         return refused or login_redirect(request)
     tenant_id = view.tenant.id
@@ -195,9 +213,8 @@ async def import_page(
     if user is None:
         return login_redirect(request)
     platform = platform_of(request)
-    view = await run_in_threadpool(_viewing, platform, user, tenant)
     title = f"Import {import_id}"
-    refused = _refused(request, user, title, view)
+    view, refused = await _view(request, user, tenant, title)
     if refused is not None or view.tenant is None:
         return refused or login_redirect(request)
     tenant_id = view.tenant.id
@@ -221,8 +238,7 @@ async def segments_page(request: Request, user: WebUserDep, tenant: TenantQuery 
     if user is None:
         return login_redirect(request)
     platform = platform_of(request)
-    view = await run_in_threadpool(_viewing, platform, user, tenant)
-    refused = _refused(request, user, "Segments", view)
+    view, refused = await _view(request, user, tenant, "Segments")
     if refused is not None or view.tenant is None:
         return refused or login_redirect(request)
     tenant_id = view.tenant.id
@@ -257,8 +273,7 @@ async def campaigns_page(
 ) -> Response:
     if user is None:
         return login_redirect(request)
-    view = await run_in_threadpool(_viewing, platform_of(request), user, tenant)
-    refused = _refused(request, user, "Campaigns", view)
+    view, refused = await _view(request, user, tenant, "Campaigns")
     if refused is not None or view.tenant is None:
         return refused or login_redirect(request)
     rows = await _campaign_rows(request, view)
@@ -277,6 +292,6 @@ async def campaign_rows(request: Request, user: WebUserDep, tenant: TenantQuery 
         return login_redirect(request)
     view = await run_in_threadpool(_viewing, platform_of(request), user, tenant)
     if view.tenant is None:
-        return Response("", media_type="text/html", status_code=403, headers=SECURITY_HEADERS)
+        return _fragment(status_code=403)
     markup = await _campaign_rows(request, view)
-    return Response(str(markup), media_type="text/html", headers=SECURITY_HEADERS)
+    return _fragment(markup)

@@ -56,17 +56,17 @@ from ssmas.campaigns.web import (
     GROUP,
     TenantQuery,
     Viewing,
+    _fragment,
     _html,
-    _refused,
     _tenant_picker,
+    _view,
     _viewing,
 )
 from ssmas.core.api.bounds import IdPath
 from ssmas.core.platform import Platform
-from ssmas.web import WebUser, WebUserDep, login_redirect, register_page, render_page
+from ssmas.web import WebUserDep, login_redirect, register_page, render_page
 from ssmas.web.access import platform_of
 from ssmas.web.plots import Band, Bar, Line, bar_chart, line_chart
-from ssmas.web.rendering import SECURITY_HEADERS
 
 BASE = "/dashboard/campaigns"
 router = APIRouter(include_in_schema=False)
@@ -78,16 +78,6 @@ register_page(GROUP, "ROI & portfolio", f"{BASE}/roi")
 FORECAST_HORIZON = 30
 MIN_OWN_DAYS = 56  # below this many days of the tenant's own conversions, a simulated series
 SIM_HORIZON, SIM_SEEDS = 20_000, (1, 2, 3)
-
-
-async def _view(
-    request: Request, user: WebUser, tenant: str | None, title: str
-) -> tuple[Viewing, Response | None]:
-    view = await run_in_threadpool(_viewing, platform_of(request), user, tenant)
-    refused = _refused(request, user, title, view)
-    if refused is None and view.tenant is None:
-        refused = login_redirect(request)
-    return view, refused
 
 
 def _ticks(t: list[float]) -> list[tuple[float, str]]:
@@ -226,11 +216,11 @@ async def experiment_fragment(
         return login_redirect(request)
     view = await run_in_threadpool(_viewing, platform_of(request), user, tenant)
     if view.tenant is None:
-        return Response("", media_type="text/html", status_code=403, headers=SECURITY_HEADERS)
+        return _fragment(status_code=403)
     detail = await _detail_markup(request, view, experiment_id)
     if detail is None:
-        return Response("", media_type="text/html", status_code=404, headers=SECURITY_HEADERS)
-    return Response(str(detail), media_type="text/html", headers=SECURITY_HEADERS)
+        return _fragment(status_code=404)
+    return _fragment(detail)
 
 
 # --- bandits -------------------------------------------------------------------------------
@@ -275,43 +265,28 @@ def _bandit_rows(platform: Platform, tenant_id: int) -> list[dict[str, Any]]:
     with platform.uow() as uow:
         found = list_bandits(TenantScope(uow.session, tenant_id), limit=50)
     for bandit in found:
-        history = bandit["history"]
-        if history and bandit["regret"] is not None:
-            bandit["svg"] = line_chart(
-                [h[0] for h in history],
-                [
-                    Line(
-                        "cumulative regret (expected conversions lost)",
-                        [h[2] for h in history],
-                        markers=len(history) < 20,
-                    ),
-                    Line(
-                        "conversions",
-                        [h[1] for h in history],
-                        color="#38a169",
-                        markers=len(history) < 20,
-                    ),
-                ],
-                label=f"regret of bandit {bandit['name']}",
-                x_label="recipients",
-            )
-        elif history:
-            bandit["svg"] = line_chart(
-                [h[0] for h in history],
-                [
-                    Line(
-                        "conversions",
-                        [h[1] for h in history],
-                        color="#38a169",
-                        markers=len(history) < 20,
-                    )
-                ],
-                label=f"conversions of bandit {bandit['name']}",
-                x_label="recipients",
-            )
-        else:
-            bandit["svg"] = None
+        bandit["svg"] = _bandit_chart(bandit) if bandit["history"] else None
     return found[::-1]
+
+
+def _bandit_chart(bandit: dict[str, Any]) -> Markup:
+    """Conversions over recipients, with the cumulative regret when the bandit knows it."""
+    history = bandit["history"]
+    markers = len(history) < 20
+    lines = [Line("conversions", [h[1] for h in history], color="#38a169", markers=markers)]
+    what = "conversions"
+    if bandit["regret"] is not None:
+        regret = [h[2] for h in history]
+        lines.insert(
+            0, Line("cumulative regret (expected conversions lost)", regret, markers=markers)
+        )
+        what = "regret"
+    return line_chart(
+        [h[0] for h in history],
+        lines,
+        label=f"{what} of bandit {bandit['name']}",
+        x_label="recipients",
+    )
 
 
 @router.get(f"{BASE}/bandits")
@@ -354,7 +329,7 @@ async def bandits_simulated(request: Request, user: WebUserDep) -> Response:
         horizon=SIM_HORIZON,
         seeds=len(SIM_SEEDS),
     )
-    return Response(str(markup), media_type="text/html", headers=SECURITY_HEADERS)
+    return _fragment(markup)
 
 
 async def _bandit_live(platform: Platform, view: Viewing) -> Markup:
@@ -371,9 +346,9 @@ async def bandits_fragment(
         return login_redirect(request)
     view = await run_in_threadpool(_viewing, platform_of(request), user, tenant)
     if view.tenant is None:
-        return Response("", media_type="text/html", status_code=403, headers=SECURITY_HEADERS)
+        return _fragment(status_code=403)
     markup = await _bandit_live(platform_of(request), view)
-    return Response(str(markup), media_type="text/html", headers=SECURITY_HEADERS)
+    return _fragment(markup)
 
 
 # --- forecast ------------------------------------------------------------------------------
@@ -551,14 +526,12 @@ async def forecast_fragment(
         return login_redirect(request)
     view = await run_in_threadpool(_viewing, platform_of(request), user, tenant)
     if view.tenant is None:
-        return Response("", media_type="text/html", status_code=403, headers=SECURITY_HEADERS)
+        return _fragment(status_code=403)
     markup, pending = await _forecast_body(request, view)
     # a finished body stops the polling: htmx replaces the container's content only, so the
     # answer carries a header telling htmx to stop (286 is htmx's "stop polling" status)
     status = 200 if pending else 286
-    return Response(
-        str(markup), media_type="text/html", status_code=status, headers=SECURITY_HEADERS
-    )
+    return _fragment(markup, status)
 
 
 # --- ROI -----------------------------------------------------------------------------------

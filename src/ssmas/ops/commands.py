@@ -1,4 +1,5 @@
-"""``ssmas ops``: the local alerting stack, the alerts Alertmanager holds, silences.
+"""``ssmas ops``: the local alerting stack, the alerts Alertmanager holds, silences (and, from
+their own modules, ``autoscale`` and ``heal``).
 
 ``stack`` runs Prometheus and Alertmanager (Debian's binaries) against a running platform with
 the repository's rules and routing; ``alerts`` lists what fires; ``silence`` mutes alerts for a
@@ -28,7 +29,8 @@ __all__ = ["ops_app"]
 
 ops_app = typer.Typer(
     name="ops",
-    help="Operations: the local Prometheus + Alertmanager stack, alerts and silences.",
+    help="Operations: the local Prometheus + Alertmanager stack, alerts and silences, "
+    "autoscaling advice, the worker supervisor's breakers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -190,10 +192,12 @@ def silence(
     out.print(silence_id)
 
 
-def _add_autoscale() -> None:
+def _add_subcommands() -> None:
     from ssmas.ops.autoscale.commands import autoscale_app
+    from ssmas.ops.healing.commands import heal_app
 
     ops_app.add_typer(autoscale_app, name="autoscale")
+    ops_app.add_typer(heal_app, name="heal")
 
 
-_add_autoscale()
+_add_subcommands()

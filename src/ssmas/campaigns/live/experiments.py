@@ -3,8 +3,10 @@
 ``create_experiment`` stores a design (variants with traffic weights, a primary metric,
 guardrails, an optional planned sample) after :class:`ExperimentDesign` and the tenant's
 experiment quota accept it; ``assign_units`` gives each unit its deterministic variant and
-records it once; ``record_outcomes`` stores metric values of assigned units (all or nothing:
-a batch with one bad row is refused whole, saying which rows); ``experiment_results`` runs
+records it once (the campaign sender records, as their messages go out, the recipients of an
+experiment that splits a campaign's texts: ``record_exposures``); ``record_outcomes`` stores
+metric values of assigned units (all or nothing: a batch with one bad row is refused whole,
+saying which rows); ``experiment_results`` runs
 :func:`ssmas.campaigns.experiments.analyse` on the sums kept in the database (with CUPED on the
 primary metric when every unit carries a pre-period covariate, and the Beta-binomial posterior
 for conversion metrics); ``experiment_timeline`` replays the looks, so the page can draw the
@@ -59,6 +61,7 @@ __all__ = [
     "experiment_view",
     "get_experiment",
     "list_experiments",
+    "record_exposures",
     "record_outcomes",
     "split_recipients",
 ]
@@ -204,6 +207,17 @@ def _check_templates(
             )
 
 
+def _splitting(scope: TenantScope, campaign_id: int) -> Experiment | None:
+    """The running experiment that gives the campaign's recipients their variants' texts (the
+    oldest, when several are running on it), or ``None``."""
+    rows = scope.session.scalars(
+        scope.select(Experiment)
+        .where(Experiment.campaign_id == campaign_id, Experiment.status == "running")
+        .order_by(Experiment.id)
+    ).all()
+    return next((r for r in rows if any(v.get("template") for v in r.variants)), None)
+
+
 def split_recipients(
     scope: TenantScope, campaign_id: int, lead_ids: Sequence[int]
 ) -> tuple[int, dict[str, tuple[str | None, list[int]]]] | None:
@@ -211,13 +225,8 @@ def split_recipients(
     texts, its id and each variant's text (``None``: the campaign's) with its leads (the
     variant :func:`assign` gives unit ``lead-<id>``); ``None`` when no experiment splits it.
     Reads only: a recipient becomes the experiment's unit when it is exposed (its message
-    sent), by :func:`assign_units`, which gives it the same variant."""
-    rows = scope.session.scalars(
-        scope.select(Experiment)
-        .where(Experiment.campaign_id == campaign_id, Experiment.status == "running")
-        .order_by(Experiment.id)
-    ).all()
-    row = next((r for r in rows if any(v.get("template") for v in r.variants)), None)
+    sent), by :func:`record_exposures`, which gives it the same variant."""
+    row = _splitting(scope, campaign_id)
     if row is None:
         return None
     design = _design(row)
@@ -230,6 +239,23 @@ def split_recipients(
         assert variant is not None
         groups[variant][1].append(lead)
     return row.id, groups
+
+
+def record_exposures(
+    scope: TenantScope, campaign_id: int, lead_ids: Sequence[int], *, now: datetime
+) -> int | None:
+    """The campaign's messages to ``lead_ids`` went out: when a running experiment splits the
+    campaign (:func:`split_recipients`), each lead becomes its unit ``lead-<id>``, assigned
+    the variant whose text it was sent (:func:`assign_units`: the same hash), so the
+    experiment's results count it. A lead exposed before is not counted twice. Returns the
+    experiment's id, or ``None`` when no running experiment splits the campaign."""
+    row = _splitting(scope, campaign_id)
+    if row is None or not lead_ids:
+        return None
+    units = [f"lead-{lead}" for lead in dict.fromkeys(lead_ids)]
+    for start in range(0, len(units), MAX_BATCH):
+        assign_units(scope, row.id, units[start : start + MAX_BATCH], now=now)
+    return row.id
 
 
 def list_experiments(scope: TenantScope, *, limit: int, after_id: int = 0) -> list[dict[str, Any]]:

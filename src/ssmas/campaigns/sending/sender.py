@@ -4,7 +4,8 @@ One pass (``Sender.run_once``): claim a batch under a lease; drop rows whose pho
 or whose recipient reached a frequency cap; put back rows that fall in the recipient's quiet
 hours or over the tenant's rate; send the rest concurrently (SMS through the provider,
 WhatsApp as a template request on the bus for the assistant); record the outcomes in one
-transaction.
+transaction, with the exposures of the recipients sent a variant's text of a running
+experiment (``ssmas.campaigns.live.experiments.record_exposures``), so its results count them.
 
 No message twice, even when a sender is killed (SIGKILL) between the provider accepting a
 message and the ledger recording it: such a row's lease lapses and another sender claims it.
@@ -33,6 +34,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 import structlog
 
+from ssmas.campaigns.errors import Conflict
+from ssmas.campaigns.live.experiments import record_exposures
+from ssmas.campaigns.scope import TenantScope
 from ssmas.campaigns.sending import ledger
 from ssmas.campaigns.sending.provider import ProviderError, ProviderMessage
 from ssmas.campaigns.sending.recipient import Recipient
@@ -110,6 +114,8 @@ class Job:
     row_id: int
     key: str
     tenant_id: int
+    campaign_id: int
+    lead_id: int
     channel: str
     phone_index: str
     phone: str
@@ -173,6 +179,8 @@ class Sender:
             row_id=row.id,
             key=row.idem_key,
             tenant_id=row.tenant_id,
+            campaign_id=row.campaign_id,
+            lead_id=row.lead_id,
             channel=row.channel,
             phone_index=row.phone_index,
             phone=self.rt.cipher.decrypt(row.phone_enc),
@@ -308,6 +316,7 @@ class Sender:
                     ),
                     [{"b_id": o.job.row_id, "b_sid": o.sid} for o in sent],
                 )
+                self._expose(uow, [o.job for o in sent], now)
             if failed:
                 uow.session.execute(
                     table.update()
@@ -359,6 +368,26 @@ class Sender:
                     code=o.error.code,
                     retry=o.error.retryable,
                 )
+
+    @staticmethod
+    def _expose(uow: UnitOfWork, jobs: list[Job], now: datetime) -> None:
+        """Record the sent messages' recipients as exposed to the running experiment that
+        splits their campaign (if any), in a savepoint of the pass's transaction: a clash with
+        a concurrent assignment of the same units is tried once more (they are known by then)
+        rather than losing the pass's sent rows."""
+        campaigns: dict[tuple[int, int], list[int]] = {}
+        for job in jobs:
+            campaigns.setdefault((job.tenant_id, job.campaign_id), []).append(job.lead_id)
+        for (tenant_id, campaign_id), leads in sorted(campaigns.items()):
+            scope = TenantScope(uow.session, tenant_id)
+            for attempt in (1, 2):
+                try:
+                    with uow.session.begin_nested():
+                        record_exposures(scope, campaign_id, leads, now=now)
+                    break
+                except Conflict:
+                    if attempt == 2:
+                        raise
 
 
 def _code(error: ProviderError | None) -> str | None:

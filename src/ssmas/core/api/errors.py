@@ -1,7 +1,9 @@
 """Every API error as one JSON shape: ``{"error": code, "message": ..., "request_id": ...}``.
 
-Products raise subclasses of ``DomainError`` (a code, a human message, a 4xx status); the app
-maps them, Starlette/FastAPI HTTP errors and validation errors to that shape. Validation errors
+Products raise subclasses of ``DomainError`` (a code, a human message, a 4xx status) or the common
+ones here (:class:`NotFound`, :class:`Conflict`, :class:`InvalidInput`, :class:`Forbidden`; a
+product passes its own ``code`` where its clients rely on one); the app maps them,
+Starlette/FastAPI HTTP errors and validation errors to that shape. Validation errors
 keep their field details under ``"details"`` (each an :class:`ErrorDetail`: ``field`` and
 ``message``, plus pydantic's ``loc`` and ``type``) but never echo the submitted values back.
 :class:`ErrorResponse` is the shape's OpenAPI model; routes document the errors they raise with
@@ -22,9 +24,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = [
     "ApiError",
+    "Conflict",
     "DomainError",
     "ErrorDetail",
     "ErrorResponse",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
     "error_response",
     "error_responses",
     "install_error_handlers",
@@ -105,6 +111,34 @@ class DomainError(Exception):
         self.message = message or self.code.replace("_", " ")
         self.status = status if status is not None else type(self).status
         super().__init__(self.message)
+
+
+class NotFound(DomainError):
+    """No such thing (for this caller: another tenant's row is not found either)."""
+
+    code = "not_found"
+    status = 404
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (a name taken, an approval already closed)."""
+
+    code = "conflict"
+    status = 409
+
+
+class InvalidInput(DomainError):
+    """Input that parses but the domain refuses; the message names the field at fault."""
+
+    code = "invalid_input"
+    status = 422
+
+
+class Forbidden(DomainError):
+    """The key may call the route, but not do this (e.g. it is not an approver)."""
+
+    code = "forbidden"
+    status = 403
 
 
 class ApiError(DomainError):

@@ -60,6 +60,19 @@ def check_offset(offset: int | None) -> int:
     return offset
 
 
+def check_offsets(ids: Sequence[str], offsets: Sequence[int] | None) -> dict[str, int]:
+    """``forget``'s optional hints: each message id with the offset ``replay`` gave it (the same
+    number of each); ``{}`` when there are none."""
+    if offsets is None:
+        return {}
+    if len(offsets) != len(ids):
+        raise InvalidBusInput(f"forget got {len(offsets)} offsets for {len(ids)} ids")
+    bad = [o for o in offsets if isinstance(o, bool) or not isinstance(o, int) or o < 0]
+    if bad:
+        raise InvalidBusInput(f"offsets must be non-negative integers, got {bad[0]!r}")
+    return dict(zip(ids, offsets, strict=True))
+
+
 def split_item(item: PublishItem) -> tuple[str | None, Mapping[str, Any]]:
     """Normalise a batch item into ``(key, payload)``."""
     if isinstance(item, tuple):

@@ -25,6 +25,7 @@ from ssmas.core.bus.arguments import (
     check_label,
     check_limit,
     check_offset,
+    check_offsets,
     check_seconds,
     check_topic,
     split_item,
@@ -332,24 +333,26 @@ class RedisBus:
                 dropped += 1
         return dropped
 
-    def forget(self, topic: str, ids: Sequence[str]) -> int:
+    def forget(
+        self, topic: str, ids: Sequence[str], *, offsets: Sequence[int] | None = None
+    ) -> int:
         """Delete the retained messages ``ids`` of ``topic`` for every group (what erasure of a
         person's data needs): acknowledged for each group, their redelivery deadlines and errors
-        dropped, the entries deleted and their keys freed. Returns how many were deleted."""
+        dropped, the entries deleted and their keys freed. Returns how many were deleted.
+
+        Message ids are random and the stream is keyed by offset, so an id alone is found by
+        scanning the stream. ``offsets`` (each id's offset, as ``replay`` gave it) reads just
+        those entries; an id not at its offset (gone, or a wrong hint) is looked for by the
+        scan."""
         check_topic(topic)
-        wanted = set(ids)
+        hints = check_offsets(ids, offsets)
         stream = self._stream(topic)
+        wanted = set(ids)
         found: list[tuple[str, str, str]] = []  # (entry id, message id, key)
-        start = "-"
-        while wanted:
-            entries = self._client.xrange(stream, min=start, count=TRIM_CHUNK)
-            for entry_id, fields in entries:
-                if fields["i"] in wanted:
-                    found.append((entry_id, fields["i"], fields["k"]))
-                    wanted.discard(fields["i"])
-            if len(entries) < TRIM_CHUNK:
-                break
-            start = f"({entries[-1][0]}"
+        if hints:
+            found = self._entries_at(stream, hints)
+            wanted -= {message_id for _, message_id, _ in found}
+        found += self._scan_for(stream, wanted)
         if not found:
             return 0
         entry_ids = [e for e, _, _ in found]
@@ -367,6 +370,35 @@ class RedisBus:
             if key and self._client.get(index) == message_id:  # still names this message
                 self._client.delete(index)
         return len(found)
+
+    def _entries_at(self, stream: str, hints: Mapping[str, int]) -> list[tuple[str, str, str]]:
+        """The entries at the hinted offsets that hold the message hinted there."""
+        pipe = self._client.pipeline(transaction=False)
+        for offset in hints.values():
+            entry = f"{offset}-0"
+            pipe.xrange(stream, min=entry, max=entry)
+        found = []
+        for message_id, entries in zip(hints, pipe.execute(), strict=True):
+            if entries and entries[0][1].get("i") == message_id:
+                entry_id, fields = entries[0]
+                found.append((entry_id, message_id, fields["k"]))
+        return found
+
+    def _scan_for(self, stream: str, wanted: set[str]) -> list[tuple[str, str, str]]:
+        """The entries holding the messages ``wanted``, read through the stream in chunks."""
+        wanted = set(wanted)
+        found: list[tuple[str, str, str]] = []
+        start = "-"
+        while wanted:
+            entries = self._client.xrange(stream, min=start, count=TRIM_CHUNK)
+            for entry_id, fields in entries:
+                if fields["i"] in wanted:
+                    found.append((entry_id, fields["i"], fields["k"]))
+                    wanted.discard(fields["i"])
+            if len(entries) < TRIM_CHUNK:
+                break
+            start = f"({entries[-1][0]}"
+        return found
 
     def prune_consumers(self, idle_s: float) -> int:
         """Forget consumers idle longer than ``idle_s`` that hold nothing (processes that are

@@ -31,6 +31,7 @@ from ssmas.core.bus.arguments import (
     check_label,
     check_limit,
     check_offset,
+    check_offsets,
     check_seconds,
     check_topic,
     split_item,
@@ -535,24 +536,54 @@ class SqliteBus:
                 dropped += cur.rowcount
         return dropped
 
-    def forget(self, topic: str, ids: Sequence[str]) -> int:
+    def forget(
+        self, topic: str, ids: Sequence[str], *, offsets: Sequence[int] | None = None
+    ) -> int:
         """Delete the retained messages ``ids`` of ``topic`` for every group (what erasure of a
-        person's data needs); their keys are freed. Returns how many were deleted."""
+        person's data needs); their keys are freed. Returns how many were deleted.
+
+        Rows are keyed by (topic, offset): ``offsets`` (each id's offset, as ``replay`` gave
+        it) finds them by key; ids without one, or not at their offset, are looked for among
+        the topic's rows."""
         check_topic(topic)
+        hints = check_offsets(ids, offsets)
         wanted = list(dict.fromkeys(ids))
         dropped = 0
         with self._write() as conn:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start : start + 500]
+            at: list[int] = []
+            hinted = list(hints.items())
+            for start in range(0, len(hinted), 500):
+                chunk = dict(hinted[start : start + 500])
                 marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT id, seq FROM bus_messages WHERE topic = ? AND seq IN ({marks})",
+                    (topic, *chunk.values()),
+                ).fetchall()
+                placed = {str(i): int(seq) for i, seq in rows if chunk.get(str(i)) == int(seq)}
+                at += placed.values()
+                wanted = [i for i in wanted if i not in placed]
+            for start in range(0, len(at), 500):
+                chunk_seqs = at[start : start + 500]
+                marks = ",".join("?" * len(chunk_seqs))
+                conn.execute(
+                    f"DELETE FROM bus_inflight WHERE topic = ? AND seq IN ({marks})",
+                    (topic, *chunk_seqs),
+                )
+                dropped += conn.execute(
+                    f"DELETE FROM bus_messages WHERE topic = ? AND seq IN ({marks})",
+                    (topic, *chunk_seqs),
+                ).rowcount
+            for start in range(0, len(wanted), 500):
+                rest = wanted[start : start + 500]
+                marks = ",".join("?" * len(rest))
                 conn.execute(
                     "DELETE FROM bus_inflight WHERE topic = ? AND seq IN (SELECT seq FROM"
                     f" bus_messages WHERE topic = ? AND id IN ({marks}))",
-                    (topic, topic, *chunk),
+                    (topic, topic, *rest),
                 )
                 dropped += conn.execute(
                     f"DELETE FROM bus_messages WHERE topic = ? AND id IN ({marks})",
-                    (topic, *chunk),
+                    (topic, *rest),
                 ).rowcount
         return dropped
 

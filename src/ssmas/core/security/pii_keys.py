@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -372,32 +373,25 @@ def reencrypt(
     ``settle_s`` is the ring refresh interval (plus a margin): after it, no process still
     encrypts under an old key, so a pass finding nothing leaves nothing behind.
     """
-    columns = pii_columns(engine)
     report = ReencryptReport()
-    started = time.monotonic()
-    reencrypt_pass(
+    one_pass = partial(
+        reencrypt_pass,
         engine,
         cipher,
         batch=batch,
-        columns=columns,
+        columns=pii_columns(engine),
         progress=progress,
         report=report,
         files_root=files_root,
     )
+    started = time.monotonic()
+    one_pass()
     waited = time.monotonic() - started
     if waited < settle_s:
         sleep(settle_s - waited)
     while report.passes < max_passes:
         before = report.rewritten + report.files
-        reencrypt_pass(
-            engine,
-            cipher,
-            batch=batch,
-            columns=columns,
-            progress=progress,
-            report=report,
-            files_root=files_root,
-        )
+        one_pass()
         if report.rewritten + report.files == before:
             break
     return report

@@ -36,15 +36,11 @@ def api_rps_per_replica(service: Service) -> float:
 def hpa(advice: Advice) -> dict[str, Any]:
     """The HorizontalPodAutoscaler of the advice's service."""
     service = advice.service
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {
-            "name": service.name,
-            "labels": {"app.kubernetes.io/part-of": "ssmas", "ssmas.io/advice": "autoscale"},
-        },
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": service.name},
+    return _scaler(
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        service,
+        {
             "minReplicas": advice.min_replicas,
             "maxReplicas": max(advice.max_replicas, advice.min_replicas),
             "metrics": [
@@ -63,6 +59,23 @@ def hpa(advice: Advice) -> dict[str, Any]:
                 }
             ],
             "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+        },
+    )
+
+
+def _scaler(api_version: str, kind: str, service: Service, spec: dict[str, Any]) -> dict[str, Any]:
+    """An autoscaling object named after ``service``, labelled as the advice's, scaling its
+    Deployment by ``spec``."""
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {
+            "name": service.name,
+            "labels": {"app.kubernetes.io/part-of": "ssmas", "ssmas.io/advice": "autoscale"},
+        },
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": service.name},
+            **spec,
         },
     }
 
@@ -124,21 +137,17 @@ def scaled_object(advice: Advice, *, prometheus_url: str) -> dict[str, Any]:
             },
         }
     )
-    return {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": {
-            "name": service.name,
-            "labels": {"app.kubernetes.io/part-of": "ssmas", "ssmas.io/advice": "autoscale"},
-        },
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": service.name},
+    return _scaler(
+        "keda.sh/v1alpha1",
+        "ScaledObject",
+        service,
+        {
             "minReplicaCount": service.min_replicas,
             "maxReplicaCount": max(service.max_replicas, advice.max_replicas),
             "cooldownPeriod": 300,
             "triggers": triggers,
         },
-    }
+    )
 
 
 def _quantity(value: float) -> str:

@@ -16,7 +16,8 @@ resident memory too high    SIGTERM (SIGKILL if it lingers), then restart
 error rate or latency high  restart once; still high after it: open the circuit breaker
 crash loop                  (``crash_loop_restarts`` restarts within the window) open the
                             breaker: no restart for ``breaker_s`` (doubling each reopening),
-                            then one try (half-open); running ``stable_s`` closes it
+                            then one try (half-open); running ``stable_s`` closes it; an
+                            operator may close it at once (:meth:`Supervisor.reset_breaker`)
 backlog deep or old         add a replica (up to the worker's ``max_replicas``); shallow and
                             young again: remove one (down to one), ``scale_cooldown_s`` apart
 backlog past shed depth     at full scale: shed the product's API writes for ``shed_s``
@@ -58,9 +59,11 @@ if TYPE_CHECKING:
     from ssmas.settings import OpsSettings
 
 __all__ = [
+    "BreakerNotOpen",
     "HealingPolicy",
     "Replica",
     "Supervisor",
+    "UnknownWorker",
     "WorkerUnit",
     "backoff_s",
     "product_units",
@@ -82,6 +85,14 @@ BREAKER_OPEN = metrics.gauge(
     "Worker processes whose circuit breaker is open (not restarted until it half-opens)",
     labels=("worker",),
 )
+
+
+class UnknownWorker(LookupError):
+    """The supervisor runs no worker of that name."""
+
+
+class BreakerNotOpen(ValueError):
+    """The worker's breaker is closed: there is nothing to reset."""
 
 
 @dataclass(frozen=True)
@@ -395,18 +406,56 @@ class Supervisor:
             "Its messages wait on the bus meanwhile.",
         )
 
-    def _close_breaker(self, r: Replica) -> None:
+    def _close_breaker(
+        self,
+        r: Replica,
+        reason: str = "ran stable after half-open",
+        body: str = "The worker ran stable after its breaker half-opened.",
+        **detail: Any,
+    ) -> None:
         r.half_open, r.opens, r.strikes = False, 0, 0
         r.restarts.clear()
-        self._record("close_breaker", r, "ok", "ran stable after half-open")
+        self._record("close_breaker", r, "ok", reason, **detail)
         self._alert(
             r.unit.name,
             "critical",
             f"ssmas-heal-{r.label}",
             f"Worker {r.label} healed: breaker closed",
-            "The worker ran stable after its breaker half-opened.",
+            body,
             resolved=True,
         )
+
+    def reset_breaker(self, worker: str, actor: str) -> list[dict[str, Any]]:
+        """An operator closes ``worker``'s open (or half-open) breaker: each such replica starts
+        at once with a clean slate (no restarts in the window; a later opening waits
+        ``breaker_s`` again). Journalled as ``close_breaker`` (and ``restart`` for a replica
+        that was stopped) with the ``actor``; the breaker's alert is resolved. Returns the
+        worker's replicas' status; :class:`UnknownWorker` or :class:`BreakerNotOpen` refuse."""
+        with self._lock:
+            if worker not in {u.name for u in self.units}:
+                known = ", ".join(u.name for u in self.units) or "none"
+                raise UnknownWorker(f"no supervised worker {worker!r} (workers: {known})")
+            tripped = [
+                r
+                for r in self.replicas
+                if r.unit.name == worker and (r.state == "open" or r.half_open)
+            ]
+            if not tripped:
+                raise BreakerNotOpen(f"the breaker of {worker} is closed: nothing to reset")
+            now = self.clock()
+            reason = f"reset by {actor}"
+            for r in tripped:
+                stopped = r.state == "open"
+                body = f"An operator ({actor}) closed the breaker" + (
+                    " and restarted the worker." if stopped else "."
+                )
+                self._close_breaker(r, reason, body, actor=actor)
+                if stopped:
+                    r.why = reason
+                    if self._spawn(r, now):
+                        self._record("restart", r, "ok", reason, actor=actor, spawns=r.spawns)
+            self._gauges()
+        return [s for s in self.status() if s["worker"] == worker]
 
     # -- health checks ----------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
 """The retraining workflow: seed 003's Step Functions machine as one Python function.
 
 ``CheckDataDrift`` → ``EvaluateDriftLevel`` (> 0.7 retrain now, > 0.5 schedule, else monitor;
-and retrain now when the **price level** moved — the median clearing price of the freshest day
-against the champion's training label baseline, beyond ``label_shift_above`` — or when the
-champion's **error grew** — its RMSE on the freshest day beyond ``1 + error_growth_above`` times
-its held-out RMSE at training) →
+and retrain now when the **price level** moved — the freshest day's clearing prices against
+the champion's training prices of the same weekday and hour, beyond ``label_shift_above`` — or
+when the champion's **error grew** — its RMSE on the freshest day beyond
+``1 + error_growth_above`` times its held-out RMSE at training) →
 ``TriggerRetraining`` (a challenger on the freshest ``window_days`` of the lake) →
 ``EvaluateNewModel`` (challenger **and** champion scored on the same held-out blocks of that
 window) → ``DecideDeployment``: a challenger whose offline RMSE is lower by at least
@@ -43,6 +43,7 @@ from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry
 from ssmas.exchange import lake_days
 from ssmas.pricing.demo_model import demo_lake_dir
 from ssmas.pricing.lifecycle.drift import DriftReport, compute_drift, label_shift
+from ssmas.pricing.lifecycle.price_level import price_level_shift
 from ssmas.pricing.lifecycle.retrain_decisions import (
     RetrainDecision,
     Trigger,
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from ssmas.settings import Settings
 
 Clock = Callable[[], datetime]
+PRICE_COLUMNS = (TARGET, "day_of_week", "hour_of_day")
 _log = structlog.get_logger(__name__)
 ACTOR = "retrain-workflow"
 # One first-model training at a time in a process: the demo holds it while it trains its
@@ -191,12 +193,17 @@ class Signals:
 
 
 def check_signals(model: PricingModel, config: RetrainConfig, day: date) -> Signals:
-    """Feature drift, label drift and error growth of ``model`` on ``day`` of the lake."""
+    """Feature drift, label drift and error growth of ``model`` on ``day`` of the lake.
+
+    The price level is compared like with like: each price against the champion's training
+    prices of the same weekday and hour (:mod:`ssmas.pricing.lifecycle.price_level`), so a
+    normal weekend moves nothing; a schema saved before those medians existed falls back to
+    the median of all its training prices."""
     drift = check_drift(model, config.lake, day, rows=config.drift_rows, seed=config.seed)
     reader = LakeReader(config.lake, day, day)
     try:
         labels = reader.sample(
-            "all", config.drift_rows, (TARGET,), filled_only=True, seed=config.seed
+            "all", config.drift_rows, PRICE_COLUMNS, filled_only=True, seed=config.seed
         )
         try:
             day_rmse: float | None = float(evaluate_on_lake(model, reader, "all")["rmse"])
@@ -204,10 +211,18 @@ def check_signals(model: PricingModel, config: RetrainConfig, day: date) -> Sign
             day_rmse = None
     finally:
         reader.close()
-    baseline = model.schema.label_baseline
+    prices = labels.column(TARGET).to_numpy(zero_copy_only=False)
+    levels, baseline = model.schema.label_levels, model.schema.label_baseline
     shift = None
-    if baseline is not None:
-        shift = label_shift(baseline, labels.column(TARGET).to_numpy(zero_copy_only=False))
+    if levels is not None:
+        shift = price_level_shift(
+            levels,
+            prices,
+            labels.column("day_of_week").to_numpy(zero_copy_only=False),
+            labels.column("hour_of_day").to_numpy(zero_copy_only=False),
+        ).shift
+    elif baseline is not None:
+        shift = label_shift(baseline, prices)
     trained = model.metrics.get("test_rmse")
     return Signals(drift, shift, day_rmse, float(trained) if trained else None)
 
@@ -271,8 +286,13 @@ def run_retrain(
         },
     )
     if base.action == "monitor_only":
+        level = (
+            "not judged (no training prices of this kind of day)"
+            if signals.label_shift is None
+            else f"{signals.label_shift:+.1%}"
+        )
         reason = (
-            f"drift {drift.score:.3f} ({drift.level}), price level {signals.label_shift or 0:+.1%}"
+            f"drift {drift.score:.3f} ({drift.level}), price level {level}"
             f", error growth {signals.error_growth or 0:+.1%}: below the retraining thresholds"
         )
         return record_decision(deps.sessions, deps.bus, base.model_copy(update={"reason": reason}))

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ssmas.pricing.lifecycle.drift import FeatureBaseline, FeatureKind, build_baseline
+from ssmas.pricing.lifecycle.price_level import PriceLevels, build_price_levels
 from ssmas.pricing.model.frame_columns import (
     FeatureError,
     FrameLike,
@@ -106,6 +107,8 @@ class FeatureSchema(BaseModel):
     defaults: dict[str, float] = Field(default_factory=lambda: dict(SEED_DEFAULTS))
     baselines: dict[str, FeatureBaseline] = Field(default_factory=dict)
     label_baseline: FeatureBaseline | None = None
+    # The label's medians by weekday / hour (None in schemas saved before it existed).
+    label_levels: PriceLevels | None = None
     training_rows: int = Field(default=0, ge=0)
 
     @field_validator("version")
@@ -389,7 +392,12 @@ def fit_feature_schema(
         name: build_baseline(matrix[:, j], kinds[name]) for j, name in enumerate(FEATURE_NAMES)
     }
     label = build_baseline(y, "numeric")
-    return draft.model_copy(update={"baselines": baselines, "label_baseline": label})
+    levels = build_price_levels(
+        y, int_column(frame, "day_of_week", 1, 7), int_column(frame, "hour_of_day", 0, 23)
+    )
+    return draft.model_copy(
+        update={"baselines": baselines, "label_baseline": label, "label_levels": levels}
+    )
 
 
 def _top_categories(values: Any, limit: int) -> list[str]:
