@@ -307,6 +307,7 @@ def train_assistant(
         say("registering in MLflow")
         try:
             version, alias = register(settings, bundle)
+            bundle.registry_version = version
         except Exception as exc:
             if strict_registry:
                 raise
