@@ -88,7 +88,7 @@ def validate_command(data: DataOption = None) -> None:
     out.print(table)
     out.print(
         f"ok: {len(domain.intents)} intents, {len(domain.entities)} entities, "
-        f"{len(domain.forms)} forms, {len(domain.rules)} rules"
+        f"{len(domain.forms)} forms, {len(domain.rules)} rules, {len(domain.stories)} stories"
     )
 
 
