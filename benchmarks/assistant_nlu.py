@@ -259,6 +259,21 @@ def tweet_comparisons(splits: Splits, quick: bool, root: Path) -> dict[str, floa
     return figures
 
 
+# merged into this file by benchmarks/assistant_voice.py: carried over when this script rewrites it
+VOICE_KEYS = tuple(
+    f"voice_{key}"
+    for key in (
+        "model_load_s",
+        "min_confidence",
+        *(
+            f"{what}_{language}"
+            for language in ("es", "en")
+            for what in ("wer", "notes", "asked_to_write", "wer_acted", "p50_s")
+        ),
+    )
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="corpora: a quarter, TF-IDF")
@@ -386,7 +401,11 @@ def main() -> None:
         + (" QUICK: corpora on a quarter of their training parts, TF-IDF only." if quick else "")
     )
     path = write_result(
-        "assistant_nlu", figures, notes, quick=quick, keep=("oos_recall_bot", "intent_acc_en_all")
+        "assistant_nlu",
+        figures,
+        notes,
+        quick=quick,
+        keep=("oos_recall_bot", "intent_acc_en_all", *VOICE_KEYS),
     )
     console.print(f"wrote {path}")
 
