@@ -155,3 +155,33 @@ def test_a_failed_load_keeps_the_brain_in_service(settings: Settings) -> None:
     stop = threading.Event()
     stop.set()
     reloader.run(stop, None)  # runs one refresh and returns: nothing raised
+
+
+def test_kb_load_and_remove_announce_the_new_version(settings: Settings, tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from ssmas.assistant.commands import assistant_app
+    from ssmas.assistant.events import TOPIC_KNOWLEDGE
+    from ssmas.core.bus import bus_from_settings
+    from ssmas.settings import use_settings
+
+    doc = tmp_path / "guide.md"
+    doc.write_text("# Guide\n\n## Payouts\n\nPayouts go out on the 25th of each month.\n")
+    runner = CliRunner()
+    with use_settings(settings):
+        loaded = runner.invoke(assistant_app, ["kb", "load", str(doc)])
+        listed = runner.invoke(assistant_app, ["kb", "list"])
+        removed = runner.invoke(assistant_app, ["kb", "remove", "guide.md"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "index v1:" in loaded.stdout
+    assert "knowledge base v1" in listed.stdout
+    assert removed.exit_code == 0 and knowledge_version(settings) == 2
+    bus = bus_from_settings(settings)
+    try:
+        events = [m.payload for m in bus.replay(TOPIC_KNOWLEDGE)]
+    finally:
+        bus.close()
+    assert [(e["event"], e["version"]) for e in events] == [
+        ("KnowledgeReloaded", 1),
+        ("KnowledgeReloaded", 2),
+    ]

@@ -272,9 +272,15 @@ def _announce_knowledge(settings: Settings) -> None:
 @kb_app.command("list")
 def kb_list_command() -> None:
     """The loaded sources and their passage counts."""
-    from ssmas.assistant.kb import SHIPPED_SOURCE, loaded_sources, shipped_passages
+    from ssmas.assistant.kb import (
+        SHIPPED_SOURCE,
+        knowledge_version,
+        loaded_sources,
+        shipped_passages,
+    )
 
     settings = get_settings()
+    out.print(f"knowledge base v{knowledge_version(settings)}")
     out.print(f"{SHIPPED_SOURCE} (shipped): {len(shipped_passages())} passages")
     for source, passages in loaded_sources(settings).items():
         out.print(f"{source}: {len(passages)} passages")
