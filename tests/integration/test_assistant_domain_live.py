@@ -3,8 +3,9 @@ brain (``brain_from_settings``: the NLU trained by ``train_assistant``, the dial
 the knowledge base) → the reply the Graph API fake records.
 
 Covers the three questions of issue #19, a form that asks for its missing slot in the
-conversation's language and answers once it is given, and the rule that hands a conversation
-to a person after a second message the assistant cannot place.
+conversation's language and answers once it is given (and, interrupted by a question, answers
+it and asks again), the offer of a person after a second message the assistant cannot place
+(yes hands off, no keeps the bot), and a follow-up read in the light of the previous question.
 """
 
 from __future__ import annotations
@@ -106,14 +107,16 @@ def test_english_form_and_a_short_answer_keep_the_conversation_language(
     assert done.startswith("Noted: you want to be paid by Payoneer.")
 
 
-def test_second_message_it_cannot_place_goes_to_a_person(
+def test_second_message_it_cannot_place_offers_a_person_and_yes_hands_off(
     live: tuple[Channel, TestClient],
 ) -> None:
     phone = "16505550106"
     first = _say(live, phone, "¿Quién ganó el mundial de 1986?", "wamid.h1")
     assert first.startswith("No estoy seguro de haberte entendido")
     second = _say(live, phone, "¿Y el de 1990?", "wamid.h2")
-    assert "especialistas" in second  # the hand-off line
+    assert second.endswith("¿Quieres que te pase con una persona del equipo?")
+    third = _say(live, phone, "sí, por favor", "wamid.h3")
+    assert "especialistas" in third  # the hand-off line
     channel, _ = live
     with UnitOfWork(channel.platform.session_factory) as uow:
         handoff = uow.session.scalars(sa.select(Handoff)).one()
@@ -142,3 +145,47 @@ def test_a_document_loaded_into_the_knowledge_base_is_answered_with_its_source(
         )
     assert "W-8BEN" in reply
     assert "Source: Payments / Tax forms (payments-guide.md)" in reply
+
+
+def test_no_to_the_offer_keeps_the_assistant(live: tuple[Channel, TestClient]) -> None:
+    phone = "16505550107"
+    _say(live, phone, "What's the weather like in Paris?", "wamid.n1")
+    offer = _say(live, phone, "And in Rome?", "wamid.n2")
+    assert offer.endswith("Do you want me to connect you with a person from our team?")
+    kept = _say(live, phone, "no, not now", "wamid.n3")
+    assert kept.startswith("All right, let's keep going here.")
+    channel, _ = live
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        assert uow.session.scalars(sa.select(Handoff)).all() == []
+        intents = uow.session.scalars(
+            sa.select(ChatMessage.intent)
+            .where(ChatMessage.direction == "in", ChatMessage.wa_id.like("wamid.n%"))
+            .order_by(ChatMessage.id)
+        ).all()
+    assert intents[-1] == "deny"
+
+
+def test_a_form_interrupted_by_a_question_resumes(live: tuple[Channel, TestClient]) -> None:
+    phone = "16505550108"
+    ask = _say(live, phone, "Necesito la factura, por favor", "wamid.i1")
+    assert ask == "¿De qué mes necesitas la factura?"
+    answer = _say(live, phone, "¿Cuál es el pago mínimo?", "wamid.i2")
+    assert "100 EUR" in answer and answer.endswith("\n\n¿De qué mes necesitas la factura?")
+    done = _say(live, phone, "marzo", "wamid.i3")
+    assert done.startswith("La factura de marzo está en Pagos > Facturas")
+
+
+def test_a_follow_up_is_read_in_context(live: tuple[Channel, TestClient]) -> None:
+    phone = "16505550109"
+    payout = _say(live, phone, "What is the minimum payout?", "wamid.s1")
+    assert "100 EUR" in payout
+    when = _say(live, phone, "And when?", "wamid.s2")
+    assert when.startswith("Earnings are paid net 60")
+    channel, _ = live
+    with UnitOfWork(channel.platform.session_factory) as uow:
+        intents = uow.session.scalars(
+            sa.select(ChatMessage.intent)
+            .where(ChatMessage.direction == "in", ChatMessage.wa_id.like("wamid.s%"))
+            .order_by(ChatMessage.id)
+        ).all()
+    assert intents == ["payment_threshold", "payment_status"]

@@ -86,6 +86,9 @@ def test_rules_hand_off(dialogue: Dialogue) -> None:
     assert dialogue.action(understood("en", "human_agent"), window) == "handoff"
     first = talk(dialogue, window, "Who won the 1986 world cup?", understood("en", "out_of_scope"))
     assert first.startswith("I'm not sure I understood")
+    assert dialogue.action(understood("en", "out_of_scope"), window) == "utter_offer_handoff"
+    offer = talk(dialogue, window, "And in 1990?", understood("en", "out_of_scope"))
+    assert offer.endswith("Do you want me to connect you with a person from our team?")
     assert dialogue.action(understood("en", "out_of_scope"), window) == "handoff"
 
 
@@ -170,4 +173,91 @@ def test_an_unplaced_answer_gets_the_question_once_more_then_the_rules(
     assert talk(dialogue, window, "no sé", understood("es", "out_of_scope", 0.3)) == question
     again = talk(dialogue, window, "ni idea", understood("es", "out_of_scope", 0.3))
     assert again.startswith("No estoy seguro de haberte entendido")
-    assert dialogue.action(understood("es", "out_of_scope", 0.3), window) == "handoff"
+    assert dialogue.action(understood("es", "out_of_scope", 0.3), window) == "utter_offer_handoff"
+
+
+def _offered(dialogue: Dialogue, language: str) -> ContextWindow:
+    """A conversation where the assistant has just offered a person (two misunderstandings)."""
+    window = ContextWindow(1, 1, "bot", language=language)
+    for text in ("¿Quién ganó el mundial de 1986?", "¿Y el de 1990?"):
+        talk(dialogue, window, text, understood(language, "out_of_scope", 0.3))
+    assert dialogue.previous_action(window) == "utter_offer_handoff"
+    return window
+
+
+@pytest.mark.parametrize(
+    ("language", "yes", "no"),
+    [
+        ("es", "sí, por favor, pásame", "no, mejor sigo contigo"),
+        ("en", "yes please", "no, not now"),
+    ],
+)
+def test_yes_or_no_to_the_offer_hands_off_or_keeps_the_bot(
+    dialogue: Dialogue, language: str, yes: str, no: str
+) -> None:
+    # the classifier never says affirm / deny: the rule's context reads them
+    window = _offered(dialogue, language)
+    read = dialogue.follow(yes, understood(language, "greet", 0.4), window)
+    assert (read.intent, read.out_of_scope) == ("affirm", False)
+    assert dialogue.action(read, window) == "handoff"
+    assert dialogue.respond(yes, read, window).source == "handoff"
+    window = _offered(dialogue, language)
+    read = dialogue.follow(no, understood(language, "out_of_scope", 0.3), window)
+    assert read.intent == "deny"
+    reply = dialogue.respond(no, read, window)
+    assert reply.action == "utter_no_handoff" and reply.source == "response"
+
+
+def test_a_no_outside_the_offer_is_not_a_refusal(dialogue: Dialogue) -> None:
+    window = ContextWindow(1, 1, "bot", language="es")
+    talk(dialogue, window, "Hola", understood("es", "greet"))
+    u = understood("es", "payment_status", 0.8)
+    assert dialogue.follow("todavía no me pagan", u, window) == u  # nothing expects a yes / no
+    window = _offered(dialogue, "es")
+    complaint = "sigo sin recibir el pago de marzo, ¿qué pasa?"
+    assert dialogue.follow(complaint, u, window).intent == "payment_status"
+
+
+def test_a_question_interrupts_a_form_which_then_asks_again(dialogue: Dialogue) -> None:
+    window = ContextWindow(1, 1, "bot", language="es")
+    ask = talk(dialogue, window, "Necesito una factura", understood("es", "invoice"))
+    assert ask == "¿De qué mes necesitas la factura?"
+    question = "¿Cuál es el pago mínimo?"
+    u = understood("es", "payment_threshold")
+    decision = dialogue.respond(question, u, window)
+    answer, _, again = decision.text.rpartition("\n\n")
+    assert "100 EUR" in answer and again == ask
+    assert decision.source == "form"  # never rewritten by an LLM: the question must stay
+    talk(dialogue, window, question, u)
+    assert dialogue.active_form(window) == (dialogue.domain.forms["invoice_form"], "month")
+    done = talk(dialogue, window, "marzo", understood("es", "out_of_scope", 0.3))
+    assert done.startswith("La factura de marzo está en Pagos > Facturas")
+    # an intent no 'during' rule names leaves the form (as before)
+    talk(dialogue, window, "Necesito otra factura", understood("es", "invoice"))
+    assert talk(dialogue, window, "Hola", understood("es", "greet")).startswith("¡Hola!")
+    assert dialogue.active_form(window) is None
+
+
+@pytest.mark.parametrize(
+    ("language", "first", "follow_up", "paid"),
+    [
+        ("en", "What is the minimum payout?", "and when is it paid?", "Earnings are paid net 60"),
+        ("es", "¿Cuál es el pago mínimo?", "¿y cuándo se paga?", "Las ganancias se pagan a 60"),
+    ],
+)
+def test_a_follow_up_is_read_in_the_light_of_the_previous_question(
+    dialogue: Dialogue, language: str, first: str, follow_up: str, paid: str
+) -> None:
+    unsure = understood(language, "out_of_scope", 0.3)
+    alone = ContextWindow(1, 1, "bot", language=language)
+    assert dialogue.follow(follow_up, unsure, alone) == unsure  # on its own: nothing to go on
+    window = ContextWindow(1, 1, "bot", language=language)
+    talk(dialogue, window, first, understood(language, "payment_threshold"))
+    read = dialogue.follow(follow_up, unsure, window)
+    assert (read.intent, read.out_of_scope) == ("payment_status", False)
+    decision = dialogue.respond(follow_up, read, window)
+    assert decision.action == "utter_payment_status" and decision.text.startswith(paid)
+    # after another topic, the same words are not that story's
+    other = ContextWindow(1, 1, "bot", language=language)
+    talk(dialogue, other, "Hola", understood(language, "greet"))
+    assert dialogue.follow(follow_up, unsure, other) == unsure

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -21,6 +22,7 @@ from ssmas.assistant.nlu.domain import (
     shipped_domain_dir,
 )
 from ssmas.assistant.nlu.entities import EntityExtractor, slots_for
+from ssmas.settings import Settings, use_settings
 
 TEST_SET = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "assistant_domain"
 
@@ -44,7 +46,13 @@ def test_shipped_domain_is_complete(domain) -> None:  # type: ignore[no-untyped-
     assert len(domain.examples_in("es")) >= 300 and len(domain.examples_in("en")) >= 300
     assert domain.form_for("invoice") is not None
     assert domain.action_for("human_agent", None) == "handoff"
-    assert domain.action_for("out_of_scope", "utter_ask_rephrase") == "handoff"
+    assert domain.action_for("out_of_scope", "utter_ask_rephrase") == "utter_offer_handoff"
+    assert domain.action_for("affirm", "utter_offer_handoff") == "handoff"
+    assert domain.action_for("deny", "utter_offer_handoff") == "utter_no_handoff"
+    assert set(domain.context_intents) == {"affirm", "deny"}
+    assert {s.name for s in domain.stories} >= {"the payout threshold, then when it is paid"}
+    assert domain.interruption("payment_threshold", "invoice_form") is not None
+    assert domain.interruption("greet", "invoice_form") is None
     assert domain.action_for("out_of_scope", None) == "utter_ask_rephrase"
     assert domain.action_for("payment_threshold", None) == "answer"
 
@@ -144,7 +152,7 @@ def test_cli_validate_exits_2_with_the_problems(tmp_path: Path) -> None:
     assert lines[-1] == "error: the training data has 1 problem(s)"
     assert "Traceback" not in result.output
     ok = CliRunner().invoke(assistant_app, ["validate"])
-    assert ok.exit_code == 0 and "ok: 15 intents" in ok.stdout
+    assert ok.exit_code == 0 and "ok: 17 intents" in ok.stdout and "3 stories" in ok.stdout
 
 
 def test_cli_train_refuses_bad_data_before_training(tmp_path: Path) -> None:
@@ -192,3 +200,90 @@ def test_corpus_converter_writes_checked_domain_data(tmp_path: Path) -> None:
     texts = [e.text for e in converted.domain.examples]
     assert "wake me at six (now)" in texts and "set an alarm for 7" not in texts
     assert intent_name("oos") == "out_of_scope" and intent_name("9lives") == "i_9lives"
+
+
+def _edit_domain(root: Path, edit: Any) -> None:
+    path = root / "domain.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    edit(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def test_bad_stories_and_rules_are_named_with_their_line(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+
+    def edit(data: dict[str, Any]) -> None:
+        data["stories"] += [
+            {"story": "typo", "steps": [{"intent": "invoice"}, {"intent": "payment_stauts"}]},
+            {"story": "one step", "steps": [{"intent": "invoice"}]},
+            {
+                "story": "starts with an action",
+                "steps": [{"action": "utter_greet"}, {"intent": "thank"}],
+            },
+            {
+                "story": "half examples",
+                "steps": [
+                    {"intent": "invoice"},
+                    {"intent": "payment_status", "examples": {"es": ["¿Y cuándo?"]}},
+                    {"action": "utter_nowhere"},
+                ],
+            },
+            {
+                "story": "odd step",
+                "steps": [{"intent": "invoice"}, {"intent": "thank", "action": "utter_thank"}],
+            },
+        ]
+        data["rules"] += [
+            {"rule": "bad during", "intent": "thank", "action": "answer", "during": "no_form"},
+            {
+                "rule": "form in a form",
+                "intent": "invoice",
+                "action": "invoice_form",
+                "during": "any",
+            },
+            {
+                "rule": "list typo",
+                "intent": ["ads_txt", "adstxt"],
+                "action": "answer",
+                "during": "any",
+            },
+        ]
+        data["intents"]["maybe"] = {"context": True}
+
+    _edit_domain(root, edit)
+    problems = _problems(root)
+    text = "\n".join(problems)
+    assert all(p.startswith("domain/domain.yml:") for p in problems), problems
+    for expected in (
+        "story 'typo' step 2: unknown intent 'payment_stauts'",
+        "story 'one step': 'steps' must list at least two steps",
+        "story 'starts with an action': the first step must be an intent",
+        "story 'half examples' step 2: examples need a list of texts for language 'en'",
+        "story 'half examples' step 3: unknown action 'utter_nowhere'",
+        "story 'odd step' step 2: give either 'intent' or 'action'",
+        "rule 'bad during': 'during' must be a form or 'any', not 'no_form'",
+        "rule 'form in a form': a form cannot interrupt a form",
+        "rule 'list typo': unknown intent 'adstxt'",
+        "context intent 'maybe' is never expected",
+    ):
+        assert expected in text, (expected, problems)
+    line = next(p for p in problems if "payment_stauts" in p)
+    number = int(line.split(":")[1])
+    assert "payment_stauts" in (root / "domain.yml").read_text().splitlines()[number - 1]
+
+
+def test_cli_train_and_validate_refuse_a_bad_story_with_exit_2(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    _edit_domain(
+        root,
+        lambda data: data["stories"].append(
+            {"story": "broken", "steps": [{"intent": "invoice"}, {"action": "utter_missing"}]}
+        ),
+    )
+    for command in ("validate", "train"):
+        with use_settings(Settings(profile="test", data_dir=tmp_path / "data")):
+            result = CliRunner().invoke(assistant_app, [command, "--data", str(root)])
+        assert result.exit_code == 2, (command, result.output)
+        assert "story 'broken' step 2: unknown action 'utter_missing'" in result.stderr
+        assert result.stderr.strip().splitlines()[-1] == "error: the training data has 1 problem(s)"
+        assert "Traceback" not in result.output

@@ -21,7 +21,7 @@ from ssmas.assistant.workspace_commands import (
     rules_app,
     teams_app,
 )
-from ssmas.settings import get_settings
+from ssmas.settings import Settings, get_settings
 
 assistant_app = typer.Typer(
     help="WhatsApp customer-service assistant.",
@@ -88,7 +88,7 @@ def validate_command(data: DataOption = None) -> None:
     out.print(table)
     out.print(
         f"ok: {len(domain.intents)} intents, {len(domain.entities)} entities, "
-        f"{len(domain.forms)} forms, {len(domain.rules)} rules"
+        f"{len(domain.forms)} forms, {len(domain.rules)} rules, {len(domain.stories)} stories"
     )
 
 
@@ -198,7 +198,7 @@ def promote_command(
         int | None, typer.Argument(help="version to make champion (default: the challenger)")
     ] = None,
 ) -> None:
-    """Make a version of assistant-nlu champion and serve it (restart workers to pick it up)."""
+    """Make a version of assistant-nlu champion and serve it (running workers swap to it)."""
     from ssmas.assistant.nlu.bundle import (
         MODEL_NAME,
         bundle_from_registry,
@@ -255,17 +255,32 @@ def kb_load_command(
     for source, count in report.files.items():
         out.print(f"{source}: {count} passages")
     out.print(
-        f"index: {report.total_passages} passages (shipped FAQ included), "
+        f"index v{report.version}: {report.total_passages} passages (shipped FAQ included), "
         f"embeddings: {'yes' if report.embeddings else 'no'} → {report.path}"
     )
+    _announce_knowledge(settings)
+
+
+def _announce_knowledge(settings: Settings) -> None:
+    """Running workers swap to the rebuilt index (``brain_reload``)."""
+    from ssmas.assistant.brain_reload import announce_knowledge
+    from ssmas.assistant.kb import knowledge_version
+
+    announce_knowledge(settings, knowledge_version(settings))
 
 
 @kb_app.command("list")
 def kb_list_command() -> None:
     """The loaded sources and their passage counts."""
-    from ssmas.assistant.kb import SHIPPED_SOURCE, loaded_sources, shipped_passages
+    from ssmas.assistant.kb import (
+        SHIPPED_SOURCE,
+        knowledge_version,
+        loaded_sources,
+        shipped_passages,
+    )
 
     settings = get_settings()
+    out.print(f"knowledge base v{knowledge_version(settings)}")
     out.print(f"{SHIPPED_SOURCE} (shipped): {len(shipped_passages())} passages")
     for source, passages in loaded_sources(settings).items():
         out.print(f"{source}: {len(passages)} passages")
@@ -279,6 +294,7 @@ def kb_remove_command(source: Annotated[str, typer.Argument(help="file name as l
     settings = get_settings()
     if not remove_source(settings, source):
         _fail(f"no loaded source named {source!r} (see `ssmas assistant kb list`)")
+    _announce_knowledge(settings)
     out.print(f"removed {source}")
 
 

@@ -4,8 +4,9 @@
 ``assistant.text`` (``TextMessageEvent``), ``assistant.media`` (``MediaMessageEvent``) and
 ``assistant.status`` (``StatusEvent``); ``assistant.outbound`` asks for one stored message to be
 sent; ``assistant.template_send`` takes other products' template requests
-(``TemplateSendRequest``). Payloads that carry phone numbers or bodies travel sealed (Fernet,
-``PiiCipher``).
+(``TemplateSendRequest``); ``assistant.knowledge`` says the knowledge base was reloaded (no
+consumer group: running workers tail it, ``brain_reload``). Payloads that carry phone numbers
+or bodies travel sealed (Fernet, ``PiiCipher``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ TOPIC_OUTBOUND = "assistant.outbound"
 TOPIC_ESCALATION = "assistant.escalation"
 # Other products (campaigns) ask for approved templates to be sent here.
 TOPIC_TEMPLATE_SEND = "assistant.template_send"
+# ``ssmas assistant kb load | remove`` announce a rebuilt knowledge base here.
+TOPIC_KNOWLEDGE = "assistant.knowledge"
 
 
 class MediaInfo(BaseModel):

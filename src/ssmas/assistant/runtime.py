@@ -146,11 +146,12 @@ def build_assistant_runtime(
 
 
 def load_brain(spec: str, settings: Settings) -> Brain:
-    """The brain named ``module:attribute`` (a callable taking the settings), or the trained one."""
+    """The brain named ``module:attribute`` (a callable taking the settings), or the trained one
+    (a ``HotBrain``: workers swap it for a promoted NLU or a reloaded knowledge base)."""
     if not spec:
-        from ssmas.assistant.seed_brain import brain_from_settings
+        from ssmas.assistant.brain_reload import hot_brain
 
-        return brain_from_settings(settings)
+        return hot_brain(settings)
     module_name, _, attribute = spec.partition(":")
     factory = getattr(importlib.import_module(module_name), attribute or "brain_from_settings")
     brain: Brain = factory(settings)

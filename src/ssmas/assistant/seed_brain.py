@@ -80,6 +80,10 @@ class SeedBrain:
             encoder = getattr(self.nlu, "encoder", None)
             self.dialogue = Dialogue(bundle.domain, bundle.entities, self.kb, encoder)
 
+    def close(self) -> None:
+        """Let go of the LLM threads (a reload replaced this brain); calls in flight finish."""
+        self._pool.shutdown(wait=False)
+
     def prepare(self, items: Sequence[tuple[str, str | None]]) -> None:
         """Understand a round of ``(text, language hint)`` pairs at once (see the module doc);
         replaces what the previous round prepared."""
@@ -264,13 +268,16 @@ def nlu_result(u: Understanding) -> NluResult:
     )
 
 
-def brain_from_settings(settings: Settings) -> SeedBrain:
+def brain_from_settings(
+    settings: Settings, *, nlu: NLU | None = None, kb: KnowledgeIndex | None = None
+) -> SeedBrain:
     """The trained NLU (trained on first use, as ``ssmas assistant train`` trains it), the
     team's knowledge base (``kb load``; the shipped FAQ until then), and the LLM if
-    configured."""
+    configured; ``nlu`` / ``kb`` given are used instead (a reload swaps one of them)."""
     from ssmas.assistant.kb import knowledge_index
 
     llm = llm_from_settings(settings, max_retries=0) if settings.llm_base_url else None
-    nlu = load_nlu(settings)
-    kb = knowledge_index(settings, encoder=getattr(nlu, "encoder", None))
+    nlu = nlu if nlu is not None else load_nlu(settings)
+    if kb is None:
+        kb = knowledge_index(settings, encoder=getattr(nlu, "encoder", None))
     return SeedBrain(nlu, KnowledgeBase.shipped(), llm=llm, kb=kb)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ssmas.assistant import metrics
 from ssmas.assistant.brain import guess_language
+from ssmas.assistant.brain_reload import brain_reloader
 from ssmas.assistant.console import Console
 from ssmas.assistant.events import (
     TOPIC_ESCALATION,
@@ -324,6 +325,11 @@ def run(platform: Platform, stop: threading.Event) -> None:
     runtime = assistant_runtime(platform)
     subs = assistant_subscriptions(platform, runtime=runtime)
     leases = LeaseStore(platform.session_factory)
+    # Reload hook: a promoted NLU or a reloaded knowledge base is swapped in between rounds
+    # (ssmas.assistant.brain_reload; nothing for a configured brain).
+    reloader = brain_reloader(runtime.brain, platform.settings)
+    if reloader is not None:
+        reloader.start(stop, platform.bus)
     run_worker(platform.bus, subs, stop, leases=leases, scope=LEASE_SCOPE)
 
 

@@ -6,6 +6,10 @@ a source of its own (loading a file of the same name again replaces it; ``kb rem
 one). ``load_files`` parses, then rebuilds and saves the whole index, so the brain reads one
 file (``<data_dir>/assistant/kb/index.joblib``); ``knowledge_index`` returns that index, built
 from the shipped FAQ alone when nothing was loaded yet.
+
+Every rebuild bumps the knowledge base's version (``knowledge_version``: 0 for the shipped FAQ
+alone), kept in ``version.json`` beside the index and written after it, so running workers can
+tell a reload from the index they hold (``ssmas.assistant.brain_reload``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ __all__ = [
     "LoadReport",
     "Passage",
     "knowledge_index",
+    "knowledge_version",
     "load_files",
     "loaded_sources",
     "remove_source",
@@ -45,6 +50,7 @@ class LoadReport:
     total_passages: int
     embeddings: bool
     path: Path
+    version: int = 0
 
 
 def shipped_passages() -> list[Passage]:
@@ -65,6 +71,28 @@ def _sources_path(settings: Settings) -> Path:
 
 def index_path(settings: Settings) -> Path:
     return kb_dir(settings.data_dir) / "index.joblib"
+
+
+def _version_path(settings: Settings) -> Path:
+    return kb_dir(settings.data_dir) / "version.json"
+
+
+def knowledge_version(settings: Settings) -> int:
+    """The version of the saved index: how many times it was rebuilt (0: never)."""
+    try:
+        data = json.loads(_version_path(settings).read_text(encoding="utf-8"))
+        return int(data["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def _bump_version(settings: Settings, passages: int) -> int:
+    version = knowledge_version(settings) + 1
+    path = _version_path(settings)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"version": version, "passages": passages}), encoding="utf-8")
+    tmp.replace(path)
+    return version
 
 
 def loaded_sources(settings: Settings) -> dict[str, list[Passage]]:
@@ -88,7 +116,9 @@ def default_encoder() -> Any:
 def _rebuild(settings: Settings, sources: dict[str, list[Passage]], encoder: Any) -> Path:
     passages = shipped_passages() + [p for ps in sources.values() for p in ps]
     joblib.dump(sources, _sources_path(settings))
-    return save_index(KnowledgeIndex.build(passages, encoder), index_path(settings))
+    path = save_index(KnowledgeIndex.build(passages, encoder), index_path(settings))
+    _bump_version(settings, len(passages))
+    return path
 
 
 def _expand(paths: Sequence[Path]) -> list[Path]:
@@ -127,7 +157,13 @@ def load_files(
     enc = default_encoder() if encoder == "auto" else encoder
     path = _rebuild(settings, sources, enc)
     total = len(shipped_passages()) + sum(len(ps) for ps in sources.values())
-    return LoadReport({k: len(v) for k, v in parsed.items()}, total, enc is not None, path)
+    return LoadReport(
+        {k: len(v) for k, v in parsed.items()},
+        total,
+        enc is not None,
+        path,
+        knowledge_version(settings),
+    )
 
 
 def remove_source(settings: Settings, source: str, *, encoder: Any = "auto") -> bool:

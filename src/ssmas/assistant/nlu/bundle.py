@@ -35,6 +35,9 @@ class NluBundle:
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    # the ``assistant-nlu`` version this is in the registry (None: never registered); set
+    # after registering, so a version read back from MLflow gets it from ``bundle_from_registry``
+    registry_version: int | None = None
 
     @property
     def uses_embeddings(self) -> bool:
@@ -101,13 +104,15 @@ def python_model(bundle: NluBundle) -> Any:
     return NluPythonModel(bundle)
 
 
-def bundle_from_registry(settings: Settings, version: int | str) -> NluBundle:
-    """The bundle logged as ``version`` (a number or an alias) of ``assistant-nlu``."""
+def bundle_from_registry(settings: Settings, version: int | str, registry: Any = None) -> NluBundle:
+    """The bundle logged as ``version`` (a number) of ``assistant-nlu``, stamped with it."""
     from ssmas.core.registry import registry_from_settings
 
-    model = registry_from_settings(settings).load(MODEL_NAME, version)
+    model = (registry or registry_from_settings(settings)).load(MODEL_NAME, version)
     unwrap = getattr(model, "unwrap_python_model", None)
     bundle = getattr(unwrap() if callable(unwrap) else model, "bundle", None)
     if not isinstance(bundle, NluBundle) or bundle.format_version != FORMAT_VERSION:
         raise ValueError(f"{MODEL_NAME} v{version} is not an NLU bundle of this version")
+    if str(version).isdigit():
+        bundle.registry_version = int(version)
     return bundle

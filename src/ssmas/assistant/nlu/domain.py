@@ -1,10 +1,11 @@
 """The assistant's trainable domain: YAML files a team edits, read and checked here.
 
 A domain directory holds ``domain.yml`` (languages, intents, entities, slots, responses per
-language, forms and rules) and example files (any other ``*.yml`` / ``*.yaml`` under it, one
-language each: ``{language: es, intents: {intent: [example, ...]}}``). Entities are marked in
-examples as ``[text](entity)``. ``load_domain`` reads everything and raises ``DomainError``
-with every problem found, each as ``file:line: reason``; nothing half-valid is returned.
+language, forms, rules and stories) and example files (any other ``*.yml`` / ``*.yaml`` under
+it, one language each: ``{language: es, intents: {intent: [example, ...]}}``). Entities are
+marked in examples as ``[text](entity)``. ``load_domain`` reads everything and raises
+``DomainError`` with every problem found, each as ``file:line: reason`` naming the item (the
+rule, the story and its step ...); nothing half-valid is returned.
 
 The shipped default (``shipped_domain_dir``) is the publisher network's support domain; the
 public corpora are converted to the same example format by ``nlu.convert``.
@@ -37,7 +38,13 @@ DOMAIN_KEYS = {
     "responses",
     "forms",
     "rules",
+    "stories",
 }
+INTENT_KEYS = {"context"}
+RULE_KEYS = {"rule", "intent", "action", "after", "during"}
+STORY_KEYS = {"story", "steps"}
+STEP_KEYS = {"intent", "action", "examples"}
+ANY_FORM = "any"
 
 
 class LineStr(str):
@@ -119,10 +126,32 @@ class Form:
 
 @dataclass(frozen=True)
 class Rule:
+    """``intent`` → ``action``; only right ``after`` an action, or only ``during`` a form (a
+    form's name or ``any``: the form is interrupted, and resumed after the action)."""
+
     name: str
     intent: str
     action: str
     after: str | None = None
+    during: str | None = None
+
+
+@dataclass(frozen=True)
+class StoryStep:
+    """One step of a story: what the customer says (``intent``, with ``examples`` of how a
+    follow-up is said in that context, per language) or what the assistant does (``action``)."""
+
+    intent: str | None = None
+    action: str | None = None
+    examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Story:
+    """A conversation path: read a message in the light of the previous exchange."""
+
+    name: str
+    steps: tuple[StoryStep, ...]
 
 
 @dataclass
@@ -136,9 +165,16 @@ class Domain:
     rules: list[Rule]
     examples: list[Example]
     source: str = ""
+    stories: list[Story] = field(default_factory=list)
+    # read only where a rule (``after``) or a story expects them, never by the classifier
+    context_intents: tuple[str, ...] = ()
 
     def examples_in(self, language: str) -> list[Example]:
         return [e for e in self.examples if e.language == language]
+
+    def classified_examples(self, language: str) -> list[Example]:
+        """The examples the intent classifier learns from: all but the context intents'."""
+        return [e for e in self.examples_in(language) if e.intent not in self.context_intents]
 
     def form_for(self, intent: str) -> Form | None:
         return next((f for f in self.forms.values() if f.intent == intent), None)
@@ -147,12 +183,23 @@ class Domain:
         """The rule's action for ``intent`` (a rule with a matching ``after`` first), else
         ``answer``."""
         for rule in self.rules:
-            if rule.intent == intent and rule.after is not None and rule.after == after:
+            if after is not None and rule.intent == intent and rule.after == after:
                 return rule.action
         for rule in self.rules:
-            if rule.intent == intent and rule.after is None:
+            if rule.intent == intent and rule.after is None and rule.during is None:
                 return rule.action
         return "answer"
+
+    def interruption(self, intent: str, form: str) -> Rule | None:
+        """The rule that lets ``intent`` interrupt the active ``form`` (it is resumed after)."""
+        return next(
+            (
+                r
+                for r in self.rules
+                if r.intent == intent and r.during is not None and r.during in (form, ANY_FORM)
+            ),
+            None,
+        )
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -271,10 +318,23 @@ def _read_domain_file(r: _Reader, path: Path) -> Domain | None:
     if not langs:
         r.fail(path, 1, f"'languages' must list one or more of {LANGUAGES}")
     intents: list[str] = []
-    for key in _mapping(r, path, data.get("intents"), "intents", 1):
+    context: list[str] = []
+    for key, spec in _mapping(r, path, data.get("intents"), "intents", 1).items():
         if not NAME.match(str(key)):
             r.fail(path, _line(key, 1), f"intent name {key!r} must be lower_snake_case")
         intents.append(str(key))
+        spec = _mapping(r, path, spec, f"intent {key!r}", _line(key, 1))
+        for option in spec:
+            if option not in INTENT_KEYS:
+                r.fail(
+                    path,
+                    _line(option, _line(key, 1)),
+                    f"intent {key!r}: unknown option {option!r} (known: {sorted(INTENT_KEYS)})",
+                )
+        if spec.get("context") is True:
+            context.append(str(key))
+        elif spec.get("context") not in (None, False):
+            r.fail(path, _line(key, 1), f"intent {key!r}: 'context' must be true or false")
     if not intents:
         r.fail(path, 1, "'intents' lists no intent")
 
@@ -351,37 +411,209 @@ def _read_domain_file(r: _Reader, path: Path) -> Domain | None:
             r.fail(path, line, f"form {key!r}: 'done' response {done!r} is not defined")
         forms[str(key)] = Form(str(key), intent, tuple(required), ask, done)
 
-    rules: list[Rule] = []
-    raw_rules = data.get("rules") or []
-    if not isinstance(raw_rules, list):
-        r.fail(path, 1, "'rules' must be a list")
-        raw_rules = []
     known_actions = set(responses) | set(forms) | set(ACTIONS)
-    for item in raw_rules:
+    rules = _read_rules(r, path, data.get("rules"), intents, known_actions, set(forms))
+    stories = _read_stories(r, path, data.get("stories"), intents, known_actions, langs)
+    for intent in intents:
+        ruled = any(rule.intent == intent for rule in rules)
+        if not ruled and f"utter_{intent}" not in responses:
+            r.fail(path, 1, f"intent {intent!r} has neither a rule nor a response utter_{intent}")
+    for intent in context:
+        expected = any(rule.intent == intent and rule.after for rule in rules) or any(
+            step.intent == intent for story in stories for step in story.steps[1:]
+        )
+        if not expected:
+            r.fail(
+                path,
+                1,
+                f"context intent {intent!r} is never expected: give it a rule with 'after' "
+                "or a story step after the first",
+            )
+    return Domain(
+        tuple(langs),
+        tuple(intents),
+        entities,
+        slots,
+        responses,
+        forms,
+        rules,
+        [],
+        "",
+        stories,
+        tuple(context),
+    )
+
+
+def _action_problem(action: Any, known: set[str]) -> str | None:
+    if action in known:
+        return None
+    return f"unknown action {action!r} (a response, a form, answer or handoff)"
+
+
+def _read_rules(
+    r: _Reader,
+    path: Path,
+    raw: Any,
+    intents: list[str],
+    known_actions: set[str],
+    forms: set[str],
+) -> list[Rule]:
+    rules: list[Rule] = []
+    if raw is None:
+        return rules
+    if not isinstance(raw, list):
+        r.fail(path, 1, "'rules' must be a list")
+        return rules
+    for item in raw:
         if not isinstance(item, dict):
             r.fail(path, 1, "each rule must be a mapping with rule, intent, action")
             continue
         name = item.get("rule", "")
         line = _line(name, _line(item.get("intent"), 1))
-        intent, action, after = item.get("intent"), item.get("action"), item.get("after")
-        if intent not in intents:
-            r.fail(path, line, f"rule {name!r}: unknown intent {intent!r}")
-        if action not in known_actions:
-            r.fail(
-                path,
-                line,
-                f"rule {name!r}: unknown action {action!r} (a response, a form, answer or handoff)",
-            )
+        for key in item:
+            if key not in RULE_KEYS:
+                r.fail(path, _line(key, line), f"rule {name!r}: unknown key {key!r}")
+        raw_intent, action = item.get("intent"), item.get("action")
+        after, during = item.get("after"), item.get("during")
+        listed = raw_intent if isinstance(raw_intent, list) else [raw_intent]
+        for intent in listed:
+            if intent not in intents:
+                r.fail(path, _line(intent, line), f"rule {name!r}: unknown intent {intent!r}")
+        problem = _action_problem(action, known_actions)
+        if problem is not None:
+            r.fail(path, line, f"rule {name!r}: {problem}")
         if after is not None and after not in known_actions:
             r.fail(path, line, f"rule {name!r}: unknown 'after' action {after!r}")
-        rules.append(
-            Rule(str(name), str(intent), str(action), None if after is None else str(after))
-        )
-    for intent in intents:
-        ruled = any(rule.intent == intent for rule in rules)
-        if not ruled and f"utter_{intent}" not in responses:
-            r.fail(path, 1, f"intent {intent!r} has neither a rule nor a response utter_{intent}")
-    return Domain(tuple(langs), tuple(intents), entities, slots, responses, forms, rules, [])
+        if during is not None:
+            if during not in forms and during != ANY_FORM:
+                r.fail(
+                    path,
+                    _line(during, line),
+                    f"rule {name!r}: 'during' must be a form or {ANY_FORM!r}, not {during!r}",
+                )
+            if after is not None:
+                r.fail(path, line, f"rule {name!r}: give 'after' or 'during', not both")
+            if action in forms:
+                r.fail(path, line, f"rule {name!r}: a form cannot interrupt a form")
+        for intent in listed:
+            rules.append(
+                Rule(
+                    str(name),
+                    str(intent),
+                    str(action),
+                    None if after is None else str(after),
+                    None if during is None else str(during),
+                )
+            )
+    return rules
+
+
+def _read_stories(
+    r: _Reader,
+    path: Path,
+    raw: Any,
+    intents: list[str],
+    known_actions: set[str],
+    langs: list[str],
+) -> list[Story]:
+    """Stories: each a name and ``steps``, every step an ``intent`` (with optional follow-up
+    ``examples`` per language) or an ``action``; it must start with an intent and have an
+    intent after its first step (the message it reads in context)."""
+    stories: list[Story] = []
+    if raw is None:
+        return stories
+    if not isinstance(raw, list):
+        r.fail(path, 1, "'stories' must be a list")
+        return stories
+    for item in raw:
+        if not isinstance(item, dict):
+            r.fail(path, 1, "each story must be a mapping with story and steps")
+            continue
+        name = item.get("story", "")
+        line = _line(name, 1)
+        what = f"story {name!r}"
+        if not isinstance(name, str) or not name.strip():
+            r.fail(path, line, "a story needs a name ('story: ...')")
+        for key in item:
+            if key not in STORY_KEYS:
+                r.fail(path, _line(key, line), f"{what}: unknown key {key!r}")
+        raw_steps = item.get("steps")
+        if not isinstance(raw_steps, list) or len(raw_steps) < 2:
+            r.fail(path, line, f"{what}: 'steps' must list at least two steps")
+            continue
+        steps: list[StoryStep] = []
+        for n, raw_step in enumerate(raw_steps, 1):
+            step = _read_step(
+                r, path, raw_step, f"{what} step {n}", line, intents, known_actions, langs
+            )
+            if step is not None:
+                steps.append(step)
+        if len(steps) != len(raw_steps):
+            continue
+        if steps[0].intent is None:
+            r.fail(path, line, f"{what}: the first step must be an intent")
+        if not any(step.intent is not None for step in steps[1:]):
+            r.fail(
+                path, line, f"{what}: no intent after the first step (nothing to read in context)"
+            )
+        if steps[0].examples:
+            r.fail(
+                path, line, f"{what} step 1: examples belong to a follow-up, not the first intent"
+            )
+        stories.append(Story(str(name), tuple(steps)))
+    return stories
+
+
+def _read_step(
+    r: _Reader,
+    path: Path,
+    raw: Any,
+    what: str,
+    line: int,
+    intents: list[str],
+    known_actions: set[str],
+    langs: list[str],
+) -> StoryStep | None:
+    if not isinstance(raw, dict):
+        r.fail(path, line, f"{what}: a step is a mapping with 'intent' or 'action'")
+        return None
+    line = next((_line(v, line) for v in raw.values() if isinstance(v, LineStr)), line)
+    for key in raw:
+        if key not in STEP_KEYS:
+            r.fail(path, _line(key, line), f"{what}: unknown key {key!r}")
+    intent, action, examples = raw.get("intent"), raw.get("action"), raw.get("examples")
+    if (intent is None) == (action is None):
+        r.fail(path, line, f"{what}: give either 'intent' or 'action'")
+        return None
+    if intent is not None and intent not in intents:
+        r.fail(path, line, f"{what}: unknown intent {intent!r}")
+        return None
+    if action is not None:
+        problem = _action_problem(action, known_actions)
+        if problem is not None:
+            r.fail(path, line, f"{what}: {problem}")
+            return None
+        if examples is not None:
+            r.fail(path, line, f"{what}: examples go with an intent, not an action")
+            return None
+        return StoryStep(action=str(action))
+    said: dict[str, tuple[str, ...]] = {}
+    if examples is not None:
+        block = _mapping(r, path, examples, f"{what} examples", line)
+        for lang in langs:
+            texts = block.get(lang)
+            if (
+                not isinstance(texts, list)
+                or not texts
+                or not all(isinstance(t, str) and t.strip() for t in texts)
+            ):
+                r.fail(path, line, f"{what}: examples need a list of texts for language {lang!r}")
+                continue
+            said[lang] = tuple(str(t) for t in texts)
+        for lang in block:
+            if lang not in langs:
+                r.fail(path, _line(lang, line), f"{what}: language {lang!r} is not in 'languages'")
+    return StoryStep(intent=str(intent), examples=said)
 
 
 def read_examples(path: Path, domain: Domain, r: _Reader | None = None) -> list[Example]:

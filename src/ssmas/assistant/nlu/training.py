@@ -182,7 +182,7 @@ def domain_figures(domain: Domain, encoder: Encoder | None, progress: Progress) 
     metrics: dict[str, float] = {}
     for language in domain.languages:
         progress(f"measuring intents ({language}) on a held-back fifth")
-        train, val = _split_examples(domain.examples_in(language))
+        train, val = _split_examples(domain.classified_examples(language))
         model = fit_intents(train, encoder, language)
         predicted = model.predict([e.text for e in val])
         inscope = [i for i, e in enumerate(val) if e.intent != OUT_OF_SCOPE]
@@ -219,7 +219,7 @@ def fit_bundle(
     for lang in domain.languages:
         embed = encoder is not None and lang in EMBED_LANGUAGES
         progress(f"intents ({lang})" + (" with MiniLM embeddings" if embed else ""))
-        intents[lang] = fit_intents(domain.examples_in(lang), encoder, lang)
+        intents[lang] = fit_intents(domain.classified_examples(lang), encoder, lang)
     progress("entities")
     entities = EntityExtractor().fit(domain)
     progress("sentiment (Spanish)")
@@ -307,6 +307,7 @@ def train_assistant(
         say("registering in MLflow")
         try:
             version, alias = register(settings, bundle)
+            bundle.registry_version = version
         except Exception as exc:
             if strict_registry:
                 raise

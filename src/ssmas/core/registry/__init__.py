@@ -5,7 +5,11 @@ Importing this package does not import MLflow; the first registry call does.
 
 from __future__ import annotations
 
-from ssmas.core.registry.mlflow_registry import ModelRegistry, registry_from_settings
+from ssmas.core.registry.mlflow_registry import (
+    ModelRegistry,
+    registry_exists,
+    registry_from_settings,
+)
 from ssmas.core.registry.model_version import (
     CHALLENGER,
     CHAMPION,
@@ -23,5 +27,6 @@ __all__ = [
     "ModelRegistry",
     "ModelVersionInfo",
     "RegistryError",
+    "registry_exists",
     "registry_from_settings",
 ]

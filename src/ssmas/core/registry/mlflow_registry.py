@@ -354,3 +354,9 @@ def registry_from_settings(settings: Settings, *, bus: Any = None) -> ModelRegis
         settings.resolved_artifact_root,
         on_change=RegistryAnnouncer(settings, bus),
     )
+
+
+def registry_exists(settings: Settings) -> bool:
+    """Whether a registry may hold models: a tracking URI is configured or the default exists
+    (so a process can wait for one without creating an empty MLflow database)."""
+    return bool(settings.mlflow_tracking_uri) or (settings.data_dir / "mlflow.db").exists()

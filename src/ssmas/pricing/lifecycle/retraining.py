@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ssmas.core.bus.base import Bus, BusError
 from ssmas.core.leases import LeaderLease, LeaseStore
-from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry
+from ssmas.core.registry import CHALLENGER, CHAMPION, ModelRegistry, registry_exists
 from ssmas.exchange import lake_days
 from ssmas.pricing.demo_model import demo_lake_dir
 from ssmas.pricing.lifecycle.drift import DriftReport, compute_drift, label_shift
@@ -59,7 +59,6 @@ from ssmas.pricing.serving.hot_reload import (
     CHALLENGER_CHANGED,
     MODEL_PROMOTED,
     publish_model_event,
-    registry_exists,
 )
 
 if TYPE_CHECKING:

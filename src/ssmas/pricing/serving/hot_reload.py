@@ -25,13 +25,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
-from ssmas.core.bus.base import Bus, BusError
-from ssmas.core.registry import ModelRegistry
+from ssmas.core.bus.base import Bus
+from ssmas.core.bus.tail import EventTail
+from ssmas.core.registry import ModelRegistry, registry_exists
 from ssmas.core.registry.events import MODEL_EVENTS_TOPIC as REGISTRY_EVENTS_TOPIC
 from ssmas.pricing.serving.service import PricingService, Scorer
 from ssmas.pricing.variants import Variant
@@ -63,11 +64,6 @@ def publish_model_event(
         "at": datetime.now(UTC).isoformat(),
     }
     return bus.publish(MODEL_EVENTS_TOPIC, payload)
-
-
-def registry_exists(settings: Settings) -> bool:
-    """Whether a registry may hold models: a tracking URI is configured or the default exists."""
-    return bool(settings.mlflow_tracking_uri) or (settings.data_dir / "mlflow.db").exists()
 
 
 def load_pricing_model(registry: ModelRegistry, name: str, version: str) -> Scorer:
@@ -198,30 +194,3 @@ class ModelLoader:
         )
         thread.start()
         return thread
-
-
-class EventTail:
-    """Reads what ``topics`` receive from now on (``Bus.replay`` from the last offset seen)."""
-
-    def __init__(self, bus: Bus, topics: tuple[str, ...], *, lookback_s: float = 5.0) -> None:
-        self.bus = bus
-        # a little before now: a publisher's clock may be behind ours (an extra refresh is free)
-        self._since = datetime.now(UTC) - timedelta(seconds=lookback_s)
-        self._next: dict[str, int | None] = dict.fromkeys(topics)
-
-    def poll(self) -> list[dict[str, Any]]:
-        """Payloads published since the last call."""
-        out: list[dict[str, Any]] = []
-        for topic, offset in self._next.items():
-            try:
-                if offset is None:
-                    got = self.bus.replay(topic, since=self._since, limit=500)
-                else:
-                    got = self.bus.replay(topic, from_offset=offset, limit=500)
-            except BusError as exc:
-                _log.warning("pricing_model_events_failed", error=str(exc)[:300])
-                continue
-            if got:
-                self._next[topic] = got[-1].offset + 1
-                out.extend(m.payload for m in got)
-        return out

@@ -22,12 +22,13 @@ from fastapi import Depends, Request
 from ssmas.core.api import ApiError
 from ssmas.core.bus.maintenance import Janitor
 from ssmas.core.platform import Platform
+from ssmas.core.registry import registry_exists
 from ssmas.core.tuning import refreeze
 from ssmas.pricing.floors.decisions import FloorConfigs
 from ssmas.pricing.lifecycle.alerts import PricingAlerts
 from ssmas.pricing.lifecycle.monitoring import Monitor, Pruner
 from ssmas.pricing.serving.capture import CaptureWriter
-from ssmas.pricing.serving.hot_reload import LEGACY_GROUP_PREFIXES, ModelLoader, registry_exists
+from ssmas.pricing.serving.hot_reload import LEGACY_GROUP_PREFIXES, ModelLoader
 from ssmas.pricing.serving.service import PricingService
 from ssmas.settings import PricingSettings
 
