@@ -413,6 +413,63 @@ class RevenueImpact(Tool):
         )
 
 
+class PeerInput(ToolInput):
+    publisher_id: str = Field(min_length=1, max_length=200)
+    minutes: int = Field(default=10, ge=1, le=60, description="minutes averaged for 'now'")
+
+
+class PeerOutput(ToolOutput):
+    rpm_now: float
+    rpm_baseline: float
+    change_pct: float
+    peers: int
+    peers_median_change_pct: float
+    gap_pct: float
+
+
+@register
+class PeerComparison(Tool):
+    name = "peer_comparison"
+    description = (
+        "A publisher's RPM change against its baseline beside the median change of every other "
+        "publisher over the same minutes: a drop the peers do not share is the publisher's own."
+    )
+    Input = PeerInput
+    Output = PeerOutput
+
+    def run(self, ctx: ToolContext, args: ToolInput) -> PeerOutput:
+        assert isinstance(args, PeerInput)
+        _known(ctx, "publisher", args.publisher_id)
+
+        def change(pub: str) -> tuple[float, float, float] | None:
+            base = ctx.metrics.baseline("publisher", pub, "rpm", ctx.ref)
+            now = ctx.metrics.recent("publisher", pub, "rpm", minutes=args.minutes)
+            if base is None or now is None or base <= 0:
+                return None
+            return now, base, 100.0 * (now / base - 1.0)
+
+        own = change(args.publisher_id)
+        if own is None:
+            raise ToolError(f"no RPM baseline for publisher {args.publisher_id!r}")
+        peers = [
+            c[2]
+            for pub in ctx.metrics.entities("publisher")
+            if pub != args.publisher_id and (c := change(pub)) is not None
+        ]
+        median = float(np.median(peers)) if peers else 0.0
+        now, base, pct = own
+        return PeerOutput(
+            summary=f"{args.publisher_id} RPM {now:.3f} vs {base:.3f} baseline ({pct:+.0f}%); "
+            f"its {len(peers)} peers moved {median:+.0f}% (median)",
+            rpm_now=round(now, 4),
+            rpm_baseline=round(base, 4),
+            change_pct=round(pct, 1),
+            peers=len(peers),
+            peers_median_change_pct=round(median, 1),
+            gap_pct=round(pct - median, 1),
+        )
+
+
 class DiffInput(ToolInput):
     from_version: int | None = Field(default=None, ge=0)
     to_version: int | None = Field(default=None, ge=0)
