@@ -187,8 +187,23 @@ class FloorInput(ToolInput):
 @register
 class FloorRollback(Remediation):
     name = "floor_rollback"
-    description = "Put an ad unit's floor back to its own default (or to floor_eur)."
+    description = (
+        "Put an ad unit's floor back to its own default (or to floor_eur), through pricing's "
+        "floor service."
+    )
     Input = FloorInput
+
+    def apply(self, ctx: ToolContext, change: dict[str, Any], *, actor: str, reason: str) -> int:
+        if set(change) != {"floors"}:
+            raise ToolError(f"{self.name} sets floors only, not {sorted(change)}")
+        port = ctx.floor_port()
+        version = ctx.plane.current().version
+        for unit_id, floor in change["floors"].items():
+            try:
+                version = port.set_floor(unit_id, float(floor), actor=actor, reason=reason).version
+            except ValueError as exc:  # pricing refused it, or could not be reached
+                raise ToolError(f"pricing did not set the floor of {unit_id}: {exc}") from None
+        return version
 
     def change(self, ctx: ToolContext, args: ToolInput) -> dict[str, Any]:
         assert isinstance(args, FloorInput)
