@@ -19,6 +19,7 @@ import numpy as np
 
 from ssmas.adops.safety.executor import SafeExecutor, Verify
 from ssmas.adops.tools.base import ToolContext, ToolError
+from ssmas.adops.tools.entities import find_unit
 from ssmas.exchange import catalog
 from ssmas.exchange.knobs import FEATURE_FLAGS
 
@@ -322,7 +323,7 @@ class Specialist(ABC):
 def _unit_metric(ctx: ToolContext, unit_id: str) -> tuple[str, str]:
     if unit_id in ctx.metrics.entities("ad_unit"):
         return "ad_unit", unit_id
-    unit = next(u for u in ctx.world.ad_units if u.ad_unit_id == unit_id)
+    unit = find_unit(ctx, unit_id)
     return "publisher", ctx.world.publishers[unit.publisher].publisher_id
 
 

@@ -13,14 +13,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from ssmas.adops.tools.base import (
-    Tool,
-    ToolContext,
-    ToolError,
-    ToolInput,
-    ToolOutput,
-    register,
-)
+from ssmas.adops.tools.base import Tool, ToolContext, ToolError, ToolInput, ToolOutput, register
+from ssmas.adops.tools.entities import UnitInput, find_unit
 from ssmas.exchange.engine import OVERHEAD_HIT_MS, OVERHEAD_MISS_MS
 from ssmas.exchange.knobs import FEATURE_FLAGS
 
@@ -613,10 +607,6 @@ class CacheStats(Tool):
         )
 
 
-class UnitInput(ToolInput):
-    ad_unit_id: str = Field(min_length=1, max_length=200)
-
-
 class UnitOutput(ToolOutput):
     floor: float
     default_floor: float
@@ -634,9 +624,7 @@ class AdUnitInspect(Tool):
 
     def run(self, ctx: ToolContext, args: ToolInput) -> UnitOutput:
         assert isinstance(args, UnitInput)
-        unit = next((u for u in ctx.world.ad_units if u.ad_unit_id == args.ad_unit_id), None)
-        if unit is None:
-            raise ToolError(f"unknown ad unit {args.ad_unit_id!r}")
+        unit = find_unit(ctx, args.ad_unit_id)
         state = ctx.state()
         floor = state.floors.get(unit.ad_unit_id, unit.default_floor)
         size = state.ad_unit_sizes.get(unit.ad_unit_id, unit.size)
