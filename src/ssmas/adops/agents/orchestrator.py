@@ -4,8 +4,9 @@ each action through approval and verification to a resolved or escalated inciden
 ``AgentRunner.step()`` is called once per simulated minute (after ``observe`` has been given
 that minute's metric points): it expires approvals past their time, applies approved actions,
 verifies actions whose verification window has passed (rolling back those that did not help and
-trying the next hypothesis), and takes every incident no agent has yet. Every step of the
-reasoning lands on the incident's timeline (kind ``agent``) and in the audit log.
+trying the next hypothesis), and takes every incident no agent has yet. A cause no tool can fix
+(a specialist with no hypothesis) is escalated at once with the specialist's diagnosis. Every
+step of the reasoning lands on the incident's timeline (kind ``agent``) and in the audit log.
 """
 
 from __future__ import annotations
@@ -183,15 +184,12 @@ class AgentRunner:
                 {"step": "link", "incident": other},
             )
             return
-        if not hypotheses:  # nothing the tools can do: a person gets the diagnosis, untouched
-            self._case(
-                iid, t.category, specialist.name, "acting", hypotheses, incident, planner=planner
-            )
-            self._escalate(iid, specialist.name, f"no automated remedy for {t.problem}")
-            return
         self._case(
             iid, t.category, specialist.name, "acting", hypotheses, incident, planner=planner
         )
+        if not hypotheses:  # nothing the tools can do: a person gets the diagnosis, untouched
+            self._escalate(iid, specialist.name, f"no automated remedy for {t.problem}")
+            return
         if incident.get("state", "open") in ("open", "triaged"):
             self.incidents.agent_move(
                 iid,
