@@ -23,10 +23,9 @@ from ssmas.adops.agents.sim import Episode, utc
 from ssmas.adops.agents.tables import AgentActionRow
 from ssmas.adops.safety import SafetyPolicy, Verify, adops_audit
 from ssmas.adops.stream.alerts import Alert, MetricAnomaly
-from ssmas.core.db import make_engine
-from ssmas.core.db.migrate import upgrade
 from ssmas.exchange.faults import make_fault
 from ssmas.exchange.world import build_world
+from tests.integration.adops_support import migrated_sqlite
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +36,8 @@ OPEN_AT = FAULT_AT + timedelta(minutes=20)
 
 @pytest.fixture()
 def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'agents.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
+    with migrated_sqlite(tmp_path / "agents.db") as engine:
+        yield engine
 
 
 def _alert(publisher: str) -> Alert:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,13 +14,10 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from ssmas.adops.agents.sim import utc
 from ssmas.adops.safety import SafeExecutor, SafetyPolicy, Verify, list_actions
 from ssmas.adops.tools import MetricsView, ToolContext
 from ssmas.adops.tools.floors import HttpFloors, floor_port_of, pricing_floors
 from ssmas.bootstrap import create_app
-from ssmas.core.db import make_engine
-from ssmas.core.db.migrate import upgrade
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.security.audit import list_audit
 from ssmas.core.security.keys import create_api_key
@@ -29,26 +26,15 @@ from ssmas.exchange.services import open_stores
 from ssmas.exchange.world import World, build_world
 from ssmas.pricing.floors.unit_floors import UnitFloorError, UnitFloors, UnknownAdUnit
 from ssmas.settings import Settings, use_settings
+from tests.integration.adops_support import T0, Clock, migrated_sqlite
 
-T0 = utc(2024, 10, 21, 10)
 INCIDENT = "inc-202410211000-bbbbbbbbbbbb"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture()
 def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'floors.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
+    with migrated_sqlite(tmp_path / "floors.db") as engine:
+        yield engine
 
 
 def small_unit(world: World) -> str:
