@@ -11,7 +11,14 @@ off for high risk: a scripted approver ("bench-approver", a person) approves aft
 simulated minutes. Figures:
 
 * ``classification_pct``: the first agent case of a fault's incidents has the fault's category;
-* ``automation_pct``: the fault's first incident resolved with no human (approvals are human);
+* ``automation_pct``: the fault's first incident resolved with no human (approvals are human),
+  over the faults whose incidents reached an agent; ``automation_pct_of_faults`` over all
+  faults; ``automation_ceiling_pct_of_faults``: the share of faults of kinds that can be
+  automated at all (not ``partner_outage``, whose traffic shift is high risk and waits for a
+  person, nor ``rpm_decay``, which the simulator gives no remedy); over those kinds only:
+  ``automation_pct_automatable_kinds`` (their faults that reached an agent) and
+  ``automation_pct_of_automatable_faults`` (all their faults);
+* ``escalated_pct`` (and per kind): the fault's first agent case was handed to a person;
 * ``mttr_sim_min``: mean minutes from incident opened to resolved (resolved ones);
 * ``unapproved_high_risk``: high-risk actions applied without a person's approval;
 * ``unrolled_harm``: applied actions whose metric got worse and were not rolled back;
@@ -52,10 +59,10 @@ from ssmas.adops.agents.tables import AgentActionRow, ApprovalRow  # noqa: E402
 from ssmas.adops.live_trial import fault_plan  # noqa: E402
 from ssmas.adops.safety import SafetyPolicy  # noqa: E402
 from ssmas.adops.stream import StreamProcessor  # noqa: E402
-from ssmas.adops.tools import MetricsView  # noqa: E402
+from ssmas.adops.tools import MetricsView, get_tool  # noqa: E402
 from ssmas.core.db import Base, make_engine  # noqa: E402
 from ssmas.exchange.control_plane import MemoryControlPlane  # noqa: E402
-from ssmas.exchange.faults import Fault, make_fault  # noqa: E402
+from ssmas.exchange.faults import FAULT_KINDS, Fault, make_fault  # noqa: E402
 from ssmas.exchange.live import LiveExchange  # noqa: E402
 from ssmas.exchange.world import World, build_world  # noqa: E402
 
@@ -65,6 +72,24 @@ WARMUP = timedelta(hours=30)  # a whole day and the morning: the detector's reco
 EPISODE = timedelta(minutes=40)
 SHADOW = timedelta(minutes=25)  # shadow runs only need the first proposal
 APPROVER = "bench-approver"
+
+
+def needs_a_person() -> dict[str, str]:
+    """The fault kinds no agent may resolve alone, and why (the ceiling of ``automation_pct``):
+    read from the simulator's fault catalogue and the safety policy, not chosen here."""
+    policy = SafetyPolicy(mode="active", approvers=(APPROVER,))
+    shift = get_tool("shift_traffic")
+    out = {
+        kind: f"remedy '{spec.remedy}' in the simulator's catalogue ({spec.description})"
+        for kind, spec in FAULT_KINDS.items()
+        if spec.remedy == "none"
+    }
+    if policy.needs_approval(shift.risk):  # the partner outage's fix, by the issue's e2e test
+        out["partner_outage"] = f"its fix, {shift.name}, is {shift.risk} risk: a person approves"
+    return out
+
+
+NEEDS_A_PERSON = needs_a_person()
 
 
 def warm(world: World) -> tuple[StreamProcessor, MetricsView]:
@@ -155,6 +180,7 @@ def episode(
                     harm += 1
     engine.dispose()
     resolved = first_inc is not None and first_inc["state"] == "resolved"
+    escalated = first_case is not None and first_case["state"] == "escalated"
     return {
         "kind": fault.kind,
         "detected": bool(mine),
@@ -162,6 +188,7 @@ def episode(
         "correct": bool(first_case and first_case["category"] == KIND_CATEGORY[fault.kind]),
         "automated": bool(resolved and first_inc and first_inc["automated"]),
         "resolved": resolved,
+        "escalated": escalated,
         "mttr_min": (
             (first_inc["resolved_at"] - first_inc["opened_at"]).total_seconds() / 60
             if resolved and first_inc
@@ -224,6 +251,8 @@ def main() -> None:
     active = results["active"]
     detected = [r for r in active if r["detected"]]
     cased = [r for r in active if r["category"] is not None]
+    can = [r for r in active if r["kind"] not in NEEDS_A_PERSON]
+    can_cased = [r for r in can if r["category"] is not None]
     resolved = [r for r in active if r["mttr_min"] is not None]
     lost = sum(clean - x for x in no_agent)
     gained = sum(r["revenue"] - x for r, x in zip(active, no_agent, strict=True))
@@ -240,6 +269,16 @@ def main() -> None:
         "automation_pct_of_faults": round(
             100 * sum(r["automated"] for r in active) / len(faults), 1
         ),
+        # what the fault mix allows at most: the kinds a person must act on count as not
+        # automated whatever the agents do
+        "automation_ceiling_pct_of_faults": round(100 * len(can) / len(faults), 1),
+        "automation_pct_automatable_kinds": round(
+            100 * sum(r["automated"] for r in can_cased) / max(1, len(can_cased)), 1
+        ),
+        "automation_pct_of_automatable_faults": round(
+            100 * sum(r["automated"] for r in can) / max(1, len(can)), 1
+        ),
+        "escalated_pct": round(100 * sum(r["escalated"] for r in cased) / max(1, len(cased)), 1),
         "mttr_sim_min": round(float(np.mean([r["mttr_min"] for r in resolved])), 2)
         if resolved
         else None,
@@ -259,6 +298,7 @@ def main() -> None:
                 "detected_pct": round(100 * sum(r["detected"] for r in rows) / len(rows), 1),
                 "classified_pct": round(100 * sum(r["correct"] for r in rows) / len(rows), 1),
                 "automated_pct": round(100 * sum(r["automated"] for r in rows) / len(rows), 1),
+                "escalated_pct": round(100 * sum(r["escalated"] for r in rows) / len(rows), 1),
             }
     figures["by_kind"] = by_kind
     if "shadow" in results:
@@ -278,7 +318,7 @@ def main() -> None:
             table.add_row(name, str(value))
     console.print(table)
     kinds = Table(title="by fault kind")
-    for col in ("kind", "faults", "detected %", "classified %", "automated %"):
+    for col in ("kind", "faults", "detected %", "classified %", "automated %", "escalated %"):
         kinds.add_column(col)
     for kind, row in by_kind.items():
         kinds.add_row(kind, *(str(v) for v in row.values()))
@@ -286,7 +326,12 @@ def main() -> None:
     notes = (
         "Active mode, auto-approval off for high risk (a scripted person approves after 2 sim "
         "minutes); episodes of 40 simulated minutes from one 30-hour warm-up; classification and "
-        "automation over faults whose incidents reached an agent (_of_faults: over all faults)."
+        "automation over faults whose incidents reached an agent (_of_faults: over all faults). "
+        "automation_ceiling_pct_of_faults: share of faults of kinds that can be automated at all ("
+        + "; ".join(f"{k} cannot: {why}" for k, why in NEEDS_A_PERSON.items())
+        + "); automation_pct_automatable_kinds: automation over those kinds' faults that reached "
+        "an agent (_of_automatable_faults: over all their faults). escalated_pct: the first "
+        "agent case of the fault was handed to a person."
     )
     keep: tuple[str, ...] = ()
     if "shadow" not in results:  # an active-only run keeps the last shadow figures (noted)

@@ -59,6 +59,7 @@ SECRET_FIELDS = frozenset(
         "secret_key",
         "pii_key",
         "llm_api_key",
+        "agent_pricing_key",
         "app_secret",
         "verify_token",
         "access_token",
@@ -682,6 +683,15 @@ class IncidentSettings(BaseModel):
     )
     approval_ttl_min: float = Field(
         default=15.0, gt=0.0, le=1440.0, description="an approval request not decided expires"
+    )
+    agent_pricing_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="pricing API the agents set floors through (PUT /v2/ad-units/{id}/floor); "
+        "unset: pricing's service in process",
+    )
+    agent_pricing_key: str | None = Field(
+        default=None, description="API key (pricing:admin) the agents send to agent_pricing_url"
     )
 
 

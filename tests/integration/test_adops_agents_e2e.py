@@ -19,6 +19,7 @@ from ssmas.core.db import make_engine
 from ssmas.core.db.migrate import upgrade
 from ssmas.exchange.faults import make_fault
 from ssmas.exchange.world import build_world
+from tests.integration.adops_support import migrated_sqlite
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +29,8 @@ FAULT_AT = T0 + timedelta(minutes=360)  # six hours teach the stream its baselin
 
 @pytest.fixture()
 def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'agents.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
+    with migrated_sqlite(tmp_path / "agents.db") as engine:
+        yield engine
 
 
 def outage_episode(engine: sa.Engine, approve: bool) -> Episode:

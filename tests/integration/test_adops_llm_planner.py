@@ -20,12 +20,11 @@ from ssmas.adops.safety import SafetyPolicy
 from ssmas.adops.stream import Alert
 from ssmas.adops.stream.alerts import fingerprint
 from ssmas.adops.tools import MetricsView, ToolContext
-from ssmas.core.db import make_engine
-from ssmas.core.db.migrate import upgrade
 from ssmas.core.llm.openai_http import OpenAICompatibleLLM
 from ssmas.exchange.control_plane import MemoryControlPlane
 from ssmas.exchange.world import build_world
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, text_reply, tool_reply
+from tests.integration.adops_support import migrated_sqlite
 
 T0 = utc(2024, 10, 21, 10)
 WORLD = build_world(7)
@@ -33,11 +32,8 @@ WORLD = build_world(7)
 
 @pytest.fixture()
 def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'planner.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
+    with migrated_sqlite(tmp_path / "planner.db") as engine:
+        yield engine
 
 
 @pytest.fixture()

@@ -5,13 +5,12 @@ verify-after-action that rolls back an action that did not help."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from ssmas.adops.agents.sim import utc
 from ssmas.adops.safety import (
     ApprovalClosed,
     NotAnApprover,
@@ -23,30 +22,17 @@ from ssmas.adops.safety import (
     list_actions,
 )
 from ssmas.adops.tools import InvalidArguments, MetricsView, ToolContext, UnknownTool, registry
-from ssmas.core.db import make_engine
-from ssmas.core.db.migrate import upgrade
 from ssmas.exchange.control_plane import MemoryControlPlane
 from ssmas.exchange.world import build_world
+from tests.integration.adops_support import T0, Clock, migrated_sqlite
 
-T0 = utc(2024, 10, 21, 10)
 WORLD = build_world(7)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture()
 def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'safety.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
+    with migrated_sqlite(tmp_path / "safety.db") as engine:
+        yield engine
 
 
 def metrics(latency_after: float) -> MetricsView:

@@ -296,6 +296,8 @@ ENDPOINTS = [
     ("put", "/v2/models/split", {"challenger_share": 0.1}, "pricing:admin"),
     ("get", "/v2/publishers/p1/floor-config", None, "pricing:read"),
     ("put", "/v2/publishers/p1/floor-config", {}, "pricing:admin"),
+    ("get", "/v2/ad-units/u1/floor", None, "pricing:read"),
+    ("put", "/v2/ad-units/u1/floor", {"floor_eur": 1.0}, "pricing:admin"),
     ("get", "/v2/monitoring/drift", None, "pricing:read"),
     ("get", "/v2/monitoring/outcomes", None, "pricing:read"),
 ]

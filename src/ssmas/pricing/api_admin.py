@@ -1,4 +1,5 @@
-"""Pricing admin routes: models (versions, promote, rollback, split), floor configs, monitoring.
+"""Pricing admin routes: models (versions, promote, rollback, split), floor configs, ad units' own
+floors on the live exchange, monitoring.
 
 Reads need ``pricing:read``; changes need ``pricing:admin`` and are written to the audit log;
 a promotion or rollback is also recorded as a workflow decision and notified (pricing alerts).
@@ -22,11 +23,18 @@ from starlette.concurrency import run_in_threadpool
 
 from ssmas.core.api import ApiError, require_scope
 from ssmas.core.api.bounds import MAX_ID
+from ssmas.core.api.deps import PlatformDep
 from ssmas.core.bus import BusError
 from ssmas.core.registry import ModelNotFound, ModelVersionInfo, RegistryError
 from ssmas.core.security.audit import record_audit
 from ssmas.core.security.keys import ApiKeyRecord
 from ssmas.pricing.floors.formula import PublisherFloorConfig
+from ssmas.pricing.floors.unit_floors import (
+    MAX_UNIT_FLOOR,
+    UnitFloorError,
+    UnknownAdUnit,
+    unit_floors,
+)
 from ssmas.pricing.lifecycle.promotion import record_operator_change
 from ssmas.pricing.lifecycle.retraining import RetrainDeps
 from ssmas.pricing.schemas import ErrorResponse
@@ -262,6 +270,62 @@ async def put_floor_config(
 
     await run_in_threadpool(write)
     return _json(_config_body(publisher_id, config, True))
+
+
+class UnitFloorRequest(BaseModel):
+    """An ad unit's new floor (EUR CPM) and why it is set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    floor_eur: float = Field(ge=0.0, le=MAX_UNIT_FLOOR, allow_inf_nan=False)
+    reason: str = Field(default="", max_length=500)
+
+
+UNIT_FLOOR = TypeAdapter(UnitFloorRequest)
+AdUnitId = Annotated[
+    str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+]
+
+
+@admin_router.get("/v2/ad-units/{ad_unit_id}/floor", dependencies=READ, responses=ERRORS)
+async def get_unit_floor(ad_unit_id: AdUnitId, platform: PlatformDep) -> Response:
+    """An ad unit's own floor on the live exchange, its default and its last changes."""
+
+    def read() -> dict[str, Any]:
+        service = unit_floors(platform)
+        return {**service.floor(ad_unit_id), "history": service.history(ad_unit_id, 20)}
+
+    try:
+        return _json(await run_in_threadpool(read))
+    except UnknownAdUnit as exc:
+        raise ApiError(404, "ad_unit_not_found", str(exc)) from exc
+
+
+@admin_router.put(
+    "/v2/ad-units/{ad_unit_id}/floor", responses=ERRORS, openapi_extra=body_doc(UNIT_FLOOR)
+)
+async def put_unit_floor(
+    ad_unit_id: AdUnitId, request: Request, platform: PlatformDep, key: AdminKey
+) -> Response:
+    """Set an ad unit's own floor on the live exchange (a new control-plane version, audited
+    under the key's name; the AdOps agents' floor rollback comes this way when pointed here)."""
+    try:
+        body = await read_json(request, UNIT_FLOOR, expected="a JSON object")
+    except BodyRejected as rejected:
+        return rejected.response(request)
+
+    def write() -> dict[str, Any]:
+        change = unit_floors(platform).set_floor(
+            ad_unit_id, body.floor_eur, actor=key.name, reason=body.reason or "set by API"
+        )
+        return change.as_dict()
+
+    try:
+        return _json(await run_in_threadpool(write))
+    except UnknownAdUnit as exc:
+        raise ApiError(404, "ad_unit_not_found", str(exc)) from exc
+    except UnitFloorError as exc:
+        raise ApiError(422, "invalid_floor", str(exc)[:300]) from exc
 
 
 @admin_router.get("/v2/monitoring/drift", dependencies=READ, responses=ERRORS)

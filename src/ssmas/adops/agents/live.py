@@ -19,6 +19,7 @@ from ssmas.adops.agents.orchestrator import AgentRunner, Planner
 from ssmas.adops.incidents import IncidentService
 from ssmas.adops.safety.policy import SafetyPolicy
 from ssmas.adops.tools.base import MetricsView, ToolContext
+from ssmas.adops.tools.floors import floor_port_of
 from ssmas.core.platform import Platform
 from ssmas.exchange.metrics import TOPIC as METRICS_TOPIC
 from ssmas.exchange.services import open_stores
@@ -46,7 +47,8 @@ class LiveAgents:
         plane, _ = open_stores(platform.settings, world)
         self.view = MetricsView()
         incidents = IncidentService(platform.engine, clock=self.sim_now)
-        ctx = ToolContext(world, plane, self.view, clock=self.sim_now)
+        floors = floor_port_of(platform, world, plane)
+        ctx = ToolContext(world, plane, self.view, clock=self.sim_now, floors=floors)
         self.runner = AgentRunner(incidents, ctx, policy, planner=planner, approval_clock=wall)
         self.offset = 0
         self.stepped: datetime | None = None

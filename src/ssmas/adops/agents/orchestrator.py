@@ -4,8 +4,9 @@ each action through approval and verification to a resolved or escalated inciden
 ``AgentRunner.step()`` is called once per simulated minute (after ``observe`` has been given
 that minute's metric points): it expires approvals past their time, applies approved actions,
 verifies actions whose verification window has passed (rolling back those that did not help and
-trying the next hypothesis), and takes every incident no agent has yet. Every step of the
-reasoning lands on the incident's timeline (kind ``agent``) and in the audit log.
+trying the next hypothesis), and takes every incident no agent has yet. A cause no tool can fix
+(a specialist with no hypothesis) is escalated at once with the specialist's diagnosis. Every
+step of the reasoning lands on the incident's timeline (kind ``agent``) and in the audit log.
 """
 
 from __future__ import annotations
@@ -151,9 +152,18 @@ class AgentRunner:
             self._step(
                 iid,
                 f"{specialist.name}: {f['tool']}: {f['summary']}",
-                {"step": "diagnose", **f},
+                {"step": "diagnose", "tool": f["tool"], "args": f["args"], "summary": f["summary"]},
                 actor=specialist.name,
             )
+        diagnosis = specialist.handoff(t, findings)
+        if diagnosis is not None:
+            self._step(
+                iid,
+                f"{specialist.name}: diagnosis: {diagnosis.summary}",
+                {"step": "diagnosis", **diagnosis.as_dict()},
+                actor=specialist.name,
+            )
+            self._audit(iid, specialist.name, "diagnosis", diagnosis.as_dict())
         hypotheses, planner = self._hypotheses(incident, t, findings, specialist)
         for i, h in enumerate(hypotheses):
             self._step(
@@ -177,6 +187,9 @@ class AgentRunner:
         self._case(
             iid, t.category, specialist.name, "acting", hypotheses, incident, planner=planner
         )
+        if not hypotheses:  # nothing the tools can do: a person gets the diagnosis, untouched
+            self._escalate(iid, specialist.name, f"no automated remedy for {t.problem}")
+            return
         if incident.get("state", "open") in ("open", "triaged"):
             self.incidents.agent_move(
                 iid,
@@ -422,12 +435,26 @@ class AgentRunner:
         self._try_next(iid)
 
     def _escalate(self, iid: str, agent: str, why: str) -> None:
+        """Hand the incident to a person, with the specialist's diagnosis when it made one."""
         self._set_case(iid, state="escalated")
-        self._audit(iid, agent, "escalate", {"why": why})
+        diagnosis = self._diagnosis(iid)
+        self._audit(iid, agent, "escalate", {"why": why, "diagnosis": diagnosis})
+        note = f"{why}; diagnosis: {diagnosis['summary']}" if diagnosis else why
         try:
-            self.incidents.agent_move(iid, "escalated", actor=f"agent:{agent}", note=why)
+            self.incidents.agent_move(iid, "escalated", actor=f"agent:{agent}", note=note)
         except Exception as exc:
             log.info("agent_escalate_skipped", incident=iid, why=str(exc))
+
+    def _diagnosis(self, iid: str) -> dict[str, Any] | None:
+        """The latest diagnosis step on the incident's timeline (None when there is none)."""
+        steps = [
+            s["data"]
+            for s in self.incidents.get(iid)["timeline"]
+            if s["kind"] == "agent" and s["data"].get("step") == "diagnosis"
+        ]
+        if not steps:
+            return None
+        return {k: v for k, v in steps[-1].items() if k != "step"}
 
     # ---- records -----------------------------------------------------------------------
     def _case(

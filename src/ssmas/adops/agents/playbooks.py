@@ -18,7 +18,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ssmas.adops.safety.executor import SafeExecutor, Verify
-from ssmas.adops.tools.base import ToolContext
+from ssmas.adops.tools.base import ToolContext, ToolError
+from ssmas.adops.tools.entities import find_unit
 from ssmas.exchange import catalog
 from ssmas.exchange.knobs import FEATURE_FLAGS
 
@@ -262,6 +263,24 @@ def verify_on(
     return Verify(entity_type, entity_id, metric, base, recent, lower_is_better)
 
 
+@dataclass(frozen=True)
+class Diagnosis:
+    """What a specialist hands a person when no tool can fix the cause: one line to read and
+    the facts behind it (on the incident's timeline, in the audit log, in the escalation)."""
+
+    summary: str
+    facts: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"summary": self.summary, **self.facts}
+
+
+def _output(findings: list[dict[str, Any]], tool: str) -> dict[str, Any]:
+    """The structured output of a diagnostic the specialist ran ({} when it failed or did not
+    run)."""
+    return next((f.get("output") or {} for f in findings if f["tool"] == tool), {})
+
+
 @dataclass
 class Specialist(ABC):
     """One specialist agent: which diagnostics it runs and the hypotheses it draws."""
@@ -278,18 +297,33 @@ class Specialist(ABC):
     def hypotheses(self, ctx: ToolContext, t: Triage) -> list[Hypothesis]:
         """What the findings suggest, most likely first."""
 
+    def handoff(self, t: Triage, findings: list[dict[str, Any]]) -> Diagnosis | None:
+        """The diagnosis handed to a person when the playbook has no remedy (None: none)."""
+        return None
+
     def diagnose(self, executor: SafeExecutor, incident_id: str, t: Triage) -> list[dict[str, Any]]:
         out = []
         for tool, args in self.diagnostics(t):
-            result = executor.diagnose(incident_id, self.name, tool, args)
-            out.append({"tool": tool, "args": args, "summary": result.summary})
+            try:
+                result = executor.diagnose(incident_id, self.name, tool, args)
+            except ToolError as exc:  # one diagnostic that cannot run does not stop the others
+                out.append({"tool": tool, "args": args, "summary": f"failed: {exc}"})
+                continue
+            out.append(
+                {
+                    "tool": tool,
+                    "args": args,
+                    "summary": result.summary,
+                    "output": result.model_dump(mode="json"),
+                }
+            )
         return out
 
 
 def _unit_metric(ctx: ToolContext, unit_id: str) -> tuple[str, str]:
     if unit_id in ctx.metrics.entities("ad_unit"):
         return "ad_unit", unit_id
-    unit = next(u for u in ctx.world.ad_units if u.ad_unit_id == unit_id)
+    unit = find_unit(ctx, unit_id)
     return "publisher", ctx.world.publishers[unit.publisher].publisher_id
 
 
@@ -305,16 +339,22 @@ class DemandAgent(Specialist):
                 ("log_patterns", {}),
                 ("revenue_impact", {}),
             ]
+        entity = {"entity_type": t.entity_type, "entity_id": t.entity_id}
         return [
-            ("revenue_impact", {"entity_type": t.entity_type, "entity_id": t.entity_id}),
-            ("predictive_trend", {"entity_type": t.entity_type, "entity_id": t.entity_id}),
+            ("peer_comparison", {"publisher_id": t.entity_id}),
+            ("revenue_impact", entity),
+            ("predictive_trend", entity),
             ("partner_health", {}),
             ("config_diff", {}),
+            ("capacity_check", {}),
+            ("cache_stats", {}),
         ]
 
     def hypotheses(self, ctx: ToolContext, t: Triage) -> list[Hypothesis]:
         if t.problem != "partner_outage":
-            return []  # demand eroding with no knob changed and every partner healthy: a person
+            # demand eroding with every partner healthy and no knob changed: no knob of the
+            # exchange brings a publisher's buyers back, so nothing is tried (see handoff)
+            return []
         return [
             Hypothesis(
                 f"{t.entity_id} is down: move its traffic to the healthy partners",
@@ -324,6 +364,71 @@ class DemandAgent(Specialist):
                 0.9,
             )
         ]
+
+    def handoff(self, t: Triage, findings: list[dict[str, Any]]) -> Diagnosis | None:
+        if t.problem != "rpm_decay":
+            return None
+        peers = _output(findings, "peer_comparison")
+        revenue = _output(findings, "revenue_impact")
+        trend = _output(findings, "predictive_trend")
+        partners = _output(findings, "partner_health").get("partners", [])
+        diff = _output(findings, "config_diff")
+        capacity = _output(findings, "capacity_check")
+        cache = _output(findings, "cache_stats")
+        failing = sorted(p["partner"] for p in partners if p["status"] != "healthy")
+        changed = sorted(diff.get("changed", {}))
+        hit, hit0 = cache.get("hit_rate", 0.0), cache.get("baseline_hit_rate", 0.0)
+        infra = []
+        if capacity.get("rejected_share", 0.0) >= 0.03:
+            infra.append(f"{capacity['rejected_share']:.0%} of requests rejected")
+        if hit0 > 0 and (hit0 - hit) / hit0 >= 0.3:
+            infra.append(f"cache hit rate {hit:.0%} (baseline {hit0:.0%})")
+        ruled_out = [
+            name
+            for name, found in (
+                ("partner", failing),
+                ("configuration", changed),
+                ("infrastructure", infra),
+            )
+            if not found
+        ]
+        facts: dict[str, Any] = {
+            "publisher": t.entity_id,
+            "rpm_now": peers.get("rpm_now", revenue.get("rpm_now")),
+            "rpm_baseline": peers.get("rpm_baseline", revenue.get("rpm_baseline")),
+            "change_pct": peers.get("change_pct"),
+            "peers": peers.get("peers"),
+            "peers_median_change_pct": peers.get("peers_median_change_pct"),
+            "gap_to_peers_pct": peers.get("gap_pct"),
+            "lost_eur_per_hour": revenue.get("lost_eur_per_hour"),
+            "rpm_projected_30_min": trend.get("projected"),
+            "partners_unhealthy": failing,
+            "config_changed": changed,
+            "infrastructure": infra,
+            "causes_ruled_out": ruled_out,
+            "automated_remedy": None,
+        }
+        parts = [f"{t.entity_id}'s demand is eroding"]
+        if peers:
+            parts.append(
+                f"RPM {peers['rpm_now']:.3f} vs {peers['rpm_baseline']:.3f} baseline "
+                f"({peers['change_pct']:+.0f}%) while its {peers['peers']} peers moved "
+                f"{peers['peers_median_change_pct']:+.0f}%"
+            )
+        if revenue:
+            parts.append(f"about EUR {revenue['lost_eur_per_hour']:.2f} lost per hour")
+        if trend:
+            parts.append(f"RPM projected {trend['projected']:.3f} in 30 minutes")
+        parts.append(
+            f"no {', no '.join(ruled_out)} cause found" if ruled_out else "other causes in play"
+        )
+        if failing or changed or infra:
+            parts.append(f"seen: {', '.join(failing + changed + infra)}")
+        parts.append(
+            "no knob of the exchange brings a publisher's buyers back: a person should talk to "
+            "the publisher and its demand partners"
+        )
+        return Diagnosis("; ".join(parts), facts)
 
 
 class PerformanceAgent(Specialist):

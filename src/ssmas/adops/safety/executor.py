@@ -286,15 +286,15 @@ class SafeExecutor:
                 change = tool.change(self.ctx, parsed)  # on the knobs as they are now
                 undo = undo_of(self.ctx, change)
                 before = self.ctx.plane.current().version
-                version = self.ctx.plane.apply(
-                    change, actor=actor, reason=f"{incident_id}: {tool_name}", at=None
+                version = tool.apply(
+                    self.ctx, change, actor=actor, reason=f"{incident_id}: {tool_name}"
                 )
                 result = {
                     "status": "applied",
                     "change": change,
                     "undo": undo,
                     "before": before,
-                    "after": version.version,
+                    "after": version,
                 }
             except (ToolError, ControlPlaneError) as exc:
                 result = {"status": "failed", "error": str(exc)}
@@ -454,11 +454,12 @@ class SafeExecutor:
             row.status = "rolling_back"
             undo, actor = dict(row.undo), f"agent:{row.agent}"
             reason = f"{row.incident_id}: undo {row.tool}"
+            tool = get_tool(row.tool)
         error = None
         try:
-            if undo:  # outside the transaction, as for applying
-                self.ctx.plane.apply(undo, actor=actor, reason=reason, at=None)
-        except ControlPlaneError as exc:
+            if undo:  # outside the transaction, as for applying; by the tool's own way
+                tool.apply(self.ctx, undo, actor=actor, reason=reason)
+        except (ToolError, ControlPlaneError) as exc:
             error = str(exc)
         with self.session() as session:
             row = session.get(AgentActionRow, action_id)

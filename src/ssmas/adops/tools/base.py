@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ssmas.adops.tools.floors import FloorPort, pricing_floors
 from ssmas.core.notify import Notification, Notifier
 from ssmas.exchange.control_plane import ControlPlane
 from ssmas.exchange.knobs import ControlState
@@ -114,6 +115,13 @@ class ToolContext:
     reference: datetime | None = None  # when the incident opened: baselines end before it
     notifier: Notifier | None = None
     sent: list[Notification] = field(default_factory=list)
+    floors: FloorPort | None = None  # pricing's floor service; None: pricing's, in process
+
+    def floor_port(self) -> FloorPort:
+        """Where floors are set: pricing's API when configured, else its service in process."""
+        if self.floors is None:
+            self.floors = pricing_floors(self.world, self.plane)
+        return self.floors
 
     @property
     def ref(self) -> datetime:
@@ -175,6 +183,12 @@ class Tool(ABC):
     def blast_radius(self, ctx: ToolContext, args: ToolInput) -> float:
         """Share of the exchange's revenue the action puts at stake (0 to 1)."""
         return 0.0
+
+    def apply(self, ctx: ToolContext, change: dict[str, Any], *, actor: str, reason: str) -> int:
+        """Make ``change`` (this tool's, or its undo) real; returns the control-plane version
+        that carries it. Most tools write the control plane; a tool whose knob another product
+        owns goes through that product (``floor_rollback``: pricing)."""
+        return ctx.plane.apply(change, actor=actor, reason=reason, at=None).version
 
     def spec(self) -> dict[str, Any]:
         return {

@@ -13,14 +13,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from ssmas.adops.tools.base import (
-    Tool,
-    ToolContext,
-    ToolError,
-    ToolInput,
-    ToolOutput,
-    register,
-)
+from ssmas.adops.tools.base import Tool, ToolContext, ToolError, ToolInput, ToolOutput, register
+from ssmas.adops.tools.entities import UnitInput, find_unit
 from ssmas.exchange.engine import OVERHEAD_HIT_MS, OVERHEAD_MISS_MS
 from ssmas.exchange.knobs import FEATURE_FLAGS
 
@@ -413,6 +407,63 @@ class RevenueImpact(Tool):
         )
 
 
+class PeerInput(ToolInput):
+    publisher_id: str = Field(min_length=1, max_length=200)
+    minutes: int = Field(default=10, ge=1, le=60, description="minutes averaged for 'now'")
+
+
+class PeerOutput(ToolOutput):
+    rpm_now: float
+    rpm_baseline: float
+    change_pct: float
+    peers: int
+    peers_median_change_pct: float
+    gap_pct: float
+
+
+@register
+class PeerComparison(Tool):
+    name = "peer_comparison"
+    description = (
+        "A publisher's RPM change against its baseline beside the median change of every other "
+        "publisher over the same minutes: a drop the peers do not share is the publisher's own."
+    )
+    Input = PeerInput
+    Output = PeerOutput
+
+    def run(self, ctx: ToolContext, args: ToolInput) -> PeerOutput:
+        assert isinstance(args, PeerInput)
+        _known(ctx, "publisher", args.publisher_id)
+
+        def change(pub: str) -> tuple[float, float, float] | None:
+            base = ctx.metrics.baseline("publisher", pub, "rpm", ctx.ref)
+            now = ctx.metrics.recent("publisher", pub, "rpm", minutes=args.minutes)
+            if base is None or now is None or base <= 0:
+                return None
+            return now, base, 100.0 * (now / base - 1.0)
+
+        own = change(args.publisher_id)
+        if own is None:
+            raise ToolError(f"no RPM baseline for publisher {args.publisher_id!r}")
+        peers = [
+            c[2]
+            for pub in ctx.metrics.entities("publisher")
+            if pub != args.publisher_id and (c := change(pub)) is not None
+        ]
+        median = float(np.median(peers)) if peers else 0.0
+        now, base, pct = own
+        return PeerOutput(
+            summary=f"{args.publisher_id} RPM {now:.3f} vs {base:.3f} baseline ({pct:+.0f}%); "
+            f"its {len(peers)} peers moved {median:+.0f}% (median)",
+            rpm_now=round(now, 4),
+            rpm_baseline=round(base, 4),
+            change_pct=round(pct, 1),
+            peers=len(peers),
+            peers_median_change_pct=round(median, 1),
+            gap_pct=round(pct - median, 1),
+        )
+
+
 class DiffInput(ToolInput):
     from_version: int | None = Field(default=None, ge=0)
     to_version: int | None = Field(default=None, ge=0)
@@ -556,10 +607,6 @@ class CacheStats(Tool):
         )
 
 
-class UnitInput(ToolInput):
-    ad_unit_id: str = Field(min_length=1, max_length=200)
-
-
 class UnitOutput(ToolOutput):
     floor: float
     default_floor: float
@@ -577,9 +624,7 @@ class AdUnitInspect(Tool):
 
     def run(self, ctx: ToolContext, args: ToolInput) -> UnitOutput:
         assert isinstance(args, UnitInput)
-        unit = next((u for u in ctx.world.ad_units if u.ad_unit_id == args.ad_unit_id), None)
-        if unit is None:
-            raise ToolError(f"unknown ad unit {args.ad_unit_id!r}")
+        unit = find_unit(ctx, args.ad_unit_id)
         state = ctx.state()
         floor = state.floors.get(unit.ad_unit_id, unit.default_floor)
         size = state.ad_unit_sizes.get(unit.ad_unit_id, unit.size)

@@ -8,6 +8,7 @@ tool that writes nothing to the control plane (and cannot be undone: a message i
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -22,9 +23,11 @@ from ssmas.adops.tools.base import (
     register,
     undo_of,
 )
+from ssmas.adops.tools.entities import PartnerInput, UnitInput, find_partner, find_unit
 from ssmas.core.notify import Notification
 from ssmas.exchange import catalog
 from ssmas.exchange.knobs import FEATURE_FLAGS
+from ssmas.exchange.world import AdUnit
 
 
 class PlanOutput(ToolOutput):
@@ -52,26 +55,38 @@ class Remediation(Tool):
         return "; ".join(f"{k}={v}" for k, v in change.items()) or "nothing"
 
 
-def _partner(ctx: ToolContext, name: str) -> str:
-    if name not in ctx.world.partner_names():
-        raise ToolError(f"unknown partner {name!r}")
-    return name
+class PartnerRemediation(Remediation):
+    """A remediation that sets one demand partner's entry in ``knob`` to the value of its
+    input's ``field``: it acts on ``partner:<name>`` and puts at stake the partner's revenue
+    share times :meth:`stake` of that value."""
+
+    knob: ClassVar[str]
+    field: ClassVar[str]
+
+    @abstractmethod
+    def stake(self, value: Any) -> float:
+        """The share of the partner's revenue the new value puts at stake (0 to 1)."""
+
+    def change(self, ctx: ToolContext, args: ToolInput) -> dict[str, Any]:
+        assert isinstance(args, PartnerInput)
+        return {self.knob: {find_partner(ctx, args.partner): getattr(args, self.field)}}
+
+    def target(self, args: ToolInput) -> str:
+        assert isinstance(args, PartnerInput)
+        return f"partner:{args.partner}"
+
+    def blast_radius(self, ctx: ToolContext, args: ToolInput) -> float:
+        assert isinstance(args, PartnerInput)
+        share = ctx.revenue_share("partner", args.partner)
+        return share * self.stake(getattr(args, self.field))
 
 
-def _unit(ctx: ToolContext, unit_id: str) -> Any:
-    unit = next((u for u in ctx.world.ad_units if u.ad_unit_id == unit_id), None)
-    if unit is None:
-        raise ToolError(f"unknown ad unit {unit_id!r}")
-    return unit
-
-
-class ShiftInput(ToolInput):
-    partner: str = Field(min_length=1, max_length=80)
+class ShiftInput(PartnerInput):
     weight: float = Field(ge=0.0, le=1.0, description="share of requests still sent (0 = none)")
 
 
 @register
-class ShiftTraffic(Remediation):
+class ShiftTraffic(PartnerRemediation):
     name = "shift_traffic"
     description = (
         "Send a share of bid requests away from an unhealthy demand partner (its weight, "
@@ -79,42 +94,42 @@ class ShiftTraffic(Remediation):
     )
     risk = "high"
     Input = ShiftInput
+    knob, field = "partner_weights", "weight"
 
-    def change(self, ctx: ToolContext, args: ToolInput) -> dict[str, Any]:
-        assert isinstance(args, ShiftInput)
-        return {"partner_weights": {_partner(ctx, args.partner): args.weight}}
-
-    def target(self, args: ToolInput) -> str:
-        assert isinstance(args, ShiftInput)
-        return f"partner:{args.partner}"
-
-    def blast_radius(self, ctx: ToolContext, args: ToolInput) -> float:
-        assert isinstance(args, ShiftInput)
-        return ctx.revenue_share("partner", args.partner) * (1.0 - args.weight)
+    def stake(self, value: Any) -> float:
+        return 1.0 - float(value)  # the share of its traffic moved away
 
 
-class BreakerInput(ToolInput):
-    partner: str = Field(min_length=1, max_length=80)
+class BreakerInput(PartnerInput):
     open: bool = True
 
 
 @register
-class CircuitBreaker(Remediation):
+class CircuitBreaker(PartnerRemediation):
     name = "circuit_breaker"
     description = "Open (no calls) or close a demand partner's circuit breaker."
     Input = BreakerInput
+    knob, field = "circuit_breakers", "open"
+
+    def stake(self, value: Any) -> float:
+        return 1.0 if value else 0.0  # open: all of it; closing puts nothing at stake
+
+
+class ExchangeKnob(Remediation):
+    """A remediation that sets one exchange-wide knob (or one ``key`` of it) to the value of
+    its input's ``field``; it acts on ``exchange:<scope>``."""
+
+    knob: ClassVar[str]
+    field: ClassVar[str]
+    key: ClassVar[str | None] = None
+    scope: ClassVar[str]
 
     def change(self, ctx: ToolContext, args: ToolInput) -> dict[str, Any]:
-        assert isinstance(args, BreakerInput)
-        return {"circuit_breakers": {_partner(ctx, args.partner): args.open}}
+        value = getattr(args, self.field)
+        return {self.knob: {self.key: value} if self.key else value}
 
     def target(self, args: ToolInput) -> str:
-        assert isinstance(args, BreakerInput)
-        return f"partner:{args.partner}"
-
-    def blast_radius(self, ctx: ToolContext, args: ToolInput) -> float:
-        assert isinstance(args, BreakerInput)
-        return ctx.revenue_share("partner", args.partner) if args.open else 0.0
+        return f"exchange:{self.scope}"
 
 
 class ScaleInput(ToolInput):
@@ -122,17 +137,11 @@ class ScaleInput(ToolInput):
 
 
 @register
-class ScaleCapacity(Remediation):
+class ScaleCapacity(ExchangeKnob):
     name = "scale_capacity"
     description = "Set the serving pool's size in units (scaling down below need rejects traffic)."
     Input = ScaleInput
-
-    def change(self, ctx: ToolContext, args: ToolInput) -> dict[str, Any]:
-        assert isinstance(args, ScaleInput)
-        return {"capacity_units": args.units}
-
-    def target(self, args: ToolInput) -> str:
-        return "exchange:capacity"
+    knob, field, scope = "capacity_units", "units", "capacity"
 
     def blast_radius(self, ctx: ToolContext, args: ToolInput) -> float:
         assert isinstance(args, ScaleInput)
@@ -144,20 +153,14 @@ class CacheModeInput(ToolInput):
 
 
 @register
-class CacheWarm(Remediation):
+class CacheWarm(ExchangeKnob):
     name = "cache_warm"
     description = (
         "Serve identity lookups from the warm replica pool while the primary refills "
         "(mode=replica), or back from the primary (mode=primary)."
     )
     Input = CacheModeInput
-
-    def change(self, ctx: ToolContext, args: ToolInput) -> dict[str, Any]:
-        assert isinstance(args, CacheModeInput)
-        return {"cache_policy": {"mode": args.mode}}
-
-    def target(self, args: ToolInput) -> str:
-        return "exchange:cache"
+    knob, field, key, scope = "cache_policy", "mode", "mode", "cache"
 
 
 class CacheTtlInput(ToolInput):
@@ -165,68 +168,79 @@ class CacheTtlInput(ToolInput):
 
 
 @register
-class CacheInvalidate(Remediation):
+class CacheInvalidate(ExchangeKnob):
     name = "cache_invalidate"
     description = "Set the cache entries' time to live (a short TTL invalidates stale entries)."
     risk = "low"
     Input = CacheTtlInput
+    knob, field, key, scope = "cache_policy", "ttl_s", "ttl_s", "cache"
+
+
+class UnitRemediation(Remediation):
+    """A remediation of one ad unit's entry in ``knob``: acts on ``ad_unit:<id>`` and puts the
+    unit's share of the exchange's revenue at stake."""
+
+    knob: ClassVar[str]
+
+    @abstractmethod
+    def value(self, unit: AdUnit, args: UnitInput) -> Any:
+        """The ad unit's new value of the knob."""
 
     def change(self, ctx: ToolContext, args: ToolInput) -> dict[str, Any]:
-        assert isinstance(args, CacheTtlInput)
-        return {"cache_policy": {"ttl_s": args.ttl_s}}
+        assert isinstance(args, UnitInput)
+        unit = find_unit(ctx, args.ad_unit_id)
+        return {self.knob: {unit.ad_unit_id: self.value(unit, args)}}
 
     def target(self, args: ToolInput) -> str:
-        return "exchange:cache"
+        assert isinstance(args, UnitInput)
+        return f"ad_unit:{args.ad_unit_id}"
+
+    def blast_radius(self, ctx: ToolContext, args: ToolInput) -> float:
+        assert isinstance(args, UnitInput)
+        return float(find_unit(ctx, args.ad_unit_id).share)
 
 
-class FloorInput(ToolInput):
-    ad_unit_id: str = Field(min_length=1, max_length=200)
+class FloorInput(UnitInput):
     floor_eur: float | None = Field(default=None, ge=0.0, le=1000.0)
 
 
 @register
-class FloorRollback(Remediation):
+class FloorRollback(UnitRemediation):
     name = "floor_rollback"
-    description = "Put an ad unit's floor back to its own default (or to floor_eur)."
+    description = (
+        "Put an ad unit's floor back to its own default (or to floor_eur), through pricing's "
+        "floor service."
+    )
     Input = FloorInput
+    knob = "floors"
 
-    def change(self, ctx: ToolContext, args: ToolInput) -> dict[str, Any]:
+    def value(self, unit: AdUnit, args: UnitInput) -> float:
         assert isinstance(args, FloorInput)
-        unit = _unit(ctx, args.ad_unit_id)
         value = unit.default_floor if args.floor_eur is None else args.floor_eur
-        return {"floors": {unit.ad_unit_id: round(float(value), 4)}}
+        return round(float(value), 4)
 
-    def target(self, args: ToolInput) -> str:
-        assert isinstance(args, FloorInput)
-        return f"ad_unit:{args.ad_unit_id}"
-
-    def blast_radius(self, ctx: ToolContext, args: ToolInput) -> float:
-        assert isinstance(args, FloorInput)
-        return float(_unit(ctx, args.ad_unit_id).share)
-
-
-class UnitInput(ToolInput):
-    ad_unit_id: str = Field(min_length=1, max_length=200)
+    def apply(self, ctx: ToolContext, change: dict[str, Any], *, actor: str, reason: str) -> int:
+        if set(change) != {"floors"}:
+            raise ToolError(f"{self.name} sets floors only, not {sorted(change)}")
+        port = ctx.floor_port()
+        version = ctx.plane.current().version
+        for unit_id, floor in change["floors"].items():
+            try:
+                version = port.set_floor(unit_id, float(floor), actor=actor, reason=reason).version
+            except ValueError as exc:  # pricing refused it, or could not be reached
+                raise ToolError(f"pricing did not set the floor of {unit_id}: {exc}") from None
+        return version
 
 
 @register
-class RestoreAdUnitSize(Remediation):
+class RestoreAdUnitSize(UnitRemediation):
     name = "restore_ad_unit_size"
     description = "Put an ad unit's declared size back to its own (a 1x1 unit gets no bids)."
     Input = UnitInput
+    knob = "ad_unit_sizes"
 
-    def change(self, ctx: ToolContext, args: ToolInput) -> dict[str, Any]:
-        assert isinstance(args, UnitInput)
-        unit = _unit(ctx, args.ad_unit_id)
-        return {"ad_unit_sizes": {unit.ad_unit_id: unit.size}}
-
-    def target(self, args: ToolInput) -> str:
-        assert isinstance(args, UnitInput)
-        return f"ad_unit:{args.ad_unit_id}"
-
-    def blast_radius(self, ctx: ToolContext, args: ToolInput) -> float:
-        assert isinstance(args, UnitInput)
-        return float(_unit(ctx, args.ad_unit_id).share)
+    def value(self, unit: AdUnit, args: UnitInput) -> str:
+        return unit.size
 
 
 class RollbackInput(ToolInput):
@@ -313,21 +327,14 @@ class TimeoutInput(ToolInput):
 
 
 @register
-class AuctionTimeout(Remediation):
+class AuctionTimeout(ExchangeKnob):
     name = "auction_timeout"
     description = "Set how long the auction waits for partners' bids."
     Input = TimeoutInput
-
-    def change(self, ctx: ToolContext, args: ToolInput) -> dict[str, Any]:
-        assert isinstance(args, TimeoutInput)
-        return {"auction_timeout_ms": args.timeout_ms}
-
-    def target(self, args: ToolInput) -> str:
-        return "exchange:timeout"
+    knob, field, scope = "auction_timeout_ms", "timeout_ms", "timeout"
 
 
-class NotifyInput(ToolInput):
-    partner: str = Field(min_length=1, max_length=80)
+class NotifyInput(PartnerInput):
     message: str = Field(min_length=1, max_length=2000)
 
 
@@ -341,7 +348,7 @@ class NotifyPartner(Remediation):
 
     def change(self, ctx: ToolContext, args: ToolInput) -> dict[str, Any]:
         assert isinstance(args, NotifyInput)
-        _partner(ctx, args.partner)
+        find_partner(ctx, args.partner)
         return {}
 
     def target(self, args: ToolInput) -> str:
