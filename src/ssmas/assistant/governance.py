@@ -306,21 +306,25 @@ def _pages(bus: Bus, topic: str) -> Iterator[list[Any]]:
 
 def forget_on_bus(bus: Bus, cipher: PiiCipher, topics: Iterable[str], phone: str) -> dict[str, int]:
     """Delete every retained message of ``topics`` and their dead-letter topics that names
-    ``phone``; returns how many per topic. A bus without ``forget`` raises ``RuntimeError``."""
+    ``phone``; returns how many per topic. A bus without ``forget`` raises ``RuntimeError``.
+
+    Each message's offset, as ``replay`` gave it, goes to ``forget`` as a hint, so the bus
+    reads just those entries instead of scanning the topic for the ids."""
     forget = getattr(bus, "forget", None)
     if not callable(forget):
         raise RuntimeError("this bus cannot delete single messages (no forget)")
     counts: dict[str, int] = {}
     for source in topics:
         for topic in (source, dlq_topic(source)):
-            ids = [
-                m.id
+            named = [
+                m
                 for page in _pages(bus, topic)
                 for m in page
                 if _payload_names(cipher, m.payload, phone)
             ]
-            if ids:
-                counts[topic] = int(forget(topic, ids))
+            if named:
+                ids = [m.id for m in named]
+                counts[topic] = int(forget(topic, ids, offsets=[m.offset for m in named]))
     return counts
 
 
