@@ -90,8 +90,9 @@ class ErasureReport:
 def customer_conversations(
     session: Session, cipher: PiiCipher, phone: str, business_id: str | None = None
 ) -> list[Conversation]:
-    """The conversations of ``phone`` (on ``business_id`` only, when given)."""
-    query = sa.select(Conversation).where(Conversation.phone_index == cipher.blind_index(phone))
+    """The conversations of ``phone`` (on ``business_id`` only, when given), matched under
+    every blind-index version held (rows a key rotation has not re-indexed yet included)."""
+    query = sa.select(Conversation).where(Conversation.phone_index.in_(cipher.blind_indexes(phone)))
     if business_id is not None:
         query = query.where(Conversation.business_id == business_id)
     return list(session.scalars(query.order_by(Conversation.id)))
