@@ -28,7 +28,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -360,6 +360,17 @@ class PiiCipher:
             active, keys = self._index_active, dict(self._index_keys)
         order = [active, *sorted((v for v in keys if v != active), reverse=True)]
         return [_hmac_index(keys[v], v, value) for v in order]
+
+
+def index_lookup(cipher: PiiCipher, values: Mapping[str, str]) -> dict[str, str]:
+    """``{index: key}``: every index each ``key: value`` of ``values`` has under the
+    blind-index versions held. A batch look-up matches ``list(result)`` and maps a stored index
+    it finds back to its key, whichever version a rotation left the row under."""
+    found: dict[str, str] = {}
+    for key, value in values.items():
+        for index in cipher.blind_indexes(value):
+            found.setdefault(index, key)
+    return found
 
 
 def _hmac_index(key: bytes, version: int, value: str) -> str:

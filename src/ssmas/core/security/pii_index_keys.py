@@ -372,8 +372,9 @@ def reindex_pass(
     cipher.refresh(force=True)
     active = cipher.active_index_version
     started = time.perf_counter()
-    specs = columns if columns is not None else index_columns(engine)
-    sources = [s for s in specs if s.source is not None]
+    every = index_columns(engine)
+    specs = columns if columns is not None else every
+    sources = [s for s in every if s.source is not None]  # what explains an index-only column
     seen = 0
     for spec in specs:
         for rows in _stale(engine, spec, active, batch):
