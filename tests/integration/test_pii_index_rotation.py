@@ -206,3 +206,12 @@ def test_the_blind_index_cli_rotates_and_refuses_to_retire_a_used_version(
         "pii_index_key.rotated",
         "pii_index_key.added",
     ]
+    # the whole rotation in one command: added, activated, every index re-indexed
+    whole = runner.invoke(app, ["keys", "blind-index", "rotate"])
+    assert whole.exit_code == 0, whole.output
+    assert whole.stdout.strip().endswith("b3") and "older versions now: none" in whole.stderr
+    assert index_usage(engine) == {3: 50}
+    assert runner.invoke(app, ["keys", "blind-index", "retire", "b2"]).exit_code == 0
+    cipher.refresh(force=True)
+    assert cipher.index_versions == [3]
+    assert_everyone_found(engine, cipher, PHONES)
