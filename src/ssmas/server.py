@@ -228,14 +228,14 @@ def start_supervisor(
     and stops its children when ``stop`` is set."""
     from ssmas.core.notify import notifier_from_urls
     from ssmas.ops.healing.api import RUNTIME
-    from ssmas.ops.healing.journal import HealingJournal, journal_path
+    from ssmas.ops.healing.journal import journal_for
     from ssmas.ops.healing.supervisor import HealingPolicy, Supervisor, product_units
 
     settings = platform.settings
     supervisor = Supervisor(
         product_units(products, sys.executable),
         HealingPolicy.from_settings(settings.ops),
-        journal=HealingJournal(journal_path(settings.data_dir)),
+        journal=journal_for(platform),
         notifier=notifier_from_urls(settings.ops.heal_alert_urls),
         env=child_environment(settings),
         host=settings.host,

@@ -168,7 +168,12 @@ def test_agent_takes_over_replies_and_hands_back(client: TestClient, channel: Ch
     detail = client.get(f"/assistant/conversations/{conv_id}", headers=auth).json()
     authors = [m["author"] for m in detail["messages"]]
     assert authors == ["user", "bot", "user", "agent", "user", "bot"]
-    assert client.get("/assistant/conversations/999", headers=auth).status_code == 404
+    unknown = client.get("/assistant/conversations/999", headers=auth)
+    assert unknown.status_code == 404 and unknown.json()["error"] == "conversation_not_found"
+    nobody = client.post(
+        "/assistant/conversations/999/takeover", json={"agent": "eva"}, headers=auth
+    )
+    assert nobody.status_code == 404 and nobody.json()["error"] == "conversation_not_found"
     assert client.get("/assistant/handoffs", headers=auth).json() == []
 
 

@@ -46,9 +46,36 @@ def document_delivery(phone: str, message_id: str, media_id: str) -> bytes:
 
 
 @pytest.fixture()
-def channel(settings: Settings) -> Iterator[Channel]:
+def channel(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Channel]:
+    """The channel on the SQLite bus, or on Redis when a test asks (``indirect``)."""
+    if getattr(request, "param", "sqlite") == "redis":
+        settings = settings.model_copy(
+            update={"bus_backend": "redis", "redis_url": request.getfixturevalue("redis_url")}
+        )
     with open_channel(settings) as opened:
         yield opened
+
+
+class ForgetSpy:
+    """Records what each ``forget`` of the bus was asked, then lets the bus do it."""
+
+    def __init__(self, bus: Any) -> None:
+        self.forget = bus.forget
+        self.calls: list[tuple[str, list[str], list[int] | None]] = []
+
+    def __call__(self, topic: str, ids: Any, *, offsets: Any = None) -> int:
+        self.calls.append((topic, list(ids), None if offsets is None else list(offsets)))
+        return int(self.forget(topic, ids, offsets=offsets))
+
+
+def offsets_on_bus(channel: Channel) -> dict[tuple[str, str], int]:
+    """Every retained message's offset by (topic, id), as replay gives them."""
+    found: dict[tuple[str, str], int] = {}
+    for source in assistant_topics(channel.platform.settings):
+        for topic in (source, dlq_topic(source)):
+            for m in channel.platform.bus.replay(topic, limit=100_000):
+                found[(topic, m.id)] = m.offset
+    return found
 
 
 @pytest.fixture()
@@ -108,10 +135,18 @@ def rows_of(channel: Channel, phone: str) -> dict[str, int]:
         return {"conversations": len(ids), "messages": int(messages or 0)}
 
 
+@pytest.mark.parametrize("channel", ["sqlite", "redis"], indirect=True)
 def test_export_then_erase_reaches_every_place(
-    client: TestClient, channel: Channel, admin: dict[str, str], settings: Settings
+    client: TestClient,
+    channel: Channel,
+    admin: dict[str, str],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     talk(client, channel)
+    offsets = offsets_on_bus(channel)
+    spy = ForgetSpy(channel.platform.bus)
+    monkeypatch.setattr(channel.platform.bus, "forget", spy, raising=False)
     media_files = list((settings.data_dir / "media").rglob("*.enc"))
     assert len(media_files) == 1
     assert bus_mentions(channel, ANA) >= 3 and bus_mentions(channel, BEN) >= 1
@@ -146,6 +181,11 @@ def test_export_then_erase_reaches_every_place(
     assert report["conversations"] == 1 and report["messages"] >= 4
     assert report["media_files"] == 1 and report["delivery_statuses"] == 1
     assert sum(report["bus_messages"].values()) >= 3
+    # erasure hands the bus each message's offset as replay gave it (no scan for the ids)
+    assert spy.calls and all(hints is not None for _, _, hints in spy.calls)
+    for topic, ids, hints in spy.calls:
+        assert hints == [offsets[(topic, i)] for i in ids]
+        assert report["bus_messages"][topic] == len(ids)
 
     assert rows_of(channel, ANA) == {"conversations": 0, "messages": 0}
     assert rows_of(channel, BEN)["messages"] >= 2  # the other customer is untouched

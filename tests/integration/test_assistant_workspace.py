@@ -158,7 +158,8 @@ def test_escalations_are_routed_by_rules_round_robin_language_and_capacity(
         assert made.status_code == 201, made.text
     # a write key cannot manage the directory; bad input is a 4xx with a JSON reason
     assert post(client, "/teams", {"name": "x"}, agent).status_code == 403
-    assert post(client, "/teams", {"name": "billing"}, admin).status_code == 409
+    taken = post(client, "/teams", {"name": "billing"}, admin)
+    assert taken.status_code == 409 and taken.json()["error"] == "conflict"
     bad_team = post(client, "/teams", {"name": "Bad Name!"}, admin)
     assert bad_team.status_code == 400 and "team name" in bad_team.json()["message"]
     bad_rule = post(client, "/rules", {"team": "nope", "priority": "high"}, admin)
@@ -200,7 +201,7 @@ def test_escalations_are_routed_by_rules_round_robin_language_and_capacity(
     agents = {x["handle"]: x for x in client.get("/assistant/agents", headers=agent).json()}
     assert agents["web:ann"]["load"] == 1 and agents["web:eva"]["status"] == "away"
     missing = client.patch("/assistant/agents/web:nobody", json={"status": "away"}, headers=admin)
-    assert missing.status_code == 404
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
     with UnitOfWork(channel.platform.session_factory) as uow:
         actions = {e.action for e in list_audit(uow.session, limit=100)}
     assert {"assistant.add_team", "assistant.add_agent", "assistant.add_rule"} <= actions

@@ -14,8 +14,16 @@ from ssmas.campaigns.sending.consent import is_opted_out
 from ssmas.campaigns.sending.recipient import Recipient
 from ssmas.campaigns.sending.runtime import INBOUND_PATH
 from ssmas.campaigns.sending.sender import LedgerSender, Sender
+from ssmas.campaigns.sending.tables import OptOut
 from ssmas.campaigns.sending.whatsapp import WhatsAppReader
 from ssmas.core.db import UnitOfWork
+from ssmas.core.security.pii_index_keys import (
+    activate_index_version,
+    add_index_version,
+    index_columns,
+    index_usage,
+    reindex_pass,
+)
 from ssmas.core.worker import WorkerStats, drain_once
 from ssmas.settings import Settings
 from tests.fakes.sms_provider import FakeSmsProvider
@@ -154,3 +162,38 @@ def test_an_opt_out_from_a_phone_no_tenant_messaged_binds_every_tenant(
             assert port.enqueue(tenant, 1, "sms", TEMPLATE, [stranger])["opted_out"] == 1
         drain(runtime)
         assert fake.handset[stranger.e164] == 0
+
+
+def test_an_opt_out_is_honoured_while_a_blind_index_rotation_is_half_done(
+    tmp_path: Path, fake: FakeSmsProvider, clock: Clock
+) -> None:
+    settings = sending_settings(tmp_path, fake.url)
+    people = recipients(3)
+    quitter = people[1]
+    with sending_platform(settings, clock) as (platform, runtime):
+        port = LedgerSender(runtime)
+        port.enqueue(4, 1, "sms", TEMPLATE, people)  # queued under blind-index version 1
+        with UnitOfWork(runtime.session_factory) as uow:  # the opt-out a sender meets late
+            uow.session.add(
+                OptOut(
+                    tenant_id=4,
+                    phone_index=runtime.cipher.blind_index(quitter.e164),
+                    keyword="STOP",
+                    channel="sms",
+                    created_at=clock(),
+                )
+            )
+            add_index_version(uow.session, runtime.cipher, actor="t")
+            activate_index_version(uow.session, 2, actor="t")
+            uow.commit()
+        runtime.cipher.refresh(force=True)
+        engine = platform.engine
+        opt_outs = [c for c in index_columns(engine) if c.table == "campaigns_opt_outs"]
+        assert reindex_pass(engine, runtime.cipher, columns=opt_outs).rewritten == 1
+        # the opt-out is under version 2, the queued messages still under version 1
+        assert index_usage(engine, opt_outs) == {2: 1}
+        drain(runtime)
+        assert fake.handset[quitter.e164] == 0 and fake.handset[people[0].e164] == 1
+        assert port.counts(4, 1)["opted_out"] == 1
+        # a new campaign is queued under version 2 and checked against both
+        assert port.enqueue(4, 2, "sms", TEMPLATE, people)["opted_out"] == 1

@@ -13,6 +13,7 @@ from ssmas.core.security.pii import (
     PiiDecryptError,
     PiiKeyError,
     RingEntry,
+    index_version,
     token_key_id,
 )
 
@@ -108,3 +109,23 @@ def test_threads_meeting_a_new_key_together_all_wait_for_one_ring_read() -> None
         thread.join()
     assert errors == [] and results == ["hola"] * 8
     assert len(reads) == 1
+
+
+def test_blind_index_versions_tag_themselves_and_lookups_match_every_held_one() -> None:
+    cipher = PiiCipher.from_secret("ring-secret")
+    old = cipher.blind_index("+525500000001")
+    assert len(old) == 64 and all(c in "0123456789abcdef" for c in old)
+    added = [RingEntry(-1, "active", None), RingEntry(-2, "lookup", cipher.wrap_index_key())]
+    cipher.apply_ring(added)
+    assert cipher.blind_index("+525500000001") == old  # added, not yet written
+    assert cipher.blind_indexes("+525500000001")[0] == old
+    cipher.apply_ring([RingEntry(-1, "lookup", None), RingEntry(-2, "active", added[1].wrapped)])
+    new = cipher.blind_index("+525500000001")
+    assert new.startswith("b2:") and len(new) == 64 and index_version(new) == 2
+    assert cipher.blind_indexes("+525500000001") == [new, old]
+    assert index_version(old) == 1 and cipher.key_ids == [1]  # encryption keys untouched
+    cipher.apply_ring([RingEntry(-1, "retired", None), RingEntry(-2, "active", added[1].wrapped)])
+    assert cipher.blind_indexes("+525500000001") == [new]
+    other = PiiCipher.from_secret("another-secret")
+    with pytest.raises(PiiKeyError, match="b2"):
+        other.apply_ring([RingEntry(-2, "active", added[1].wrapped)])

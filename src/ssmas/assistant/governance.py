@@ -90,8 +90,9 @@ class ErasureReport:
 def customer_conversations(
     session: Session, cipher: PiiCipher, phone: str, business_id: str | None = None
 ) -> list[Conversation]:
-    """The conversations of ``phone`` (on ``business_id`` only, when given)."""
-    query = sa.select(Conversation).where(Conversation.phone_index == cipher.blind_index(phone))
+    """The conversations of ``phone`` (on ``business_id`` only, when given), matched under
+    every blind-index version held (rows a key rotation has not re-indexed yet included)."""
+    query = sa.select(Conversation).where(Conversation.phone_index.in_(cipher.blind_indexes(phone)))
     if business_id is not None:
         query = query.where(Conversation.business_id == business_id)
     return list(session.scalars(query.order_by(Conversation.id)))
@@ -306,21 +307,25 @@ def _pages(bus: Bus, topic: str) -> Iterator[list[Any]]:
 
 def forget_on_bus(bus: Bus, cipher: PiiCipher, topics: Iterable[str], phone: str) -> dict[str, int]:
     """Delete every retained message of ``topics`` and their dead-letter topics that names
-    ``phone``; returns how many per topic. A bus without ``forget`` raises ``RuntimeError``."""
+    ``phone``; returns how many per topic. A bus without ``forget`` raises ``RuntimeError``.
+
+    Each message's offset, as ``replay`` gave it, goes to ``forget`` as a hint, so the bus
+    reads just those entries instead of scanning the topic for the ids."""
     forget = getattr(bus, "forget", None)
     if not callable(forget):
         raise RuntimeError("this bus cannot delete single messages (no forget)")
     counts: dict[str, int] = {}
     for source in topics:
         for topic in (source, dlq_topic(source)):
-            ids = [
-                m.id
+            named = [
+                m
                 for page in _pages(bus, topic)
                 for m in page
                 if _payload_names(cipher, m.payload, phone)
             ]
-            if ids:
-                counts[topic] = int(forget(topic, ids))
+            if named:
+                ids = [m.id for m in named]
+                counts[topic] = int(forget(topic, ids, offsets=[m.offset for m in named]))
     return counts
 
 

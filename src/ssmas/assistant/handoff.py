@@ -30,7 +30,7 @@ from ssmas.assistant.tables import (
     Handoff,
     Team,
 )
-from ssmas.core.api import DomainError
+from ssmas.core.api.errors import Conflict, NotFound
 from ssmas.core.notify import Notification
 from ssmas.settings import WhatsAppSettings
 
@@ -44,14 +44,18 @@ HANDOFF_ASSIGNED = "assigned"
 HANDOFF_CLOSED = "closed"
 
 
-class ConversationNotFound(DomainError):
-    code = "conversation_not_found"
-    status = 404
+# The codes clients of the takeover routes rely on, carried by the core's NotFound / Conflict.
+NOT_FOUND_CODE = "conversation_not_found"
+NOT_OWNED_CODE = "conversation_not_owned"
 
 
-class ConversationNotOwned(DomainError):
-    code = "conversation_not_owned"
-    status = 409
+def ConversationNotFound(message: str = "") -> NotFound:
+    """The core's ``NotFound`` with this module's code (the agent console raises it by name)."""
+    return NotFound(NOT_FOUND_CODE, message)
+
+
+def _not_owned(conversation: Conversation) -> Conflict:
+    return Conflict(NOT_OWNED_CODE, f"conversation is owned by {conversation.agent}")
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,7 @@ def open_handoff(
 def _conversation(session: Session, conversation_id: int) -> Conversation:
     row = session.get(Conversation, conversation_id, with_for_update=True)
     if row is None:
-        raise ConversationNotFound(message=f"no conversation {conversation_id}")
+        raise ConversationNotFound(f"no conversation {conversation_id}")
     return row
 
 
@@ -157,7 +161,7 @@ def take_over(session: Session, conversation_id: int, agent: str, now: datetime)
     """``agent`` owns the conversation; the bot goes silent. Another agent's ownership is kept."""
     conversation = _conversation(session, conversation_id)
     if conversation.state == STATE_HUMAN and conversation.agent not in (None, agent):
-        raise ConversationNotOwned(message=f"conversation is owned by {conversation.agent}")
+        raise _not_owned(conversation)
     handoff = open_handoff_of(session, conversation_id)
     if handoff is None:
         handoff, _ = open_handoff(
@@ -180,7 +184,7 @@ def hand_back(session: Session, conversation_id: int, agent: str, now: datetime)
     """Return the conversation to the bot and close its handoff."""
     conversation = _conversation(session, conversation_id)
     if conversation.state == STATE_HUMAN and conversation.agent not in (None, agent):
-        raise ConversationNotOwned(message=f"conversation is owned by {conversation.agent}")
+        raise _not_owned(conversation)
     handoff = open_handoff_of(session, conversation_id)
     if handoff is not None:
         handoff.state, handoff.closed_at = HANDOFF_CLOSED, now

@@ -45,7 +45,7 @@ from ssmas.assistant.tables import (
     Team,
     TeamMember,
 )
-from ssmas.core.api import DomainError
+from ssmas.core.api.errors import Conflict, DomainError, NotFound
 from ssmas.core.security import PiiCipher
 
 
@@ -54,14 +54,9 @@ class WorkspaceInvalid(DomainError):
     status = 400
 
 
-class WorkspaceNotFound(DomainError):
-    code = "not_found"
-    status = 404
-
-
-class WorkspaceConflict(DomainError):
-    code = "conflict"
-    status = 409
+# a missing team, agent, rule or canned response is the core's NotFound (code ``not_found``), a
+# name taken the core's Conflict (code ``conflict``); the agent console raises it by this name
+WorkspaceConflict = Conflict
 
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -105,21 +100,21 @@ def _languages(values: Sequence[str]) -> list[str]:
 def team_by_name(session: Session, name: str) -> Team:
     found = session.scalars(sa.select(Team).where(Team.name == name.strip().lower())).first()
     if found is None:
-        raise WorkspaceNotFound(message=f"no team {name!r}")
+        raise NotFound(message=f"no team {name!r}")
     return found
 
 
 def agent_by_handle(session: Session, handle: str) -> Agent:
     found = session.scalars(sa.select(Agent).where(Agent.handle == handle)).first()
     if found is None:
-        raise WorkspaceNotFound(message=f"no agent {handle!r}")
+        raise NotFound(message=f"no agent {handle!r}")
     return found
 
 
 def add_team(session: Session, name: str, now: datetime) -> Team:
     name = _name(name, "a team name")
     if session.scalars(sa.select(Team.id).where(Team.name == name)).first() is not None:
-        raise WorkspaceConflict(message=f"team {name!r} exists")
+        raise Conflict(message=f"team {name!r} exists")
     row = Team(name=name, created_at=now)
     session.add(row)
     session.flush()
@@ -181,7 +176,7 @@ def add_agent(
     if not 1 <= capacity <= 1000:
         raise WorkspaceInvalid(message=f"capacity must be 1 to 1000, not {capacity}")
     if session.scalars(sa.select(Agent.id).where(Agent.handle == handle)).first() is not None:
-        raise WorkspaceConflict(message=f"agent {handle!r} exists")
+        raise Conflict(message=f"agent {handle!r} exists")
     row = Agent(
         handle=handle,
         name=name.strip(),
@@ -314,7 +309,7 @@ def list_rules(session: Session) -> list[dict[str, Any]]:
 def delete_rule(session: Session, rule_id: int) -> None:
     row = session.get(AssignmentRule, rule_id)
     if row is None:
-        raise WorkspaceNotFound(message=f"no assignment rule {rule_id}")
+        raise NotFound(message=f"no assignment rule {rule_id}")
     session.delete(row)
     session.flush()
 
@@ -349,7 +344,7 @@ def add_canned(
         )
     ).first()
     if clash is not None:
-        raise WorkspaceConflict(message=f"canned response {shortcut!r} exists for this team")
+        raise Conflict(message=f"canned response {shortcut!r} exists for this team")
     row = CannedResponse(team_id=team_id, shortcut=shortcut, body=body.strip(), created_at=now)
     session.add(row)
     session.flush()
@@ -374,7 +369,7 @@ def list_canned(session: Session, team: str | None = None) -> list[dict[str, Any
 def delete_canned(session: Session, canned_id: int) -> None:
     row = session.get(CannedResponse, canned_id)
     if row is None:
-        raise WorkspaceNotFound(message=f"no canned response {canned_id}")
+        raise NotFound(message=f"no canned response {canned_id}")
     session.delete(row)
     session.flush()
 
@@ -387,7 +382,7 @@ def render(body: str, values: dict[str, str]) -> str:
 def canned_text(session: Session, canned_id: int, values: dict[str, str]) -> str:
     row = session.get(CannedResponse, canned_id)
     if row is None:
-        raise WorkspaceNotFound(message=f"no canned response {canned_id}")
+        raise NotFound(message=f"no canned response {canned_id}")
     return render(row.body, values)
 
 

@@ -16,15 +16,19 @@ from rich.console import Console
 
 from ssmas.core.cli_errors import fail as _fail
 from ssmas.core.security_commands import pii_app
+from ssmas.core.security_index_commands import index_app
 
 if TYPE_CHECKING:
     from ssmas.core.db import UnitOfWork
 
 db_app = typer.Typer(help="Database schema: upgrade, current revision.", no_args_is_help=True)
 keys_app = typer.Typer(
-    help="API keys: create, list, revoke; `keys pii` rotates the PII key.", no_args_is_help=True
+    help="API keys: create, list, revoke; `keys pii` rotates the PII key, `keys blind-index` "
+    "the blind-index key.",
+    no_args_is_help=True,
 )
 keys_app.add_typer(pii_app, name="pii")
+keys_app.add_typer(index_app, name="blind-index")
 stdout = Console()
 stderr = Console(stderr=True)
 

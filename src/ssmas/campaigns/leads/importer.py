@@ -28,7 +28,7 @@ from ssmas.campaigns.scope import TenantScope
 from ssmas.campaigns.tables import Lead, LeadImport
 from ssmas.campaigns.tenancy import meter
 from ssmas.core.db import UnitOfWork, utcnow
-from ssmas.core.security.pii import PiiCipher
+from ssmas.core.security.pii import PiiCipher, index_lookup
 
 __all__ = ["MAX_REPORTED", "ImportSummary", "PhoneChecker", "import_leads", "parse_row"]
 
@@ -219,11 +219,13 @@ class _Import:
     ) -> None:
         if not fresh:
             return
+        # a lead is known under any blind-index version held (a key rotation re-indexes them)
+        lookup = index_lookup(self.cipher, {k: c.e164 or "" for k, (_i, c) in fresh.items()})
         known = scope.session.scalars(
-            scope.select(Lead).where(Lead.phone_index.in_(list(fresh)))
+            scope.select(Lead).where(Lead.phone_index.in_(list(lookup)))
         ).all()
         for lead in known:
-            item, _check = fresh.pop(lead.phone_index)
+            item, _check = fresh.pop(lookup[lead.phone_index])
             for platform, value in item.flags.items():
                 if value is not None:
                     setattr(lead, platform, value)

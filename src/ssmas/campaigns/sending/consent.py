@@ -35,13 +35,15 @@ def record_opt_out(
 ) -> list[int]:
     """Record that ``phone`` opted out (of ``tenant_id``, or of every tenant that messaged it);
     returns the tenants recorded."""
-    index = cipher.blind_index(normalise_phone(phone))
+    # written under the active blind-index version, matched under every one held
+    indexes = cipher.blind_indexes(normalise_phone(phone))
+    index = indexes[0]
     if tenant_id is not None:
         tenants = [tenant_id]
     else:
         tenants = sorted(
             session.scalars(
-                sa.select(SendRow.tenant_id).where(SendRow.phone_index == index).distinct()
+                sa.select(SendRow.tenant_id).where(SendRow.phone_index.in_(indexes)).distinct()
             )
         ) or [EVERY_TENANT]
     rows = [
@@ -60,7 +62,7 @@ def record_opt_out(
     )
     session.execute(insert, rows)
     # Rows a sender holds right now (``sending``) are checked again by it before sending.
-    queued = sa.update(SendRow).where(SendRow.phone_index == index, SendRow.state == PENDING)
+    queued = sa.update(SendRow).where(SendRow.phone_index.in_(indexes), SendRow.state == PENDING)
     if EVERY_TENANT not in tenants:
         queued = queued.where(SendRow.tenant_id.in_(tenants))
     session.execute(queued.values(state=OPTED_OUT).execution_options(synchronize_session=False))
@@ -69,10 +71,10 @@ def record_opt_out(
 
 def is_opted_out(session: Session, cipher: PiiCipher, tenant_id: int, phone: str) -> bool:
     """Whether ``phone`` opted out of ``tenant_id`` (or of every tenant)."""
-    index = cipher.blind_index(normalise_phone(phone))
+    indexes = cipher.blind_indexes(normalise_phone(phone))  # every version: a key rotation
     found = session.scalar(
         sa.select(OptOut.id).where(
-            OptOut.phone_index == index, OptOut.tenant_id.in_((tenant_id, EVERY_TENANT))
+            OptOut.phone_index.in_(indexes), OptOut.tenant_id.in_((tenant_id, EVERY_TENANT))
         )
     )
     return found is not None

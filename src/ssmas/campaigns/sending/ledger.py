@@ -10,7 +10,7 @@ already have reached the provider (the sender then reconciles before sending).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +35,7 @@ from ssmas.campaigns.sending.tables import (
     SendRow,
 )
 from ssmas.core.security import PiiCipher
+from ssmas.core.security.pii import index_lookup
 
 CHUNK = 500
 _VARIABLE = re.compile(r"\{(\w+)\}")
@@ -82,25 +83,30 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + CHUNK]
 
 
-def opted_out(session: Session, tenant_id: int, indexes: Sequence[str]) -> set[str]:
-    """The phone indexes among ``indexes`` that opted out of ``tenant_id`` (or of everyone)."""
+# The phone look-ups below take ``lookup``: ``{index: key}`` as ``index_lookup`` makes it, every
+# index of each phone under the blind-index versions held (a key rotation leaves stored rows
+# under either), and answer by key.
+
+
+def opted_out(session: Session, tenant_id: int, lookup: Mapping[str, str]) -> set[str]:
+    """The keys of ``lookup`` whose phone opted out of ``tenant_id`` (or of everyone)."""
     found: set[str] = set()
-    for chunk in _chunks(list(set(indexes))):
+    for chunk in _chunks(list(lookup)):
         rows = session.execute(
             sa.select(OptOut.phone_index).where(
                 OptOut.tenant_id.in_((tenant_id, 0)), OptOut.phone_index.in_(chunk)
             )
         )
-        found.update(rows.scalars())
+        found.update(lookup[index] for index in rows.scalars())
     return found
 
 
 def conversions(
-    session: Session, tenant_id: int, indexes: Sequence[str]
+    session: Session, tenant_id: int, lookup: Mapping[str, str]
 ) -> dict[str, list[datetime]]:
-    """Past conversion times per phone index (the input of the best hour)."""
+    """Past conversion times per key of ``lookup`` (the input of the best hour)."""
     found: dict[str, list[datetime]] = {}
-    for chunk in _chunks(list(set(indexes))):
+    for chunk in _chunks(list(lookup)):
         rows = session.execute(
             sa.select(SendRow.phone_index, SendRow.converted_at).where(
                 SendRow.tenant_id == tenant_id,
@@ -110,7 +116,7 @@ def conversions(
         )
         for index, at in rows:
             if at is not None:
-                found.setdefault(index, []).append(at)
+                found.setdefault(lookup[index], []).append(at)
     return found
 
 
@@ -151,14 +157,15 @@ def enqueue(
     bodies = [render(template, r.variables) for r in recipients]
     phones = [normalise_phone(r.e164) for r in recipients]
     indexes = [cipher.blind_index(p) for p in phones]
+    lookup = index_lookup(cipher, dict(zip(indexes, phones, strict=True)))
     keys = [idem_key(tenant_id, campaign_id, r.lead_id) for r in recipients]
     existing: set[str] = set()
     for chunk in _chunks(keys):
         existing.update(
             session.scalars(sa.select(SendRow.idem_key).where(SendRow.idem_key.in_(chunk)))
         )
-    stopped = opted_out(session, tenant_id, indexes)
-    history = conversions(session, tenant_id, indexes)
+    stopped = opted_out(session, tenant_id, lookup)
+    history = conversions(session, tenant_id, lookup)
     rows: list[dict[str, object]] = []
     seen: set[str] = set()
     n_opted = 0
@@ -254,13 +261,14 @@ def claim(
 
 
 def recent_sends(
-    session: Session, tenant_id: int, indexes: Sequence[str], now: datetime
+    session: Session, tenant_id: int, lookup: Mapping[str, str], now: datetime
 ) -> dict[str, tuple[int, int]]:
-    """Per phone index: messages sent in the last day and in the last week (frequency caps)."""
+    """Per key of ``lookup``: messages sent in the last day and in the last week (frequency
+    caps)."""
     day, week = now - timedelta(days=1), now - timedelta(days=7)
     found: dict[str, tuple[int, int]] = {}
     in_day = sa.func.sum(sa.case((SendRow.sent_at >= day, 1), else_=0))
-    for chunk in _chunks(list(set(indexes))):
+    for chunk in _chunks(list(lookup)):
         rows = session.execute(
             sa.select(SendRow.phone_index, in_day, sa.func.count())
             .where(
@@ -271,7 +279,8 @@ def recent_sends(
             .group_by(SendRow.phone_index)
         )
         for index, n_day, n_week in rows:
-            found[index] = (int(n_day or 0), int(n_week))
+            before_day, before_week = found.get(lookup[index], (0, 0))
+            found[lookup[index]] = (before_day + int(n_day or 0), before_week + int(n_week))
     return found
 
 

@@ -54,6 +54,7 @@ from ssmas.campaigns.sending.tables import (
 )
 from ssmas.core.db import UnitOfWork, UtcDateTime
 from ssmas.core.platform import Platform
+from ssmas.core.security.pii import index_lookup
 
 log = structlog.get_logger(__name__)
 
@@ -199,9 +200,10 @@ class Sender:
         with UnitOfWork(self.rt.session_factory) as uow:
             for tenant_id in sorted({j.tenant_id for j in jobs}):
                 mine = [j for j in jobs if j.tenant_id == tenant_id]
-                indexes = [j.phone_index for j in mine]
-                stopped = ledger.opted_out(uow.session, tenant_id, indexes)
-                recent = ledger.recent_sends(uow.session, tenant_id, indexes, now)
+                # each phone under every blind-index version held (a key rotation)
+                lookup = index_lookup(self.rt.cipher, {j.phone_index: j.phone for j in mine})
+                stopped = ledger.opted_out(uow.session, tenant_id, lookup)
+                recent = ledger.recent_sends(uow.session, tenant_id, lookup, now)
                 for job in mine:
                     if job.phone_index in stopped:
                         decided[OPTED_OUT].append(job.row_id)

@@ -84,6 +84,10 @@ class PiiKey(Base):
     later keys are random Fernet keys stored wrapped (encrypted) under a key-encryption key
     derived from that same secret, so this table alone decrypts nothing. ``state`` is
     ``active`` (encrypts; exactly one), ``decrypt`` (still read) or ``retired`` (gone).
+
+    The blind-index key's versions live here too, as negative ids (version ``n`` is row
+    ``-n``, :mod:`ssmas.core.security.pii_index_keys`), in state ``active`` (computes new
+    indexes), ``lookup`` (still matched) or ``retired``.
     """
 
     __tablename__ = "core_pii_keys"

@@ -9,8 +9,14 @@ one derived from ``SSMAS_PII_KEY`` or the platform secret, and its ciphertexts a
 tokens (all data written before rotation existed); a ciphertext of key ``n`` > 1 is
 ``k<n>:<Fernet token>``. A cipher encrypts with the ring's active key and decrypts with any key
 the ring still holds; it re-reads the ring every ``refresh_s`` seconds, and at once when it
-meets a key id it does not know. The blind-index key does not rotate (indexes are looked up by
-value; rotating it would re-key every unique index).
+meets a key id it does not know.
+
+The blind-index key rotates too (:mod:`ssmas.core.security.pii_index_keys`), kept in the same
+ring as versions ``b1``, ``b2``... Version 1 is derived from the same material as key 1 and its
+indexes are bare 64-character hex HMACs; an index of version ``n`` > 1 is ``b<n>:`` and the
+HMAC's hex cut to fit the same 64 characters. ``blind_index`` computes under the active version
+(what is written); ``blind_indexes`` under every version held, active first, for look-ups that
+must match rows not yet re-indexed (``column.in_(cipher.blind_indexes(value))``).
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ import base64
 import hashlib
 import hmac
 import re
+import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -38,6 +45,9 @@ BASE_KEY_ID = 1
 _TOKEN_KEY_RE = re.compile(r"^k([0-9]{1,9}):")
 # A key id the ring does not know makes the cipher re-read the ring, at most this often.
 _MISS_REFRESH_S = 1.0
+BASE_INDEX_VERSION = 1
+INDEX_WIDTH = 64  # every stored blind index fits the columns' String(64)
+_INDEX_VERSION_RE = re.compile(r"^b([0-9]{1,9}):")
 
 
 class PiiKeyError(ValueError):
@@ -63,12 +73,30 @@ def token_prefix(key_id: int) -> str:
     return "" if key_id == BASE_KEY_ID else f"k{key_id}:"
 
 
+def index_version(stored: str) -> int:
+    """The blind-index key version a stored index names (1 for a bare hex HMAC)."""
+    match = _INDEX_VERSION_RE.match(stored)
+    return int(match.group(1)) if match else BASE_INDEX_VERSION
+
+
+def index_prefix(version: int) -> str:
+    """What indexes of ``version`` start with ("" for version 1, whose indexes are bare)."""
+    return "" if version == BASE_INDEX_VERSION else f"b{version}:"
+
+
+def index_row_id(version: int) -> int:
+    """The ring row of blind-index version ``version``: its negative (encryption keys are
+    the positive ids of the same table)."""
+    return -version
+
+
 @dataclass(frozen=True)
 class RingEntry:
-    """One key version as the ring's store holds it (``wrapped`` is None for key 1)."""
+    """One key version as the ring's store holds it (``wrapped`` is None for key 1 and for
+    blind-index version 1). A negative ``id`` is blind-index version ``-id``."""
 
     id: int
-    state: str  # active | decrypt | retired
+    state: str  # active | decrypt | retired; blind-index versions: active | lookup | retired
     wrapped: str | None
 
 
@@ -99,6 +127,8 @@ class PiiCipher:
         if len(index_key) < 32:
             raise PiiKeyError("blind-index key must be at least 32 bytes")
         self._index_key = index_key
+        self._index_keys: dict[int, bytes] = {BASE_INDEX_VERSION: index_key}
+        self._index_active = BASE_INDEX_VERSION
         # Wraps (encrypts) the random keys of later versions where the ring is stored.
         kek = wrap_key if wrap_key is not None else _hkdf(index_key, _KEK_INFO)
         self._kek = Fernet(base64.urlsafe_b64encode(kek))
@@ -146,12 +176,51 @@ class PiiCipher:
         """A new version's key, encrypted for storage in the ring."""
         return self._kek.encrypt(fernet_key).decode("ascii")
 
+    def wrap_index_key(self) -> str:
+        """A new blind-index version's random key, wrapped for storage in the ring."""
+        return self._kek.encrypt(secrets.token_bytes(32)).decode("ascii")
+
+    def _unwrap(self, entry: RingEntry, name: str) -> bytes:
+        try:
+            return self._kek.decrypt((entry.wrapped or "").encode("ascii"))
+        except (InvalidToken, ValueError) as exc:
+            raise PiiKeyError(
+                f"PII key {name} was wrapped under another secret: this process's "
+                "SSMAS_PII_KEY / SSMAS_SECRET_KEY differs from the one that made it"
+            ) from exc
+
+    def _apply_index_ring(self, entries: list[RingEntry]) -> None:
+        """Hold the blind-index versions of ``entries`` not retired (version 1 alone, active,
+        when the ring has none); compute new indexes under the active one."""
+        keys: dict[int, bytes] = {}
+        active = None
+        for entry in entries:
+            version = -entry.id
+            if entry.state == "retired":
+                continue
+            if version == BASE_INDEX_VERSION:
+                keys[version] = self._index_key
+            elif entry.wrapped:
+                keys[version] = self._unwrap(entry, f"b{version}")
+            if entry.state == "active":
+                active = version
+        if not any(entry.id < 0 for entry in entries):
+            keys, active = {BASE_INDEX_VERSION: self._index_key}, BASE_INDEX_VERSION
+        if active is None or active not in keys:
+            active = max(keys) if keys else BASE_INDEX_VERSION
+        with self._lock:
+            self._index_keys = keys or {BASE_INDEX_VERSION: self._index_key}
+            self._index_active = active
+
     def apply_ring(self, entries: list[RingEntry]) -> None:
         """Hold exactly the keys of ``entries`` that are not retired; encrypt with the active.
 
         An empty ring means key 1 alone, active. A wrapped key this cipher can't unwrap (the
-        ring was made under another secret) raises PiiKeyError.
+        ring was made under another secret) raises PiiKeyError. Entries of negative id are
+        blind-index versions (held the same way, see ``blind_index``).
         """
+        self._apply_index_ring([entry for entry in entries if entry.id < 0])
+        entries = [entry for entry in entries if entry.id > 0]
         keys: dict[int, Fernet] = {}
         active = None
         if not entries:
@@ -260,9 +329,54 @@ class PiiCipher:
             return token
         return self.encrypt(self.decrypt(token))
 
+    @property
+    def active_index_version(self) -> int:
+        """The blind-index version new indexes are computed under."""
+        self.refresh()
+        return self._index_active
+
+    @property
+    def index_versions(self) -> list[int]:
+        """The blind-index versions this cipher can compute, ascending."""
+        return sorted(self._index_keys)
+
+    def blind_index_under(self, value: str, version: int) -> str:
+        """``value``'s index under blind-index ``version`` (KeyError if it is not held)."""
+        return _hmac_index(self._index_keys[version], version, value)
+
     def blind_index(self, value: str) -> str:
-        """Hex HMAC-SHA256 of ``value``: equal inputs give equal tokens, nothing else leaks."""
-        return hmac.new(self._index_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+        """Hex HMAC-SHA256 of ``value`` under the active blind-index version: equal inputs give
+        equal tokens, nothing else leaks."""
+        self.refresh()
+        with self._lock:
+            version, key = self._index_active, self._index_keys[self._index_active]
+        return _hmac_index(key, version, value)
+
+    def blind_indexes(self, value: str) -> list[str]:
+        """``value``'s index under every blind-index version held, the active one first: what
+        a look-up matches while a rotation re-indexes the stored rows."""
+        self.refresh()
+        with self._lock:
+            active, keys = self._index_active, dict(self._index_keys)
+        order = [active, *sorted((v for v in keys if v != active), reverse=True)]
+        return [_hmac_index(keys[v], v, value) for v in order]
+
+
+def index_lookup(cipher: PiiCipher, values: Mapping[str, str]) -> dict[str, str]:
+    """``{index: key}``: every index each ``key: value`` of ``values`` has under the
+    blind-index versions held. A batch look-up matches ``list(result)`` and maps a stored index
+    it finds back to its key, whichever version a rotation left the row under."""
+    found: dict[str, str] = {}
+    for key, value in values.items():
+        for index in cipher.blind_indexes(value):
+            found.setdefault(index, key)
+    return found
+
+
+def _hmac_index(key: bytes, version: int, value: str) -> str:
+    digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    prefix = index_prefix(version)
+    return prefix + digest[: INDEX_WIDTH - len(prefix)]
 
 
 def base_pii_cipher(settings: Settings) -> PiiCipher:

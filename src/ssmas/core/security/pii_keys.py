@@ -132,7 +132,11 @@ def add_key(session: Session, cipher: PiiCipher, *, actor: str, now: datetime | 
     """
     moment = now or utcnow()
     _ensure_base_row(session, moment)
-    rows = list(session.scalars(sa.select(PiiKey).with_for_update().order_by(PiiKey.id)))
+    rows = list(
+        session.scalars(
+            sa.select(PiiKey).where(PiiKey.id > 0).with_for_update().order_by(PiiKey.id)
+        )
+    )
     previous = [row for row in rows if row.state == ACTIVE]
     new_id = max(row.id for row in rows) + 1
     for row in previous:
@@ -458,7 +462,8 @@ def ring_status(
     session: Session, engine: Engine, *, files_root: Path | None = None
 ) -> list[KeyStatus]:
     """Every key version with its state and how many ciphertexts it holds."""
-    rows = {row.id: row for row in session.scalars(sa.select(PiiKey).order_by(PiiKey.id))}
+    query = sa.select(PiiKey).where(PiiKey.id > 0).order_by(PiiKey.id)  # < 0: blind-index keys
+    rows = {row.id: row for row in session.scalars(query)}
     usage = key_usage(engine, files_root=files_root)
     if not rows:
         return [KeyStatus(BASE_KEY_ID, ACTIVE, None, None, None, usage.get(BASE_KEY_ID, 0))]

@@ -1,8 +1,9 @@
 """``GET /ops/healing``: the supervisor's recent healing actions and its workers' state;
 ``POST /ops/healing/{worker}/reset``: an operator closes a worker's open breaker.
 
-Actions come from the healing journal of the data directory (any process on the host reads
-what ``ssmas up``'s supervisor wrote); the workers' state only from the process that runs the
+Actions come from the healing journal in the platform's database (any process of the
+deployment reads what every host's ``ssmas up`` supervisor wrote, each action naming its host;
+``ssmas.ops.healing.journal``); the workers' state only from the process that runs the
 supervisor (``supervised`` says whether this one does). Reading needs ``ops:read``; a reset
 needs ``ops:admin``, is answered only by the supervising process (409 elsewhere), and goes to
 the healing journal and the audit log (``ops.breaker_reset``, the key as actor). An unknown
@@ -21,7 +22,7 @@ from ssmas.core.api.deps import PlatformDep
 from ssmas.core.api.errors import Conflict, NotFound, error_responses
 from ssmas.core.platform import Platform
 from ssmas.core.security import ApiKeyRecord, record_audit
-from ssmas.ops.healing.journal import HealingJournal, journal_path
+from ssmas.ops.healing.journal import journal_for
 from ssmas.ops.healing.supervisor import BreakerNotOpen, Supervisor, UnknownWorker
 
 __all__ = ["RUNTIME", "BreakerReset", "HealingReport", "healing_report", "reset_breaker", "router"]
@@ -49,6 +50,7 @@ class HealingActionOut(BaseModel):
     outcome: str = Field(description="ok, failed or skipped")
     reason: str
     detail: dict[str, Any] = Field(default_factory=dict)
+    host: str = Field("", description="the host whose supervisor acted (empty: not recorded)")
 
 
 class HealingReport(BaseModel):
@@ -60,7 +62,7 @@ class HealingReport(BaseModel):
 def healing_report(platform: Platform, limit: int = 100) -> HealingReport:
     """The journal's newest ``limit`` actions and, here, the supervisor's workers."""
     supervisor = platform.runtime(RUNTIME, Supervisor)
-    journal = HealingJournal(journal_path(platform.settings.data_dir))
+    journal = journal_for(platform)
     return HealingReport(
         supervised=supervisor is not None,
         workers=supervisor.status() if supervisor is not None else [],

@@ -28,7 +28,7 @@ healing fails               alert through the core's notifiers (breaker opened, 
 
 An open breaker on a bus consumer keeps its messages on the bus (nothing is dead-lettered by a
 worker that cannot handle them) until the worker runs again. Every action goes to the
-:class:`~ssmas.ops.healing.journal.HealingJournal` (log line, counter, journal file).
+:class:`~ssmas.ops.healing.journal.HealingJournal` (log line, counter, the journal in the database).
 """
 
 from __future__ import annotations
