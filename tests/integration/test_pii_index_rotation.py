@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from ssmas.assistant.governance import customer_conversations
+from ssmas.assistant.store import conversations_for, find_conversation
 from ssmas.campaigns.sending.consent import is_opted_out
 from ssmas.cli import app
 from ssmas.core.db.base import utcnow
@@ -68,6 +69,16 @@ def assert_everyone_found(engine: sa.Engine, cipher: PiiCipher, phones: list[str
             [found] = customer_conversations(session, cipher, phone)
             assert cipher.decrypt(found.phone_enc) == phone
             assert is_opted_out(session, cipher, 7, phone) == (phone in OPTED_OUT)
+            # the channel's own look-up, as an inbound message takes it
+            conversation = find_conversation(session, cipher, "b", phone)
+            assert conversation is not None and conversation.id == found.id
+        # the workers' batch look-up finds every stored row and creates none
+        batch = conversations_for(
+            session, cipher, [("b", phone, None) for phone in phones], now=utcnow()
+        )
+        assert [created for _, created in batch] == [False] * len(phones)
+        assert [cipher.decrypt(c.phone_enc) for c, _ in batch] == phones
+        session.rollback()
 
 
 def test_lookups_hold_through_a_rotation_and_a_used_version_is_not_retired(

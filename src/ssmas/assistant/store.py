@@ -64,10 +64,11 @@ class Turn:
 def find_conversation(
     session: Session, cipher: PiiCipher, business_id: str, phone: str
 ) -> Conversation | None:
-    """The conversation of ``phone`` with ``business_id``, found by blind index."""
+    """The conversation of ``phone`` with ``business_id``, found by blind index under any
+    version the key ring holds (a rotation may not have re-indexed this row yet)."""
     query = sa.select(Conversation).where(
         Conversation.business_id == business_id,
-        Conversation.phone_index == cipher.blind_index(phone),
+        Conversation.phone_index.in_(cipher.blind_indexes(phone)),
     )
     return session.scalars(query).first()
 
@@ -123,7 +124,9 @@ def conversations_for(
     """The conversation of each ``(business_id, phone, name)`` and whether this call created it:
     one SELECT for those that exist, one INSERT (ON CONFLICT DO NOTHING: safe under races) for
     the rest, one SELECT to load what was inserted."""
-    keys = [(business, cipher.blind_index(phone)) for business, phone, _ in customers]
+    # Every index a customer has under the versions held, the active one first: a row a key
+    # rotation has not re-indexed yet is still this customer's conversation.
+    indexes = [cipher.blind_indexes(phone) for _, phone, _ in customers]
 
     def load(wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Conversation]:
         query = sa.select(Conversation).where(
@@ -131,7 +134,11 @@ def conversations_for(
         )
         return {(c.business_id, c.phone_index): c for c in session.scalars(query)}
 
-    found = load(keys)
+    found = load([(b, i) for (b, _, _), held in zip(customers, indexes, strict=True) for i in held])
+    keys: list[tuple[str, str]] = []
+    for (business, _, _), held in zip(customers, indexes, strict=True):
+        stored = next((i for i in held if (business, i) in found), held[0])
+        keys.append((business, stored))
     created: set[int] = set()
     missing: dict[tuple[str, str], tuple[str, str | None]] = {}
     for key, (_, phone, name) in zip(keys, customers, strict=True):
