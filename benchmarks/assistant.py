@@ -926,7 +926,7 @@ def _sustained_figures(run: dict[str, Any], args: argparse.Namespace) -> dict[st
         "real_duplicated": sum(len(v) - 1 for v in replies.values() if len(v) > 1),
         "real_drain_complete": run["complete"],
         "real_drain_s": round(run["drain_s"], 1),
-        "real_load_avg_1m_during": [min(loads), max(loads)] if loads else None,
+        "real_load_avg_1m_during": [round(min(loads), 2), round(max(loads), 2)] if loads else None,
     }
 
 
@@ -978,6 +978,7 @@ def measure_real(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             "real_fake_cpu_ms_per_msg": cpu_sustained["fake"],
             "real_e2e_worker_cpu_ms_per_msg": cpu_paced["worker"],
             "real_workers": args.workers,
+            "real_worker_nice": args.worker_nice,
             "real_train_s": round(train_s, 1),
             "real_load_avg_1m_before": round(load_before, 2),
             "real_load_avg_1m_start": round(load_start, 2),

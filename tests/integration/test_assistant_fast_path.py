@@ -9,11 +9,19 @@ from __future__ import annotations
 import pickle
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from ssmas.assistant.context import ContextWindow
 from ssmas.assistant.nlu import load_nlu, train_assistant
-from ssmas.assistant.nlu.entities import EntityExtractor
+from ssmas.assistant.nlu.entities import (
+    EntityExtractor,
+    _features,
+    _int32,
+    _normalised,
+    _ovr_scores,
+    _tokens,
+)
 from ssmas.assistant.seed_brain import SeedBrain, brain_from_settings
 from ssmas.assistant.store import Turn
 from ssmas.settings import Settings
@@ -79,6 +87,29 @@ def test_entities_of_a_round_equal_each_text_tagged_alone(trained: Settings) -> 
     again = extractor.extract_many([t for t, _ in reversed(items)], [g for _, g in reversed(items)])
     assert again == list(reversed(batched))
     assert extractor.extract_many([], []) == []
+
+
+def test_tag_probabilities_of_a_round_equal_scikit_learns_for_each_text(
+    trained: Settings,
+) -> None:
+    """The stacked one-vs-rest product, normalised per text, is ``predict_proba`` on that text
+    alone, bit for bit (one-token texts included, whose sums numpy adds in another order)."""
+    extractor = load_nlu(trained, train_if_missing=False).bundle.entities
+    texts = [text for messages in CONVERSATIONS for text in messages]
+    for language in ("es", "en"):
+        vectorizer, model = extractor.taggers_[language]
+        tokens = [_tokens(text) for text in texts]
+        rows = [_features(toks, i) for toks in tokens for i in range(len(toks))]
+        x = _int32(vectorizer.transform(rows))
+        scores = _ovr_scores(model, x)
+        assert scores is not None  # the shipped tagger takes the fast path
+        offset = 0
+        for toks in tokens:
+            end = offset + len(toks)
+            if toks:
+                expected = model.predict_proba(x[offset:end])
+                assert np.array_equal(_normalised(scores[offset:end]), expected)
+            offset = end
 
 
 def _step(brain: SeedBrain, text: str, window: ContextWindow) -> tuple[object, ...]:
