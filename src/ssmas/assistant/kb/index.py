@@ -125,6 +125,20 @@ class KnowledgeIndex:
             index.key_owner = np.array(owners, dtype=np.int64)
         return index
 
+    def _allowed(self, language: str | None) -> NDArray[np.bool_]:
+        """Which passages a search in ``language`` may return (computed once per language)."""
+        masks: dict[str | None, NDArray[np.bool_]] = self.__dict__.setdefault("_masks", {})
+        mask = masks.get(language)
+        if mask is None:
+            mask = np.array([p.language in (None, language) for p in self.passages], dtype=bool)
+            masks[language] = mask
+        return mask
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_masks", None)  # a cache, not part of the index
+        return state
+
     @property
     def dense(self) -> bool:
         return self.keys is not None
@@ -140,9 +154,9 @@ class KnowledgeIndex:
             j = self.vocab.get(term)
             weight = float(self.idf[j]) if j is not None else top_idf
             ceiling += weight * (K1 + 1)
-            if j is not None:
-                column = self.tf.getcol(j)
-                out[column.indices] += weight * column.data
+            if j is not None:  # column j of the CSC matrix, read in place
+                start, end = self.tf.indptr[j], self.tf.indptr[j + 1]
+                out[self.tf.indices[start:end]] += weight * self.tf.data[start:end]
         return np.minimum(out / ceiling, 1.0) if ceiling else out
 
     def _dense(self, text: str, encoder: Any) -> NDArray[np.float64]:
@@ -165,8 +179,7 @@ class KnowledgeIndex:
         use_dense = self.keys is not None and encoder is not None and language in DENSE_LANGUAGES
         dense = self._dense(text, encoder) if use_dense else np.zeros(len(self.passages))
         score = DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * bm25 if use_dense else bm25
-        allowed = np.array([p.language in (None, language) for p in self.passages])
-        score = np.where(allowed, score, -1.0)
+        score = np.where(self._allowed(language), score, -1.0)
         order = np.argsort(-score)[:k]
         return [
             KbHit(self.passages[i], float(score[i]), float(bm25[i]), float(dense[i]))

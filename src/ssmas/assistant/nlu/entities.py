@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
@@ -26,6 +27,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from ssmas.assistant.nlu.domain import Domain, Example
 
 TAGGER_MIN_PROBA = 0.6
+MEMO_SIZE = 4096  # (text, language) results kept by ``extract_many``
 _WORD = re.compile(r"[\w@.\-]+", re.UNICODE)
 
 
@@ -95,6 +97,44 @@ def _int32(x: Any) -> sp.csr_matrix:
     m.indices = m.indices.astype(np.int32)
     m.indptr = m.indptr.astype(np.int32)
     return m
+
+
+def _ovr_scores(model: OneVsRestClassifier, x: sp.csr_matrix) -> Any:
+    """Each tag's ``expit(x @ coef + intercept)`` for the tagger's one-vs-rest binary logistic
+    regressions, computed as scikit-learn computes them but with one sparse product for all
+    tags instead of a validated call per tag (that validation took most of a small round's
+    tagging); ``None`` for any other shape of model. ``_normalised`` turns a text's rows into
+    ``predict_proba``'s."""
+    estimators = getattr(model, "estimators_", [])
+    simple = (
+        len(estimators) > 1
+        and getattr(model, "multilabel_", True) is False
+        and all(
+            isinstance(e, LogisticRegression) and e.coef_.shape == (1, x.shape[1])
+            for e in estimators
+        )
+    )
+    if not simple:
+        return None
+    weights = model.__dict__.get("_stacked_")
+    if weights is None:
+        coef = np.ascontiguousarray(np.hstack([e.coef_.T for e in estimators]))
+        intercept = np.concatenate([e.intercept_ for e in estimators])
+        weights = model.__dict__["_stacked_"] = (coef, intercept)
+    coef, intercept = weights
+    scores = np.asarray(x @ coef) + intercept
+    expit(scores, out=scores)
+    return scores
+
+
+def _normalised(scores: Any) -> Any:
+    """One text's rows of ``_ovr_scores`` normalised as ``OneVsRestClassifier.predict_proba``
+    normalises them when called on that text alone (its layout: one row per tag underneath,
+    so the sums add in the same order, bit for bit)."""
+    proba = np.ascontiguousarray(scores.T).T
+    sums = np.sum(proba, axis=1)[:, np.newaxis]
+    np.divide(proba, sums, out=proba, where=sums != 0)
+    return proba
 
 
 class _Lookup:
@@ -197,19 +237,71 @@ class EntityExtractor:
         return self
 
     def extract(self, text: str, language: str) -> list[Entity]:
-        found = self.lookup_.find(text)
-        tagged = self._tagged(text, language)
-        return sorted(found + _without_overlaps(tagged, found), key=lambda e: e.start)
+        return list(self.extract_many([text], [language])[0])
 
-    def _tagged(self, text: str, language: str) -> list[Entity]:
+    def extract_many(
+        self, texts: Sequence[str], languages: Sequence[str]
+    ) -> list[tuple[Entity, ...]]:
+        """``extract`` of every ``(text, language)``: the tagger runs once per language on the
+        tokens of all the texts (each token's row is computed as it would be alone), and the
+        last ``MEMO_SIZE`` results are remembered, so the dialogue's second look at a message
+        (a form's slots) costs a dictionary read."""
+        memo = self._memo()
+        keys = list(zip(texts, languages, strict=True))
+        missing = [key for key in dict.fromkeys(keys) if key not in memo]
+        for language in dict.fromkeys(lang for _, lang in missing):
+            group = [text for text, lang in missing if lang == language]
+            for text, tagged in zip(group, self._tagged_many(group, language), strict=True):
+                found = self.lookup_.find(text)
+                spans = sorted(found + _without_overlaps(tagged, found), key=lambda e: e.start)
+                if len(memo) >= MEMO_SIZE:
+                    memo.pop(next(iter(memo)), None)
+                memo[(text, language)] = tuple(spans)
+        return [memo[key] for key in keys]
+
+    def _memo(self) -> dict[tuple[str, str], tuple[Entity, ...]]:
+        memo: dict[tuple[str, str], tuple[Entity, ...]] | None = self.__dict__.get("_memo_")
+        if memo is None:
+            memo = self.__dict__["_memo_"] = {}
+        return memo
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_memo_", None)  # a cache, not part of the model
+        return state
+
+    def _tagged_many(self, texts: Sequence[str], language: str) -> list[list[Entity]]:
         tagger = self.taggers_.get(language)
-        tokens = _tokens(text)
-        if tagger is None or not tokens:
-            return []
+        tokens = [_tokens(text) for text in texts]
+        if tagger is None or not any(tokens):
+            return [[] for _ in texts]
         vectorizer, model = tagger
-        x = _int32(vectorizer.transform([_features(tokens, i) for i in range(len(tokens))]))
-        proba = model.predict_proba(x)
+        rows = [_features(toks, i) for toks in tokens for i in range(len(toks))]
+        x = _int32(vectorizer.transform(rows))
+        scores = _ovr_scores(model, x)
         classes = list(model.classes_)
+        out: list[list[Entity]] = []
+        offset = 0
+        for text, toks in zip(texts, tokens, strict=True):
+            end = offset + len(toks)
+            if not toks:
+                proba = None
+            elif scores is None:
+                proba = model.predict_proba(x[offset:end])
+            else:
+                proba = _normalised(scores[offset:end])
+            out.append(self._spans(text, toks, proba, classes) if toks else [])
+            offset = end
+        return out
+
+    def _spans(
+        self,
+        text: str,
+        tokens: list[tuple[int, int, str]],
+        proba: Any,
+        classes: list[str],
+    ) -> list[Entity]:
+        """The tagged spans of one text from its tokens' tag probabilities."""
         out: list[Entity] = []
         current: list[int] = []
         kind = ""
