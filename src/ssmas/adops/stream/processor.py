@@ -33,6 +33,7 @@ from ssmas.adops.stream.alerts import Alert, MetricAnomaly, fingerprint
 from ssmas.adops.stream.composite import WATCHED, CompositeRules, default_rules
 from ssmas.adops.stream.model import DetectorModel
 from ssmas.adops.stream.online import StreamDetector, StreamDetectorConfig
+from ssmas.adops.stream.peers import PeerRatioTest
 
 # The smallest move of a metric worth one unit of deviation: a partner that times out once in
 # 7,000 calls a minute has a timeout rate of 0 almost always, and one timeout is not news.
@@ -51,6 +52,8 @@ METRIC_FLOORS = {
 # the way counts do, so a lagging hourly baseline does not read as a drift every morning.
 DRIFT_METRICS = frozenset({"rpm", "fill_rate", "floor_reject_rate", "ivt_rate"})
 HISTORY = 180  # closed minutes kept per series for the detector view
+# The ratio test (ssmas.adops.stream.peers): each publisher's RPM against the exchange's.
+PEER_ENTITY, PEER_REFERENCE, PEER_METRIC, PEER_WEIGHT = "publisher", "exchange", "rpm", "requests"
 SERIES_SOURCE = "series"
 EXCHANGE_SOURCE = "exchange"
 
@@ -120,6 +123,8 @@ class StreamProcessor:
     ) -> None:
         self.rules = rules or default_rules()
         self.detector = StreamDetector(config)
+        self.peers = _peer_test(self.detector.config)
+        self.peer_minute = -1  # the last minute the ratio test scored (epoch s)
         self.keys: list[str] = []
         self.index: dict[str, int] = {}
         self.last_closed: dict[int, int] = {}  # series index -> last closed minute (epoch s)
@@ -229,8 +234,42 @@ class StreamProcessor:
                     indices.append(i)
                     values.append(_number(message[metric]))
                     owners.append((etype, eid, metric))
-            alerts += self._close(minute, indices, values, owners, EXCHANGE_SOURCE)
+            extra = self._peer_step(minute, by_minute[minute])
+            alerts += self._close(minute, indices, values, owners, EXCHANGE_SOURCE, extra)
         return alerts
+
+    def _peer_step(
+        self, minute: int, messages: Sequence[Mapping[str, Any]]
+    ) -> dict[tuple[str, str], dict[str, MetricAnomaly]]:
+        """Publishers' RPM against the exchange's in ``minute`` (once per minute)."""
+        if not self.peers.enabled or minute <= self.peer_minute:
+            return {}
+        reference = math.nan
+        rpm: dict[str, float] = {}
+        weight: dict[str, float] = {}
+        for message in messages:
+            etype = str(message["entity_type"])
+            if etype == PEER_REFERENCE:
+                reference = _number(message.get(PEER_METRIC))
+            elif etype == PEER_ENTITY:
+                eid = str(message["entity_id"])
+                rpm[eid] = _number(message.get(PEER_METRIC))
+                weight[eid] = _number(message.get(PEER_WEIGHT))
+        if not rpm or not math.isfinite(reference):
+            return {}
+        self.peer_minute = minute
+        return {
+            (PEER_ENTITY, a.entity_id): {
+                PEER_METRIC: MetricAnomaly(
+                    value=a.value,
+                    sliding_mean=a.sliding_mean,
+                    baseline=a.baseline,
+                    z=a.z,
+                    score=a.score,
+                )
+            }
+            for a in self.peers.step(reference, rpm, weight)
+        }
 
     def ingest_points(self, name: str, points: Sequence[tuple[Any, Any]]) -> list[Alert]:
         """Points ``(timestamp, value)`` of the posted series ``name``, in time order."""
@@ -281,7 +320,10 @@ class StreamProcessor:
         values: list[float],
         owners: list[tuple[str, str, str]],
         source: str,
+        extra: Mapping[tuple[str, str], Mapping[str, MetricAnomaly]] | None = None,
     ) -> list[Alert]:
+        """Score a closed minute; ``extra`` holds anomalies other tests found that minute
+        (per entity and metric), merged into the alerts."""
         if not indices:
             return []
         idx = np.asarray(indices, dtype=np.int64)
@@ -305,12 +347,17 @@ class StreamProcessor:
                 minute, float(x[j]) if math.isfinite(x[j]) else math.nan, float(score[j])
             )
         hot = np.flatnonzero(score >= 0.5)
-        if len(hot) == 0:
+        if len(hot) == 0 and not extra:
             return []
         at = datetime.fromtimestamp(minute, UTC)
         by_entity: dict[tuple[str, str], dict[str, MetricAnomaly]] = defaultdict(dict)
+        for entity, found in (extra or {}).items():
+            by_entity[entity].update(found)
         for j in hot.tolist():
             etype, eid, metric = owners[j]
+            other = by_entity[(etype, eid)].get(metric)
+            if other is not None and other.score >= float(score[j]):
+                continue  # the other test saw it more strongly
             by_entity[(etype, eid)][metric] = MetricAnomaly(
                 value=float(x[j]),
                 sliding_mean=float(sliding[j]),
@@ -361,6 +408,8 @@ class StreamProcessor:
             "stats": self.stats.__dict__,
             "model_version": self.model_version,
             "level": self.level.tolist(),
+            "peers": self.peers.to_dict(),
+            "peer_minute": self.peer_minute,
         }
         detector = self.detector.to_bytes()
         body["detector_size"] = len(detector)
@@ -400,6 +449,10 @@ class StreamProcessor:
             for i, h in body["history"].items()
         }
         processor.stats = StreamStats(**body["stats"])
+        processor.peers = _peer_test(processor.detector.config)
+        if "peers" in body:  # absent before the ratio test: it starts learning now
+            processor.peers.load(body["peers"])
+            processor.peer_minute = int(body.get("peer_minute", -1))
         n = len(processor.keys)
         model = processor.model
         processor.rows = np.array(
@@ -408,3 +461,16 @@ class StreamProcessor:
         )
         processor.level = np.asarray(body.get("level", [0.0] * n), dtype=np.float64)
         return processor
+
+
+def _peer_test(config: StreamDetectorConfig) -> PeerRatioTest:
+    return PeerRatioTest(
+        threshold=config.peer_threshold,
+        window=config.sliding,
+        lag=config.peer_lag,
+        half_life=config.peer_half_life,
+        warmup=config.peer_warmup,
+        clip=config.clip,
+        adapt_after=config.adapt_after,
+        direction=config.peer_direction,
+    )
