@@ -25,6 +25,9 @@ seed's Flink job compares windows against the last hour:
   ``cusum_h``, so it forgets a drift that has ended within ``cusum_h / cusum_k`` minutes.
   ``cusum_h = 0`` (the default) turns it off: measured on the live trial, ``cusum_h = 20``
   opened 4.4 false incidents a simulated day and detected nothing more within 10 minutes.
+
+A publisher's slow RPM erosion is the ratio test's (:mod:`ssmas.adops.stream.peers`, its
+settings ``peer_*`` here): against the network's RPM, in standard errors of a minute's requests.
 """
 
 from __future__ import annotations
