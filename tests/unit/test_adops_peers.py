@@ -134,3 +134,40 @@ def test_the_stream_raises_the_publishers_rpm_alert_and_checkpoints_the_test() -
     assert first.z < 0 and first.sliding_mean < first.baseline
     plain = [a for a in off.ingest_exchange(tail) if a.entity_id == "pub-001"]
     assert not plain or plain[0].ts > decay[0].ts  # the per-series detector alone is later
+
+
+def test_a_units_fill_falling_to_zero_is_seen_on_the_difference_scale() -> None:
+    # a unit filling ~30% of ~80 requests a minute, then nothing (a floor no bid reaches):
+    # on the log scale a fill of 0 is a gap, on the difference scale it is the signal
+    rng = np.random.default_rng(9)
+    log_test, diff_test = PeerRatioTest(), PeerRatioTest(scale="difference")
+    alarms: dict[str, list[int]] = {"log": [], "difference": []}
+    for t in range(400):
+        n = float(rng.poisson(80))
+        fill = 0.0 if t >= 300 else float(rng.binomial(int(n), 0.3)) / max(n, 1.0)
+        network = 0.7 + 0.01 * rng.standard_normal()
+        for name, test in (("log", log_test), ("difference", diff_test)):
+            if test.step(network, {"pub-009-u3": fill}, {"pub-009-u3": n}):
+                alarms[name].append(t)
+    assert alarms["log"] == []
+    # each minute weighs at most ``clip`` standard errors: within one window of zeros
+    assert alarms["difference"] and 300 <= alarms["difference"][0] <= 305
+    with pytest.raises(ValueError):
+        PeerRatioTest(scale="ratio")
+
+
+def test_a_checkpoint_of_the_single_publisher_test_still_loads() -> None:
+    import json
+
+    messages = _messages(_minutes(200))
+    processor = StreamProcessor()
+    processor.ingest_exchange(messages)
+    data = processor.to_bytes()
+    size = int.from_bytes(data[:8], "big")
+    body = json.loads(data[8 : 8 + size])
+    body["peers"] = body["peers"]["publisher/rpm"]  # the layout before the ad units' test
+    head = json.dumps(body).encode()
+    old = len(head).to_bytes(8, "big") + head + data[8 + size :]
+    restored = StreamProcessor.from_bytes(old)
+    assert restored.peers["publisher/rpm"].to_dict() == processor.peers["publisher/rpm"].to_dict()
+    assert restored.peers["ad_unit/fill_rate"].ids == []

@@ -19,6 +19,9 @@ at each publisher's RPM *relative to the network's* in the same minute instead:
   ``half_life``), so the minutes under test never teach it the drift they show, and never from
   minutes that were in alarm; after ``adapt_after`` alarm minutes in a row the lasting level is
   taken as the new normal;
+* ``scale`` ``"log"`` (the default) tests the log ratio; ``"difference"`` tests ``value -
+  reference`` instead, for a rate that can fall to exactly 0 (an ad unit's fill rate: its
+  minute is a share of its requests, so its variance is ``c / requests`` the same way);
 * ``direction`` ``"down"`` (the default) alarms on a publisher earning less than usual for the
   network's state (``"both"``: more too); the score is ``|z| / (|z| + threshold)``, 0.5 at the
   threshold, like the other detectors; a ``threshold`` of 0 turns the test off.
@@ -65,9 +68,13 @@ class PeerRatioTest:
         clip: float = 3.0,
         adapt_after: int = 120,
         direction: str = "down",
+        scale: str = "log",
     ) -> None:
         if direction not in ("down", "both"):
             raise ValueError("direction must be 'down' or 'both'")
+        if scale not in ("log", "difference"):
+            raise ValueError("scale must be 'log' or 'difference'")
+        self.scale = scale
         if window < 1 or lag < window or half_life <= 0 or clip <= 0 or adapt_after < 1:
             raise ValueError("window >= 1, lag >= window, positive half-life, clip, adapt_after")
         self.threshold = threshold
@@ -110,11 +117,12 @@ class PeerRatioTest:
         self.alarm = np.concatenate((self.alarm, np.zeros((extra, self.lag), dtype=bool)))
 
     def step(
-        self, network_rpm: float, rpm: Mapping[str, float], requests: Mapping[str, float]
+        self, reference: float, rpm: Mapping[str, float], requests: Mapping[str, float]
     ) -> list[PeerAnomaly]:
-        """Score one minute: the network's RPM and each publisher's RPM and requests (a
-        publisher missing, with no requests or no revenue, is a gap). Returns the scoring ones."""
-        if not self.enabled or not (math.isfinite(network_rpm) and network_rpm > 0):
+        """Score one minute: the reference (the network's value) and each entity's value and
+        requests (an entity missing, without requests or, on the log scale, without a positive
+        value, is a gap). Returns the scoring ones."""
+        if not self.enabled or not (math.isfinite(reference) and reference > 0):
             return []
         self._grow(sorted(rpm))
         n = len(self.ids)
@@ -123,8 +131,13 @@ class PeerRatioTest:
         for entity, value in rpm.items():
             i = self.index[entity]
             count = requests.get(entity, 0.0)
-            if math.isfinite(value) and value > 0 and math.isfinite(count) and count > 0:
-                r[i] = math.log(value / network_rpm)
+            if not (math.isfinite(value) and math.isfinite(count) and count > 0):
+                continue
+            if self.scale == "log" and value > 0:
+                r[i] = math.log(value / reference)
+                w[i] = count
+            elif self.scale == "difference" and value >= 0:
+                r[i] = value - reference
                 w[i] = count
         self._learn(self.ratio[:, 0], self.weight[:, 0], self.alarm[:, 0])
         self.ratio = np.concatenate((self.ratio[:, 1:], r[:, None]), axis=1)
@@ -154,13 +167,17 @@ class PeerRatioTest:
                 PeerAnomaly(
                     entity_id=self.ids[i],
                     value=float(value),
-                    sliding_mean=network_rpm * math.exp(level),
-                    baseline=network_rpm * math.exp(float(self.base[i])),
+                    sliding_mean=self._level(reference, level),
+                    baseline=self._level(reference, float(self.base[i])),
                     z=round(float(z[i]), 3),
                     score=round(abs(float(z[i])) / (abs(float(z[i])) + self.threshold), 4),
                 )
             )
         return out
+
+    def _level(self, reference: float, r: float) -> float:
+        """A ratio (or difference) back in the metric's units."""
+        return reference * math.exp(r) if self.scale == "log" else reference + r
 
     def _learn(self, r: np.ndarray, w: np.ndarray, alarmed: np.ndarray) -> None:
         """Teach the baseline the minute leaving the test's reach (``lag`` minutes old)."""

@@ -52,8 +52,14 @@ METRIC_FLOORS = {
 # the way counts do, so a lagging hourly baseline does not read as a drift every morning.
 DRIFT_METRICS = frozenset({"rpm", "fill_rate", "floor_reject_rate", "ivt_rate"})
 HISTORY = 180  # closed minutes kept per series for the detector view
-# The ratio test (ssmas.adops.stream.peers): each publisher's RPM against the exchange's.
-PEER_ENTITY, PEER_REFERENCE, PEER_METRIC, PEER_WEIGHT = "publisher", "exchange", "rpm", "requests"
+# The ratio tests (ssmas.adops.stream.peers), each against the exchange's value of the same
+# minute, weighted by the entity's requests: a publisher's RPM (log ratio) and a big ad unit's
+# fill rate (difference: a broken unit's fill is exactly 0).
+PEER_TESTS: dict[str, tuple[str, str, str]] = {
+    "publisher/rpm": ("publisher", "rpm", "log"),
+    "ad_unit/fill_rate": ("ad_unit", "fill_rate", "difference"),
+}
+PEER_REFERENCE, PEER_WEIGHT = "exchange", "requests"
 SERIES_SOURCE = "series"
 EXCHANGE_SOURCE = "exchange"
 
@@ -123,7 +129,7 @@ class StreamProcessor:
     ) -> None:
         self.rules = rules or default_rules()
         self.detector = StreamDetector(config)
-        self.peers = _peer_test(self.detector.config)
+        self.peers = _peer_tests(self.detector.config)
         self.peer_minute = -1  # the last minute the ratio test scored (epoch s)
         self.keys: list[str] = []
         self.index: dict[str, int] = {}
@@ -241,35 +247,35 @@ class StreamProcessor:
     def _peer_step(
         self, minute: int, messages: Sequence[Mapping[str, Any]]
     ) -> dict[tuple[str, str], dict[str, MetricAnomaly]]:
-        """Publishers' RPM against the exchange's in ``minute`` (once per minute)."""
-        if not self.peers.enabled or minute <= self.peer_minute:
+        """The ratio tests of ``minute`` against the exchange's values (once per minute)."""
+        if minute <= self.peer_minute or not any(t.enabled for t in self.peers.values()):
             return {}
-        reference = math.nan
-        rpm: dict[str, float] = {}
-        weight: dict[str, float] = {}
+        reference: Mapping[str, Any] = {}
+        by_type: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
         for message in messages:
             etype = str(message["entity_type"])
             if etype == PEER_REFERENCE:
-                reference = _number(message.get(PEER_METRIC))
-            elif etype == PEER_ENTITY:
-                eid = str(message["entity_id"])
-                rpm[eid] = _number(message.get(PEER_METRIC))
-                weight[eid] = _number(message.get(PEER_WEIGHT))
-        if not rpm or not math.isfinite(reference):
+                reference = message
+            else:
+                by_type[etype].append(message)
+        if not reference:
             return {}
         self.peer_minute = minute
-        return {
-            (PEER_ENTITY, a.entity_id): {
-                PEER_METRIC: MetricAnomaly(
+        found: dict[tuple[str, str], dict[str, MetricAnomaly]] = defaultdict(dict)
+        for name, (etype, metric, _) in PEER_TESTS.items():
+            values = {str(m["entity_id"]): _number(m.get(metric)) for m in by_type[etype]}
+            weight = {str(m["entity_id"]): _number(m.get(PEER_WEIGHT)) for m in by_type[etype]}
+            if not values:
+                continue
+            for a in self.peers[name].step(_number(reference.get(metric)), values, weight):
+                found[(etype, a.entity_id)][metric] = MetricAnomaly(
                     value=a.value,
                     sliding_mean=a.sliding_mean,
                     baseline=a.baseline,
                     z=a.z,
                     score=a.score,
                 )
-            }
-            for a in self.peers.step(reference, rpm, weight)
-        }
+        return found
 
     def ingest_points(self, name: str, points: Sequence[tuple[Any, Any]]) -> list[Alert]:
         """Points ``(timestamp, value)`` of the posted series ``name``, in time order."""
@@ -408,7 +414,7 @@ class StreamProcessor:
             "stats": self.stats.__dict__,
             "model_version": self.model_version,
             "level": self.level.tolist(),
-            "peers": self.peers.to_dict(),
+            "peers": {name: test.to_dict() for name, test in self.peers.items()},
             "peer_minute": self.peer_minute,
         }
         detector = self.detector.to_bytes()
@@ -449,10 +455,16 @@ class StreamProcessor:
             for i, h in body["history"].items()
         }
         processor.stats = StreamStats(**body["stats"])
-        processor.peers = _peer_test(processor.detector.config)
-        if "peers" in body:  # absent before the ratio test: it starts learning now
-            processor.peers.load(body["peers"])
-            processor.peer_minute = int(body.get("peer_minute", -1))
+        processor.peers = _peer_tests(processor.detector.config)
+        # absent before the ratio tests (they start learning now); one test's state before
+        # the ad units' fill test
+        saved = body.get("peers") or {}
+        if "ids" in saved:
+            saved = {"publisher/rpm": saved}
+        for name, state in saved.items():
+            if name in processor.peers:
+                processor.peers[name].load(state)
+        processor.peer_minute = int(body.get("peer_minute", -1))
         n = len(processor.keys)
         model = processor.model
         processor.rows = np.array(
@@ -463,8 +475,13 @@ class StreamProcessor:
         return processor
 
 
-def _peer_test(config: StreamDetectorConfig) -> PeerRatioTest:
+def _peer_tests(config: StreamDetectorConfig) -> dict[str, PeerRatioTest]:
+    return {name: _peer_test(config, scale) for name, (_, _, scale) in PEER_TESTS.items()}
+
+
+def _peer_test(config: StreamDetectorConfig, scale: str) -> PeerRatioTest:
     return PeerRatioTest(
+        scale=scale,
         threshold=config.peer_threshold,
         window=config.sliding,
         lag=config.peer_lag,
