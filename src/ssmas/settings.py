@@ -659,6 +659,12 @@ class IncidentSettings(BaseModel):
         le=1440.0,
         description="downstream alerts this close join an upstream incident",
     )
+    group_span_min: float = Field(
+        default=60.0,
+        gt=0.0,
+        le=1440.0,
+        description="an entity new to an incident joins it only this soon after it opened",
+    )
     auto_resolve_min: float = Field(
         default=30.0,
         gt=0.0,

@@ -31,6 +31,7 @@ def policy_of(settings: IncidentSettings) -> CorrelationPolicy:
     return CorrelationPolicy(
         correlation_window=timedelta(minutes=settings.correlation_window_min),
         group_window=timedelta(minutes=settings.group_window_min),
+        group_span=timedelta(minutes=settings.group_span_min),
         auto_resolve_after=timedelta(minutes=settings.auto_resolve_min),
     )
 

@@ -10,6 +10,13 @@ Entities of the same kind join only in a burst: an alert on another publisher wi
 ``group_window`` of the incident's opening (a storm of publishers at once has one cause;
 two publishers failing an hour apart are two incidents). A
 resolved incident takes nothing: a new alert after it opens a new incident.
+
+Nor does an old incident take a *new* entity: an entity that is not yet one of the incident's
+joins it only within ``group_span`` of its opening (a cascade shows on the related entities
+within its first minutes; an entity alerting for the first time an hour later is a new fault).
+Counting only from the incident's last alert let a long-lived incident (a publisher whose RPM
+took an hour to settle back) swallow every later fault on any ad unit or on the exchange;
+the entities already in it keep joining while it alerts, so one fault stays one incident.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ class CorrelationPolicy:
     correlation_window: timedelta = timedelta(minutes=30)
     group_window: timedelta = timedelta(minutes=10)
     auto_resolve_after: timedelta = timedelta(minutes=30)
+    group_span: timedelta = timedelta(minutes=60)  # a new entity joins this young an incident
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class OpenIncident:
     entity_id: str
     last_alert_at: datetime
     opened_at: datetime
+    entities: tuple[str, ...] = ()  # ``type/id`` of every entity already in the incident
 
 
 def check_move(current: str, target: str) -> None:
@@ -89,12 +98,14 @@ def correlate(
     rank = ENTITY_RANK.get(entity_type)
     if rank is None:
         return None
+    key = f"{entity_type}/{entity_id}"
     related = [
         c
         for c in candidates
         if c.entity_type in ENTITY_RANK
         and at - c.last_alert_at <= policy.group_window
         and (ENTITY_RANK[c.entity_type] != rank or at - c.opened_at <= policy.group_window)
+        and (key in c.entities or at - c.opened_at <= policy.group_span)
     ]
     if not related:
         return None

@@ -138,7 +138,12 @@ class IncidentService:
                 continue
             candidates = [
                 OpenIncident(
-                    r.incident_id, r.entity_type, r.entity_id, r.last_alert_at, r.opened_at
+                    r.incident_id,
+                    r.entity_type,
+                    r.entity_id,
+                    r.last_alert_at,
+                    r.opened_at,
+                    tuple(r.entities),
                 )
                 for r in open_rows.values()
             ]

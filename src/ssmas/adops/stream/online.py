@@ -25,6 +25,9 @@ seed's Flink job compares windows against the last hour:
   ``cusum_h``, so it forgets a drift that has ended within ``cusum_h / cusum_k`` minutes.
   ``cusum_h = 0`` (the default) turns it off: measured on the live trial, ``cusum_h = 20``
   opened 4.4 false incidents a simulated day and detected nothing more within 10 minutes.
+
+A publisher's slow RPM erosion is the ratio test's (:mod:`ssmas.adops.stream.peers`, its
+settings ``peer_*`` here): against the network's RPM, in standard errors of a minute's requests.
 """
 
 from __future__ import annotations
@@ -56,12 +59,24 @@ class StreamDetectorConfig:
     step_half_life: float = 1440.0
     cusum_k: float = 1.0
     cusum_h: float = 0.0  # off: on the live trial it opened false incidents (docs/adops.md)
+    # a publisher's RPM against the network's (ssmas.adops.stream.peers): z of the 5-minute
+    # (``sliding``) requests-weighted mean log ratio against a baseline ``peer_lag`` minutes
+    # behind; 0 turns it off. The window, clip and adapt_after are the ones above.
+    peer_threshold: float = 5.0
+    peer_lag: int = 10
+    peer_half_life: float = 60.0
+    peer_warmup: int = 120
+    peer_direction: str = "down"
 
     def __post_init__(self) -> None:
         if self.baseline_half_life <= 0 or self.z_half <= 0:
             raise ValueError("half-life and z_half must be positive")
         if self.sliding < 1 or self.warmup < self.sliding or self.adapt_after < 1:
             raise ValueError("sliding >= 1, warmup >= sliding and adapt_after >= 1 are required")
+        if self.peer_threshold < 0 or self.peer_lag < self.sliding or self.peer_half_life <= 0:
+            raise ValueError("peer_threshold >= 0, peer_lag >= sliding, peer_half_life > 0")
+        if self.peer_direction not in ("down", "both"):
+            raise ValueError("peer_direction must be 'down' or 'both'")
 
 
 _ARRAYS = ("count", "mean", "var", "ring", "streak", "step_size", "last", "floor")

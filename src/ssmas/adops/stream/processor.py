@@ -33,6 +33,7 @@ from ssmas.adops.stream.alerts import Alert, MetricAnomaly, fingerprint
 from ssmas.adops.stream.composite import WATCHED, CompositeRules, default_rules
 from ssmas.adops.stream.model import DetectorModel
 from ssmas.adops.stream.online import StreamDetector, StreamDetectorConfig
+from ssmas.adops.stream.peers import PeerRatioTest
 
 # The smallest move of a metric worth one unit of deviation: a partner that times out once in
 # 7,000 calls a minute has a timeout rate of 0 almost always, and one timeout is not news.
@@ -51,6 +52,14 @@ METRIC_FLOORS = {
 # the way counts do, so a lagging hourly baseline does not read as a drift every morning.
 DRIFT_METRICS = frozenset({"rpm", "fill_rate", "floor_reject_rate", "ivt_rate"})
 HISTORY = 180  # closed minutes kept per series for the detector view
+# The ratio tests (ssmas.adops.stream.peers), each against the exchange's value of the same
+# minute, weighted by the entity's requests: a publisher's RPM (log ratio) and a big ad unit's
+# fill rate (difference: a broken unit's fill is exactly 0).
+PEER_TESTS: dict[str, tuple[str, str, str]] = {
+    "publisher/rpm": ("publisher", "rpm", "log"),
+    "ad_unit/fill_rate": ("ad_unit", "fill_rate", "difference"),
+}
+PEER_REFERENCE, PEER_WEIGHT = "exchange", "requests"
 SERIES_SOURCE = "series"
 EXCHANGE_SOURCE = "exchange"
 
@@ -120,6 +129,8 @@ class StreamProcessor:
     ) -> None:
         self.rules = rules or default_rules()
         self.detector = StreamDetector(config)
+        self.peers = _peer_tests(self.detector.config)
+        self.peer_minute = -1  # the last minute the ratio test scored (epoch s)
         self.keys: list[str] = []
         self.index: dict[str, int] = {}
         self.last_closed: dict[int, int] = {}  # series index -> last closed minute (epoch s)
@@ -229,8 +240,42 @@ class StreamProcessor:
                     indices.append(i)
                     values.append(_number(message[metric]))
                     owners.append((etype, eid, metric))
-            alerts += self._close(minute, indices, values, owners, EXCHANGE_SOURCE)
+            extra = self._peer_step(minute, by_minute[minute])
+            alerts += self._close(minute, indices, values, owners, EXCHANGE_SOURCE, extra)
         return alerts
+
+    def _peer_step(
+        self, minute: int, messages: Sequence[Mapping[str, Any]]
+    ) -> dict[tuple[str, str], dict[str, MetricAnomaly]]:
+        """The ratio tests of ``minute`` against the exchange's values (once per minute)."""
+        if minute <= self.peer_minute or not any(t.enabled for t in self.peers.values()):
+            return {}
+        reference: Mapping[str, Any] = {}
+        by_type: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for message in messages:
+            etype = str(message["entity_type"])
+            if etype == PEER_REFERENCE:
+                reference = message
+            else:
+                by_type[etype].append(message)
+        if not reference:
+            return {}
+        self.peer_minute = minute
+        found: dict[tuple[str, str], dict[str, MetricAnomaly]] = defaultdict(dict)
+        for name, (etype, metric, _) in PEER_TESTS.items():
+            values = {str(m["entity_id"]): _number(m.get(metric)) for m in by_type[etype]}
+            weight = {str(m["entity_id"]): _number(m.get(PEER_WEIGHT)) for m in by_type[etype]}
+            if not values:
+                continue
+            for a in self.peers[name].step(_number(reference.get(metric)), values, weight):
+                found[(etype, a.entity_id)][metric] = MetricAnomaly(
+                    value=a.value,
+                    sliding_mean=a.sliding_mean,
+                    baseline=a.baseline,
+                    z=a.z,
+                    score=a.score,
+                )
+        return found
 
     def ingest_points(self, name: str, points: Sequence[tuple[Any, Any]]) -> list[Alert]:
         """Points ``(timestamp, value)`` of the posted series ``name``, in time order."""
@@ -281,7 +326,10 @@ class StreamProcessor:
         values: list[float],
         owners: list[tuple[str, str, str]],
         source: str,
+        extra: Mapping[tuple[str, str], Mapping[str, MetricAnomaly]] | None = None,
     ) -> list[Alert]:
+        """Score a closed minute; ``extra`` holds anomalies other tests found that minute
+        (per entity and metric), merged into the alerts."""
         if not indices:
             return []
         idx = np.asarray(indices, dtype=np.int64)
@@ -305,12 +353,17 @@ class StreamProcessor:
                 minute, float(x[j]) if math.isfinite(x[j]) else math.nan, float(score[j])
             )
         hot = np.flatnonzero(score >= 0.5)
-        if len(hot) == 0:
+        if len(hot) == 0 and not extra:
             return []
         at = datetime.fromtimestamp(minute, UTC)
         by_entity: dict[tuple[str, str], dict[str, MetricAnomaly]] = defaultdict(dict)
+        for entity, found in (extra or {}).items():
+            by_entity[entity].update(found)
         for j in hot.tolist():
             etype, eid, metric = owners[j]
+            other = by_entity[(etype, eid)].get(metric)
+            if other is not None and other.score >= float(score[j]):
+                continue  # the other test saw it more strongly
             by_entity[(etype, eid)][metric] = MetricAnomaly(
                 value=float(x[j]),
                 sliding_mean=float(sliding[j]),
@@ -361,6 +414,8 @@ class StreamProcessor:
             "stats": self.stats.__dict__,
             "model_version": self.model_version,
             "level": self.level.tolist(),
+            "peers": {name: test.to_dict() for name, test in self.peers.items()},
+            "peer_minute": self.peer_minute,
         }
         detector = self.detector.to_bytes()
         body["detector_size"] = len(detector)
@@ -400,6 +455,16 @@ class StreamProcessor:
             for i, h in body["history"].items()
         }
         processor.stats = StreamStats(**body["stats"])
+        processor.peers = _peer_tests(processor.detector.config)
+        # absent before the ratio tests (they start learning now); one test's state before
+        # the ad units' fill test
+        saved = body.get("peers") or {}
+        if "ids" in saved:
+            saved = {"publisher/rpm": saved}
+        for name, state in saved.items():
+            if name in processor.peers:
+                processor.peers[name].load(state)
+        processor.peer_minute = int(body.get("peer_minute", -1))
         n = len(processor.keys)
         model = processor.model
         processor.rows = np.array(
@@ -408,3 +473,21 @@ class StreamProcessor:
         )
         processor.level = np.asarray(body.get("level", [0.0] * n), dtype=np.float64)
         return processor
+
+
+def _peer_tests(config: StreamDetectorConfig) -> dict[str, PeerRatioTest]:
+    return {name: _peer_test(config, scale) for name, (_, _, scale) in PEER_TESTS.items()}
+
+
+def _peer_test(config: StreamDetectorConfig, scale: str) -> PeerRatioTest:
+    return PeerRatioTest(
+        scale=scale,
+        threshold=config.peer_threshold,
+        window=config.sliding,
+        lag=config.peer_lag,
+        half_life=config.peer_half_life,
+        warmup=config.peer_warmup,
+        clip=config.clip,
+        adapt_after=config.adapt_after,
+        direction=config.peer_direction,
+    )
