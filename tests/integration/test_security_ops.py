@@ -231,6 +231,11 @@ def test_audit_and_pii_cli(cli_settings: Settings) -> None:
     refused = runner.invoke(app, ["keys", "pii", "retire", "k1"])
     assert refused.exit_code == 2 and "in flight" in refused.output
     assert runner.invoke(app, ["keys", "pii", "retire", "zz"]).exit_code == 2
+    status = runner.invoke(app, ["keys", "pii", "status"])
+    assert status.exit_code == 0, status.output
+    cells = [line.strip("│┃ ").split() for line in status.stdout.splitlines()]
+    states = {row[0]: row[2] for row in cells if row and row[0] in ("k1", "k2")}
+    assert states == {"k1": "decrypt", "k2": "active"}, status.stdout
     listed = runner.invoke(app, ["audit", "list", "--json"])
     assert listed.exit_code == 0
     actions = [line for line in listed.stdout.splitlines() if line.startswith("{")]

@@ -21,6 +21,9 @@ from rich.console import Console
 from ssmas.core.cli_errors import fail, first_line
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from rich.table import Table
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
@@ -63,6 +66,30 @@ def _store() -> Iterator[tuple[Settings, Engine, Session]]:
         fail(f"cannot use the database: {first_line(exc)}")
     finally:
         engine.dispose()
+
+
+def versions_table(
+    title: str,
+    names: tuple[str, str, str],
+    rows: list[tuple[str, str, datetime | None, datetime | None, datetime | None, int]],
+) -> Table:
+    """The status table of a key ring's versions (encryption keys, blind-index keys): name,
+    state, the three dates and how many stored values use it; ``names`` are the first, the
+    fourth and the last column's headers."""
+    from rich.table import Table
+
+    first, stopped, count = names
+    table = Table(title=title)
+    for name in (first, "state", "created (UTC)", stopped, "retired", count):
+        table.add_column(name, no_wrap=True)
+    for name, state, created, deactivated, retired, used in rows:
+        table.add_row(
+            name,
+            state,
+            *(f"{at:%Y-%m-%d %H:%M}" if at else "-" for at in (created, deactivated, retired)),
+            f"{used:,}",
+        )
+    return table
 
 
 def _cipher(settings: Settings) -> PiiCipher:
@@ -147,25 +174,20 @@ def _audit_reencrypt(session: Session, cipher: PiiCipher, report: ReencryptRepor
 @pii_app.command("status")
 def pii_status() -> None:
     """Each key version: state, dates and how many ciphertexts are under it."""
-    from rich.table import Table
-
     from ssmas.core.security.pii_keys import ring_status
 
     with _store() as (settings, engine, session):
         rows = ring_status(session, engine, files_root=settings.data_dir)
-    table = Table(title="PII key ring")
-    for name in ("key", "state", "created (UTC)", "stopped encrypting", "retired", "ciphertexts"):
-        table.add_column(name, no_wrap=True)
-    for row in rows:
-        table.add_row(
-            f"k{row.id}",
-            row.state,
-            f"{row.created_at:%Y-%m-%d %H:%M}" if row.created_at else "-",
-            f"{row.deactivated_at:%Y-%m-%d %H:%M}" if row.deactivated_at else "-",
-            f"{row.retired_at:%Y-%m-%d %H:%M}" if row.retired_at else "-",
-            f"{row.ciphertexts:,}",
+    stdout.print(
+        versions_table(
+            "PII key ring",
+            ("key", "stopped encrypting", "ciphertexts"),
+            [
+                (f"k{r.id}", r.state, r.created_at, r.deactivated_at, r.retired_at, r.ciphertexts)
+                for r in rows
+            ],
         )
-    stdout.print(table)
+    )
 
 
 @pii_app.command("rotate")

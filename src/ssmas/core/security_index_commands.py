@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from ssmas.core.cli_errors import fail
-from ssmas.core.security_commands import _cipher, _store
+from ssmas.core.security_commands import _cipher, _store, versions_table
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -105,25 +105,20 @@ def _run_reindex(engine: Engine, cipher: PiiCipher, session: Session) -> Reindex
 @index_app.command("status")
 def index_status_command() -> None:
     """Each blind-index version: state, dates and how many stored indexes are under it."""
-    from rich.table import Table
-
     from ssmas.core.security.pii_index_keys import index_status
 
     with _store() as (_settings, engine, session):
         rows = index_status(session, engine)
-    table = Table(title="Blind-index key versions")
-    for name in ("version", "state", "created (UTC)", "stopped writing", "retired", "indexes"):
-        table.add_column(name, no_wrap=True)
-    for row in rows:
-        table.add_row(
-            f"b{row.version}",
-            row.state,
-            f"{row.created_at:%Y-%m-%d %H:%M}" if row.created_at else "-",
-            f"{row.deactivated_at:%Y-%m-%d %H:%M}" if row.deactivated_at else "-",
-            f"{row.retired_at:%Y-%m-%d %H:%M}" if row.retired_at else "-",
-            f"{row.indexes:,}",
+    stdout.print(
+        versions_table(
+            "Blind-index key versions",
+            ("version", "stopped writing", "indexes"),
+            [
+                (f"b{r.version}", r.state, r.created_at, r.deactivated_at, r.retired_at, r.indexes)
+                for r in rows
+            ],
         )
-    stdout.print(table)
+    )
 
 
 @index_app.command("rotate")
