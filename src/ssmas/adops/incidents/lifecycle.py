@@ -21,7 +21,8 @@ the entities already in it keep joining while it alerts, so one fault stays one 
 An alert *upstream* of an incident's root moves the root up when it joins (the cause is where
 the totals are: a publisher's RPM drop first seen on one of its ad units), so it joins only an
 incident whose root its own metrics contain (:data:`CONTAINS`: the exchange's totals hold every
-partner, publisher and ad unit, a publisher's its ad units). A partner's metrics (its bids,
+partner, publisher and ad unit, a publisher's its ad units; which publisher owns an ad unit is
+not known here, so any ad unit counts). A partner's metrics (its bids,
 errors, latency) hold no publisher's or ad unit's: a partner's outage is its own fault, never
 explained by an ad unit's fill blip two minutes before it, so its alert opens its own incident
 rather than taking over (and being dated from) an incident a downstream alert opened earlier.
