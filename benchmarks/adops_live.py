@@ -1,7 +1,7 @@
 """AdOps on the live exchange: faults of every kind becoming incidents, and stream throughput.
 
     .venv/bin/python benchmarks/adops_live.py [--quick] [--per-kind 30] [--seed 1009]
-        [--segments 8] [--workers 2] [--online-only]
+        [--segments 8] [--workers 2] [--online-only] [--segment SEED]
 
 The exchange runs accelerated (no pacing, a simulated clock) with ``--per-kind`` faults of each
 of its eight kinds, shuffled and dealt into ``--segments`` independent simulated stretches
@@ -28,7 +28,10 @@ The figures are merged into ``benchmarks/results/adops_detect.json`` (the NAB fi
 ``adops_detect.py`` stay; its ``ingest_points_per_s`` of the detector alone is replaced by this
 one, through windows, detector, rules and incidents, also kept as
 ``stream_ingest_points_per_s`` when ``adops_detect.py`` runs again); ``--quick`` (one fault
-per kind, two passes of the speed test) writes ``adops_live.quick.json`` only.
+per kind, two passes of the speed test) writes ``adops_live.quick.json`` only. ``--segment SEED``
+replays the one stretch of the plan with that world seed (the trial is deterministic for its
+seed: the same faults, alerts and incidents as in the full run), prints its figures, the faults
+without exactly one incident and the false incidents, and writes nothing.
 """
 
 from __future__ import annotations
@@ -53,7 +56,11 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 from _report import merge_figures, write_result  # noqa: E402
 from ssmas.adops.incidents import IncidentService  # noqa: E402
-from ssmas.adops.live_trial import plan_segments, run_parallel_trial  # noqa: E402
+from ssmas.adops.live_trial import (  # noqa: E402
+    TrialReport,
+    plan_segments,
+    run_parallel_trial,
+)
 from ssmas.adops.stream import StreamProcessor  # noqa: E402
 from ssmas.adops.stream.composite import WATCHED  # noqa: E402
 from ssmas.adops.stream.model import (  # noqa: E402
@@ -105,6 +112,28 @@ def ingest_speed(folder: Path, seed: int, minutes: int, passes: int) -> tuple[fl
     return best, points
 
 
+def report_segment(report: TrialReport, seed: int, trial_s: float, load: float) -> int:
+    """A replayed segment's figures and what went wrong in it (a partial run: no JSON)."""
+    console.print(
+        f"segment {seed}: {len(report.faults)} faults, "
+        f"detect_within_2_windows_pct {report.detect_within_2_windows_pct:.1f}, "
+        f"incident_per_fault {report.incident_per_fault:.3f}, "
+        f"false incidents {report.false_incidents} ({report.false_incidents_per_day:.2f} a day); "
+        f"{trial_s:.0f} s at load {load:.1f}"
+    )
+    for outcome in report.faults:
+        if len(outcome.incidents) != 1:
+            fault = outcome.fault
+            console.print(
+                f"  {fault.kind} on {fault.entity_type}/{fault.entity} from "
+                f"{fault.start:%Y-%m-%d %H:%M}: {len(outcome.incidents)} incidents "
+                f"{outcome.incidents}"
+            )
+    for key in report.false_keys:
+        console.print(f"  false incident {key}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one fault per kind")
@@ -114,9 +143,16 @@ def main() -> int:
     parser.add_argument("--segments", type=int, default=8, help="independent simulated stretches")
     parser.add_argument("--workers", type=int, default=2, help="processes running them")
     parser.add_argument("--online-only", action="store_true", help="no trained model")
+    parser.add_argument("--segment", type=int, help="replay only the stretch of this world seed")
     args = parser.parse_args()
     per_kind = 1 if args.quick else args.per_kind
     segments = plan_segments(args.seed, per_kind, 2 if args.quick else args.segments)
+    if args.segment is not None:
+        chosen = [s for s in segments if s.seed == args.segment]
+        if not chosen:
+            seeds = ", ".join(str(s.seed) for s in segments)
+            parser.error(f"no segment with seed {args.segment}; the plan's seeds: {seeds}")
+        segments = chosen
     spacing = timedelta(minutes=90)
     warmup = timedelta(days=1)
     total_minutes = sum(
@@ -156,6 +192,8 @@ def main() -> int:
             )
         trial_s = time.perf_counter() - started
         load = os.getloadavg()
+        if args.segment is not None:
+            return report_segment(report, args.segment, trial_s, load[0])
         speed, speed_points = ingest_speed(
             folder, args.seed, 60 if args.quick else 1440, 2 if args.quick else 3
         )

@@ -51,3 +51,20 @@ def test_the_same_entity_alerting_on_is_deduplicated_into_its_incident() -> None
     assert correlate("publisher", "pub-007", _at(100), [running], POLICY) == "inc-1"
     # quiet for longer than the correlation window: a new incident
     assert correlate("publisher", "pub-007", _at(130), [running], POLICY) is None
+
+
+def test_a_partner_alert_does_not_take_over_an_incident_an_ad_unit_opened() -> None:
+    # an ad unit's lone fill blip opened an incident two minutes before a partner's outage:
+    # the partner's metrics hold no ad unit's, so its alert opens its own incident (dated from
+    # the outage) instead of moving that incident's root up to itself
+    blip = _incident("ad_unit", "pub-005-u5", opened=0, last=0)
+    assert correlate("partner", "orbit", _at(2), [blip], POLICY) is None
+    # nor does it take over a publisher's
+    publisher = _incident("publisher", "pub-005", opened=0, last=1)
+    assert correlate("partner", "orbit", _at(2), [publisher], POLICY) is None
+    # totals that hold the ad unit still take its incident over: its publisher, the exchange
+    assert correlate("publisher", "pub-005", _at(2), [blip], POLICY) == "inc-1"
+    assert correlate("exchange", "exchange", _at(2), [blip], POLICY) == "inc-1"
+    # and a partner's incident still takes the publishers and ad units alerting after it
+    outage = _incident("partner", "orbit", opened=2, last=2)
+    assert correlate("ad_unit", "pub-005-u5", _at(4), [outage], POLICY) == "inc-1"

@@ -17,6 +17,15 @@ within its first minutes; an entity alerting for the first time an hour later is
 Counting only from the incident's last alert let a long-lived incident (a publisher whose RPM
 took an hour to settle back) swallow every later fault on any ad unit or on the exchange;
 the entities already in it keep joining while it alerts, so one fault stays one incident.
+
+An alert *upstream* of an incident's root moves the root up when it joins (the cause is where
+the totals are: a publisher's RPM drop first seen on one of its ad units), so it joins only an
+incident whose root its own metrics contain (:data:`CONTAINS`: the exchange's totals hold every
+partner, publisher and ad unit, a publisher's its ad units; which publisher owns an ad unit is
+not known here, so any ad unit counts). A partner's metrics (its bids,
+errors, latency) hold no publisher's or ad unit's: a partner's outage is its own fault, never
+explained by an ad unit's fill blip two minutes before it, so its alert opens its own incident
+rather than taking over (and being dated from) an incident a downstream alert opened earlier.
 """
 
 from __future__ import annotations
@@ -38,6 +47,13 @@ MOVES: dict[str, frozenset[str]] = {
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 # upstream first: an alert may join an incident of an entity ranked before its own
 ENTITY_RANK = {"exchange": 0, "partner": 1, "publisher": 2, "ad_unit": 3}
+# whose metrics an entity's totals hold: an incident rooted there may move up to it
+CONTAINS: dict[str, frozenset[str]] = {
+    "exchange": frozenset({"partner", "publisher", "ad_unit"}),
+    "partner": frozenset(),
+    "publisher": frozenset({"ad_unit"}),
+    "ad_unit": frozenset(),
+}
 
 
 class IncidentError(ValueError):
@@ -106,6 +122,7 @@ def correlate(
         and at - c.last_alert_at <= policy.group_window
         and (ENTITY_RANK[c.entity_type] != rank or at - c.opened_at <= policy.group_window)
         and (key in c.entities or at - c.opened_at <= policy.group_span)
+        and (ENTITY_RANK[c.entity_type] <= rank or c.entity_type in CONTAINS.get(entity_type, ()))
     ]
     if not related:
         return None
