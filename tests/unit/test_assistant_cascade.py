@@ -115,3 +115,14 @@ def test_kb_gate_none_is_the_hybrid_search_and_a_gate_skips_only_decisive_querie
             assert all(h.dense == 0.0 and h.score == h.bm25 for h in hits)
         else:
             assert hits == before
+
+
+def test_a_model_saved_before_the_cascade_always_embeds() -> None:
+    encoder = HashEncoder()
+    model = fitted(encoder)
+    full = model.predict(QUERIES, gate=1.01)
+    for name in ("sparse_svm_", "sparse_temperature_", "cascade_gate"):
+        delattr(model, name)  # what a bundle pickled before this change lacks
+    assert not model.has_cascade
+    assert model.predict(QUERIES) == full
+    assert model.predict(QUERIES, gate=0.1) == full
