@@ -8,14 +8,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from ssmas.assistant.webhook import InboundCommitter
 from ssmas.core.bus import BusClosed, Delivery
-from ssmas.core.bus.sqlite import SqliteBus
+from ssmas.core.bus.sqlite import SqliteBus, now_us
 from ssmas.core.worker import Subscription, WorkerStats, drain_once, wait_until
 
 
@@ -182,3 +182,38 @@ def test_a_raising_batch_handler_gives_the_whole_batch_back(bus: SqliteBus) -> N
     assert drain_once(bus, [sub], "c", stats) == 0
     assert stats.failed == 3
     assert len(bus.consume("jobs", "g", "c", max_messages=10)) == 3
+
+
+def test_with_work_names_the_queues_consume_would_find_work_in(bus: SqliteBus) -> None:
+    queues = [("a", "g1"), ("a", "g2"), ("b", "g1"), ("c", "g1"), ("d", "g1")]
+    bus.publish("a", {"n": 1})
+    bus.publish("b", {"n": 2})
+    bus.publish("d", {"n": 4})
+    assert [d.message.payload for d in bus.consume("a", "g1", "w")] == [{"n": 1}]  # in flight
+    [later] = bus.consume("b", "g1", "w")
+    bus.nack(later, delay_s=60)  # not visible for a minute
+    [redo] = bus.consume("d", "g1", "w")
+    bus.nack(redo)  # visible again at once
+
+    def one_by_one() -> set[tuple[str, str]]:
+        return {q for q in queues if bus._has_work(q[0], q[1], now_us())}
+
+    assert bus.with_work(queues) == one_by_one() == {("a", "g2"), ("d", "g1")}
+    assert bus.with_work([]) == set()
+
+
+def test_drain_once_consumes_only_the_queues_with_work_in_offset_order(bus: SqliteBus) -> None:
+    seen: list[tuple[str, int]] = []
+
+    def handler(topic: str) -> Callable[[Delivery], None]:
+        return lambda d: seen.append((topic, d.message.payload["n"]))
+
+    subs = [Subscription(t, "g", handler(t), 10, 8.0) for t in ("x", "y", "z")]
+    for n in range(3):
+        bus.publish("y", {"n": n})
+    stats = WorkerStats()
+    assert drain_once(bus, subs, "w", stats) == 3
+    assert seen == [("y", 0), ("y", 1), ("y", 2)]
+    assert drain_once(bus, subs, "w", stats) == 0  # acked: nothing handed out twice
+    bus.publish("z", {"n": 9})
+    assert drain_once(bus, subs, "w", stats) == 1 and seen[-1] == ("z", 9)

@@ -49,6 +49,11 @@ REASK_LIMIT = 2  # a form's question is asked at most twice in a row
 STRONG_SCORE = 0.6
 ANSWER_SCORE = 0.45
 ASK_SCORE = 0.3
+# A query whose best BM25 score reaches this is ranked on BM25 alone, without MiniLM; chosen
+# on the domain's English training examples that reach the knowledge base as the lowest gate
+# whose decisions (passage and threshold passed) equal the hybrid search's on at least 99.5 %
+# of them (``benchmarks/assistant_cascade.py``); ``None`` always embeds.
+KB_BM25_GATE: float | None = 0.6
 STORY_MATCH = 0.5  # cosine (character 2-4-grams) of a follow-up to a story's examples
 ASK_REPHRASE = "utter_ask_rephrase"
 SOURCE_WORD = {"es": "Fuente", "en": "Source"}
@@ -83,6 +88,7 @@ class Dialogue:
         self.extractor = extractor
         self.kb = kb
         self.encoder = encoder
+        self.kb_gate = KB_BM25_GATE  # the knowledge base's cascade (``KnowledgeIndex.search``)
         self._asks: dict[str, tuple[Form, str]] = {}
         for form in domain.forms.values():
             for slot, by_language in form.ask.items():
@@ -253,10 +259,30 @@ class Dialogue:
         told = self._stories.next_action(intent, self._last_intent(window), previous)
         return told or self.domain.action_for(intent, previous)
 
+    def prefetch(self, items: Sequence[tuple[str, Understanding]]) -> None:
+        """Encode in one batch the round's texts the knowledge base will embed (those whose
+        intent is answered from it or out of scope, and BM25 is not decisive), so the memo
+        encoder serves ``search`` their vectors: a batch costs less a text than one by one.
+        A text the conversation then reads otherwise was encoded for nothing, no more."""
+        if self.kb is None or self.encoder is None:
+            return
+        texts = [
+            text
+            for text, u in items
+            if self._searched(u)
+            and self.kb.wants_encoding(text, self.language(u), self.encoder, self.kb_gate)
+        ]
+        if texts:
+            self.encoder.encode(list(dict.fromkeys(texts)))
+
+    def _searched(self, u: Understanding) -> bool:
+        intent = self._intent(u)
+        return intent == OUT_OF_SCOPE or self.domain.action_for(intent, None) == "answer"
+
     def search(self, text: str, language: str) -> list[KbHit]:
         if self.kb is None:
             return []
-        return self.kb.search(text, language, self.encoder, k=3)
+        return self.kb.search(text, language, self.encoder, k=3, bm25_gate=self.kb_gate)
 
     def respond(self, text: str, u: Understanding, window: ContextWindow) -> Decision:
         resume = self.interruption(u, window)

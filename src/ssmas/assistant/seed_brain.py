@@ -101,8 +101,9 @@ class SeedBrain:
         self._prepared = {
             pair: _understanding(result) for pair, result in zip(pairs, results, strict=True)
         }
-        if self.dialogue is not None:
-            return  # replies come from the dialogue policy, not from the FAQ scores
+        if self.dialogue is not None:  # replies come from the dialogue policy, not the FAQ
+            self.dialogue.prefetch([(pair[0], self._prepared[pair]) for pair in pairs])
+            return
         by_language: dict[str, list[str]] = {}
         for text, result in zip(texts, results, strict=True):
             by_language.setdefault(_reply_language(result.language), []).append(text)

@@ -29,6 +29,9 @@ does not hand the partitions to another process; a loop stuck in one step for lo
 Deliveries are handled in offset order within a batch (redeliveries may come out of the bus in
 deadline order).
 
+A bus with ``with_work`` (SQLite) is asked once per step which of the queues have something to
+hand out, and only those are consumed (each woken step used to cost a read per queue).
+
 When every subscription is empty the loop waits for the bus to change (``wait_for_change``,
 which the SQLite bus answers from ``PRAGMA data_version`` within ~2 ms of another process's
 commit), re-polling at least every ``idle_poll_s`` for redeliveries whose timeout ran out;
@@ -158,7 +161,14 @@ def _outcomes(sub: Subscription, deliveries: list[Delivery]) -> list[BaseExcepti
 def drain_once(bus: Bus, subs: Sequence[Subscription], consumer: str, stats: WorkerStats) -> int:
     """Consume and handle at most one batch per subscription; returns how many were handled."""
     done = 0
-    for sub in [part for s in subs for part in expand(s)]:
+    parts = [part for s in subs for part in expand(s)]
+    with_work: Callable[[list[tuple[str, str]]], set[tuple[str, str]]] | None = getattr(
+        bus, "with_work", None
+    )
+    if callable(with_work) and len(parts) > 1:  # one read instead of one per queue
+        ready = with_work([(p.topic, p.group) for p in parts])
+        parts = [p for p in parts if (p.topic, p.group) in ready]
+    for sub in parts:
         deliveries = bus.consume(
             sub.topic,
             sub.group,

@@ -84,9 +84,16 @@ class TextFeatures:
         return sp.csr_matrix(sparse if dense is None else sp.hstack([sparse, dense]).tocsr())
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        sparse = self.union.transform(list(texts))
+        return self.with_dense(self.sparse(texts), texts)
+
+    def sparse(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """The TF-IDF part alone (what the cascade's sparse-only partner reads)."""
+        return sp.csr_matrix(self.union.transform(list(texts)))
+
+    def with_dense(self, sparse: sp.csr_matrix, texts: Sequence[str]) -> sp.csr_matrix:
+        """``sparse`` (rows of ``texts``) with the embeddings appended, when used."""
         dense = self._dense(texts)
-        return sp.csr_matrix(sparse if dense is None else sp.hstack([sparse, dense]).tocsr())
+        return sparse if dense is None else sp.csr_matrix(sp.hstack([sparse, dense]).tocsr())
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

@@ -276,6 +276,25 @@ class SqliteBus:
         with self._read() as conn:
             return bool(conn.execute(sql, (topic, group, now)).fetchone()[0])
 
+    def with_work(self, queues: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which ``(topic, group)`` queues have a message to hand out now, in one read: what
+        ``consume`` would check first for each, so a worker woken by a commit asks once
+        instead of once per queue (a queue it skips is read again on its next step)."""
+        if not queues:
+            return set()
+        rows = ", ".join("(?, ?)" for _ in queues)
+        sql = (
+            f"WITH q(topic, grp) AS (VALUES {rows}) SELECT topic, grp FROM q WHERE"
+            " EXISTS (SELECT 1 FROM bus_inflight i WHERE i.topic = q.topic AND i.grp = q.grp"
+            " AND i.visible_us <= ?) OR EXISTS (SELECT 1 FROM bus_messages m WHERE"
+            " m.topic = q.topic AND m.seq > COALESCE((SELECT cursor FROM bus_groups g"
+            " WHERE g.topic = q.topic AND g.grp = q.grp), 0))"
+        )
+        args = [x for pair in queues for x in pair]
+        with self._read() as conn:
+            found = conn.execute(sql, [*args, now_us()]).fetchall()
+        return {(str(topic), str(group)) for topic, group in found}
+
     def _claim(
         self, topic: str, group: str, consumer: str, limit: int, hold_us: int
     ) -> list[Delivery]:
