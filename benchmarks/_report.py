@@ -49,10 +49,19 @@ def write_result(
     """
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / (f"{name}.quick.json" if quick else f"{name}.json")
+    carried: dict[str, Any] = {}
     if keep and path.exists():
-        previous = json.loads(path.read_text()).get("figures", {})
+        before = json.loads(path.read_text())
+        previous = before.get("figures", {})
+        measured = set(figures)
         figures = {**{k: previous[k] for k in keep if k in previous}, **figures}
-    body = {
+        # where the carried keys came from: each merging script's record whose keys this run
+        # did not measure again
+        for source, record in before.get("merged", {}).items():
+            kept = [k for k in record.get("keys", []) if k in keep and k not in measured]
+            if kept:
+                carried[source] = {**record, "keys": kept}
+    body: dict[str, Any] = {
         "benchmark": name,
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": _commit(),
@@ -60,6 +69,8 @@ def write_result(
         "figures": figures,
         "notes": notes,
     }
+    if carried:
+        body["merged"] = carried
     path.write_text(json.dumps(body, indent=2, sort_keys=False) + "\n")
     return path
 
