@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from ssmas.core.security.audit import record_audit
-from ssmas.exchange.control_plane import ControlPlane
-from ssmas.exchange.knobs import ControlPlaneError
-from ssmas.exchange.world import World, build_world
+from ssmas.exchange import ControlPlane, ControlPlaneError, World, build_world
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -131,7 +129,7 @@ def unit_floors(platform: Platform) -> UnitFloors:
     """The platform's service: the live world's ad units on the database control plane."""
 
     def build(p: Platform) -> UnitFloors:
-        from ssmas.exchange.services import open_stores
+        from ssmas.exchange import open_stores
 
         world = build_world(LIVE_WORLD_SEED)
         plane, _ = open_stores(p.settings, world)
