@@ -54,7 +54,8 @@ class LineStr(str):
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """SafeLoader with the line-remembering string constructor registered on it alone (adding
+    a constructor to SafeLoader itself would change every other YAML read in the process)."""
 
 
 def _construct_str(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> LineStr:
