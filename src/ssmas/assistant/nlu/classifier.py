@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.svm import LinearSVC
 
+from ssmas.assistant.nlu import lean
 from ssmas.assistant.nlu.corpora import OUT_OF_SCOPE, SEED, Corpus, split
 from ssmas.assistant.nlu.features import Encoder, TextFeatures, fit_temperature, softmax
 
@@ -97,7 +98,7 @@ class TextClassifier:
         return self._proba(self.sparse_svm_, self.features_.sparse(texts), self.sparse_temperature_)
 
     def _proba(self, svm: Any, x: Any, temperature: float) -> NDArray[np.float64]:
-        margins = _as_2d(svm.decision_function(x))
+        margins = _as_2d(lean.decision(svm, x))
         if len(self.classes_) == 2:
             return softmax(np.hstack([-margins, margins]), temperature)
         return softmax(margins, temperature)

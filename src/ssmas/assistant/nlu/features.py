@@ -16,6 +16,8 @@ from numpy.typing import NDArray
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
+from ssmas.assistant.nlu import lean
+
 
 class Encoder(Protocol):
     """Anything that turns texts into dense unit vectors (``CachedEncoder``, test doubles)."""
@@ -88,12 +90,12 @@ class TextFeatures:
 
     def sparse(self, texts: Sequence[str]) -> sp.csr_matrix:
         """The TF-IDF part alone (what the cascade's sparse-only partner reads)."""
-        return sp.csr_matrix(self.union.transform(list(texts)))
+        return lean.transform(self.union, texts)
 
     def with_dense(self, sparse: sp.csr_matrix, texts: Sequence[str]) -> sp.csr_matrix:
         """``sparse`` (rows of ``texts``) with the embeddings appended, when used."""
         dense = self._dense(texts)
-        return sparse if dense is None else sp.csr_matrix(sp.hstack([sparse, dense]).tocsr())
+        return sparse if dense is None else lean.hstack([sparse, dense])
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

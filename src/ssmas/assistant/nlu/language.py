@@ -14,6 +14,8 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.naive_bayes import MultinomialNB
 
+from ssmas.assistant.nlu import lean
+
 Language = str  # "es" or "en"
 LANGUAGES = ("en", "es")
 _SPANISH_MARKS = re.compile(r"[¿¡ñÑ]")
@@ -59,8 +61,8 @@ class LanguageDetector:
             else:
                 modelled.append(i)
         if modelled:
-            x = self.vectorizer_.transform([cleaned[i] for i in modelled])
-            proba = self.model_.predict_proba(x)
+            x = lean.transform(self.vectorizer_, [cleaned[i] for i in modelled])
+            proba = lean.nb_proba(self.model_, x)
             for row, i in enumerate(modelled):
                 best = int(np.argmax(proba[row]))
                 found[i] = (self.classes_[best], float(proba[row, best]))

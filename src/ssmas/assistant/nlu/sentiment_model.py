@@ -33,6 +33,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.svm import LinearSVC
 
+from ssmas.assistant.nlu import lean
 from ssmas.assistant.nlu.classifier import TextClassifier
 from ssmas.assistant.nlu.corpora import SEED
 from ssmas.assistant.nlu.features import Encoder, TextFeatures
@@ -169,7 +170,7 @@ class TweetSentimentModel(TextClassifier):
     def predict_proba(self, texts: Sequence[str]) -> Array:
         cued = [mark_cues(t) for t in texts]
         x = self.features_.transform(cued)
-        counts = sp.csr_matrix(self.counts_.transform(cued))
+        counts = lean.transform(self.counts_, cued)
         neutral = self.three_.predict_proba(x, counts)[:, LABELS.index("neutral")]
         split_polar = self.binary_.predict_proba(x, counts)
         polar = 1.0 - neutral
