@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from ssmas.assistant.whatsapp.models.outbound import CALLBACK_DATA_MAX
+from ssmas.core.keepalive import KeepAliveClient
 from ssmas.core.ratelimit import MemoryRateLimiter, SyncRateLimiter, open_rate_limiter
 from ssmas.core.retry import Attempt, Retrier, Retry, RetryPolicy, retry_after_seconds
 from ssmas.settings import WhatsAppSettings
@@ -199,15 +200,23 @@ class GraphClient:
         self._retrier = Retrier(policy, sleep=sleep, rng=rng)
         self._owns_pacer = pacer is None
         self._pacer = pacer or Pacer.from_settings(settings, sleep=sleep)
+        base_url = settings.graph_url.rstrip("/") + "/"
+        auth = {"Authorization": f"Bearer {settings.access_token}"}
         self._http = httpx.Client(
-            base_url=settings.graph_url.rstrip("/") + "/",
-            headers={"Authorization": f"Bearer {settings.access_token}"},
-            timeout=settings.send_timeout_s,
-            transport=transport,
+            base_url=base_url, headers=auth, timeout=settings.send_timeout_s, transport=transport
+        )
+        # Sends, read receipts and media look-ups (hundreds a second) go over lean keep-alive
+        # connections; a given transport (tests) and media downloads stay with httpx.
+        self._api: httpx.Client | KeepAliveClient = (
+            self._http
+            if transport is not None
+            else KeepAliveClient(base_url, headers=auth, timeout=settings.send_timeout_s)
         )
 
     def close(self) -> None:
         self._http.close()
+        if self._api is not self._http:
+            self._api.close()
         if self._owns_pacer:
             self._pacer.close()
 
@@ -397,7 +406,7 @@ class GraphClient:
         def attempt() -> httpx.Response:
             if recipient is not None:
                 self._pacer.wait(recipient)
-            return self._http.request(method, path, json=body)
+            return self._api.request(method, path, json=body)
 
         response = self._response(self._retrier.run(attempt, self._verdict))
         if response.status_code < 300:
