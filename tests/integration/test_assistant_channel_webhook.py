@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from ssmas.assistant.events import (
     unseal_bytes,
 )
 from ssmas.assistant.runtime import channel_cipher
+from ssmas.bootstrap import create_app
 from ssmas.core.bus import dlq_topic
 from ssmas.settings import Settings
 from tests.integration.assistant_channel_support import (
@@ -31,6 +33,14 @@ SAMPLE_FILES = sorted(
     p.name for p in SAMPLES.glob("[01]*.json") if p.name != "00_verify_handshake.json"
 )
 URL = "/whatsapp/webhook"
+
+
+@pytest.fixture(params=[True, False], ids=["lean", "fastapi"])
+def client(channel: Channel, request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """The webhook is a public lean route (``ssmas.core.api.lean``): every test here runs on
+    the exact-path dispatch and on FastAPI's routing (``lean=False``), which must agree."""
+    with TestClient(create_app(channel.platform, lean=request.param)) as test_client:
+        yield test_client
 
 
 def post(client: TestClient, body: bytes, sig: str | None = "auto") -> httpx.Response:
@@ -221,3 +231,11 @@ def test_a_delivery_with_one_bad_element_answers_the_good_ones(
     channel.platform.bus.publish(TOPIC_INBOUND, seal_bytes(channel_cipher(channel.platform), body))
     channel.drain()
     assert len(channel.platform.bus.replay(dlq_topic(TOPIC_INBOUND))) == 1
+
+
+def test_the_webhook_is_served_by_the_lean_dispatch(channel: Channel) -> None:
+    from ssmas.core.api.lean import collect_lean_routes
+
+    table = collect_lean_routes(create_app(channel.platform).routes)
+    assert ("POST", URL) in table
+    assert ("GET", URL) not in table  # the handshake stays an ordinary route

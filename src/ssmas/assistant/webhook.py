@@ -37,6 +37,7 @@ from ssmas.assistant.inbound_limits import NumberLimit
 from ssmas.assistant.whatsapp.models import PayloadError, parse_delivery
 from ssmas.core.api import ApiError, PlatformDep
 from ssmas.core.api.errors import error_responses
+from ssmas.core.api.lean import public_lean_route
 from ssmas.core.bus import Bus, dlq_topic
 from ssmas.core.bus.base import HEADER_ERROR, HEADER_TOPIC
 from ssmas.core.platform import Platform
@@ -151,7 +152,9 @@ async def verify_subscription(request: Request, platform: PlatformDep) -> Respon
     raise ApiError(403, "verification_failed", "hub.mode or hub.verify_token is wrong")
 
 
-@router.post(
+@public_lean_route(  # the hottest route: no FastAPI routing; the signature is its auth
+    router,
+    "POST",
     "/whatsapp/webhook",
     responses=error_responses(
         400, 403, 413, descriptions={400: "not a webhook payload", 403: "bad signature"}

@@ -8,7 +8,8 @@ work. A lean endpoint is ``async def endpoint(request, key) -> Response`` regist
 - ``LeanDispatchMiddleware`` (inside the request-context and body-limit middleware, so request
   ids, metrics, the access log and the body limit still apply) answers an exact
   ``(method, path)`` match with a dictionary lookup: it authenticates the key with the same
-  ``authenticate`` every route uses, checks the scope, calls the endpoint and renders any
+  ``authenticate`` every route uses (not for a :func:`public_lean_route`, whose endpoint checks
+  its request itself), checks the scope, calls the endpoint and renders any
   ``DomainError`` (``ApiError`` included) in the one JSON error shape;
 - it is also an ordinary FastAPI route, so OpenAPI documents it (pass ``response_model``,
   ``responses`` and ``openapi_extra`` as to ``router.api_route``), and it keeps answering the
@@ -33,27 +34,32 @@ from ssmas.core.api.errors import ApiError, DomainError, error_response, status_
 from ssmas.core.api.middleware import BodyTooLarge
 from ssmas.core.security.keys import ApiKeyRecord
 
-__all__ = ["LeanDispatchMiddleware", "LeanEndpoint", "collect_lean_routes", "lean_route"]
+__all__ = [
+    "LeanDispatchMiddleware",
+    "LeanEndpoint",
+    "PublicEndpoint",
+    "collect_lean_routes",
+    "lean_route",
+    "public_lean_route",
+]
 
 LeanEndpoint = Callable[[Request, ApiKeyRecord], Awaitable[Response]]
+PublicEndpoint = Callable[[Request], Awaitable[Response]]
 _LEAN_ATTRIBUTE = "__ssmas_lean__"
 
 
 class _Lean:
-    """What the dispatcher needs to serve one endpoint."""
+    """What the dispatcher needs to serve one endpoint: its handler (authentication included)
+    and, once collected, its FastAPI route (for metrics and logs)."""
 
-    __slots__ = ("endpoint", "route", "scope")
+    __slots__ = ("handle", "route")
 
-    def __init__(self, endpoint: LeanEndpoint, scope: str | None) -> None:
-        self.endpoint = endpoint
-        self.scope = scope
+    def __init__(self, handle: PublicEndpoint) -> None:
+        self.handle = handle
         self.route: APIRoute | None = None  # set when collected, for metrics and logs
 
     async def __call__(self, request: Request) -> Response:
-        key = await authenticate(request)
-        if self.scope is not None:
-            check_scope(key, self.scope)
-        return await self.endpoint(request, key)
+        return await self.handle(request)
 
 
 def lean_route(
@@ -69,8 +75,7 @@ def lean_route(
     ``scope`` is the API-key scope required (any valid key when None). ``path`` must be a
     fixed path (no ``{parameters}``): the dispatcher matches it exactly.
     """
-    if "{" in path:
-        raise ValueError(f"lean routes take fixed paths, not templates: {path!r}")
+    _fixed(path)
     # require_scope refuses a malformed scope here, at definition time.
     dependency = require_scope(scope) if scope is not None else authenticate
 
@@ -78,13 +83,53 @@ def lean_route(
         async def via_fastapi(request: Request, key: ApiKeyRecord = Depends(dependency)) -> Any:
             return await endpoint(request, key)
 
-        via_fastapi.__name__ = endpoint.__name__
-        via_fastapi.__doc__ = endpoint.__doc__
-        setattr(via_fastapi, _LEAN_ATTRIBUTE, _Lean(endpoint, scope))
-        router.add_api_route(path, via_fastapi, methods=[method.upper()], **route_kwargs)
+        async def handle(request: Request) -> Response:
+            key = await authenticate(request)
+            if scope is not None:
+                check_scope(key, scope)
+            return await endpoint(request, key)
+
+        _register(router, method, path, endpoint, via_fastapi, handle, route_kwargs)
         return endpoint
 
     return register
+
+
+def public_lean_route(
+    router: APIRouter, method: str, path: str, **route_kwargs: Any
+) -> Callable[[PublicEndpoint], PublicEndpoint]:
+    """``lean_route`` for an endpoint that takes no API key because it authenticates the
+    request itself (a webhook signed by its sender): ``async def endpoint(request)``."""
+    _fixed(path)
+
+    def register(endpoint: PublicEndpoint) -> PublicEndpoint:
+        async def via_fastapi(request: Request) -> Any:
+            return await endpoint(request)
+
+        _register(router, method, path, endpoint, via_fastapi, endpoint, route_kwargs)
+        return endpoint
+
+    return register
+
+
+def _fixed(path: str) -> None:
+    if "{" in path:
+        raise ValueError(f"lean routes take fixed paths, not templates: {path!r}")
+
+
+def _register(
+    router: APIRouter,
+    method: str,
+    path: str,
+    endpoint: Callable[..., Any],
+    via_fastapi: Callable[..., Any],
+    handle: PublicEndpoint,
+    route_kwargs: dict[str, Any],
+) -> None:
+    via_fastapi.__name__ = endpoint.__name__
+    via_fastapi.__doc__ = endpoint.__doc__
+    setattr(via_fastapi, _LEAN_ATTRIBUTE, _Lean(handle))
+    router.add_api_route(path, via_fastapi, methods=[method.upper()], **route_kwargs)
 
 
 def _walk(routes: Iterable[Any], prefix: str) -> Iterable[tuple[str, APIRoute]]:
