@@ -22,8 +22,10 @@ counted; the brain in service keeps answering.
 A worker whose served model was never registered (``train --no-register``, or a registry that
 was down on first use) keeps it until the champion changes after the worker started.
 
-What is served is logged (``assistant_brain_swapped``) and exported as the gauge
-``ssmas_assistant_brain_info{nlu_version, kb_version}`` (1 for the brain in service).
+What is served is logged (``assistant_brain_swapped``), exported as the gauge
+``ssmas_assistant_brain_info{nlu_version, kb_version}`` (1 for the brain in service) and, with
+a ``ServedRecord``, kept in the database for the API and the CLI (``brain_served``: the
+reloader's thread writes it after a swap and every :data:`CHECK_EVERY_S`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from ssmas.settings import Settings
 
 if TYPE_CHECKING:
     from ssmas.assistant.brain import Brain, EscalationCall, Understanding
+    from ssmas.assistant.brain_served import ServedRecord
     from ssmas.assistant.context import ContextWindow
     from ssmas.assistant.kb import KnowledgeIndex
     from ssmas.assistant.nlu import NLU
@@ -100,6 +103,7 @@ class HotBrain:
         self._version = version
         self._pending: tuple[Brain, BrainVersion] | None = None
         self._lock = threading.Lock()
+        self._watchers: list[Callable[[BrainVersion], None]] = []
         _show(None, version)
 
     @property
@@ -123,6 +127,19 @@ class HotBrain:
             brain = self._pending[0] if self._pending is not None else self._current
         return getattr(brain, "nlu", None), getattr(brain, "kb", None)
 
+    def watch(self, watcher: Callable[[BrainVersion], None]) -> None:
+        """Call ``watcher`` with the version in service now and after every swap (on the
+        swapping thread: it must be quick; a failure is logged)."""
+        self._watchers.append(watcher)
+        self._tell(self._version)
+
+    def _tell(self, version: BrainVersion) -> None:
+        for watcher in self._watchers:
+            try:
+                watcher(version)
+            except Exception as exc:  # a watcher must not stop answering
+                log.warning("assistant_brain_watcher_failed", error=f"{type(exc).__name__}: {exc}")
+
     def offer(self, brain: Brain, version: BrainVersion) -> None:
         """Have the next round answered by ``brain`` (a newer offer replaces this one)."""
         with self._lock:
@@ -140,6 +157,7 @@ class HotBrain:
         old, old_version = self._current, self._version
         self._current, self._version = pending
         _show(old_version, self._version)
+        self._tell(self._version)
         RELOADS.labels("swapped").inc()
         log.info(
             "assistant_brain_swapped",
@@ -231,6 +249,16 @@ def announce_knowledge(settings: Settings, version: int, bus: Bus | None = None)
         log.warning("knowledge_event_not_published", error=f"{type(exc).__name__}: {exc}")
 
 
+def champion_version(registry: ModelRegistry | None, model: str) -> int | None:
+    """The version ``registry`` holds as champion of ``model`` (None: no registry, or none)."""
+    from ssmas.core.registry import CHAMPION
+
+    if registry is None:
+        return None
+    info = registry.get_version_by_alias(model, CHAMPION)
+    return None if info is None else int(info.version)
+
+
 BuildBrain = Callable[[Settings, "NLU", "KnowledgeIndex"], "Brain"]
 
 
@@ -250,10 +278,14 @@ class BrainReloader:
         *,
         registry: ModelRegistry | None = None,
         build: BuildBrain = _build_seed,
+        served: ServedRecord | None = None,
     ) -> None:
         from ssmas.assistant.nlu.bundle import MODEL_NAME
 
         self.hot = hot
+        self.served = served
+        if served is not None:
+            hot.watch(served.serving)
         self.settings = settings
         self.model = MODEL_NAME
         self._registry = registry
@@ -277,13 +309,7 @@ class BrainReloader:
         return self._registry
 
     def _champion(self) -> int | None:
-        from ssmas.core.registry import CHAMPION
-
-        registry = self.registry
-        if registry is None:
-            return None
-        info = registry.get_version_by_alias(self.model, CHAMPION)
-        return None if info is None else int(info.version)
+        return champion_version(self.registry, self.model)
 
     def _wanted_nlu(self, champion: int | None) -> int | None:
         """The NLU version to serve: the champion, unless the served model was never
@@ -369,8 +395,13 @@ class BrainReloader:
         """Refresh now, then on registry / knowledge events and every ``CHECK_EVERY_S``."""
         tail = EventTail(bus, EVENT_TOPICS) if bus is not None else None
         self.refresh()
-        next_check = time.monotonic() + CHECK_EVERY_S
+        self._report(heartbeat=True)
+        next_check = next_beat = time.monotonic() + CHECK_EVERY_S
         while not stop.wait(EVENT_POLL_S if tail is not None else 1.0):
+            beat = time.monotonic() >= next_beat  # events may postpone a check, not this
+            self._report(heartbeat=beat)  # and any swap the pipeline made since the last poll
+            if beat:
+                next_beat = time.monotonic() + CHECK_EVERY_S
             events = tail.poll() if tail is not None else []
             ours = [
                 p
@@ -389,6 +420,11 @@ class BrainReloader:
                 self.refresh()
                 next_check = time.monotonic() + CHECK_EVERY_S
 
+    def _report(self, *, heartbeat: bool = False) -> None:
+        """Write what is served to the database (``brain_served``), if kept there."""
+        if self.served is not None:
+            self.served.flush(heartbeat=heartbeat)
+
     def start(self, stop: threading.Event, bus: Bus | None) -> threading.Thread:
         """Run :meth:`run` on a daemon thread."""
         thread = threading.Thread(
@@ -398,6 +434,11 @@ class BrainReloader:
         return thread
 
 
-def brain_reloader(brain: Any, settings: Settings) -> BrainReloader | None:
-    """A reloader for ``brain`` when it is a :class:`HotBrain` (a configured brain is not)."""
-    return BrainReloader(brain, settings) if isinstance(brain, HotBrain) else None
+def brain_reloader(
+    brain: Any, settings: Settings, served: ServedRecord | None = None
+) -> BrainReloader | None:
+    """A reloader for ``brain`` when it is a :class:`HotBrain` (a configured brain is not),
+    keeping ``served`` up to date."""
+    if not isinstance(brain, HotBrain):
+        return None
+    return BrainReloader(brain, settings, served=served)

@@ -1,11 +1,12 @@
-"""``ssmas assistant ...``: check and train the domain, manage its model versions, load the
-knowledge base, and classify a message from the command line."""
+"""``ssmas assistant ...``: check and train the domain, manage its model versions, see which
+brain each worker serves, load the knowledge base, and classify a message from the command
+line."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -226,6 +227,58 @@ def promote_command(
     save_bundle(bundle, bundle_path(settings))
     challenger_path(settings).unlink(missing_ok=True)
     out.print(f"{MODEL_NAME} v{version} is champion and served from {bundle_path(settings)}")
+
+
+@assistant_app.command("brain-status")
+def brain_status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="print the status as JSON")] = False,
+) -> None:
+    """Which brain every worker serves against the champion and the knowledge base; exit 1
+    until every live worker is current (``converged``)."""
+    from ssmas.assistant.brain_served import brain_status
+    from ssmas.core.cli_errors import fail, first_line
+    from ssmas.core.platform import build_platform
+
+    settings = get_settings()
+    try:
+        platform = build_platform(settings)
+    except Exception as exc:  # a bad database URL, a bus that is down: one line, exit 2
+        fail(f"cannot open the platform: {first_line(exc)}")
+    try:
+        status = brain_status(platform.session_factory, settings)
+    except Exception as exc:  # the registry or the database unreadable
+        fail(f"cannot read the brain status: {first_line(exc)}")
+    finally:
+        platform.close()
+    if as_json:
+        typer.echo(json.dumps(status))
+    else:
+        _print_brain_status(status)
+    if not status["converged"]:
+        raise typer.Exit(code=1)
+
+
+def _print_brain_status(status: dict[str, Any]) -> None:
+    champion = status["champion_nlu_version"]
+    table = Table(
+        title=f"champion NLU: {'-' if champion is None else f'v{champion}'}, "
+        f"knowledge base: v{status['kb_version']}"
+    )
+    table.add_column("worker (host-pid)", no_wrap=True)
+    for column in ("nlu", "kb", "since (UTC)", "seen (UTC)", "state"):
+        table.add_column(column)
+    for w in status["workers"]:
+        state = "stale" if w["stale"] else "current" if w["current"] else "behind"
+        table.add_row(
+            w["name"],
+            "unregistered" if w["nlu_version"] is None else f"v{w['nlu_version']}",
+            f"v{w['kb_version']}",
+            w["since"][:19].replace("T", " "),
+            w["seen_at"][:19].replace("T", " "),
+            state,
+        )
+    out.print(table)
+    out.print("converged" if status["converged"] else "not converged")
 
 
 @kb_app.command("load")

@@ -4,7 +4,8 @@ Customer data (``assistant:admin``): export and erasure of one customer's data o
 Agent API (``assistant:read`` to look, ``assistant:write`` to act): list conversations, read one
 (audited), take over, reply as an agent (text, buttons, a list, an image or a document, or a
 canned response), private notes, status (open / pending / snoozed / resolved), assignment, the
-escalation queue by team with its SLA clocks, canned responses and CSAT per agent or team.
+escalation queue by team with its SLA clocks, canned responses and CSAT per agent or team, and
+which brain every worker serves (``GET /assistant/brain``).
 Teams, agents and assignment rules are managed with ``assistant:admin``. The
 authenticated key is who acts (``apikey:<prefix>``: the conversation's owner and the audit's
 actor); the ``agent`` of the body is only the name recorded beside it. Replies are audited
@@ -465,6 +466,20 @@ async def csat(
 ) -> Any:
     """Answered satisfaction surveys per agent or team: answers, mean (1-5), share of 4-5."""
     return await _listing(platform, "csat", by=by)
+
+
+@api.get("/brain", responses=error_responses(503, descriptions={503: "registry unreadable"}))
+async def brain(platform: PlatformDep, _key: ReadKey) -> Any:
+    """Which brain every worker serves (NLU version, knowledge-base version, since when, last
+    seen, ``stale``, ``current``) against the registry's champion and the knowledge base's
+    version; ``converged``: some worker is alive and every live one is current."""
+    from ssmas.assistant.brain_served import brain_status
+    from ssmas.core.registry import RegistryError
+
+    try:
+        return await run_in_threadpool(brain_status, platform.session_factory, platform.settings)
+    except RegistryError as exc:
+        raise ApiError(503, "registry_unavailable", str(exc)) from None
 
 
 PhonePath = Annotated[str, Path(pattern=r"^\+?[0-9]{6,20}$", description="WhatsApp number")]

@@ -1,5 +1,6 @@
 """ORM tables of the assistant: conversations, messages, delivery statuses and handoffs; the agent
-workspace's teams, agents, assignment rules, canned responses, private notes and CSAT answers.
+workspace's teams, agents, assignment rules, canned responses, private notes and CSAT answers;
+the brain each worker process serves.
 
 Phone numbers, names and message bodies are stored only encrypted (``*_enc``, Fernet through
 ``PiiCipher``); a phone number is found by its blind index. Two unique constraints make the
@@ -256,3 +257,19 @@ class CsatAnswer(Base):
     score: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     asked_at: Mapped[datetime] = mapped_column(UtcDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+
+
+class BrainServed(Base):
+    """What one worker process answers with: the NLU registry version (None: never registered)
+    and the knowledge-base version of its brain, since when, and when it last said so
+    (``ssmas.assistant.brain_served``)."""
+
+    __tablename__ = "assistant_brain_served"
+
+    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(sa.String(200))
+    pid: Mapped[int] = mapped_column(sa.Integer)
+    nlu_version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    kb_version: Mapped[int] = mapped_column(sa.Integer)
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

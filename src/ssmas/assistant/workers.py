@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from ssmas.assistant import metrics
 from ssmas.assistant.brain import guess_language
 from ssmas.assistant.brain_reload import brain_reloader
+from ssmas.assistant.brain_served import ServedRecord
 from ssmas.assistant.console import Console
 from ssmas.assistant.events import (
     TOPIC_ESCALATION,
@@ -326,8 +327,10 @@ def run(platform: Platform, stop: threading.Event) -> None:
     subs = assistant_subscriptions(platform, runtime=runtime)
     leases = LeaseStore(platform.session_factory)
     # Reload hook: a promoted NLU or a reloaded knowledge base is swapped in between rounds
-    # (ssmas.assistant.brain_reload; nothing for a configured brain).
-    reloader = brain_reloader(runtime.brain, platform.settings)
+    # (ssmas.assistant.brain_reload; nothing for a configured brain), and what is served is
+    # kept in the database for GET /assistant/brain (ssmas.assistant.brain_served).
+    served = ServedRecord(platform.session_factory)
+    reloader = brain_reloader(runtime.brain, platform.settings, served)
     if reloader is not None:
         reloader.start(stop, platform.bus)
     run_worker(platform.bus, subs, stop, leases=leases, scope=LEASE_SCOPE)
