@@ -159,7 +159,11 @@ def _outcomes(sub: Subscription, deliveries: list[Delivery]) -> list[BaseExcepti
 
 
 def drain_once(bus: Bus, subs: Sequence[Subscription], consumer: str, stats: WorkerStats) -> int:
-    """Consume and handle at most one batch per subscription; returns how many were handled."""
+    """Consume and handle at most one batch per subscription; returns how many were handled.
+
+    The partitions of one subscription with a batch handler are handled as one batch (each
+    partition's deliveries in offset order, partitions one after another): a worker holding
+    several partitions pays the handler's per-batch costs once a step, not once a partition."""
     done = 0
     parts = [part for s in subs for part in expand(s)]
     with_work: Callable[[list[tuple[str, str]]], set[tuple[str, str]]] | None = getattr(
@@ -168,24 +172,59 @@ def drain_once(bus: Bus, subs: Sequence[Subscription], consumer: str, stats: Wor
     if callable(with_work) and len(parts) > 1:  # one read instead of one per queue
         ready = with_work([(p.topic, p.group) for p in parts])
         parts = [p for p in parts if (p.topic, p.group) in ready]
+    for group in _batches(parts):
+        taken: list[tuple[Subscription, list[Delivery]]] = []
+        for sub in group:
+            deliveries = bus.consume(
+                sub.topic,
+                sub.group,
+                consumer,
+                max_messages=sub.batch_size,
+                visibility_timeout_s=sub.visibility_timeout_s,
+            )
+            if deliveries:
+                deliveries.sort(key=lambda d: d.message.offset)
+                taken.append((sub, deliveries))
+        if taken:
+            done += _handle(bus, taken, stats)
+    return done
+
+
+def _batches(parts: Sequence[Subscription]) -> list[list[Subscription]]:
+    """``parts`` in order, the partitions of one batch-handled subscription together."""
+    groups: list[list[Subscription]] = []
+    joined: dict[tuple[str, str], list[Subscription]] = {}
     for sub in parts:
-        deliveries = bus.consume(
-            sub.topic,
-            sub.group,
-            consumer,
-            max_messages=sub.batch_size,
-            visibility_timeout_s=sub.visibility_timeout_s,
-        )
-        if not deliveries:
-            continue
-        deliveries.sort(key=lambda d: d.message.offset)
-        acked: list[Delivery] = []
-        started = time.perf_counter()
-        outcomes = _outcomes(sub, deliveries)
-        HANDLING_SECONDS.labels(sub.topic, sub.group).inc(time.perf_counter() - started)
-        for delivery, exc in zip(deliveries, outcomes, strict=True):
+        if sub.partition_of is not None and sub.batch_handler is not None:
+            key = (sub.partition_of, sub.group)
+            if key in joined:
+                joined[key].append(sub)
+                continue
+            joined[key] = [sub]
+            groups.append(joined[key])
+        else:
+            groups.append([sub])
+    return groups
+
+
+def _handle(bus: Bus, taken: list[tuple[Subscription, list[Delivery]]], stats: WorkerStats) -> int:
+    """Handle the deliveries taken from one subscription's partitions as one batch; ack what
+    succeeded, nack the rest. Returns how many were acknowledged."""
+    lead = taken[0][0]
+    batch = [d for _, deliveries in taken for d in deliveries]
+    started = time.perf_counter()
+    outcomes = _outcomes(lead, batch)
+    elapsed = time.perf_counter() - started
+    acked: list[Delivery] = []
+    at = 0
+    for sub, deliveries in taken:
+        share = elapsed * len(deliveries) / len(batch)
+        HANDLING_SECONDS.labels(sub.topic, sub.group).inc(share)
+        handled = 0
+        for delivery, exc in zip(deliveries, outcomes[at : at + len(deliveries)], strict=True):
             if exc is None:
                 acked.append(delivery)
+                handled += 1
                 continue
             stats.failed += 1
             log.warning(
@@ -198,13 +237,14 @@ def drain_once(bus: Bus, subs: Sequence[Subscription], consumer: str, stats: Wor
             )
             delay = exc.delay_s if isinstance(exc, RetryLater) else 0.0
             bus.nack(delivery, error=f"{type(exc).__name__}: {exc}", delay_s=delay)
-        if acked:
-            bus.ack(acked)
-            stats.handled += len(acked)
+        at += len(deliveries)
+        if handled:
             topic = sub.partition_of or sub.topic
-            stats.by_topic[topic] = stats.by_topic.get(topic, 0) + len(acked)
-            done += len(acked)
-    return done
+            stats.by_topic[topic] = stats.by_topic.get(topic, 0) + handled
+    if acked:
+        bus.ack(acked)
+        stats.handled += len(acked)
+    return len(acked)
 
 
 @dataclass
