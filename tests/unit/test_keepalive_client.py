@@ -157,3 +157,25 @@ def test_only_paths_under_the_base_url() -> None:
     client = KeepAliveClient("http://127.0.0.1:9/", headers={}, timeout=1.0)
     with pytest.raises(ValueError):
         client.request("GET", "https://cdn.example.org/file")
+
+
+def test_a_proxied_host_is_left_to_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ssmas.assistant.whatsapp.client import GraphClient
+    from ssmas.core.keepalive import proxied
+    from ssmas.settings import WhatsAppSettings
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        for variant in (name, name.lower()):
+            monkeypatch.delenv(variant, raising=False)
+    settings = WhatsAppSettings(graph_url="https://graph.example.org/v23.0")
+    assert not proxied(settings.graph_url)
+    direct = GraphClient(settings)
+    assert isinstance(direct._api, KeepAliveClient)
+    direct.close()
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert proxied(settings.graph_url)
+    via_proxy = GraphClient(settings)
+    assert via_proxy._api is via_proxy._http  # httpx, which honours the proxy
+    via_proxy.close()
+    monkeypatch.setenv("NO_PROXY", "graph.example.org")
+    assert not proxied(settings.graph_url)

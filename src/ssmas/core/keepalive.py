@@ -11,7 +11,8 @@ errors, so a caller written for ``httpx.Client`` (its retry verdicts, its error 
 second path. Connections are pooled (a thread takes one, uses it, gives it back); an idle one
 the server has closed is noticed before reuse (its socket reads as ready) and replaced, as
 httpcore does. Only relative paths under the base URL go through it: anything else (media on a
-CDN host) stays with httpx.
+CDN host) stays with httpx, and so does a host the environment sends through a proxy
+(``HTTPS_PROXY`` and the like, which httpx honours and ``http.client`` does not: ``proxied``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import ssl
 import threading
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import getproxies_environment, proxy_bypass
 
 import httpx
 
@@ -125,3 +127,13 @@ def _still_open(conn: http.client.HTTPConnection) -> bool:
     except (OSError, ValueError):
         return False
     return not readable
+
+
+def proxied(url: str) -> bool:
+    """Whether the environment's proxy variables send ``url`` through a proxy (as httpx, which
+    reads them, would): such a host is left to httpx."""
+    parts = urlsplit(url)
+    proxies = getproxies_environment()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not proxy_bypass(parts.hostname or "")

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from ssmas.assistant.whatsapp.models.outbound import CALLBACK_DATA_MAX
-from ssmas.core.keepalive import KeepAliveClient
+from ssmas.core.keepalive import KeepAliveClient, proxied
 from ssmas.core.ratelimit import MemoryRateLimiter, SyncRateLimiter, open_rate_limiter
 from ssmas.core.retry import Attempt, Retrier, Retry, RetryPolicy, retry_after_seconds
 from ssmas.settings import WhatsAppSettings
@@ -206,10 +206,11 @@ class GraphClient:
             base_url=base_url, headers=auth, timeout=settings.send_timeout_s, transport=transport
         )
         # Sends, read receipts and media look-ups (hundreds a second) go over lean keep-alive
-        # connections; a given transport (tests) and media downloads stay with httpx.
+        # connections; a given transport (tests), a proxied host and media downloads stay with
+        # httpx.
         self._api: httpx.Client | KeepAliveClient = (
             self._http
-            if transport is not None
+            if transport is not None or proxied(base_url)
             else KeepAliveClient(base_url, headers=auth, timeout=settings.send_timeout_s)
         )
 
