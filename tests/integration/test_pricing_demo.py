@@ -21,6 +21,7 @@ from ssmas.assistant.runtime import channel_settings
 from ssmas.bootstrap import create_app, find_product
 from ssmas.cli import app
 from ssmas.core.bus import bus_from_settings
+from ssmas.core.metrics import REGISTRY
 from ssmas.core.platform import Platform, build_platform
 from ssmas.core.registry import CHAMPION, ModelRegistry
 from ssmas.core.worker import wait_until
@@ -62,6 +63,11 @@ def model_events(settings: Settings, group: str) -> list[dict[str, Any]]:
         bus.close()
 
 
+def _capture_dropped() -> float:
+    """Capture rows dropped so far in this process (every table)."""
+    return REGISTRY.get_sample_value("ssmas_pricing_capture_dropped_total") or 0.0
+
+
 @pytest.fixture()
 def platform(settings: Settings) -> Iterator[Platform]:
     # The periodic drift check never comes round in a test; the demo's own first check does.
@@ -79,6 +85,7 @@ def test_demo_trains_a_champion_and_floors_the_live_exchange_against_control(
     tmp_path: Path, settings: Settings, platform: Platform
 ) -> None:
     fresh_registry(tmp_path, settings)  # a migrated, empty MLflow database (saves its start)
+    dropped_before = _capture_dropped()
     assert find_product("pricing").demo == "ssmas.pricing.demo:run_demo"
     options = DemoOptions(
         history_days=3, impressions_per_day=8_000, publish_every_min=2, first_drift_s=1.0,
@@ -159,7 +166,11 @@ def test_demo_trains_a_champion_and_floors_the_live_exchange_against_control(
     assert decisions and {(d["variant"], d["model_version"]) for d in decisions} == {
         ("champion", "1")
     }
-    assert len(decisions) == champion["requests"]
+    # Each request's decision is logged, or counted as dropped: the capture writer drops rows
+    # rather than slow the answers once it is 100,000 behind, which a fast machine running
+    # the exchange at 1,200x reaches (ssmas.pricing.serving.capture).
+    logged, dropped = len(decisions), _capture_dropped() - dropped_before
+    assert logged <= champion["requests"] <= logged + dropped
 
     live = read_live_floors(settings)
     assert live is not None
