@@ -14,13 +14,12 @@ In both, every customer's messages must be handled in the order they were publis
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from ssmas.core.bus import Bus, Delivery, open_bus
+from ssmas.core.bus import Bus, Delivery
 from ssmas.core.db import make_engine, make_session_factory, upgrade
 from ssmas.core.leases import LeaseStore
 from ssmas.core.worker import (
@@ -44,18 +43,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
-    url = (
-        str(tmp_path / "bus.db")
-        if request.param == "sqlite"
-        else request.getfixturevalue("redis_url")
-    )
-    opened = open_bus(url)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture()

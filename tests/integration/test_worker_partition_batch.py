@@ -4,12 +4,9 @@ failed, on both buses; other subscriptions keep a batch of their own."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
-import pytest
-
-from ssmas.core.bus import Bus, Delivery, open_bus
+from ssmas.core.bus import Bus, Delivery
 from ssmas.core.worker import (
     Subscription,
     WorkerStats,
@@ -20,18 +17,6 @@ from ssmas.core.worker import (
 )
 
 PARTS = 3
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
-    url = (
-        str(tmp_path / "bus.db")
-        if request.param == "sqlite"
-        else request.getfixturevalue("redis_url")
-    )
-    opened = open_bus(url)
-    yield opened
-    opened.close()
 
 
 def _key_in(partition: int) -> str:
