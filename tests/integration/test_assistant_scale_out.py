@@ -135,7 +135,12 @@ def test_two_workers_keep_order_and_counters(
             return count == len(wanted)
 
         assert wait_until(answered, 60.0)
-        assert all(w.stats.by_topic.get("assistant.text", 0) > 0 for w in workers)
+        # a worker counts a batch once its handler returns, just after the replies it sent
+        # are stored: wait for the counters rather than read them at the instant the last
+        # reply lands
+        assert wait_until(
+            lambda: all(w.stats.by_topic.get("assistant.text", 0) > 0 for w in workers), 10.0
+        )
 
         with factory() as s:
             rows = s.execute(
