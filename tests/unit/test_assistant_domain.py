@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from ssmas.assistant.commands import assistant_app
+from ssmas.assistant.nlu import entities
 from ssmas.assistant.nlu.convert import corpus_to_domain, intent_name
 from ssmas.assistant.nlu.corpora import Corpus
 from ssmas.assistant.nlu.domain import (
@@ -171,6 +172,23 @@ def test_lookup_regex_and_tagger_entities(extractor) -> None:  # type: ignore[no
     # a synonym written with a capital matches only so: "may" the verb is no month
     assert [e.entity for e in extractor.extract("may I ask something", "en")] == []
     assert [e.value for e in extractor.extract("the invoice for May", "en")] == ["05"]
+
+
+def test_a_remembered_text_evicted_by_its_own_round_is_still_answered(
+    domain, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A full memo whose oldest entry is a text of the round: the round's new texts push it
+    out while they are stored, and the round must still answer it (it raised KeyError
+    ('agosto', 'es') under load and dead-lettered the customer's message)."""
+    monkeypatch.setattr(entities, "MEMO_SIZE", 4)
+    extractor = EntityExtractor().fit(domain)
+    fresh = EntityExtractor().fit(domain)
+    extractor.extract_many(["agosto", "hola", "gracias", "mayo"], ["es"] * 4)  # memo full
+    texts = ["agosto", "pago de marzo", "mi sitio es ejemplo.com", "quiero hablar", "mayo"]
+    got = extractor.extract_many(texts, ["es"] * len(texts))
+    assert got == [tuple(fresh.extract(t, "es")) for t in texts]
+    assert got[0] and got[0][0].value == "08"
+    assert len(extractor._memo()) <= 4
 
 
 def test_slots_follow_the_intent(domain, extractor) -> None:  # type: ignore[no-untyped-def]

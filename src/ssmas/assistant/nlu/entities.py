@@ -248,16 +248,20 @@ class EntityExtractor:
         (a form's slots) costs a dictionary read."""
         memo = self._memo()
         keys = list(zip(texts, languages, strict=True))
-        missing = [key for key in dict.fromkeys(keys) if key not in memo]
+        # the answers are read from ``known``, not the memo: filling the memo with this call's
+        # new texts may evict one of its remembered ones (a customer's "agosto" stored long ago)
+        known = {key: memo[key] for key in dict.fromkeys(keys) if key in memo}
+        missing = [key for key in dict.fromkeys(keys) if key not in known]
         for language in dict.fromkeys(lang for _, lang in missing):
             group = [text for text, lang in missing if lang == language]
             for text, tagged in zip(group, self._tagged_many(group, language), strict=True):
                 found = self.lookup_.find(text)
                 spans = sorted(found + _without_overlaps(tagged, found), key=lambda e: e.start)
-                if len(memo) >= MEMO_SIZE:
+                known[(text, language)] = tuple(spans)
+                while len(memo) >= MEMO_SIZE:
                     memo.pop(next(iter(memo)), None)
                 memo[(text, language)] = tuple(spans)
-        return [memo[key] for key in keys]
+        return [known[key] for key in keys]
 
     def _memo(self) -> dict[tuple[str, str], tuple[Entity, ...]]:
         memo: dict[tuple[str, str], tuple[Entity, ...]] | None = self.__dict__.get("_memo_")
