@@ -80,6 +80,48 @@ def test_partitions_split_between_members_and_settle_after_takeover(
     assert store.live(f"{scope}:") == {}
 
 
+def test_shares_are_fair_in_each_pool(factory: sessionmaker[Session]) -> None:
+    """A router queue of one partition and a text queue of four: without pools the first
+    member keeps three text partitions and the second gets the router and one; with them each
+    holds two text partitions, whoever holds the router."""
+    clock = Clock()
+    store = LeaseStore(factory, clock)
+    scope = f"s{uuid.uuid4().hex[:8]}"
+    router = f"{scope}:router"
+    text = [f"{scope}:text.p{k}" for k in range(4)]
+    names = [router, *text]
+
+    def pool(name: str) -> str:
+        return name.split(":", 1)[1].split(".", 1)[0]
+
+    def members(pooled: bool) -> list[PartitionLeases]:
+        kw = {"pool": pool} if pooled else {}
+        return [PartitionLeases(store, scope, names, m, clock=clock, **kw) for m in "ab"]
+
+    def settle(ms: list[PartitionLeases]) -> list[set[str]]:
+        for _ in range(3):
+            for m in ms:
+                m.refresh(force=True)
+        return [set(m.owned()) for m in ms]
+
+    a, b = members(pooled=False)
+    a.refresh(force=True)  # alone first, as the first worker of a deployment is
+    held = settle([a, b])
+    assert sorted(len(h & set(text)) for h in held) == [1, 3]  # the share counted over all
+    a.release_all()
+    b.release_all()
+
+    a, b = members(pooled=True)
+    a.refresh(force=True)
+    assert set(a.owned()) == set(names)  # alone: every partition of every pool
+    held = settle([a, b])
+    assert [len(h & set(text)) for h in held] == [2, 2]
+    assert held[0] | held[1] == set(names) and not held[0] & held[1]
+    clock.now += 4.0  # b dies: a takes the rest of every pool back
+    a.refresh(force=True)
+    assert set(a.owned()) == set(names)
+
+
 def test_a_taken_partition_is_owned_only_once_claimed(factory: sessionmaker[Session]) -> None:
     clock = Clock()
     store = LeaseStore(factory, clock)

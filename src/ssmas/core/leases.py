@@ -141,6 +141,10 @@ class PartitionLeases:
     ``on_release(name)`` is called for each partition given back. ``keep_alive`` renews the
     membership and what is held without changing anything else (a heartbeat thread calls it
     while the consuming loop is busy with a long batch); the methods are thread-safe.
+
+    ``pool(name)`` groups the partitions whose work is alike (the partitions of one queue):
+    the fair share is taken in each pool, so two members of a one-partition router queue and a
+    four-partition text queue hold two text partitions each, not three and one.
     """
 
     store: LeaseStore
@@ -153,6 +157,7 @@ class PartitionLeases:
     clock: Callable[[], float] = time.monotonic
     on_take: Callable[[str], None] | None = None
     on_release: Callable[[str], None] | None = None
+    pool: Callable[[str], str] | None = None
     _held: dict[str, float] = field(default_factory=dict)  # name → usable from (clock)
     _unclaimed: set[str] = field(default_factory=set)  # held, ``on_take`` not done yet
     _next: float = 0.0
@@ -201,23 +206,37 @@ class PartitionLeases:
     def _rebalance(self, now: float) -> None:
         self._renew(now)
         members = max(1, len(self.store.live(f"{MEMBER_PREFIX}{self.scope}:")))
-        share = math.ceil(len(self.names) / members)
-        extra = len(self._held) - share
-        if extra > 0:
-            # unclaimed ones first: nothing of theirs has been read here
-            give = sorted(self._held, key=lambda n: (n not in self._unclaimed, n))[:extra]
-            self._give_back(give)
-            log.info("partitions_released", partitions=give, members=members)
-        room = share - len(self._held)
-        if room > 0:
-            free = [n for n in self.names if n not in self._held]
-            for t in self.store.take(self._free(free)[:room], self.owner, self.ttl_s):
-                wait = self.settle_s if t.previous is not None and self.on_take is None else 0.0
-                self._held[t.name] = now + wait
-                if self.on_take is not None:
-                    self._unclaimed.add(t.name)
-                log.info("partition_taken", partition=t.name, previous=t.previous, settle_s=wait)
+        wanted: list[str] = []
+        busy: dict[str, str] | None = None  # read once, when some pool has room
+        for names in self._pools():
+            share = math.ceil(len(names) / members)
+            held = [n for n in names if n in self._held]
+            extra = len(held) - share
+            if extra > 0:
+                # unclaimed ones first: nothing of theirs has been read here
+                give = sorted(held, key=lambda n: (n not in self._unclaimed, n))[:extra]
+                self._give_back(give)
+                log.info("partitions_released", partitions=give, members=members)
+            elif extra < 0:
+                if busy is None:
+                    busy = self.store.live(f"{self.scope}:")
+                wanted += [n for n in names if n not in self._held and n not in busy][:-extra]
+        for t in self.store.take(wanted, self.owner, self.ttl_s) if wanted else []:
+            wait = self.settle_s if t.previous is not None and self.on_take is None else 0.0
+            self._held[t.name] = now + wait
+            if self.on_take is not None:
+                self._unclaimed.add(t.name)
+            log.info("partition_taken", partition=t.name, previous=t.previous, settle_s=wait)
         self._claim()
+
+    def _pools(self) -> list[list[str]]:
+        """``names`` by pool, in order (one pool without ``pool``)."""
+        if self.pool is None:
+            return [list(self.names)]
+        pools: dict[str, list[str]] = {}
+        for name in self.names:
+            pools.setdefault(self.pool(name), []).append(name)
+        return list(pools.values())
 
     def _claim(self) -> None:
         """Run ``on_take`` for the partitions taken and not claimed yet."""
@@ -243,10 +262,6 @@ class PartitionLeases:
                     log.warning(
                         "partition_unclaim_failed", partition=name, error=type(exc).__name__
                     )
-
-    def _free(self, candidates: list[str]) -> list[str]:
-        busy = self.store.live(f"{self.scope}:")
-        return [n for n in candidates if n not in busy]
 
     def release_all(self) -> None:
         """A clean stop: the partitions and the membership go back at once."""

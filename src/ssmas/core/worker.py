@@ -401,6 +401,11 @@ def partition_leases(
         clock=clock,
         on_take=take if callable(reserve) else None,
         on_release=give,
+        # shares are fair per queue: a worker holding the router's one partition still takes
+        # its half of the text partitions
+        pool=lambda name: (
+            f"{by_name[name].partition_of or by_name[name].topic}|{by_name[name].group}"
+        ),
     )
 
 
