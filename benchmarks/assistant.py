@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -470,6 +471,69 @@ def _stored(data_dir: Path, prefix: str) -> int:
         engine.dispose()
 
 
+def _why_unanswered(data_dir: Path, ids: list[str]) -> dict[str, Any]:
+    """What became of messages the webhook accepted and the fake never saw a reply to: counts
+    by where each stopped (not stored; stored with no reply row; reply row in a state, by the
+    conversation's state), with the bus's remaining backlog and dead letters per topic."""
+    import sqlalchemy as sa
+
+    from ssmas.core.bus.sqlite import SqliteBus
+
+    where: Counter[str] = Counter()
+    examples: dict[str, list[str]] = {}
+    engine = sa.create_engine(f"sqlite:///{data_dir / 'ssmas.db'}")
+    try:
+        with engine.connect() as conn:
+            for mid in ids:
+                row = conn.execute(
+                    sa.text(
+                        "SELECT m.id, m.state, m.intent, c.state AS conv, c.status"
+                        " FROM assistant_messages m JOIN assistant_conversations c"
+                        " ON c.id = m.conversation_id WHERE m.wa_id = :w"
+                    ),
+                    {"w": mid},
+                ).first()
+                if row is None:
+                    kind = "not_stored"
+                else:
+                    reply = conn.execute(
+                        sa.text(
+                            "SELECT state, kind, error_code FROM assistant_messages"
+                            " WHERE direction='out' AND reply_to_id = :i"
+                        ),
+                        {"i": row.id},
+                    ).first()
+                    got = f"reply_{reply.state}_{reply.kind}" if reply else "no_reply_row"
+                    kind = f"{got} (in {row.state}, intent {row.intent}, conversation {row.conv})"
+                where[kind] += 1
+                examples.setdefault(kind, [])
+                if len(examples[kind]) < 3:
+                    examples[kind].append(mid)
+    finally:
+        engine.dispose()
+    bus = SqliteBus(data_dir / "bus.db", checkpoint_interval_s=None)
+    try:
+        backlog = {
+            f"{b.group}/{b.topic}": b.messages
+            for b in bus.backlog()
+            if b.messages and b.group.startswith("assistant-")
+        }
+        from ssmas.assistant import events
+        from ssmas.core.bus.dlq import dead_letters
+
+        topics = [v for k, v in vars(events).items() if k.startswith("TOPIC_")]
+        topics += [f"{events.TOPIC_TEXT}.p{i}" for i in range(1, 16)]
+        letters = Counter(f"{d.origin}: {d.error[:80]}" for d in dead_letters(bus, topics))
+    finally:
+        bus.close()
+    return {
+        "where": dict(where),
+        "examples": examples,
+        "backlog": backlog,
+        "dead_letters": dict(letters),
+    }
+
+
 def _p(values: list[float], q: float) -> float:
     return round(house._percentile(sorted(values), q), 3)
 
@@ -877,7 +941,12 @@ def _sustained(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         args.drain_max,
         progress=lambda: _settled(stack.data_dir),
     )
+    missing = [mid for mid in accepted if mid not in drained["replies"]]
+    why = _why_unanswered(stack.data_dir, missing) if missing else None
+    if why is not None:
+        print(f"unanswered {len(missing)}: {json.dumps(why, indent=1)}", flush=True)
     return {
+        "why_unanswered": why,
         "raw": raw,
         "accepted": accepted,
         "replies": drained["replies"],
@@ -925,6 +994,7 @@ def _sustained_figures(run: dict[str, Any], args: argparse.Namespace) -> dict[st
         "real_lost": lost,
         "real_duplicated": sum(len(v) - 1 for v in replies.values() if len(v) > 1),
         "real_drain_complete": run["complete"],
+        "real_unanswered_why": run["why_unanswered"],
         "real_drain_s": round(run["drain_s"], 1),
         "real_load_avg_1m_during": [round(min(loads), 2), round(max(loads), 2)] if loads else None,
     }
