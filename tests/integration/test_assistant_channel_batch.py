@@ -99,6 +99,36 @@ def test_a_failing_message_is_retried_alone(client: TestClient, channel: Channel
         assert "wamid.bad" not in stored
 
 
+class PrepareFailsOn(FailsOn):
+    """A brain that understands a round at once (``prepare``), and raises for the whole round
+    when one of its texts is the poison, as a batched model does."""
+
+    def __init__(self, poison: str) -> None:
+        super().__init__(poison)
+        self.rounds: list[int] = []
+
+    def prepare(self, items: list[tuple[str, str | None]]) -> None:
+        self.rounds.append(len(items))
+        if any(self.poison in text for text, _ in items):
+            raise KeyError(self.poison)
+
+
+def test_a_round_whose_batched_understanding_fails_answers_its_other_messages(
+    client: TestClient, channel: Channel
+) -> None:
+    brain = PrepareFailsOn("poison")
+    channel.runtime.pipeline.brain = brain
+    deliver(client, text_delivery("16505556001", "where is my order", "wamid.r1"))
+    deliver(client, text_delivery("16505556002", "poison pill", "wamid.rbad"))
+    deliver(client, text_delivery("16505556003", "hola, mi pedido", "wamid.r2"))
+    channel.drain()
+    assert brain.rounds and brain.rounds[0] == 3  # one round: prepare raised for all three
+    assert [m for m, _ in replies_to(channel, "16505556001")] == ["wamid.r1"]
+    assert [m for m, _ in replies_to(channel, "16505556003")] == ["wamid.r2"]
+    assert replies_to(channel, "16505556002") == []
+    assert "wamid.rbad" not in stored_in(channel)
+
+
 class FailsOnce(ScriptedBrain):
     """The scripted brain, except that it raises the first time it reads ``flaky``."""
 

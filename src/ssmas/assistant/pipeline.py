@@ -203,9 +203,18 @@ class TextPipeline:
         fresh = self._open(items)
         prepare = getattr(self.brain, "prepare", None)
         if callable(prepare):
-            prepare(
-                [(item.event.text, item.window.language if item.window else None) for item in fresh]
-            )
+            try:
+                prepare(
+                    [
+                        (item.event.text, item.window.language if item.window else None)
+                        for item in fresh
+                    ]
+                )
+            except Exception as exc:
+                # understanding the round at once only saves time: each message is then
+                # understood alone, so one text the model fails on fails alone (below)
+                # instead of sending the whole round back again and again
+                log.warning("brain_prepare_failed", size=len(fresh), error=type(exc).__name__)
         thought: list[_Item] = []
         for item in fresh:
             assert item.window is not None
