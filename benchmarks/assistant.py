@@ -994,7 +994,7 @@ def _sustained_figures(run: dict[str, Any], args: argparse.Namespace) -> dict[st
         "real_lost": lost,
         "real_duplicated": sum(len(v) - 1 for v in replies.values() if len(v) > 1),
         "real_drain_complete": run["complete"],
-        "real_unanswered_why": run["why_unanswered"],
+        "real_unanswered_why": run.get("why_unanswered"),
         "real_drain_s": round(run["drain_s"], 1),
         "real_load_avg_1m_during": [round(min(loads), 2), round(max(loads), 2)] if loads else None,
     }
