@@ -74,6 +74,11 @@ QUEUES = ("inbound", "text", "media", "status", "outbound", "templates", "escala
 MEDIA_VISIBILITY_S = 300.0
 LEASE_SCOPE = "assistant"
 TEXT_BATCH = 100
+# A routing step must feed every text partition's next batch, with room to spare: at 200 a
+# step, the router (one partition) shared its worker's loop with that worker's long text
+# rounds, routed 200 messages a round, and the other worker's partitions went hungry while
+# the router's queue grew (49,665 waiting there, ~100 in each text partition, at 500/s).
+ROUTER_BATCH_MIN = 200
 SLA_SWEEP_S = 30.0
 
 
@@ -284,7 +289,7 @@ def assistant_subscriptions(
             TOPIC_INBOUND,
             "assistant-router",
             handlers.inbound,
-            200,
+            max(ROUTER_BATCH_MIN, 2 * parts * TEXT_BATCH),
             lease,
             handlers.inbound_batch,
             partitions=1,  # one router at a time: a customer's messages keep their order
