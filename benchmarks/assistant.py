@@ -518,11 +518,11 @@ def _why_unanswered(data_dir: Path, ids: list[str]) -> dict[str, Any]:
             for b in bus.backlog()
             if b.messages and b.group.startswith("assistant-")
         }
-        from ssmas.assistant import events
+        from ssmas.assistant.dlq_commands import assistant_topics
         from ssmas.core.bus.dlq import dead_letters
+        from ssmas.settings import Settings
 
-        topics = [v for k, v in vars(events).items() if k.startswith("TOPIC_")]
-        topics += [f"{events.TOPIC_TEXT}.p{i}" for i in range(1, 16)]
+        topics = assistant_topics(Settings(data_dir=data_dir))  # the stack's, text partitions too
         letters = Counter(f"{d.origin}: {d.error[:80]}" for d in dead_letters(bus, topics))
     finally:
         bus.close()
