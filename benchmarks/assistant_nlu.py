@@ -303,6 +303,7 @@ def main() -> None:
         bundle = read_bundle(report.path)
         assert bundle is not None
         nlu = NLU(bundle)
+        encoder_name = bundle.encoder_name
         measured, mistakes = domain_figures(nlu, console)
         figures |= {k: round(v, 4) for k, v in measured.items()}
         share, lines = issue_examples(nlu, bench)
@@ -397,7 +398,10 @@ def main() -> None:
         "tweets_*_near_dup_ceiling: majority-label share within near-duplicate groups. "
         "oos_recall_bot and intent_acc_en_all are carried over from the former Banking77-based "
         "bot model (no longer trained). Latency: single uncached messages in process on a "
-        "shared machine (see load_avg_1m_*)."
+        "shared machine (see load_avg_1m_*). "
+        f"MiniLM encoder: {encoder_name or 'none'} (nlu/minilm_onnx.py: int8 weights on ONNX "
+        "Runtime, one text a call; the NumPy float32 encoder it replaced gave, at 1963381, "
+        "domain_intent_acc_en 0.9714, intent_acc_en 0.9359, analyse_p99_ms 9.52)."
         + (" QUICK: corpora on a quarter of their training parts, TF-IDF only." if quick else "")
     )
     path = write_result(

@@ -129,7 +129,7 @@ def test_train_save_load_analyse(settings: Settings, corpus_root: Path) -> None:
 def test_first_use_trains_what_train_trains(settings: Settings, corpus_root: Path) -> None:
     """No served model: ``load_nlu`` runs ``train_assistant`` with its defaults (embeddings when
     installed, registered), so the model is the one ``ssmas assistant train`` makes."""
-    from ssmas.assistant.nlu.minilm import find_model_dir
+    from ssmas.assistant.nlu.minilm import find_model_dir, minilm_encoder
     from ssmas.core.registry import registry_from_settings
 
     settings = settings.model_copy(update={"shared_data": corpus_root})
@@ -139,6 +139,8 @@ def test_first_use_trains_what_train_trains(settings: Settings, corpus_root: Pat
     nlu = load_nlu(settings)
     assert bundle_path(settings).is_file()
     assert nlu.bundle.uses_embeddings == (find_model_dir() is not None)
+    if nlu.bundle.uses_embeddings:  # served with the encoder it was trained with
+        assert nlu.encoder.name == nlu.bundle.encoder_name == minilm_encoder().name
     assert nlu.analyse("What is the minimum payout?").intent == "payment_threshold"
     (version,) = registry_from_settings(settings).list_versions("assistant-nlu")
     assert version.aliases == ["champion"]

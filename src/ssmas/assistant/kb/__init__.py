@@ -107,10 +107,10 @@ def loaded_sources(settings: Settings) -> dict[str, list[Passage]]:
 
 
 def default_encoder() -> Any:
-    from ssmas.assistant.nlu.minilm import MiniLMEncoder, find_model_dir
+    """The encoder the NLU trains with (``minilm_encoder``), so passages and queries meet."""
+    from ssmas.assistant.nlu.minilm import minilm_encoder
 
-    model_dir = find_model_dir()
-    return MiniLMEncoder(model_dir) if model_dir is not None else None
+    return minilm_encoder()
 
 
 def _rebuild(settings: Settings, sources: dict[str, list[Passage]], encoder: Any) -> Path:

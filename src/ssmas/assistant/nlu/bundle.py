@@ -43,6 +43,17 @@ class NluBundle:
     def uses_embeddings(self) -> bool:
         return any(model.uses_embeddings for model in self.intents.values())
 
+    @property
+    def encoder_name(self) -> str | None:
+        """The MiniLM encoder its intent models were trained with (a model saved before
+        encoders had names was trained with the NumPy one); ``None`` without embeddings."""
+        from ssmas.assistant.nlu.minilm import NUMPY_ENCODER
+
+        for model in self.intents.values():
+            if model.uses_embeddings:
+                return getattr(model.features_, "encoder_name", None) or NUMPY_ENCODER
+        return None
+
     def intent_model(self, language: str) -> TextClassifier:
         """The classifier of ``language``, or of the domain's first language."""
         return self.intents.get(language) or self.intents[self.domain.languages[0]]

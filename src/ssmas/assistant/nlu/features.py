@@ -71,6 +71,8 @@ class TextFeatures:
         self.encoder = encoder
         self.embed_weight = embed_weight
         self.uses_embeddings = encoder is not None
+        # which MiniLM encoder made the training vectors: serving must use the same one
+        self.encoder_name: str | None = getattr(encoder, "name", None) if encoder else None
         self.union = tfidf_union(**tfidf)
 
     def _dense(self, texts: Sequence[str]) -> sp.csr_matrix | None:

@@ -16,6 +16,7 @@ import json
 import struct
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,6 +28,7 @@ _HEADS = 12
 _LAYERS = 6
 _EPS = 1e-12
 SMALL_BATCH = 8
+NUMPY_ENCODER = "minilm-l6-numpy"  # what a model trained before the ONNX encoder was used
 CHUNK_COST = 16  # one more batch costs about as much as this many padded tokens
 
 Array = NDArray[np.float32]
@@ -40,6 +42,29 @@ def find_model_dir() -> Path | None:
     model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
     ok = (model_dir / "model.safetensors").is_file() and (model_dir / "vocab.txt").is_file()
     return model_dir if ok else None
+
+
+def minilm_encoder(name: str | None = None, threads: int | None = None) -> Any:
+    """The MiniLM encoder called ``name`` (a model's ``encoder_name``), or for ``None`` the
+    best installed: ONNX Runtime int8 (``minilm_onnx``) when it is there, else NumPy.
+    ``threads``: 1 in a serving process. ``None`` when the weights are not installed."""
+    model_dir = find_model_dir()
+    if model_dir is None:
+        return None
+    from ssmas.assistant.nlu import minilm_onnx
+
+    if name is None:
+        name = minilm_onnx.ENCODER_NAME if minilm_onnx.available() else NUMPY_ENCODER
+    if name == minilm_onnx.ENCODER_NAME:
+        if not minilm_onnx.available():
+            raise RuntimeError(
+                f"this model was trained with {name}, which needs onnx and onnxruntime: "
+                "install them or retrain"
+            )
+        return minilm_onnx.OnnxMiniLM(model_dir, workers=threads)
+    if name == NUMPY_ENCODER:
+        return MiniLMEncoder(model_dir, threads=threads)
+    raise ValueError(f"unknown MiniLM encoder {name!r}")
 
 
 def _read_safetensors(path: Path) -> dict[str, Array]:
@@ -116,7 +141,12 @@ def _layer_norm(x: Array, weight: Array, bias: Array) -> Array:
 
 
 class MiniLMEncoder:
-    """``encode(texts) -> (n, 384)`` unit vectors, identical in meaning to sentence-transformers."""
+    """``encode(texts) -> (n, 384)`` unit vectors, identical in meaning to sentence-transformers.
+
+    The reference forward pass; ``minilm_onnx.OnnxMiniLM`` is the faster one the assistant
+    trains and serves with when ONNX Runtime is installed (``minilm_encoder``)."""
+
+    name = NUMPY_ENCODER
 
     def __init__(self, model_dir: Path, max_len: int = 128, threads: int | None = None) -> None:
         """``threads``: BLAS threads for every batch (``None``: the library's default, one
@@ -237,8 +267,9 @@ class MemoEncoder:
     message (one MiniLM pass instead of two), and a round encodes only the texts it has not
     seen (customers repeat "hello", "thanks", a month's name)."""
 
-    def __init__(self, encoder: MiniLMEncoder, size: int = 4096) -> None:
+    def __init__(self, encoder: Any, size: int = 4096) -> None:
         self.encoder = encoder
+        self.name = getattr(encoder, "name", NUMPY_ENCODER)
         self.size = size
         self._memo: dict[str, Array] = {}
 
@@ -259,8 +290,9 @@ class MemoEncoder:
 class CachedEncoder:
     """An encoder with an ``.npz``-backed memo of text → embedding, saved by ``save``."""
 
-    def __init__(self, encoder: MiniLMEncoder, cache_path: Path | None) -> None:
+    def __init__(self, encoder: Any, cache_path: Path | None) -> None:
         self.encoder = encoder
+        self.name = getattr(encoder, "name", NUMPY_ENCODER)
         self.cache_path = cache_path
         self._memo: dict[str, Array] = {}
         if cache_path is not None and cache_path.is_file():

