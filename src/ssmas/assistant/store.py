@@ -129,8 +129,24 @@ def conversations_for(
     indexes = [cipher.blind_indexes(phone) for _, phone, _ in customers]
 
     def load(wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Conversation]:
+        # ``business_id = ? AND phone_index IN (...)`` per business, not a row-value IN:
+        # SQLite answers ``(a, b) IN (VALUES ...)`` by scanning the whole table (40 ms a round
+        # at 200,000 conversations, and growing), these terms by the unique index.
+        by_business: dict[str, set[str]] = {}
+        for business, index in wanted:
+            by_business.setdefault(business, set()).add(index)
+        if not by_business:
+            return {}
         query = sa.select(Conversation).where(
-            sa.tuple_(Conversation.business_id, Conversation.phone_index).in_(list(set(wanted)))
+            sa.or_(
+                *(
+                    sa.and_(
+                        Conversation.business_id == business,
+                        Conversation.phone_index.in_(sorted(held)),
+                    )
+                    for business, held in by_business.items()
+                )
+            )
         )
         return {(c.business_id, c.phone_index): c for c in session.scalars(query)}
 
