@@ -132,7 +132,7 @@ def test_a_round_with_a_domain_skips_the_faq_scores(trained: Settings) -> None:
     alone, batched = _brains(nlu)
     items = [("¿Cuál es el pago mínimo?", None), ("What is the minimum payout?", None)]
     batched.prepare(items)
-    assert batched.knowledge._prepared == {}
+    assert len(batched.knowledge._prepared) == 0
     window = ContextWindow(1, 1, "bot", None, "")
     for text, hint in items:
         u = batched.understand(text, hint)

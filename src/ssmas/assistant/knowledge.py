@@ -15,7 +15,6 @@ text pipeline prepares a whole round, then composes each reply on its own).
 from __future__ import annotations
 
 import json
-import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
+
+from ssmas.core.memo import BoundedMemo
 
 MIN_SCORE = 0.3
 PREPARED_MAX = 4096  # prepared (text, language) scores kept; the oldest go first
@@ -232,8 +233,7 @@ class KnowledgeBase:
         self.entries = entries
         self.business = business
         self._indexes: dict[str, _Index] = {}
-        self._prepared: dict[tuple[str, str], np.ndarray] = {}
-        self._lock = threading.Lock()
+        self._prepared: BoundedMemo[tuple[str, str], np.ndarray] = BoundedMemo(PREPARED_MAX)
 
     @classmethod
     def from_json(cls, raw: str) -> KnowledgeBase:
@@ -276,20 +276,15 @@ class KnowledgeBase:
 
         At most ``PREPARED_MAX`` texts are kept (the oldest are dropped); a text never prepared,
         or dropped, is scored on its own as before, so results never depend on preparation."""
-        unique = list(dict.fromkeys(t for t in texts if (t, language) not in self._prepared))
-        if not unique:
-            return
-        scores = self._index(language).scores_many(unique, len(self.entries))
-        with self._lock:
-            for text, row in zip(unique, scores, strict=True):
-                self._prepared[(text, language)] = row
-            while len(self._prepared) > PREPARED_MAX:
-                self._prepared.pop(next(iter(self._prepared)))
+        index = self._index(language)
+        self._prepared.get_many(
+            [(text, language) for text in texts],
+            lambda keys: list(index.scores_many([t for t, _ in keys], len(self.entries))),
+        )
 
     def clear_prepared(self) -> None:
         """Forget every prepared score (``prepare`` keeps them until ``PREPARED_MAX``)."""
-        with self._lock:
-            self._prepared = {}
+        self._prepared.clear()
 
     def best(self, text: str, language: str, min_score: float = MIN_SCORE) -> FaqHit | None:
         hits = self.search(text, language, k=1)

