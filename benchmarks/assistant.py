@@ -482,29 +482,29 @@ def _why_unanswered(data_dir: Path, ids: list[str]) -> dict[str, Any]:
     where: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
     engine = sa.create_engine(f"sqlite:///{data_dir / 'ssmas.db'}")
+    # one joined query per 500 ids (each message with its reply, if any), not two per message
+    query = sa.text(
+        "SELECT m.wa_id, m.state, m.intent, c.state AS conv, r.state AS reply_state,"
+        " r.kind AS reply_kind FROM assistant_messages m"
+        " JOIN assistant_conversations c ON c.id = m.conversation_id"
+        " LEFT JOIN assistant_messages r ON r.direction = 'out' AND r.reply_to_id = m.id"
+        " WHERE m.wa_id IN :ids"
+    ).bindparams(sa.bindparam("ids", expanding=True))
     try:
         with engine.connect() as conn:
+            found: dict[str, str] = {}
+            for start in range(0, len(ids), 500):
+                for row in conn.execute(query, {"ids": ids[start : start + 500]}):
+                    got = (
+                        f"reply_{row.reply_state}_{row.reply_kind}"
+                        if row.reply_state is not None
+                        else "no_reply_row"
+                    )
+                    found[row.wa_id] = (
+                        f"{got} (in {row.state}, intent {row.intent}, conversation {row.conv})"
+                    )
             for mid in ids:
-                row = conn.execute(
-                    sa.text(
-                        "SELECT m.id, m.state, m.intent, c.state AS conv, c.status"
-                        " FROM assistant_messages m JOIN assistant_conversations c"
-                        " ON c.id = m.conversation_id WHERE m.wa_id = :w"
-                    ),
-                    {"w": mid},
-                ).first()
-                if row is None:
-                    kind = "not_stored"
-                else:
-                    reply = conn.execute(
-                        sa.text(
-                            "SELECT state, kind, error_code FROM assistant_messages"
-                            " WHERE direction='out' AND reply_to_id = :i"
-                        ),
-                        {"i": row.id},
-                    ).first()
-                    got = f"reply_{reply.state}_{reply.kind}" if reply else "no_reply_row"
-                    kind = f"{got} (in {row.state}, intent {row.intent}, conversation {row.conv})"
+                kind = found.get(mid, "not_stored")
                 where[kind] += 1
                 examples.setdefault(kind, [])
                 if len(examples[kind]) < 3:

@@ -77,3 +77,60 @@ def test_sustained_figures_use_the_steady_window_and_the_slope(bench: ModuleType
     growing = bench._sustained_figures(_run([0, 500, 1000, 1500, 2000, 2600], at), args)
     assert growing["real_backlog_growing"] is True
     assert growing["real_backlog_slope_per_s"] == pytest.approx(52.0, rel=0.05)
+
+
+def test_why_unanswered_says_where_each_message_stopped(bench: ModuleType, tmp_path: Path) -> None:
+    """One joined query per chunk: a message with a reply row in some state, one with none,
+    one never stored; read from a real data directory (schema by migrations)."""
+    from datetime import UTC, datetime
+
+    from ssmas.assistant.tables import ChatMessage, Conversation
+    from ssmas.core.db import UnitOfWork
+    from ssmas.core.platform import build_platform
+    from ssmas.settings import Settings
+
+    platform = build_platform(Settings(data_dir=tmp_path / "data"))
+    now = datetime.now(UTC)
+    try:
+        with UnitOfWork(platform.session_factory) as uow:
+            conversation = Conversation(
+                business_id="b",
+                phone_index="i",
+                phone_enc="e",
+                last_activity_at=now,
+                created_at=now,
+            )
+            uow.session.add(conversation)
+            uow.session.flush()
+
+            def message(wa_id: str | None, direction: str, state: str, **kw: object) -> ChatMessage:
+                row = ChatMessage(
+                    conversation_id=conversation.id,
+                    wa_id=wa_id,
+                    direction=direction,
+                    author="customer" if direction == "in" else "bot",
+                    kind="text",
+                    body_enc="x",
+                    state=state,
+                    created_at=now,
+                    **kw,
+                )
+                uow.session.add(row)
+                uow.session.flush()
+                return row
+
+            answered = message("wamid.a", "in", "done", intent="thank")
+            message(None, "out", "failed", reply_to_id=answered.id)
+            message("wamid.b", "in", "received")
+            uow.commit()
+    finally:
+        platform.close()
+    ids = ["wamid.a", "wamid.b", "wamid.c"] + [f"wamid.z{i}" for i in range(600)]
+    why = bench._why_unanswered(tmp_path / "data", ids)
+    assert why["where"] == {
+        "reply_failed_text (in done, intent thank, conversation bot)": 1,
+        "no_reply_row (in received, intent None, conversation bot)": 1,
+        "not_stored": 601,
+    }
+    assert why["examples"]["not_stored"] == ["wamid.c", "wamid.z0", "wamid.z1"]
+    assert why["dead_letters"] == {} and why["backlog"] == {}
