@@ -7,6 +7,7 @@ quantised file is built once; and a model is served with the encoder it was trai
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 from types import SimpleNamespace
@@ -132,3 +133,17 @@ def test_a_model_remembers_its_encoder_and_old_models_read_as_numpy() -> None:
     assert NluBundle.encoder_name.fget(bundle) == NUMPY_ENCODER  # type: ignore[attr-defined]
     bundle.intents.pop("en")
     assert NluBundle.encoder_name.fget(bundle) is None  # type: ignore[attr-defined]
+
+
+def test_an_unwritable_cache_folder_falls_back_to_the_temporary_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("SSMAS_MODEL_CACHE", str(blocked / "models"))
+    assert minilm_onnx.cache_dir() == blocked / "models"
+    monkeypatch.setattr(minilm_onnx.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    model_dir = find_model_dir()
+    assert model_dir is not None
+    path = minilm_onnx.quantised_model(model_dir)
+    assert path.parent == tmp_path / "tmp" / f"ssmas-models-{os.getuid()}" and path.is_file()

@@ -57,8 +57,27 @@ def cache_dir() -> Path:
     configured = os.environ.get("SSMAS_MODEL_CACHE")
     if configured:
         return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home directory (a bare service account)
+            base = tempfile.gettempdir()
     return Path(base) / "ssmas"
+
+
+def _writable(folder: Path) -> Path:
+    """``folder``, created, or a per-user folder in the temporary directory when it cannot be
+    written (a read-only home): the model is then rebuilt there, never refused."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if os.access(folder, os.W_OK):
+            return folder
+    except OSError:
+        pass
+    fallback = Path(tempfile.gettempdir()) / f"ssmas-models-{os.getuid()}"
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback
 
 
 def build_graph(w: dict[str, Array]) -> Any:
@@ -190,11 +209,13 @@ def quantised_model(model_dir: Path, folder: Path | None = None) -> Path:
     starting together never read half a file."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    folder = folder or cache_dir()
-    path = folder / f"{ENCODER_NAME}-{_fingerprint(model_dir)}.onnx"
+    name = f"{ENCODER_NAME}-{_fingerprint(model_dir)}.onnx"
+    if (folder or cache_dir()).joinpath(name).is_file():
+        return (folder or cache_dir()) / name
+    folder = _writable(folder or cache_dir())
+    path = folder / name
     if path.is_file():
         return path
-    folder.mkdir(parents=True, exist_ok=True)
     graph = build_graph(_read_safetensors(model_dir / "model.safetensors"))
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=folder)
     os.close(fd)
