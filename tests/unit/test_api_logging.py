@@ -97,3 +97,34 @@ def test_a_dict_with_non_string_keys_is_logged_not_raised() -> None:
     get_logger("ssmas.test").info("pruned", deleted={("a", 1): 3, 7: "x"})
     line = json.loads(stream.getvalue().splitlines()[-1])
     assert line["event"] == "pruned" and line["deleted"] == {"('a', 1)": 3, "7": "x"}
+
+
+class WriteCalls(io.StringIO):
+    """A stream that remembers each ``write`` call, as an unbuffered file would issue them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.calls.append(text)
+        return super().write(text)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_each_line_is_one_write_so_processes_sharing_a_file_never_join_lines() -> None:
+    """A server and its workers log to one file; ``print`` wrote a line and its newline in two
+    calls, and on an unbuffered stream another process's line landed between them (two JSON
+    objects on one line, seen in tests/e2e/test_serve.py)."""
+    stream = WriteCalls()
+    configure_logging(Settings(log_level="INFO", log_json=True), stream=stream)
+    get_logger("ssmas.test").info("no_impressions", reason="empty lake")
+    get_logger("ssmas.test").warning("shutting_down")
+    logging.getLogger("uvicorn.error").warning("Shutting down")
+    assert len(stream.calls) == 3
+    assert all(call.endswith("\n") and call.count("\n") == 1 for call in stream.calls)
+    assert [json.loads(call)["event"] for call in stream.calls] == [
+        "no_impressions",
+        "shutting_down",
+        "Shutting down",
+    ]

@@ -30,6 +30,18 @@ class _NamedPrintLogger(structlog.PrintLogger):
         super().__init__(file)
         self.name = name
 
+    def msg(self, message: str) -> None:
+        """The line and its newline in one ``write``: ``print`` writes them apart, and on an
+        unbuffered stream a process sharing the file (a server and its workers logging to one
+        file) could land its own line between the two, joining two JSON lines into one."""
+        target = sys.stdout if self._file is sys.__stdout__ else self._file  # as print does
+        with self._lock:
+            target.write(message + "\n")
+            target.flush()
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
 
 class _CurrentStderr:
     """Writes to whatever ``sys.stderr`` is at the time of the write, not at configuration: a
