@@ -25,6 +25,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -880,6 +881,11 @@ class Settings(BaseSettings):
         default=None,
         description="folder of the public NLU corpora; default shared/data beside the repository",
     )
+    model_cache: Path | None = Field(
+        default=None,
+        description="folder of model files built from shipped weights (the assistant's int8 "
+        "MiniLM); default $XDG_CACHE_HOME/ssmas, else ~/.cache/ssmas",
+    )
     whatsapp: WhatsAppSettings = Field(
         default_factory=WhatsAppSettings, description="The assistant's WhatsApp channel"
     )
@@ -1027,6 +1033,18 @@ def load_settings(**values: Any) -> Settings:
         return Settings(**values)
     except ValidationError as exc:
         raise settings_error(exc) from None
+
+
+def user_cache_dir() -> Path:
+    """The user's cache folder for the platform: ``$XDG_CACHE_HOME/ssmas``, else
+    ``~/.cache/ssmas``, else (no home directory) the temporary directory's ``ssmas``."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home directory (a bare service account)
+            base = tempfile.gettempdir()
+    return Path(base) / "ssmas"
 
 
 _current: list[Settings] = []  # at most one: the process-wide settings once read

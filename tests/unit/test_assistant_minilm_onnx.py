@@ -138,12 +138,18 @@ def test_a_model_remembers_its_encoder_and_old_models_read_as_numpy() -> None:
 def test_an_unwritable_cache_folder_falls_back_to_the_temporary_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from ssmas.settings import Settings, use_settings, user_cache_dir
+
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
-    monkeypatch.setenv("SSMAS_MODEL_CACHE", str(blocked / "models"))
-    assert minilm_onnx.cache_dir() == blocked / "models"
     monkeypatch.setattr(minilm_onnx.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
     model_dir = find_model_dir()
     assert model_dir is not None
-    path = minilm_onnx.quantised_model(model_dir)
+    with use_settings(Settings(model_cache=blocked / "models")):
+        assert minilm_onnx.cache_dir() == blocked / "models"
+        path = minilm_onnx.quantised_model(model_dir)
     assert path.parent == tmp_path / "tmp" / f"ssmas-models-{os.getuid()}" and path.is_file()
+    with use_settings(Settings()):
+        assert minilm_onnx.cache_dir() == user_cache_dir()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert user_cache_dir() == tmp_path / "xdg" / "ssmas"

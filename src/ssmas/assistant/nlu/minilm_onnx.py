@@ -53,17 +53,11 @@ def available() -> bool:
 
 
 def cache_dir() -> Path:
-    """Where quantised models are kept: ``SSMAS_MODEL_CACHE``, else the user's cache folder."""
-    configured = os.environ.get("SSMAS_MODEL_CACHE")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME")
-    if not base:
-        try:
-            base = str(Path.home() / ".cache")
-        except RuntimeError:  # no home directory (a bare service account)
-            base = tempfile.gettempdir()
-    return Path(base) / "ssmas"
+    """Where quantised models are kept: the settings' ``model_cache`` (``SSMAS_MODEL_CACHE``),
+    else the user's cache folder (``settings.user_cache_dir``)."""
+    from ssmas.settings import get_settings, user_cache_dir
+
+    return get_settings().model_cache or user_cache_dir()
 
 
 def _writable(folder: Path) -> Path:
