@@ -9,6 +9,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -93,31 +94,36 @@ def test_why_unanswered_says_where_each_message_stopped(bench: ModuleType, tmp_p
     now = datetime.now(UTC)
     try:
         with UnitOfWork(platform.session_factory) as uow:
-            conversation = Conversation(
-                business_id="b",
-                phone_index="i",
-                phone_enc="e",
-                last_activity_at=now,
-                created_at=now,
+
+            def stored(row: Any) -> Any:
+                uow.session.add(row)
+                uow.session.flush()  # its id, for the rows that point at it
+                return row
+
+            conversation = stored(
+                Conversation(
+                    business_id="b",
+                    phone_index="i",
+                    phone_enc="e",
+                    last_activity_at=now,
+                    created_at=now,
+                )
             )
-            uow.session.add(conversation)
-            uow.session.flush()
 
             def message(wa_id: str | None, direction: str, state: str, **kw: object) -> ChatMessage:
-                row = ChatMessage(
-                    conversation_id=conversation.id,
-                    wa_id=wa_id,
-                    direction=direction,
-                    author="customer" if direction == "in" else "bot",
-                    kind="text",
-                    body_enc="x",
-                    state=state,
-                    created_at=now,
-                    **kw,
+                return stored(
+                    ChatMessage(
+                        conversation_id=conversation.id,
+                        wa_id=wa_id,
+                        direction=direction,
+                        author="customer" if direction == "in" else "bot",
+                        kind="text",
+                        body_enc="x",
+                        state=state,
+                        created_at=now,
+                        **kw,
+                    )
                 )
-                uow.session.add(row)
-                uow.session.flush()
-                return row
 
             answered = message("wamid.a", "in", "done", intent="thank")
             message(None, "out", "failed", reply_to_id=answered.id)

@@ -65,10 +65,11 @@ def _writable(folder: Path) -> Path:
     written (a read-only home): the model is then rebuilt there, never refused."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        if os.access(folder, os.W_OK):
-            return folder
-    except OSError:
-        pass
+        writable = os.access(folder, os.W_OK)
+    except OSError:  # a file where a folder should be, a read-only parent
+        writable = False
+    if writable:
+        return folder
     fallback = Path(tempfile.gettempdir()) / f"ssmas-models-{os.getuid()}"
     fallback.mkdir(parents=True, exist_ok=True)
     return fallback
@@ -203,10 +204,11 @@ def quantised_model(model_dir: Path, folder: Path | None = None) -> Path:
     starting together never read half a file."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    wanted = folder or cache_dir()
     name = f"{ENCODER_NAME}-{_fingerprint(model_dir)}.onnx"
-    if (folder or cache_dir()).joinpath(name).is_file():
-        return (folder or cache_dir()) / name
-    folder = _writable(folder or cache_dir())
+    if (wanted / name).is_file():
+        return wanted / name
+    folder = _writable(wanted)
     path = folder / name
     if path.is_file():
         return path
