@@ -92,7 +92,6 @@ class KnowledgeIndex:
     keys: NDArray[np.float32] | None = None  # unit vectors, one row per key
     key_owner: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     format_version: int = FORMAT_VERSION
-    encoder_name: str | None = None  # the MiniLM encoder of ``keys`` (``minilm_encoder``)
 
     @classmethod
     def build(cls, passages: Sequence[Passage], encoder: Any = None) -> KnowledgeIndex:
@@ -127,7 +126,6 @@ class KnowledgeIndex:
                     texts.append(key)
                     owners.append(i)
             index.keys = np.asarray(encoder.encode(texts), dtype=np.float32)
-            index.encoder_name = getattr(encoder, "name", None)
             index.key_owner = np.array(owners, dtype=np.int64)
         return index
 
